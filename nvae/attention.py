@@ -1,0 +1,148 @@
+"""Attention: causal/bidirectional self-attention with a key/value cache, and denoising
+cross-attention over a LatentMixture (NVIB_SPEC section 3).
+
+Shapes: B batch, T queries, N latent components, H heads, E = P / H head dimension.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .nvib import LatentMixture
+
+
+def _split_heads(x: Tensor, n_heads: int) -> Tensor:
+    """[B, T, P] -> [B, H, T, E]"""
+    B, T, P = x.shape
+    return x.view(B, T, n_heads, P // n_heads).transpose(1, 2)
+
+
+def _merge_heads(x: Tensor) -> Tensor:
+    """[B, H, T, E] -> [B, T, P]"""
+    B, H, T, E = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * E)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention (argument names as in torch.nn.MultiheadAttention).
+
+    `cache`, a dict, turns on incremental decoding: keys and values of earlier steps are kept
+    there and the new step's are appended, so a step costs O(1) in the prefix length.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, causal: bool = False):
+        super().__init__()
+        self.n_heads, self.causal, self.dropout = n_heads, causal, dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, cache: dict | None = None) -> Tensor:
+        q, k, v = (_split_heads(t, self.n_heads) for t in self.qkv(x).chunk(3, dim=-1))
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat([cache["k"], k], dim=2)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+        attn_mask, is_causal = None, False
+        if key_padding_mask is not None:
+            attn_mask = ~key_padding_mask[:, None, None, :]  # SDPA: True = take part
+        if self.causal and q.shape[2] > 1:
+            if k.shape[2] != q.shape[2]:
+                raise ValueError("a cached causal step takes one query at a time")
+            is_causal = attn_mask is None
+            if attn_mask is not None:
+                causal = torch.ones(q.shape[2], k.shape[2], dtype=torch.bool, device=x.device).tril()
+                attn_mask = attn_mask & causal
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
+                                             dropout_p=self.dropout if self.training else 0.0)
+        return self.out_proj(_merge_heads(out))
+
+
+def denoise(u: Tensor, mu: Tensor, var: Tensor, log_pi: Tensor, noise_var: float) -> tuple[Tensor, Tensor]:
+    """Denoising attention, evaluation form: the posterior mean of v given u ~ N(v, noise_var I)
+    and the prior v ~ sum_i pi_i N(mu_i, diag(var_i)).
+
+    u [B, H, T, P] queries in latent space; mu, var [B, N, P]; log_pi [B, N] (-inf = ignore).
+    Returns (vbar [B, H, T, P], weights [B, H, T, N]) where
+      weights = softmax_i(log pi_i + log N(u; mu_i, diag(var_i + noise_var)))
+      vbar    = sum_i weights_i (var_i u + noise_var mu_i) / (var_i + noise_var).
+    """
+    b = var + noise_var
+    inv_b = b.reciprocal()
+    # sum_p (u_p - mu_ip)^2 / b_ip expanded into matrix products; the u^2 / b term is kept
+    # (it is constant over components only when all variances are equal).
+    quad = (torch.einsum("bhtp,bnp->bhtn", u * u, inv_b)
+            - 2.0 * torch.einsum("bhtp,bnp->bhtn", u, mu * inv_b)
+            + (mu * mu * inv_b).sum(-1)[:, None, None, :])
+    logits = log_pi[:, None, None, :] - 0.5 * quad - 0.5 * b.log().sum(-1)[:, None, None, :]
+    weights = torch.softmax(logits, dim=-1)
+    vbar = (u * torch.einsum("bhtn,bnp->bhtp", weights, var * inv_b)
+            + torch.einsum("bhtn,bnp->bhtp", weights, noise_var * mu * inv_b))
+    return vbar, weights
+
+
+class LatentCrossAttention(nn.Module):
+    """Cross-attention from decoder states onto a LatentMixture.
+
+    denoising=True (NVAE), on a sampled latent (training, prior samples; `latent.z` is set):
+        logit_i = q_h . W_k^h z_i / sqrt(E) + log pi_i - ||z_i||^2 / (2 sqrt(E))
+    and on an evaluation latent (`latent.z` is None) the exact Gaussian-mixture integral
+    `denoise` with u_h = (W_k^h)^T q_h and noise variance sqrt(E), then W_v and its bias.
+    denoising=False (the baselines): ordinary attention over z (or mu), plus log pi (uniform for
+    a baseline's own latent, so it cancels; it carries the weights of an interpolation).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, denoising: bool = True):
+        super().__init__()
+        self.n_heads, self.head_dim, self.dropout, self.denoising = n_heads, d_model // n_heads, dropout, denoising
+        self.sqrt_e = math.sqrt(self.head_dim)
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model, bias=False)  # a key bias cancels in the softmax
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def prepare(self, latent: LatentMixture) -> dict:
+        """Everything that depends on the latent alone (computed once per generation)."""
+        with torch.autocast(device_type=latent.device.type, enabled=False):
+            if latent.z is not None or not self.denoising:
+                z = latent.z if latent.z is not None else latent.mu
+                bias = latent.log_pi
+                if self.denoising:
+                    bias = bias - z.float().pow(2).sum(-1) / (2 * self.sqrt_e)
+                return {"form": "sample", "z": z, "bias": bias[:, None, None, :]}
+            return {"form": "gaussian", "mu": latent.mu.float(), "var": latent.logvar.float().exp(),
+                    "log_pi": latent.log_pi.float()}
+
+    def forward(self, x: Tensor, latent: LatentMixture | dict, need_weights: bool = False
+                ) -> tuple[Tensor, Tensor | None]:
+        """x [B, T, P] -> (out [B, T, P], head-averaged weights [B, T, N] if need_weights)."""
+        prep = latent if isinstance(latent, dict) else self.prepare(latent)
+        q = _split_heads(self.q_proj(x), self.n_heads)  # [B, H, T, E]
+        if prep["form"] == "sample":
+            z = prep["z"].to(q.dtype)
+            k = _split_heads(self.k_proj(z), self.n_heads)
+            v = _split_heads(self.v_proj(z), self.n_heads)
+            bias = prep["bias"].to(q.dtype)
+            if need_weights:
+                logits = q @ k.transpose(-1, -2) / self.sqrt_e + bias
+                weights = torch.softmax(logits, dim=-1)
+                out = weights @ v
+            else:
+                weights = None
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                                     dropout_p=self.dropout if self.training else 0.0)
+        else:
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                H, E = self.n_heads, self.head_dim
+                wk = self.k_proj.weight.float().view(H, E, -1)  # W_k^h [H, E, P]
+                wv = self.v_proj.weight.float().view(H, E, -1)
+                u = torch.einsum("bhte,hep->bhtp", q.float(), wk)  # query in latent space
+                vbar, weights = denoise(u, prep["mu"], prep["var"], prep["log_pi"], self.sqrt_e)
+                out = torch.einsum("bhtp,hep->bhte", vbar, wv) + self.v_proj.bias.float().view(1, H, 1, E)
+            out = out.to(q.dtype)
+        out = self.out_proj(_merge_heads(out))
+        return out, (weights.mean(1) if need_weights else None)

@@ -1,0 +1,162 @@
+"""Settings: one dataclass for the model, one for training, each with a JSON round trip.
+
+A checkpoint folder holds `config.json` = {"model": ModelConfig, "train": TrainConfig}; that file
+alone (with the tokenizer and weights beside it) is enough to rebuild the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODEL_TYPES = ("nvae", "t", "vt", "vtp", "vts")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{cls.__name__}: unknown field(s) {unknown}")
+    obj = cls(**data)
+    obj.validate()
+    return obj
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and latent settings. Defaults: the shipped NVAE size."""
+
+    model_type: str = "nvae"  # nvae | t | vt | vtp | vts
+    vocab_size: int = 8000
+    d_model: int = 256
+    n_heads: int = 4
+    n_enc_layers: int = 2
+    n_dec_layers: int = 2
+    d_ff: int = 1024
+    dropout: float = 0.1
+    max_len: int = 64  # longest input in tokens, end-of-sentence included
+    pad_id: int = 0
+    unk_id: int = 1
+    bos_id: int = 2
+    eos_id: int = 3
+    # NVIB prior: component 0 is N(prior_mu, prior_var) with pseudo-count prior_alpha.
+    prior_mu: float = 0.0
+    prior_var: float = 1.0
+    prior_alpha: float = 1.0
+    # Conditional prior alpha0_p = prior_alpha + alpha_delta * n (NVIB_SPEC section 2).
+    alpha_delta: float = 0.3
+    # Loss-conditional training: alpha_delta is an input of the NVIB layer, drawn per batch
+    # log-uniformly from [alpha_delta_min, alpha_delta_max] while training.
+    alpha_delta_conditional: bool = False
+    alpha_delta_min: float = 0.01
+    alpha_delta_max: float = 1.0
+    kappa: int = 1  # samples per component while training
+    # Share of training batches whose decoder integrates over the Gaussian components (the
+    # evaluation form of denoising attention, with sampled Dirichlet weights) instead of attending
+    # to sampled vectors. Training on both forms keeps the decoder consistent with how it is
+    # evaluated (see docs/model.md).
+    gaussian_train_prob: float = 0.5
+    threshold: float = 0.1  # eval: a component is retained when alpha > threshold
+    log_alpha_min: float = -10.0
+    log_alpha_max: float = 10.0  # exp overflows fp16 at about 11
+    init_logvar: float = -4.0  # initial log-variance of the posterior components
+    stride: int = 2  # VTS keeps every stride-th position
+
+    def validate(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ConfigError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        for name in ("vocab_size", "d_model", "n_heads", "n_enc_layers", "n_dec_layers", "d_ff",
+                     "max_len", "kappa", "stride"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("dropout must be in [0, 1)")
+        if self.prior_var <= 0 or self.prior_alpha <= 0:
+            raise ConfigError("prior_var and prior_alpha must be > 0")
+        if self.alpha_delta < 0:
+            raise ConfigError("alpha_delta must be >= 0")
+        if not 0 < self.alpha_delta_min <= self.alpha_delta_max:
+            raise ConfigError("need 0 < alpha_delta_min <= alpha_delta_max")
+        if not 0.0 <= self.gaussian_train_prob <= 1.0:
+            raise ConfigError("gaussian_train_prob must be in [0, 1]")
+        if self.log_alpha_min >= self.log_alpha_max:
+            raise ConfigError("log_alpha_min must be < log_alpha_max")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, data)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of `python -m nvae train`."""
+
+    data: str = "wikitext-2"  # hub name, "wikitext-2" (local files beside the project) or a text file
+    split: str = "validation"
+    eval_split: str = "test"
+    max_steps: int = 6000
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 300
+    grad_clip: float = 1.0
+    lambda_g: float = 0.001
+    lambda_d: float = 1.0
+    kl_anneal_steps: int = 1000  # KL weights ramp linearly from 0 over this many steps
+    eval_every: int = 500
+    checkpoint_every: int = 200
+    eval_sentences: int = 256
+    seed: int = 0
+    amp: str = "auto"  # auto | bf16 | fp16 | none
+    vocab_size: int = 8000
+    min_tokens: int = 6
+    max_tokens: int = 49
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.max_steps < 1 or self.batch_size < 1:
+            raise ConfigError("max_steps and batch_size must be >= 1")
+        if self.amp not in ("auto", "bf16", "fp16", "none"):
+            raise ConfigError("amp must be auto, bf16, fp16 or none")
+        if self.min_tokens > self.max_tokens:
+            raise ConfigError("min_tokens must be <= max_tokens")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        return _from_dict(cls, data)
+
+
+def save_configs(path: str | Path, model: ModelConfig, train: TrainConfig | None = None) -> None:
+    data = {"model": model.to_dict(), "train": (train or TrainConfig()).to_dict()}
+    Path(path).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def load_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict) or "model" not in data:
+        raise ConfigError(f"{path}: expected an object with a 'model' entry")
+    return ModelConfig.from_dict(data["model"]), TrainConfig.from_dict(data.get("train", {}))

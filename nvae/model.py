@@ -1,0 +1,266 @@
+"""The NVAE: Transformer encoder -> latent layer -> Transformer decoder whose cross-attention is
+denoising attention over the latent mixture (NVIB_SPEC section 4).
+
+    ids --embed+positions--> encoder --> h [B, n, P] --NVIB--> LatentMixture --> decoder --> logits
+
+The baselines (T, VT, VTP, VTS) are the same model with another latent layer (latents.py) and
+ordinary cross-attention. Encoder input: tokens + EOS. Decoder input: BOS + tokens; target: tokens +
+EOS. Pre-LayerNorm blocks, sinusoidal positions, output projection tied to the embedding.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .attention import LatentCrossAttention, SelfAttention
+from .config import ModelConfig
+from .latents import make_latent_layer
+from .nvib import LatentMixture
+
+
+def sinusoidal_positions(n: int, d: int) -> Tensor:
+    """[n, d] fixed positional encodings (sin on even, cos on odd dimensions)."""
+    pos = torch.arange(n, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    pe = torch.zeros(n, d)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq)
+    return pe
+
+
+class FeedForward(nn.Sequential):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__(nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.norm1, self.norm2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.self_attn = SelfAttention(cfg.d_model, cfg.n_heads, cfg.dropout)
+        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, pad_mask: Tensor) -> Tensor:
+        x = x + self.drop(self.self_attn(self.norm1(x), key_padding_mask=pad_mask))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        P = cfg.d_model
+        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(P), nn.LayerNorm(P), nn.LayerNorm(P)
+        self.self_attn = SelfAttention(P, cfg.n_heads, cfg.dropout, causal=True)
+        self.cross_attn = LatentCrossAttention(P, cfg.n_heads, cfg.dropout, denoising=cfg.model_type == "nvae")
+        self.ff = FeedForward(P, cfg.d_ff, cfg.dropout)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, latent: LatentMixture | dict, cache: dict | None = None,
+                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        x = x + self.drop(self.self_attn(self.norm1(x), cache=cache))
+        attn, weights = self.cross_attn(self.norm2(x), latent, need_weights=need_weights)
+        x = x + self.drop(attn)
+        return x + self.drop(self.ff(self.norm3(x))), weights
+
+
+@dataclass
+class Batch:
+    """Token ids ready for the model: src [B, L] = tokens + EOS, right-padded; pad_mask True at pad."""
+
+    src: Tensor
+    pad_mask: Tensor
+    truncated: list[bool]
+
+    def to(self, device) -> "Batch":
+        return Batch(self.src.to(device), self.pad_mask.to(device), self.truncated)
+
+
+class NVAE(nn.Module):
+    """Transformer autoencoder with an NVIB latent (or a baseline latent, by `cfg.model_type`).
+
+    `tokenizer` (a `tokenizers.Tokenizer`) is optional; with it, `encode` and `reconstruct` take
+    text directly.
+    """
+
+    def __init__(self, cfg: ModelConfig, tokenizer=None):
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        P = cfg.d_model
+        self.embed = nn.Embedding(cfg.vocab_size, P, padding_idx=cfg.pad_id)
+        nn.init.normal_(self.embed.weight, std=P ** -0.5)
+        self.register_buffer("positions", sinusoidal_positions(cfg.max_len + 1, P), persistent=False)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_enc_layers))
+        self.enc_norm = nn.LayerNorm(P)
+        self.latent = make_latent_layer(cfg)
+        self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_dec_layers))
+        self.dec_norm = nn.LayerNorm(P)
+
+    # -- pieces --------------------------------------------------------------------------------
+    def _embed(self, ids: Tensor, start: int = 0) -> Tensor:
+        P = self.cfg.d_model
+        return self.drop(self.embed(ids) * math.sqrt(P) + self.positions[start:start + ids.shape[1]])
+
+    def _logits(self, x: Tensor) -> Tensor:
+        return F.linear(self.dec_norm(x), self.embed.weight)
+
+    def tokenize(self, texts: str | list[str]) -> Batch:
+        """Text -> Batch (cleaned, WordPiece, truncated to max_len - 1 tokens + EOS)."""
+        from .text import encode_texts
+
+        if self.tokenizer is None:
+            raise ValueError("this model has no tokenizer: pass token ids, or load it from a checkpoint")
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        ids, truncated = encode_texts(self.tokenizer, texts, self.cfg.max_len - 1)
+        return self.collate(ids, truncated)
+
+    def collate(self, ids: list[list[int]], truncated: list[bool] | None = None) -> Batch:
+        cfg = self.cfg
+        seqs = [list(s)[: cfg.max_len - 1] + [cfg.eos_id] for s in ids]
+        L = max(len(s) for s in seqs)
+        src = torch.full((len(seqs), L), cfg.pad_id, dtype=torch.long)
+        for i, s in enumerate(seqs):
+            src[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+        device = self.embed.weight.device
+        trunc = truncated or [len(s) > cfg.max_len - 1 for s in ids]
+        return Batch(src.to(device), (src == cfg.pad_id).to(device), trunc)
+
+    def _as_batch(self, inputs) -> Batch:
+        if isinstance(inputs, Batch):
+            return inputs
+        if isinstance(inputs, str) or (isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], str)):
+            return self.tokenize(inputs)
+        if isinstance(inputs, Tensor):
+            return Batch(inputs, inputs == self.cfg.pad_id, [False] * inputs.shape[0])
+        return self.collate(inputs)  # list of id lists
+
+    # -- encoder -------------------------------------------------------------------------------
+    def encode_states(self, src: Tensor, pad_mask: Tensor) -> Tensor:
+        x = self._embed(src)
+        for layer in self.encoder:
+            x = layer(x, pad_mask)
+        return self.enc_norm(x)
+
+    def encode(self, inputs, alpha_delta: float | Tensor | None = None) -> LatentMixture:
+        """text (str or list), id lists, a [B, L] id tensor (EOS included) or a Batch -> latent.
+
+        In training mode the latent is a sample; in eval mode it is the deterministic mixture with
+        components under the alpha threshold pruned.
+        """
+        batch = self._as_batch(inputs)
+        return self._encode(batch.src, batch.pad_mask, alpha_delta)[0]
+
+    def _encode(self, src: Tensor, pad_mask: Tensor, alpha_delta=None):
+        return self.latent(self.encode_states(src, pad_mask), pad_mask, alpha_delta)
+
+    # -- decoder -------------------------------------------------------------------------------
+    def decoder_input(self, src: Tensor) -> Tensor:
+        """BOS + tokens (src without its last column): teacher forcing input for target src."""
+        bos = torch.full_like(src[:, :1], self.cfg.bos_id)
+        return torch.cat([bos, src[:, :-1]], dim=1)
+
+    def decode(self, latent: LatentMixture, tgt_in: Tensor, need_weights: bool = False):
+        """Teacher-forced decoding: tgt_in [B, T] -> logits [B, T, V] (and cross-attention
+        weights [B, T, N] of the last layer, averaged over heads, if need_weights)."""
+        preps = [layer.cross_attn.prepare(latent) for layer in self.decoder]
+        x = self._embed(tgt_in)
+        weights = None
+        for layer, prep in zip(self.decoder, preps):
+            x, weights = layer(x, prep, need_weights=need_weights)
+        logits = self._logits(x)
+        return (logits, weights) if need_weights else logits
+
+    def forward(self, src: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> dict:
+        """Teacher-forced loss pieces: CE per real target token, KL_G and KL_D (batch means)."""
+        latent, kl_g, kl_d = self._encode(src, pad_mask, alpha_delta)
+        logits = self.decode(latent, self.decoder_input(src))
+        ce = F.cross_entropy(logits.float().flatten(0, 1), src.flatten(), ignore_index=self.cfg.pad_id)
+        return {"ce": ce, "kl_g": kl_g.mean(), "kl_d": kl_d.mean(),
+                "retained": latent.retained_proportion.mean().detach(), "latent": latent}
+
+    # -- generation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, latent: LatentMixture, max_len: int | None = None, temperature: float = 0.0,
+                 use_cache: bool = True, seed: int | None = None) -> list[list[int]]:
+        """Decode token ids from a latent: greedy (temperature 0) or sampling, stopping at EOS.
+
+        With use_cache each step feeds one token and reuses the keys/values of the prefix and the
+        latent-side cross-attention terms; use_cache=False re-decodes the whole prefix every step
+        (kept for tests and benchmarks). Returned ids exclude BOS and EOS.
+        """
+        cfg = self.cfg
+        max_len = max_len or cfg.max_len
+        B, device = latent.batch_size, latent.device
+        gen = None
+        if temperature > 0 and seed is not None:
+            gen = torch.Generator(device=device).manual_seed(seed)
+        preps = [layer.cross_attn.prepare(latent) for layer in self.decoder]
+        caches = [{} for _ in self.decoder]
+        ys = torch.full((B, 1), cfg.bos_id, dtype=torch.long, device=device)
+        done = torch.zeros(B, dtype=torch.bool, device=device)
+        for t in range(max_len):
+            if use_cache:
+                x = self._embed(ys[:, -1:], start=t)
+                for layer, prep, cache in zip(self.decoder, preps, caches):
+                    x, _ = layer(x, prep, cache=cache)
+            else:
+                x = self._embed(ys)
+                for layer, prep in zip(self.decoder, preps):
+                    x, _ = layer(x, prep)
+            logits = self._logits(x[:, -1]).float()
+            logits[:, cfg.pad_id] = float("-inf")
+            logits[:, cfg.bos_id] = float("-inf")
+            if temperature > 0:
+                probs = torch.softmax(logits / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=gen).squeeze(1)
+            else:
+                nxt = logits.argmax(-1)
+            nxt = nxt.masked_fill(done, cfg.pad_id)
+            ys = torch.cat([ys, nxt[:, None]], dim=1)
+            done |= nxt == cfg.eos_id
+            if bool(done.all()):
+                break
+        out = []
+        for row in ys[:, 1:].tolist():
+            ids = []
+            for tok in row:
+                if tok in (cfg.eos_id, cfg.pad_id):
+                    break
+                ids.append(tok)
+            out.append(ids)
+        return out
+
+    def decode_text(self, latent: LatentMixture, **kwargs) -> list[str]:
+        """Generate and detokenise (needs the tokenizer)."""
+        from .text import decode_ids
+
+        if self.tokenizer is None:
+            raise ValueError("this model has no tokenizer")
+        return [decode_ids(self.tokenizer, ids) for ids in self.generate(latent, **kwargs)]
+
+    @torch.no_grad()
+    def reconstruct(self, texts: str | list[str], alpha_delta: float | None = None) -> list[str]:
+        """Encode and greedily decode (eval mode is the caller's choice)."""
+        return self.decode_text(self.encode(texts, alpha_delta))
+
+    @torch.no_grad()
+    def sample_prior(self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None,
+                     seed: int | None = None) -> LatentMixture:
+        if self.cfg.model_type != "nvae":
+            raise ValueError("prior sampling is defined for the NVAE only")
+        return self.latent.sample_prior(n_components, batch_size, alpha_delta, seed)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def build_model(cfg: ModelConfig, tokenizer=None) -> NVAE:
+    return NVAE(cfg, tokenizer)

@@ -1,0 +1,389 @@
+"""The latent: LatentMixture, the NVIB layer, prior sampling and the two KL terms.
+
+Follows `NVIB_SPEC.md` sections 1, 2, 4 (prior sampling) and 5 (interpolation). Shapes: B batch,
+n input tokens (end-of-sentence included), N = n + 1 components (component 0 is the prior),
+P = d_model, E = head dimension.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .config import ModelConfig
+
+PRIOR = -1  # `source` of the prior component
+POOLED = -2  # `source` of a vector pooled over all tokens (VTP)
+TINY = 1e-30
+
+
+@dataclass
+class LatentMixture:
+    """A batch of latents: Dirichlet-weighted Gaussian mixtures, batch-first.
+
+    mu, logvar [B, N, P]   component means and log-variances
+    alpha      [B, N]      pseudo-counts (0 at padding)
+    pi         [B, N]      mixture weights the decoder uses (0 where masked; rows sum to 1)
+    mask       [B, N]      True = the decoder ignores the component (padding or pruned)
+    pad        [B, N]      True = not a component at all (padding only)
+    source     [B, N]      index of the input token a component came from; PRIOR or POOLED
+    n_inputs   [B]         number of input tokens of each sentence (EOS included)
+    z          [B, N, P]   sampled component vectors (training, prior samples) or None: then the
+                           decoder integrates over the Gaussians (evaluation form)
+    has_prior  bool        component 0 is the prior (NVAE); False for the baselines
+    threshold  float       alpha threshold under which a component counts as pruned
+    """
+
+    mu: Tensor
+    logvar: Tensor
+    alpha: Tensor
+    pi: Tensor
+    mask: Tensor
+    pad: Tensor
+    source: Tensor
+    n_inputs: Tensor
+    z: Tensor | None = None
+    has_prior: bool = True
+    threshold: float = 0.1
+
+    # -- views -------------------------------------------------------------------------------
+    @property
+    def batch_size(self) -> int:
+        return self.mu.shape[0]
+
+    @property
+    def n_components(self) -> int:
+        return self.mu.shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.mu.device
+
+    @property
+    def log_pi(self) -> Tensor:
+        """[B, N] log mixture weights, -inf where masked."""
+        return self.pi.clamp_min(TINY).log().masked_fill(self.mask, float("-inf"))
+
+    @property
+    def retained(self) -> Tensor:
+        """[B, N] True for kept components that came from the input (the prior is not counted)."""
+        return ~self.mask & (self.source != PRIOR)
+
+    @property
+    def n_retained(self) -> Tensor:
+        return self.retained.sum(-1)
+
+    @property
+    def retained_proportion(self) -> Tensor:
+        """[B] retained non-prior components / input tokens (the paper's nu)."""
+        return self.n_retained.float() / self.n_inputs.clamp_min(1).float()
+
+    def to(self, device: torch.device | str) -> "LatentMixture":
+        moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        return LatentMixture(**moved)
+
+    def detach(self) -> "LatentMixture":
+        return LatentMixture(**{k: (v.detach() if isinstance(v, Tensor) else v)
+                                for k, v in self.__dict__.items()})
+
+    def select(self, index: int | list[int] | Tensor) -> "LatentMixture":
+        """Rows of the batch (an int keeps a batch dimension of 1)."""
+        idx = [index] if isinstance(index, int) else index
+        return LatentMixture(**{k: (v[idx] if isinstance(v, Tensor) else v)
+                                for k, v in self.__dict__.items()})
+
+    def expand(self, batch_size: int) -> "LatentMixture":
+        """Repeat a single latent batch_size times (e.g. to decode several samples)."""
+        assert self.batch_size == 1
+        return LatentMixture(**{k: (v.expand(batch_size, *v.shape[1:]) if isinstance(v, Tensor) else v)
+                                for k, v in self.__dict__.items()})
+
+    def records(self, b: int = 0, tokens: list[str] | None = None) -> list[dict[str, Any]]:
+        """Plain Python rows for display: one per (non-padding) component of sentence b."""
+        rows = []
+        var = self.logvar[b].float().exp().mean(-1)
+        for i in range(self.n_components):
+            if bool(self.pad[b, i]):
+                continue
+            src = int(self.source[b, i])
+            if src == PRIOR:
+                token = "⟨prior⟩"
+            elif src == POOLED:
+                token = "⟨pooled⟩"
+            else:
+                token = tokens[src] if tokens is not None and src < len(tokens) else str(src)
+            rows.append({
+                "component": i,
+                "source": src,
+                "token": token,
+                "alpha": float(self.alpha[b, i]),
+                "pi": float(self.pi[b, i]),
+                "retained": not bool(self.mask[b, i]),
+                "mean_variance": float(var[i]),
+            })
+        return rows
+
+    # -- interpolation -----------------------------------------------------------------------
+    def mix(self, other: "LatentMixture", tau: float | Tensor) -> "LatentMixture":
+        """Interpolate towards `other`: F_tau = (1 - tau) F_self + tau F_other (NVIB_SPEC 5).
+
+        Both latents have batch size 1; `tau` may be a float or a 1-D tensor of T values, giving a
+        batch of T mixtures. NVAE latents are sets, so their components are concatenated and
+        re-weighted; latents without a prior (the baselines) are mixed position by position,
+        the shorter one padded, each unmatched position weighted by its owner's share.
+        """
+        if self.batch_size != 1 or other.batch_size != 1:
+            raise ValueError("mix() takes two latents of batch size 1")
+        if self.z is not None or other.z is not None:
+            raise ValueError("mix() works on evaluation latents (z is None)")
+        tau = torch.as_tensor(tau, dtype=torch.float32, device=self.device).reshape(-1)
+        if bool(((tau < 0) | (tau > 1)).any()):
+            raise ValueError("tau must lie in [0, 1]")
+        T = tau.shape[0]
+        wa, wb = (1 - tau)[:, None], tau[:, None]  # [T, 1]
+        if self.has_prior:
+            return _mix_sets(self, other, wa, wb, T)
+        return _mix_positions(self, other, wa, wb, T)
+
+
+def _normalise(weights: Tensor, mask: Tensor) -> Tensor:
+    """Weights over unmasked components, summing to 1 (never 0/0)."""
+    weights = weights.masked_fill(mask, 0.0)
+    return weights / (weights.sum(-1, keepdim=True) + TINY)
+
+
+def _mix_sets(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T: int) -> LatentMixture:
+    def cat(x: Tensor, y: Tensor) -> Tensor:
+        return torch.cat([x.expand(T, *x.shape[1:]), y.expand(T, *y.shape[1:])], dim=1)
+
+    weights = torch.cat([wa * a.pi, wb * b.pi], dim=1)  # [T, Na + Nb]
+    mask = cat(a.mask, b.mask) | (weights <= 0)
+    return LatentMixture(
+        mu=cat(a.mu, b.mu), logvar=cat(a.logvar, b.logvar),
+        alpha=torch.cat([wa * a.alpha, wb * b.alpha], dim=1),
+        pi=_normalise(weights, mask), mask=mask, pad=cat(a.pad, b.pad),
+        source=cat(a.source, b.source),
+        n_inputs=(a.n_inputs + b.n_inputs).expand(T),
+        has_prior=True, threshold=a.threshold,
+    )
+
+
+def _pad_to(x: Tensor, n: int, value: float | bool | int) -> Tensor:
+    if x.shape[1] == n:
+        return x
+    pad_shape = (x.shape[0], n - x.shape[1], *x.shape[2:])
+    return torch.cat([x, torch.full(pad_shape, value, dtype=x.dtype, device=x.device)], dim=1)
+
+
+def _mix_positions(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T: int) -> LatentMixture:
+    n = max(a.n_components, b.n_components)
+    a_real = ~_pad_to(a.pad, n, True)  # [1, n]
+    b_real = ~_pad_to(b.pad, n, True)
+    # position j: both real -> (1 - tau) a_j + tau b_j; one real -> that one's vector
+    ca = torch.where(b_real, wa, torch.ones_like(wa))[..., None] * a_real[..., None].float()
+    cb = torch.where(a_real, wb, torch.ones_like(wb))[..., None] * b_real[..., None].float()
+    mu = ca * _pad_to(a.mu, n, 0.0) + cb * _pad_to(b.mu, n, 0.0)
+    logvar = ca * _pad_to(a.logvar, n, 0.0) + cb * _pad_to(b.logvar, n, 0.0)
+    # weight 1 where both are real, the owner's share where only one is
+    weights = (a_real & b_real).float() + (a_real & ~b_real).float() * wa + (~a_real & b_real).float() * wb
+    pad = ~(a_real | b_real)
+    mask = pad | (weights <= 0)
+    source = torch.where(a_real, _pad_to(a.source, n, 0), _pad_to(b.source, n, 0)).expand(T, n)
+    return LatentMixture(
+        mu=mu, logvar=logvar, alpha=weights.masked_fill(mask, 0.0), pi=_normalise(weights, mask),
+        mask=mask, pad=pad.expand(T, n), source=source,
+        n_inputs=torch.maximum(a.n_inputs, b.n_inputs).expand(T),
+        has_prior=False, threshold=a.threshold,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# KL terms (NVIB_SPEC section 2)
+# ---------------------------------------------------------------------------------------------
+
+
+def kl_gaussian(mu: Tensor, logvar: Tensor, weights: Tensor, prior_mu: Tensor, prior_var: Tensor,
+                kappa: int = 1) -> Tensor:
+    """KL_G per sentence [B] = 0.5 kappa sum_i w_i mean_p[var/var_p + (mu-mu_p)^2/var_p - 1 - log(var/var_p)].
+
+    mu, logvar [B, N, P]; weights [B, N] (pibar = alpha / alpha0_q; 0 at padding).
+    """
+    var_ratio = logvar.exp() / prior_var
+    per_dim = var_ratio + (mu - prior_mu) ** 2 / prior_var - 1.0 - var_ratio.log()
+    return 0.5 * kappa * (weights * per_dim.mean(-1)).sum(-1)
+
+
+def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) -> Tensor:
+    """KL_D per sentence [B]: the "expected K" symmetric-Dirichlet KL divided by (n + 1).
+
+    alpha0_q [B] total posterior pseudo-count (prior component included); alpha0_p [B] the
+    conditional prior alpha_p + alpha_delta * n; n [B] input tokens. Computed in float64.
+    """
+    q, p = alpha0_q.double(), alpha0_p.double()
+    K = kappa * (n.double() + 1.0)
+    kl = (torch.lgamma(q) - torch.lgamma(p)
+          + (q - p) * (torch.digamma(q / K) - torch.digamma(q))
+          + K * (torch.lgamma(p / K) - torch.lgamma(q / K)))
+    return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# The NVIB layer
+# ---------------------------------------------------------------------------------------------
+
+
+class NVIB(nn.Module):
+    """Encoder states h [B, n, P] -> posterior LatentMixture with n + 1 components, plus KL terms.
+
+    Initialisation (NVIB_SPEC 1 and 3): mu = s * h, small variances, and
+    log alpha_i = w.h_i + b + q * ||mu_i||^2 / (2 sqrt(E)) with w = 0, b = 0, q = 1, so that
+    log pi_i - ||z_i||^2 / (2 sqrt(E)) is the same for every component (prior included): denoising
+    attention starts out equal to ordinary attention over {0, mu_1, ..., mu_n}.
+    """
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        P, E = cfg.d_model, cfg.head_dim
+        self.sqrt_e = math.sqrt(E)
+        self.mu_proj = nn.Linear(P, P)
+        self.logvar_proj = nn.Linear(P, P)
+        self.alpha_proj = nn.Linear(P, 1)
+        self.alpha_quad = nn.Parameter(torch.tensor(1.0))
+        # Scale of the initial means: keeps ||mu||^2 / (2 sqrt(E)), the initial log alpha, near 4
+        # for unit-variance h (far from the clamp).
+        scale = min(1.0, math.sqrt(8.0 * self.sqrt_e / P))
+        with torch.no_grad():
+            self.mu_proj.weight.copy_(torch.eye(P) * scale)
+            self.mu_proj.bias.zero_()
+            self.logvar_proj.weight.zero_()
+            self.logvar_proj.bias.fill_(cfg.init_logvar)
+            self.alpha_proj.weight.zero_()
+            self.alpha_proj.bias.zero_()
+        if cfg.alpha_delta_conditional:
+            # alpha_delta as an input (loss-conditional training); starts as a no-op.
+            self.cond = nn.Sequential(nn.Linear(1, P), nn.SiLU(), nn.Linear(P, P))
+            nn.init.zeros_(self.cond[2].weight)
+            nn.init.zeros_(self.cond[2].bias)
+        else:
+            self.cond = None
+        self.register_buffer("prior_mu", torch.tensor(float(cfg.prior_mu)))
+        self.register_buffer("prior_var", torch.tensor(float(cfg.prior_var)))
+        self.register_buffer("prior_alpha", torch.tensor(float(cfg.prior_alpha)))
+
+    # alpha_delta: a float, a [B] tensor, or None for the config's value
+    def _alpha_delta(self, alpha_delta, B: int, device) -> Tensor:
+        if alpha_delta is None:
+            alpha_delta = self.cfg.alpha_delta
+        ad = torch.as_tensor(alpha_delta, dtype=torch.float32, device=device)
+        return ad.expand(B) if ad.dim() == 0 else ad
+
+    def _condition(self, h: Tensor, alpha_delta: Tensor) -> Tensor:
+        if self.cond is None:
+            return h
+        lo, hi = math.log(self.cfg.alpha_delta_min), math.log(self.cfg.alpha_delta_max)
+        x = (alpha_delta.clamp_min(1e-8).log() - (lo + hi) / 2) / max((hi - lo) / 2, 1e-6)
+        return h + self.cond(x[:, None, None].to(h.dtype))
+
+    def forward(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
+                ) -> tuple[LatentMixture, Tensor, Tensor]:
+        """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B])."""
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return self._forward(h.float(), pad_mask, alpha_delta)
+
+    def _forward(self, h: Tensor, pad_mask: Tensor, alpha_delta) -> tuple[LatentMixture, Tensor, Tensor]:
+        cfg = self.cfg
+        B, n, P = h.shape
+        ad = self._alpha_delta(alpha_delta, B, h.device)
+        hc = self._condition(h, ad)
+        mu_tok = self.mu_proj(hc)
+        logvar_tok = self.logvar_proj(hc).clamp(-20.0, 10.0)
+        log_alpha = (self.alpha_proj(hc).squeeze(-1)
+                     + self.alpha_quad * mu_tok.pow(2).sum(-1) / (2 * self.sqrt_e))
+        alpha_tok = log_alpha.clamp(cfg.log_alpha_min, cfg.log_alpha_max).exp().masked_fill(pad_mask, 0.0)
+
+        # prepend the prior component 0
+        prior_mu = self.prior_mu.expand(B, 1, P)
+        prior_logvar = self.prior_var.log().expand(B, 1, P)
+        mu = torch.cat([prior_mu, mu_tok], dim=1)
+        logvar = torch.cat([prior_logvar, logvar_tok], dim=1)
+        alpha = torch.cat([self.prior_alpha.expand(B, 1), alpha_tok], dim=1)
+        pad = torch.cat([pad_mask.new_zeros(B, 1), pad_mask], dim=1)
+        source = torch.cat([torch.full((B, 1), PRIOR, device=h.device),
+                            torch.arange(n, device=h.device).expand(B, n)], dim=1)
+        n_inputs = (~pad_mask).sum(-1)
+
+        # KL terms, from the deterministic parameters
+        alpha0_q = alpha.sum(-1)
+        pibar = alpha / alpha0_q[:, None]
+        kl_g = kl_gaussian(mu, logvar, pibar, self.prior_mu, self.prior_var, cfg.kappa)
+        alpha0_p = self.prior_alpha + ad * n_inputs
+        kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.kappa)
+
+        if self.training:
+            latent = self._sample(mu, logvar, alpha, pad, source, n_inputs)
+        else:
+            mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR))
+            latent = LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(alpha, mask),
+                                   mask=mask, pad=pad, source=source, n_inputs=n_inputs,
+                                   threshold=cfg.threshold)
+        return latent, kl_g, kl_d
+
+    def _sample(self, mu, logvar, alpha, pad, source, n_inputs) -> LatentMixture:
+        """Training: z ~ N(mu, var), pi ~ Dir(alpha) by reparameterised Gamma draws (kappa each)."""
+        k = self.cfg.kappa
+        if k > 1:
+            mu, logvar, pad, source = (x.repeat_interleave(k, dim=1) for x in (mu, logvar, pad, source))
+            alpha = alpha.repeat_interleave(k, dim=1) / k
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        conc = alpha.masked_fill(pad, 1.0).clamp_min(1e-8)  # padding draws are discarded below
+        gamma = torch.distributions.Gamma(conc, torch.ones_like(conc)).rsample()
+        gamma = gamma.masked_fill(pad, 0.0)
+        # a Gamma draw may underflow to 0: such a component is masked (weight exactly 0)
+        mask = pad | (gamma <= 0)
+        if float(torch.rand(())) < self.cfg.gaussian_train_prob:
+            z = None  # this batch's decoder integrates over the Gaussians (evaluation form)
+        return LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(gamma, mask), mask=mask,
+                             pad=pad, source=source, n_inputs=n_inputs, z=z,
+                             threshold=self.cfg.threshold)
+
+    @torch.no_grad()
+    def sample_prior(self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None,
+                     seed: int | None = None) -> LatentMixture:
+        """A latent drawn from the prior: n + 1 impulses z ~ N(mu_p, var_p), pi ~ Dir(alpha0_p / K).
+
+        `seed` makes the draw repeatable without touching the global random state.
+        """
+        n, B, P = int(n_components), int(batch_size), self.cfg.d_model
+        if n < 1 or B < 1:
+            raise ValueError("n_components and batch_size must be >= 1")
+        device = self.prior_mu.device
+        ad = self.cfg.alpha_delta if alpha_delta is None else float(alpha_delta)
+        K = n + 1
+        conc = ((self.prior_alpha + ad * n) / K).expand(B, K)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            if seed is not None:
+                torch.manual_seed(seed)
+            z = self.prior_mu + self.prior_var.sqrt() * torch.randn(B, K, P, device=device)
+            gamma = torch.distributions.Gamma(conc, torch.ones_like(conc)).sample()
+        # a draw may underflow to 0; the largest one is always kept so no row is empty
+        mask = (gamma <= 0) & (gamma < gamma.amax(-1, keepdim=True))
+        pad = torch.zeros(B, K, dtype=torch.bool, device=device)
+        return LatentMixture(
+            mu=z, logvar=torch.full_like(z, -30.0), alpha=conc.clone(), pi=_normalise(gamma, mask),
+            mask=mask, pad=pad, source=torch.full((B, K), POOLED, device=device),
+            n_inputs=torch.full((B,), n, device=device), z=z, threshold=self.cfg.threshold,
+        )
+
+
+def with_weights(latent: LatentMixture, pi: Tensor, mask: Tensor | None = None) -> LatentMixture:
+    """A copy of `latent` with other mixture weights (renormalised over the unmasked ones)."""
+    mask = latent.mask if mask is None else mask
+    return replace(latent, pi=_normalise(pi, mask), mask=mask)
+
+
+__all__ = ["LatentMixture", "NVIB", "kl_gaussian", "kl_dirichlet", "with_weights", "PRIOR", "POOLED"]
