@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .attention import LatentCrossAttention, SelfAttention
 from .config import ModelConfig
 from .latents import make_latent_layer
-from .nvib import LatentMixture
+from .nvib import PRIOR, LatentMixture
 
 
 def sinusoidal_positions(n: int, d: int) -> Tensor:
@@ -183,8 +183,11 @@ class NVAE(nn.Module):
         latent, kl_g, kl_d = self._encode(src, pad_mask, alpha_delta)
         logits = self.decode(latent, self.decoder_input(src))
         ce = F.cross_entropy(logits.float().flatten(0, 1), src.flatten(), ignore_index=self.cfg.pad_id)
-        return {"ce": ce, "kl_g": kl_g.mean(), "kl_d": kl_d.mean(),
-                "retained": latent.retained_proportion.mean().detach(), "latent": latent}
+        # retained as evaluation would count it (alpha above the threshold), for progress display
+        kept = ((latent.alpha > latent.threshold) & ~latent.pad & (latent.source != PRIOR)).sum(-1)
+        retained = (kept.float() / latent.n_inputs.clamp_min(1) / (self.cfg.kappa if latent.has_prior else 1))
+        return {"ce": ce, "kl_g": kl_g.mean(), "kl_d": kl_d.mean(), "retained": retained.mean().detach(),
+                "latent": latent}
 
     # -- generation ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -197,7 +200,7 @@ class NVAE(nn.Module):
         (kept for tests and benchmarks). Returned ids exclude BOS and EOS.
         """
         cfg = self.cfg
-        max_len = max_len or cfg.max_len
+        max_len = min(max_len or cfg.max_len, cfg.max_len)  # positions exist up to max_len
         B, device = latent.batch_size, latent.device
         gen = None
         if temperature > 0 and seed is not None:

@@ -96,6 +96,12 @@ class LatentMixture:
         return LatentMixture(**{k: (v[idx] if isinstance(v, Tensor) else v)
                                 for k, v in self.__dict__.items()})
 
+    def trim(self) -> "LatentMixture":
+        """Drop trailing columns that are padding in every row."""
+        keep = int((~self.pad).any(0).nonzero().max()) + 1 if bool((~self.pad).any()) else 1
+        return LatentMixture(**{k: (v[:, :keep] if isinstance(v, Tensor) and v.dim() >= 2 else v)
+                                for k, v in self.__dict__.items()})
+
     def expand(self, batch_size: int) -> "LatentMixture":
         """Repeat a single latent batch_size times (e.g. to decode several samples)."""
         assert self.batch_size == 1
@@ -105,7 +111,7 @@ class LatentMixture:
     def records(self, b: int = 0, tokens: list[str] | None = None) -> list[dict[str, Any]]:
         """Plain Python rows for display: one per (non-padding) component of sentence b."""
         rows = []
-        var = self.logvar[b].float().exp().mean(-1)
+        var = self.logvar[b].detach().float().exp().mean(-1)
         for i in range(self.n_components):
             if bool(self.pad[b, i]):
                 continue
@@ -120,8 +126,8 @@ class LatentMixture:
                 "component": i,
                 "source": src,
                 "token": token,
-                "alpha": float(self.alpha[b, i]),
-                "pi": float(self.pi[b, i]),
+                "alpha": float(self.alpha[b, i].detach()),
+                "pi": float(self.pi[b, i].detach()),
                 "retained": not bool(self.mask[b, i]),
                 "mean_variance": float(var[i]),
             })

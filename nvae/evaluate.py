@@ -1,0 +1,310 @@
+"""Evaluation CLI and the paper's experiments (`python -m nvae evaluate [--report]`).
+
+Without --report: reconstruction BLEU, cross-entropy / perplexity per real token and retained
+proportion of one checkpoint on the test split (or any text file, one sentence per line); the
+summary is a JSON object on the last line of stdout.
+
+With --report: the experiments of the paper on the test split, written to docs/results.md with
+figures (PNG via matplotlib, interactive HTML via plotly) in docs/figures/:
+  table     BLEU / CE / perplexity / retained for the NVAE and every baseline checkpoint
+  figure 4  retained vectors against input length
+  figure 5  BLEU against retained proportion while sweeping alpha^Delta
+  figure 6  interpolation: BLEU of the decoded text against each endpoint across tau, and the
+            share of outputs that differ from both endpoints
+  examples  prior samples and interpolations
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import sacrebleu
+import torch
+
+from .metrics import reconstruct
+from .model import NVAE
+
+ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+TAUS = [i / 10 for i in range(11)]
+
+
+def _sentences(model: NVAE, args) -> tuple[list[list[int]], int]:
+    """Token ids of the evaluation sentences and how many were truncated."""
+    from .cli import UsageError, _read_lines
+    from .data import load_sentences
+
+    if args.data:
+        texts = _read_lines(args.data)
+        if not texts:
+            raise UsageError(f"{args.data}: no non-empty lines")
+    else:
+        tc = getattr(model, "train_cfg", None)
+        lo, hi = (tc.min_tokens, tc.max_tokens) if tc else (6, 49)
+        texts = load_sentences(args.corpus, args.split, model.tokenizer, lo, hi)
+    if args.limit:
+        texts = texts[: args.limit]
+    batch_ids, truncated = [], 0
+    from .text import encode_texts
+
+    ids, flags = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
+    for s, f in zip(ids, flags):
+        if s:
+            batch_ids.append(s)
+            truncated += int(f)
+    if not batch_ids:
+        raise UsageError("no sentence with any token to evaluate")
+    return batch_ids, truncated
+
+
+def evaluate_cli(args) -> None:
+    from .cli import _check_alpha_delta, _load
+
+    model = _load(args)
+    ad = _check_alpha_delta(model, args.alpha_delta)
+    ids, truncated = _sentences(model, args)
+    t0 = time.time()
+    res = reconstruct(model, ids, alpha_delta=ad, batch_size=args.batch_size, progress=True)
+    summary = {"checkpoint": str(args.checkpoint), "data": args.data or f"{args.corpus}:{args.split}",
+               "model_type": model.cfg.model_type,
+               "alpha_delta": ad if ad is not None else model.cfg.alpha_delta,
+               **res.summary(), "truncated": truncated, "seconds": round(time.time() - t0, 2)}
+    if args.report:
+        report(model, args, ids)
+    print(json.dumps(summary))
+
+
+# -- experiments ----------------------------------------------------------------------------------
+
+
+def _find_baselines(args) -> list[Path]:
+    from .cli import PROJECT_ROOT
+
+    if args.baselines is not None:
+        return [Path(p) for p in args.baselines]
+    return sorted(p for p in (PROJECT_ROOT / "checkpoints").glob("baseline-*") if p.is_dir())
+
+
+def _find_fixed_nvaes() -> list[Path]:
+    from .cli import PROJECT_ROOT
+
+    return sorted(p for p in (PROJECT_ROOT / "checkpoints").glob("nvae-ad*") if p.is_dir())
+
+
+def _retained_by_length(res) -> dict[int, float]:
+    by: dict[int, list[int]] = {}
+    for n, r in zip(res.n_inputs, res.n_retained):
+        by.setdefault(n, []).append(r)
+    return {n: sum(v) / len(v) for n, v in sorted(by.items())}
+
+
+@torch.no_grad()
+def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, seed: int = 0) -> dict:
+    """For random sentence pairs: decode F_tau for tau in TAUS; BLEU vs each endpoint per tau."""
+    from .text import decode_ids
+
+    rng = random.Random(seed)
+    model.eval()
+    chosen = [(rng.randrange(len(ids)), rng.randrange(len(ids))) for _ in range(pairs)]
+    by_tau = {t: [] for t in TAUS}
+    refs_a, refs_b, examples = [], [], []
+    for k, (i, j) in enumerate(chosen):
+        lat = model.encode(model.collate([ids[i], ids[j]]))
+        a, b = lat.select(0).trim(), lat.select(1).trim()
+        texts = model.decode_text(a.mix(b, torch.tensor(TAUS)))
+        for t, s in zip(TAUS, texts):
+            by_tau[t].append(s)
+        refs_a.append(decode_ids(model.tokenizer, ids[i]))
+        refs_b.append(decode_ids(model.tokenizer, ids[j]))
+        if k < 3:
+            examples.append({"a": refs_a[-1], "b": refs_b[-1], "strip": list(zip(TAUS, texts))})
+    bleu_a = [sacrebleu.corpus_bleu(by_tau[t], [refs_a]).score for t in TAUS]
+    bleu_b = [sacrebleu.corpus_bleu(by_tau[t], [refs_b]).score for t in TAUS]
+    novel = [sum(s not in (ra, rb) for s, ra, rb in zip(by_tau[t], refs_a, refs_b)) / pairs for t in TAUS]
+    # smoothness: mean absolute change of the two BLEU curves between neighbouring tau
+    jumps = [abs(bleu_a[k + 1] - bleu_a[k]) + abs(bleu_b[k + 1] - bleu_b[k]) for k in range(len(TAUS) - 1)]
+    return {"taus": TAUS, "bleu_a": bleu_a, "bleu_b": bleu_b, "novel": novel,
+            "max_jump": max(jumps), "examples": examples}
+
+
+def _figure(name: str, out: Path, series: list[dict], xlabel: str, ylabel: str, title: str,
+            kind: str = "line") -> None:
+    """One figure as PNG (matplotlib) and interactive HTML (plotly), from the same series."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import plotly.graph_objects as go
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    pfig = go.Figure()
+    for s in series:
+        style = "o" if kind == "scatter" else "o-"
+        ax.plot(s["x"], s["y"], style, label=s["label"], markersize=3 if kind == "scatter" else 4, alpha=0.8)
+        pfig.add_trace(go.Scatter(x=s["x"], y=s["y"], name=s["label"],
+                                  mode="markers" if kind == "scatter" else "lines+markers"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / f"{name}.png")
+    plt.close(fig)
+    pfig.update_layout(title=title, xaxis_title=xlabel, yaxis_title=ylabel, template="plotly_white")
+    pfig.write_html(out / f"{name}.html", include_plotlyjs="cdn")
+
+
+def report(model: NVAE, args, ids: list[list[int]]) -> Path:
+    """Run the paper's experiments and write `results.md` + figures into args.out."""
+    from .checkpoint import load_checkpoint
+
+    out = Path(args.out)
+    figs = out / "figures"
+    figs.mkdir(parents=True, exist_ok=True)
+    device = next(model.parameters()).device
+    models = {f"NVAE ({Path(args.checkpoint).name})": model}
+    for path in _find_baselines(args):
+        models[f"{load_checkpoint(path).cfg.model_type.upper()} ({path.name})"] = load_checkpoint(path, device)
+    fixed = {p.name: load_checkpoint(p, device) for p in _find_fixed_nvaes()}
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    # the table
+    rows, results = [], {}
+    for name, m in models.items():
+        log(f"report: evaluating {name}")
+        res = reconstruct(m, ids, progress=True)
+        results[name] = res
+        rows.append((name, res.summary()))
+    for name, m in fixed.items():
+        log(f"report: evaluating {name}")
+        rows.append((f"NVAE fixed alpha_delta={m.cfg.alpha_delta} ({name})", reconstruct(m, ids).summary()))
+
+    # figure 4: retained vectors against input length
+    series = []
+    for name, res in results.items():
+        by = _retained_by_length(res)
+        series.append({"label": name, "x": list(by), "y": list(by.values())})
+    series.append({"label": "all tokens", "x": series[0]["x"], "y": series[0]["x"]})
+    _figure("fig4_retained_vs_length", figs, series, "input tokens (EOS included)", "mean retained vectors",
+            "Figure 4: latent vectors against input length")
+
+    # figure 5: BLEU against retained proportion, sweeping alpha^Delta
+    sweep = []
+    if model.cfg.alpha_delta_conditional:
+        for ad in ALPHA_DELTA_SWEEP:
+            if model.cfg.alpha_delta_min <= ad <= model.cfg.alpha_delta_max:
+                log(f"report: alpha_delta sweep {ad}")
+                s = reconstruct(model, ids, alpha_delta=ad).summary()
+                sweep.append({"alpha_delta": ad, **s})
+    fixed_points = [{"alpha_delta": m.cfg.alpha_delta, **dict(r)} for (n, r), m in
+                    zip(rows[len(models):], fixed.values())]
+    s5 = []
+    if sweep:
+        s5.append({"label": "NVAE, loss-conditional", "x": [p["retained_proportion"] for p in sweep],
+                   "y": [p["bleu"] for p in sweep]})
+    if fixed_points:
+        s5.append({"label": "NVAE, fixed alpha_delta", "x": [p["retained_proportion"] for p in fixed_points],
+                   "y": [p["bleu"] for p in fixed_points]})
+    for name, r in rows[1:len(models)]:
+        s5.append({"label": name, "x": [r["retained_proportion"]], "y": [r["bleu"]]})
+    if s5:
+        _figure("fig5_bleu_vs_retained", figs, s5, "retained proportion nu", "BLEU",
+                "Figure 5: BLEU against retained proportion", kind="scatter" if not sweep else "line")
+
+    # figure 6: interpolation
+    interp = {}
+    for name, m in models.items():
+        log(f"report: interpolation study {name}")
+        interp[name] = interpolation_study(m, ids)
+    s6 = []
+    for name, st in interp.items():
+        s6.append({"label": f"{name} vs S1", "x": st["taus"], "y": st["bleu_a"]})
+        s6.append({"label": f"{name} vs S2", "x": st["taus"], "y": st["bleu_b"]})
+    _figure("fig6_interpolation_bleu", figs, s6, "tau", "BLEU", "Figure 6: interpolation BLEU against each endpoint")
+    _figure("fig6_interpolation_novel", figs,
+            [{"label": n, "x": st["taus"], "y": st["novel"]} for n, st in interp.items()],
+            "tau", "share of outputs unlike both endpoints", "Figure 6b: new sentences along the path")
+
+    # prior samples
+    samples = []
+    if model.cfg.model_type == "nvae":
+        for seed in range(5):
+            lat = model.sample_prior(10, seed=seed)
+            samples.append(model.decode_text(lat)[0])
+
+    md = _render(args, rows, sweep, fixed_points, interp, samples, len(ids))
+    (out / "results.md").write_text(md)
+    (out / "results.json").write_text(json.dumps({"table": dict(rows), "sweep": sweep, "fixed": fixed_points,
+                                                  "interpolation": {k: {kk: vv for kk, vv in v.items() if kk != "examples"}
+                                                                    for k, v in interp.items()}}, indent=2))
+    log(f"report: wrote {out / 'results.md'}")
+    return out / "results.md"
+
+
+def _fmt(x, nd=2):
+    return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
+
+
+def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
+    cmd = "python -m nvae evaluate --report" + (f" --limit {args.limit}" if args.limit else "")
+    lines = [
+        "# Results",
+        "",
+        f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} ({n_sent} test sentences of WikiText-2, "
+        "6 to 49 subword tokens). All models were trained on the WikiText-2 **validation** split (the train "
+        "split is not available offline here) and are evaluated on the **test** split. BLEU is sacrebleu's "
+        "corpus BLEU of greedy reconstructions against the tokenizer's round trip of each input "
+        "(lowercased, unknown words as [UNK]); cross-entropy is per real target token (EOS included).",
+        "",
+        "## Reconstruction",
+        "",
+        "| model | BLEU | CE | perplexity | retained proportion | mean retained | exact match |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in rows:
+        lines.append(f"| {name} | {r['bleu']:.2f} | {r['cross_entropy']:.3f} | {r['perplexity']:.3f} | "
+                     f"{r['retained_proportion']:.3f} | {r['mean_retained']:.2f} | {r['exact_match']:.3f} |")
+    lines += ["", "## Figure 4: retained vectors against input length", "",
+              "![fig4](figures/fig4_retained_vs_length.png) ([interactive](figures/fig4_retained_vs_length.html))", ""]
+    lines += ["## Figure 5: BLEU against retained proportion (sweeping alpha^Delta)", ""]
+    if sweep:
+        lines += ["| alpha^Delta | retained proportion | BLEU | CE |", "|---|---|---|---|"]
+        lines += [f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {p['cross_entropy']:.3f} |"
+                  for p in sweep]
+        lines.append("")
+    if fixed_points:
+        lines += ["Models trained at one fixed alpha^Delta, to check the loss-conditional model against:", "",
+                  "| alpha^Delta | retained proportion | BLEU |", "|---|---|---|"]
+        lines += [f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} |" for p in fixed_points]
+        lines.append("")
+    lines += ["![fig5](figures/fig5_bleu_vs_retained.png) ([interactive](figures/fig5_bleu_vs_retained.html))", ""]
+    lines += ["## Figure 6: interpolation", "",
+              "For 100 random pairs of test sentences, the mixture (1 - tau) F_1 + tau F_2 (position-wise for "
+              "the baselines) decoded greedily at 11 values of tau.", "",
+              "| model | " + " | ".join(f"tau={t:.1f}" for t in TAUS) + " | largest step |",
+              "|---|" + "---|" * (len(TAUS) + 1)]
+    for name, st in interp.items():
+        lines.append(f"| {name}: BLEU vs S1 | " + " | ".join(f"{v:.1f}" for v in st["bleu_a"]) + f" | {st['max_jump']:.1f} |")
+        lines.append(f"| {name}: BLEU vs S2 | " + " | ".join(f"{v:.1f}" for v in st["bleu_b"]) + " | |")
+        lines.append(f"| {name}: new sentences | " + " | ".join(f"{v:.2f}" for v in st["novel"]) + " | |")
+    lines += ["", "![fig6](figures/fig6_interpolation_bleu.png) ([interactive](figures/fig6_interpolation_bleu.html))",
+              "![fig6b](figures/fig6_interpolation_novel.png)", "", "### Example interpolations", ""]
+    first = next(iter(interp.values()))
+    for ex in first["examples"]:
+        lines.append(f"- S1: {ex['a']}\n- S2: {ex['b']}")
+        for t, s in ex["strip"]:
+            lines.append(f"  - tau {t:.1f}: {s}")
+        lines.append("")
+    if samples:
+        lines += ["## Prior samples", "", "Greedy decoding of latents drawn from the prior (10 components, seeds 0-4):", ""]
+        lines += [f"- {s}" for s in samples]
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+

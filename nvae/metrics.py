@@ -1,0 +1,93 @@
+"""Corpus metrics of a model (NVIB_SPEC section 7): reconstruction BLEU, cross-entropy and
+perplexity per real token, retained proportion. Shared by training (periodic validation), the
+evaluation CLI and the app.
+
+References for BLEU are the tokenizer's round trip of each input (lowercased, unknown words as
+[UNK]): the text the model can possibly reproduce. BLEU is `sacrebleu.corpus_bleu` on these
+detokenised strings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import sacrebleu
+import torch
+from tqdm.auto import tqdm
+
+from .model import NVAE
+
+
+@dataclass
+class Reconstruction:
+    refs: list[str] = field(default_factory=list)
+    hyps: list[str] = field(default_factory=list)
+    n_inputs: list[int] = field(default_factory=list)  # input tokens, EOS included
+    n_retained: list[int] = field(default_factory=list)
+    nll_sum: float = 0.0
+    n_target_tokens: int = 0
+
+    @property
+    def bleu(self) -> float:
+        return sacrebleu.corpus_bleu(self.hyps, [self.refs]).score if self.hyps else 0.0
+
+    @property
+    def cross_entropy(self) -> float:
+        return self.nll_sum / max(self.n_target_tokens, 1)
+
+    @property
+    def retained_proportion(self) -> float:
+        """Mean over sentences of retained vectors / input tokens."""
+        if not self.n_inputs:
+            return 0.0
+        return sum(r / n for r, n in zip(self.n_retained, self.n_inputs)) / len(self.n_inputs)
+
+    def summary(self) -> dict:
+        ce = self.cross_entropy
+        return {
+            "bleu": round(self.bleu, 3),
+            "cross_entropy": round(ce, 5),
+            "perplexity": round(math.exp(min(ce, 50.0)), 4),
+            "retained_proportion": round(self.retained_proportion, 5),
+            "mean_retained": round(sum(self.n_retained) / max(len(self.n_retained), 1), 4),
+            "mean_input_tokens": round(sum(self.n_inputs) / max(len(self.n_inputs), 1), 4),
+            "sentences": len(self.n_inputs),
+            "exact_match": round(sum(h == r for h, r in zip(self.hyps, self.refs)) / max(len(self.refs), 1), 5),
+        }
+
+
+@torch.no_grad()
+def reconstruct(model: NVAE, ids: list[list[int]], alpha_delta: float | None = None, batch_size: int = 64,
+                generate: bool = True, progress: bool = False) -> Reconstruction:
+    """Evaluate `model` (switched to eval mode, restored afterwards) on token-id sentences."""
+    from .text import decode_ids
+
+    was_training = model.training
+    model.eval()
+    out = Reconstruction()
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths batch well
+    hyps: dict[int, str] = {}
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    for idx in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
+        batch = model.collate([ids[i] for i in idx])
+        latent = model.encode(batch, alpha_delta=alpha_delta)
+        logits = model.decode(latent, model.decoder_input(batch.src)).float()
+        nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.src.flatten(),
+                                                ignore_index=model.cfg.pad_id, reduction="sum")
+        out.nll_sum += float(nll)
+        out.n_target_tokens += int((~batch.pad_mask).sum())
+        out.n_inputs += latent.n_inputs.tolist()
+        out.n_retained += latent.n_retained.tolist()
+        if generate:
+            for i, g in zip(idx, model.generate(latent)):
+                hyps[i] = decode_ids(model.tokenizer, g)
+    # restore corpus order for the per-sentence lists
+    inv = {i: k for k, i in enumerate(order)}
+    out.n_inputs = [out.n_inputs[inv[i]] for i in range(len(ids))]
+    out.n_retained = [out.n_retained[inv[i]] for i in range(len(ids))]
+    if generate:
+        out.hyps = [hyps[i] for i in range(len(ids))]
+        out.refs = [decode_ids(model.tokenizer, s) for s in ids]
+    model.train(was_training)
+    return out

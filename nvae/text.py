@@ -1,0 +1,226 @@
+"""Text: WikiText normalisation, sentence splitting, user-text cleaning and the WordPiece tokenizer.
+
+The tokenizer is a plain `tokenizers.Tokenizer` (uncased WordPiece, BERT normaliser and
+pre-tokenizer). It has no post-processor: the model appends EOS (and uses BOS) itself. Special
+token ids are fixed: [PAD]=0, [UNK]=1, [BOS]=2, [EOS]=3.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Iterable
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+UNK = "[UNK]"
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+
+# -- WikiText normalisation -----------------------------------------------------------------------
+
+# " @-@ ", " @,@ ", " @.@ ": the WikiText way of splitting "state-of", "1,000" and "2.5".
+_AT_JOIN = re.compile(r"\s*@([-,.])@\s*")
+# Punctuation that attaches to the word before it.
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?)\]%])")
+# Brackets that attach to the word after them.
+_SPACE_AFTER_OPEN = re.compile(r"([(\[])\s+")
+# Clitics split off by the WikiText tokenizer: "it 's", "do n't", "don 't", "we 're", ...
+_CLITIC = re.compile(r"\s+(n't|'(?:s|t|re|ve|m|ll|d))\b", re.IGNORECASE)
+_HEADING = re.compile(r"^\s*(=\s+)+\S.*?(\s+=)+\s*$")
+
+
+def _join_double_quotes(text: str) -> str:
+    """Pair the `"` marks left to right and attach each to the text it encloses.
+
+    `say " hello " now` -> `say "hello" now`. An unmatched last quote opens a quotation that
+    runs to the end of the text.
+    """
+    parts = text.split('"')
+    for i in range(1, len(parts), 2):  # odd parts lie between an opening and a closing quote
+        parts[i] = parts[i].strip()
+    return '"'.join(parts)
+
+
+def normalize_wikitext(line: str) -> str:
+    """Turn one line of tokenized WikiText into plain text as a person would type it.
+
+    "state @-@ of" -> "state-of", "1 @,@ 000" -> "1,000", "it 's" -> "it's",
+    "( 24 in )" -> "(24 in)", `" word "` -> `"word"`, "<unk>" -> "[UNK]".
+    """
+    text = line.replace("<unk>", UNK)
+    text = _AT_JOIN.sub(r"\1", text)
+    text = " ".join(text.split())
+    text = _join_double_quotes(text)
+    text = _CLITIC.sub(r"\1", text)
+    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+    text = _SPACE_AFTER_OPEN.sub(r"\1", text)
+    return " ".join(text.split())
+
+
+def is_heading(line: str) -> bool:
+    """True for WikiText headings such as " = Title = " and " = = Section = = "."""
+    return bool(_HEADING.match(line))
+
+
+# -- sentences ------------------------------------------------------------------------------------
+
+# Words that end with a period without ending the sentence (compared without the period).
+ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "rev", "fr", "gen", "col", "lt", "sgt",
+    "capt", "cmdr", "adm", "maj", "gov", "sen", "rep", "pres", "hon", "mt", "ft", "no", "nos",
+    "vol", "vols", "pp", "ed", "eds", "vs", "etc", "al", "approx", "ca", "cf", "inc", "ltd",
+    "co", "corp", "bros", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec",
+})
+# A candidate boundary: end punctuation, optional closing quotes or brackets, then whitespace.
+_BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*\s+""")
+# Initials and dotted acronyms: "H.", "U.S.", "e.g."
+_INITIALS = re.compile(r"^(?:[^\W\d_]\.)+$")
+_OPENERS = "\"'“‘([{"
+
+
+def _starts_sentence(char: str) -> bool:
+    return char.isupper() or char.isdigit() or char in "\"'“‘["
+
+
+def _is_abbreviation(text_before: str) -> bool:
+    """True when the last word of `text_before` (which ends with ".") is an abbreviation."""
+    words = text_before.split()
+    if not words:
+        return False
+    word = words[-1].lstrip(_OPENERS)
+    return word[:-1].lower() in ABBREVIATIONS or bool(_INITIALS.match(word))
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split a normalised paragraph into sentences.
+
+    A sentence ends at . ! or ? (plus any closing quotes or brackets) followed by whitespace and
+    an uppercase letter, a digit, a quote or "[" (as in "[UNK]"). A period after an abbreviation
+    ("Mr.", "St.") or an initial ("H.", "U.S.") does not end a sentence.
+    """
+    sentences, start = [], 0
+    for match in _BOUNDARY.finditer(paragraph):
+        end = match.end()
+        if end >= len(paragraph) or not _starts_sentence(paragraph[end]):
+            continue
+        punct_end = match.start() + 1
+        if paragraph[match.start()] == "." and _is_abbreviation(paragraph[start:punct_end]):
+            continue
+        sentences.append(paragraph[start:match.end()].strip())
+        start = end
+    sentences.append(paragraph[start:].strip())
+    return [s for s in sentences if s]
+
+
+# -- user text ------------------------------------------------------------------------------------
+
+
+def clean_user_text(text: str) -> str:
+    """Make typed text safe to tokenize: never raises on any str.
+
+    Control characters that are whitespace (tab, newline, ...) become spaces; other control,
+    format (zero-width, direction marks) and surrogate characters are removed; the result is
+    NFC-normalised, whitespace is collapsed to single spaces and the ends are stripped.
+    """
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if char.isspace():
+            kept.append(" ")
+        elif category in ("Cc", "Cf", "Cs"):
+            continue
+        else:
+            kept.append(char)
+    return " ".join(unicodedata.normalize("NFC", "".join(kept)).split())
+
+
+# -- tokenizer ------------------------------------------------------------------------------------
+
+
+def _untrained_tokenizer(vocab: dict[str, int] | None = None) -> Tokenizer:
+    """An uncased WordPiece tokenizer (BERT normaliser and pre-tokenizer) with `vocab`."""
+    tok = Tokenizer(models.WordPiece(vocab, unk_token=UNK))
+    tok.normalizer = normalizers.BertNormalizer(
+        lowercase=True, strip_accents=True, clean_text=True, handle_chinese_chars=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+    return tok
+
+
+def _continuation_chars(tok: Tokenizer, sentences: list[str]) -> set[str]:
+    """The characters that occur inside a word (not first) once `tok` normalises and splits."""
+    chunks: set[str] = set()  # distinct whitespace-separated pieces: far fewer than words
+    for start in range(0, len(sentences), 10_000):
+        chunks.update(tok.normalizer.normalize_str("\n".join(sentences[start:start + 10_000])).split())
+    chars: set[str] = set()
+    for word, _ in tok.pre_tokenizer.pre_tokenize_str(" ".join(sorted(chunks))):
+        chars.update(word[1:])
+    return chars
+
+
+def train_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) -> Tokenizer:
+    """Train an uncased WordPiece tokenizer on `sentences`; the same input gives the same tokenizer.
+
+    Determinism needs one step beyond the documented recipe. The trainer of `tokenizers` gives
+    its "##x" continuation tokens ids in hash-map order, and those ids break ties between merges
+    of equal count, so two runs can pick different tokens (huggingface/tokenizers#1794). Here
+    every "##x" token is listed up front, in sorted order, with the special tokens, which fixes
+    its id. The tokenizer is then rebuilt from the trained vocabulary so that only [PAD], [UNK],
+    [BOS] and [EOS] are special.
+    """
+    sentences = list(sentences)
+    tok = _untrained_tokenizer()
+    continuation_tokens = ["##" + c for c in sorted(_continuation_chars(tok, sentences))]
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + continuation_tokens, min_frequency=2,
+        show_progress=False)
+    tok.train_from_iterator(sentences, trainer=trainer)
+
+    trained = _untrained_tokenizer(tok.get_vocab())
+    trained.add_special_tokens(SPECIAL_TOKENS)
+    return trained
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """Read a tokenizer saved with `tok.save(path)`; ValueError naming the file if it can't."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"tokenizer file not found: {path}")
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as err:  # tokenizers raises a bare Exception for bad JSON
+        raise ValueError(f"cannot read tokenizer file {path}: {err}") from err
+
+
+def encode_texts(tok: Tokenizer, texts: list[str], max_tokens: int) -> tuple[list[list[int]], list[bool]]:
+    """Clean and tokenize `texts`; keep at most `max_tokens` ids each (EOS not counted).
+
+    Returns the id lists and, per text, whether it was truncated. An empty (or all-invisible)
+    text gives an empty list.
+    """
+    if max_tokens < 0:
+        raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
+    cleaned = [clean_user_text(t) for t in texts]
+    encodings = tok.encode_batch(cleaned, add_special_tokens=False)
+    ids = [enc.ids[:max_tokens] for enc in encodings]
+    truncated = [len(enc.ids) > max_tokens for enc in encodings]
+    return ids, truncated
+
+
+def decode_ids(tok: Tokenizer, ids: list[int]) -> str:
+    """Ids -> plain text: stops at the first EOS, drops PAD and BOS, shows unknowns as [UNK]."""
+    ids = list(ids)
+    if EOS_ID in ids:
+        ids = ids[: ids.index(EOS_ID)]
+    size = tok.get_vocab_size()
+    ids = [i if 0 <= i < size else UNK_ID for i in ids if i not in (PAD_ID, BOS_ID)]
+    return tok.decode(ids, skip_special_tokens=False)
+
+
+def tokens_of(tok: Tokenizer, ids: list[int]) -> list[str]:
+    """The token string of each id (unknown ids shown as [UNK])."""
+    size = tok.get_vocab_size()
+    return [(tok.id_to_token(i) if 0 <= i < size else None) or UNK for i in ids]

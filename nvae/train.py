@@ -1,0 +1,303 @@
+"""Training loop: `python -m nvae train --out runs/NAME [options]`.
+
+- Any model of the library (nvae, t, vt, vtp, vts) from a ModelConfig / TrainConfig.
+- AdamW with linear warmup and cosine decay, gradient clipping, KL weights with linear annealing,
+  bf16/fp16 autocast where the device supports it, tqdm progress with live loss / KL / retained.
+- Periodic validation (CE, BLEU, retained proportion) appended to `metrics.jsonl`.
+- Resumable: `RUN/checkpoint/` is written atomically every `checkpoint_every` steps and on
+  SIGINT/SIGTERM, with optimizer, scheduler, step, data position and RNG state; `--resume`
+  continues from it, so a `kill -9` loses at most one checkpoint interval.
+- Runs unchanged under `torchrun --nproc_per_node N` (DistributedDataParallel; gloo on CPU).
+- A non-finite loss skips the step with a warning; `max_bad_steps` in a row stop the run cleanly,
+  keeping the last good checkpoint.
+
+Run layout: RUN/checkpoint/ (the checkpoint), RUN/metrics.jsonl, RUN/tokenizer.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import signal
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from .checkpoint import (capture_rng, load_checkpoint, load_training_state, recover_interrupted_save, restore_rng,
+                         save_checkpoint)
+from .config import ModelConfig, TrainConfig, load_configs
+from .data import LengthBatcher, load_sentences
+from .metrics import reconstruct
+from .model import NVAE
+from .text import load_tokenizer, train_tokenizer
+
+MAX_BAD_STEPS = 20
+
+
+class TrainingStopped(RuntimeError):
+    """Training stopped early (repeated non-finite losses)."""
+
+
+# -- distributed helpers --------------------------------------------------------------------------
+
+
+def _dist_setup(device_arg: str | None) -> tuple[int, int, torch.device]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device_arg:
+        device = torch.device(device_arg)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return rank, world, device
+
+
+def _barrier(world: int) -> None:
+    if world > 1:
+        dist.barrier()
+
+
+def _amp_context(amp: str, device: torch.device):
+    if amp == "auto":
+        amp = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "none"
+    if amp == "none":
+        return nullcontext(), None
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
+    return torch.autocast(device.type, dtype=dtype), scaler
+
+
+def lr_lambda(cfg: TrainConfig):
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / max(cfg.warmup_steps, 1)
+        progress = (step - cfg.warmup_steps) / max(cfg.max_steps - cfg.warmup_steps, 1)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return f
+
+
+def kl_weight(cfg: TrainConfig, step: int) -> float:
+    return min(1.0, step / cfg.kl_anneal_steps) if cfg.kl_anneal_steps > 0 else 1.0
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.dim() >= 2 and "embed" not in name else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+def prepare_data(run: Path, train_cfg: TrainConfig, rank: int, world: int, resume: bool):
+    """Sentences -> tokenizer (trained once, saved in the run) -> token ids of train/eval sets."""
+    tok_path = run / "tokenizer.json"
+    if not (resume and tok_path.exists()):
+        if rank == 0:
+            raw = load_sentences(train_cfg.data, train_cfg.split)
+            tok = train_tokenizer(raw, train_cfg.vocab_size)
+            tok.save(str(tok_path))
+        _barrier(world)
+    tok = load_tokenizer(tok_path)
+
+    def ids_of(split: str) -> list[list[int]]:
+        sents = load_sentences(train_cfg.data, split, tok, train_cfg.min_tokens, train_cfg.max_tokens)
+        return [e.ids for e in tok.encode_batch(sents)]
+
+    train_ids = ids_of(train_cfg.split)
+    eval_ids = ids_of(train_cfg.eval_split)[: train_cfg.eval_sentences] if train_cfg.eval_split else []
+    return tok, train_ids, eval_ids
+
+
+# -- the loop -------------------------------------------------------------------------------------
+
+
+def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resume: bool = False,
+          device: str | None = None, progress: bool = True, stop_after: int | None = None) -> Path:
+    """Train into `run`; returns the checkpoint folder. `stop_after` ends the call after that many
+    steps of this call (used by tests to simulate an interrupted run)."""
+    run = Path(run)
+    rank, world, dev = _dist_setup(device)
+    is_main = rank == 0
+    ckpt_dir = run / "checkpoint"
+    if is_main:
+        run.mkdir(parents=True, exist_ok=True)
+    _barrier(world)
+    if is_main and resume:
+        recover_interrupted_save(ckpt_dir)  # a kill between the two renames of an atomic save
+    _barrier(world)
+    if resume and (ckpt_dir / "training_state.json").exists():
+        model_cfg, _ = load_configs(ckpt_dir / "config.json")
+    elif resume:
+        if is_main:
+            print(f"no checkpoint in {ckpt_dir}; starting a new run", file=sys.stderr)
+        resume = False
+
+    seed = train_cfg.seed + rank
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+    tok, train_ids, eval_ids = prepare_data(run, train_cfg, rank, world, resume)
+    if tok.get_vocab_size() != model_cfg.vocab_size:
+        model_cfg.vocab_size = tok.get_vocab_size()
+    model_cfg.max_len = max(model_cfg.max_len, train_cfg.max_tokens + 1)
+    model_cfg.validate()
+
+    torch.manual_seed(train_cfg.seed)  # identical initial weights on every rank
+    model = NVAE(model_cfg, tok).to(dev)
+    opt = torch.optim.AdamW(_param_groups(model, train_cfg.weight_decay), lr=train_cfg.lr, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(train_cfg))
+    step, epoch, offset = 0, 0, 0
+    if resume:
+        state = load_training_state(ckpt_dir)
+        loaded = load_checkpoint(ckpt_dir, device="cpu")
+        model.load_state_dict(loaded.state_dict())
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        extra = state.get("extra", {})
+        epoch, offset = int(extra.get("epoch", 0)), int(extra.get("offset", 0))
+        restore_rng(state["rng"])
+        if is_main:
+            print(f"resumed {ckpt_dir} at step {step}", file=sys.stderr)
+    train_model = model
+    if world > 1:
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+    batcher = LengthBatcher([len(s) for s in train_ids], train_cfg.batch_size, seed=train_cfg.seed,
+                            rank=rank, world_size=world)
+    amp_ctx, scaler = _amp_context(train_cfg.amp, dev)
+    metrics_path = run / "metrics.jsonl"
+
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    old_handlers = {}
+    if is_main or world > 1:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                old_handlers[sig] = signal.signal(sig, on_signal)
+            except ValueError:  # not the main thread (e.g. inside the app)
+                pass
+
+    def save() -> None:
+        if is_main:
+            save_checkpoint(ckpt_dir, model, train_cfg, training_state={
+                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                "rng": capture_rng(), "extra": {"epoch": epoch, "offset": offset}})
+        _barrier(world)
+
+    def log(record: dict) -> None:
+        if is_main:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    if is_main and not resume:
+        (run / "run.json").write_text(json.dumps({"model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
+                                                   "train_sentences": len(train_ids),
+                                                   "world_size": world, "device": str(dev)}, indent=2))
+    bar = tqdm(total=train_cfg.max_steps, initial=step, disable=not (progress and is_main),
+               dynamic_ncols=True, desc=run.name)
+    bad_steps, steps_this_call, t0 = 0, 0, time.time()
+    lo, hi = math.log(model_cfg.alpha_delta_min), math.log(model_cfg.alpha_delta_max)
+    try:
+        batches, batches_epoch = [], None
+        while step < train_cfg.max_steps and stop["signal"] is None:
+            if batches_epoch != epoch:
+                batcher.set_epoch(epoch)
+                batches, batches_epoch = list(batcher), epoch
+            if offset >= len(batches):
+                epoch, offset = epoch + 1, 0
+                continue
+            idx = batches[offset]
+            offset += 1
+            train_model.train()
+            batch = model.collate([train_ids[i] for i in idx])
+            src, pad = batch.src.to(dev), batch.pad_mask.to(dev)
+            alpha_delta = None
+            if model_cfg.alpha_delta_conditional:
+                alpha_delta = math.exp(random.uniform(lo, hi))
+            with amp_ctx:
+                out = train_model(src, pad, alpha_delta)
+            w = kl_weight(train_cfg, step)
+            loss = out["ce"] + w * (train_cfg.lambda_g * out["kl_g"] + train_cfg.lambda_d * out["kl_d"])
+            finite = torch.isfinite(loss.detach())
+            if world > 1:  # every rank must agree to skip, or DDP would hang
+                flag = finite.float().to(dev)
+                dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+                finite = flag > 0
+            if not bool(finite):
+                bad_steps += 1
+                opt.zero_grad(set_to_none=True)
+                tqdm.write(f"warning: non-finite loss at step {step}; step skipped ({bad_steps} in a row)")
+                if bad_steps >= MAX_BAD_STEPS:
+                    raise TrainingStopped(f"{bad_steps} non-finite losses in a row at step {step}; "
+                                          f"stopped, last good checkpoint kept in {ckpt_dir}")
+                continue
+            bad_steps = 0
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+            else:
+                loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            sched.step()
+            step += 1
+            steps_this_call += 1
+            bar.update(1)
+            if step % 10 == 0 or step == 1:
+                rec = {"step": step, "loss": float(loss.detach()), "ce": float(out["ce"].detach()), "kl_g": float(out["kl_g"].detach()),
+                       "kl_d": float(out["kl_d"].detach()), "retained": float(out["retained"]), "kl_weight": w,
+                       "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
+                       "elapsed_s": round(time.time() - t0, 2)}
+                if alpha_delta is not None:
+                    rec["alpha_delta"] = alpha_delta
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", ce=f"{rec['ce']:.3f}", kl_d=f"{rec['kl_d']:.3f}",
+                                ret=f"{rec['retained']:.2f}")
+                log({"kind": "train", **rec})
+            if eval_ids and (step % train_cfg.eval_every == 0 or step == train_cfg.max_steps):
+                if is_main:
+                    res = reconstruct(model, eval_ids).summary()
+                    log({"kind": "eval", "step": step, **res})
+                    tqdm.write(f"step {step}: eval BLEU {res['bleu']:.2f}  CE {res['cross_entropy']:.3f}  "
+                               f"retained {res['retained_proportion']:.3f}")
+                _barrier(world)
+            if step % train_cfg.checkpoint_every == 0 or step == train_cfg.max_steps:
+                save()
+            if stop_after is not None and steps_this_call >= stop_after:
+                break
+        if stop["signal"] is not None:
+            save()
+            if is_main:
+                print(f"\nstopped by signal {stop['signal']} at step {step}; checkpoint saved in {ckpt_dir}; "
+                      f"continue with --resume", file=sys.stderr)
+    finally:
+        bar.close()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+    return ckpt_dir

@@ -1,0 +1,172 @@
+"""Training end to end on tiny data: train -> checkpoint -> load -> evaluate, resume after a kill,
+a 2-process torchrun (gloo) run, non-finite losses, and the CLI's error handling."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from nvae.checkpoint import load_checkpoint, load_training_state
+from nvae.config import ModelConfig, TrainConfig, save_configs
+from nvae.train import TrainingStopped, train
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = ("the cat dog bird sat ran flew on over under a mat tree house red green blue small big "
+         "quickly slowly today yesterday and then").split()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    import random
+
+    rng = random.Random(0)
+    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 12))) + "." for _ in range(120)]
+    path = tmp_path_factory.mktemp("data") / "tiny.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tiny_configs(corpus: Path, **train_kw) -> tuple[ModelConfig, TrainConfig]:
+    model = ModelConfig(d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=1, max_len=20, dropout=0.0)
+    kw = dict(data=str(corpus), split="train", eval_split="", max_steps=24, batch_size=16, lr=3e-3,
+              warmup_steps=5, kl_anneal_steps=10, eval_every=1000, checkpoint_every=8, vocab_size=120,
+              min_tokens=3, max_tokens=19, seed=0)
+    kw.update(train_kw)
+    return model, TrainConfig(**kw)
+
+
+def test_train_checkpoint_load_evaluate(corpus, tmp_path):
+    model_cfg, train_cfg = tiny_configs(corpus, eval_split="train", eval_every=12, eval_sentences=16)
+    ckpt = train(tmp_path / "run", model_cfg, train_cfg, progress=False)
+    model = load_checkpoint(ckpt)
+    assert load_training_state(ckpt)["step"] == 24
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r["kind"] == "eval"]
+    assert [r["step"] for r in evals] == [12, 24]
+    train_losses = [r["loss"] for r in records if r["kind"] == "train"]
+    assert train_losses[-1] < train_losses[0]
+    # the loaded model encodes and decodes text
+    latent = model.encode(["the cat sat on the mat."])
+    assert latent.n_components == latent.n_inputs[0] + 1
+    assert isinstance(model.decode_text(latent)[0], str)
+    # and the CLI evaluates it on a plain text file, summary JSON on the last line
+    out = subprocess.run([sys.executable, "-m", "nvae", "evaluate", "--checkpoint", str(ckpt), "--data", str(corpus),
+                          "--limit", "20"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["sentences"] == 20 and 0 <= summary["bleu"] <= 100 and summary["cross_entropy"] > 0
+
+
+def test_resume_continues_exactly(corpus, tmp_path):
+    """An interrupted run resumed from its checkpoint ends where an uninterrupted one does."""
+    model_cfg, train_cfg = tiny_configs(corpus)
+    full = load_checkpoint(train(tmp_path / "full", model_cfg, train_cfg, progress=False))
+    # interrupted after 10 steps: the last checkpoint is at step 8, steps 9-10 are lost
+    train(tmp_path / "cut", model_cfg, train_cfg, progress=False, stop_after=10)
+    assert load_training_state(tmp_path / "cut" / "checkpoint")["step"] == 8
+    ckpt = train(tmp_path / "cut", model_cfg, train_cfg, resume=True, progress=False)
+    assert load_training_state(ckpt)["step"] == 24
+    resumed = load_checkpoint(ckpt)
+    for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def _train_cmd(run: Path, config: Path) -> list[str]:
+    return [sys.executable, "-m", "nvae", "train", "--out", str(run), "--config", str(config), "--quiet"]
+
+
+def test_kill_9_then_resume(corpus, tmp_path):
+    model_cfg, train_cfg = tiny_configs(corpus, max_steps=400, checkpoint_every=5)
+    config = tmp_path / "config.json"
+    save_configs(config, model_cfg, train_cfg)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(run, config), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "checkpoint" / "training_state.json").exists():
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = load_training_state(run / "checkpoint")["step"]
+    assert 5 <= step < 400
+    # no half-written folder is left where the checkpoint lives
+    load_checkpoint(run / "checkpoint")
+    done = subprocess.run(_train_cmd(run, config) + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"resumed {run / 'checkpoint'} at step {step}" in done.stderr
+    assert load_training_state(run / "checkpoint")["step"] == 400
+
+
+def test_sigterm_saves_a_checkpoint(corpus, tmp_path):
+    model_cfg, train_cfg = tiny_configs(corpus, max_steps=100000, checkpoint_every=100000)
+    config = tmp_path / "config.json"
+    save_configs(config, model_cfg, train_cfg)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_train_cmd(run, config), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopped by signal" in err
+    assert load_training_state(run / "checkpoint")["step"] >= 1
+
+
+def test_torchrun_two_processes(corpus, tmp_path):
+    model_cfg, train_cfg = tiny_configs(corpus, max_steps=6, checkpoint_every=3)
+    config = tmp_path / "config.json"
+    save_configs(config, model_cfg, train_cfg)
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29517", "-m", "nvae", "train", "--out", str(run), "--config", str(config),
+                          "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads((run / "run.json").read_text())["world_size"] == 2
+    assert load_training_state(run / "checkpoint")["step"] == 6
+    model = load_checkpoint(run / "checkpoint")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_non_finite_losses_stop_cleanly(corpus, tmp_path, monkeypatch):
+    model_cfg, train_cfg = tiny_configs(corpus, max_steps=40, checkpoint_every=4)
+    run = tmp_path / "run"
+    train(run, model_cfg, train_cfg, progress=False, stop_after=8)
+    good = load_checkpoint(run / "checkpoint").state_dict()
+    # from now on every loss is NaN
+    import nvae.model as model_mod
+
+    original = model_mod.NVAE.forward
+
+    def nan_forward(self, *a, **k):
+        out = original(self, *a, **k)
+        out["ce"] = out["ce"] * float("nan")
+        return out
+
+    monkeypatch.setattr(model_mod.NVAE, "forward", nan_forward)
+    with pytest.raises(TrainingStopped, match="non-finite"):
+        train(run, model_cfg, train_cfg, resume=True, progress=False)
+    kept = load_checkpoint(run / "checkpoint")
+    assert load_training_state(run / "checkpoint")["step"] == 8
+    for a, b in zip(good.values(), kept.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "nvae", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    missing = run("encode", "--checkpoint", str(tmp_path / "nope"), "hello")
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error:") and "Traceback" not in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    unreadable = run("evaluate", "--checkpoint", str(tmp_path / "nope"), "--data", str(tmp_path / "none.txt"))
+    assert unreadable.returncode == 2 and "Traceback" not in unreadable.stderr
