@@ -20,7 +20,7 @@ Three measurements, each printed as a markdown table (median, p90, ratio, goal):
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/bench_model.py                 # defaults: 2 threads, 20 repeats
-    .venv/bin/python benchmarks/bench_model.py --quick         # smoke run, a few seconds
+    .venv/bin/python benchmarks/bench_model.py --quick         # smoke run, about 20 s
     .venv/bin/python benchmarks/bench_model.py --only a --profile   # where an NVAE step spends time
     .venv/bin/python benchmarks/bench_model.py --checkpoint checkpoints/nvae --json out.json
     .venv/bin/python benchmarks/bench_model.py --wait-idle 120   # on a shared machine

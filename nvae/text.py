@@ -205,7 +205,8 @@ def encode_texts(tok: Tokenizer, texts: list[str], max_tokens: int) -> tuple[lis
         raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
     cleaned = [clean_user_text(t) for t in texts]
     encodings = tok.encode_batch(cleaned, add_special_tokens=False)
-    ids = [enc.ids[:max_tokens] for enc in encodings]
+    # "[PAD]", "[BOS]" or "[EOS]" typed literally are text, not control tokens: read them as unknown
+    ids = [[UNK_ID if i in (PAD_ID, BOS_ID, EOS_ID) else i for i in enc.ids[:max_tokens]] for enc in encodings]
     truncated = [len(enc.ids) > max_tokens for enc in encodings]
     return ids, truncated
 

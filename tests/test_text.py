@@ -247,3 +247,9 @@ def test_load_tokenizer_missing_or_corrupt(tmp_path):
     wrong.write_text('{"model": 3}')
     with pytest.raises(ValueError, match="wrong.json"):
         load_tokenizer(str(wrong))
+
+
+def test_typed_control_token_names_are_not_control_tokens(tok):
+    ids, _ = encode_texts(tok, ["the [EOS] city [BOS] of [PAD] rome"], 50)
+    assert 3 not in ids[0] and 2 not in ids[0] and 0 not in ids[0]
+    assert ids[0].count(1) == 3  # each became [UNK]
