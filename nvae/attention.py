@@ -106,16 +106,37 @@ class LatentCrossAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model)
 
     def prepare(self, latent: LatentMixture) -> dict:
-        """Everything that depends on the latent alone (computed once per generation)."""
+        """Everything that depends on the latent alone, computed once per decode (and once per
+        generation, not once per step).
+
+        Sample form: keys W_k z, values W_v z + b_v, and the bias log pi - ||z||^2 / (2 sqrt E).
+        Gaussian form: with b = var + sqrt(E), the logit of `denoise` splits into
+            const_i - 0.5 sum_p u_p^2 / b_ip  +  q_h . W_k^h (mu_i / b_i)
+        and the output into W_v^h (u * sum_i w_i var_i / b_i)  +  sum_i w_i (W_v^h (sqrt(E) mu_i / b_i) + b_v),
+        so only the u-dependent parts are left for each step.
+        """
+        H, E = self.n_heads, self.head_dim
+        if latent.z is not None or not self.denoising:
+            z = latent.z if latent.z is not None else latent.mu
+            bias = latent.log_pi
+            if self.denoising:
+                bias = bias - z.float().pow(2).sum(-1) / (2 * self.sqrt_e)
+            return {"form": "sample", "k": _split_heads(self.k_proj(z), H), "v": _split_heads(self.v_proj(z), H),
+                    "bias": bias[:, None, None, :]}
         with torch.autocast(device_type=latent.device.type, enabled=False):
-            if latent.z is not None or not self.denoising:
-                z = latent.z if latent.z is not None else latent.mu
-                bias = latent.log_pi
-                if self.denoising:
-                    bias = bias - z.float().pow(2).sum(-1) / (2 * self.sqrt_e)
-                return {"form": "sample", "z": z, "bias": bias[:, None, None, :]}
-            return {"form": "gaussian", "mu": latent.mu.float(), "var": latent.logvar.float().exp(),
-                    "log_pi": latent.log_pi.float()}
+            mu, var = latent.mu.float(), latent.logvar.float().exp()
+            b = var + self.sqrt_e
+            inv_b = b.reciprocal()
+            wk = self.k_proj.weight.float().view(H, E, -1)  # W_k^h [H, E, P]
+            wv = self.v_proj.weight.float().view(H, E, -1)  # W_v^h [H, E, P]
+            const = latent.log_pi.float() - 0.5 * (mu * mu * inv_b).sum(-1) - 0.5 * b.log().sum(-1)
+            return {
+                "form": "gaussian", "wk": wk, "wv": wv, "inv_b": inv_b, "shrink": var * inv_b,
+                "const": const[:, None, None, :],
+                "k2": torch.einsum("bnp,hep->bhne", mu * inv_b, wk),
+                "v2": (torch.einsum("bnp,hep->bhne", self.sqrt_e * mu * inv_b, wv)
+                       + self.v_proj.bias.float().view(1, H, 1, E)),
+            }
 
     def forward(self, x: Tensor, latent: LatentMixture | dict, need_weights: bool = False
                 ) -> tuple[Tensor, Tensor | None]:
@@ -123,26 +144,23 @@ class LatentCrossAttention(nn.Module):
         prep = latent if isinstance(latent, dict) else self.prepare(latent)
         q = _split_heads(self.q_proj(x), self.n_heads)  # [B, H, T, E]
         if prep["form"] == "sample":
-            z = prep["z"].to(q.dtype)
-            k = _split_heads(self.k_proj(z), self.n_heads)
-            v = _split_heads(self.v_proj(z), self.n_heads)
-            bias = prep["bias"].to(q.dtype)
+            k, v, bias = prep["k"].to(q.dtype), prep["v"].to(q.dtype), prep["bias"].to(q.dtype)
             if need_weights:
-                logits = q @ k.transpose(-1, -2) / self.sqrt_e + bias
-                weights = torch.softmax(logits, dim=-1)
+                weights = torch.softmax(q @ k.transpose(-1, -2) / self.sqrt_e + bias, dim=-1)
                 out = weights @ v
             else:
                 weights = None
                 out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
                                                      dropout_p=self.dropout if self.training else 0.0)
-        else:
+        else:  # the evaluation form: `denoise`, rearranged (see prepare)
             with torch.autocast(device_type=x.device.type, enabled=False):
-                H, E = self.n_heads, self.head_dim
-                wk = self.k_proj.weight.float().view(H, E, -1)  # W_k^h [H, E, P]
-                wv = self.v_proj.weight.float().view(H, E, -1)
-                u = torch.einsum("bhte,hep->bhtp", q.float(), wk)  # query in latent space
-                vbar, weights = denoise(u, prep["mu"], prep["var"], prep["log_pi"], self.sqrt_e)
-                out = torch.einsum("bhtp,hep->bhte", vbar, wv) + self.v_proj.bias.float().view(1, H, 1, E)
+                qf = q.float()
+                u = torch.einsum("bhte,hep->bhtp", qf, prep["wk"])  # the query in latent space
+                logits = (prep["const"] - 0.5 * torch.einsum("bhtp,bnp->bhtn", u * u, prep["inv_b"])
+                          + qf @ prep["k2"].transpose(-1, -2))
+                weights = torch.softmax(logits, dim=-1)
+                pulled = u * torch.einsum("bhtn,bnp->bhtp", weights, prep["shrink"])
+                out = torch.einsum("bhtp,hep->bhte", pulled, prep["wv"]) + weights @ prep["v2"]
             out = out.to(q.dtype)
         out = self.out_proj(_merge_heads(out))
         return out, (weights.mean(1) if need_weights else None)

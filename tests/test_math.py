@@ -174,3 +174,24 @@ def test_extreme_pseudo_counts_are_finite_and_differentiable():
     loss = kl_g.sum() + kl_d.sum() + latent.pi.sum()
     loss.backward()
     assert torch.isfinite(h.grad).all()
+
+
+def test_cross_attention_evaluation_form_is_denoise():
+    """The module's rearranged evaluation form equals `denoise` followed by W_v, per head."""
+    P, H = 16, 4
+    E = P // H
+    attn = _cross_attention(P, H, seed=5)
+    B, T, N = 2, 3, 5
+    x, mu, logvar = torch.randn(B, T, P), torch.randn(B, N, P), torch.randn(B, N, P)
+    pi = torch.softmax(torch.randn(B, N), -1)
+    mask = torch.zeros(B, N, dtype=torch.bool)
+    latent = LatentMixture(mu=mu, logvar=logvar, alpha=pi, pi=pi, mask=mask, pad=mask,
+                           source=torch.zeros(B, N, dtype=torch.long), n_inputs=torch.full((B,), N))
+    ours, w_ours = attn(x, latent, need_weights=True)
+    q = attn.q_proj(x).view(B, T, H, E).transpose(1, 2)
+    u = torch.einsum("bhte,hep->bhtp", q, attn.k_proj.weight.view(H, E, P))
+    vbar, w = denoise(u, mu, logvar.exp(), latent.log_pi, math.sqrt(E))
+    heads = torch.einsum("bhtp,hep->bhte", vbar, attn.v_proj.weight.view(H, E, P)) + attn.v_proj.bias.view(1, H, 1, E)
+    expected = attn.out_proj(heads.transpose(1, 2).reshape(B, T, P))
+    torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(w_ours, w.mean(1), rtol=1e-4, atol=1e-6)

@@ -1,0 +1,60 @@
+"""NVAE explorer, the Streamlit app: `streamlit run app/main.py` (from the repository root).
+
+Pages live in app/pages/, one short script each; st.navigation gives every page its own address
+(/inspect, /sparsity, /interpolate, /latent-map, /samples, /denoising, /model) and the query string
+holds the page's settings, so the address bar is always a link to the current view.
+`?page=NAME` on any address opens that page too.
+
+Environment: NVAE_CHECKPOINT (default checkpoint folder), NVAE_CHECKPOINTS_DIR (more folders to list
+on the Model page), NVAE_APP_THREADS (torch threads, default 1), NVAE_APP_MAP_SENTENCES (corpus
+sample of the latent map, default 300), NVAE_APP_CACHE_DIR (where the latent map is kept).
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import model as models, state, ui  # noqa: E402
+
+st.set_page_config(page_title="NVAE explorer", page_icon=":material/scatter_plot:", layout="wide")
+
+HERE = Path(__file__).resolve().parent
+PAGES = {
+    "inspect": st.Page(HERE / "pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect",
+                       default=True),
+    "sparsity": st.Page(HERE / "pages/sparsity.py", title="Sparsity", icon=":material/filter_alt:",
+                        url_path="sparsity"),
+    "interpolate": st.Page(HERE / "pages/interpolate.py", title="Interpolate", icon=":material/swap_horiz:",
+                           url_path="interpolate"),
+    "latent-map": st.Page(HERE / "pages/latent_map.py", title="Latent map", icon=":material/bubble_chart:",
+                          url_path="latent-map"),
+    "samples": st.Page(HERE / "pages/samples.py", title="Samples", icon=":material/casino:", url_path="samples"),
+    "denoising": st.Page(HERE / "pages/denoising.py", title="Denoising attention in 2-D",
+                         icon=":material/my_location:", url_path="denoising"),
+    "model": st.Page(HERE / "pages/model_page.py", title="Model", icon=":material/info:", url_path="model"),
+}
+PAGE_PARAM = state.Param("page", "choice", "inspect", choices=tuple(PAGES), label="page")
+
+nav = st.navigation(list(PAGES.values()))
+
+ui.restore_checkpoint_param()
+if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the query string
+    name, notice = state.parse_param(PAGE_PARAM, st.query_params.get_all("page"))
+    rest = {k: st.query_params.get_all(k) for k in st.query_params if k != "page"}
+    if notice:
+        st.session_state["_notices"] = ["The link names a page that does not exist; showing this one."]
+        st.query_params.from_dict(rest)
+    else:
+        st.switch_page(PAGES[name], query_params=rest)
+
+with st.sidebar:
+    path = models.active_checkpoint()
+    st.caption(f"Checkpoint: **{path.name}** (change it on the Model page)")
+    st.caption("The address bar always holds a link to the current view: copy it to share.")
+
+nav.run()

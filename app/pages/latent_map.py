@@ -1,0 +1,59 @@
+"""Latent map: a 2-D UMAP of the component means of a corpus sample, with the user's sentences."""
+
+import os
+
+import streamlit as st
+
+from app import analysis, figures, model as models, state, ui
+
+PAGE = "latent-map"
+DEFAULT = ["The game was released in Japan in 2011."]
+N_SENTENCES = max(10, min(5000, int(os.environ.get("NVAE_APP_MAP_SENTENCES", "300") or 300)))
+
+ui.header("Latent map", f"""
+Every retained component of {N_SENTENCES} WikiText-2 test sentences is a point: its mean vector,
+projected to 2-D with UMAP (computed once per checkpoint, then cached). Components that sit close
+together play similar roles for the decoder. Your sentences' components are drawn on top, sized by
+their weight π. Draw a **box or lasso** around points to list their sentences and tokens.
+""")
+
+model, key = ui.get_model()
+PARAMS = [state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
+          state.Param("colour", "choice", "weight", choices=("weight", "position"), label="colour")]
+ui.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
+
+left, right = st.columns([3, 1])
+raw = left.text_area("Your sentences, one per line (overlaid in red)", key=state.wkey(PAGE, "s"), height=90,
+                     persist_state="session")
+colour = right.radio("Colour corpus points by", ["weight", "position"], key=state.wkey(PAGE, "colour"),
+                     persist_state="session", format_func={"weight": "weight π", "position": "token position"}.get)
+state.publish(PAGE, PARAMS, {"s": state.lines_to_texts(raw), "colour": colour}, ui.checkpoint_extra())
+
+with st.spinner(f"Encoding {N_SENTENCES} test sentences and fitting UMAP (once per checkpoint; "
+                f"this can take a minute)…"):
+    sentences, corpus, reducer = models.latent_map(key, N_SENTENCES)
+check = analysis.check_text(raw)
+user, user_xy = None, None
+if raw.strip() or raw:
+    if ui.text_messages(check):
+        user, user_xy = models.map_overlay(key, N_SENTENCES, tuple(check.texts))
+st.caption(f"{len(corpus['token']):,} retained components of {len(sentences)} sentences "
+           f"(the prior component, the same in every sentence, is left out).")
+
+
+@st.fragment
+def map_and_selection() -> None:
+    """The map and the list of selected points: a selection reruns only this part."""
+    fig = figures.latent_map(reducer.embedding_, corpus, sentences, user_xy, user, check.texts, colour)
+    event = ui.plot(fig, "latent-map", key="map", on_select="rerun", selection_mode=("box", "lasso"))
+    points = event.selection.points if event and event.selection else []
+    rows = analysis.selected_rows(points, corpus, sentences, user, check.texts)
+    if rows:
+        st.subheader(f"{len(rows)} selected component(s)")
+        ui.table(rows, width="stretch")
+        ui.download_table(rows, "latent-map-selection", key="selection")
+    else:
+        st.caption("Select points with the box or lasso tool (top right of the map) to list them here.")
+
+
+map_and_selection()

@@ -1,0 +1,41 @@
+"""Samples: sentences decoded from latents drawn from the prior."""
+
+import streamlit as st
+
+from app import analysis, figures, model as models, state, ui
+
+PAGE = "samples"
+
+ui.header("Samples from the prior", """
+A latent can also be drawn from the prior instead of encoded from a sentence: K + 1 random vectors
+z ~ N(0, I) with Dirichlet weights π. Decoding it shows what the model generates "from nothing".
+Choose the number of components, the random seed and the sampling temperature (0 = greedy).
+""")
+
+model, key = ui.get_model()
+cfg = model.cfg
+if cfg.model_type != "nvae":
+    st.info("Prior sampling is defined for the NVAE only; this checkpoint is a baseline. "
+            "Choose an NVAE checkpoint on the Model page.")
+    st.stop()
+PARAMS = [state.Param("k", "int", min(10, cfg.max_len - 1), lo=1, hi=cfg.max_len - 1, label="components"),
+          state.Param("n", "int", 5, lo=1, hi=20, label="samples"),
+          state.Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="seed"),
+          state.Param("temp", "float", 0.0, lo=0.0, hi=2.0, label="temperature")]
+ui.show_notices(state.restore(PAGE, PARAMS))
+state.clamp_number(state.wkey(PAGE, "temp"), 0.0, 2.0, 0.0)
+
+with st.form("controls", border=False):
+    c = st.columns(4)
+    k = c[0].number_input("Components K", 1, cfg.max_len - 1, key=state.wkey(PAGE, "k"), persist_state="session")
+    n = c[1].number_input("Samples", 1, 20, key=state.wkey(PAGE, "n"), persist_state="session")
+    seed = c[2].number_input("Seed", 0, 2**31 - 1, key=state.wkey(PAGE, "seed"), persist_state="session")
+    temp = c[3].slider("Temperature", 0.0, 2.0, step=0.1, key=state.wkey(PAGE, "temp"), persist_state="session")
+    st.form_submit_button("Sample", icon=":material/casino:")
+state.publish(PAGE, PARAMS, {"k": k, "n": n, "seed": seed, "temp": temp}, ui.checkpoint_extra())
+
+samples = models.prior_samples(key, int(k), int(n), int(seed), float(temp), None)
+ui.table([{"sample": s["sample"], "text": s["text"], "largest weight": round(s["largest_weight"], 3)}
+          for s in samples], width="stretch")
+ui.download_table([{k: v for k, v in s.items() if k != "weights"} for s in samples], "prior-samples", key="samples")
+ui.plot(figures.sample_weights(samples), "prior-sample-weights", key="weights")

@@ -1,0 +1,64 @@
+"""Sparsity: how alpha^Delta sets the number of retained components."""
+
+import streamlit as st
+
+from app import analysis, figures, model as models, state, ui
+
+PAGE = "sparsity"
+DEFAULT = "The game was released in Japan in 2011 and sold well."
+
+ui.header("Sparsity", """
+α^Δ, the *conditional prior*, says how much total weight the prior expects per input token. A model
+trained loss-conditionally accepts any α^Δ in its trained range: **larger values keep more
+components**, smaller ones prune more. Move the slider to re-encode the sentence; the curve shows
+the whole range at once, and two values are compared side by side.
+""")
+
+model, key = ui.get_model()
+cfg = model.cfg
+PARAMS = [state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"), ui.alpha_param(cfg),
+          ui.alpha_param(cfg, "ad2")]
+ui.show_notices(state.restore(PAGE, PARAMS))
+if cfg.model_type != "nvae":
+    st.info("This checkpoint is a baseline: its latent has a fixed number of vectors, so there is no sparsity "
+            "to control. Choose an NVAE checkpoint on the Model page.")
+    st.stop()
+
+raw = st.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
+check = analysis.check_text(raw, one_per_line=False)
+if not ui.text_messages(check):
+    st.stop()
+text = check.texts[0]
+grid = analysis.alpha_grid(cfg)
+active = analysis.alpha_delta_active(cfg)
+curve = models.sparsity_curve(key, text, tuple(grid)) if active else None
+
+
+@st.fragment
+def compare() -> None:
+    """The two alpha^Delta values, the curve's markers and the two encodings: reruns alone."""
+    c1, c2 = st.columns(2)
+    with c1:
+        ad = ui.alpha_delta_control(PAGE, cfg, "ad", "α^Δ (left)")
+    with c2:
+        ad2 = ui.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right, to compare)")
+    state.publish(PAGE, PARAMS, {"s": raw, "ad": ad, "ad2": ad2}, ui.checkpoint_extra())
+    if curve is not None:
+        ui.plot(figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
+    else:
+        st.info(f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on "
+                f"α^Δ, so there is no curve to draw.")
+    views = models.inspect_sentences(key, (text,), ad) + models.inspect_sentences(key, (text,), ad2)
+    ui.token_messages(views[0], model)
+    vmax = max(max(analysis.token_weights(v)[1] or [0]) for v in views) or 1.0
+    for col, view, name in zip(st.columns(2), views, ("left", "right")):
+        with col:
+            st.metric(f"Retained at α^Δ = {view.alpha_delta if view.alpha_delta is not None else cfg.alpha_delta:g}",
+                      f"{view.n_retained} / {view.n_inputs}", help="retained components / input tokens")
+            tokens, weights, kept = analysis.token_weights(view)
+            ui.plot(figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax),
+                    f"strip-{name}", key=f"strip_{name}")
+            ui.show_text(f"Reconstruction (BLEU {view.bleu:.1f})", view.reconstruction)
+
+
+compare()

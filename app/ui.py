@@ -1,0 +1,186 @@
+"""Widgets and messages the pages share: the model (or a clear error), text checks, the alpha^Delta
+control, exports, and the checkpoint choice that every page's link carries (`ckpt`).
+
+User text is only ever shown through st.code, st.text, st.dataframe or plotly (escaped); markdown
+here is the app's own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import analysis, figures, model as models, state
+from nvae.checkpoint import CheckpointError
+
+CKPT = state.Param("ckpt", "text", "", max_chars=200, label="checkpoint")
+
+
+# -- checkpoint ----------------------------------------------------------------------------------
+
+
+def restore_checkpoint_param() -> None:
+    """Apply `?ckpt=NAME` (a name from the list of checkpoints, never a path) once per link."""
+    raw = st.query_params.get_all("ckpt")
+    if not raw or st.session_state.get("_ckpt_written") == raw:
+        return
+    st.session_state["_ckpt_written"] = raw
+    name, _ = state.parse_param(CKPT, raw)
+    choices = models.available_checkpoints()
+    if name in choices:
+        st.session_state["checkpoint"] = str(choices[name])
+    else:
+        st.session_state["_notices"] = ["The link names a checkpoint that is not available here; "
+                                        "using the default one."]
+
+
+def checkpoint_extra() -> dict[str, str]:
+    """The `ckpt` query parameter when the session uses another checkpoint than the default."""
+    active = models.active_checkpoint()
+    if active.resolve() == models.default_checkpoint().resolve():
+        return {}
+    for name, path in models.available_checkpoints().items():
+        if path.resolve() == active.resolve():
+            st.session_state["_ckpt_written"] = [name]
+            return {"ckpt": name}
+    return {}
+
+
+def use_checkpoint(path: Path | str | None) -> None:
+    if path is None:
+        st.session_state.pop("checkpoint", None)
+    else:
+        st.session_state["checkpoint"] = str(path)
+
+
+def checkpoint_selector(key: str, label: str = "Checkpoint") -> None:
+    """A select box over the available checkpoints; choosing one switches the whole app to it."""
+    choices = models.available_checkpoints()
+    if not choices:
+        st.info("No checkpoint folder (with a config.json) was found in `checkpoints/` or in "
+                "`$NVAE_CHECKPOINTS_DIR`. Train one (`python -m nvae train`) or set `NVAE_CHECKPOINT`.")
+        return
+    names = list(choices)
+    active = models.active_checkpoint().resolve()
+    index = next((i for i, n in enumerate(names) if choices[n].resolve() == active), None)
+    choice = st.selectbox(label, names, index=index, key=key, placeholder="Choose a checkpoint")
+    if choice is not None and choices[choice].resolve() != active:
+        use_checkpoint(choices[choice])
+        st.rerun()
+
+
+def get_model():
+    """(model, cache key) of the active checkpoint; on failure, an error, the checkpoints that do
+    exist, and the page stops."""
+    path = models.active_checkpoint()
+    try:
+        model = models.load_model(path)
+    except CheckpointError as err:
+        st.error(f"The model could not be loaded. {err}", icon=":material/error:")
+        if path.resolve() == models.default_checkpoint().resolve():
+            st.caption("The default checkpoint is `checkpoints/nvae-default` (or `$NVAE_CHECKPOINT`).")
+        checkpoint_selector(key=f"fallback_ckpt_{st.session_state.get('_page', '')}",
+                            label="Use another checkpoint")
+        st.stop()
+    return model, models.checkpoint_key(path)
+
+
+# -- page scaffolding ----------------------------------------------------------------------------
+
+
+def header(title: str, intro: str) -> None:
+    """Page title, 2-3 sentences on what the page shows, and any pending notices."""
+    st.title(title)
+    st.markdown(intro)
+    show_notices(st.session_state.pop("_notices", []))
+
+
+def show_notices(notices: list[str]) -> None:
+    for notice in notices:
+        st.warning(notice, icon=":material/link:")
+
+
+def text_messages(check: analysis.TextCheck) -> bool:
+    """Show a TextCheck's errors and notices; True when there is text to work with."""
+    for e in check.errors:
+        st.error(e, icon=":material/edit_off:")
+    for n in check.notices:
+        st.warning(n)
+    return not check.errors
+
+
+def token_messages(view: analysis.SentenceView, model, which: str = "The sentence") -> None:
+    """Notices about truncation and unknown pieces of one encoded sentence."""
+    if view.truncated:
+        st.warning(f"{which} is longer than the model's limit of {model.cfg.max_len - 1} tokens: "
+                   f"only its first {model.cfg.max_len - 1} tokens were encoded.", icon=":material/content_cut:")
+    if view.n_unknown:
+        st.info(f"{which} has {view.n_unknown} piece(s) outside the model's vocabulary; they appear as [UNK].",
+                icon=":material/help:")
+
+
+def show_text(label: str, text: str) -> None:
+    """A piece of user or model text, shown verbatim (never interpreted as markdown or HTML)."""
+    st.caption(label)
+    st.code(text if text else " ", language=None, wrap_lines=True)
+
+
+def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (conditional prior)") -> float:
+    """The alpha^Delta select-slider (log-spaced values over the trained range). Disabled, with a
+    one-line reason, for models whose latent does not depend on it."""
+    key = state.wkey(page, name)
+    grid = analysis.alpha_grid(cfg)
+    state.clamp_choice(key, grid, analysis.nearest(cfg.alpha_delta, grid))
+    active = analysis.alpha_delta_active(cfg)
+    value = st.select_slider(label, options=grid, key=key, disabled=not active, format_func=lambda v: f"{v:g}",
+                             persist_state="session",
+                             help="How much total weight the prior expects per input token: larger values "
+                                  "keep more components.")
+    if not active:
+        why = ("a baseline latent has no α^Δ" if cfg.model_type != "nvae" else
+               f"this model was trained at a fixed α^Δ = {cfg.alpha_delta:g}, so its latent does not depend on it")
+        st.caption(f"Disabled: {why}.")
+    return float(value)
+
+
+def alpha_param(cfg, name: str = "ad") -> state.Param:
+    return state.Param(name, "float", float(cfg.alpha_delta), lo=float(cfg.alpha_delta_min),
+                       hi=float(cfg.alpha_delta_max), label="alpha_delta")
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+
+def download_table(rows: list[dict[str, Any]], stem: str, key: str, json_too: bool = True) -> None:
+    """CSV (and JSON) download buttons for a table."""
+    df = pd.DataFrame(rows)
+    cols = st.columns(2 if json_too else 1)
+    cols[0].download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{stem}.csv",
+                            mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+    if json_too:
+        cols[1].download_button("Download JSON", json.dumps(rows, ensure_ascii=False, indent=1).encode(),
+                                file_name=f"{stem}.json", mime="application/json", key=f"{key}_json",
+                                on_click="ignore", icon=":material/download:")
+
+
+def plot(fig, stem: str, key: str, **kwargs):
+    """st.plotly_chart plus a button that downloads the figure as standalone HTML (made on click)."""
+    event = st.plotly_chart(fig, key=key, **kwargs)
+    st.download_button("Figure as HTML", data=lambda: figures.to_html(fig).encode(), file_name=f"{stem}.html",
+                       mime="text/html", key=f"{key}_html", on_click="ignore", icon=":material/download:")
+    return event
+
+
+def table(rows: list[dict[str, Any]], **kwargs) -> None:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, **kwargs)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> bytes:
+    buf = io.StringIO()
+    pd.DataFrame(rows).to_csv(buf, index=False)
+    return buf.getvalue().encode()
