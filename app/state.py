@@ -161,15 +161,15 @@ def wkey(page: str, name: str) -> str:
     return f"{page}.{name}"
 
 
-def _current_query(params: Sequence[Param]) -> dict[str, list[str]]:
+def _query_now() -> dict[str, list[str]]:
     import streamlit as st
 
-    return {p.name: st.query_params.get_all(p.name) for p in params if p.name in st.query_params}
+    return {k: st.query_params.get_all(k) for k in st.query_params}
 
 
 def restore(page: str, params: Sequence[Param], to_widget: Mapping[str, Any] | None = None) -> list[str]:
-    """Fill the page's widget state: defaults first, then values from the URL when it holds query
-    parameters this session did not write itself (a shared link). Returns notices to show.
+    """Fill the page's widget state: defaults first, then the values in the URL when it holds query
+    parameters this session did not write itself (an opened link). Returns notices to show.
 
     `to_widget` maps a parameter name to a function turning its value into the widget's value
     (e.g. sentences -> the text of a text area).
@@ -182,29 +182,26 @@ def restore(page: str, params: Sequence[Param], to_widget: Mapping[str, Any] | N
         key = wkey(page, p.name)
         if key not in ss:
             ss[key] = to_widget.get(p.name, _identity)(p.default)
-    current = _current_query(params)
-    written = ss.get("_query_written", {}).get(page, {})
-    if not current or all(_as_list(written.get(k)) == v for k, v in current.items()):
+    now = _query_now()
+    if not now or now == ss.get("_query_last"):  # nothing, or the link this session wrote last
         return []
-    values, notices = parse_params(params, current)
+    ss["_query_last"] = now
+    values, notices = parse_params(params, now)
     for name, value in values.items():
         ss[wkey(page, name)] = to_widget.get(name, _identity)(value)
-    ss.setdefault("_query_written", {})[page] = {k: v for k, v in current.items()}
     return notices
 
 
-def publish(page: str, params: Sequence[Param], values: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> None:
+def publish(params: Sequence[Param], values: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> None:
     """Mirror the page's view into the URL (only when it changed, so no needless messages)."""
     import streamlit as st
 
     encoded = encode_params(params, values)
     encoded.update(extra or {})
-    names = {p.name for p in params} | set(extra or {})
-    current = {k: st.query_params.get_all(k) for k in st.query_params}
     wanted = {k: _as_list(v) for k, v in encoded.items()}
-    if {k: v for k, v in current.items() if k in names} != wanted or any(k not in names for k in current):
+    if _query_now() != wanted:
         st.query_params.from_dict(encoded)
-    st.session_state.setdefault("_query_written", {})[page] = wanted
+    st.session_state["_query_last"] = wanted
 
 
 def _identity(x):

@@ -120,7 +120,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     lambda_g: float = 0.001
     lambda_d: float = 1.0
-    kl_anneal_steps: int = 1000  # KL weights ramp linearly from 0 over this many steps
+    kl_start_step: int = 0  # KL weights stay 0 until this step (the decoder first learns to read the latent)
+    kl_anneal_steps: int = 1000  # then ramp linearly from 0 to 1 over this many steps
     eval_every: int = 500
     checkpoint_every: int = 200
     eval_sentences: int = 256

@@ -91,7 +91,12 @@ def lr_lambda(cfg: TrainConfig):
 
 
 def kl_weight(cfg: TrainConfig, step: int) -> float:
-    return min(1.0, step / cfg.kl_anneal_steps) if cfg.kl_anneal_steps > 0 else 1.0
+    """0 before kl_start_step, then a linear ramp to 1 over kl_anneal_steps."""
+    if step < cfg.kl_start_step:
+        return 0.0
+    if cfg.kl_anneal_steps <= 0:
+        return 1.0
+    return min(1.0, (step - cfg.kl_start_step) / cfg.kl_anneal_steps)
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float):

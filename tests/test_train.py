@@ -169,3 +169,11 @@ def test_cli_errors_are_one_line(tmp_path):
     assert len(missing.stderr.strip().splitlines()) == 1
     unreadable = run("evaluate", "--checkpoint", str(tmp_path / "nope"), "--data", str(tmp_path / "none.txt"))
     assert unreadable.returncode == 2 and "Traceback" not in unreadable.stderr
+
+
+def test_kl_weight_schedule():
+    from nvae.train import kl_weight
+
+    cfg = TrainConfig(kl_start_step=100, kl_anneal_steps=50)
+    assert [kl_weight(cfg, s) for s in (0, 99, 100, 125, 150, 1000)] == [0.0, 0.0, 0.0, 0.5, 1.0, 1.0]
+    assert kl_weight(TrainConfig(kl_start_step=0, kl_anneal_steps=0), 0) == 1.0

@@ -25,7 +25,7 @@ raw = left.text_area("Sentences, one per line (up to 5)", key=state.wkey(PAGE, "
                      persist_state="session")
 with right:
     ad = ui.alpha_delta_control(PAGE, model.cfg)
-state.publish(PAGE, PARAMS, {"s": state.lines_to_texts(raw), "ad": ad}, ui.checkpoint_extra())
+state.publish(PARAMS, {"s": state.lines_to_texts(raw), "ad": ad}, ui.checkpoint_extra())
 
 check = analysis.check_text(raw)
 if ui.text_messages(check):

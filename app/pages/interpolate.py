@@ -34,7 +34,7 @@ raw_a, raw_b = st.session_state[state.wkey(PAGE, "a")], st.session_state[state.w
 checks = [analysis.check_text(raw_a, one_per_line=False), analysis.check_text(raw_b, one_per_line=False)]
 ok = [ui.text_messages(c) for c in checks]
 if not all(ok):
-    state.publish(PAGE, PARAMS, {"a": raw_a, "b": raw_b, "tau": st.session_state[state.wkey(PAGE, "tau")]},
+    state.publish(PARAMS, {"a": raw_a, "b": raw_b, "tau": st.session_state[state.wkey(PAGE, "tau")]},
                   ui.checkpoint_extra())
     st.stop()
 text_a, text_b = checks[0].texts[0], checks[1].texts[0]
@@ -67,7 +67,7 @@ def at_tau() -> None:
     """The tau slider and what depends on it alone: reruns without the rest of the page."""
     tau = st.slider("τ (0 = sentence A, 1 = sentence B)", 0.0, 1.0, step=0.05, key=state.wkey(PAGE, "tau"),
                     persist_state="session")
-    state.publish(PAGE, PARAMS, {"a": raw_a, "b": raw_b, "tau": tau}, ui.checkpoint_extra())
+    state.publish(PARAMS, {"a": raw_a, "b": raw_b, "tau": tau}, ui.checkpoint_extra())
     mixed = models.mix_at(key, text_a, text_b, tau)
     left, right = st.columns([2, 3])
     with left:

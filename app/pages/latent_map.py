@@ -27,16 +27,15 @@ raw = left.text_area("Your sentences, one per line (overlaid in red)", key=state
                      persist_state="session")
 colour = right.radio("Colour corpus points by", ["weight", "position"], key=state.wkey(PAGE, "colour"),
                      persist_state="session", format_func={"weight": "weight π", "position": "token position"}.get)
-state.publish(PAGE, PARAMS, {"s": state.lines_to_texts(raw), "colour": colour}, ui.checkpoint_extra())
+state.publish(PARAMS, {"s": state.lines_to_texts(raw), "colour": colour}, ui.checkpoint_extra())
 
 with st.spinner(f"Encoding {N_SENTENCES} test sentences and fitting UMAP (once per checkpoint; "
                 f"this can take a minute)…"):
     sentences, corpus, reducer = models.latent_map(key, N_SENTENCES)
 check = analysis.check_text(raw)
 user, user_xy = None, None
-if raw.strip() or raw:
-    if ui.text_messages(check):
-        user, user_xy = models.map_overlay(key, N_SENTENCES, tuple(check.texts))
+if ui.text_messages(check):
+    user, user_xy = models.map_overlay(key, N_SENTENCES, tuple(check.texts))
 st.caption(f"{len(corpus['token']):,} retained components of {len(sentences)} sentences "
            f"(the prior component, the same in every sentence, is left out).")
 

@@ -32,7 +32,7 @@ with st.form("controls", border=False):
     seed = c[2].number_input("Seed", 0, 2**31 - 1, key=state.wkey(PAGE, "seed"), persist_state="session")
     temp = c[3].slider("Temperature", 0.0, 2.0, step=0.1, key=state.wkey(PAGE, "temp"), persist_state="session")
     st.form_submit_button("Sample", icon=":material/casino:")
-state.publish(PAGE, PARAMS, {"k": k, "n": n, "seed": seed, "temp": temp}, ui.checkpoint_extra())
+state.publish(PARAMS, {"k": k, "n": n, "seed": seed, "temp": temp}, ui.checkpoint_extra())
 
 samples = models.prior_samples(key, int(k), int(n), int(seed), float(temp), None)
 ui.table([{"sample": s["sample"], "text": s["text"], "largest weight": round(s["largest_weight"], 3)}

@@ -42,7 +42,7 @@ def compare() -> None:
         ad = ui.alpha_delta_control(PAGE, cfg, "ad", "α^Δ (left)")
     with c2:
         ad2 = ui.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right, to compare)")
-    state.publish(PAGE, PARAMS, {"s": raw, "ad": ad, "ad2": ad2}, ui.checkpoint_extra())
+    state.publish(PARAMS, {"s": raw, "ad": ad, "ad2": ad2}, ui.checkpoint_extra())
     if curve is not None:
         ui.plot(figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
     else:
