@@ -40,7 +40,9 @@ PAGES = {
 }
 PAGE_PARAM = state.Param("page", "choice", "inspect", choices=tuple(PAGES), label="page")
 
+open("/tmp/appdev/log","a").write(f"MAIN top {dict(st.query_params)}\n")
 nav = st.navigation(list(PAGES.values()))
+print("MAIN after nav", dict(st.query_params))
 
 ui.restore_checkpoint_param()
 if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the query string

@@ -27,6 +27,7 @@ CKPT = state.Param("ckpt", "text", "", max_chars=200, label="checkpoint")
 def restore_checkpoint_param() -> None:
     """Apply `?ckpt=NAME` (a name from the list of checkpoints, never a path) once per link."""
     raw = st.query_params.get_all("ckpt")
+    print("DBG", dict(st.query_params), raw, st.session_state.get("_ckpt_written"))
     if not raw or st.session_state.get("_ckpt_written") == raw:
         return
     st.session_state["_ckpt_written"] = raw

@@ -174,8 +174,9 @@ def cmd_export(args) -> None:
     src = run / "checkpoint" if (run / "checkpoint").exists() else run
     model = load_checkpoint(src)
     dest = save_checkpoint(args.dest, model, getattr(model, "train_cfg", None), half=args.half)
-    if (run / "metrics.jsonl").exists():
-        shutil.copy(run / "metrics.jsonl", dest / "metrics.jsonl")
+    for name in ("metrics.jsonl", "run.json"):
+        if (run / name).exists():
+            shutil.copy(run / name, dest / name)
     _emit({"exported": str(dest), "half": args.half})
 
 
@@ -224,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--baselines", nargs="*", default=None,
                     help="baseline checkpoints for the report (default: checkpoints/baseline-*)")
     sp.add_argument("--out", default=str(PROJECT_ROOT / "docs"), help="report folder")
+    sp.add_argument("--pairs", type=int, default=100, help="sentence pairs of the interpolation study")
+    sp.add_argument("--model-card", action="store_true",
+                    help="write MODEL_CARD.md into the checkpoint folder from this evaluation")
+    sp.add_argument("--card-note", default="", help="a free-text note for the model card")
     sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("train", help="train a model (resumable; runs under torchrun)")

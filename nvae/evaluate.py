@@ -74,6 +74,15 @@ def evaluate_cli(args) -> None:
                **res.summary(), "truncated": truncated, "seconds": round(time.time() - t0, 2)}
     if args.report:
         report(model, args, ids)
+    if args.model_card:
+        sweep = []
+        if model.cfg.alpha_delta_conditional:
+            for a in ALPHA_DELTA_SWEEP:
+                if model.cfg.alpha_delta_min <= a <= model.cfg.alpha_delta_max:
+                    sweep.append({"alpha_delta": a, **reconstruct(model, ids, alpha_delta=a).summary()})
+        ckpt = Path(args.checkpoint)
+        run_info = json.loads((ckpt / "run.json").read_text()) if (ckpt / "run.json").exists() else None
+        print(f"wrote {write_model_card(ckpt, res.summary(), sweep, run_info, args.card_note)}", file=sys.stderr)
     print(json.dumps(summary))
 
 
@@ -221,7 +230,7 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
     interp = {}
     for name, m in models.items():
         log(f"report: interpolation study {name}")
-        interp[name] = interpolation_study(m, ids)
+        interp[name] = interpolation_study(m, ids, pairs=args.pairs)
     s6 = []
     for name, st in interp.items():
         s6.append({"label": f"{name} vs S1", "x": st["taus"], "y": st["bleu_a"]})
@@ -285,7 +294,7 @@ def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
         lines.append("")
     lines += ["![fig5](figures/fig5_bleu_vs_retained.png) ([interactive](figures/fig5_bleu_vs_retained.html))", ""]
     lines += ["## Figure 6: interpolation", "",
-              "For 100 random pairs of test sentences, the mixture (1 - tau) F_1 + tau F_2 (position-wise for "
+              f"For {args.pairs} random pairs of test sentences, the mixture (1 - tau) F_1 + tau F_2 (position-wise for "
               "the baselines) decoded greedily at 11 values of tau.", "",
               "| model | " + " | ".join(f"tau={t:.1f}" for t in TAUS) + " | largest step |",
               "|---|" + "---|" * (len(TAUS) + 1)]
@@ -308,3 +317,85 @@ def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
     return "\n".join(lines) + "\n"
 
 
+
+
+# -- model cards ----------------------------------------------------------------------------------
+
+
+def training_time_s(metrics: list[dict]) -> float:
+    """Wall time of training from metrics.jsonl: the sum over calls (a resumed call restarts its
+    clock, so each drop in elapsed_s starts a new segment)."""
+    total, last = 0.0, 0.0
+    for row in metrics:
+        e = row.get("elapsed_s")
+        if e is None:
+            continue
+        if e < last:
+            total += last
+        last = e
+    return total + last
+
+
+def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_info: dict | None, note: str = "") -> Path:
+    """MODEL_CARD.md of a checkpoint: data, command, seed, time, hardware, metrics, limits."""
+    from .checkpoint import describe, read_metrics
+    from .config import load_configs
+
+    model_cfg, train_cfg = load_configs(checkpoint / "config.json")
+    info = describe(checkpoint)
+    metrics = read_metrics(checkpoint) if (checkpoint / "metrics.jsonl").exists() else []
+    minutes = training_time_s(metrics) / 60
+    run_info = run_info or {}
+    steps = max((r.get("step", 0) for r in metrics), default=0)
+    lines = [
+        f"# Model card: {checkpoint.name}",
+        "",
+        f"- **Model**: {model_cfg.model_type.upper()}, d_model {model_cfg.d_model}, {model_cfg.n_heads} heads, "
+        f"{model_cfg.n_enc_layers}+{model_cfg.n_dec_layers} layers, d_ff {model_cfg.d_ff}, vocabulary "
+        f"{model_cfg.vocab_size} (uncased WordPiece), {info['parameters']:,} parameters, weights "
+        f"{'float16' if info['half'] else 'float32'} ({info['total_bytes'] / 1e6:.1f} MB on disk).",
+    ]
+    if model_cfg.model_type == "nvae":
+        if model_cfg.alpha_delta_conditional:
+            lines.append(f"- **alpha^Delta**: loss-conditional; drawn log-uniformly in [{model_cfg.alpha_delta_min}, "
+                         f"{model_cfg.alpha_delta_max}] per batch while training; default {model_cfg.alpha_delta}.")
+        else:
+            lines.append(f"- **alpha^Delta**: fixed at {model_cfg.alpha_delta}.")
+        lines.append(f"- **Prior**: mu {model_cfg.prior_mu}, var {model_cfg.prior_var}, alpha {model_cfg.prior_alpha}; "
+                     f"kappa {model_cfg.kappa}; pruning threshold alpha <= {model_cfg.threshold}.")
+    lines += [
+        f"- **Data**: WikiText-2 (`{train_cfg.data}`), trained on the **{train_cfg.split}** split, evaluated on "
+        f"the **{train_cfg.eval_split or 'test'}** split (the train split is not available offline); sentences "
+        f"of {train_cfg.min_tokens} to {train_cfg.max_tokens} subword tokens. CC BY-SA 3.0.",
+        f"- **Training**: {steps} steps, batch {train_cfg.batch_size}, AdamW lr {train_cfg.lr}, warm-up "
+        f"{train_cfg.warmup_steps}, KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} "
+        f"(0 until step {train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), seed "
+        f"{train_cfg.seed}; {minutes:.0f} minutes of training wall time.",
+        f"- **Hardware**: {run_info.get('hardware', 'not recorded')}.",
+    ]
+    if run_info.get("command"):
+        lines.append(f"- **Command**: `{run_info['command']}`")
+    if note:
+        lines.append(f"- **Note**: {note}")
+    lines += ["", "## Metrics on the test split", "",
+              "Measured by `python -m nvae " + " ".join(sys.argv[1:]) + "`.", "",
+              "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
+              "|---|---|---|---|---|---|---|",
+              f"| {summary['bleu']:.2f} | {summary['cross_entropy']:.3f} | {summary['perplexity']:.2f} | "
+              f"{summary['retained_proportion']:.3f} | {summary['mean_retained']:.2f} | {summary['exact_match']:.3f} | "
+              f"{summary['sentences']} |", ""]
+    if sweep:
+        lines += ["Sweeping alpha^Delta (the app's slider):", "",
+                  "| alpha^Delta | retained proportion | BLEU | cross-entropy |", "|---|---|---|---|"]
+        lines += [f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {p['cross_entropy']:.3f} |"
+                  for p in sweep]
+        lines.append("")
+    lines += ["## Limits", "",
+              "- Trained on about 7,000 sentences (one small split); expect unknown words to be copied as [UNK] "
+              "or misspelt, and prior samples to be only locally fluent.",
+              "- Output is lowercase (uncased tokenizer); BLEU is measured against the tokenizer's round trip of "
+              "each input.",
+              "- Sentences longer than the model's limit are truncated.", ""]
+    path = checkpoint / "MODEL_CARD.md"
+    path.write_text("\n".join(lines))
+    return path

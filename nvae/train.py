@@ -106,6 +106,21 @@ def _param_groups(model: torch.nn.Module, weight_decay: float):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def hardware_summary(dev: torch.device) -> str:
+    """A one-line description of where this run trains (for the model card)."""
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} (CUDA), torch {torch.__version__}"
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
 # -- data -----------------------------------------------------------------------------------------
 
 
@@ -219,7 +234,9 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
     if is_main and not resume:
         (run / "run.json").write_text(json.dumps({"model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
                                                    "train_sentences": len(train_ids),
-                                                   "world_size": world, "device": str(dev)}, indent=2))
+                                                   "world_size": world, "device": str(dev),
+                                                   "hardware": hardware_summary(dev),
+                                                   "command": " ".join(sys.argv)}, indent=2))
     bar = tqdm(total=train_cfg.max_steps, initial=step, disable=not (progress and is_main),
                dynamic_ncols=True, desc=run.name)
     bad_steps, steps_this_call, t0 = 0, 0, time.time()

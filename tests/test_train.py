@@ -177,3 +177,26 @@ def test_kl_weight_schedule():
     cfg = TrainConfig(kl_start_step=100, kl_anneal_steps=50)
     assert [kl_weight(cfg, s) for s in (0, 99, 100, 125, 150, 1000)] == [0.0, 0.0, 0.0, 0.5, 1.0, 1.0]
     assert kl_weight(TrainConfig(kl_start_step=0, kl_anneal_steps=0), 0) == 1.0
+
+
+def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoint, tmp_path):
+    """`evaluate --report` writes results.md with every figure; `--model-card` writes the card."""
+    import shutil
+
+    ckpt = tmp_path / "nvae"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    out = subprocess.run([sys.executable, "-m", "nvae", "evaluate", "--checkpoint", str(ckpt), "--limit", "12",
+                          "--report", "--pairs", "3", "--baselines", str(tiny_baseline_checkpoint),
+                          "--out", str(tmp_path / "docs"), "--model-card"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    md = (tmp_path / "docs" / "results.md").read_text()
+    for fig in ("fig4_retained_vs_length", "fig5_bleu_vs_retained", "fig6_interpolation_bleu"):
+        assert f"figures/{fig}.png" in md
+        assert (tmp_path / "docs" / "figures" / f"{fig}.png").stat().st_size > 1000
+        assert (tmp_path / "docs" / "figures" / f"{fig}.html").exists()
+    assert "| 0.01 |" in md  # the alpha^Delta sweep of the loss-conditional model
+    assert "VT (baseline-vt)" in md
+    card = (ckpt / "MODEL_CARD.md").read_text()
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert f"| {summary['bleu']:.2f} |" in card

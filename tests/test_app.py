@@ -1,0 +1,308 @@
+"""The Streamlit app under streamlit.testing (AppTest), on tiny checkpoints: every page runs without
+an exception; typing, sliders and query parameters change what is shown; bad input and bad
+checkpoints give an error or warning element, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from test_app_support import make_app_checkpoints
+
+MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+PAGES = ["inspect", "sparsity", "interpolate", "latent_map", "samples", "denoising", "model_page"]
+TIMEOUT = 300  # the latent map's first UMAP fit compiles numba code: slow on a busy machine
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(tmp_path_factory):
+    return make_app_checkpoints(tmp_path_factory.mktemp("app-ckpts"))
+
+
+@pytest.fixture(autouse=True)
+def app_env(app_checkpoints, monkeypatch, tmp_path_factory):
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(app_checkpoints["nvae"]))
+    monkeypatch.setenv("NVAE_CHECKPOINTS_DIR", str(app_checkpoints["nvae"].parent))
+    monkeypatch.setenv("NVAE_APP_MAP_SENTENCES", "40")
+    monkeypatch.setenv("NVAE_APP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "app-map-cache"))
+    return app_checkpoints
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    """Run the entry script, then switch to `page` (query parameters set before that page runs)."""
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.run()
+    if page != "inspect":
+        at.switch_page(f"pages/{page}.py")
+    at.query_params.update(query or {})
+    if page != "inspect" or query:
+        at.run()
+    return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def codes(at: AppTest) -> list[str]:
+    return [c.value for c in at.code]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def alerts(at: AppTest) -> list[str]:
+    return [e.value for e in at.error] + [w.value for w in at.warning]
+
+
+# -- every page ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs(page):
+    at = open_page(page)
+    no_exception(at)
+    assert at.title, "every page has a title"
+    assert not at.error
+
+
+def test_page_query_param_opens_page():
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.query_params["page"] = "interpolate"
+    at.query_params["tau"] = "0.2"
+    at.run()
+    no_exception(at)
+    assert at.title[0].value.startswith("Interpolate")
+    assert at.slider(key="interpolate.tau").value == pytest.approx(0.2)
+
+
+def test_unknown_page_param_gives_notice():
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at.query_params["page"] = "<script>alert(1)</script>"
+    at.run()
+    no_exception(at)
+    assert any("page" in w for w in alerts(at))
+    assert all("<script>" not in w for w in alerts(at))
+
+
+# -- inspect -------------------------------------------------------------------------------------
+
+
+def test_inspect_typing_changes_view():
+    at = open_page("inspect")
+    before = codes(at)
+    at.text_area(key="inspect.s").set_value("The river flows into the sea.").run()
+    no_exception(at)
+    assert codes(at) != before
+    assert "the river flows into the sea." in codes(at)
+    assert at.query_params["s"] == "The river flows into the sea."
+    assert len(at.tabs) == 1
+
+
+def test_inspect_alpha_delta_changes_view():
+    at = open_page("inspect")
+    slider = at.select_slider(key="inspect.ad")
+    slider.set_value(float(slider.options[0])).run()
+    low = metric(at, "Retained components")
+    at.select_slider(key="inspect.ad").set_value(1.0).run()
+    no_exception(at)
+    assert metric(at, "Retained components") != low
+    assert float(at.query_params["ad"]) == 1.0
+
+
+def test_inspect_exports_and_figures():
+    at = open_page("inspect")
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download CSV" in labels and "Download JSON" in labels and "Figure as HTML" in labels
+    assert len(at.dataframe) >= 1
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("", "error"),
+    ("   \n\t  ", "error"),
+    ("\u200b\u200b", "error"),
+    ("word " * 2000, "warning"),  # 10,000 characters: cut to the model's limit, with a notice
+    ("I love it 😀😀 🎉", "info"),  # emoji are outside the vocabulary
+    ("Москва 東京 القاهرة", "info"),
+    ("<script>alert('x')</script> <b>bold</b> [link](javascript:alert(1))", "info"),
+])
+def test_inspect_bad_input(text, expect):
+    at = open_page("inspect")
+    at.text_area(key="inspect.s").set_value(text).run()
+    no_exception(at)
+    elements = {"error": at.error, "warning": at.warning, "info": at.info}[expect]
+    assert elements, f"expected a {expect} element"
+    if expect != "error":
+        assert at.code, "the text is still encoded and shown"
+
+
+def test_script_text_is_shown_as_plain_text():
+    at = open_page("inspect")
+    at.text_area(key="inspect.s").set_value("<script>alert(1)</script>").run()
+    no_exception(at)
+    markdown = " ".join(m.value for m in at.markdown)
+    assert "<script>" not in markdown  # never rendered through markdown/HTML
+    assert not at.get("html")
+
+
+# -- sparsity ------------------------------------------------------------------------------------
+
+
+def test_sparsity_slider_reencodes():
+    at = open_page("sparsity")
+    no_exception(at)
+    at.select_slider(key="sparsity.ad").set_value(0.01).run()
+    low = at.metric[0].value
+    at.select_slider(key="sparsity.ad").set_value(1.0).run()
+    no_exception(at)
+    assert at.metric[0].value != low
+    assert at.metric[0].label.startswith("Retained at α^Δ = 1")
+
+
+def test_sparsity_empty_sentence():
+    at = open_page("sparsity")
+    at.text_input(key="sparsity.s").set_value("   ").run()
+    no_exception(at)
+    assert at.error
+
+
+# -- interpolate ---------------------------------------------------------------------------------
+
+
+def test_interpolate_tau_changes_view():
+    at = open_page("interpolate")
+    no_exception(at)
+    caption = [c.value for c in at.caption]
+    at.slider(key="interpolate.tau").set_value(0.9).run()
+    no_exception(at)
+    assert [c.value for c in at.caption] != caption
+    assert any("τ = 0.90" in c.value for c in at.caption)
+    assert at.query_params["tau"] == "0.9"
+
+
+def test_interpolate_shows_baseline_strip():
+    at = open_page("interpolate")
+    assert at.selectbox(key="interpolate.baseline").value == "baseline-vt"
+    assert len(at.dataframe) == 2  # NVAE strip and the baseline's
+    assert any("position-wise" in c.value for c in at.caption)
+
+
+def test_interpolate_new_sentences_and_bad_input():
+    at = open_page("interpolate")
+    at.text_input(key="interpolate.a").set_value("A cat sat on the mat.")
+    at.text_input(key="interpolate.b").set_value("")
+    at.button[0].click().run()
+    no_exception(at)
+    assert at.error
+    at.text_input(key="interpolate.b").set_value("x " * 5000)
+    at.button[0].click().run()
+    no_exception(at)
+    assert any("longer than the model's limit" in w.value for w in at.warning)
+
+
+# -- query parameters ----------------------------------------------------------------------------
+
+
+def test_query_params_restore_view():
+    at = open_page("interpolate", {"a": "Alpha sentence here.", "b": "Beta sentence there.", "tau": "0.3"})
+    no_exception(at)
+    assert at.text_input(key="interpolate.a").value == "Alpha sentence here."
+    assert at.slider(key="interpolate.tau").value == pytest.approx(0.3)
+    at = open_page("inspect", {"s": ["First one.", "Second one."], "ad": "1.0"})
+    no_exception(at)
+    assert at.text_area(key="inspect.s").value == "First one.\nSecond one."
+    assert at.select_slider(key="inspect.ad").value == 1.0
+    assert len(at.tabs) == 2
+
+
+@pytest.mark.parametrize("query", [
+    {"ad": "nan"}, {"ad": "inf"}, {"ad": "-1"}, {"ad": "1e308"}, {"ad": "<script>"}, {"ad": "0x10"},
+    {"s": ["x" * 10_000]}, {"s": [f"s{i}" for i in range(50)]}, {"s": ""}, {"ckpt": "../../etc"},
+])
+def test_bad_query_params_fall_back_with_notice(query):
+    at = open_page("inspect", query)
+    no_exception(at)
+    assert at.warning, "a notice says the link's value was not used"
+    assert not any("<script>" in w or "../../etc" in w for w in alerts(at))
+
+
+def test_bad_tau_and_samples_params():
+    at = open_page("interpolate", {"tau": "7"})
+    no_exception(at)
+    assert at.warning and at.slider(key="interpolate.tau").value == pytest.approx(0.5)
+    at = open_page("samples", {"k": "99999999999999", "seed": "-3", "temp": "abc"})
+    no_exception(at)
+    assert len(at.warning) == 3
+
+
+# -- checkpoints ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["missing", "broken"])
+@pytest.mark.parametrize("page", ["inspect", "interpolate", "latent_map", "samples", "sparsity"])
+def test_bad_default_checkpoint_shows_error(which, page, app_checkpoints, monkeypatch, tmp_path):
+    path = tmp_path / "nope" if which == "missing" else app_checkpoints["broken"]
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(path))
+    at = open_page(page)
+    no_exception(at)
+    assert at.error and "could not be loaded" in at.error[0].value
+    assert at.selectbox, "the checkpoints that do exist are offered"
+
+
+def test_model_page_selects_other_checkpoint():
+    at = open_page("model_page")
+    no_exception(at)
+    assert any("Tiny test NVAE" in m.value for m in at.markdown)
+    at.selectbox(key="model_page_ckpt").set_value("baseline-vt").run()
+    no_exception(at)
+    assert at.metric[0].value == "VT"
+    assert at.query_params.get("ckpt") == "baseline-vt"
+    at.switch_page("pages/sparsity.py").run()
+    no_exception(at)
+    assert at.info  # a baseline has no sparsity control
+    at.switch_page("pages/interpolate.py").run()
+    no_exception(at)
+    assert at.dataframe
+
+
+def test_fallback_selector_recovers(monkeypatch, tmp_path):
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(tmp_path / "nope"))
+    at = open_page("inspect")
+    at.selectbox[0].set_value("tiny-nvae").run()
+    no_exception(at)
+    assert not at.error
+    assert at.code
+
+
+# -- other pages ---------------------------------------------------------------------------------
+
+
+def test_samples_controls():
+    at = open_page("samples")
+    before = [d.value.copy() for d in at.dataframe]
+    at.number_input(key="samples.seed").set_value(7)
+    at.button[0].click().run()
+    no_exception(at)
+    assert not before[0].equals(at.dataframe[0].value)
+    assert at.query_params["seed"] == "7"
+
+
+def test_denoising_page_moves_with_query():
+    at = open_page("denoising")
+    first = [m.value for m in at.metric]
+    at.slider(key="denoising.ux").set_value(-3.0).run()
+    no_exception(at)
+    assert [m.value for m in at.metric] != first
+    assert any("Identity check" in c.value for c in at.caption)
+
+
+def test_latent_map_overlay():
+    at = open_page("latent_map")
+    no_exception(at)
+    assert any("retained components of 40 sentences" in c.value for c in at.caption)
+    at.text_area(key="latent-map.s").set_value("").run()
+    no_exception(at)
+    assert at.error

@@ -1,0 +1,68 @@
+"""Checkpoints for the app tests, the browser test, the screenshots and the app benchmark.
+
+`make_app_checkpoints(folder)` writes, from conftest's `make_tiny_checkpoint`:
+  tiny-nvae     a tiny loss-conditional NVAE whose untrained weights are nudged so the app has
+                something to show: alpha^Delta changes how many components survive (some are
+                pruned) and the latent sways the decoder. Still untrained: its text is gibberish.
+  baseline-vt   a tiny VT baseline (position-wise interpolation)
+  broken        a copy of tiny-nvae whose weights file is garbage
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+
+from conftest import make_tiny_checkpoint
+from nvae.checkpoint import load_checkpoint, save_checkpoint
+
+
+def make_responsive(path: Path) -> Path:
+    """Rewrite the tiny NVAE at `path` so that alpha^Delta moves log(alpha) by about 5 and the
+    cross-attention weighs more in the decoder."""
+    model = load_checkpoint(path)
+    lat, P = model.latent, model.cfg.d_model
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        w = torch.randn(1, P, generator=g) * 0.6
+        lat.alpha_proj.weight.copy_(w)  # log alpha = w.h - 1 + shift(alpha_delta): some under the threshold
+        lat.alpha_proj.bias.fill_(-1.0)
+        lat.alpha_quad.fill_(0.0)
+        lat.cond[0].weight.fill_(1.0)  # hidden = SiLU(x): increasing in log alpha_delta over the range
+        lat.cond[0].bias.zero_()
+        direction = w / w.norm()
+        lat.cond[2].weight.copy_(direction.T @ torch.full((1, P), float(5.0 / w.norm()) / P))
+        lat.cond[2].bias.zero_()
+        for layer in model.decoder:
+            layer.cross_attn.out_proj.weight.mul_(8.0)
+            layer.cross_attn.v_proj.weight.mul_(3.0)
+    return save_checkpoint(path, model, model.train_cfg)
+
+
+def make_app_checkpoints(folder: Path) -> dict[str, Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nvae = make_responsive(make_tiny_checkpoint(folder / "tiny-nvae"))
+    (nvae / "MODEL_CARD.md").write_text("# Tiny test NVAE\n\nUntrained, for tests. <script>alert(1)</script>\n")
+    (nvae / "metrics.jsonl").write_text(
+        '{"kind": "train", "step": 1, "loss": 5.0, "ce": 4.9, "kl_g": 0.1, "kl_d": 0.2, "retained": 0.9, '
+        '"lr": 0.0001, "alpha_delta": 0.3}\n{"kind": "train", "step": 2, "loss": 4.0, "ce": 3.9, "kl_g": 0.1, '
+        '"kl_d": 0.1, "retained": 0.8, "lr": 0.0002, "alpha_delta": 0.2}\n'
+        '{"kind": "eval", "step": 2, "bleu": 1.5, "cross_entropy": 4.1, "retained_proportion": 0.8}\n{torn')
+    baseline = make_tiny_checkpoint(folder / "baseline-vt", model_type="vt")
+    broken = folder / "broken"
+    shutil.copytree(nvae, broken)
+    (broken / "model.safetensors").write_bytes(b"\x00garbage, not safetensors" * 10)
+    return {"nvae": nvae, "baseline": baseline, "broken": broken}
+
+
+def test_responsive_checkpoint_reacts_to_alpha_delta(tmp_path):
+    paths = make_app_checkpoints(tmp_path)
+    model = load_checkpoint(paths["nvae"])
+    with torch.inference_mode():
+        batch = model.tokenize(["The game was released in Japan in 2011."])
+        low = int(model.encode(batch, alpha_delta=0.01).n_retained[0])
+        high = int(model.encode(batch, alpha_delta=1.0).n_retained[0])
+    assert low < high
