@@ -344,7 +344,7 @@ def fit_map(means: np.ndarray, init: np.ndarray | None = None, seed: int = 0):
 
 
 def selected_rows(points: list[dict], corpus: dict, sentences: list[str], user: dict | None = None,
-                  user_sentences: list[str] | None = None, limit: int = 500) -> list[dict]:
+                  user_sentences: list[str] | None = None, limit: int = 5000) -> list[dict]:
     """Rows (sentence, token, weight) for points picked on the map. Each point carries
     `customdata` = [layer, index]: layer 0 = corpus, 1 = the user's sentences."""
     rows = []
@@ -364,6 +364,19 @@ def selected_rows(points: list[dict], corpus: dict, sentences: list[str], user: 
                      "weight": float(source["weight"][idx]),
                      "sentence": texts[s] if 0 <= s < len(texts) else ""})
     return rows
+
+
+def by_sentence(rows: list[dict]) -> list[dict]:
+    """Selected components grouped per sentence (the user's first): the tokens picked in each."""
+    groups: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        g = groups.setdefault((r["from"], r["sentence"]), {"from": r["from"], "sentence": r["sentence"],
+                                                           "tokens": [], "weight": 0.0})
+        g["tokens"].append(r["token"])
+        g["weight"] += r["weight"]
+    out = sorted(groups.values(), key=lambda g: (g["from"] != "yours", -len(g["tokens"])))
+    return [{"from": g["from"], "components": len(g["tokens"]), "tokens": " ".join(g["tokens"]),
+             "total weight": g["weight"], "sentence": g["sentence"]} for g in out]
 
 
 # -- page 5: samples -----------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def component_bars(components: list[dict], title: str = "Mixture weights of the 
                            showlegend=False))
     for name, colour in (("retained", BLUE), ("pruned", GREY)):  # legend entries only
         fig.add_trace(go.Bar(x=[None], y=[None], marker_color=colour, name=name))
-    fig.update_yaxes(type="log", title="weight")
+    fig.update_yaxes(type="log", title="weight (log scale)", dtick=1, exponentformat="power")
     fig.update_xaxes(tickangle=-45, type="category")
     return _layout(fig, title, height=360, barmode="overlay", legend=dict(orientation="h", y=1.12, x=1,
                                                                            xanchor="right"))
@@ -67,23 +67,23 @@ def component_bars(components: list[dict], title: str = "Mixture weights of the 
 
 def token_strip(tokens: list[str], weights: list[float], retained: list[bool],
                 title: str = "Input tokens coloured by the weight of their component",
-                zmax: float | None = None) -> go.Figure:
-    """The input tokens in reading order, rows of STRIP_WIDTH, each cell coloured by its component's
+                zmax: float | None = None, width: int = STRIP_WIDTH) -> go.Figure:
+    """The input tokens in reading order, rows of `width` cells, each coloured by its component's
     weight; pruned tokens are grey (no colour)."""
     n = len(tokens)
-    rows = max(1, math.ceil(n / STRIP_WIDTH))
-    z = np.full((rows, STRIP_WIDTH), np.nan)
-    text = [[""] * STRIP_WIDTH for _ in range(rows)]
-    hover = [[""] * STRIP_WIDTH for _ in range(rows)]
+    rows = max(1, math.ceil(n / width))
+    z = np.full((rows, width), np.nan)
+    text = [[""] * width for _ in range(rows)]
+    hover = [[""] * width for _ in range(rows)]
     for i, (tok, w, keep) in enumerate(zip(tokens, weights, retained)):
-        r, c = divmod(i, STRIP_WIDTH)
+        r, c = divmod(i, width)
         z[r, c] = w if keep else np.nan
         text[r][c] = plain(tok)
         hover[r][c] = f"{plain(tok)}<br>token {i}<br>{'pi' if keep else 'pruned, share'} = {w:.4g}"
     zmax = zmax if zmax is not None else (float(np.nanmax(z)) if np.isfinite(z).any() else 1.0)
     fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", hovertext=hover, hoverinfo="text",
                                colorscale=WEIGHT_SCALE, zmin=0, zmax=zmax, xgap=3, ygap=3,
-                               colorbar=dict(title="pi", thickness=12), textfont=dict(size=13)))
+                               colorbar=dict(title="pi", thickness=12, nticks=3), textfont=dict(size=13)))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
     return _layout(fig, title, height=90 + 46 * rows, plot_bgcolor=GREY)
@@ -111,15 +111,23 @@ def sparsity_curve(curve: dict, current: Sequence[float] = ()) -> go.Figure:
                              name="retained components", line=dict(color=BLUE)), secondary_y=False)
     fig.add_trace(go.Scatter(x=curve["alpha_delta"], y=curve["bleu"], mode="lines+markers", name="BLEU vs input",
                              line=dict(color=ORANGE, dash="dot")), secondary_y=True)
-    n = curve.get("n_inputs")
+    n = curve.get("n_inputs") or 0
+    top = 1.08 * max([n, *curve["retained"], 1])
     if n:
         fig.add_hline(y=n, line=dict(color=GREY, dash="dash"), annotation_text=f"{n} input tokens",
                       annotation_position="bottom right")
-    for k, x in enumerate(current):
-        fig.add_vline(x=x, line=dict(color=RED if k == 0 else GREEN, width=2))
-    fig.update_xaxes(type="log", title="alpha^Delta (conditional prior)")
-    fig.update_yaxes(title="retained components", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title="BLEU", range=[0, 105], secondary_y=True, showgrid=False)
+    for k, x in enumerate(current):  # the chosen values, as vertical lines with a legend entry
+        fig.add_trace(go.Scatter(x=[x, x], y=[0, top], mode="lines", name=f"{('left', 'right')[k % 2]}: {x:g}",
+                                 line=dict(color=RED if k == 0 else GREEN, width=2, dash="solid" if k == 0 else "dash"),
+                                 hoverinfo="skip"), secondary_y=False)
+    grid = curve["alpha_delta"]
+    ticks = [m * 10.0 ** e for e in range(-4, 3) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if grid and min(grid) <= t <= max(grid)]
+    fig.update_xaxes(type="log", title="alpha^Delta (conditional prior)", tickvals=ticks or None,
+                     ticktext=[f"{t:g}" for t in ticks] or None)
+    fig.update_yaxes(title="retained components", range=[0, top], secondary_y=False)
+    fig.update_yaxes(title="BLEU", range=[0, 100], tickmode="linear", tick0=0, dtick=20, secondary_y=True,
+                     showgrid=False)
     return _layout(fig, "Sparsity against alpha^Delta for this sentence", height=380,
                    legend=dict(orientation="h", y=-0.25))
 
@@ -191,7 +199,7 @@ def latent_map(corpus_xy: np.ndarray, corpus: dict, sentences: list[str], user_x
         customdata=[[0, i] for i in range(n)], hovertext=hover, hoverinfo="text"))
     if user_xy is not None and user is not None and len(user_xy):
         w = np.asarray(user["weight"], dtype=float)
-        sizes = 8 + 60 * np.sqrt(w / max(w.max(), 1e-9)) * 0.5
+        sizes = 6 + 20 * np.sqrt(w / max(w.max(), 1e-9))
         texts = [plain(t) for t in user["token"]]
         hover = [f"{t}<br>pi = {wi:.3g}<br>{plain(_short((user_sentences or [''])[int(s)]))}"
                  for t, wi, s in zip(texts, w, user["sentence"])]

@@ -1,6 +1,6 @@
 """NVAE explorer, the Streamlit app: `streamlit run app/main.py` (from the repository root).
 
-Pages live in app/pages/, one short script each; st.navigation gives every page its own address
+Pages live in app/views/ (see app/__init__.py for why not pages/), one short script each; st.navigation gives every page its own address
 (/inspect, /sparsity, /interpolate, /latent-map, /samples, /denoising, /model) and the query string
 holds the page's settings, so the address bar is always a link to the current view.
 `?page=NAME` on any address opens that page too.
@@ -25,24 +25,22 @@ st.set_page_config(page_title="NVAE explorer", page_icon=":material/scatter_plot
 
 HERE = Path(__file__).resolve().parent
 PAGES = {
-    "inspect": st.Page(HERE / "pages/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect",
+    "inspect": st.Page(HERE / "views/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect",
                        default=True),
-    "sparsity": st.Page(HERE / "pages/sparsity.py", title="Sparsity", icon=":material/filter_alt:",
+    "sparsity": st.Page(HERE / "views/sparsity.py", title="Sparsity", icon=":material/filter_alt:",
                         url_path="sparsity"),
-    "interpolate": st.Page(HERE / "pages/interpolate.py", title="Interpolate", icon=":material/swap_horiz:",
+    "interpolate": st.Page(HERE / "views/interpolate.py", title="Interpolate", icon=":material/swap_horiz:",
                            url_path="interpolate"),
-    "latent-map": st.Page(HERE / "pages/latent_map.py", title="Latent map", icon=":material/bubble_chart:",
+    "latent-map": st.Page(HERE / "views/latent_map.py", title="Latent map", icon=":material/bubble_chart:",
                           url_path="latent-map"),
-    "samples": st.Page(HERE / "pages/samples.py", title="Samples", icon=":material/casino:", url_path="samples"),
-    "denoising": st.Page(HERE / "pages/denoising.py", title="Denoising attention in 2-D",
+    "samples": st.Page(HERE / "views/samples.py", title="Samples", icon=":material/casino:", url_path="samples"),
+    "denoising": st.Page(HERE / "views/denoising.py", title="Denoising attention in 2-D",
                          icon=":material/my_location:", url_path="denoising"),
-    "model": st.Page(HERE / "pages/model_page.py", title="Model", icon=":material/info:", url_path="model"),
+    "model": st.Page(HERE / "views/model_page.py", title="Model", icon=":material/info:", url_path="model"),
 }
 PAGE_PARAM = state.Param("page", "choice", "inspect", choices=tuple(PAGES), label="page")
 
-open("/tmp/appdev/log","a").write(f"MAIN top {dict(st.query_params)}\n")
 nav = st.navigation(list(PAGES.values()))
-print("MAIN after nav", dict(st.query_params))
 
 ui.restore_checkpoint_param()
 if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the query string
@@ -56,7 +54,7 @@ if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the
 
 with st.sidebar:
     path = models.active_checkpoint()
-    st.caption(f"Checkpoint: **{path.name}** (change it on the Model page)")
+    st.caption(f"Checkpoint: **{ui.md_escape(path.name)}** (change it on the Model page)")
     st.caption("The address bar always holds a link to the current view: copy it to share.")
 
 nav.run()

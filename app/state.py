@@ -22,10 +22,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-MAX_RAW_CHARS = 2_000  # a query value longer than this is cut before anything else looks at it
+MAX_RAW_CHARS = 100  # a bool or number longer than this is not looked at
 MAX_VALUES = 20  # repeated values of one key beyond this are ignored
-_INT = re.compile(r"[+-]?\d{1,12}")
-_FLOAT = re.compile(r"[+-]?(\d{1,12}(\.\d{0,12})?|\.\d{1,12})([eE][+-]?\d{1,3})?")
+_INT = re.compile(r"[+-]?\d{1,12}", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(\d{1,12}(\.\d{0,12})?|\.\d{1,12})([eE][+-]?\d{1,3})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,6 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
     if param.kind == "texts":
         texts, notice = [], None
         for v in values:
-            v = v[:MAX_RAW_CHARS]
             if len(v) > param.max_chars:
                 v, notice = v[: param.max_chars], f"A sentence in the link was longer than {param.max_chars} characters and was cut."
             if v.strip():
@@ -81,13 +80,14 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
         if not texts:
             return param.default, bad
         return texts, notice
-    value = values[-1][:MAX_RAW_CHARS]
+    value = values[-1]
     if param.kind == "text":
         if len(value) > param.max_chars:
             return value[: param.max_chars], f"The link's {param.title} was longer than {param.max_chars} characters and was cut."
         return (value, None) if value.strip() else (param.default, bad)
     if param.kind == "choice":
         return (value, None) if value in param.choices else (param.default, bad)
+    value = value[:MAX_RAW_CHARS]
     if param.kind == "bool":
         low = value.strip().lower()
         if low in ("1", "true", "yes", "on"):
@@ -97,7 +97,7 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
         return param.default, bad
     if param.kind in ("int", "float"):
         text = value.strip()
-        if not (_INT if param.kind == "int" else _FLOAT).fullmatch(text):
+        if len(text) > 40 or not (_INT if param.kind == "int" else _FLOAT).fullmatch(text):
             return param.default, bad
         number = int(text) if param.kind == "int" else float(text)
         if isinstance(number, float) and not math.isfinite(number):

@@ -7,8 +7,8 @@ here is the app's own.
 
 from __future__ import annotations
 
-import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,12 @@ from app import analysis, figures, model as models, state
 from nvae.checkpoint import CheckpointError
 
 CKPT = state.Param("ckpt", "text", "", max_chars=200, label="checkpoint")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text) -> str:
+    """Text (a path, a folder name, an error message) made literal inside markdown."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 # -- checkpoint ----------------------------------------------------------------------------------
@@ -27,7 +33,6 @@ CKPT = state.Param("ckpt", "text", "", max_chars=200, label="checkpoint")
 def restore_checkpoint_param() -> None:
     """Apply `?ckpt=NAME` (a name from the list of checkpoints, never a path) once per link."""
     raw = st.query_params.get_all("ckpt")
-    print("DBG", dict(st.query_params), raw, st.session_state.get("_ckpt_written"))
     if not raw or st.session_state.get("_ckpt_written") == raw:
         return
     st.session_state["_ckpt_written"] = raw
@@ -82,11 +87,10 @@ def get_model():
     try:
         model = models.load_model(path)
     except CheckpointError as err:
-        st.error(f"The model could not be loaded. {err}", icon=":material/error:")
+        st.error(f"The model could not be loaded. {md_escape(err)}", icon=":material/error:")
         if path.resolve() == models.default_checkpoint().resolve():
             st.caption("The default checkpoint is `checkpoints/nvae-default` (or `$NVAE_CHECKPOINT`).")
-        checkpoint_selector(key=f"fallback_ckpt_{st.session_state.get('_page', '')}",
-                            label="Use another checkpoint")
+        checkpoint_selector(key="fallback_ckpt", label="Use another checkpoint")
         st.stop()
     return model, models.checkpoint_key(path)
 
@@ -149,8 +153,10 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
     return float(value)
 
 
-def alpha_param(cfg, name: str = "ad") -> state.Param:
-    return state.Param(name, "float", float(cfg.alpha_delta), lo=float(cfg.alpha_delta_min),
+def alpha_param(cfg, name: str = "ad", default: float | None = None) -> state.Param:
+    """The shareable alpha^Delta setting, validated against the model's trained range."""
+    return state.Param(name, "float", float(cfg.alpha_delta if default is None else default),
+                       lo=float(cfg.alpha_delta_min),
                        hi=float(cfg.alpha_delta_max), label="alpha_delta")
 
 
@@ -160,13 +166,13 @@ def alpha_param(cfg, name: str = "ad") -> state.Param:
 def download_table(rows: list[dict[str, Any]], stem: str, key: str, json_too: bool = True) -> None:
     """CSV (and JSON) download buttons for a table."""
     df = pd.DataFrame(rows)
-    cols = st.columns(2 if json_too else 1)
-    cols[0].download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{stem}.csv",
-                            mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+    row = st.container(horizontal=True)
+    row.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{stem}.csv",
+                        mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
     if json_too:
-        cols[1].download_button("Download JSON", json.dumps(rows, ensure_ascii=False, indent=1).encode(),
-                                file_name=f"{stem}.json", mime="application/json", key=f"{key}_json",
-                                on_click="ignore", icon=":material/download:")
+        row.download_button("Download JSON", json.dumps(rows, ensure_ascii=False, indent=1).encode(),
+                            file_name=f"{stem}.json", mime="application/json", key=f"{key}_json",
+                            on_click="ignore", icon=":material/download:")
 
 
 def plot(fig, stem: str, key: str, **kwargs):
@@ -178,10 +184,18 @@ def plot(fig, stem: str, key: str, **kwargs):
 
 
 def table(rows: list[dict[str, Any]], **kwargs) -> None:
+    """An interactive table (sortable, scrollable; cells show text verbatim)."""
     st.dataframe(pd.DataFrame(rows), hide_index=True, **kwargs)
 
 
-def to_csv(rows: list[dict[str, Any]]) -> bytes:
-    buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)
-    return buf.getvalue().encode()
+def text_table(df: pd.DataFrame, highlight: list[bool] | None = None, columns: list[str] | None = None,
+               formats: dict[str, str] | None = None) -> None:
+    """A static table whose long text wraps. st.table renders markdown, so every text cell is
+    escaped first (shown verbatim). `highlight` marks rows whose `columns` get a yellow background."""
+    df = df.map(lambda v: md_escape(v) if isinstance(v, str) else v)
+    styled = df.style.hide(axis="index").format(formats or {})
+    if highlight is not None:
+        styled = styled.apply(lambda col: ["background-color: #fff3bf" if h else "" for h in highlight], axis=0,
+                              subset=columns or list(df.columns))
+    st.table(styled)
+

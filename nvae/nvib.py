@@ -237,6 +237,15 @@ def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) 
     return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
 
 
+def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
+    """Clamp in the forward pass, identity in the backward pass (straight-through).
+
+    A plain clamp has zero gradient outside [lo, hi]: a log pseudo-count that drifted past the
+    upper bound while the KL weight was still 0 could then never be pulled back by KL_D.
+    """
+    return x + (x.clamp(lo, hi) - x).detach()
+
+
 # ---------------------------------------------------------------------------------------------
 # The NVIB layer
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +319,7 @@ class NVIB(nn.Module):
         logvar_tok = self.logvar_proj(hc).clamp(-20.0, 10.0)
         log_alpha = (self.alpha_proj(hc).squeeze(-1)
                      + self.alpha_quad * mu_tok.pow(2).sum(-1) / (2 * self.sqrt_e))
-        alpha_tok = log_alpha.clamp(cfg.log_alpha_min, cfg.log_alpha_max).exp().masked_fill(pad_mask, 0.0)
+        alpha_tok = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max).exp().masked_fill(pad_mask, 0.0)
 
         # prepend the prior component 0
         prior_mu = self.prior_mu.expand(B, 1, P)

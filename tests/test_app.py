@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from test_app_support import make_app_checkpoints
@@ -14,6 +15,14 @@ from test_app_support import make_app_checkpoints
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 PAGES = ["inspect", "sparsity", "interpolate", "latent_map", "samples", "denoising", "model_page"]
 TIMEOUT = 300  # the latent map's first UMAP fit compiles numba code: slow on a busy machine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_torch_threads():
+    """The app sets torch to one thread when imported (app/model.py); give other tests theirs back."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +44,7 @@ def open_page(page: str, query: dict | None = None) -> AppTest:
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     at.run()
     if page != "inspect":
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
     at.query_params.update(query or {})
     if page != "inspect" or query:
         at.run()
@@ -186,7 +195,7 @@ def test_interpolate_tau_changes_view():
 def test_interpolate_shows_baseline_strip():
     at = open_page("interpolate")
     assert at.selectbox(key="interpolate.baseline").value == "baseline-vt"
-    assert len(at.dataframe) == 2  # NVAE strip and the baseline's
+    assert len(at.table) == 2  # NVAE strip and the baseline's
     assert any("position-wise" in c.value for c in at.caption)
 
 
@@ -260,12 +269,12 @@ def test_model_page_selects_other_checkpoint():
     no_exception(at)
     assert at.metric[0].value == "VT"
     assert at.query_params.get("ckpt") == "baseline-vt"
-    at.switch_page("pages/sparsity.py").run()
+    at.switch_page("views/sparsity.py").run()
     no_exception(at)
     assert at.info  # a baseline has no sparsity control
-    at.switch_page("pages/interpolate.py").run()
+    at.switch_page("views/interpolate.py").run()
     no_exception(at)
-    assert at.dataframe
+    assert at.table
 
 
 def test_fallback_selector_recovers(monkeypatch, tmp_path):
@@ -282,11 +291,11 @@ def test_fallback_selector_recovers(monkeypatch, tmp_path):
 
 def test_samples_controls():
     at = open_page("samples")
-    before = [d.value.copy() for d in at.dataframe]
+    before = at.table[0].value.copy()
     at.number_input(key="samples.seed").set_value(7)
     at.button[0].click().run()
     no_exception(at)
-    assert not before[0].equals(at.dataframe[0].value)
+    assert not before.equals(at.table[0].value)
     assert at.query_params["seed"] == "7"
 
 
@@ -306,3 +315,42 @@ def test_latent_map_overlay():
     at.text_area(key="latent-map.s").set_value("").run()
     no_exception(at)
     assert at.error
+
+
+def test_baseline_checkpoint_pages(monkeypatch, app_checkpoints):
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(app_checkpoints["baseline"]))
+    for page in ("inspect", "samples", "latent_map"):
+        at = open_page(page)
+        no_exception(at)
+        assert not at.error
+    at = open_page("inspect")
+    assert at.select_slider(key="inspect.ad").disabled
+    assert any("baseline latent has no α^Δ" in c.value for c in at.caption)
+
+
+def test_md_escape():
+    from app.ui import md_escape
+
+    assert md_escape("a_b*c [x](javascript:alert(1)) `x` $y$") == (
+        r"a\_b\*c \[x\]\(javascript\:alert\(1\)\) \`x\` \$y\$")
+
+
+def _text_table_script(root):
+    import sys
+
+    import pandas as pd
+
+    sys.path.insert(0, root)
+    from app import ui
+
+    ui.text_table(pd.DataFrame({"text": ["**bold** [x](javascript:alert(1)) :red[big] $x^2$", "- item"],
+                                "n": [1, 2]}), highlight=[False, True], columns=["text"])
+
+
+def test_text_table_escapes_markdown():
+    at = AppTest.from_function(_text_table_script, kwargs={"root": str(Path(MAIN).parents[1])})
+    at.run()
+    no_exception(at)
+    cells = list(at.table[0].value["text"])
+    assert cells[0] == r"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\) \:red\[big\] \$x^2\$"
+    assert cells[1] == r"\- item"

@@ -195,3 +195,16 @@ def test_cross_attention_evaluation_form_is_denoise():
     expected = attn.out_proj(heads.transpose(1, 2).reshape(B, T, P))
     torch.testing.assert_close(ours, expected, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(w_ours, w.mean(1), rtol=1e-4, atol=1e-6)
+
+
+def test_clamped_pseudo_counts_still_get_the_kl_gradient():
+    """log alpha beyond the clamp keeps a gradient, so KL_D can pull it back into range."""
+    cfg = ModelConfig(d_model=16, n_heads=2)
+    layer = NVIB(cfg).eval()
+    with torch.no_grad():
+        layer.alpha_proj.bias.fill_(50.0)  # far above log_alpha_max
+    h = torch.randn(1, 4, 16)
+    latent, _, kl_d = layer(h, torch.zeros(1, 4, dtype=torch.bool))
+    assert torch.allclose(latent.alpha[0, 1:], torch.full((4,), math.exp(cfg.log_alpha_max)))
+    kl_d.sum().backward()
+    assert layer.alpha_proj.bias.grad.item() > 0  # descending lowers log alpha

@@ -60,8 +60,8 @@ with view:
             "attention-weights-2d", key="weights")
 
 st.markdown(r"""
-**How to read it.** *Ordinary attention* (red ✕) sees only the means $z_i$ and returns
-$\mathrm{softmax}(u\cdot z_i/\sqrt d)$-weighted average of them: it ignores the weights π and the
+**How to read it.** *Ordinary attention* (red ✕) sees only the means $z_i$ and returns their
+average weighted by $\mathrm{softmax}(u\cdot z_i/\sqrt d)$: it ignores the weights π and the
 variances. The poster rewrites it as denoising attention over **impulses** at $z_i$ weighted by
 $\exp(\lVert z_i\rVert^2/2\sqrt d)$ (the identity is checked below).
 

@@ -1,8 +1,9 @@
 """Samples: sentences decoded from latents drawn from the prior."""
 
+import pandas as pd
 import streamlit as st
 
-from app import analysis, figures, model as models, state, ui
+from app import figures, model as models, state, ui
 
 PAGE = "samples"
 
@@ -35,7 +36,7 @@ with st.form("controls", border=False):
 state.publish(PARAMS, {"k": k, "n": n, "seed": seed, "temp": temp}, ui.checkpoint_extra())
 
 samples = models.prior_samples(key, int(k), int(n), int(seed), float(temp), None)
-ui.table([{"sample": s["sample"], "text": s["text"], "largest weight": round(s["largest_weight"], 3)}
-          for s in samples], width="stretch")
+ui.text_table(pd.DataFrame([{"sample": s["sample"], "text": s["text"], "largest weight": f"{s['largest_weight']:.3f}"}
+                            for s in samples]))
 ui.download_table([{k: v for k, v in s.items() if k != "weights"} for s in samples], "prior-samples", key="samples")
 ui.plot(figures.sample_weights(samples), "prior-sample-weights", key="weights")

@@ -8,11 +8,11 @@ PAGE = "inspect"
 DEFAULT = ["The game was released in Japan in 2011.", "He was born in a small village in the north of England."]
 
 ui.header("Inspect a sentence", """
-The encoder turns each sentence into a **mixture of Gaussian components**: one per input token plus
-a *prior* component. Each component has a pseudo-count α; those under the threshold are **pruned**
-(grey), the others share the mixture weight π the decoder attends to. Below each sentence: its
-components, the tokens coloured by weight, the decoder's reconstruction (scored by BLEU against
-the input) and which components each output token attends to.
+The encoder turns a sentence into a **mixture of Gaussian components**, one per input token plus a
+*prior* component; components whose pseudo-count α falls under the threshold are **pruned** (grey),
+the others share the weight π that the decoder attends to. For each sentence you see its
+components, its tokens coloured by weight, the decoder's reconstruction (with BLEU against the
+input) and which components each output token attends to.
 """)
 
 model, key = ui.get_model()

@@ -11,11 +11,10 @@ DEFAULT_A = "The film received positive reviews from critics."
 DEFAULT_B = "He was born in a small village in the north of England."
 
 ui.header("Interpolate between two sentences", """
-An NVAE latent is a *set* of weighted components, so two sentences are blended by **mixing their
-sets**: F_τ = (1 − τ)·F_A + τ·F_B keeps every component of both and scales their weights. Move τ to
-decode one mixture; the strip below decodes 11 steps at once and marks what changes from step to
-step. A baseline with one vector per position can only average vectors position by position: where
-a baseline checkpoint exists, its strip is shown beside.
+An NVAE latent is a *set* of weighted components, so two sentences blend by **mixing their sets**:
+F_τ = (1 − τ)·F_A + τ·F_B keeps every component of both and scales their weights. Move τ to decode
+one mixture; the strip decodes 11 steps at once and marks what changes from step to step, beside a
+baseline's position-by-position interpolation when a baseline checkpoint exists.
 """)
 
 model, key = ui.get_model()
@@ -56,7 +55,7 @@ if baselines:
             bkey = models.checkpoint_key(baselines[baseline_name])
             baseline_strip = models.interpolation_strip(bkey, text_a, text_b)
         except CheckpointError as err:
-            st.warning(f"The baseline could not be loaded. {err}")
+            st.warning(f"The baseline could not be loaded. {ui.md_escape(err)}")
             baseline_name = None
     else:
         baseline_name = None
@@ -91,11 +90,8 @@ st.caption("Highlighted rows differ from the step before; the `change` column li
 def strip_table(rows: list[dict]) -> None:
     df = pd.DataFrame([{"tau": r["tau"], "text": r["text"], "change": r["change"],
                         "BLEU vs A": round(r["bleu_a"], 1), "BLEU vs B": round(r["bleu_b"], 1)} for r in rows])
-    changed = [r["changed"] for r in rows]
-    styled = df.style.apply(lambda col: ["background-color: #fff3bf" if c else "" for c in changed], axis=0,
-                            subset=["text", "change"]).format({"tau": "{:.1f}", "BLEU vs A": "{:.1f}",
-                                                               "BLEU vs B": "{:.1f}"})
-    st.dataframe(styled, hide_index=True, width="stretch")
+    ui.text_table(df, highlight=[r["changed"] for r in rows], columns=["text", "change"],
+                  formats={"tau": "{:.1f}", "BLEU vs A": "{:.1f}", "BLEU vs B": "{:.1f}"})
 
 
 cols = st.columns(2) if baseline_strip else [st.container()]
@@ -105,7 +101,7 @@ with cols[0]:
     ui.download_table(strip, "interpolation-strip", key="strip", json_too=False)
 if baseline_strip:
     with cols[1]:
-        st.caption(f"{baseline_name}: position-wise interpolation")
+        st.caption(f"{ui.md_escape(baseline_name)}: position-wise interpolation")
         strip_table(baseline_strip)
         ui.download_table(baseline_strip, f"interpolation-strip-{baseline_name}", key="strip_baseline",
                           json_too=False)

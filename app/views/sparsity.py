@@ -8,16 +8,18 @@ PAGE = "sparsity"
 DEFAULT = "The game was released in Japan in 2011 and sold well."
 
 ui.header("Sparsity", """
-α^Δ, the *conditional prior*, says how much total weight the prior expects per input token. A model
-trained loss-conditionally accepts any α^Δ in its trained range: **larger values keep more
-components**, smaller ones prune more. Move the slider to re-encode the sentence; the curve shows
-the whole range at once, and two values are compared side by side.
+α^Δ, the *conditional prior*, sets how much total weight the prior expects per input token: with a
+model trained loss-conditionally, **larger values keep more components** and smaller ones prune
+more. Move a slider to re-encode the sentence at that value (two values side by side); the curve
+shows the whole trained range at once.
 """)
 
 model, key = ui.get_model()
 cfg = model.cfg
+GRID = analysis.alpha_grid(cfg)
+COMPARE = analysis.nearest(cfg.alpha_delta / 10, GRID)  # the right-hand default: ten times sparser
 PARAMS = [state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"), ui.alpha_param(cfg),
-          ui.alpha_param(cfg, "ad2")]
+          ui.alpha_param(cfg, "ad2", default=COMPARE)]
 ui.show_notices(state.restore(PAGE, PARAMS))
 if cfg.model_type != "nvae":
     st.info("This checkpoint is a baseline: its latent has a fixed number of vectors, so there is no sparsity "
@@ -29,9 +31,8 @@ check = analysis.check_text(raw, one_per_line=False)
 if not ui.text_messages(check):
     st.stop()
 text = check.texts[0]
-grid = analysis.alpha_grid(cfg)
 active = analysis.alpha_delta_active(cfg)
-curve = models.sparsity_curve(key, text, tuple(grid)) if active else None
+curve = models.sparsity_curve(key, text, tuple(GRID)) if active else None
 
 
 @st.fragment
@@ -56,7 +57,8 @@ def compare() -> None:
             st.metric(f"Retained at α^Δ = {view.alpha_delta if view.alpha_delta is not None else cfg.alpha_delta:g}",
                       f"{view.n_retained} / {view.n_inputs}", help="retained components / input tokens")
             tokens, weights, kept = analysis.token_weights(view)
-            ui.plot(figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax),
+            ui.plot(figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax,
+                                        width=8),
                     f"strip-{name}", key=f"strip_{name}")
             ui.show_text(f"Reconstruction (BLEU {view.bleu:.1f})", view.reconstruction)
 

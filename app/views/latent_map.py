@@ -11,10 +11,10 @@ DEFAULT = ["The game was released in Japan in 2011."]
 N_SENTENCES = max(10, min(5000, int(os.environ.get("NVAE_APP_MAP_SENTENCES", "300") or 300)))
 
 ui.header("Latent map", f"""
-Every retained component of {N_SENTENCES} WikiText-2 test sentences is a point: its mean vector,
-projected to 2-D with UMAP (computed once per checkpoint, then cached). Components that sit close
-together play similar roles for the decoder. Your sentences' components are drawn on top, sized by
-their weight π. Draw a **box or lasso** around points to list their sentences and tokens.
+Each point is a retained component of one of {N_SENTENCES} WikiText-2 test sentences: its mean
+vector, placed in 2-D by UMAP (computed once per checkpoint, then cached), so components that play
+similar roles sit together. Your sentences' components are drawn on top in red, sized by weight π;
+draw a **box or lasso** around points to list their sentences and tokens.
 """)
 
 model, key = ui.get_model()
@@ -48,8 +48,9 @@ def map_and_selection() -> None:
     points = event.selection.points if event and event.selection else []
     rows = analysis.selected_rows(points, corpus, sentences, user, check.texts)
     if rows:
-        st.subheader(f"{len(rows)} selected component(s)")
-        ui.table(rows, width="stretch")
+        more = f" (the first {len(rows)} are listed)" if len(points) > len(rows) else ""
+        st.subheader(f"{len(points)} selected component(s){more}")
+        ui.table(analysis.by_sentence(rows), width="stretch")
         ui.download_table(rows, "latent-map-selection", key="selection")
     else:
         st.caption("Select points with the box or lasso tool (top right of the map) to list them here.")

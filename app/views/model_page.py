@@ -16,11 +16,11 @@ choose one here: every page then uses it.
 ui.checkpoint_selector(key="model_page_ckpt")
 path = models.active_checkpoint()
 state.publish([], {}, ui.checkpoint_extra())
-st.caption(f"Folder: `{path}`")
+st.caption(f"Folder: {ui.md_escape(path)}")
 try:
     info = models.describe(path)
 except CheckpointError as err:
-    st.error(f"This checkpoint cannot be read. {err}", icon=":material/error:")
+    st.error(f"This checkpoint cannot be read. {ui.md_escape(err)}", icon=":material/error:")
     st.stop()
 
 cfg = info["config"]
@@ -28,33 +28,36 @@ c = st.columns(4)
 c[0].metric("Model type", cfg["model_type"].upper())
 c[1].metric("Parameters", f"{info['parameters']:,}" if info["parameters"] else "?")
 c[2].metric("Size on disk", f"{info['total_bytes'] / 1e6:.1f} MB")
-c[3].metric("α^Δ", f"{cfg['alpha_delta']:g}" + (" (conditional)" if cfg.get("alpha_delta_conditional") else ""))
+if cfg.get("alpha_delta_conditional") and cfg["model_type"] == "nvae":
+    c[3].metric("α^Δ range (loss-conditional)", f"{cfg['alpha_delta_min']:g} – {cfg['alpha_delta_max']:g}")
+else:
+    c[3].metric("α^Δ (fixed)", f"{cfg['alpha_delta']:g}")
 try:
     models.load_model(path)
 except CheckpointError as err:
-    st.error(f"The weights cannot be loaded. {err}", icon=":material/error:")
+    st.error(f"The weights cannot be loaded. {ui.md_escape(err)}", icon=":material/error:")
 
-card, config, curves = st.tabs(["Model card", "Configuration", "Training curves"])
-with card:
+with st.expander("Model card", expanded=True, icon=":material/description:"):
     card_file = path / "MODEL_CARD.md"
     if card_file.is_file():
         st.markdown(card_file.read_text(encoding="utf-8", errors="replace"))  # our own file
     else:
         st.info("This checkpoint has no MODEL_CARD.md.")
-with config:
+
+rows = read_metrics(path)
+if rows:
+    ui.plot(figures.training_curves(rows), "training-curves", key="curves")
+    evals = [r for r in rows if r.get("kind") == "eval"]
+    if evals:
+        with st.expander("Evaluations during training"):
+            ui.table(evals, width="stretch")
+else:
+    st.info("This checkpoint has no metrics.jsonl, so there are no training curves.")
+
+with st.expander("Configuration and files", icon=":material/settings:"):
     st.caption("Model")
     ui.table([{"setting": k, "value": str(v)} for k, v in cfg.items()], width="stretch")
     st.caption("Training")
     ui.table([{"setting": k, "value": str(v)} for k, v in info["train_config"].items()], width="stretch")
     st.caption("Files")
     ui.table([{"file": k, "bytes": v} for k, v in info["files"].items()], width="stretch")
-with curves:
-    rows = read_metrics(path)
-    if rows:
-        ui.plot(figures.training_curves(rows), "training-curves", key="curves")
-        evals = [r for r in rows if r.get("kind") == "eval"]
-        if evals:
-            st.caption("Evaluations")
-            ui.table(evals, width="stretch")
-    else:
-        st.info("This checkpoint has no metrics.jsonl.")

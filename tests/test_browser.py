@@ -1,0 +1,230 @@
+"""End to end in a real browser: `streamlit run app/main.py` on tiny checkpoints, driven by
+Playwright (sync API) with Debian's /usr/bin/chromium (never `playwright install`: offline).
+
+Opens every page (saving docs/screenshots/<page>.png), types a sentence, moves the alpha^Delta and
+tau sliders with the keyboard, box-selects points on the latent map and opens shared links.
+Skipped when chromium or playwright is missing. NVAE_BROWSER_CHECKPOINT=DIR runs it (and takes
+the screenshots) on another checkpoint instead of the tiny one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlparse
+
+import pytest
+
+from test_app_support import make_app_checkpoints
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = ROOT / "docs" / "screenshots"
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+SLOW = 300_000  # ms: the latent map's first UMAP fit on a busy 2-core machine
+PAGES = {"inspect": "", "sparsity": "sparsity", "interpolate": "interpolate", "latent-map": "latent-map",
+         "samples": "samples", "denoising": "denoising", "model": "model"}
+
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free port; yields its base URL."""
+    folder = tmp_path_factory.mktemp("browser-ckpts")
+    paths = make_app_checkpoints(folder)
+    checkpoint = os.environ.get("NVAE_BROWSER_CHECKPOINT") or str(paths["nvae"])
+    port = _free_port()
+    env = dict(os.environ, NVAE_CHECKPOINT=checkpoint, NVAE_CHECKPOINTS_DIR=str(folder),
+               NVAE_APP_MAP_SENTENCES=os.environ.get("NVAE_APP_MAP_SENTENCES", "120"),
+               NVAE_APP_CACHE_DIR=str(folder / "map-cache"))
+    log = open(folder / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"streamlit did not start: {(folder / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield pg
+    pg.close()
+
+
+def idle(pg, timeout: int = SLOW) -> None:
+    """Wait until the script run that an action started has finished."""
+    pg.wait_for_timeout(400)
+    pg.wait_for_selector(IDLE, timeout=timeout)
+
+
+def open_page(pg, url: str, path: str, query: str = "") -> None:
+    pg.goto(f"{url}/{path}{('?' + query) if query else ''}")
+    idle(pg)
+    assert pg.locator('[data-testid="stException"]').count() == 0, pg.locator('[data-testid="stException"]').first.inner_text()
+
+
+def screenshot(pg, name: str) -> None:
+    """The whole page: the viewport is stretched to the main column's height first."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    height = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    pg.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 6000)})
+    pg.wait_for_timeout(800)
+    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    pg.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def query(pg) -> dict[str, list[str]]:
+    return parse_qs(urlparse(pg.url).query)
+
+
+def press(pg, slider_index: int, key: str, times: int = 1) -> None:
+    thumb = pg.locator('[data-testid="stSlider"] input[type="range"]').nth(slider_index)
+    thumb.focus()
+    for _ in range(times):
+        thumb.press(key)
+    idle(pg)
+
+
+def texts(pg, testid: str) -> list[str]:
+    return [e.inner_text() for e in pg.locator(f'[data-testid="{testid}"]').all()]
+
+
+# -- tests ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_renders(server, page, name):
+    open_page(page, server, PAGES[name])
+    assert page.locator("h1").first.inner_text()
+    if name != "latent-map":  # its screenshot is taken with a selection, below
+        screenshot(page, name)
+
+
+def test_type_sentence_and_move_alpha_delta(server, page):
+    open_page(page, server, "")
+    area = page.locator('[data-testid="stTextArea"] textarea')
+    area.fill("The river flows into the sea.")
+    area.press("Control+Enter")
+    idle(page)
+    assert "the river flows into the sea." in texts(page, "stCode")
+    assert query(page)["s"] == ["The river flows into the sea."]
+    before = texts(page, "stMetricValue")[0]
+    press(page, 0, "Home")  # the smallest alpha^Delta
+    low = texts(page, "stMetricValue")[0]
+    press(page, 0, "End")  # the largest
+    assert query(page)["ad"] == ["1"]
+    assert texts(page, "stMetricValue")[0] != low or before != low
+
+
+def test_sparsity_slider(server, page):
+    open_page(page, server, "sparsity")
+    before = texts(page, "stMetric")[0]
+    press(page, 0, "End")
+    after = texts(page, "stMetric")[0]
+    assert before != after and "α^Δ = 1" in after
+
+
+def test_tau_slider_updates_text(server, page):
+    open_page(page, server, "interpolate")
+    assert any("τ = 0.50" in c for c in texts(page, "stCaptionContainer"))
+    press(page, 0, "ArrowRight", times=2)
+    assert any("τ = 0.60" in c for c in texts(page, "stCaptionContainer"))
+    assert query(page)["tau"] == ["0.6"]
+
+
+def test_latent_map_box_select(server, page):
+    open_page(page, server, "latent-map")
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.scroll_into_view_if_needed()
+    chart.hover()
+    page.locator('.modebar-btn[data-title="Box Select"]').first.click()
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+    x1, y1 = box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=5)
+    page.mouse.move(x1, y1, steps=5)
+    page.mouse.up()
+    idle(page)
+    headings = [h.inner_text() for h in page.locator("h3").all()]
+    assert any("selected component" in h for h in headings), headings
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    screenshot(page, "latent-map")
+
+
+def test_shared_link_restores_view(server, page):
+    a, b = "The ship sailed at dawn.", "A storm hit the coast."
+    open_page(page, server, "interpolate", f"a={quote(a)}&b={quote(b)}&tau=0.3")
+    inputs = page.locator('[data-testid="stTextInput"] input')
+    assert inputs.nth(0).input_value() == a and inputs.nth(1).input_value() == b
+    assert any("τ = 0.30" in c for c in texts(page, "stCaptionContainer"))
+    open_page(page, server, "", "s=First%20one.&s=Second%20one.&ad=1")
+    assert page.locator('[data-testid="stTextArea"] textarea').input_value() == "First one.\nSecond one."
+    assert "first one." in texts(page, "stCode")
+    open_page(page, server, "", "page=samples&seed=5")
+    assert page.locator("h1").first.inner_text().startswith("Samples")
+    assert query(page)["seed"] == ["5"]
+
+
+def test_markup_is_plain_text(server, page):
+    open_page(page, server, "")
+    area = page.locator('[data-testid="stTextArea"] textarea')
+    area.fill('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> <b>bold</b>')
+    area.press("Control+Enter")
+    idle(page)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator("img[src=x]").count() == 0
+
+
+def test_bad_link_values_give_notice(server, page):
+    open_page(page, server, "interpolate", "tau=NaN&a=%20%20")
+    notices = texts(page, "stAlertContentWarning")
+    assert notices, "a notice says the link's values were not used"
+    assert any("τ = 0.50" in c for c in texts(page, "stCaptionContainer"))
