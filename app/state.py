@@ -198,10 +198,10 @@ def publish(params: Sequence[Param], values: Mapping[str, Any], extra: Mapping[s
 
     encoded = encode_params(params, values)
     encoded.update(extra or {})
-    wanted = {k: _as_list(v) for k, v in encoded.items()}
+    wanted = {k: _as_list(v) for k, v in encoded.items() if _as_list(v)}
     if _query_now() != wanted:
-        st.query_params.from_dict(encoded)
-    st.session_state["_query_last"] = wanted
+        st.query_params.from_dict({k: v for k, v in encoded.items() if k in wanted})
+    st.session_state["_query_last"] = _query_now()  # as the URL now reads: restore() skips it
 
 
 def _identity(x):

@@ -354,3 +354,13 @@ def test_text_table_escapes_markdown():
     cells = list(at.table[0].value["text"])
     assert cells[0] == r"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\) \:red\[big\] \$x^2\$"
     assert cells[1] == r"\- item"
+
+
+def test_slider_moves_stick_while_text_is_empty():
+    at = open_page("inspect")
+    at.text_area(key="inspect.s").set_value("").run()
+    assert at.error
+    at.select_slider(key="inspect.ad").set_value(1.0).run()
+    at.run()
+    assert at.select_slider(key="inspect.ad").value == 1.0
+    assert "s" not in at.query_params and at.query_params["ad"] == "1"

@@ -111,9 +111,14 @@ def open_page(pg, url: str, path: str, query: str = "") -> None:
 def screenshot(pg, name: str) -> None:
     """The whole page: the viewport is stretched to the main column's height first."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    height = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    pg.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 6000)})
-    pg.wait_for_timeout(800)
+    height = 0
+    for _ in range(4):  # a taller viewport can reflow the page: measure until it settles
+        now = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        if now == height:
+            break
+        height = now
+        pg.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 8000)})
+        pg.wait_for_timeout(800)
     pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     pg.set_viewport_size({"width": 1400, "height": 1000})
 
