@@ -128,6 +128,12 @@ def interpolation_strip(key: str, text_a: str, text_b: str):
     return analysis.interpolation_strip(_load(key), encode_pair(key, text_a, text_b))
 
 
+def interpolation_strip_of(path: Path, text_a: str, text_b: str):
+    """The strip decoded by the checkpoint at `path` (e.g. a baseline). Raises CheckpointError."""
+    load_model(path)
+    return interpolation_strip(checkpoint_key(path), text_a, text_b)
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def mix_at(key: str, text_a: str, text_b: str, tau: float):
     return analysis.mix_at(_load(key), encode_pair(key, text_a, text_b), tau)

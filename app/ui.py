@@ -121,6 +121,9 @@ def text_messages(check: analysis.TextCheck) -> bool:
 
 def token_messages(view: analysis.SentenceView, model, which: str = "The sentence") -> None:
     """Notices about truncation and unknown pieces of one encoded sentence."""
+    if view.n_inputs <= 1:
+        st.warning(f"{which} has no token left after the tokenizer's normalisation (it drops accents and "
+                   f"control characters): only the end-of-sentence token was encoded.")
     if view.truncated:
         st.warning(f"{which} is longer than the model's limit of {model.cfg.max_len - 1} tokens: "
                    f"only its first {model.cfg.max_len - 1} tokens were encoded.", icon=":material/content_cut:")

@@ -375,6 +375,8 @@ def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_inf
     ]
     if run_info.get("command"):
         lines.append(f"- **Command**: `{run_info['command']}`")
+    for call in run_info.get("resumed", []):
+        lines.append(f"- **Resumed** at step {call['start_step']} with `{call['command']}`")
     if note:
         lines.append(f"- **Note**: {note}")
     lines += ["", "## Metrics on the test split", "",

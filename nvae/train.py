@@ -231,12 +231,18 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
-    if is_main and not resume:
-        (run / "run.json").write_text(json.dumps({"model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
-                                                   "train_sentences": len(train_ids),
-                                                   "world_size": world, "device": str(dev),
-                                                   "hardware": hardware_summary(dev),
-                                                   "command": " ".join(sys.argv)}, indent=2))
+    if is_main:
+        # run.json: the settings of the first call, plus every later call (a resume may change settings)
+        info_path = run / "run.json"
+        argv = sys.argv[1:] if sys.argv[0].endswith("__main__.py") else sys.argv
+        call = {"command": "python -m nvae " + " ".join(argv), "start_step": step, "train": train_cfg.to_dict(),
+                "world_size": world, "device": str(dev), "hardware": hardware_summary(dev)}
+        if resume and info_path.exists():
+            info = json.loads(info_path.read_text())
+            info.setdefault("resumed", []).append(call)
+        else:
+            info = {"model": model_cfg.to_dict(), "train_sentences": len(train_ids), **call}
+        info_path.write_text(json.dumps(info, indent=2))
     bar = tqdm(total=train_cfg.max_steps, initial=step, disable=not (progress and is_main),
                dynamic_ncols=True, desc=run.name)
     bad_steps, steps_this_call, t0 = 0, 0, time.time()

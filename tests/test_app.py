@@ -364,3 +364,10 @@ def test_slider_moves_stick_while_text_is_empty():
     at.run()
     assert at.select_slider(key="inspect.ad").value == 1.0
     assert "s" not in at.query_params and at.query_params["ad"] == "1"
+
+
+def test_text_that_normalises_to_nothing():
+    at = open_page("inspect")
+    at.text_area(key="inspect.s").set_value("\u0301\u0300").run()
+    no_exception(at)
+    assert any("no token left" in w.value for w in at.warning)

@@ -47,18 +47,14 @@ strip = models.interpolation_strip(key, text_a, text_b)
 baselines = models.baseline_checkpoints(exclude=models.active_checkpoint()) if model.cfg.model_type == "nvae" else {}
 baseline_name, baseline_strip = None, None
 if baselines:
-    baseline_name = st.selectbox("Compare with the baseline", ["(none)"] + list(baselines), index=1,
-                                 key=state.wkey(PAGE, "baseline"), persist_state="session")
-    if baseline_name != "(none)":
+    choice = st.selectbox("Compare with the baseline", ["(none)", *baselines], index=1,
+                          key=state.wkey(PAGE, "baseline"), persist_state="session")
+    if choice in baselines:
         try:
-            models.load_model(baselines[baseline_name])
-            bkey = models.checkpoint_key(baselines[baseline_name])
-            baseline_strip = models.interpolation_strip(bkey, text_a, text_b)
+            baseline_strip = models.interpolation_strip_of(baselines[choice], text_a, text_b)
+            baseline_name = choice
         except CheckpointError as err:
             st.warning(f"The baseline could not be loaded. {ui.md_escape(err)}")
-            baseline_name = None
-    else:
-        baseline_name = None
 
 
 @st.fragment
@@ -88,8 +84,9 @@ st.caption("Highlighted rows differ from the step before; the `change` column li
 
 
 def strip_table(rows: list[dict]) -> None:
+    """The strip as a wrapping table; rows that differ from the step before are highlighted."""
     df = pd.DataFrame([{"tau": r["tau"], "text": r["text"], "change": r["change"],
-                        "BLEU vs A": round(r["bleu_a"], 1), "BLEU vs B": round(r["bleu_b"], 1)} for r in rows])
+                        "BLEU vs A": r["bleu_a"], "BLEU vs B": r["bleu_b"]} for r in rows])
     ui.text_table(df, highlight=[r["changed"] for r in rows], columns=["text", "change"],
                   formats={"tau": "{:.1f}", "BLEU vs A": "{:.1f}", "BLEU vs B": "{:.1f}"})
 
