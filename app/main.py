@@ -5,7 +5,7 @@ Pages live in app/views/ (see app/__init__.py for why not pages/), one short scr
 holds the page's settings, so the address bar is always a link to the current view.
 `?page=NAME` on any address opens that page too.
 
-Environment: NVAE_CHECKPOINT (default checkpoint folder), NVAE_CHECKPOINTS_DIR (more folders to list
+Environment: NVAE_CHECKPOINT (default checkpoint folder), NVAE_CHECKPOINTS_DIR (folders to list instead of checkpoints/
 on the Model page), NVAE_APP_THREADS (torch threads, default 1), NVAE_APP_MAP_SENTENCES (corpus
 sample of the latent map, default 300), NVAE_APP_CACHE_DIR (where the latent map is kept).
 """

@@ -2,7 +2,7 @@
 the pages show (st.cache_data / st.cache_resource), keyed by the checkpoint's path and file times.
 
 The default checkpoint is $NVAE_CHECKPOINT, else `checkpoints/nvae-default`. The Model page can
-switch to any folder holding a config.json in `checkpoints/` or in $NVAE_CHECKPOINTS_DIR
+switch to any folder holding a config.json in `checkpoints/` (or in $NVAE_CHECKPOINTS_DIR instead)
 (several folders may be given, separated by os.pathsep).
 """
 
@@ -32,11 +32,12 @@ def default_checkpoint() -> Path:
 
 
 def checkpoint_roots() -> list[Path]:
-    roots = [PROJECT_ROOT / "checkpoints"]
+    """Folders whose checkpoints the app lists: $NVAE_CHECKPOINTS_DIR (`:`-separated) if set,
+    instead of the project's `checkpoints/`."""
     extra = os.environ.get("NVAE_CHECKPOINTS_DIR")
     if extra:
-        roots += [Path(p) for p in extra.split(os.pathsep) if p]
-    return roots
+        return [Path(p) for p in extra.split(os.pathsep) if p]
+    return [PROJECT_ROOT / "checkpoints"]
 
 
 def available_checkpoints() -> dict[str, Path]:
@@ -166,7 +167,7 @@ def latent_map(key: str, n_sentences: int):
     model = _load(key)
     digest = hashlib.sha256(f"{MAP_CACHE_VERSION}|{key}|{n_sentences}".encode()).hexdigest()[:24]
     file = map_cache_dir() / f"{digest}.npz"
-    cached = _read_map(file)
+    cached = _read_map(file, model.cfg.d_model)
     if cached is not None:
         sentences, points, layout = cached
         return sentences, points, analysis.fit_map(points["means"], init=layout)
@@ -177,13 +178,20 @@ def latent_map(key: str, n_sentences: int):
     return sentences, points, reducer
 
 
-def _read_map(file: Path):
+def _read_map(file: Path, d_model: int):
+    """The stored map, or None when the file is missing, unreadable or inconsistent."""
     try:
         with np.load(file, allow_pickle=False) as data:
             points = {k: data[k] for k in ("means", "sentence", "position", "token", "weight")}
-            return [str(s) for s in data["sentences"]], points, data["layout"]
-    except (OSError, KeyError, ValueError):
+            sentences, layout = [str(s) for s in data["sentences"]], data["layout"]
+    except (OSError, KeyError, ValueError, EOFError):
         return None
+    m = len(points["token"])
+    consistent = (points["means"].shape == (m, d_model) and layout.shape == (m, 2) and m > 2
+                  and all(len(points[k]) == m for k in ("sentence", "position", "weight"))
+                  and np.isfinite(points["means"]).all() and np.isfinite(layout).all()
+                  and 0 <= points["sentence"].min() and points["sentence"].max() < len(sentences))
+    return (sentences, points, layout) if consistent else None
 
 
 def _write_map(file: Path, sentences: list[str], points: dict, layout: np.ndarray) -> None:

@@ -30,7 +30,6 @@ text_strategy = st.one_of(
 
 @pytest.fixture(scope="module")
 def model(tiny_checkpoint):
-    torch.set_grad_enabled(False)
     return load_checkpoint(tiny_checkpoint)
 
 
@@ -40,6 +39,7 @@ def _check_latent(latent):
     assert torch.allclose(latent.pi.sum(-1), torch.ones(latent.batch_size), atol=1e-5)
 
 
+@torch.no_grad()
 def _roundtrip(model, text: str):
     batch = model.tokenize([text])
     n_ids = int((~batch.pad_mask).sum())
@@ -71,6 +71,7 @@ def test_arbitrary_text_round_trip(model, text):
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(a=text_strategy, b=text_strategy, tau=st.floats(0, 1))
+@torch.no_grad()
 def test_arbitrary_interpolation(model, a, b, tau):
     la, lb = _roundtrip(model, a).trim(), _roundtrip(model, b).trim()
     taus = torch.tensor([0.0, tau, 1.0])
