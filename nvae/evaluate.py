@@ -17,6 +17,7 @@ figures (PNG via matplotlib, interactive HTML via plotly) in docs/figures/:
 from __future__ import annotations
 
 import json
+import shlex
 import random
 import sys
 import time
@@ -132,7 +133,9 @@ def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, see
             examples.append({"a": refs_a[-1], "b": refs_b[-1], "strip": list(zip(TAUS, texts))})
     bleu_a = [sacrebleu.corpus_bleu(by_tau[t], [refs_a]).score for t in TAUS]
     bleu_b = [sacrebleu.corpus_bleu(by_tau[t], [refs_b]).score for t in TAUS]
-    novel = [sum(s not in (ra, rb) for s, ra, rb in zip(by_tau[t], refs_a, refs_b)) / pairs for t in TAUS]
+    # new sentences: unlike both decoded endpoints (tau = 0 and tau = 1), not merely unlike the inputs
+    ends = list(zip(by_tau[TAUS[0]], by_tau[TAUS[-1]]))
+    novel = [sum(s not in e for s, e in zip(by_tau[t], ends)) / pairs for t in TAUS]
     # smoothness: mean absolute change of the two BLEU curves between neighbouring tau
     jumps = [abs(bleu_a[k + 1] - bleu_a[k]) + abs(bleu_b[k + 1] - bleu_b[k]) for k in range(len(TAUS) - 1)]
     return {"taus": TAUS, "bleu_a": bleu_a, "bleu_b": bleu_b, "novel": novel,
@@ -238,7 +241,7 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
     _figure("fig6_interpolation_bleu", figs, s6, "tau", "BLEU", "Figure 6: interpolation BLEU against each endpoint")
     _figure("fig6_interpolation_novel", figs,
             [{"label": n, "x": st["taus"], "y": st["novel"]} for n, st in interp.items()],
-            "tau", "share of outputs unlike both endpoints", "Figure 6b: new sentences along the path")
+            "tau", "share of outputs unlike both decoded endpoints", "Figure 6b: new sentences along the path")
 
     # prior samples
     samples = []
@@ -301,7 +304,7 @@ def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
     for name, st in interp.items():
         lines.append(f"| {name}: BLEU vs S1 | " + " | ".join(f"{v:.1f}" for v in st["bleu_a"]) + f" | {st['max_jump']:.1f} |")
         lines.append(f"| {name}: BLEU vs S2 | " + " | ".join(f"{v:.1f}" for v in st["bleu_b"]) + " | |")
-        lines.append(f"| {name}: new sentences | " + " | ".join(f"{v:.2f}" for v in st["novel"]) + " | |")
+        lines.append(f"| {name}: unlike both decoded endpoints | " + " | ".join(f"{v:.2f}" for v in st["novel"]) + " | |")
     lines += ["", "![fig6](figures/fig6_interpolation_bleu.png) ([interactive](figures/fig6_interpolation_bleu.html))",
               "![fig6b](figures/fig6_interpolation_novel.png)", "", "### Example interpolations", ""]
     first = next(iter(interp.values()))
@@ -368,9 +371,11 @@ def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_inf
         f"the **{train_cfg.eval_split or 'test'}** split (the train split is not available offline); sentences "
         f"of {train_cfg.min_tokens} to {train_cfg.max_tokens} subword tokens. CC BY-SA 3.0.",
         f"- **Training**: {steps} steps, batch {train_cfg.batch_size}, AdamW lr {train_cfg.lr}, warm-up "
-        f"{train_cfg.warmup_steps}, KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} "
-        f"(0 until step {train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), seed "
-        f"{train_cfg.seed}; {minutes:.0f} minutes of training wall time.",
+        f"{train_cfg.warmup_steps}, "
+        + (f"KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} (0 until step "
+           f"{train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), "
+           if model_cfg.model_type != "t" else "no latent regulariser, ")
+        + f"seed {train_cfg.seed}; {minutes:.0f} minutes of training wall time.",
         f"- **Hardware**: {run_info.get('hardware', 'not recorded')}.",
     ]
     if run_info.get("command"):
@@ -380,7 +385,7 @@ def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_inf
     if note:
         lines.append(f"- **Note**: {note}")
     lines += ["", "## Metrics on the test split", "",
-              "Measured by `python -m nvae " + " ".join(sys.argv[1:]) + "`.", "",
+              "Measured by `python -m nvae " + shlex.join(sys.argv[1:]) + "`.", "",
               "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
               "|---|---|---|---|---|---|---|",
               f"| {summary['bleu']:.2f} | {summary['cross_entropy']:.3f} | {summary['perplexity']:.2f} | "

@@ -136,7 +136,10 @@ def press(pg, slider_index: int, key: str, times: int = 1) -> None:
 
 
 def texts(pg, testid: str) -> list[str]:
-    return [e.inner_text() for e in pg.locator(f'[data-testid="{testid}"]').all()]
+    """Inner texts of the elements with this test id (waits for the first to appear)."""
+    loc = pg.locator(f'[data-testid="{testid}"]')
+    loc.first.wait_for(timeout=SLOW)
+    return [e.inner_text() for e in loc.all()]
 
 
 # -- tests ---------------------------------------------------------------------------------------
@@ -199,6 +202,7 @@ def test_latent_map_box_select(server, page):
     idle(page)
     headings = [h.inner_text() for h in page.locator("h3").all()]
     assert any("selected component" in h for h in headings), headings
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=SLOW)
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1
     screenshot(page, "latent-map")
 
