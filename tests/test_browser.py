@@ -51,8 +51,10 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-ckpts")
     paths = make_app_checkpoints(folder)
     checkpoint = os.environ.get("NVAE_BROWSER_CHECKPOINT") or str(paths["nvae"])
+    # with a real checkpoint, list its neighbours (e.g. the shipped baselines) rather than the test ones
+    listed = str(Path(checkpoint).resolve().parent) if os.environ.get("NVAE_BROWSER_CHECKPOINT") else str(folder)
     port = _free_port()
-    env = dict(os.environ, NVAE_CHECKPOINT=checkpoint, NVAE_CHECKPOINTS_DIR=str(folder),
+    env = dict(os.environ, NVAE_CHECKPOINT=checkpoint, NVAE_CHECKPOINTS_DIR=listed,
                NVAE_APP_MAP_SENTENCES=os.environ.get("NVAE_APP_MAP_SENTENCES", "120"),
                NVAE_APP_CACHE_DIR=str(folder / "map-cache"))
     log = open(folder / "server.log", "w")
