@@ -208,32 +208,36 @@ def test_repeated_sigkill_and_resume(corpus, tmp_path):
     uninterrupted one, every checkpoint left behind loads, and the loss curve goes on."""
     import random
 
-    model_cfg, train_cfg = tiny_configs(corpus, max_steps=240, checkpoint_every=10)
+    model_cfg, train_cfg = tiny_configs(corpus, max_steps=1200, checkpoint_every=10)
     config = tmp_path / "config.json"
     save_configs(config, model_cfg, train_cfg)
     run = tmp_path / "run"
+    metrics = run / "metrics.jsonl"
     rng = random.Random(0)
-    lost = []
+    saved, lost = 0, []
     for kill in range(5):
         cmd = _train_cmd(run, config) + (["--resume"] if kill else [])
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        metrics = run / "metrics.jsonl"
-        start = len(metrics.read_text().splitlines()) if metrics.exists() else 0
-        deadline = time.time() + 120
-        while time.time() < deadline and (not metrics.exists() or len(metrics.read_text().splitlines()) <= start):
-            time.sleep(0.05)
-        time.sleep(rng.uniform(0.2, 1.5))
+        target = saved + rng.randint(15, 80)  # kill somewhere after this step
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None:
+            rows = read_metrics(metrics) if metrics.exists() else []
+            if rows and rows[-1]["step"] >= target:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         last_logged = max(r["step"] for r in read_metrics(metrics))
-        saved = load_training_state(run / "checkpoint")["step"]
         load_checkpoint(run / "checkpoint")  # never half-written
+        saved = load_training_state(run / "checkpoint")["step"]
         lost.append(max(0, last_logged - saved))
-    done = subprocess.run(_train_cmd(run, config) + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert saved < 1200
+    done = subprocess.run(_train_cmd(run, config) + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
-    assert load_training_state(run / "checkpoint")["step"] == 240
+    assert load_training_state(run / "checkpoint")["step"] == 1200
     assert not list(run.glob(".checkpoint.*"))
-    losses = [r["loss"] for r in read_metrics(run / "metrics.jsonl") if r["kind"] == "train"]
+    losses = [r["loss"] for r in read_metrics(metrics) if r["kind"] == "train"]
     assert losses[-1] < losses[0]
     assert max(lost) <= train_cfg.checkpoint_every + 10  # at most one interval (+ one logging period)
     print(f"steps lost per kill: {lost}; largest gap {max(lost)}")
