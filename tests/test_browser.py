@@ -30,6 +30,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "docs" / "screenshots"
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+SERVER_LOGS: dict[str, Path] = {}  # the running server's log, for the concurrency test
 SLOW = 300_000  # ms: the latent map's first UMAP fit on a busy 2-core machine
 PAGES = {"inspect": "", "sparsity": "sparsity", "interpolate": "interpolate", "latent-map": "latent-map",
          "samples": "samples", "denoising": "denoising", "model": "model"}
@@ -58,6 +59,7 @@ def server(tmp_path_factory):
                NVAE_APP_MAP_SENTENCES=os.environ.get("NVAE_APP_MAP_SENTENCES", "120"),
                NVAE_APP_CACHE_DIR=str(folder / "map-cache"))
     log = open(folder / "server.log", "w")
+    SERVER_LOGS["current"] = folder / "server.log"
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
                              "--server.headless", "true"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -239,3 +241,53 @@ def test_bad_link_values_give_notice(server, page):
     notices = texts(page, "stAlertContentWarning")
     assert notices, "a notice says the link's values were not used"
     assert any("τ = 0.50" in c for c in texts(page, "stCaptionContainer"))
+
+
+@pytest.mark.slow
+def test_eight_concurrent_sessions(server):
+    """8 browser sessions move the tau and alpha^Delta sliders at once for 40 s: no error element,
+    no exception in the server log; latency from key press to finished rerun reported."""
+    import statistics
+    import threading
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop_at = time.time() + 40
+
+    def session(i: int) -> None:
+        try:
+            with sync_api.sync_playwright() as p:
+                b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                pg = b.new_page(viewport={"width": 1200, "height": 900})
+                path = "interpolate" if i % 2 else "sparsity"
+                open_page(pg, server, path)
+                key = "ArrowRight"
+                while time.time() < stop_at:
+                    thumb = pg.locator('[data-testid="stSlider"] input[type="range"]').first
+                    thumb.focus()
+                    t0 = time.perf_counter()
+                    thumb.press(key)
+                    idle(pg, timeout=120_000)
+                    with lock:
+                        latencies.append((time.perf_counter() - t0) * 1000)
+                    if pg.locator('[data-testid="stException"]').count():
+                        raise AssertionError(pg.locator('[data-testid="stException"]').first.inner_text())
+                    key = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
+                b.close()
+        except Exception as e:  # reported below, with the session number
+            with lock:
+                errors.append(f"session {i}: {e!r}"[:500])
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=400)
+    assert not errors, errors
+    log = SERVER_LOGS["current"].read_text()
+    assert "Traceback" not in log and "Exception" not in log, log[-2000:]
+    assert len(latencies) >= 16
+    q = statistics.quantiles(latencies, n=20)
+    print(f"8 sessions, {len(latencies)} slider moves: p50 {statistics.median(latencies):.0f} ms, "
+          f"p95 {q[18]:.0f} ms")
