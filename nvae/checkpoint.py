@@ -59,22 +59,9 @@ class CheckpointError(ValueError):
 # -- small helpers -----------------------------------------------------------------------------
 
 
-def _fsync_file(path: Path) -> None:
-    """Flush one file's contents to disk (best effort where the OS refuses read-only fsync)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Flush a directory entry table (renames) to disk; a no-op where directories can't be opened."""
+def _fsync(path: Path) -> None:
+    """Flush a file's contents, or a directory's entry table (renames), to disk. Best effort: a
+    no-op where the OS refuses to open or fsync it read-only."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -166,7 +153,7 @@ def recover_interrupted_save(path: str | Path) -> bool:
         if complete:
             newest = max(complete, key=lambda p: p.stat().st_mtime)
             os.rename(newest, path)
-            _fsync_dir(path.parent)
+            _fsync(path.parent)
             restored = True
     for p, _ in olds:
         if p.exists():
@@ -369,11 +356,11 @@ def save_training_state(path: str | Path, optimizer, scheduler=None, step: int =
         part = path / f".{name}.part-{os.getpid()}"
         try:
             write(part)
-            _fsync_file(part)
+            _fsync(part)
             os.replace(part, final)
         finally:
             part.unlink(missing_ok=True)
-    _fsync_dir(path)
+    _fsync(path)
     return path
 
 
@@ -479,8 +466,8 @@ def save_checkpoint(path: str | Path, model: NVAE, train_cfg: TrainConfig | None
                     shutil.copy2(entry, tmp / entry.name, follow_symlinks=False)
         for f in tmp.rglob("*"):
             if f.is_file():
-                _fsync_file(f)
-        _fsync_dir(tmp)
+                _fsync(f)
+        _fsync(tmp)
         _swap_into_place(tmp, path, old)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -502,7 +489,7 @@ def _swap_into_place(tmp: Path, path: Path, old: Path) -> None:
         if had_old and not path.exists():
             os.rename(old, path)
         raise
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
     if had_old:
         shutil.rmtree(old, ignore_errors=True)
 
