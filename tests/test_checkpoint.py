@@ -288,7 +288,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-@pytest.mark.parametrize("victim", ["save_configs", "_fsync_dir"])
+@pytest.mark.parametrize("victim", ["save_configs", "_fsync"])
 def test_failed_overwrite_keeps_the_old_checkpoint(saved, tok, monkeypatch, victim):
     before = load_checkpoint(saved).state_dict()
 
