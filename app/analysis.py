@@ -18,7 +18,7 @@ import sacrebleu
 import torch
 
 from nvae.attention import denoise
-from nvae.nvib import POOLED, PRIOR, LatentMixture
+from nvae.nvib import LatentMixture, source_label
 from nvae.text import UNK_ID, clean_user_text, decode_ids, tokens_of
 
 MAX_SENTENCES = 5  # sentences per text box
@@ -154,8 +154,8 @@ def inspect_sentences(model, texts: list[str], alpha_delta: float | None = None)
 
 def components_table(view: SentenceView) -> list[dict]:
     """Rows for the components table and its CSV/JSON export."""
-    return [{"component": r["component"], "source": "prior" if r["source"] == PRIOR else
-             ("pooled" if r["source"] == POOLED else f"token {r['source']}"),
+    return [{"component": r["component"], "source": source_label(r["source"]).strip("⟨⟩") if r["source"] < 0
+             else f"token {r['source']}",
              "token": r["token"], "alpha": r["alpha"], "pi": r["pi"],
              "status": "retained" if r["retained"] else "pruned",
              "mean_variance": r["mean_variance"]} for r in view.components]
@@ -275,11 +275,7 @@ def mix_at(model, pair: Pair, tau: float) -> dict[str, Any]:
 
 def _token(tokens: list[str], source: int) -> str:
     """The name of a component's source: its token, ⟨prior⟩, ⟨pooled⟩ ('' if out of range)."""
-    if source == PRIOR:
-        return "⟨prior⟩"
-    if source == POOLED:
-        return "⟨pooled⟩"
-    return tokens[source] if 0 <= source < len(tokens) else ""
+    return source_label(source, tokens) if source < 0 or source < len(tokens) else ""
 
 
 # -- page 4: latent map --------------------------------------------------------------------------

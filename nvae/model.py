@@ -77,9 +77,6 @@ class Batch:
     pad_mask: Tensor
     truncated: list[bool]
 
-    def to(self, device) -> "Batch":
-        return Batch(self.src.to(device), self.pad_mask.to(device), self.truncated)
-
 
 class NVAE(nn.Module):
     """Transformer autoencoder with an NVIB latent (or a baseline latent, by `cfg.model_type`).

@@ -8,7 +8,7 @@ P = d_model, E = head dimension.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,7 +18,16 @@ from .config import ModelConfig
 
 PRIOR = -1  # `source` of the prior component
 POOLED = -2  # `source` of a vector pooled over all tokens (VTP)
+SAMPLED = -3  # `source` of a component drawn from the prior (prior samples)
 TINY = 1e-30
+
+
+def source_label(source: int, tokens: list[str] | None = None) -> str:
+    """How a component's `source` reads: ⟨prior⟩, ⟨pooled⟩, ⟨sample⟩ or its input token."""
+    special = {PRIOR: "⟨prior⟩", POOLED: "⟨pooled⟩", SAMPLED: "⟨sample⟩"}
+    if source in special:
+        return special[source]
+    return tokens[source] if tokens is not None and 0 <= source < len(tokens) else str(source)
 
 
 @dataclass
@@ -86,10 +95,6 @@ class LatentMixture:
         moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
         return LatentMixture(**moved)
 
-    def detach(self) -> "LatentMixture":
-        return LatentMixture(**{k: (v.detach() if isinstance(v, Tensor) else v)
-                                for k, v in self.__dict__.items()})
-
     def select(self, index: int | list[int] | Tensor) -> "LatentMixture":
         """Rows of the batch (an int keeps a batch dimension of 1)."""
         idx = [index] if isinstance(index, int) else index
@@ -102,12 +107,6 @@ class LatentMixture:
         return LatentMixture(**{k: (v[:, :keep] if isinstance(v, Tensor) and v.dim() >= 2 else v)
                                 for k, v in self.__dict__.items()})
 
-    def expand(self, batch_size: int) -> "LatentMixture":
-        """Repeat a single latent batch_size times (e.g. to decode several samples)."""
-        assert self.batch_size == 1
-        return LatentMixture(**{k: (v.expand(batch_size, *v.shape[1:]) if isinstance(v, Tensor) else v)
-                                for k, v in self.__dict__.items()})
-
     def records(self, b: int = 0, tokens: list[str] | None = None) -> list[dict[str, Any]]:
         """Plain Python rows for display: one per (non-padding) component of sentence b."""
         rows = []
@@ -116,12 +115,7 @@ class LatentMixture:
             if bool(self.pad[b, i]):
                 continue
             src = int(self.source[b, i])
-            if src == PRIOR:
-                token = "⟨prior⟩"
-            elif src == POOLED:
-                token = "⟨pooled⟩"
-            else:
-                token = tokens[src] if tokens is not None and src < len(tokens) else str(src)
+            token = source_label(src, tokens)
             rows.append({
                 "component": i,
                 "source": src,
@@ -390,15 +384,9 @@ class NVIB(nn.Module):
         pad = torch.zeros(B, K, dtype=torch.bool, device=device)
         return LatentMixture(
             mu=z, logvar=torch.full_like(z, -30.0), alpha=conc.clone(), pi=_normalise(gamma, mask),
-            mask=mask, pad=pad, source=torch.full((B, K), POOLED, device=device),
+            mask=mask, pad=pad, source=torch.full((B, K), SAMPLED, device=device),
             n_inputs=torch.full((B,), n, device=device), z=z, threshold=self.cfg.threshold,
         )
 
 
-def with_weights(latent: LatentMixture, pi: Tensor, mask: Tensor | None = None) -> LatentMixture:
-    """A copy of `latent` with other mixture weights (renormalised over the unmasked ones)."""
-    mask = latent.mask if mask is None else mask
-    return replace(latent, pi=_normalise(pi, mask), mask=mask)
-
-
-__all__ = ["LatentMixture", "NVIB", "kl_gaussian", "kl_dirichlet", "with_weights", "PRIOR", "POOLED"]
+__all__ = ["LatentMixture", "NVIB", "kl_gaussian", "kl_dirichlet", "source_label", "PRIOR", "POOLED", "SAMPLED"]

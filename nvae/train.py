@@ -259,8 +259,8 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
             idx = batches[offset]
             offset += 1
             train_model.train()
-            batch = model.collate([train_ids[i] for i in idx])
-            src, pad = batch.src.to(dev), batch.pad_mask.to(dev)
+            batch = model.collate([train_ids[i] for i in idx])  # on the model's device
+            src, pad = batch.src, batch.pad_mask
             alpha_delta = None
             if model_cfg.alpha_delta_conditional:
                 alpha_delta = math.exp(random.uniform(lo, hi))
