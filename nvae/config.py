@@ -65,6 +65,10 @@ class ModelConfig:
     # to sampled vectors. Training on both forms keeps the decoder consistent with how it is
     # evaluated (see docs/model.md).
     gaussian_train_prob: float = 0.5
+    # In those batches, use the evaluation-time weights too: pi = alpha / sum(retained alpha), with
+    # components at or under `threshold` pruned, so the decoder trains on exactly the set it will
+    # be evaluated on. False: Dirichlet-sampled weights over all components.
+    gaussian_train_pruned: bool = True
     threshold: float = 0.1  # eval: a component is retained when alpha > threshold
     log_alpha_min: float = -10.0
     log_alpha_max: float = 10.0  # exp overflows fp16 at about 11

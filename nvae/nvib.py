@@ -333,17 +333,22 @@ class NVIB(nn.Module):
         alpha0_p = self.prior_alpha + ad * n_inputs
         kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.kappa)
 
-        if self.training:
-            latent = self._sample(mu, logvar, alpha, pad, source, n_inputs)
-        else:
+        gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
+        if self.training and not (gaussian and cfg.gaussian_train_pruned):
+            latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, gaussian)
+        else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR))
             latent = LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(alpha, mask),
                                    mask=mask, pad=pad, source=source, n_inputs=n_inputs,
                                    threshold=cfg.threshold)
         return latent, kl_g, kl_d
 
-    def _sample(self, mu, logvar, alpha, pad, source, n_inputs) -> LatentMixture:
-        """Training: z ~ N(mu, var), pi ~ Dir(alpha) by reparameterised Gamma draws (kappa each)."""
+    def _sample(self, mu, logvar, alpha, pad, source, n_inputs, gaussian: bool) -> LatentMixture:
+        """Training: z ~ N(mu, var), pi ~ Dir(alpha) by reparameterised Gamma draws (kappa each).
+
+        `gaussian`: the decoder integrates over the Gaussians (evaluation form) instead of
+        attending to the sampled vectors.
+        """
         k = self.cfg.kappa
         if k > 1:
             mu, logvar, pad, source = (x.repeat_interleave(k, dim=1) for x in (mu, logvar, pad, source))
@@ -354,8 +359,8 @@ class NVIB(nn.Module):
         gamma = gamma.masked_fill(pad, 0.0)
         # a Gamma draw may underflow to 0: such a component is masked (weight exactly 0)
         mask = pad | (gamma <= 0)
-        if float(torch.rand(())) < self.cfg.gaussian_train_prob:
-            z = None  # this batch's decoder integrates over the Gaussians (evaluation form)
+        if gaussian:
+            z = None
         return LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(gamma, mask), mask=mask,
                              pad=pad, source=source, n_inputs=n_inputs, z=z,
                              threshold=self.cfg.threshold)

@@ -145,6 +145,32 @@ def test_denoise_keeps_the_u_squared_term():
     assert w[0, 0, 0, 1] > 0.99
 
 
+@pytest.mark.parametrize("pruned", [True, False])
+def test_gaussian_training_batches_use_evaluation_weights_when_pruned(pruned):
+    """gaussian_train_pruned: the evaluation-form training batches see exactly the evaluation latent."""
+    cfg = ModelConfig(d_model=16, n_heads=2, dropout=0.0, gaussian_train_prob=1.0,
+                      gaussian_train_pruned=pruned)
+    torch.manual_seed(0)
+    layer = NVIB(cfg)
+    with torch.no_grad():  # log alpha spread around log(threshold): about half the tokens pruned
+        layer.alpha_quad.fill_(0.0)
+        layer.alpha_proj.weight.normal_(0.0, 1.0)
+        layer.alpha_proj.bias.fill_(math.log(cfg.threshold))
+    h = torch.randn(2, 7, 16)
+    pad = torch.tensor([[False] * 7, [False] * 4 + [True] * 3])
+    train_latent, _, _ = layer.train()(h, pad)
+    eval_latent, _, _ = layer.eval()(h, pad)
+    assert train_latent.z is None  # the decoder integrates over the Gaussians
+    pruned_now = eval_latent.mask & ~eval_latent.pad
+    assert bool(pruned_now.any()) and bool((~eval_latent.mask & ~eval_latent.pad).sum() > 2)
+    if pruned:
+        assert torch.equal(train_latent.mask, eval_latent.mask)
+        torch.testing.assert_close(train_latent.pi, eval_latent.pi)
+    else:  # Dirichlet draws over every unpadded component
+        assert not bool((train_latent.mask & ~train_latent.pad).any())
+        assert not torch.allclose(train_latent.pi, eval_latent.pi)
+
+
 def test_pruned_and_padded_components_never_give_nan():
     cfg = ModelConfig(d_model=16, n_heads=2, log_alpha_min=-30.0)
     layer = NVIB(cfg)
