@@ -17,7 +17,7 @@ import streamlit as st
 import torch
 
 from app import analysis
-from nvae.checkpoint import CheckpointError, load_checkpoint
+from nvae.checkpoint import CheckpointError, fingerprint, load_checkpoint
 from nvae.cli import DEFAULT_CHECKPOINT, PROJECT_ROOT
 
 # A small model decodes one token at a time: extra threads only contend (badly so on a busy
@@ -93,7 +93,11 @@ def checkpoint_key(path: Path) -> str:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model…")
 def _load(key: str):
-    return load_checkpoint(key.split("|", 1)[0], device="cpu")
+    model = load_checkpoint(key.split("|", 1)[0], device="cpu")
+    # Every session shares this object. Its fingerprint at load time lets the Model page check that
+    # no session has changed it since (weights, config, tokenizer settings, eval mode).
+    model.loaded_fingerprint = fingerprint(model)
+    return model
 
 
 def load_model(path: Path):
@@ -104,6 +108,12 @@ def load_model(path: Path):
         raise
     except Exception as err:  # anything else unreadable is also a bad checkpoint for the app
         raise CheckpointError(f"{path}: cannot be loaded ({type(err).__name__}: {err})") from None
+
+
+def model_fingerprints(path: Path) -> tuple[str, str]:
+    """(fingerprint when the shared model was loaded, fingerprint now). Raises CheckpointError."""
+    model = load_model(path)
+    return model.loaded_fingerprint, fingerprint(model)
 
 
 # -- cached results (the key names the checkpoint; the model itself is not hashed) ---------------

@@ -22,6 +22,7 @@ one gap (killed between moving the old folder aside and moving the new one in) i
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
@@ -628,7 +629,28 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def fingerprint(model: NVAE) -> str:
+    """A SHA-256 digest of everything that decides what a loaded model computes: its parameters and
+    buffers (names, dtypes, shapes, values), its configuration, its tokenizer (vocabulary and
+    truncation/padding settings) and whether any module is in training mode.
+
+    Two models with the same fingerprint give the same outputs; the app recomputes it to show that
+    the model shared by all sessions has not been changed by any of them.
+    """
+    model = _unwrap(model)
+    h = hashlib.sha256()
+    h.update(json.dumps(model.cfg.to_dict(), sort_keys=True).encode())
+    h.update(b"train" if any(m.training for m in model.modules()) else b"eval")
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        flat = tensor.detach().cpu().contiguous().reshape(-1)
+        h.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    if model.tokenizer is not None:
+        h.update(model.tokenizer.to_str().encode())
+    return h.hexdigest()
+
+
 __all__ = [
-    "CheckpointError", "save_checkpoint", "load_checkpoint", "save_training_state", "load_training_state",
+    "CheckpointError", "save_checkpoint", "load_checkpoint", "fingerprint", "save_training_state", "load_training_state",
     "capture_rng", "restore_rng", "describe", "read_metrics", "recover_interrupted_save",
 ]

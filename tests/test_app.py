@@ -394,3 +394,86 @@ def test_latent_map_disk_cache_is_validated(tmp_path, monkeypatch, app_checkpoin
     obj = tmp_path / "obj.npz"
     np.savez(obj, sentences=np.array([{"x": 1}], dtype=object), layout=np.zeros((5, 2)), **points)
     assert models._read_map(obj, 32) is None  # object arrays would need pickle: refused
+
+
+# -- the model shared by every session -----------------------------------------------------------
+
+
+def _shared_model(path):
+    from app import model as models
+
+    return models._load(models.checkpoint_key(path))
+
+
+def _fingerprint_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "fingerprint" in c.value)
+
+
+def test_sessions_never_change_the_shared_model(app_checkpoints):
+    """Every page and control, used from several sessions in one process (as Streamlit serves
+    them), leaves the cached model bit-for-bit as it was loaded from disk, in eval mode."""
+    from nvae.checkpoint import fingerprint, load_checkpoint
+
+    on_disk = fingerprint(load_checkpoint(app_checkpoints["nvae"]))
+    for page in PAGES:
+        no_exception(open_page(page))
+    at = open_page("inspect")
+    at.text_area(key="inspect.s").set_value("Tokens 🌍 and <b>markup</b>\u202e!").run()
+    at.select_slider(key="inspect.ad").set_value(1.0).run()
+    at = open_page("interpolate")
+    at.slider(key="interpolate.tau").set_value(0.7).run()
+    at = open_page("samples")
+    at.number_input(key="samples.seed").set_value(3)
+    at.button[0].click().run()
+    no_exception(at)
+
+    shared = _shared_model(app_checkpoints["nvae"])
+    assert shared.loaded_fingerprint == on_disk
+    assert fingerprint(shared) == on_disk
+    assert not any(m.training for m in shared.modules())
+    at = open_page("model_page")
+    no_exception(at)
+    assert not at.error
+    caption = _fingerprint_caption(at)
+    assert on_disk[:16] in caption and "unchanged" in caption
+
+
+def test_model_page_reports_a_changed_shared_model(app_checkpoints):
+    from app import model as models
+
+    open_page("model_page")
+    shared = _shared_model(app_checkpoints["nvae"])
+    try:
+        with torch.no_grad():
+            next(shared.parameters()).add_(1e-3)  # what a careless page might do
+        at = open_page("model_page")
+        no_exception(at)
+        assert at.error and "has changed since it was loaded" in at.error[0].value
+    finally:
+        models._load.clear()  # later tests get a fresh copy from disk
+
+
+# -- safe defaults -------------------------------------------------------------------------------
+
+
+def test_safe_server_defaults():
+    """The shipped server settings: loopback only, XSRF protection on, small uploads."""
+    import tomllib
+
+    cfg = tomllib.loads((Path(MAIN).parents[1] / ".streamlit" / "config.toml").read_text())
+    server = cfg["server"]
+    assert server["address"] == "localhost"
+    assert server.get("enableXsrfProtection", True) is True  # Streamlit's default is on
+    assert server.get("enableCORS", True) is True
+    assert 0 < server["maxUploadSize"] <= 1
+    assert cfg["browser"]["gatherUsageStats"] is False
+
+
+def test_no_raw_html_anywhere_in_the_app():
+    """No user text can reach raw HTML: the app never renders HTML unescaped at all."""
+    sources = sorted((Path(MAIN).parent).rglob("*.py"))
+    assert len(sources) > 5
+    for file in sources:
+        code = file.read_text()
+        for banned in ("unsafe_allow_html", "st.html(", "components.v1", "components.html("):
+            assert banned not in code, f"{file.name} uses {banned}"

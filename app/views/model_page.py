@@ -33,9 +33,17 @@ if cfg.get("alpha_delta_conditional") and cfg["model_type"] == "nvae":
 else:
     c[3].metric("α^Δ (fixed)", f"{cfg['alpha_delta']:g}")
 try:
-    models.load_model(path)
+    at_load, now = models.model_fingerprints(path)
 except CheckpointError as err:
     st.error(f"The weights cannot be loaded. {ui.md_escape(err)}", icon=":material/error:")
+else:
+    if at_load == now:
+        st.caption(f"Model fingerprint `{now[:16]}` (SHA-256 of weights, configuration and tokenizer): "
+                   "unchanged since the app loaded it.")
+    else:
+        st.error(f"The model shared by all sessions has changed since it was loaded (fingerprint "
+                 f"`{at_load[:16]}` → `{now[:16]}`). Restart the app to reload it.",
+                 icon=":material/error:")
 
 with st.expander("Model card", expanded=True, icon=":material/description:"):
     card_file = path / "MODEL_CARD.md"
