@@ -224,11 +224,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run the paper's experiments and write docs/results.md with figures")
     sp.add_argument("--baselines", nargs="*", default=None,
                     help="baseline checkpoints for the report (default: checkpoints/baseline-*)")
+    sp.add_argument("--fixed", nargs="*", default=None,
+                    help="NVAEs trained at one fixed alpha^Delta, to compare the loss-conditional model with "
+                         "(default: checkpoints/nvae-ad*)")
     sp.add_argument("--out", default=str(PROJECT_ROOT / "docs"), help="report folder")
     sp.add_argument("--pairs", type=int, default=100, help="sentence pairs of the interpolation study")
     sp.add_argument("--model-card", action="store_true",
                     help="write MODEL_CARD.md into the checkpoint folder from this evaluation")
     sp.add_argument("--card-note", default="", help="a free-text note for the model card")
+    sp.add_argument("--no-cache", action="store_true",
+                    help="recompute every reconstruction instead of reusing a stored one (results are "
+                         "stored by model fingerprint, sentences and alpha^Delta)")
     sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("train", help="train a model (resumable; runs under torchrun)")

@@ -183,11 +183,14 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     """`evaluate --report` writes results.md with every figure; `--model-card` writes the card."""
     import shutil
 
+    from conftest import make_tiny_checkpoint
+
     ckpt = tmp_path / "nvae"
     shutil.copytree(tiny_checkpoint, ckpt)
+    fixed = make_tiny_checkpoint(tmp_path / "nvae-ad0.3", conditional=False, seed=1)
     out = subprocess.run([sys.executable, "-m", "nvae", "evaluate", "--checkpoint", str(ckpt), "--limit", "12",
                           "--report", "--pairs", "3", "--baselines", str(tiny_baseline_checkpoint),
-                          "--out", str(tmp_path / "docs"), "--model-card"],
+                          "--fixed", str(fixed), "--out", str(tmp_path / "docs"), "--model-card"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     md = (tmp_path / "docs" / "results.md").read_text()
@@ -197,9 +200,42 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
         assert (tmp_path / "docs" / "figures" / f"{fig}.html").exists()
     assert "| 0.01 |" in md  # the alpha^Delta sweep of the loss-conditional model
     assert "VT (baseline-vt)" in md
+    assert "NVAE fixed alpha_delta=0.3 (nvae-ad0.3)" in md
+    row = next(line for line in md.splitlines() if line.startswith("| 0.3 |") and line.count("|") == 9)
+    assert row.rstrip(" |").endswith(("yes", "no"))  # the conditional model compared at 0.3
+    assert "monotonically" in md
     card = (ckpt / "MODEL_CARD.md").read_text()
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert f"| {summary['bleu']:.2f} |" in card
+
+
+def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, tmp_path, monkeypatch):
+    """A stored reconstruction is reused for the same model, sentences and alpha^Delta; another
+    weight, another alpha^Delta or a damaged entry recompute."""
+    from nvae import evaluate as ev
+
+    monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
+    model = load_checkpoint(tiny_checkpoint)
+    ids = [model.tokenizer.encode(t).ids for t in ("the cat sat on the mat .", "a storm hit the coast in june .")]
+    calls = []
+    real = ev.reconstruct
+    monkeypatch.setattr(ev, "reconstruct", lambda *a, **k: calls.append(k.get("alpha_delta")) or real(*a, **k))
+    first = ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary()
+    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert ev.cached_reconstruct(model, ids, alpha_delta=None).summary() == first  # 0.3 is the default
+    assert calls == [0.3]
+    ev.cached_reconstruct(model, ids, alpha_delta=0.05)
+    assert calls == [0.3, 0.05]
+    for entry in (tmp_path / "cache" / "eval").glob("*.json"):
+        entry.write_text("{not json")
+    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert len(calls) == 3
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    ev.cached_reconstruct(model, ids, alpha_delta=0.3)
+    assert len(calls) == 4
+    ev.cached_reconstruct(model, ids, alpha_delta=0.3, use_cache=False)
+    assert len(calls) == 5
 
 
 @pytest.mark.slow
