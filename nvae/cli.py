@@ -173,11 +173,16 @@ def cmd_export(args) -> None:
     run = Path(args.run)
     src = run / "checkpoint" if (run / "checkpoint").exists() else run
     model = load_checkpoint(src)
+    if args.alpha_delta is not None:
+        if not model.cfg.alpha_delta_conditional:
+            raise UsageError(f"--alpha-delta: {src} was trained at alpha_delta={model.cfg.alpha_delta}; only a "
+                             "loss-conditional model's default can be chosen after training")
+        model.cfg.alpha_delta = _check_alpha_delta(model, args.alpha_delta)
     dest = save_checkpoint(args.dest, model, getattr(model, "train_cfg", None), half=args.half)
     for name in ("metrics.jsonl", "run.json"):
         if (run / name).exists():
             shutil.copy(run / name, dest / name)
-    _emit({"exported": str(dest), "half": args.half})
+    _emit({"exported": str(dest), "half": args.half, "alpha_delta": model.cfg.alpha_delta})
 
 
 # -- parser ---------------------------------------------------------------------------------------
@@ -250,7 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("export", help="copy a run's checkpoint for shipping (optionally half precision)")
     sp.add_argument("run")
     sp.add_argument("dest")
-    sp.add_argument("--half", action="store_true")
+    sp.add_argument("--half", action="store_true", help="store the weights in float16")
+    sp.add_argument("--alpha-delta", type=float, default=None,
+                    help="a loss-conditional model's default alpha^Delta (where the app's slider and the CLI "
+                         "start), within its training range")
     sp.set_defaults(func=cmd_export)
     return p
 

@@ -470,3 +470,23 @@ def test_read_metrics_skips_torn_lines(tmp_path):
                                             '{"step": 30, "loss": 2.1}\n{"step": 40, "loss": 2.0}\n{"step": 5')
     assert read_metrics(tmp_path) == [{"step": 10, "loss": 2.5}, {"step": 40, "loss": 2.0}]
     assert read_metrics(tmp_path / "metrics.jsonl")[0]["step"] == 10
+
+
+def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
+    """`export --alpha-delta` picks the operating point of a loss-conditional model; a fixed model
+    or a value outside the training range is refused with exit status 2."""
+    import json
+
+    from conftest import make_tiny_checkpoint
+    from nvae.cli import main
+
+    cond = make_tiny_checkpoint(tmp_path / "cond")
+    assert main(["export", str(cond), str(tmp_path / "out"), "--half", "--alpha-delta", "0.1"]) == 0
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["model"]["alpha_delta"] == 0.1
+    assert load_checkpoint(tmp_path / "out").cfg.alpha_delta == 0.1
+    assert main(["export", str(cond), str(tmp_path / "out2"), "--alpha-delta", "5"]) == 2
+    fixed = make_tiny_checkpoint(tmp_path / "fixed", conditional=False)
+    assert main(["export", str(fixed), str(tmp_path / "out3"), "--alpha-delta", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "range this model was trained on" in err and "loss-conditional" in err
+    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
