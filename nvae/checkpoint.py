@@ -629,17 +629,20 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def fingerprint(model: NVAE) -> str:
+def fingerprint(model: NVAE, ignore: tuple[str, ...] = ()) -> str:
     """A SHA-256 digest of everything that decides what a loaded model computes: its parameters and
     buffers (names, dtypes, shapes, values), its configuration, its tokenizer (vocabulary and
     truncation/padding settings) and whether any module is in training mode.
 
     Two models with the same fingerprint give the same outputs; the app recomputes it to show that
-    the model shared by all sessions has not been changed by any of them.
+    the model shared by all sessions has not been changed by any of them. `ignore` names config
+    fields left out (the evaluation store leaves out a loss-conditional model's default
+    alpha^Delta, which it keys separately).
     """
     model = _unwrap(model)
     h = hashlib.sha256()
-    h.update(json.dumps(model.cfg.to_dict(), sort_keys=True).encode())
+    cfg = {k: v for k, v in model.cfg.to_dict().items() if k not in ignore}
+    h.update(json.dumps(cfg, sort_keys=True).encode())
     h.update(b"train" if any(m.training for m in model.modules()) else b"eval")
     for name, tensor in sorted(model.state_dict().items()):
         h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())

@@ -54,7 +54,10 @@ def cached_reconstruct(model: NVAE, ids: list[list[int]], alpha_delta: float | N
         ad = None  # the baselines have no alpha^Delta
     else:
         ad = float(model.cfg.alpha_delta if alpha_delta is None else alpha_delta)
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, fingerprint(model), ad, ids]).encode()).hexdigest()
+    # the config's alpha_delta only matters through `ad` (a fixed model's latent does not depend
+    # on it at all), so a checkpoint re-exported with another default still finds its results
+    key = json.dumps([CACHE_VERSION, fingerprint(model, ignore=("alpha_delta",)), ad, ids])
+    key = hashlib.sha256(key.encode()).hexdigest()
     file = cache_dir() / "eval" / f"{key[:32]}.json"
     try:
         data = json.loads(file.read_text())
