@@ -32,7 +32,7 @@ import torch
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
 
-ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
 TAUS = [i / 10 for i in range(11)]
 CACHE_VERSION = 1
 
