@@ -17,7 +17,7 @@ shows the whole trained range at once.
 model, key = ui.get_model()
 cfg = model.cfg
 GRID = analysis.alpha_grid(cfg)
-COMPARE = analysis.nearest(cfg.alpha_delta / 10, GRID)  # the right-hand default: ten times sparser
+COMPARE = analysis.nearest(cfg.alpha_delta / 3, GRID)  # the right-hand default: three times sparser
 PARAMS = [state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"), ui.alpha_param(cfg),
           ui.alpha_param(cfg, "ad2", default=COMPARE)]
 ui.show_notices(state.restore(PAGE, PARAMS))
