@@ -32,7 +32,7 @@ import torch
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
 
-ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
+ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.07, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
 TAUS = [i / 10 for i in range(11)]
 CACHE_VERSION = 1
 
@@ -153,6 +153,29 @@ def _find_fixed_nvaes(args) -> list[Path]:
     return sorted(p for p in (PROJECT_ROOT / "checkpoints").glob("nvae-ad*") if p.is_dir())
 
 
+def _label(path: Path) -> str:
+    """How the report names a checkpoint folder: its name, or for a training run's checkpoint
+    (RUN/checkpoint) the run's name."""
+    path = Path(path)
+    return path.parent.name if path.name == "checkpoint" else path.name
+
+
+def _report_command(args) -> str:
+    """The command line that reproduces the report, from its arguments."""
+    from .cli import default_checkpoint
+
+    parts = ["python -m nvae evaluate --report"]
+    if args.checkpoint and Path(args.checkpoint).resolve() != default_checkpoint().resolve():
+        parts.append(f"--checkpoint {args.checkpoint}")
+    if args.limit:
+        parts.append(f"--limit {args.limit}")
+    parts.append(f"--pairs {args.pairs}")
+    for flag, paths in (("--baselines", args.baselines), ("--fixed", getattr(args, "fixed", None))):
+        if paths is not None:
+            parts.append(flag + "".join(f" {p}" for p in paths))
+    return " ".join(parts)
+
+
 def _retained_by_length(res) -> dict[int, float]:
     by: dict[int, list[int]] = {}
     for n, r in zip(res.n_inputs, res.n_retained):
@@ -228,10 +251,11 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
     figs.mkdir(parents=True, exist_ok=True)
     device = next(model.parameters()).device
     cache = not getattr(args, "no_cache", False)
-    models = {f"NVAE ({Path(args.checkpoint).name})": model}
+    models = {f"NVAE ({_label(args.checkpoint)})": model}
     for path in _find_baselines(args):
-        models[f"{load_checkpoint(path).cfg.model_type.upper()} ({path.name})"] = load_checkpoint(path, device)
-    fixed = {p.name: load_checkpoint(p, device) for p in _find_fixed_nvaes(args)}
+        m = load_checkpoint(path, device)
+        models[f"{m.cfg.model_type.upper()} ({_label(path)})"] = m
+    fixed = {_label(p): load_checkpoint(p, device) for p in _find_fixed_nvaes(args)}
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -318,7 +342,7 @@ def _fmt(x, nd=2):
 
 
 def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
-    cmd = "python -m nvae evaluate --report" + (f" --limit {args.limit}" if args.limit else "")
+    cmd = _report_command(args)
     lines = [
         "# Results",
         "",

@@ -204,9 +204,18 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     row = next(line for line in md.splitlines() if line.startswith("| 0.3 |") and line.count("|") == 9)
     assert row.rstrip(" |").endswith(("yes", "no"))  # the conditional model compared at 0.3
     assert "monotonically" in md
+    # the report states the command that reproduces it, with the models it compared
+    assert f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed}`" in md
     card = (ckpt / "MODEL_CARD.md").read_text()
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert f"| {summary['bleu']:.2f} |" in card
+
+
+def test_report_names_a_run_checkpoint_by_its_run():
+    from nvae.evaluate import _label
+
+    assert _label(Path("runs/baseline-vtp/checkpoint")) == "baseline-vtp"
+    assert _label(Path("checkpoints/baseline-t")) == "baseline-t"
 
 
 def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, tmp_path, monkeypatch):
