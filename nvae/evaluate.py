@@ -32,7 +32,7 @@ import torch
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
 
-ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.07, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
+ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.07, 0.1, 0.11, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
 TAUS = [i / 10 for i in range(11)]
 CACHE_VERSION = 1
 
@@ -176,6 +176,16 @@ def _report_command(args) -> str:
     return " ".join(parts)
 
 
+def bleu_at_retained(sweep: list[dict], retained: float) -> float | None:
+    """BLEU of the alpha^Delta sweep at a given retained proportion, interpolated linearly between
+    the two sweep points around it; None outside the sweep's range."""
+    pts = sorted((p["retained_proportion"], p["bleu"]) for p in sweep)
+    for (r0, b0), (r1, b1) in zip(pts, pts[1:]):
+        if r0 <= retained <= r1:
+            return b0 if r1 == r0 else b0 + (retained - r0) / (r1 - r0) * (b1 - b0)
+    return None
+
+
 def _retained_by_length(res) -> dict[int, float]:
     by: dict[int, list[int]] = {}
     for n, r in zip(res.n_inputs, res.n_retained):
@@ -294,6 +304,8 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
         for p in fixed_points:
             c = cached_reconstruct(model, ids, alpha_delta=p["alpha_delta"], use_cache=cache).summary()
             p["conditional"] = {k: c[k] for k in ("bleu", "retained_proportion", "cross_entropy")}
+            # and at the fixed model's retained proportion (same sparsity, whatever alpha^Delta)
+            p["conditional_bleu_same_retained"] = bleu_at_retained(sweep, p["retained_proportion"])
     s5 = []
     if sweep:
         s5.append({"label": "NVAE, loss-conditional", "x": [p["retained_proportion"] for p in sweep],
@@ -396,6 +408,17 @@ def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
             lines.append(f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {c['retained_proportion']:.3f} | "
                          f"{dr:+.3f} | {p['bleu']:.2f} | {c['bleu']:.2f} | {db:+.2f} | {ok} |")
         lines.append("")
+        same = [p for p in fixed_points if p.get("conditional_bleu_same_retained") is not None]
+        if same:
+            lines += ["The same check at equal sparsity instead of equal alpha^Delta: the loss-conditional model's "
+                      "BLEU at each fixed model's retained proportion (interpolated linearly along the sweep above):",
+                      "", "| fixed model | retained | BLEU: fixed | BLEU: conditional, same retained | difference |",
+                      "|---|---|---|---|---|"]
+            for p in same:
+                b = p["conditional_bleu_same_retained"]
+                lines.append(f"| alpha^Delta {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | "
+                             f"{b:.2f} | {b - p['bleu']:+.2f} |")
+            lines.append("")
     lines += ["![fig5](figures/fig5_bleu_vs_retained.png) ([interactive](figures/fig5_bleu_vs_retained.html))", ""]
     lines += ["## Figure 6: interpolation", "",
               f"For {args.pairs} random pairs of test sentences, the mixture (1 - tau) F_1 + tau F_2 (position-wise for "

@@ -211,6 +211,17 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     assert f"| {summary['bleu']:.2f} |" in card
 
 
+def test_bleu_at_retained_interpolates_along_the_sweep():
+    from nvae.evaluate import bleu_at_retained
+
+    sweep = [{"retained_proportion": 0.9, "bleu": 95.0}, {"retained_proportion": 0.5, "bleu": 55.0},
+             {"retained_proportion": 0.7, "bleu": 85.0}]
+    assert bleu_at_retained(sweep, 0.6) == pytest.approx(70.0)
+    assert bleu_at_retained(sweep, 0.85) == pytest.approx(92.5)
+    assert bleu_at_retained(sweep, 0.9) == pytest.approx(95.0)
+    assert bleu_at_retained(sweep, 0.95) is None and bleu_at_retained(sweep, 0.4) is None
+
+
 def test_report_names_a_run_checkpoint_by_its_run():
     from nvae.evaluate import _label
 
