@@ -171,6 +171,19 @@ def test_sparsity_slider_reencodes():
     assert at.metric[0].label.startswith("Retained at α^Δ = 1")
 
 
+def test_sparsity_compares_with_a_sparser_value_by_default(app_checkpoints):
+    """The right-hand slider starts half-way (log scale) between the sparsest trained value and the
+    default, so it shows a sparser latent without starting at the edge of the range."""
+    at = open_page("sparsity")
+    no_exception(at)
+    left, right = at.select_slider(key="sparsity.ad").value, at.select_slider(key="sparsity.ad2").value
+    from nvae.checkpoint import load_checkpoint
+
+    cfg = load_checkpoint(app_checkpoints["nvae"]).cfg
+    assert left == pytest.approx(cfg.alpha_delta, rel=0.05)
+    assert cfg.alpha_delta_min < right < left
+
+
 def test_sparsity_empty_sentence():
     at = open_page("sparsity")
     at.text_input(key="sparsity.s").set_value("   ").run()

@@ -1,5 +1,7 @@
 """Sparsity: how alpha^Delta sets the number of retained components."""
 
+import math
+
 import streamlit as st
 
 from app import analysis, figures, model as models, state, ui
@@ -17,7 +19,8 @@ shows the whole trained range at once.
 model, key = ui.get_model()
 cfg = model.cfg
 GRID = analysis.alpha_grid(cfg)
-COMPARE = analysis.nearest(cfg.alpha_delta / 3, GRID)  # the right-hand default: three times sparser
+# the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
+COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), GRID)
 PARAMS = [state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"), ui.alpha_param(cfg),
           ui.alpha_param(cfg, "ad2", default=COMPARE)]
 ui.show_notices(state.restore(PAGE, PARAMS))
