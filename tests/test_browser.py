@@ -11,6 +11,7 @@ they go to the temporary folder.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -223,10 +224,11 @@ def test_shared_link_restores_view(server, page):
     assert inputs.nth(0).input_value() == a and inputs.nth(1).input_value() == b
     assert any("τ = 0.30" in c for c in texts(page, "stCaptionContainer"))
     open_page(page, server, "", "s=First%20one.&s=Second%20one.&ad=1")
-    assert page.locator('[data-testid="stTextArea"] textarea').input_value() == "First one.\nSecond one."
-    assert "first one." in texts(page, "stCode")
+    # on a busy machine the run may start after idle() returned: wait for its output
+    sync_api.expect(page.locator('[data-testid="stTextArea"] textarea')).to_have_value("First one.\nSecond one.", timeout=SLOW)
+    sync_api.expect(page.locator('[data-testid="stCode"]').filter(has_text="first one.").first).to_be_visible(timeout=SLOW)
     open_page(page, server, "", "page=samples&seed=5")
-    assert page.locator("h1").first.inner_text().startswith("Samples")
+    sync_api.expect(page.locator("h1").first).to_have_text(re.compile(r"^Samples"), timeout=SLOW)
     assert query(page)["seed"] == ["5"]
 
 
