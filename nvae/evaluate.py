@@ -105,6 +105,21 @@ def _sentences(model: NVAE, args) -> tuple[list[list[int]], int]:
     return batch_ids, truncated
 
 
+def alpha_delta_sweep(model: NVAE, ids: list[list[int]], use_cache: bool = True, log=None) -> list[dict]:
+    """Summaries of a loss-conditional model at each ALPHA_DELTA_SWEEP value inside its training
+    range (the app's slider); [] for a model trained at one fixed alpha^Delta."""
+    if not model.cfg.alpha_delta_conditional:
+        return []
+    sweep = []
+    for ad in ALPHA_DELTA_SWEEP:
+        if model.cfg.alpha_delta_min <= ad <= model.cfg.alpha_delta_max:
+            if log:
+                log(f"report: alpha_delta sweep {ad}")
+            s = cached_reconstruct(model, ids, alpha_delta=ad, use_cache=use_cache).summary()
+            sweep.append({"alpha_delta": ad, **s})
+    return sweep
+
+
 def evaluate_cli(args) -> None:
     from .cli import _check_alpha_delta, _load
 
@@ -122,12 +137,7 @@ def evaluate_cli(args) -> None:
     if args.report:
         report(model, args, ids)
     if args.model_card:
-        sweep = []
-        if model.cfg.alpha_delta_conditional:
-            for a in ALPHA_DELTA_SWEEP:
-                if model.cfg.alpha_delta_min <= a <= model.cfg.alpha_delta_max:
-                    sweep.append({"alpha_delta": a, **cached_reconstruct(model, ids, alpha_delta=a,
-                                                                          use_cache=cache).summary()})
+        sweep = alpha_delta_sweep(model, ids, use_cache=cache)
         ckpt = Path(args.checkpoint)
         run_info = json.loads((ckpt / "run.json").read_text()) if (ckpt / "run.json").exists() else None
         print(f"wrote {write_model_card(ckpt, res.summary(), sweep, run_info, args.card_note)}", file=sys.stderr)
@@ -291,13 +301,7 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
             "Figure 4: latent vectors against input length")
 
     # figure 5: BLEU against retained proportion, sweeping alpha^Delta
-    sweep = []
-    if model.cfg.alpha_delta_conditional:
-        for ad in ALPHA_DELTA_SWEEP:
-            if model.cfg.alpha_delta_min <= ad <= model.cfg.alpha_delta_max:
-                log(f"report: alpha_delta sweep {ad}")
-                s = cached_reconstruct(model, ids, alpha_delta=ad, use_cache=cache).summary()
-                sweep.append({"alpha_delta": ad, **s})
+    sweep = alpha_delta_sweep(model, ids, use_cache=cache, log=log)
     fixed_points = [{"alpha_delta": m.cfg.alpha_delta, **dict(r)} for (n, r), m in
                     zip(rows[len(models):], fixed.values())]
     if model.cfg.alpha_delta_conditional:  # the loss-conditional model at each fixed model's value
