@@ -174,16 +174,16 @@ def _report_command(args) -> str:
     """The command line that reproduces the report, from its arguments."""
     from .cli import default_checkpoint
 
-    parts = ["python -m nvae evaluate --report"]
+    parts = ["python", "-m", "nvae", "evaluate", "--report"]
     if args.checkpoint and Path(args.checkpoint).resolve() != default_checkpoint().resolve():
-        parts.append(f"--checkpoint {args.checkpoint}")
+        parts += ["--checkpoint", str(args.checkpoint)]
     if args.limit:
-        parts.append(f"--limit {args.limit}")
-    parts.append(f"--pairs {args.pairs}")
+        parts += ["--limit", str(args.limit)]
+    parts += ["--pairs", str(args.pairs)]
     for flag, paths in (("--baselines", args.baselines), ("--fixed", getattr(args, "fixed", None))):
         if paths is not None:
-            parts.append(flag + "".join(f" {p}" for p in paths))
-    return " ".join(parts)
+            parts += [flag, *map(str, paths)]
+    return shlex.join(parts)
 
 
 def bleu_at_retained(sweep: list[dict], retained: float) -> float | None:
