@@ -170,6 +170,18 @@ def _label(path: Path) -> str:
     return path.parent.name if path.name == "checkpoint" else path.name
 
 
+def _training_steps(path: Path) -> int | None:
+    """max_steps from the run.json beside a checkpoint (an exported folder holds it; a training
+    run's RUN/checkpoint has it one level up); None when neither has one."""
+    path = Path(path)
+    for f in (path / "run.json", path.parent / "run.json"):
+        try:
+            return int(json.loads(f.read_text())["train"]["max_steps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
 def _report_command(args) -> str:
     """The command line that reproduces the report, from its arguments."""
     from .cli import default_checkpoint
@@ -275,7 +287,9 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
     for path in _find_baselines(args):
         m = load_checkpoint(path, device)
         models[f"{m.cfg.model_type.upper()} ({_label(path)})"] = m
-    fixed = {_label(p): load_checkpoint(p, device) for p in _find_fixed_nvaes(args)}
+    fixed_paths = {_label(p): Path(p) for p in _find_fixed_nvaes(args)}
+    fixed = dict(sorted(((name, load_checkpoint(p, device)) for name, p in fixed_paths.items()),
+                        key=lambda kv: kv[1].cfg.alpha_delta))
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -302,8 +316,8 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
 
     # figure 5: BLEU against retained proportion, sweeping alpha^Delta
     sweep = alpha_delta_sweep(model, ids, use_cache=cache, log=log)
-    fixed_points = [{"alpha_delta": m.cfg.alpha_delta, **dict(r)} for (n, r), m in
-                    zip(rows[len(models):], fixed.values())]
+    fixed_points = [{"alpha_delta": m.cfg.alpha_delta, "steps": _training_steps(fixed_paths[name]), **dict(r)}
+                    for (_, r), (name, m) in zip(rows[len(models):], fixed.items())]
     if model.cfg.alpha_delta_conditional:  # the loss-conditional model at each fixed model's value
         for p in fixed_points:
             c = cached_reconstruct(model, ids, alpha_delta=p["alpha_delta"], use_cache=cache).summary()
@@ -398,18 +412,20 @@ def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
                   f"falls ({ret[-1]:.3f} at {sweep[-1]['alpha_delta']} to {ret[0]:.3f} at {sweep[0]['alpha_delta']}).",
                   ""]
     if fixed_points:
-        lines += ["Models trained at one fixed alpha^Delta, to check the loss-conditional model against "
+        steps = _training_steps(Path(args.checkpoint))
+        trained = f" (trained {steps} steps)" if steps else ""
+        lines += [f"Models trained at one fixed alpha^Delta, to check the loss-conditional model{trained} against "
                   "(it should match them: retained proportion within 0.05, BLEU within 3 points):", "",
-                  "| alpha^Delta | retained: fixed | retained: conditional | difference | BLEU: fixed | "
-                  "BLEU: conditional | difference | matches |", "|---|---|---|---|---|---|---|---|"]
+                  "| alpha^Delta | fixed model: training steps | retained: fixed | retained: conditional | difference | "
+                  "BLEU: fixed | BLEU: conditional | difference | matches |", "|---|---|---|---|---|---|---|---|---|"]
         for p in fixed_points:
-            c = p.get("conditional")
+            c, steps = p.get("conditional"), p.get("steps") or "?"
             if c is None:
-                lines.append(f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | | | {p['bleu']:.2f} | | | |")
+                lines.append(f"| {p['alpha_delta']} | {steps} | {p['retained_proportion']:.3f} | | | {p['bleu']:.2f} | | | |")
                 continue
             dr, db = c["retained_proportion"] - p["retained_proportion"], c["bleu"] - p["bleu"]
             ok = "yes" if abs(dr) <= 0.05 and abs(db) <= 3 else "no"
-            lines.append(f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {c['retained_proportion']:.3f} | "
+            lines.append(f"| {p['alpha_delta']} | {steps} | {p['retained_proportion']:.3f} | {c['retained_proportion']:.3f} | "
                          f"{dr:+.3f} | {p['bleu']:.2f} | {c['bleu']:.2f} | {db:+.2f} | {ok} |")
         lines.append("")
         same = [p for p in fixed_points if p.get("conditional_bleu_same_retained") is not None]

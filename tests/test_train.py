@@ -188,9 +188,12 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     ckpt = tmp_path / "nvae"
     shutil.copytree(tiny_checkpoint, ckpt)
     fixed = make_tiny_checkpoint(tmp_path / "nvae-ad0.3", conditional=False, seed=1)
+    # a training run's checkpoint (RUN/checkpoint, its run.json one level up), given out of order
+    sparse = make_tiny_checkpoint(tmp_path / "nvae-ad0.05" / "checkpoint", conditional=False, seed=2, alpha_delta=0.05)
+    (sparse.parent / "run.json").write_text(json.dumps({"train": {"max_steps": 1234}}))
     out = subprocess.run([sys.executable, "-m", "nvae", "evaluate", "--checkpoint", str(ckpt), "--limit", "12",
                           "--report", "--pairs", "3", "--baselines", str(tiny_baseline_checkpoint),
-                          "--fixed", str(fixed), "--out", str(tmp_path / "docs"), "--model-card"],
+                          "--fixed", str(fixed), str(sparse), "--out", str(tmp_path / "docs"), "--model-card"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     md = (tmp_path / "docs" / "results.md").read_text()
@@ -201,11 +204,13 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     assert "| 0.01 |" in md  # the alpha^Delta sweep of the loss-conditional model
     assert "VT (baseline-vt)" in md
     assert "NVAE fixed alpha_delta=0.3 (nvae-ad0.3)" in md
-    row = next(line for line in md.splitlines() if line.startswith("| 0.3 |") and line.count("|") == 9)
-    assert row.rstrip(" |").endswith(("yes", "no"))  # the conditional model compared at 0.3
+    assert "NVAE fixed alpha_delta=0.05 (nvae-ad0.05)" in md
+    rows = [line for line in md.splitlines() if line.count("|") == 10 and line.startswith(("| 0.3 |", "| 0.05 |"))]
+    assert [r.split(" | ")[:2] for r in rows] == [["| 0.05", "1234"], ["| 0.3", "?"]]  # sorted; steps from run.json, "?" without one
+    assert all(r.rstrip(" |").endswith(("yes", "no")) for r in rows)  # the conditional model compared at each
     assert "monotonically" in md
     # the report states the command that reproduces it, with the models it compared
-    assert f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed}`" in md
+    assert f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed} {sparse}`" in md
     card = (ckpt / "MODEL_CARD.md").read_text()
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert f"| {summary['bleu']:.2f} |" in card
