@@ -13,7 +13,8 @@ ui.header("Sparsity", """
 α^Δ, the *conditional prior*, sets how much total weight the prior expects per input token: with a
 model trained loss-conditionally, **larger values keep more components** and smaller ones prune
 more. Move a slider to re-encode the sentence at that value (two values side by side); the curve
-shows the whole trained range at once.
+shows the whole trained range at once. How one loss-conditional model compares with models each
+trained at a single fixed α^Δ is measured in the project's report (`docs/results.md`).
 """)
 
 model, key = ui.get_model()
