@@ -139,8 +139,7 @@ def evaluate_cli(args) -> None:
     if args.model_card:
         sweep = alpha_delta_sweep(model, ids, use_cache=cache)
         ckpt = Path(args.checkpoint)
-        run_info = json.loads((ckpt / "run.json").read_text()) if (ckpt / "run.json").exists() else None
-        print(f"wrote {write_model_card(ckpt, res.summary(), sweep, run_info, args.card_note)}", file=sys.stderr)
+        print(f"wrote {write_model_card(ckpt, res.summary(), sweep, _run_info(ckpt), args.card_note)}", file=sys.stderr)
     print(json.dumps(summary))
 
 
@@ -170,16 +169,26 @@ def _label(path: Path) -> str:
     return path.parent.name if path.name == "checkpoint" else path.name
 
 
-def _training_steps(path: Path) -> int | None:
-    """max_steps from the run.json beside a checkpoint (an exported folder holds it; a training
-    run's RUN/checkpoint has it one level up); None when neither has one."""
+def _run_info(path: Path) -> dict | None:
+    """The run.json beside a checkpoint (an exported folder holds it; a training run's
+    RUN/checkpoint has it one level up); None when neither has a readable one."""
     path = Path(path)
     for f in (path / "run.json", path.parent / "run.json"):
         try:
-            return int(json.loads(f.read_text())["train"]["max_steps"])
-        except (OSError, ValueError, KeyError, TypeError):
+            info = json.loads(f.read_text())
+        except (OSError, ValueError):
             continue
+        if isinstance(info, dict):
+            return info
     return None
+
+
+def _training_steps(path: Path) -> int | None:
+    """max_steps of the run that trained a checkpoint, from its run.json; None if unknown."""
+    try:
+        return int((_run_info(path) or {})["train"]["max_steps"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _report_command(args) -> str:
