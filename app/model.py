@@ -18,7 +18,7 @@ import torch
 
 from app import analysis
 from nvae.checkpoint import CheckpointError, fingerprint, load_checkpoint
-from nvae.cli import DEFAULT_CHECKPOINT, PROJECT_ROOT
+from nvae.paths import CHECKPOINTS_DIR, default_checkpoint  # noqa: F401 (default_checkpoint: used by app.ui)
 
 # A small model decodes one token at a time: extra threads only contend (badly so on a busy
 # machine). NVAE_APP_THREADS overrides.
@@ -27,17 +27,13 @@ torch.set_num_threads(max(1, int(os.environ.get("NVAE_APP_THREADS", "1") or 1)))
 MAP_CACHE_VERSION = 1
 
 
-def default_checkpoint() -> Path:
-    return Path(os.environ.get("NVAE_CHECKPOINT") or DEFAULT_CHECKPOINT)
-
-
 def checkpoint_roots() -> list[Path]:
     """Folders whose checkpoints the app lists: $NVAE_CHECKPOINTS_DIR (`:`-separated) if set,
     instead of the project's `checkpoints/`."""
     extra = os.environ.get("NVAE_CHECKPOINTS_DIR")
     if extra:
         return [Path(p) for p in extra.split(os.pathsep) if p]
-    return [PROJECT_ROOT / "checkpoints"]
+    return [CHECKPOINTS_DIR]
 
 
 def available_checkpoints() -> dict[str, Path]:

@@ -48,7 +48,7 @@ import torch  # noqa: E402
 
 from app import analysis  # noqa: E402
 from nvae.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
-from nvae.cli import default_checkpoint  # noqa: E402
+from nvae.paths import default_checkpoint  # noqa: E402
 
 GOAL_MS = 300.0
 SENTENCES = [  # typical WikiText-2 lengths (10..30 tokens)

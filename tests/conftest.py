@@ -17,7 +17,7 @@ from nvae.text import train_tokenizer
 
 def make_tiny_checkpoint(path: Path, model_type: str = "nvae", conditional: bool = True, seed: int = 0,
                          alpha_delta: float = 0.3) -> Path:
-    sentences = load_sentences("wikitext-2", "validation")[:400]
+    sentences = load_sentences("wikitext-2", "train")[:400]
     tok = train_tokenizer(sentences, vocab_size=400)
     torch.manual_seed(seed)
     cfg = ModelConfig(model_type=model_type, vocab_size=tok.get_vocab_size(), d_model=32, n_heads=4, d_ff=64,

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,33 +20,87 @@ from nvae.text import is_heading, train_tokenizer
 # -- corpora ------------------------------------------------------------------------------------------
 
 
-def test_data_dir_default_points_at_shared_folder():
-    assert (data.data_dir() / "wiki.valid.tokens").is_file()
+def test_data_dir_default_is_the_repository_data_folder(monkeypatch):
+    monkeypatch.delenv("NVAE_DATA_DIR", raising=False)
+    assert data.data_dir() == Path(data.__file__).resolve().parents[1] / "data"
+    assert (data.data_dir() / "wikitext-2" / "wiki.valid.tokens.gz").is_file()
+    assert (data.data_dir() / "README.md").is_file()
 
 
-@pytest.mark.parametrize("split, at_least", [("validation", 1500), ("test", 1800)])
+@pytest.mark.parametrize("split, at_least", [("train", 4000), ("validation", 1500), ("test", 1800)])
 def test_load_paragraphs_local(split, at_least):
     paragraphs = load_paragraphs("wikitext-2", split)
     assert len(paragraphs) >= at_least
     assert all(p and p == p.strip() for p in paragraphs)
     joined = "\n".join(paragraphs)
-    for marker in ("@-@", "@,@", "@.@", "<unk>", " , ", " 's"):
+    for marker in ("@-@", "@,@", "@.@", "<unk>", " , "):
         assert marker not in joined
+    assert not re.search(r" 's\b", joined)  # the clitic is joined ("Issledovatel 'skiy" is a name)
     assert not any(is_heading(p) for p in paragraphs)
     assert "= =" not in joined  # section headings such as " = = Description = = " are gone
     assert "[UNK]" in joined
 
 
-def test_load_paragraphs_first_valid_paragraph():
+def test_load_paragraphs_first_paragraphs():
     first = load_paragraphs("wikitext-2", "validation")[0]
     assert first.startswith("Homarus gammarus, known as the European lobster or common lobster, is a species")
+    assert load_paragraphs("wikitext-2", "train")[0].startswith("Senjō no Valkyria 3")
 
 
-def test_train_split_is_not_shipped():
-    with pytest.raises(FileNotFoundError, match="train"):
-        load_paragraphs("wikitext-2", "train")
-    with pytest.raises(FileNotFoundError, match="train"):
-        load_sentences("wikitext-2", "train")
+def test_data_readme_lists_every_file_with_its_checksum():
+    readme = (data.data_dir() / "README.md").read_text()
+    files = sorted(p for p in data.data_dir().rglob("*") if p.is_file() and p.name != "README.md")
+    assert len(files) == 8
+    for path in files:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert digest in readme, f"{path.name}: sha256 {digest} not in data/README.md"
+        assert path.name in readme
+    assert "CC BY-SA" in readme
+
+
+def test_mix_names():
+    mix = load_paragraphs("wiki-mix", "train")
+    assert len(mix) > len(load_paragraphs("wikitext-2", "train"))
+    assert load_paragraphs("wiki-mix", "test") == load_paragraphs("wikitext-2", "test")
+    assert load_paragraphs("+".join(data.MIX_SOURCES), "train") == mix
+    with pytest.raises(FileNotFoundError, match="nosuch"):
+        load_paragraphs("wikitext-2+nosuch", "train")
+
+
+def test_normalize_line_styles():
+    assert data.normalize_line(" = Title = ", "prose") == ""
+    assert data.normalize_line(" = Title = ", "typed") == "= Title ="
+    assert data.normalize_line("a four - lane road , `` the bridge '' .", "tokens") == 'a four-lane road, "the bridge".'
+    assert data.normalize_line("the men 's event ( born 1963 ) .", "tokens") == "the men's event (born 1963)."
+    assert data.normalize_line("Prose, as written (here).", "prose") == "Prose, as written (here)."
+
+
+@pytest.mark.parametrize("corpus", ["wikitext-2", "wiki-mix", "+".join(data.TRAIN_SOURCES)])
+def test_no_training_sentence_is_a_validation_or_test_sentence(corpus):
+    train = load_sentences(corpus, "train")
+    assert len(train) == len(set(train)) > 15000  # deduplicated
+    held = set(load_sentences(corpus, "validation")) | set(load_sentences(corpus, "test"))
+    assert len(held) > 15000
+    assert not held & set(train)
+    assert not {data.sentence_key(s) for s in held} & {data.sentence_key(s) for s in train}
+    # nor after the tokenizer's own normalisation, for the sentences long enough to train on
+    tok = train_tokenizer(train[:2000], vocab_size=2000)
+
+    def key(sents):
+        return {" ".join(e.tokens) for e in tok.encode_batch(sents, add_special_tokens=False) if len(e.ids) >= 6}
+
+    assert not key(list(held)) & key(train)
+
+
+def test_train_split_drops_sentences_of_the_held_out_splits(tmp_path, monkeypatch):
+    (tmp_path / "wikitext-2").mkdir()
+    (tmp_path / "wikitext-2" / "wiki.valid.tokens").write_text(" A held out sentence . \n")
+    (tmp_path / "wikitext-2" / "wiki.test.tokens").write_text(" Another one . \n")
+    (tmp_path / "wikitext-2" / "wiki.train.prefix.tokens").write_text(
+        " Kept first . A HELD out   sentence . Kept again . \n kept first . ANOTHER ONE . Last . \n")
+    monkeypatch.setenv("NVAE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
+    assert load_sentences("wikitext-2", "train") == ["Kept first.", "Kept again.", "Last."]
 
 
 def test_unknown_split_or_corpus():
@@ -49,9 +111,10 @@ def test_unknown_split_or_corpus():
 
 
 def test_data_dir_override(tmp_path, monkeypatch):
-    (tmp_path / "wiki.valid.tokens").write_text(
-        " \n = Title = \n \n The pay @-@ off was 1 @,@ 000 <unk> . It 's \" fine \" . \n"
-        " = = Part = = \n A second paragraph here . \n")
+    (tmp_path / "wikitext-2").mkdir()
+    with gzip.open(tmp_path / "wikitext-2" / "wiki.valid.tokens.gz", "wt") as f:
+        f.write(" \n = Title = \n \n The pay @-@ off was 1 @,@ 000 <unk> . It 's \" fine \" . \n"
+                " = = Part = = \n A second paragraph here . \n")
     monkeypatch.setenv("NVAE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
     assert load_paragraphs("wikitext-2", "validation") == [
@@ -59,6 +122,19 @@ def test_data_dir_override(tmp_path, monkeypatch):
     assert (tmp_path / "cache").is_dir()
     with pytest.raises(FileNotFoundError, match="wiki.test.tokens"):
         load_paragraphs("wikitext-2", "test")
+    (tmp_path / "wikitext-2" / "wiki.test.tokens").write_text(" Uncompressed works too . \n")
+    assert load_paragraphs("wikitext-2", "test") == ["Uncompressed works too."]
+
+
+def test_hub_name_offline_is_a_clear_error(tmp_path):
+    code = ("from nvae.data import load_paragraphs\n"
+            "try:\n    load_paragraphs('wikitext-103-raw-v1', 'train')\n"
+            "except FileNotFoundError as e:\n    print('ERR', e)\n")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", NVAE_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=Path(data.__file__).resolve().parents[1])
+    assert out.stdout.startswith("ERR cannot load Salesforce/wikitext/wikitext-103-raw-v1"), out.stderr[-2000:]
+    assert "offline, use the local corpus" in out.stdout
 
 
 def test_user_text_file_is_only_cleaned(tmp_path, monkeypatch):

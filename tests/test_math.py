@@ -1,4 +1,4 @@
-"""The mathematics of NVIB_SPEC, pinned against independent computations."""
+"""The mathematics of docs/nvib.md, pinned against independent computations."""
 
 import math
 
