@@ -1,5 +1,5 @@
 """Attention: causal/bidirectional self-attention with a key/value cache, and denoising
-cross-attention over a LatentMixture (NVIB_SPEC section 3).
+cross-attention over a LatentMixture (docs/nvib.md section 3).
 
 Shapes: B batch, T queries, N latent components, H heads, E = P / H head dimension.
 """
@@ -62,6 +62,16 @@ class SelfAttention(nn.Module):
         return self.out_proj(_merge_heads(out))
 
 
+def gated_softmax(scores: Tensor, weights: Tensor) -> Tensor:
+    """softmax_i(scores_i + log weights_i), computed in the linear domain so that a component
+    whose weight is exactly 0 still gets a gradient with respect to its weight (the pruning
+    gate's straight-through path). scores [..., N]; weights broadcastable to scores, >= 0."""
+    live = (weights.detach() > 0).expand_as(scores)
+    top = scores.detach().masked_fill(~live, float("-inf")).amax(-1, keepdim=True)
+    e = torch.exp((scores - top).clamp(max=30.0)) * weights
+    return e / e.sum(-1, keepdim=True).clamp_min(1e-30)
+
+
 def denoise(u: Tensor, mu: Tensor, var: Tensor, log_pi: Tensor, noise_var: float) -> tuple[Tensor, Tensor]:
     """Denoising attention, evaluation form: the posterior mean of v given u ~ N(v, noise_var I)
     and the prior v ~ sum_i pi_i N(mu_i, diag(var_i)).
@@ -116,22 +126,26 @@ class LatentCrossAttention(nn.Module):
         so only the u-dependent parts are left for each step.
         """
         H, E = self.n_heads, self.head_dim
+        gate = latent.gate
+        # with a pruning gate, log pi stays out of the logits: it enters as a linear weight
+        gated = None if gate is None else (latent.pi.float() * gate.float())[:, None, None, :]
         if latent.z is not None or not self.denoising:
             z = latent.z if latent.z is not None else latent.mu
-            bias = latent.log_pi
+            bias = latent.log_pi.float() if gate is None else torch.zeros_like(latent.pi, dtype=torch.float32)
             if self.denoising:
                 bias = bias - z.float().pow(2).sum(-1) / (2 * self.sqrt_e)
             return {"form": "sample", "k": _split_heads(self.k_proj(z), H), "v": _split_heads(self.v_proj(z), H),
-                    "bias": bias[:, None, None, :]}
+                    "bias": bias[:, None, None, :], "gated": gated}
         with torch.autocast(device_type=latent.device.type, enabled=False):
             mu, var = latent.mu.float(), latent.logvar.float().exp()
             b = var + self.sqrt_e
             inv_b = b.reciprocal()
             wk = self.k_proj.weight.float().view(H, E, -1)  # W_k^h [H, E, P]
             wv = self.v_proj.weight.float().view(H, E, -1)  # W_v^h [H, E, P]
-            const = latent.log_pi.float() - 0.5 * (mu * mu * inv_b).sum(-1) - 0.5 * b.log().sum(-1)
+            log_pi = latent.log_pi.float() if gate is None else 0.0
+            const = log_pi - 0.5 * (mu * mu * inv_b).sum(-1) - 0.5 * b.log().sum(-1)
             return {
-                "form": "gaussian", "wk": wk, "wv": wv, "inv_b": inv_b, "shrink": var * inv_b,
+                "form": "gaussian", "wk": wk, "wv": wv, "inv_b": inv_b, "shrink": var * inv_b, "gated": gated,
                 "const": const[:, None, None, :],
                 "k2": torch.einsum("bnp,hep->bhne", mu * inv_b, wk),
                 "v2": (torch.einsum("bnp,hep->bhne", self.sqrt_e * mu * inv_b, wv)
@@ -143,22 +157,35 @@ class LatentCrossAttention(nn.Module):
         """x [B, T, P] -> (out [B, T, P], head-averaged weights [B, T, N] if need_weights)."""
         prep = latent if isinstance(latent, dict) else self.prepare(latent)
         q = _split_heads(self.q_proj(x), self.n_heads)  # [B, H, T, E]
-        if prep["form"] == "sample":
-            k, v, bias = prep["k"].to(q.dtype), prep["v"].to(q.dtype), prep["bias"].to(q.dtype)
-            if need_weights:
-                weights = torch.softmax(q @ k.transpose(-1, -2) / self.sqrt_e + bias, dim=-1)
-                out = weights @ v
-            else:
-                weights = None
-                out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                                     dropout_p=self.dropout if self.training else 0.0)
+        gated = prep.get("gated")
+        if prep["form"] == "sample" and gated is not None:  # training with the pruning gate
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                scores = q.float() @ prep["k"].float().transpose(-1, -2) / self.sqrt_e + prep["bias"]
+                weights = F.dropout(gated_softmax(scores, gated), self.dropout, self.training)
+                out = (weights @ prep["v"].float()).to(q.dtype)
+        elif prep["form"] == "sample":
+            # the bias (log pi - ||z||^2 / (2 sqrt E)) keeps float32: in bf16 its resolution at
+            # magnitudes of 16-128 would be 0.125-0.5 nats
+            dtype = q.dtype
+            k, v, bias = prep["k"].to(dtype), prep["v"].to(dtype), prep["bias"]
+            if dtype != bias.dtype:
+                k, v, q = k.float(), v.float(), q.float()
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                if need_weights:
+                    weights = torch.softmax(q @ k.transpose(-1, -2) / self.sqrt_e + bias, dim=-1)
+                    out = weights @ v
+                else:
+                    weights = None
+                    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
+                                                         dropout_p=self.dropout if self.training else 0.0)
+            out = out.to(dtype)
         else:  # the evaluation form: `denoise`, rearranged (see prepare)
             with torch.autocast(device_type=x.device.type, enabled=False):
                 qf = q.float()
                 u = torch.einsum("bhte,hep->bhtp", qf, prep["wk"])  # the query in latent space
                 logits = (prep["const"] - 0.5 * torch.einsum("bhtp,bnp->bhtn", u * u, prep["inv_b"])
                           + qf @ prep["k2"].transpose(-1, -2))
-                weights = torch.softmax(logits, dim=-1)
+                weights = torch.softmax(logits, dim=-1) if gated is None else gated_softmax(logits, gated)
                 pulled = u * torch.einsum("bhtn,bnp->bhtp", weights, prep["shrink"])
                 out = torch.einsum("bhtp,hep->bhte", pulled, prep["wv"]) + weights @ prep["v2"]
             out = out.to(q.dtype)

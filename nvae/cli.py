@@ -16,16 +16,15 @@ import shutil
 import sys
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = PROJECT_ROOT / "checkpoints" / "nvae-default"
+from .config import RECIPES as _RECIPES
+from .paths import DEFAULT_CHECKPOINT, PROJECT_ROOT, default_checkpoint  # noqa: F401 (re-exported)
+
+
+RECIPE_NAMES = tuple(_RECIPES)
 
 
 class UsageError(Exception):
     """Bad input from the user: reported in one line, exit status 2."""
-
-
-def default_checkpoint() -> Path:
-    return Path(os.environ.get("NVAE_CHECKPOINT", DEFAULT_CHECKPOINT))
 
 
 def _emit(obj) -> None:
@@ -137,8 +136,22 @@ def cmd_evaluate(args) -> None:
     evaluate_cli(args)
 
 
+def _parse_settings(items: list[str] | None) -> dict:
+    """--set key=value items as a dict (values read as JSON where they parse, else as strings)."""
+    settings = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes key=value, got {item!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
 def cmd_train(args) -> None:
-    from .config import ModelConfig, TrainConfig, load_configs
+    from .config import RECIPES, ConfigError, ModelConfig, TrainConfig, apply_settings, load_configs
     from .train import train
 
     model_cfg, train_cfg = ModelConfig(), TrainConfig()
@@ -147,23 +160,24 @@ def cmd_train(args) -> None:
             model_cfg, train_cfg = load_configs(args.config)
         except OSError as e:
             raise UsageError(f"cannot read {args.config}: {e.strerror or e}") from None
-    if args.model_type:
-        model_cfg.model_type = args.model_type
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--set takes key=value, got {item!r}")
-        target = model_cfg if key in {f.name for f in dataclasses.fields(ModelConfig)} else train_cfg
-        if key not in {f.name for f in dataclasses.fields(type(target))}:
-            raise UsageError(f"unknown setting {key!r}")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        setattr(target, key, parsed)
+    try:
+        if args.recipe:
+            apply_settings(model_cfg, train_cfg, RECIPES[args.recipe])
+        if args.model_type:
+            model_cfg.model_type = args.model_type
+        apply_settings(model_cfg, train_cfg, _parse_settings(args.set))
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
     model_cfg.validate()
     train_cfg.validate()
     train(args.out, model_cfg, train_cfg, resume=args.resume, device=args.device, progress=not args.quiet)
+
+
+def cmd_ablate(args) -> None:
+    from .ablate import main
+
+    args.settings = _parse_settings(args.set)
+    main(args)
 
 
 def cmd_export(args) -> None:
@@ -221,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_model(sub.add_parser("evaluate", help="BLEU, cross-entropy, retained proportion (+ paper figures)"))
     sp.add_argument("--data", help="a plain-text file, one sentence per line (default: the test split)")
     sp.add_argument("--split", default="test")
-    sp.add_argument("--corpus", default="wikitext-2", help="hub name or 'wikitext-2' (local files)")
+    sp.add_argument("--corpus", default="wikitext-2", help="wikitext-2 or wiki-mix (the repository's data/), a hub name")
     sp.add_argument("--limit", type=int, default=None, help="evaluate the first N sentences only")
     sp.add_argument("--alpha-delta", type=float, default=None)
     sp.add_argument("--batch-size", type=int, default=64)
@@ -246,11 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="run folder (checkpoint/, metrics.jsonl, tokenizer.json)")
     sp.add_argument("--config", help="config.json with {'model': {...}, 'train': {...}}")
     sp.add_argument("--model-type", choices=["nvae", "t", "vt", "vtp", "vts"])
+    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES), help="a named set of latent settings (applied before --set)")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
     sp.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint")
     sp.add_argument("--device", default=None)
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("ablate", help="train a small model for a fixed budget and print the latent's measures")
+    sp.add_argument("name", help="run folder under runs/ablations/ (an existing finished run is only re-measured)")
+    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES))
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
+    sp.add_argument("--sentences", type=int, default=200, help="validation sentences to measure on")
+    sp.add_argument("--pairs", type=int, default=20, help="interpolation pairs")
+    sp.add_argument("--threads", type=int, default=None, help="torch threads")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=cmd_ablate)
 
     sp = sub.add_parser("export", help="copy a run's checkpoint for shipping (optionally half precision)")
     sp.add_argument("run")

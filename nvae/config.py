@@ -52,7 +52,7 @@ class ModelConfig:
     prior_mu: float = 0.0
     prior_var: float = 1.0
     prior_alpha: float = 1.0
-    # Conditional prior alpha0_p = prior_alpha + alpha_delta * n (NVIB_SPEC section 2).
+    # Conditional prior alpha0_p = prior_alpha + alpha_delta * n (docs/nvib.md section 2).
     alpha_delta: float = 0.3
     # Loss-conditional training: alpha_delta is an input of the NVIB layer, drawn per batch
     # log-uniformly from [alpha_delta_min, alpha_delta_max] while training.
@@ -70,6 +70,22 @@ class ModelConfig:
     # be evaluated on. False: Dirichlet-sampled weights over all components.
     gaussian_train_pruned: bool = True
     threshold: float = 0.1  # eval: a component is retained when alpha > threshold
+    # How alpha^Delta reaches the pseudo-counts. "input" (the first shipped models): a small MLP
+    # of alpha^Delta is added to the encoder states before every projection (so it moves mu too).
+    # "direct": log alpha_i = f(h_i) + log alpha^Delta, mu and the variances do not depend on it;
+    # this builds in the optimum of KL_D (mean alpha / alpha^Delta = 1 at every alpha^Delta).
+    alpha_conditioning: str = "input"
+    # The pruning gate while training. "none" (the paper): training batches keep every component
+    # (sampled weights) or hard-mask the pruned ones (gaussian_train_pruned), neither with a
+    # gradient. "st": every training batch drops exactly the components evaluation prunes
+    # (alpha <= threshold), and a straight-through gradient, sigmoid((log alpha - log threshold)
+    # / gate_temperature), tells each pseudo-count whether the loss wants its component kept.
+    prune_gate: str = "none"
+    gate_temperature: float = 1.0
+    # Training weights pi ~ Dir(pi_concentration * alpha). 1 is the paper; larger values make the
+    # draws less noisy (log pi of a component with alpha 0.1 varies by about 10 nats at 1); 0
+    # uses their mean alpha / sum(alpha), with no noise.
+    pi_concentration: float = 1.0
     log_alpha_min: float = -10.0
     log_alpha_max: float = 10.0  # exp overflows fp16 at about 11
     init_logvar: float = -4.0  # initial log-variance of the posterior components
@@ -96,6 +112,16 @@ class ModelConfig:
             raise ConfigError("gaussian_train_prob must be in [0, 1]")
         if self.log_alpha_min >= self.log_alpha_max:
             raise ConfigError("log_alpha_min must be < log_alpha_max")
+        if self.alpha_conditioning not in ("input", "direct"):
+            raise ConfigError(f"alpha_conditioning must be 'input' or 'direct', got {self.alpha_conditioning!r}")
+        if self.prune_gate not in ("none", "st"):
+            raise ConfigError(f"prune_gate must be 'none' or 'st', got {self.prune_gate!r}")
+        if not self.gate_temperature > 0:
+            raise ConfigError("gate_temperature must be > 0")
+        if not self.pi_concentration >= 0:
+            raise ConfigError("pi_concentration must be >= 0")
+        if not self.threshold > 0:
+            raise ConfigError("threshold must be > 0")
 
     @property
     def head_dim(self) -> int:
@@ -113,9 +139,10 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation settings of `python -m nvae train`."""
 
-    data: str = "wikitext-2"  # hub name, "wikitext-2" (local files beside the project) or a text file
-    split: str = "validation"
-    eval_split: str = "test"
+    data: str = "wikitext-2"  # a local corpus (wikitext-2, wiki-mix), a hub name or a text file
+    split: str = "train"
+    eval_split: str = "validation"  # periodic evaluation; "" for none. The test split is for the report.
+    valid_data: str = ""  # evaluate on this corpus's validation split or this file instead
     max_steps: int = 6000
     batch_size: int = 64
     lr: float = 5e-4
@@ -150,6 +177,33 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         return _from_dict(cls, data)
+
+
+# Named recipes: settings applied before any --set. "paper" is the NVIB as the paper trains it
+# (sampled vectors and Dirichlet weights in every batch, no pruning in training); "v1" the recipe
+# of the first shipped models (half the batches in the evaluation form with pruned weights,
+# alpha^Delta as an input of the latent layer); "gated" this project's default (docs/model.md).
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {"gaussian_train_prob": 0.0, "gaussian_train_pruned": False, "prune_gate": "none",
+              "alpha_conditioning": "input", "pi_concentration": 1.0},
+    "v1": {"gaussian_train_prob": 0.5, "gaussian_train_pruned": True, "prune_gate": "none",
+           "alpha_conditioning": "input", "pi_concentration": 1.0},
+    "gated": {"gaussian_train_prob": 0.5, "prune_gate": "st", "alpha_conditioning": "direct",
+              "pi_concentration": 1.0},
+}
+
+
+def apply_settings(model: ModelConfig, train: TrainConfig, settings: dict[str, Any]) -> None:
+    """Set fields of either config by name (a model field wins); unknown names raise ConfigError."""
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key, value in settings.items():
+        if key in model_fields:
+            setattr(model, key, value)
+        elif key in train_fields:
+            setattr(train, key, value)
+        else:
+            raise ConfigError(f"unknown setting {key!r}")
 
 
 def save_configs(path: str | Path, model: ModelConfig, train: TrainConfig | None = None) -> None:

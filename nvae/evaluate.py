@@ -31,6 +31,7 @@ import torch
 
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
+from .paths import PROJECT_ROOT, default_checkpoint
 
 ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.07, 0.1, 0.11, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
 TAUS = [i / 10 for i in range(11)]
@@ -147,7 +148,6 @@ def evaluate_cli(args) -> None:
 
 
 def _find_baselines(args) -> list[Path]:
-    from .cli import PROJECT_ROOT
 
     if args.baselines is not None:
         return [Path(p) for p in args.baselines]
@@ -155,7 +155,6 @@ def _find_baselines(args) -> list[Path]:
 
 
 def _find_fixed_nvaes(args) -> list[Path]:
-    from .cli import PROJECT_ROOT
 
     if getattr(args, "fixed", None) is not None:
         return [Path(p) for p in args.fixed]
@@ -193,7 +192,6 @@ def _training_steps(path: Path) -> int | None:
 
 def _report_command(args) -> str:
     """The command line that reproduces the report, from its arguments."""
-    from .cli import default_checkpoint
 
     parts = ["python", "-m", "nvae", "evaluate", "--report"]
     if args.checkpoint and Path(args.checkpoint).resolve() != default_checkpoint().resolve():
@@ -367,7 +365,8 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
             lat = model.sample_prior(10, seed=seed)
             samples.append(model.decode_text(lat)[0])
 
-    md = _render(args, rows, sweep, fixed_points, interp, samples, len(ids))
+    md = _render(args, rows, sweep, fixed_points, interp, samples, len(ids),
+                 _provenance([*models.values(), *fixed.values()]))
     (out / "results.md").write_text(md)
     (out / "results.json").write_text(json.dumps({"table": dict(rows), "sweep": sweep, "fixed": fixed_points,
                                                   "interpolation": {k: {kk: vv for kk, vv in v.items() if kk != "examples"}
@@ -380,14 +379,29 @@ def _fmt(x, nd=2):
     return f"{x:.{nd}f}" if isinstance(x, float) else str(x)
 
 
-def _render(args, rows, sweep, fixed_points, interp, samples, n_sent) -> str:
+def _provenance(models) -> str:
+    """Which text the reported models trained on, stated from their own configs."""
+    splits = {}
+    for m in models:
+        tc = getattr(m, "train_cfg", None)
+        key = f"the **{tc.split}** split of `{tc.data}`" if tc else "unrecorded text"
+        splits[key] = splits.get(key, 0) + 1
+    parts = [f"{n} on {k}" for k, n in splits.items()]
+    trained = "All models were trained on " + next(iter(splits)) if len(splits) == 1 else \
+        "Of the models, " + "; ".join(parts)
+    held = [k for k in splits if "**validation**" in k or "**test**" in k]
+    warn = (" Models trained on a held-out split predate the shipped train text; their numbers on that split "
+            "are training numbers.") if held else ""
+    return f"{trained}. Settings were chosen on the validation split; this report reads the test split.{warn}"
+
+
+def _render(args, rows, sweep, fixed_points, interp, samples, n_sent, provenance: str = "") -> str:
     cmd = _report_command(args)
     lines = [
         "# Results",
         "",
         f"Produced by `{cmd}` on {time.strftime('%Y-%m-%d')} ({n_sent} test sentences of WikiText-2, "
-        "6 to 49 subword tokens). All models were trained on the WikiText-2 **validation** split (the train "
-        "split is not available offline here) and are evaluated on the **test** split. BLEU is sacrebleu's "
+        f"6 to 49 subword tokens). {provenance} BLEU is sacrebleu's "
         "corpus BLEU of greedy reconstructions against the tokenizer's round trip of each input "
         "(lowercased, unknown words as [UNK]); cross-entropy is per real target token (EOS included).",
         "",
@@ -492,6 +506,21 @@ def training_time_s(metrics: list[dict]) -> float:
     return total + last
 
 
+def data_statement(train_cfg, run_info: dict | None = None) -> str:
+    """One sentence on which text a model trained on and which text its periodic evaluation read."""
+    run_info = run_info or {}
+    n = run_info.get("train_sentences")
+    trained = f"the **{train_cfg.split}** split of `{train_cfg.data}`" + (f" ({n:,} sentences)" if n else "")
+    evaluated = run_info.get("eval_from") or (f"`{train_cfg.data}:{train_cfg.eval_split}`" if train_cfg.eval_split
+                                               else "no held-out text")
+    warn = ""
+    if train_cfg.split in ("validation", "test"):
+        warn = (" This model was trained before the project shipped train text: its training text is a "
+                "held-out split, so its numbers on that split are training numbers.")
+    return (f"trained on {trained}; periodic evaluation during training on {evaluated}; sentences of "
+            f"{train_cfg.min_tokens} to {train_cfg.max_tokens} subword tokens. Text CC BY-SA (data/README.md).{warn}")
+
+
 def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_info: dict | None, note: str = "") -> Path:
     """MODEL_CARD.md of a checkpoint: data, command, seed, time, hardware, metrics, limits."""
     from .checkpoint import describe, read_metrics
@@ -520,9 +549,7 @@ def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_inf
         lines.append(f"- **Prior**: mu {model_cfg.prior_mu}, var {model_cfg.prior_var}, alpha {model_cfg.prior_alpha}; "
                      f"kappa {model_cfg.kappa}; pruning threshold alpha <= {model_cfg.threshold}.")
     lines += [
-        f"- **Data**: WikiText-2 (`{train_cfg.data}`), trained on the **{train_cfg.split}** split, evaluated on "
-        f"the **{train_cfg.eval_split or 'test'}** split (the train split is not available offline); sentences "
-        f"of {train_cfg.min_tokens} to {train_cfg.max_tokens} subword tokens. CC BY-SA 3.0.",
+        f"- **Data**: {data_statement(train_cfg, run_info)}",
         f"- **Training**: {steps} steps, batch {train_cfg.batch_size}, AdamW lr {train_cfg.lr}, warm-up "
         f"{train_cfg.warmup_steps}, "
         + (f"KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} (0 until step "
@@ -550,8 +577,10 @@ def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_inf
         lines += [f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {p['cross_entropy']:.3f} |"
                   for p in sweep]
         lines.append("")
+    n_train = run_info.get("train_sentences")
+    size = f"{n_train:,} sentences" if n_train else "a small corpus"
     lines += ["## Limits", "",
-              "- Trained on about 7,000 sentences (one small split); expect unknown words to be copied as [UNK] "
+              f"- Trained on {size}; expect unknown words to be copied as [UNK] "
               "or misspelt, and prior samples to be only locally fluent.",
               "- Output is lowercase (uncased tokenizer); BLEU is measured against the tokenizer's round trip of "
               "each input.",

@@ -1,4 +1,4 @@
-"""The paper's baseline latents (NVIB_SPEC section 6), behind the NVIB layer's interface:
+"""The paper's baseline latents (docs/nvib.md section 6), behind the NVIB layer's interface:
 `layer(h [B, n, P], pad_mask [B, n], alpha_delta=None) -> (LatentMixture, KL_G [B], KL_D [B])`.
 
 Each returns a LatentMixture without a prior component, with pi uniform over its vectors, so the

@@ -1,4 +1,4 @@
-"""Corpus metrics of a model (NVIB_SPEC section 7): reconstruction BLEU, cross-entropy and
+"""Corpus metrics of a model (docs/nvib.md section 7): reconstruction BLEU, cross-entropy and
 perplexity per real token, retained proportion. Shared by training (periodic validation), the
 evaluation CLI and the app.
 
@@ -59,8 +59,11 @@ class Reconstruction:
 
 @torch.no_grad()
 def reconstruct(model: NVAE, ids: list[list[int]], alpha_delta: float | None = None, batch_size: int = 64,
-                generate: bool = True, progress: bool = False) -> Reconstruction:
-    """Evaluate `model` (switched to eval mode, restored afterwards) on token-id sentences."""
+                generate: bool = True, progress: bool = False, transform=None) -> Reconstruction:
+    """Evaluate `model` (switched to eval mode, restored afterwards) on token-id sentences.
+
+    `transform`, if given, maps each batch's latent to the one decoded (for example another
+    choice of retained components, as in `nvae.experiments`)."""
     from .text import decode_ids
 
     was_training = model.training
@@ -72,6 +75,8 @@ def reconstruct(model: NVAE, ids: list[list[int]], alpha_delta: float | None = N
     for idx in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
         batch = model.collate([ids[i] for i in idx])
         latent = model.encode(batch, alpha_delta=alpha_delta)
+        if transform is not None:
+            latent = transform(latent)
         logits = model.decode(latent, model.decoder_input(batch.src)).float()
         nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.src.flatten(),
                                                 ignore_index=model.cfg.pad_id, reduction="sum")

@@ -1,5 +1,5 @@
 """The NVAE: Transformer encoder -> latent layer -> Transformer decoder whose cross-attention is
-denoising attention over the latent mixture (NVIB_SPEC section 4).
+denoising attention over the latent mixture (docs/nvib.md section 4).
 
     ids --embed+positions--> encoder --> h [B, n, P] --NVIB--> LatentMixture --> decoder --> logits
 

@@ -1,6 +1,6 @@
 """The latent: LatentMixture, the NVIB layer, prior sampling and the two KL terms.
 
-Follows `NVIB_SPEC.md` sections 1, 2, 4 (prior sampling) and 5 (interpolation). Shapes: B batch,
+Follows docs/nvib.md sections 1, 2, 4 (prior sampling), 5 (interpolation) and 8 (the pruning gate). Shapes: B batch,
 n input tokens (end-of-sentence included), N = n + 1 components (component 0 is the prior),
 P = d_model, E = head dimension.
 """
@@ -43,6 +43,10 @@ class LatentMixture:
     n_inputs   [B]         number of input tokens of each sentence (EOS included)
     z          [B, N, P]   sampled component vectors (training, prior samples) or None: then the
                            decoder integrates over the Gaussians (evaluation form)
+    gate       [B, N]      training with the pruning gate only: 1 for a kept component, 0 for a
+                           pruned one, with a straight-through gradient to log alpha; the decoder
+                           then weighs component i by pi_i * gate_i in the linear domain, so a
+                           pruned component still learns whether it should have been kept
     has_prior  bool        component 0 is the prior (NVAE); False for the baselines
     threshold  float       alpha threshold under which a component counts as pruned
     """
@@ -58,6 +62,7 @@ class LatentMixture:
     z: Tensor | None = None
     has_prior: bool = True
     threshold: float = 0.1
+    gate: Tensor | None = None
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -129,7 +134,7 @@ class LatentMixture:
 
     # -- interpolation -----------------------------------------------------------------------
     def mix(self, other: "LatentMixture", tau: float | Tensor) -> "LatentMixture":
-        """Interpolate towards `other`: F_tau = (1 - tau) F_self + tau F_other (NVIB_SPEC 5).
+        """Interpolate towards `other`: F_tau = (1 - tau) F_self + tau F_other (docs/nvib.md section 5).
 
         Both latents have batch size 1; `tau` may be a float or a 1-D tensor of T values, giving a
         batch of T mixtures. NVAE latents are sets, so their components are concatenated and
@@ -202,7 +207,7 @@ def _mix_positions(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T
 
 
 # ---------------------------------------------------------------------------------------------
-# KL terms (NVIB_SPEC section 2)
+# KL terms (docs/nvib.md section 2)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -248,7 +253,7 @@ def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
 class NVIB(nn.Module):
     """Encoder states h [B, n, P] -> posterior LatentMixture with n + 1 components, plus KL terms.
 
-    Initialisation (NVIB_SPEC 1 and 3): mu = s * h, small variances, and
+    Initialisation (docs/nvib.md sections 1 and 3): mu = s * h, small variances, and
     log alpha_i = w.h_i + b + q * ||mu_i||^2 / (2 sqrt(E)) with w = 0, b = 0, q = 1, so that
     log pi_i - ||z_i||^2 / (2 sqrt(E)) is the same for every component (prior included): denoising
     attention starts out equal to ordinary attention over {0, mu_1, ..., mu_n}.
@@ -273,7 +278,7 @@ class NVIB(nn.Module):
             self.logvar_proj.bias.fill_(cfg.init_logvar)
             self.alpha_proj.weight.zero_()
             self.alpha_proj.bias.zero_()
-        if cfg.alpha_delta_conditional:
+        if cfg.alpha_delta_conditional and cfg.alpha_conditioning == "input":
             # alpha_delta as an input (loss-conditional training); starts as a no-op.
             self.cond = nn.Sequential(nn.Linear(1, P), nn.SiLU(), nn.Linear(P, P))
             nn.init.zeros_(self.cond[2].weight)
@@ -313,7 +318,10 @@ class NVIB(nn.Module):
         logvar_tok = self.logvar_proj(hc).clamp(-20.0, 10.0)
         log_alpha = (self.alpha_proj(hc).squeeze(-1)
                      + self.alpha_quad * mu_tok.pow(2).sum(-1) / (2 * self.sqrt_e))
-        alpha_tok = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max).exp().masked_fill(pad_mask, 0.0)
+        if cfg.alpha_conditioning == "direct":
+            log_alpha = log_alpha + ad.clamp_min(1e-8).log()[:, None]
+        log_alpha = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
+        alpha_tok = log_alpha.exp().masked_fill(pad_mask, 0.0)
 
         # prepend the prior component 0
         prior_mu = self.prior_mu.expand(B, 1, P)
@@ -334,7 +342,15 @@ class NVIB(nn.Module):
         kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.kappa)
 
         gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
-        if self.training and not (gaussian and cfg.gaussian_train_pruned):
+        if self.training and cfg.prune_gate == "st":
+            gate = self._gate(log_alpha, pad)
+            if gaussian:  # the evaluation form and its weights, with every component in the gate
+                latent = LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(alpha, pad), mask=pad,
+                                       pad=pad, source=source, n_inputs=n_inputs, threshold=cfg.threshold,
+                                       gate=gate)
+            else:
+                latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, False, gate)
+        elif self.training and not (gaussian and cfg.gaussian_train_pruned):
             latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, gaussian)
         else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR))
@@ -343,27 +359,48 @@ class NVIB(nn.Module):
                                    threshold=cfg.threshold)
         return latent, kl_g, kl_d
 
-    def _sample(self, mu, logvar, alpha, pad, source, n_inputs, gaussian: bool) -> LatentMixture:
-        """Training: z ~ N(mu, var), pi ~ Dir(alpha) by reparameterised Gamma draws (kappa each).
+    def _gate(self, log_alpha: Tensor, pad: Tensor) -> Tensor:
+        """[B, N] pruning gate of the training batches (prune_gate "st"), prior component first.
+
+        Forward: 1 where evaluation keeps a component (alpha > threshold), else 0, so training
+        decodes from exactly the set evaluation keeps. Backward: the gradient of
+        sigmoid((log alpha - log threshold) / gate_temperature).
+        """
+        cfg = self.cfg
+        soft = torch.sigmoid((log_alpha - math.log(cfg.threshold)) / cfg.gate_temperature)
+        hard = (log_alpha > math.log(cfg.threshold)).to(soft.dtype)
+        gate_tok = hard + soft - soft.detach()
+        gate = torch.cat([torch.ones_like(gate_tok[:, :1]), gate_tok], dim=1)
+        return gate.masked_fill(pad, 0.0)
+
+    def _sample(self, mu, logvar, alpha, pad, source, n_inputs, gaussian: bool,
+                gate: Tensor | None = None) -> LatentMixture:
+        """Training: z ~ N(mu, var), pi ~ Dir(c alpha) by reparameterised Gamma draws (kappa each),
+        c = pi_concentration (0: pi = alpha / sum(alpha), no draw).
 
         `gaussian`: the decoder integrates over the Gaussians (evaluation form) instead of
         attending to the sampled vectors.
         """
-        k = self.cfg.kappa
+        k, c = self.cfg.kappa, self.cfg.pi_concentration
         if k > 1:
             mu, logvar, pad, source = (x.repeat_interleave(k, dim=1) for x in (mu, logvar, pad, source))
             alpha = alpha.repeat_interleave(k, dim=1) / k
+            if gate is not None:
+                gate = gate.repeat_interleave(k, dim=1)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-        conc = alpha.masked_fill(pad, 1.0).clamp_min(1e-8)  # padding draws are discarded below
-        gamma = torch.distributions.Gamma(conc, torch.ones_like(conc)).rsample()
-        gamma = gamma.masked_fill(pad, 0.0)
+        if c == 0:
+            gamma = alpha.masked_fill(pad, 0.0)
+        else:
+            conc = (c * alpha).masked_fill(pad, 1.0).clamp_min(1e-8)  # padding draws are discarded below
+            gamma = torch.distributions.Gamma(conc, torch.ones_like(conc)).rsample()
+            gamma = gamma.masked_fill(pad, 0.0)
         # a Gamma draw may underflow to 0: such a component is masked (weight exactly 0)
         mask = pad | (gamma <= 0)
         if gaussian:
             z = None
         return LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(gamma, mask), mask=mask,
                              pad=pad, source=source, n_inputs=n_inputs, z=z,
-                             threshold=self.cfg.threshold)
+                             threshold=self.cfg.threshold, gate=gate)
 
     @torch.no_grad()
     def sample_prior(self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None,

@@ -124,24 +124,56 @@ def hardware_summary(dev: torch.device) -> str:
 # -- data -----------------------------------------------------------------------------------------
 
 
+HOLD_OUT_EVERY = 20  # a text-file corpus without valid_data: every 20th sentence is validation
+
+
+def corpus_splits(train_cfg: TrainConfig) -> tuple[list[str], list[str], str]:
+    """(training sentences, evaluation sentences, where the evaluation sentences come from).
+
+    A named corpus gives its `split` and `eval_split`. A text file (`data=FILE`) has no splits: its
+    evaluation sentences are `valid_data` when given, else every HOLD_OUT_EVERY-th sentence of the
+    file, held out of training (eval_split "train" evaluates on the training sentences instead).
+    """
+    data = train_cfg.data
+    if Path(data).is_file():
+        every = load_sentences(data, "train")
+        if train_cfg.valid_data:
+            return every, load_sentences(train_cfg.valid_data, "validation"), f"{train_cfg.valid_data} (valid_data)"
+        held = set(range(HOLD_OUT_EVERY - 1, len(every), HOLD_OUT_EVERY)) if len(every) >= 2 else set()
+        if len(every) >= 2 and not held:
+            held = {len(every) - 1}
+        train_sents = [s for i, s in enumerate(every) if i not in held]
+        if train_cfg.eval_split == "train":
+            return train_sents, train_sents, f"{data} (the training sentences themselves)"
+        eval_sents = [every[i] for i in sorted(held)]
+        return train_sents, eval_sents, f"{data} (every {HOLD_OUT_EVERY}th sentence, {len(eval_sents)} held out of training)"
+    train_sents = load_sentences(data, train_cfg.split)
+    if train_cfg.valid_data:
+        return train_sents, load_sentences(train_cfg.valid_data, "validation"), f"{train_cfg.valid_data} (valid_data)"
+    if not train_cfg.eval_split:
+        return train_sents, [], "none"
+    return train_sents, load_sentences(data, train_cfg.eval_split), f"{data}:{train_cfg.eval_split}"
+
+
 def prepare_data(run: Path, train_cfg: TrainConfig, rank: int, world: int, resume: bool):
-    """Sentences -> tokenizer (trained once, saved in the run) -> token ids of train/eval sets."""
+    """Sentences -> tokenizer (trained once on the training sentences, saved in the run) -> token
+    ids of the training and evaluation sets, and where the evaluation set comes from."""
+    train_sents, eval_sents, eval_from = corpus_splits(train_cfg)
     tok_path = run / "tokenizer.json"
     if not (resume and tok_path.exists()):
         if rank == 0:
-            raw = load_sentences(train_cfg.data, train_cfg.split)
-            tok = train_tokenizer(raw, train_cfg.vocab_size)
+            tok = train_tokenizer(train_sents, train_cfg.vocab_size)
             tok.save(str(tok_path))
         _barrier(world)
     tok = load_tokenizer(tok_path)
 
-    def ids_of(split: str) -> list[list[int]]:
-        sents = load_sentences(train_cfg.data, split, tok, train_cfg.min_tokens, train_cfg.max_tokens)
-        return [e.ids for e in tok.encode_batch(sents)]
+    def ids_of(sents: list[str]) -> list[list[int]]:
+        encodings = tok.encode_batch(sents)
+        return [e.ids for e in encodings if train_cfg.min_tokens <= len(e.ids) <= train_cfg.max_tokens]
 
-    train_ids = ids_of(train_cfg.split)
-    eval_ids = ids_of(train_cfg.eval_split)[: train_cfg.eval_sentences] if train_cfg.eval_split else []
-    return tok, train_ids, eval_ids
+    train_ids = ids_of(train_sents)
+    eval_ids = ids_of(eval_sents)[: train_cfg.eval_sentences] if train_cfg.eval_split or train_cfg.valid_data else []
+    return tok, train_ids, eval_ids, eval_from
 
 
 # -- the loop -------------------------------------------------------------------------------------
@@ -173,7 +205,10 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
     np.random.seed(seed)
     torch.manual_seed(seed)
 
-    tok, train_ids, eval_ids = prepare_data(run, train_cfg, rank, world, resume)
+    tok, train_ids, eval_ids, eval_from = prepare_data(run, train_cfg, rank, world, resume)
+    if is_main and progress:
+        print(f"training on {len(train_ids)} sentences of {train_cfg.data}:{train_cfg.split}; "
+              f"evaluating on {len(eval_ids)} sentences of {eval_from}", file=sys.stderr)
     if tok.get_vocab_size() != model_cfg.vocab_size:
         model_cfg.vocab_size = tok.get_vocab_size()
     model_cfg.max_len = max(model_cfg.max_len, train_cfg.max_tokens + 1)
@@ -241,7 +276,7 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
             info = json.loads(info_path.read_text())
             info.setdefault("resumed", []).append(call)
         else:
-            info = {"model": model_cfg.to_dict(), "train_sentences": len(train_ids), **call}
+            info = {"model": model_cfg.to_dict(), "train_sentences": len(train_ids), "eval_from": eval_from, **call}
         info_path.write_text(json.dumps(info, indent=2))
     bar = tqdm(total=train_cfg.max_steps, initial=step, disable=not (progress and is_main),
                dynamic_ncols=True, desc=run.name)

@@ -306,3 +306,37 @@ def test_repeated_sigkill_and_resume(corpus, tmp_path):
     assert losses[-1] < losses[0]
     assert max(lost) <= train_cfg.checkpoint_every + 10  # at most one interval (+ one logging period)
     print(f"steps lost per kill: {lost}; largest gap {max(lost)}")
+
+
+# -- honest splits ----------------------------------------------------------------------------------
+
+
+def test_text_file_corpus_holds_out_its_validation_part(corpus, tmp_path):
+    from nvae.train import HOLD_OUT_EVERY, corpus_splits
+
+    _, cfg = tiny_configs(corpus, eval_split="validation")
+    train_sents, eval_sents, where = corpus_splits(cfg)
+    every = corpus.read_text().splitlines()
+    assert len(eval_sents) == len(every) // HOLD_OUT_EVERY > 0
+    assert not set(eval_sents) & set(train_sents)
+    assert len(train_sents) + len(eval_sents) == len(set(every))
+    assert "held out of training" in where
+    # --set valid_data=FILE evaluates on that file and trains on every line of the corpus
+    valid = tmp_path / "valid.txt"
+    valid.write_text("A sentence only for validation.\n")
+    _, cfg = tiny_configs(corpus, eval_split="validation", valid_data=str(valid))
+    train_sents, eval_sents, where = corpus_splits(cfg)
+    assert eval_sents == ["A sentence only for validation."] and len(train_sents) == len(set(every))
+    assert "valid_data" in where
+
+
+def test_local_corpus_trains_on_train_and_evaluates_on_validation():
+    from nvae.data import load_sentences
+    from nvae.train import corpus_splits
+
+    cfg = TrainConfig()
+    assert (cfg.data, cfg.split, cfg.eval_split) == ("wikitext-2", "train", "validation")
+    train_sents, eval_sents, where = corpus_splits(cfg)
+    assert where == "wikitext-2:validation"
+    assert eval_sents == load_sentences("wikitext-2", "validation")
+    assert not set(load_sentences("wikitext-2", "test")) & (set(train_sents) | set(eval_sents))

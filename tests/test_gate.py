@@ -1,0 +1,156 @@
+"""The latent mechanisms added beyond the paper: the straight-through pruning gate, direct
+conditioning of the pseudo-counts on alpha^Delta, and the Dirichlet concentration of training
+weights (docs/model.md). Each recipe still trains."""
+
+import math
+
+import pytest
+import torch
+
+from nvae.attention import gated_softmax
+from nvae.config import RECIPES, ModelConfig, TrainConfig, apply_settings
+from nvae.model import NVAE
+from nvae.nvib import PRIOR
+
+SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
+
+
+def tiny(**kw) -> NVAE:
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=50, d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=2,
+                      max_len=24, dropout=0.0, **kw)
+    return NVAE(cfg)
+
+
+def test_gated_softmax_is_the_softmax_over_live_components_with_gradients_at_zero():
+    torch.manual_seed(0)
+    scores = torch.randn(2, 3, 6)
+    weights = torch.tensor([0.3, 0.0, 0.2, 0.5, 0.0, 1e-3]).expand(2, 3, 6).clone().requires_grad_(True)
+    out = gated_softmax(scores, weights)
+    live = weights.detach() > 0
+    ref = torch.softmax(scores + weights.detach().clamp_min(1e-30).log().masked_fill(~live, float("-inf")), -1)
+    torch.testing.assert_close(out, ref)
+    (out * torch.randn_like(out)).sum().backward()
+    assert (weights.grad[..., 1].abs() > 0).all() and (weights.grad[..., 4].abs() > 0).all()
+
+
+def test_gate_forward_drops_exactly_what_evaluation_prunes():
+    model = tiny(prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1, gaussian_train_prob=0.0)
+    batch = model.collate(SENTS)
+    with torch.no_grad():  # make the pseudo-counts straddle the threshold
+        model.latent.alpha_proj.weight.normal_(0, 0.5)
+    model.train()
+    torch.manual_seed(0)
+    train_latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    model.eval()
+    eval_latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    kept_in_training = (train_latent.gate > 0) & ~train_latent.pad
+    kept_in_eval = ~eval_latent.mask
+    assert torch.equal(kept_in_training, kept_in_eval)
+    assert 0 < int(eval_latent.n_retained.sum()) < int(eval_latent.n_inputs.sum())  # the test straddles
+    assert bool((train_latent.gate[:, 0] == 1).all())  # the prior is always kept
+
+
+@pytest.mark.parametrize("gaussian_train_prob", [0.0, 1.0])
+def test_gradients_reach_the_pseudo_counts_of_pruned_components_through_the_gate(gaussian_train_prob):
+    model = tiny(prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1,
+                 gaussian_train_prob=gaussian_train_prob).train()
+    batch = model.collate(SENTS)
+    with torch.no_grad():
+        model.latent.alpha_proj.weight.normal_(0, 0.5)
+    grads = {}
+
+    def keep_grad(latent):
+        latent.alpha.retain_grad()
+        grads["latent"] = latent
+        return latent
+
+    layer_forward = model.latent.forward
+    model.latent.forward = lambda *a, **k: (lambda r: (keep_grad(r[0]), r[1], r[2]))(layer_forward(*a, **k))
+    out = model(batch.src, batch.pad_mask)
+    out["ce"].backward()  # the reconstruction loss alone, no KL
+    latent = grads["latent"]
+    pruned = (latent.alpha <= latent.threshold) & ~latent.pad & (latent.source != PRIOR)
+    assert bool(pruned.any())
+    # a pruned component contributes nothing to the forward pass, yet the loss says whether it
+    # should have been kept
+    assert bool((latent.alpha.grad[pruned].abs() > 0).all())
+    assert model.latent.alpha_proj.weight.grad.abs().sum() > 0
+
+
+def test_without_the_gate_pruned_components_get_no_reconstruction_gradient():
+    """The paper's training: a hard-masked component has no gradient (why the gate exists)."""
+    model = tiny(alpha_delta=0.1, gaussian_train_prob=1.0, gaussian_train_pruned=True).train()
+    batch = model.collate(SENTS)
+    with torch.no_grad():
+        model.latent.alpha_proj.weight.normal_(0, 0.5)
+    torch.manual_seed(0)
+    latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    latent.alpha.retain_grad()
+    logits = model.decode(latent, model.decoder_input(batch.src))
+    torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.src.flatten(), ignore_index=0).backward()
+    assert bool(latent.mask[:, 1:].any())
+    # pi = alpha / sum(retained alpha) carries a gradient to the kept ones only
+    pruned = latent.mask & ~latent.pad
+    assert bool((latent.alpha.grad[pruned] == 0).all())
+
+
+def test_direct_conditioning_shifts_log_alpha_and_leaves_the_means_alone():
+    model = tiny(alpha_conditioning="direct", alpha_delta_conditional=True, alpha_delta_min=0.01,
+                 alpha_delta_max=1.0).eval()
+    batch = model.collate(SENTS)
+    a, b = model.encode(batch, alpha_delta=0.02), model.encode(batch, alpha_delta=0.5)
+    torch.testing.assert_close(a.mu, b.mu)
+    torch.testing.assert_close(a.logvar, b.logvar)
+    real = ~a.pad & (a.source != PRIOR)
+    shift = (b.alpha[real].log() - a.alpha[real].log())
+    torch.testing.assert_close(shift, torch.full_like(shift, math.log(0.5 / 0.02)))
+    # the input conditioning of the first models moves the means too (once trained); it has an MLP
+    assert tiny(alpha_delta_conditional=True).latent.cond is not None
+    assert model.latent.cond is None
+
+
+def test_pi_concentration_zero_uses_the_mean_weights():
+    model = tiny(pi_concentration=0.0, gaussian_train_prob=0.0).train()
+    batch = model.collate(SENTS)
+    latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    expected = latent.alpha.masked_fill(latent.pad, 0) / latent.alpha.masked_fill(latent.pad, 0).sum(-1, keepdim=True)
+    torch.testing.assert_close(latent.pi, expected)
+
+
+def test_larger_concentration_gives_less_noisy_weights():
+    spreads = []
+    for c in (1.0, 20.0):
+        model = tiny(pi_concentration=c, gaussian_train_prob=0.0, alpha_delta=0.1).train()
+        batch = model.collate(SENTS)
+        torch.manual_seed(0)
+        logs = torch.stack([model._encode(batch.src, batch.pad_mask)[0].pi[0, 1:8].clamp_min(1e-30).log()
+                            for _ in range(50)])
+        spreads.append(float(logs.detach().std(0).mean()))
+    assert spreads[1] < spreads[0] / 2
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_every_recipe_trains(recipe):
+    model_cfg, train_cfg = ModelConfig(vocab_size=48, d_model=64, n_heads=4, d_ff=128, n_enc_layers=2,
+                                       n_dec_layers=2, max_len=24, dropout=0.0, alpha_delta=0.2), TrainConfig()
+    apply_settings(model_cfg, train_cfg, RECIPES[recipe])
+    torch.manual_seed(0)
+    model = NVAE(model_cfg)
+    g = torch.Generator().manual_seed(1)
+    data = [torch.randint(8, 48, (int(torch.randint(6, 16, (1,), generator=g)),), generator=g).tolist()
+            for _ in range(32)]
+    batch = model.collate(data)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(150):
+        model.train()
+        out = model(batch.src, batch.pad_mask)
+        loss = out["ce"] + min(1.0, step / 75) * (0.001 * out["kl_g"] + out["kl_d"])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(float(out["ce"]))
+    assert all(math.isfinite(x) for x in losses)
+    assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
