@@ -121,7 +121,8 @@ def ablate(name: str, recipe: str | None = None, settings: dict | None = None, n
     if state.exists():
         done = json.loads(state.read_text()).get("step", 0) >= train_cfg.max_steps
     if not done:
-        train(run, model_cfg, train_cfg, resume=(run / "checkpoint").exists(), progress=progress)
+        resume = (run / "checkpoint" / "training_state.json").exists()
+        train(run, model_cfg, train_cfg, resume=resume, overwrite=not resume, progress=progress)
     train_s = time.time() - t0
     model = load_checkpoint(run / "checkpoint")
     torch.set_grad_enabled(False)

@@ -131,6 +131,7 @@ class LatentCrossAttention(nn.Module):
         gated = None if gate is None else (latent.pi.float() * gate.float())[:, None, None, :]
         if latent.z is not None or not self.denoising:
             z = latent.z if latent.z is not None else latent.mu
+            z = z.to(self.k_proj.weight.dtype) if not torch.is_autocast_enabled(z.device.type) else z
             bias = latent.log_pi.float() if gate is None else torch.zeros_like(latent.pi, dtype=torch.float32)
             if self.denoising:
                 bias = bias - z.float().pow(2).sum(-1) / (2 * self.sqrt_e)

@@ -402,6 +402,9 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
 # -- save ----------------------------------------------------------------------------------------
 
 
+FILE_MODE = 0o644  # checkpoint files: readable by everyone, like the rest of the project
+
+
 def save_checkpoint(path: str | Path, model: NVAE, train_cfg: TrainConfig | None = None, half: bool = False,
                     training_state: dict[str, Any] | None = None) -> Path:
     """Write the checkpoint folder `path` atomically and return it.
@@ -467,6 +470,7 @@ def save_checkpoint(path: str | Path, model: NVAE, train_cfg: TrainConfig | None
                     shutil.copy2(entry, tmp / entry.name, follow_symlinks=False)
         for f in tmp.rglob("*"):
             if f.is_file():
+                os.chmod(f, FILE_MODE)  # safetensors writes 0600; a checkpoint is meant to be shared
                 _fsync(f)
         _fsync(tmp)
         _swap_into_place(tmp, path, old)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shutil
 import sys
@@ -27,6 +28,41 @@ class UsageError(Exception):
     """Bad input from the user: reported in one line, exit status 2."""
 
 
+# -- the shared validators: every option's value is checked by one of these, at parse time --------
+
+
+def number(lo: float | None = None, hi: float | None = None, integer: bool = False, what: str = "a number"):
+    """An argparse `type`: a finite number (an integer if asked) within [lo, hi]."""
+
+    def parse(text: str):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = f">= {lo}" if hi is None else f"between {lo} and {hi}" if lo is not None else f"<= {hi}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer" if integer else "number"
+    return parse
+
+
+ALPHA_DELTA = number(0.0, 100.0, what="alpha^Delta, a number >= 0")
+NON_NEGATIVE = number(0.0)
+COUNT = number(1, integer=True, what="an integer")
+SEED = number(0, 2**63 - 1, integer=True, what="an integer")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr and exit status 2 (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
 def _emit(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
@@ -37,8 +73,29 @@ def _load(args):
     from .checkpoint import load_checkpoint
 
     torch.set_grad_enabled(False)
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = check_device(args.device) or ("cuda" if torch.cuda.is_available() else "cpu")
     return load_checkpoint(args.checkpoint, device=device)
+
+
+def check_device(device: str | None) -> str | None:
+    """A --device value this machine can use (None stays None), or a UsageError."""
+    if device is None:
+        return None
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device: unknown device {device!r} (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: CUDA is not available here (this torch build or machine has no "
+                             f"GPU); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) here")
+    elif dev.type != "cpu":
+        raise UsageError(f"--device: {device!r} is not supported (use cpu or cuda)")
+    return device
 
 
 def _read_lines(path: str) -> list[str]:
@@ -120,8 +177,10 @@ def cmd_interpolate(args) -> None:
 
 def cmd_sample(args) -> None:
     model = _load(args)
-    if not 1 <= args.n <= 1000:
-        raise UsageError("--n must be between 1 and 1000")
+    if model.cfg.model_type != "nvae":
+        raise UsageError(f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: prior samples are "
+                         "defined for an NVAE only")
+    _check_alpha_delta(model, args.alpha_delta)
     if not 1 <= args.components <= model.cfg.max_len:
         raise UsageError(f"--components must be between 1 and {model.cfg.max_len}")
     latent = model.sample_prior(args.components, batch_size=args.n, alpha_delta=args.alpha_delta, seed=args.seed)
@@ -152,7 +211,7 @@ def _parse_settings(items: list[str] | None) -> dict:
 
 def cmd_train(args) -> None:
     from .config import RECIPES, ConfigError, ModelConfig, TrainConfig, apply_settings, load_configs
-    from .train import train
+    from .train import RunExists, train
 
     model_cfg, train_cfg = ModelConfig(), TrainConfig()
     if args.config:
@@ -170,7 +229,14 @@ def cmd_train(args) -> None:
         raise UsageError(str(e)) from None
     model_cfg.validate()
     train_cfg.validate()
-    train(args.out, model_cfg, train_cfg, resume=args.resume, device=args.device, progress=not args.quiet)
+    check_device(args.device)
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite exclude each other")
+    try:
+        train(args.out, model_cfg, train_cfg, resume=args.resume, device=args.device, progress=not args.quiet,
+              overwrite=args.overwrite)
+    except RunExists as e:
+        raise UsageError(str(e)) from None
 
 
 def cmd_ablate(args) -> None:
@@ -182,29 +248,38 @@ def cmd_ablate(args) -> None:
 
 def cmd_export(args) -> None:
     """Copy a run's checkpoint (without optimizer state) into a shippable folder."""
-    from .checkpoint import load_checkpoint, save_checkpoint
+    from .checkpoint import FILE_MODE, load_checkpoint, save_checkpoint
+    from .evaluate import _run_info, write_model_card
 
     run = Path(args.run)
     src = run / "checkpoint" if (run / "checkpoint").exists() else run
+    dest = Path(args.dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not args.force:
+        raise UsageError(f"{dest} already exists: pass --force to replace the checkpoint in it")
+    if dest.resolve() == src.resolve():
+        raise UsageError(f"{dest} is the checkpoint being exported; choose another destination")
     model = load_checkpoint(src)
     if args.alpha_delta is not None:
         if not model.cfg.alpha_delta_conditional:
             raise UsageError(f"--alpha-delta: {src} was trained at alpha_delta={model.cfg.alpha_delta}; only a "
                              "loss-conditional model's default can be chosen after training")
         model.cfg.alpha_delta = _check_alpha_delta(model, args.alpha_delta)
-    dest = save_checkpoint(args.dest, model, getattr(model, "train_cfg", None), half=args.half)
+    dest = save_checkpoint(dest, model, getattr(model, "train_cfg", None), half=args.half)
     for name in ("metrics.jsonl", "run.json"):
         if (run / name).exists():
             shutil.copy(run / name, dest / name)
-    _emit({"exported": str(dest), "half": args.half, "alpha_delta": model.cfg.alpha_delta})
+            os.chmod(dest / name, FILE_MODE)
+    card = write_model_card(dest, None, [], _run_info(dest), args.card_note)
+    os.chmod(card, FILE_MODE)
+    _emit({"exported": str(dest), "half": args.half, "alpha_delta": model.cfg.alpha_delta, "model_card": str(card)})
 
 
 # -- parser ---------------------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m nvae", description=__doc__.split("\n\n")[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="python -m nvae", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def with_model(sp):
         sp.add_argument("--checkpoint", default=str(default_checkpoint()),
@@ -215,30 +290,30 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_model(sub.add_parser("encode", help="latent components of sentences, as JSON lines"))
     sp.add_argument("text", nargs="*")
     sp.add_argument("--file", help="one sentence per line")
-    sp.add_argument("--alpha-delta", type=float, default=None, help="conditional prior (loss-conditional models)")
+    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None, help="conditional prior (loss-conditional models)")
     sp.set_defaults(func=cmd_encode)
 
     sp = with_model(sub.add_parser("interpolate", help="decode the mixture (1-tau) F_A + tau F_B"))
     sp.add_argument("a")
     sp.add_argument("b")
-    sp.add_argument("--steps", type=int, default=11)
+    sp.add_argument("--steps", type=number(2, 101, integer=True, what="an integer"), default=11)
     sp.set_defaults(func=cmd_interpolate)
 
     sp = with_model(sub.add_parser("sample", help="sentences decoded from the prior"))
-    sp.add_argument("--n", type=int, default=5)
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--components", type=int, default=10, help="number of prior components (besides one)")
-    sp.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    sp.add_argument("--alpha-delta", type=float, default=None)
+    sp.add_argument("--n", type=number(1, 1000, integer=True, what="an integer"), default=5)
+    sp.add_argument("--seed", type=SEED, default=0)
+    sp.add_argument("--components", type=COUNT, default=10, help="number of prior components (besides one)")
+    sp.add_argument("--temperature", type=number(0.0, 10.0), default=0.0, help="0 = greedy")
+    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
     sp.set_defaults(func=cmd_sample)
 
     sp = with_model(sub.add_parser("evaluate", help="BLEU, cross-entropy, retained proportion (+ paper figures)"))
     sp.add_argument("--data", help="a plain-text file, one sentence per line (default: the test split)")
-    sp.add_argument("--split", default="test")
+    sp.add_argument("--split", default="test", choices=["train", "validation", "test"])
     sp.add_argument("--corpus", default="wikitext-2", help="wikitext-2 or wiki-mix (the repository's data/), a hub name")
-    sp.add_argument("--limit", type=int, default=None, help="evaluate the first N sentences only")
-    sp.add_argument("--alpha-delta", type=float, default=None)
-    sp.add_argument("--batch-size", type=int, default=64)
+    sp.add_argument("--limit", type=COUNT, default=None, help="evaluate the first N sentences only")
+    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
+    sp.add_argument("--batch-size", type=number(1, 4096, integer=True, what="an integer"), default=64)
     sp.add_argument("--report", action="store_true",
                     help="run the paper's experiments and write docs/results.md with figures")
     sp.add_argument("--baselines", nargs="*", default=None,
@@ -247,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="NVAEs trained at one fixed alpha^Delta, to compare the loss-conditional model with "
                          "(default: checkpoints/nvae-ad*)")
     sp.add_argument("--out", default=str(PROJECT_ROOT / "docs"), help="report folder")
-    sp.add_argument("--pairs", type=int, default=100, help="sentence pairs of the interpolation study")
+    sp.add_argument("--pairs", type=number(1, 10000, integer=True, what="an integer"), default=100,
+                    help="sentence pairs of the interpolation study")
     sp.add_argument("--model-card", action="store_true",
                     help="write MODEL_CARD.md into the checkpoint folder from this evaluation")
     sp.add_argument("--card-note", default="", help="a free-text note for the model card")
@@ -263,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES), help="a named set of latent settings (applied before --set)")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
     sp.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint")
+    sp.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start again")
     sp.add_argument("--device", default=None)
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train)
@@ -271,9 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("name", help="run folder under runs/ablations/ (an existing finished run is only re-measured)")
     sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES))
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
-    sp.add_argument("--sentences", type=int, default=200, help="validation sentences to measure on")
-    sp.add_argument("--pairs", type=int, default=20, help="interpolation pairs")
-    sp.add_argument("--threads", type=int, default=None, help="torch threads")
+    sp.add_argument("--sentences", type=number(2, 100000, integer=True, what="an integer"), default=200,
+                    help="validation sentences to measure on")
+    sp.add_argument("--pairs", type=COUNT, default=20, help="interpolation pairs")
+    sp.add_argument("--threads", type=number(1, 256, integer=True, what="an integer"), default=None,
+                    help="torch threads")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_ablate)
 
@@ -281,7 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run")
     sp.add_argument("dest")
     sp.add_argument("--half", action="store_true", help="store the weights in float16")
-    sp.add_argument("--alpha-delta", type=float, default=None,
+    sp.add_argument("--force", action="store_true", help="replace a checkpoint already in DEST")
+    sp.add_argument("--card-note", default="", help="a free-text note for the model card (for example how the "
+                    "default alpha^Delta was chosen)")
+    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None,
                     help="a loss-conditional model's default alpha^Delta (where the app's slider and the CLI "
                          "start), within its training range")
     sp.set_defaults(func=cmd_export)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,18 @@ class TrainConfig:
     def validate(self) -> None:
         if self.max_steps < 1 or self.batch_size < 1:
             raise ConfigError("max_steps and batch_size must be >= 1")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        for name in ("weight_decay", "lambda_g", "lambda_d", "warmup_steps", "kl_start_step", "kl_anneal_steps",
+                     "eval_sentences"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.grad_clip > 0:
+            raise ConfigError(f"grad_clip must be > 0, got {self.grad_clip}")
+        for name in ("eval_every", "checkpoint_every", "min_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
         if self.amp not in ("auto", "bf16", "fp16", "none"):
             raise ConfigError("amp must be auto, bf16, fp16 or none")
         if self.min_tokens > self.max_tokens:
@@ -193,15 +206,41 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+def coerce_setting(obj, key: str, value: Any) -> Any:
+    """`value` as the type of field `key` of the config `obj`, or a ConfigError saying what is wanted."""
+    current = getattr(obj, key)
+    kind = type(current)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
+    if kind is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+        return value if isinstance(value, str) else json.dumps(value)
+    if kind is dict and not isinstance(value, dict):
+        raise ConfigError(f"{key} must be a JSON object, got {value!r}")
+    return value
+
+
 def apply_settings(model: ModelConfig, train: TrainConfig, settings: dict[str, Any]) -> None:
-    """Set fields of either config by name (a model field wins); unknown names raise ConfigError."""
+    """Set fields of either config by name (a model field wins), each checked against its field's
+    type; unknown names and values of the wrong type raise ConfigError."""
     model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     for key, value in settings.items():
         if key in model_fields:
-            setattr(model, key, value)
+            setattr(model, key, coerce_setting(model, key, value))
         elif key in train_fields:
-            setattr(train, key, value)
+            setattr(train, key, coerce_setting(train, key, value))
         else:
             raise ConfigError(f"unknown setting {key!r}")
 

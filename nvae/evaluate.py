@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import random
 import shlex
 import sys
 import time
@@ -227,9 +226,10 @@ def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, see
     """For random sentence pairs: decode F_tau for tau in TAUS; BLEU vs each endpoint per tau."""
     from .text import decode_ids
 
-    rng = random.Random(seed)
+    from .experiments import _pairs
+
     model.eval()
-    chosen = [(rng.randrange(len(ids)), rng.randrange(len(ids))) for _ in range(pairs)]
+    chosen = _pairs(len(ids), pairs, seed)  # two distinct sentences each
     by_tau = {t: [] for t in TAUS}
     refs_a, refs_b, examples = [], [], []
     for k, (i, j) in enumerate(chosen):
@@ -247,8 +247,8 @@ def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, see
     # new sentences: unlike both decoded endpoints (tau = 0 and tau = 1), not merely unlike the inputs
     ends = list(zip(by_tau[TAUS[0]], by_tau[TAUS[-1]]))
     novel = [sum(s not in e for s, e in zip(by_tau[t], ends)) / pairs for t in TAUS]
-    # smoothness: mean absolute change of the two BLEU curves between neighbouring tau
-    jumps = [abs(bleu_a[k + 1] - bleu_a[k]) + abs(bleu_b[k + 1] - bleu_b[k]) for k in range(len(TAUS) - 1)]
+    # smoothness: the largest change of one curve (BLEU against S1) between neighbouring tau
+    jumps = [abs(bleu_a[k + 1] - bleu_a[k]) for k in range(len(TAUS) - 1)]
     return {"taus": TAUS, "bleu_a": bleu_a, "bleu_b": bleu_b, "novel": novel,
             "max_jump": max(jumps), "examples": examples}
 
@@ -521,7 +521,7 @@ def data_statement(train_cfg, run_info: dict | None = None) -> str:
             f"{train_cfg.min_tokens} to {train_cfg.max_tokens} subword tokens. Text CC BY-SA (data/README.md).{warn}")
 
 
-def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_info: dict | None, note: str = "") -> Path:
+def write_model_card(checkpoint: Path, summary: dict | None, sweep: list[dict], run_info: dict | None, note: str = "") -> Path:
     """MODEL_CARD.md of a checkpoint: data, command, seed, time, hardware, metrics, limits."""
     from .checkpoint import describe, read_metrics
     from .config import load_configs
@@ -564,13 +564,18 @@ def write_model_card(checkpoint: Path, summary: dict, sweep: list[dict], run_inf
         lines.append(f"- **Resumed** at step {call['start_step']} with `{call['command']}`")
     if note:
         lines.append(f"- **Note**: {note}")
-    lines += ["", "## Metrics on the test split", "",
-              "Measured by `python -m nvae " + shlex.join(sys.argv[1:]) + "`.", "",
-              "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
-              "|---|---|---|---|---|---|---|",
-              f"| {summary['bleu']:.2f} | {summary['cross_entropy']:.3f} | {summary['perplexity']:.2f} | "
-              f"{summary['retained_proportion']:.3f} | {summary['mean_retained']:.2f} | {summary['exact_match']:.3f} | "
-              f"{summary['sentences']} |", ""]
+    if summary is None:
+        lines += ["", "## Metrics", "",
+                  f"Not measured yet: `python -m nvae evaluate --checkpoint {checkpoint} --model-card` adds them "
+                  "(on the test split).", ""]
+    else:
+        lines += ["", "## Metrics on the test split", "",
+                  "Measured by `python -m nvae " + shlex.join(sys.argv[1:]) + "`.", "",
+                  "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
+                  "|---|---|---|---|---|---|---|",
+                  f"| {summary['bleu']:.2f} | {summary['cross_entropy']:.3f} | {summary['perplexity']:.2f} | "
+                  f"{summary['retained_proportion']:.3f} | {summary['mean_retained']:.2f} | {summary['exact_match']:.3f} | "
+                  f"{summary['sentences']} |", ""]
     if sweep:
         lines += ["Sweeping alpha^Delta (the app's slider):", "",
                   "| alpha^Delta | retained proportion | BLEU | cross-entropy |", "|---|---|---|---|"]

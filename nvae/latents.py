@@ -16,7 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .nvib import NVIB, POOLED, LatentMixture, _normalise, kl_gaussian
+from .nvib import (IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, NVIB, POOLED, LatentMixture, _normalise,
+                   kl_gaussian, linear32)
 
 
 class GaussianLatent(nn.Module):
@@ -56,11 +57,11 @@ class GaussianLatent(nn.Module):
             B, M, _ = vec.shape
             uniform = _normalise(torch.ones(B, M, device=h.device), pad)
             if self.variational:
-                mu = self.mu_proj(vec)
-                logvar = self.logvar_proj(vec).clamp(-20.0, 10.0)
-                kl_g = kl_gaussian(mu, logvar, uniform, self.prior_mu, self.prior_var)
+                mu = linear32(self.mu_proj, vec)
+                logvar = linear32(self.logvar_proj, vec).clamp(LOGVAR_MIN, LOGVAR_MAX)
+                kl_g = kl_gaussian(mu, logvar, uniform, self.prior_mu.float(), self.prior_var.float())
             else:
-                mu, logvar = vec, torch.full_like(vec, -30.0)
+                mu, logvar = vec, torch.full_like(vec, IMPULSE_LOGVAR)
                 kl_g = h.new_zeros(B)
             z = None
             if self.training and self.variational:

@@ -20,6 +20,8 @@ PRIOR = -1  # `source` of the prior component
 POOLED = -2  # `source` of a vector pooled over all tokens (VTP)
 SAMPLED = -3  # `source` of a component drawn from the prior (prior samples)
 TINY = 1e-30
+LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
+IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
 
 
 def source_label(source: int, tokens: list[str] | None = None) -> str:
@@ -236,6 +238,13 @@ def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) 
     return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
 
 
+def linear32(layer: nn.Linear, x: Tensor) -> Tensor:
+    """`layer(x)` computed in float32 whatever the layer's stored dtype (after `model.half()` the
+    latent layers still compute in float32, as they do under autocast)."""
+    bias = None if layer.bias is None else layer.bias.float()
+    return nn.functional.linear(x.float(), layer.weight.float(), bias)
+
+
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass (straight-through).
 
@@ -301,7 +310,8 @@ class NVIB(nn.Module):
             return h
         lo, hi = math.log(self.cfg.alpha_delta_min), math.log(self.cfg.alpha_delta_max)
         x = (alpha_delta.clamp_min(1e-8).log() - (lo + hi) / 2) / max((hi - lo) / 2, 1e-6)
-        return h + self.cond(x[:, None, None].to(h.dtype))
+        hidden = nn.functional.silu(linear32(self.cond[0], x[:, None, None].float()))
+        return h + linear32(self.cond[2], hidden)
 
     def forward(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
                 ) -> tuple[LatentMixture, Tensor, Tensor]:
@@ -314,21 +324,22 @@ class NVIB(nn.Module):
         B, n, P = h.shape
         ad = self._alpha_delta(alpha_delta, B, h.device)
         hc = self._condition(h, ad)
-        mu_tok = self.mu_proj(hc)
-        logvar_tok = self.logvar_proj(hc).clamp(-20.0, 10.0)
-        log_alpha = (self.alpha_proj(hc).squeeze(-1)
-                     + self.alpha_quad * mu_tok.pow(2).sum(-1) / (2 * self.sqrt_e))
+        mu_tok = linear32(self.mu_proj, hc)
+        logvar_tok = linear32(self.logvar_proj, hc).clamp(LOGVAR_MIN, LOGVAR_MAX)
+        log_alpha = (linear32(self.alpha_proj, hc).squeeze(-1)
+                     + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (2 * self.sqrt_e))
         if cfg.alpha_conditioning == "direct":
             log_alpha = log_alpha + ad.clamp_min(1e-8).log()[:, None]
         log_alpha = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
         alpha_tok = log_alpha.exp().masked_fill(pad_mask, 0.0)
 
         # prepend the prior component 0
-        prior_mu = self.prior_mu.expand(B, 1, P)
-        prior_logvar = self.prior_var.log().expand(B, 1, P)
+        prior_mu_, prior_var_, prior_alpha_ = self.prior_mu.float(), self.prior_var.float(), self.prior_alpha.float()
+        prior_mu = prior_mu_.expand(B, 1, P)
+        prior_logvar = prior_var_.log().expand(B, 1, P)
         mu = torch.cat([prior_mu, mu_tok], dim=1)
         logvar = torch.cat([prior_logvar, logvar_tok], dim=1)
-        alpha = torch.cat([self.prior_alpha.expand(B, 1), alpha_tok], dim=1)
+        alpha = torch.cat([prior_alpha_.expand(B, 1), alpha_tok], dim=1)
         pad = torch.cat([pad_mask.new_zeros(B, 1), pad_mask], dim=1)
         source = torch.cat([torch.full((B, 1), PRIOR, device=h.device),
                             torch.arange(n, device=h.device).expand(B, n)], dim=1)
@@ -337,8 +348,8 @@ class NVIB(nn.Module):
         # KL terms, from the deterministic parameters
         alpha0_q = alpha.sum(-1)
         pibar = alpha / alpha0_q[:, None]
-        kl_g = kl_gaussian(mu, logvar, pibar, self.prior_mu, self.prior_var, cfg.kappa)
-        alpha0_p = self.prior_alpha + ad * n_inputs
+        kl_g = kl_gaussian(mu, logvar, pibar, prior_mu_, prior_var_, cfg.kappa)
+        alpha0_p = prior_alpha_ + ad * n_inputs
         kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.kappa)
 
         gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
@@ -415,17 +426,17 @@ class NVIB(nn.Module):
         device = self.prior_mu.device
         ad = self.cfg.alpha_delta if alpha_delta is None else float(alpha_delta)
         K = n + 1
-        conc = ((self.prior_alpha + ad * n) / K).expand(B, K)
+        conc = ((self.prior_alpha.float() + ad * n) / K).expand(B, K)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             if seed is not None:
                 torch.manual_seed(seed)
-            z = self.prior_mu + self.prior_var.sqrt() * torch.randn(B, K, P, device=device)
+            z = self.prior_mu.float() + self.prior_var.float().sqrt() * torch.randn(B, K, P, device=device)
             gamma = torch.distributions.Gamma(conc, torch.ones_like(conc)).sample()
         # a draw may underflow to 0; the largest one is always kept so no row is empty
         mask = (gamma <= 0) & (gamma < gamma.amax(-1, keepdim=True))
         pad = torch.zeros(B, K, dtype=torch.bool, device=device)
         return LatentMixture(
-            mu=z, logvar=torch.full_like(z, -30.0), alpha=conc.clone(), pi=_normalise(gamma, mask),
+            mu=z, logvar=torch.full_like(z, IMPULSE_LOGVAR), alpha=conc.clone(), pi=_normalise(gamma, mask),
             mask=mask, pad=pad, source=torch.full((B, K), SAMPLED, device=device),
             n_inputs=torch.full((B,), n, device=device), z=z, threshold=self.cfg.threshold,
         )

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -44,6 +45,27 @@ MAX_BAD_STEPS = 20
 
 class TrainingStopped(RuntimeError):
     """Training stopped early (repeated non-finite losses)."""
+
+
+class RunExists(ValueError):
+    """The run folder already holds a run, and neither resume nor overwrite was asked for."""
+
+
+RUN_FILES = ("checkpoint", "metrics.jsonl", "run.json", "tokenizer.json")
+
+
+def check_run_folder(run: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a new run over an old one unless asked; with overwrite, remove the old run's
+    files (only those a run writes)."""
+    present = [name for name in RUN_FILES if (run / name).exists()]
+    if not present or resume:
+        return
+    if not overwrite:
+        raise RunExists(f"{run} already holds a run ({', '.join(present)}): pass --resume to continue it or "
+                        f"--overwrite to start again from scratch")
+    for name in present:
+        target = run / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
 
 
 # -- distributed helpers --------------------------------------------------------------------------
@@ -104,6 +126,15 @@ def _param_groups(model: torch.nn.Module, weight_decay: float):
     for name, p in model.named_parameters():
         (decay if p.dim() >= 2 and "embed" not in name else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def eval_alpha_deltas(cfg: ModelConfig, n: int = 3) -> list[float]:
+    """Where periodic evaluation also reads a loss-conditional model: n log-spaced values strictly
+    inside its training range (none for a model trained at one alpha^Delta)."""
+    if not cfg.alpha_delta_conditional or cfg.model_type != "nvae":
+        return []
+    lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
+    return [round(math.exp(lo + (hi - lo) * (k + 1) / (n + 1)), 5) for k in range(n)]
 
 
 def hardware_summary(dev: torch.device) -> str:
@@ -180,14 +211,17 @@ def prepare_data(run: Path, train_cfg: TrainConfig, rank: int, world: int, resum
 
 
 def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resume: bool = False,
-          device: str | None = None, progress: bool = True, stop_after: int | None = None) -> Path:
-    """Train into `run`; returns the checkpoint folder. `stop_after` ends the call after that many
+          device: str | None = None, progress: bool = True, stop_after: int | None = None,
+          overwrite: bool = False) -> Path:
+    """Train into `run`; returns the checkpoint folder. A folder that already holds a run needs
+    `resume` (continue) or `overwrite` (start again). `stop_after` ends the call after that many
     steps of this call (used by tests to simulate an interrupted run)."""
     run = Path(run)
     rank, world, dev = _dist_setup(device)
     is_main = rank == 0
     ckpt_dir = run / "checkpoint"
     if is_main:
+        check_run_folder(run, resume, overwrite)
         run.mkdir(parents=True, exist_ok=True)
     _barrier(world)
     if is_main and resume:
@@ -346,9 +380,14 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
             if eval_ids and (step % train_cfg.eval_every == 0 or step == train_cfg.max_steps):
                 if is_main:
                     res = reconstruct(model, eval_ids).summary()
-                    log({"kind": "eval", "step": step, **res})
+                    log({"kind": "eval", "step": step, "alpha_delta": model_cfg.alpha_delta, **res})
                     tqdm.write(f"step {step}: eval BLEU {res['bleu']:.2f}  CE {res['cross_entropy']:.3f}  "
                                f"retained {res['retained_proportion']:.3f}")
+                    for ad in eval_alpha_deltas(model_cfg):  # a loss-conditional model across its range
+                        res = reconstruct(model, eval_ids, alpha_delta=ad).summary()
+                        log({"kind": "eval_sweep", "step": step, "alpha_delta": ad, **res})
+                        tqdm.write(f"  alpha_delta {ad:.3g}: BLEU {res['bleu']:.2f}  "
+                                   f"retained {res['retained_proportion']:.3f}")
                 _barrier(world)
             if step % train_cfg.checkpoint_every == 0 or step == train_cfg.max_steps:
                 save()

@@ -490,3 +490,43 @@ def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "range this model was trained on" in err and "loss-conditional" in err
     assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
+
+
+def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp_path, capsys):
+    import stat
+
+    from conftest import make_tiny_checkpoint
+    from nvae.cli import main
+
+    src = make_tiny_checkpoint(tmp_path / "src")
+    dest = tmp_path / "shipped"
+    assert main(["export", str(src), str(dest)]) == 0
+    card = (dest / "MODEL_CARD.md").read_text()
+    assert "# Model card: shipped" in card and "Not measured yet" in card
+    for f in dest.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f.name
+    before = (dest / "model.safetensors").read_bytes()
+    assert main(["export", str(src), str(dest), "--half"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (dest / "model.safetensors").read_bytes() == before
+    assert main(["export", str(src), str(dest), "--half", "--force"]) == 0
+    assert (dest / "model.safetensors").read_bytes() != before
+
+
+def test_train_refuses_to_start_over_an_existing_run(tmp_path, capsys):
+    from nvae.cli import main
+
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("\n".join(f"the cat number {i} sat on the mat today." for i in range(60)) + "\n")
+    args = ["train", "--out", str(tmp_path / "run"), "--quiet", "--set", f"data={corpus}", "--set", "max_steps=2",
+            "--set", "batch_size=8", "--set", "vocab_size=80", "--set", "d_model=16", "--set", "n_heads=2",
+            "--set", "d_ff=16", "--set", "n_enc_layers=1", "--set", "n_dec_layers=1", "--set", "eval_split="]
+    assert main(args) == 0
+    metrics = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--overwrite" in err and "Traceback" not in err
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == metrics  # nothing appended
+    assert main(args + ["--overwrite"]) == 0
+    assert (tmp_path / "run" / "metrics.jsonl").read_text().count('"step": 1,') == 1  # one history
+    assert main(args + ["--overwrite", "--resume"]) == 2

@@ -339,4 +339,24 @@ def test_local_corpus_trains_on_train_and_evaluates_on_validation():
     train_sents, eval_sents, where = corpus_splits(cfg)
     assert where == "wikitext-2:validation"
     assert eval_sents == load_sentences("wikitext-2", "validation")
-    assert not set(load_sentences("wikitext-2", "test")) & (set(train_sents) | set(eval_sents))
+    assert not set(load_sentences("wikitext-2", "test")) & set(train_sents)
+
+
+def test_interpolation_pairs_are_distinct_sentences():
+    from nvae.experiments import _pairs
+
+    pairs = _pairs(3, 500, seed=0)
+    assert all(i != j for i, j in pairs)
+    assert {i for i, _ in pairs} == {0, 1, 2} and {j for _, j in pairs} == {0, 1, 2}
+
+
+def test_periodic_evaluation_reads_a_loss_conditional_model_at_several_alpha_deltas(corpus, tmp_path):
+    model_cfg, train_cfg = tiny_configs(corpus, eval_split="validation", eval_every=12, eval_sentences=8)
+    model_cfg.alpha_delta_conditional, model_cfg.alpha_delta_min, model_cfg.alpha_delta_max = True, 0.01, 1.0
+    train(tmp_path / "run", model_cfg, train_cfg, progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    sweep = [r for r in records if r["kind"] == "eval_sweep"]
+    assert sorted({r["alpha_delta"] for r in sweep}) == [0.03162, 0.1, 0.31623]
+    assert sorted({r["step"] for r in sweep}) == [12, 24]
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "held out of training" in info["eval_from"]

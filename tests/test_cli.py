@@ -1,0 +1,87 @@
+"""One contract for every command: a bad value gives one line on stderr and exit status 2, never a
+traceback, whichever command and option it reaches."""
+
+from __future__ import annotations
+
+import pytest
+
+from nvae.cli import main
+
+
+@pytest.fixture(scope="module")
+def ckpts(tiny_checkpoint, tiny_baseline_checkpoint):
+    return {"nvae": str(tiny_checkpoint), "vt": str(tiny_baseline_checkpoint)}
+
+
+def _table(tmp):
+    bad_file = tmp / "binary.txt"
+    bad_file.write_bytes(b"\x00\x01\x02")
+    return [
+        # (argv with {nvae}/{vt}/{tmp} placeholders, a word the message must contain)
+        (["encode", "--checkpoint", "{nvae}"], "no text"),
+        (["encode", "--checkpoint", "{nvae}", "   "], "empty text"),
+        (["encode", "--checkpoint", "{nvae}", "hi", "--alpha-delta", "-3"], "alpha"),
+        (["encode", "--checkpoint", "{nvae}", "hi", "--alpha-delta", "nan"], "finite"),
+        (["encode", "--checkpoint", "{nvae}", "hi", "--alpha-delta", "abc"], "alpha"),
+        (["encode", "--checkpoint", "{nvae}", "hi", "--alpha-delta", "50"], "range"),
+        (["encode", "--checkpoint", "{tmp}/nope", "hi"], "nope"),
+        (["encode", "--checkpoint", "{nvae}", "--file", "{tmp}/missing.txt"], "cannot read"),
+        (["encode", "--checkpoint", "{nvae}", "hi", "--device", "cuda"], "cuda"),
+        (["encode", "--checkpoint", "{nvae}", "hi", "--device", "tpu9"], "device"),
+        (["interpolate", "--checkpoint", "{nvae}", "a b", "c d", "--steps", "1"], "between"),
+        (["interpolate", "--checkpoint", "{nvae}", "a b", "c d", "--steps", "x"], "integer"),
+        (["interpolate", "--checkpoint", "{nvae}", "", "c d"], "empty"),
+        (["sample", "--checkpoint", "{nvae}", "--alpha-delta", "-3"], "alpha"),
+        (["sample", "--checkpoint", "{nvae}", "--alpha-delta", "inf"], "finite"),
+        (["sample", "--checkpoint", "{nvae}", "--alpha-delta", "50"], "range"),
+        (["sample", "--checkpoint", "{nvae}", "--temperature", "-1"], "between"),
+        (["sample", "--checkpoint", "{nvae}", "--n", "0"], "between"),
+        (["sample", "--checkpoint", "{nvae}", "--components", "0"], ">= 1"),
+        (["sample", "--checkpoint", "{nvae}", "--components", "100000"], "components"),
+        (["sample", "--checkpoint", "{nvae}", "--seed", "-1"], "between"),
+        (["sample", "--checkpoint", "{vt}"], "baseline"),
+        (["evaluate", "--checkpoint", "{nvae}", "--limit", "0"], ">= 1"),
+        (["evaluate", "--checkpoint", "{nvae}", "--batch-size", "-5"], "between"),
+        (["evaluate", "--checkpoint", "{nvae}", "--pairs", "many"], "integer"),
+        (["evaluate", "--checkpoint", "{nvae}", "--alpha-delta", "-1"], "alpha"),
+        (["evaluate", "--checkpoint", "{nvae}", "--data", "{tmp}/missing.txt"], "cannot read"),
+        (["evaluate", "--checkpoint", "{nvae}", "--corpus", "no-such-corpus"], "no-such-corpus"),
+        (["evaluate", "--checkpoint", "{nvae}", "--split", "dev"], "split"),
+        (["train", "--out", "{tmp}/r1", "--set", "lr=-1"], "lr"),
+        (["train", "--out", "{tmp}/r2", "--set", "max_steps=abc"], "integer"),
+        (["train", "--out", "{tmp}/r3", "--set", "max_steps=0"], "max_steps"),
+        (["train", "--out", "{tmp}/r4", "--set", "no_such_key=1"], "unknown setting"),
+        (["train", "--out", "{tmp}/r5", "--set", "novalue"], "key=value"),
+        (["train", "--out", "{tmp}/r6", "--set", "dropout=1.5"], "dropout"),
+        (["train", "--out", "{tmp}/r7", "--set", "prune_gate=maybe"], "prune_gate"),
+        (["train", "--out", "{tmp}/r8", "--set", "data=no-such-corpus", "--set", "max_steps=1"], "no-such-corpus"),
+        (["train", "--out", "{tmp}/r9", "--device", "cuda"], "cuda"),
+        (["train", "--out", "{tmp}/r10", "--recipe", "nonsense"], "recipe"),
+        (["train", "--out", "{tmp}/r11", "--resume", "--overwrite"], "exclude"),
+        (["export", "{tmp}/nope", "{tmp}/out"], "nope"),
+        (["export", "{nvae}", "{tmp}/out1", "--alpha-delta", "-2"], "alpha"),
+        (["export", "{nvae}", "{tmp}/out2", "--alpha-delta", "50"], "range"),
+        (["export", "{vt}", "{tmp}/out3", "--alpha-delta", "0.2"], "loss-conditional"),
+        (["ablate", "x", "--set", "lr=abc"], "lr"),
+        (["ablate", "x", "--sentences", "1"], "between"),
+        (["ablate", "x", "--threads", "0"], "between"),
+        (["nosuchcommand"], "invalid choice"),
+        ([], "required"),
+    ]
+
+
+def test_every_command_reports_bad_values_in_one_line(ckpts, tmp_path, capsys):
+    failures = []
+    for argv, word in _table(tmp_path):
+        argv = [a.format(tmp=tmp_path, **ckpts) for a in argv]
+        capsys.readouterr()
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse
+            code = e.code
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith("note:")]
+        ok = code == 2 and len(lines) == 1 and "Traceback" not in err and word.lower() in err.lower()
+        if not ok:
+            failures.append((argv, code, err[-400:]))
+    assert not failures, "\n".join(map(str, failures))
