@@ -239,6 +239,21 @@ def cmd_train(args) -> None:
         raise UsageError(str(e)) from None
 
 
+def cmd_lm(args) -> None:
+    from .lm import load_lm, train_lm
+
+    if args.action == "train":
+        out = Path(args.out)
+        if (out / "lm.safetensors").exists() and not args.force:
+            raise UsageError(f"{out} already holds a language model: pass --force to replace it")
+        lm = train_lm(out, data=args.data, steps=args.steps, seed=args.seed, progress=not args.quiet)
+        _emit({"lm": str(out), **lm.info})
+    else:
+        texts = _texts(args)
+        lm = load_lm(args.out)
+        _emit({"lm": args.out, "texts": len(texts), "perplexity": round(lm.perplexity(texts), 4)})
+
+
 def cmd_ablate(args) -> None:
     from .ablate import main
 
@@ -278,7 +293,7 @@ def cmd_export(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m nvae", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="nvae", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def with_model(sp):
@@ -356,6 +371,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_ablate)
 
+    sp = sub.add_parser("lm", help="the fluency language model: train it, or score sentences with it")
+    sp.add_argument("action", choices=["train", "score"])
+    sp.add_argument("text", nargs="*", help="sentences to score")
+    sp.add_argument("--out", default=str(PROJECT_ROOT / "checkpoints" / "lm-wiki-mix"), help="the model's folder")
+    sp.add_argument("--file", help="sentences to score, one per line")
+    sp.add_argument("--data", default="wiki-mix", help="corpus whose train split it learns")
+    sp.add_argument("--steps", type=COUNT, default=3000)
+    sp.add_argument("--seed", type=SEED, default=0)
+    sp.add_argument("--force", action="store_true", help="replace a trained model in --out")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=cmd_lm)
+
     sp = sub.add_parser("export", help="copy a run's checkpoint for shipping (optionally half precision)")
     sp.add_argument("run")
     sp.add_argument("dest")
@@ -386,3 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     return 0
+
+
+def entry_point() -> None:
+    """The `nvae` console command (pyproject.toml): the same as `python -m nvae`."""
+    sys.exit(main())

@@ -75,6 +75,9 @@ class ModelConfig:
     # of alpha^Delta is added to the encoder states before every projection (so it moves mu too).
     # "direct": log alpha_i = f(h_i) + log alpha^Delta, mu and the variances do not depend on it;
     # this builds in the optimum of KL_D (mean alpha / alpha^Delta = 1 at every alpha^Delta).
+    # "budget": alpha_i = alpha^Delta * n * softmax_i(s(alpha^Delta) f(h_i)): the posterior's total
+    # pseudo-count is exactly the prior's (KL_D = 0), and the model only decides how to share that
+    # budget between the tokens, with a learned sharpness s for each alpha^Delta.
     alpha_conditioning: str = "input"
     # The pruning gate while training. "none" (the paper): training batches keep every component
     # (sampled weights) or hard-mask the pruned ones (gaussian_train_pruned), neither with a
@@ -113,8 +116,9 @@ class ModelConfig:
             raise ConfigError("gaussian_train_prob must be in [0, 1]")
         if self.log_alpha_min >= self.log_alpha_max:
             raise ConfigError("log_alpha_min must be < log_alpha_max")
-        if self.alpha_conditioning not in ("input", "direct"):
-            raise ConfigError(f"alpha_conditioning must be 'input' or 'direct', got {self.alpha_conditioning!r}")
+        if self.alpha_conditioning not in ("input", "direct", "budget"):
+            raise ConfigError(f"alpha_conditioning must be 'input', 'direct' or 'budget', "
+                              f"got {self.alpha_conditioning!r}")
         if self.prune_gate not in ("none", "st"):
             raise ConfigError(f"prune_gate must be 'none' or 'st', got {self.prune_gate!r}")
         if not self.gate_temperature > 0:

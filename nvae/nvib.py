@@ -287,6 +287,9 @@ class NVIB(nn.Module):
             self.logvar_proj.bias.fill_(cfg.init_logvar)
             self.alpha_proj.weight.zero_()
             self.alpha_proj.bias.zero_()
+        if cfg.alpha_conditioning == "budget":
+            # log sharpness of the budget's softmax: a + b x, x = alpha^Delta's position in its range
+            self.sharpness = nn.Parameter(torch.zeros(2))
         if cfg.alpha_delta_conditional and cfg.alpha_conditioning == "input":
             # alpha_delta as an input (loss-conditional training); starts as a no-op.
             self.cond = nn.Sequential(nn.Linear(1, P), nn.SiLU(), nn.Linear(P, P))
@@ -305,11 +308,15 @@ class NVIB(nn.Module):
         ad = torch.as_tensor(alpha_delta, dtype=torch.float32, device=device)
         return ad.expand(B) if ad.dim() == 0 else ad
 
+    def _ad_position(self, alpha_delta: Tensor) -> Tensor:
+        """alpha^Delta's place in the training range, in log scale: -1 at the minimum, 1 at the maximum."""
+        lo, hi = math.log(self.cfg.alpha_delta_min), math.log(self.cfg.alpha_delta_max)
+        return (alpha_delta.clamp_min(1e-8).log() - (lo + hi) / 2) / max((hi - lo) / 2, 1e-6)
+
     def _condition(self, h: Tensor, alpha_delta: Tensor) -> Tensor:
         if self.cond is None:
             return h
-        lo, hi = math.log(self.cfg.alpha_delta_min), math.log(self.cfg.alpha_delta_max)
-        x = (alpha_delta.clamp_min(1e-8).log() - (lo + hi) / 2) / max((hi - lo) / 2, 1e-6)
+        x = self._ad_position(alpha_delta)
         hidden = nn.functional.silu(linear32(self.cond[0], x[:, None, None].float()))
         return h + linear32(self.cond[2], hidden)
 
@@ -330,6 +337,13 @@ class NVIB(nn.Module):
                      + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (2 * self.sqrt_e))
         if cfg.alpha_conditioning == "direct":
             log_alpha = log_alpha + ad.clamp_min(1e-8).log()[:, None]
+        elif cfg.alpha_conditioning == "budget":
+            # alpha_i = alpha^Delta n softmax_i(s f_i): the prior's total, shared between the tokens
+            x = self._ad_position(ad)[:, None]
+            scores = (self.sharpness[0] + self.sharpness[1] * x).exp() * log_alpha
+            log_share = torch.log_softmax(scores.masked_fill(pad_mask, float("-inf")), dim=-1)
+            n_real = (~pad_mask).sum(-1, keepdim=True).clamp_min(1).float()
+            log_alpha = (ad.clamp_min(1e-8)[:, None] * n_real).log() + log_share.masked_fill(pad_mask, 0.0)
         log_alpha = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
         alpha_tok = log_alpha.exp().masked_fill(pad_mask, 0.0)
 

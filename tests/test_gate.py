@@ -154,3 +154,20 @@ def test_every_recipe_trains(recipe):
         losses.append(float(out["ce"]))
     assert all(math.isfinite(x) for x in losses)
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
+
+
+def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count():
+    model = tiny(alpha_conditioning="budget", alpha_delta_conditional=True, alpha_delta_min=0.005,
+                 alpha_delta_max=0.2).eval()
+    with torch.no_grad():
+        model.latent.alpha_proj.weight.normal_(0, 0.5)
+    batch = model.collate(SENTS)
+    for ad in (0.005, 0.03, 0.2):
+        latent, _, kl_d = model._encode(batch.src, batch.pad_mask, ad)
+        real = ~latent.pad & (latent.source != PRIOR)
+        totals = (latent.alpha * real).sum(-1)
+        torch.testing.assert_close(totals, ad * latent.n_inputs.float())
+        assert float(kl_d.abs().max()) < 1e-5  # KL_D is at its minimum
+    # fewer components survive a smaller budget
+    kept = [int(model.encode(batch, alpha_delta=ad).n_retained.sum()) for ad in (0.005, 0.05, 0.2)]
+    assert kept == sorted(kept) and kept[0] < kept[-1]
