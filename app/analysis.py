@@ -140,25 +140,41 @@ def inspect_sentences(model, texts: list[str], alpha_delta: float | None = None)
         _, weights = model.decode(single, tgt_in, need_weights=True)
         reference = decode_ids(tok, ids)
         reconstruction = decode_ids(tok, generated[b])
-        views.append(SentenceView(
-            text=text, reference=reference, tokens=tokens, truncated=bool(batch.truncated[b]),
-            n_unknown=sum(i == UNK_ID for i in ids), components=records,
-            n_retained=int(latent.n_retained[b]), n_inputs=n,
-            retained_proportion=float(latent.retained_proportion[b]),
-            reconstruction=reconstruction, bleu=sentence_bleu(reconstruction, reference),
-            out_tokens=tokens_of(tok, generated[b]) + ["[EOS]"],
-            attention=weights[0].float().cpu().tolist(), alpha_delta=ad,
-        ))
+        views.append(
+            SentenceView(
+                text=text,
+                reference=reference,
+                tokens=tokens,
+                truncated=bool(batch.truncated[b]),
+                n_unknown=sum(i == UNK_ID for i in ids),
+                components=records,
+                n_retained=int(latent.n_retained[b]),
+                n_inputs=n,
+                retained_proportion=float(latent.retained_proportion[b]),
+                reconstruction=reconstruction,
+                bleu=sentence_bleu(reconstruction, reference),
+                out_tokens=tokens_of(tok, generated[b]) + ["[EOS]"],
+                attention=weights[0].float().cpu().tolist(),
+                alpha_delta=ad,
+            )
+        )
     return views
 
 
 def components_table(view: SentenceView) -> list[dict]:
     """Rows for the components table and its CSV/JSON export."""
-    return [{"component": r["component"], "source": source_label(r["source"]).strip("⟨⟩") if r["source"] < 0
-             else f"token {r['source']}",
-             "token": r["token"], "alpha": r["alpha"], "pi": r["pi"],
-             "status": "retained" if r["retained"] else "pruned",
-             "mean_variance": r["mean_variance"]} for r in view.components]
+    return [
+        {
+            "component": r["component"],
+            "source": source_label(r["source"]).strip("⟨⟩") if r["source"] < 0 else f"token {r['source']}",
+            "token": r["token"],
+            "alpha": r["alpha"],
+            "pi": r["pi"],
+            "status": "retained" if r["retained"] else "pruned",
+            "mean_variance": r["mean_variance"],
+        }
+        for r in view.components
+    ]
 
 
 def token_weights(view: SentenceView) -> tuple[list[str], list[float], list[bool]]:
@@ -192,9 +208,13 @@ def sparsity_curve(model, text: str, grid: list[float]) -> dict[str, list]:
     n = int(latent.n_inputs[0])
     reference = decode_ids(tok, batch.src[0, :n].tolist())
     texts = [decode_ids(tok, g) for g in model.generate(latent)]
-    return {"alpha_delta": list(grid), "retained": latent.n_retained.tolist(), "n_inputs": n,
-            "proportion": latent.retained_proportion.tolist(),
-            "bleu": [sentence_bleu(t, reference) for t in texts]}
+    return {
+        "alpha_delta": list(grid),
+        "retained": latent.n_retained.tolist(),
+        "n_inputs": n,
+        "proportion": latent.retained_proportion.tolist(),
+        "bleu": [sentence_bleu(t, reference) for t in texts],
+    }
 
 
 # -- page 3: interpolate -------------------------------------------------------------------------
@@ -219,9 +239,15 @@ def encode_pair(model, text_a: str, text_b: str) -> Pair:
     latent = model.encode(batch)
     ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(2)]
     tok = model.tokenizer
-    return Pair(a=latent.select(0).trim(), b=latent.select(1).trim(), tokens_a=tokens_of(tok, ids[0]),
-                tokens_b=tokens_of(tok, ids[1]), ref_a=decode_ids(tok, ids[0]), ref_b=decode_ids(tok, ids[1]),
-                truncated=list(batch.truncated))
+    return Pair(
+        a=latent.select(0).trim(),
+        b=latent.select(1).trim(),
+        tokens_a=tokens_of(tok, ids[0]),
+        tokens_b=tokens_of(tok, ids[1]),
+        ref_a=decode_ids(tok, ids[0]),
+        ref_b=decode_ids(tok, ids[1]),
+        truncated=list(batch.truncated),
+    )
 
 
 def word_diff(previous: str, current: str) -> str:
@@ -245,9 +271,16 @@ def interpolation_strip(model, pair: Pair, taus: list[float] = STRIP_TAUS) -> li
     rows = []
     for k, (tau, text) in enumerate(zip(taus, texts)):
         prev = texts[k - 1] if k else text
-        rows.append({"tau": float(tau), "text": text, "changed": k > 0 and text != prev,
-                     "change": word_diff(prev, text) if k else "",
-                     "bleu_a": sentence_bleu(text, pair.ref_a), "bleu_b": sentence_bleu(text, pair.ref_b)})
+        rows.append(
+            {
+                "tau": float(tau),
+                "text": text,
+                "changed": k > 0 and text != prev,
+                "change": word_diff(prev, text) if k else "",
+                "bleu_a": sentence_bleu(text, pair.ref_a),
+                "bleu_b": sentence_bleu(text, pair.ref_b),
+            }
+        )
     return rows
 
 
@@ -267,10 +300,22 @@ def mix_at(model, pair: Pair, tau: float) -> dict[str, Any]:
         else:  # position-wise: component i mixes the vectors of A and B at that position
             origin, names = "A+B", [_token(pair.tokens_a, src), _token(pair.tokens_b, src)]
         token = "/".join(dict.fromkeys(t for t in names if t))
-        comps.append({"origin": origin, "component": i, "token": token,
-                      "weight": float(mixed.pi[0, i]), "retained": not bool(mixed.mask[0, i])})
-    return {"tau": float(tau), "text": text, "bleu_a": sentence_bleu(text, pair.ref_a),
-            "bleu_b": sentence_bleu(text, pair.ref_b), "components": comps}
+        comps.append(
+            {
+                "origin": origin,
+                "component": i,
+                "token": token,
+                "weight": float(mixed.pi[0, i]),
+                "retained": not bool(mixed.mask[0, i]),
+            }
+        )
+    return {
+        "tau": float(tau),
+        "text": text,
+        "bleu_a": sentence_bleu(text, pair.ref_a),
+        "bleu_b": sentence_bleu(text, pair.ref_b),
+        "components": comps,
+    }
 
 
 def _token(tokens: list[str], source: int) -> str:
@@ -292,14 +337,15 @@ def corpus_sample(tokenizer, n: int, seed: int = 0) -> list[str]:
 
 
 @torch.inference_mode()
-def component_points(model, texts: list[str], alpha_delta: float | None = None,
-                     batch_size: int = 64) -> dict[str, np.ndarray]:
+def component_points(
+    model, texts: list[str], alpha_delta: float | None = None, batch_size: int = 64
+) -> dict[str, np.ndarray]:
     """The retained components of each sentence (the prior, the same for all, left out):
     means [M, P], sentence index, token position, token and weight pi, as arrays of length M."""
     means, sentence, position, token, weight = [], [], [], [], []
     ad = alpha_delta_arg(model.cfg, alpha_delta)
     for start in range(0, len(texts), batch_size):
-        batch = model.tokenize(texts[start:start + batch_size])
+        batch = model.tokenize(texts[start : start + batch_size])
         latent = model.encode(batch, alpha_delta=ad)
         keep = latent.retained & (latent.source >= 0)
         for b in range(latent.batch_size):
@@ -313,9 +359,13 @@ def component_points(model, texts: list[str], alpha_delta: float | None = None,
                 token.append(tokens[src] if src < len(tokens) else str(src))
                 weight.append(float(latent.pi[b, i]))
     P = model.cfg.d_model
-    return {"means": np.concatenate(means) if means else np.zeros((0, P), np.float32),
-            "sentence": np.asarray(sentence, dtype=np.int64), "position": np.asarray(position, dtype=np.int64),
-            "token": np.asarray(token, dtype=str), "weight": np.asarray(weight, dtype=np.float32)}
+    return {
+        "means": np.concatenate(means) if means else np.zeros((0, P), np.float32),
+        "sentence": np.asarray(sentence, dtype=np.int64),
+        "position": np.asarray(position, dtype=np.int64),
+        "token": np.asarray(token, dtype=str),
+        "weight": np.asarray(weight, dtype=np.float32),
+    }
 
 
 def fit_map(means: np.ndarray, init: np.ndarray | None = None, seed: int = 0):
@@ -339,8 +389,14 @@ def fit_map(means: np.ndarray, init: np.ndarray | None = None, seed: int = 0):
     return reducer
 
 
-def selected_rows(points: list[dict], corpus: dict, sentences: list[str], user: dict | None = None,
-                  user_sentences: list[str] | None = None, limit: int = 5000) -> list[dict]:
+def selected_rows(
+    points: list[dict],
+    corpus: dict,
+    sentences: list[str],
+    user: dict | None = None,
+    user_sentences: list[str] | None = None,
+    limit: int = 5000,
+) -> list[dict]:
     """Rows (sentence, token, weight) for points picked on the map. Each point carries
     `customdata` = [layer, index]: layer 0 = corpus, 1 = the user's sentences."""
     rows = []
@@ -356,9 +412,14 @@ def selected_rows(points: list[dict], corpus: dict, sentences: list[str], user: 
         if source is None or texts is None or not 0 <= idx < len(source["token"]):
             continue
         s = int(source["sentence"][idx])
-        rows.append({"from": "corpus" if layer == 0 else "yours", "token": str(source["token"][idx]),
-                     "weight": float(source["weight"][idx]),
-                     "sentence": texts[s] if 0 <= s < len(texts) else ""})
+        rows.append(
+            {
+                "from": "corpus" if layer == 0 else "yours",
+                "token": str(source["token"][idx]),
+                "weight": float(source["weight"][idx]),
+                "sentence": texts[s] if 0 <= s < len(texts) else "",
+            }
+        )
     return rows
 
 
@@ -366,27 +427,39 @@ def by_sentence(rows: list[dict]) -> list[dict]:
     """Selected components grouped per sentence (the user's first): the tokens picked in each."""
     groups: dict[tuple[str, str], dict] = {}
     for r in rows:
-        g = groups.setdefault((r["from"], r["sentence"]), {"from": r["from"], "sentence": r["sentence"],
-                                                           "tokens": [], "weight": 0.0})
+        g = groups.setdefault(
+            (r["from"], r["sentence"]), {"from": r["from"], "sentence": r["sentence"], "tokens": [], "weight": 0.0}
+        )
         g["tokens"].append(r["token"])
         g["weight"] += r["weight"]
     out = sorted(groups.values(), key=lambda g: (g["from"] != "yours", -len(g["tokens"])))
-    return [{"from": g["from"], "components": len(g["tokens"]), "tokens": " ".join(g["tokens"]),
-             "total weight": g["weight"], "sentence": g["sentence"]} for g in out]
+    return [
+        {
+            "from": g["from"],
+            "components": len(g["tokens"]),
+            "tokens": " ".join(g["tokens"]),
+            "total weight": g["weight"],
+            "sentence": g["sentence"],
+        }
+        for g in out
+    ]
 
 
 # -- page 5: samples -----------------------------------------------------------------------------
 
 
 @torch.inference_mode()
-def prior_samples(model, n_components: int, n_samples: int, seed: int, temperature: float,
-                  alpha_delta: float | None = None) -> list[dict]:
+def prior_samples(
+    model, n_components: int, n_samples: int, seed: int, temperature: float, alpha_delta: float | None = None
+) -> list[dict]:
     """Sentences decoded from latents drawn from the prior (NVAE only)."""
     latent = model.sample_prior(n_components, batch_size=n_samples, alpha_delta=alpha_delta, seed=seed)
     texts = model.decode_text(latent, temperature=temperature, seed=seed)
     pis = latent.pi.float().cpu()
-    return [{"sample": i, "text": t, "largest_weight": float(pis[i].max()),
-             "weights": pis[i].tolist()} for i, t in enumerate(texts)]
+    return [
+        {"sample": i, "text": t, "largest_weight": float(pis[i].max()), "weights": pis[i].tolist()}
+        for i, t in enumerate(texts)
+    ]
 
 
 # -- page 6: denoising attention in 2-D ----------------------------------------------------------
@@ -418,12 +491,21 @@ def denoising_demo(means, variances, weights, query, d: float) -> dict[str, Any]
     log_pi = np.log(np.maximum(pi, 1e-300))
     vbar, w = denoise(t(u).view(1, 1, 1, 2), t(mu)[None], t(var)[None], t(log_pi)[None], noise)
     ordinary, w_ord = ordinary_attention(u, mu, noise)
-    sq = (mu ** 2).sum(-1) / (2 * noise)
+    sq = (mu**2).sum(-1) / (2 * noise)
     impulse_log_pi = sq - np.logaddexp.reduce(sq)
-    vbar_imp, _ = denoise(t(u).view(1, 1, 1, 2), t(mu)[None], torch.zeros(1, len(mu), 2, dtype=torch.float64),
-                          t(impulse_log_pi)[None], noise)
-    return {"noise_var": noise, "weights": pi.tolist(), "ordinary": ordinary.tolist(),
-            "ordinary_weights": w_ord.tolist(), "denoised": vbar.view(2).tolist(),
-            "denoised_weights": w.view(-1).tolist(),
-            "identity_gap": float(np.abs(vbar_imp.view(2).numpy() - ordinary).max())}
-
+    vbar_imp, _ = denoise(
+        t(u).view(1, 1, 1, 2),
+        t(mu)[None],
+        torch.zeros(1, len(mu), 2, dtype=torch.float64),
+        t(impulse_log_pi)[None],
+        noise,
+    )
+    return {
+        "noise_var": noise,
+        "weights": pi.tolist(),
+        "ordinary": ordinary.tolist(),
+        "ordinary_weights": w_ord.tolist(),
+        "denoised": vbar.view(2).tolist(),
+        "denoised_weights": w.view(-1).tolist(),
+        "identity_gap": float(np.abs(vbar_imp.view(2).numpy() - ordinary).max()),
+    }

@@ -7,7 +7,7 @@ may come from a user (tokens, sentences) goes through `plain()` first: it is the
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -25,8 +25,9 @@ def plain(text) -> str:
 
 
 def _layout(fig: go.Figure, title: str, height: int | None = None, **kwargs) -> go.Figure:
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=50, b=10), height=height,
-                      template="plotly_white", **kwargs)
+    fig.update_layout(
+        title=title, margin=dict(l=10, r=10, t=50, b=10), height=height, template="plotly_white", **kwargs
+    )
     return fig
 
 
@@ -52,22 +53,31 @@ def component_bars(components: list[dict], title: str = "Mixture weights of the 
     heights = [c["pi"] if c["retained"] else c["alpha"] / total for c in components]
     heights = [max(h, 1e-12) for h in heights]
     colours = [BLUE if c["retained"] else GREY for c in components]
-    hover = [f"{lab}<br>{'retained' if c['retained'] else 'pruned'}<br>alpha = {c['alpha']:.4g}"
-             f"<br>pi = {c['pi']:.4g}<br>mean variance = {c['mean_variance']:.3g}"
-             for lab, c in zip(labels, components)]
-    fig = go.Figure(go.Bar(x=labels, y=heights, marker_color=colours, hovertext=hover, hoverinfo="text",
-                           showlegend=False))
+    hover = [
+        f"{lab}<br>{'retained' if c['retained'] else 'pruned'}<br>alpha = {c['alpha']:.4g}"
+        f"<br>pi = {c['pi']:.4g}<br>mean variance = {c['mean_variance']:.3g}"
+        for lab, c in zip(labels, components)
+    ]
+    fig = go.Figure(
+        go.Bar(x=labels, y=heights, marker_color=colours, hovertext=hover, hoverinfo="text", showlegend=False)
+    )
     for name, colour in (("retained", BLUE), ("pruned", GREY)):  # legend entries only
         fig.add_trace(go.Bar(x=[None], y=[None], marker_color=colour, name=name))
     fig.update_yaxes(type="log", title="weight (log scale)", dtick=1, exponentformat="power")
     fig.update_xaxes(tickangle=-45, type="category")
-    return _layout(fig, title, height=360, barmode="overlay", legend=dict(orientation="h", y=1.12, x=1,
-                                                                           xanchor="right"))
+    return _layout(
+        fig, title, height=360, barmode="overlay", legend=dict(orientation="h", y=1.12, x=1, xanchor="right")
+    )
 
 
-def token_strip(tokens: list[str], weights: list[float], retained: list[bool],
-                title: str = "Input tokens coloured by the weight of their component",
-                zmax: float | None = None, width: int = STRIP_WIDTH) -> go.Figure:
+def token_strip(
+    tokens: list[str],
+    weights: list[float],
+    retained: list[bool],
+    title: str = "Input tokens coloured by the weight of their component",
+    zmax: float | None = None,
+    width: int = STRIP_WIDTH,
+) -> go.Figure:
     """The input tokens in reading order, rows of `width` cells, each coloured by its component's
     weight; pruned tokens are grey (no colour)."""
     n = len(tokens)
@@ -81,9 +91,22 @@ def token_strip(tokens: list[str], weights: list[float], retained: list[bool],
         text[r][c] = plain(tok)
         hover[r][c] = f"{plain(tok)}<br>token {i}<br>{'pi' if keep else 'pruned, share'} = {w:.4g}"
     zmax = zmax if zmax is not None else (float(np.nanmax(z)) if np.isfinite(z).any() else 1.0)
-    fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", hovertext=hover, hoverinfo="text",
-                               colorscale=WEIGHT_SCALE, zmin=0, zmax=zmax, xgap=3, ygap=3,
-                               colorbar=dict(title="pi", thickness=12, nticks=3), textfont=dict(size=13)))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            colorscale=WEIGHT_SCALE,
+            zmin=0,
+            zmax=zmax,
+            xgap=3,
+            ygap=3,
+            colorbar=dict(title="pi", thickness=12, nticks=3),
+            textfont=dict(size=13),
+        )
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
     return _layout(fig, title, height=90 + 46 * rows, plot_bgcolor=GREY)
@@ -95,9 +118,17 @@ def attention_heatmap(out_tokens: list[str], components: list[dict], weights: li
     cols = unique_labels([f"#{c['component']} {c['token']}" for c in components])
     rows = unique_labels(out_tokens)
     z = np.asarray(weights, dtype=float)[:, : len(cols)] if weights else np.zeros((0, len(cols)))
-    fig = go.Figure(go.Heatmap(z=z, x=cols, y=rows, colorscale="Viridis", zmin=0,
-                               colorbar=dict(title="attention", thickness=12),
-                               hovertemplate="output %{y}<br>component %{x}<br>weight %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=cols,
+            y=rows,
+            colorscale="Viridis",
+            zmin=0,
+            colorbar=dict(title="attention", thickness=12),
+            hovertemplate="output %{y}<br>component %{x}<br>weight %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(tickangle=-45, type="category")
     fig.update_yaxes(autorange="reversed", type="category", title="output token")
     return _layout(fig, "Which components each output token attends to", height=max(300, 120 + 18 * len(rows)))
@@ -107,50 +138,103 @@ def sparsity_curve(curve: dict, current: Sequence[float] = ()) -> go.Figure:
     """Retained components (and reconstruction BLEU) against alpha^Delta; vertical lines mark the
     values chosen on the page."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=curve["alpha_delta"], y=curve["retained"], mode="lines+markers",
-                             name="retained components", line=dict(color=BLUE)), secondary_y=False)
-    fig.add_trace(go.Scatter(x=curve["alpha_delta"], y=curve["bleu"], mode="lines+markers", name="BLEU vs input",
-                             line=dict(color=ORANGE, dash="dot")), secondary_y=True)
+    fig.add_trace(
+        go.Scatter(
+            x=curve["alpha_delta"],
+            y=curve["retained"],
+            mode="lines+markers",
+            name="retained components",
+            line=dict(color=BLUE),
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=curve["alpha_delta"],
+            y=curve["bleu"],
+            mode="lines+markers",
+            name="BLEU vs input",
+            line=dict(color=ORANGE, dash="dot"),
+        ),
+        secondary_y=True,
+    )
     n = curve.get("n_inputs") or 0
     top = 1.08 * max([n, *curve["retained"], 1])
     if n:
-        fig.add_hline(y=n, line=dict(color=GREY, dash="dash"), annotation_text=f"{n} input tokens",
-                      annotation_position="bottom right")
+        fig.add_hline(
+            y=n,
+            line=dict(color=GREY, dash="dash"),
+            annotation_text=f"{n} input tokens",
+            annotation_position="bottom right",
+        )
     for k, x in enumerate(current):  # the chosen values, as vertical lines with a legend entry
-        fig.add_trace(go.Scatter(x=[x, x], y=[0, top], mode="lines", name=f"{('left', 'right')[k % 2]}: {x:g}",
-                                 line=dict(color=RED if k == 0 else GREEN, width=2, dash="solid" if k == 0 else "dash"),
-                                 hoverinfo="skip"), secondary_y=False)
+        fig.add_trace(
+            go.Scatter(
+                x=[x, x],
+                y=[0, top],
+                mode="lines",
+                name=f"{('left', 'right')[k % 2]}: {x:g}",
+                line=dict(color=RED if k == 0 else GREEN, width=2, dash="solid" if k == 0 else "dash"),
+                hoverinfo="skip",
+            ),
+            secondary_y=False,
+        )
     grid = curve["alpha_delta"]
-    ticks = [m * 10.0 ** e for e in range(-4, 3) for m in (1, 2, 5)]
+    ticks = [m * 10.0**e for e in range(-4, 3) for m in (1, 2, 5)]
     ticks = [t for t in ticks if grid and min(grid) <= t <= max(grid)]
-    fig.update_xaxes(type="log", title="alpha^Delta (conditional prior)", tickvals=ticks or None,
-                     ticktext=[f"{t:g}" for t in ticks] or None)
+    fig.update_xaxes(
+        type="log",
+        title="alpha^Delta (conditional prior)",
+        tickvals=ticks or None,
+        ticktext=[f"{t:g}" for t in ticks] or None,
+    )
     fig.update_yaxes(title="retained components", range=[0, top], secondary_y=False)
-    fig.update_yaxes(title="BLEU", range=[0, 100], tickmode="linear", tick0=0, dtick=20, secondary_y=True,
-                     showgrid=False)
-    return _layout(fig, "Sparsity against alpha^Delta for this sentence", height=380,
-                   legend=dict(orientation="h", y=-0.25))
+    fig.update_yaxes(
+        title="BLEU", range=[0, 100], tickmode="linear", tick0=0, dtick=20, secondary_y=True, showgrid=False
+    )
+    return _layout(
+        fig, "Sparsity against alpha^Delta for this sentence", height=380, legend=dict(orientation="h", y=-0.25)
+    )
 
 
 # -- interpolate ---------------------------------------------------------------------------------
 
 
-def interpolation_bleu(rows: list[dict], tau: float | None = None, baseline: list[dict] | None = None,
-                       baseline_name: str = "baseline") -> go.Figure:
+def interpolation_bleu(
+    rows: list[dict], tau: float | None = None, baseline: list[dict] | None = None, baseline_name: str = "baseline"
+) -> go.Figure:
     """BLEU of each decoded step against sentence A and against sentence B, as tau goes 0 -> 1."""
     fig = go.Figure()
     taus = [r["tau"] for r in rows]
-    fig.add_trace(go.Scatter(x=taus, y=[r["bleu_a"] for r in rows], name="NVAE vs A", mode="lines+markers",
-                             line=dict(color=BLUE)))
-    fig.add_trace(go.Scatter(x=taus, y=[r["bleu_b"] for r in rows], name="NVAE vs B", mode="lines+markers",
-                             line=dict(color=ORANGE)))
+    fig.add_trace(
+        go.Scatter(x=taus, y=[r["bleu_a"] for r in rows], name="NVAE vs A", mode="lines+markers", line=dict(color=BLUE))
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=taus, y=[r["bleu_b"] for r in rows], name="NVAE vs B", mode="lines+markers", line=dict(color=ORANGE)
+        )
+    )
     if baseline:
         bt = [r["tau"] for r in baseline]
         name = plain(baseline_name)
-        fig.add_trace(go.Scatter(x=bt, y=[r["bleu_a"] for r in baseline], name=f"{name} vs A",
-                                 mode="lines+markers", line=dict(color=BLUE, dash="dot")))
-        fig.add_trace(go.Scatter(x=bt, y=[r["bleu_b"] for r in baseline], name=f"{name} vs B",
-                                 mode="lines+markers", line=dict(color=ORANGE, dash="dot")))
+        fig.add_trace(
+            go.Scatter(
+                x=bt,
+                y=[r["bleu_a"] for r in baseline],
+                name=f"{name} vs A",
+                mode="lines+markers",
+                line=dict(color=BLUE, dash="dot"),
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=bt,
+                y=[r["bleu_b"] for r in baseline],
+                name=f"{name} vs B",
+                mode="lines+markers",
+                line=dict(color=ORANGE, dash="dot"),
+            )
+        )
     if tau is not None:
         fig.add_vline(x=tau, line=dict(color=RED, width=2))
     fig.update_xaxes(title="tau", range=[-0.02, 1.02])
@@ -166,51 +250,92 @@ def mixture_weights(components: list[dict], tau: float) -> go.Figure:
         idx = [i for i, c in enumerate(components) if c["origin"] == origin]
         if not idx:
             continue
-        fig.add_trace(go.Bar(x=[labels[i] for i in idx], y=[components[i]["weight"] for i in idx],
-                             name=f"from {origin}", marker_color=colour,
-                             marker_opacity=[1.0 if components[i]["retained"] else 0.3 for i in idx]))
+        fig.add_trace(
+            go.Bar(
+                x=[labels[i] for i in idx],
+                y=[components[i]["weight"] for i in idx],
+                name=f"from {origin}",
+                marker_color=colour,
+                marker_opacity=[1.0 if components[i]["retained"] else 0.3 for i in idx],
+            )
+        )
     share = {o: sum(c["weight"] for c in components if c["origin"] == o) for o in ORIGIN_COLOURS}
     parts = ", ".join(f"{o}: {share[o]:.2f}" for o in ORIGIN_COLOURS if any(c["origin"] == o for c in components))
     fig.update_xaxes(tickangle=-45, type="category", categoryorder="array", categoryarray=labels)
     fig.update_yaxes(title="weight pi")
-    return _layout(fig, f"Mixed latent at tau = {tau:.2f} (total weight {parts})", height=360,
-                   legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    return _layout(
+        fig,
+        f"Mixed latent at tau = {tau:.2f} (total weight {parts})",
+        height=360,
+        legend=dict(orientation="h", y=1.12, x=1, xanchor="right"),
+    )
 
 
 # -- latent map ----------------------------------------------------------------------------------
 
 
-def latent_map(corpus_xy: np.ndarray, corpus: dict, sentences: list[str], user_xy: np.ndarray | None = None,
-               user: dict | None = None, user_sentences: list[str] | None = None,
-               colour_by: str = "weight") -> go.Figure:
+def latent_map(
+    corpus_xy: np.ndarray,
+    corpus: dict,
+    sentences: list[str],
+    user_xy: np.ndarray | None = None,
+    user: dict | None = None,
+    user_sentences: list[str] | None = None,
+    colour_by: str = "weight",
+) -> go.Figure:
     """UMAP of component means: corpus points (small, coloured by weight or position) and the user's
     components on top (larger, sized by weight). Points carry customdata [layer, index]."""
     n = len(corpus_xy)
-    hover = [f"{plain(corpus['token'][i])}<br>{plain(_short(sentences[int(corpus['sentence'][i])]))}"
-             for i in range(n)]
+    hover = [f"{plain(corpus['token'][i])}<br>{plain(_short(sentences[int(corpus['sentence'][i])]))}" for i in range(n)]
     if colour_by == "position":
         colour, cbar = corpus["position"], "token position"
     else:
         colour, cbar = np.log10(np.maximum(corpus["weight"], 1e-6)), "log10 pi"
-    fig = go.Figure(go.Scattergl(
-        x=corpus_xy[:, 0] if n else [], y=corpus_xy[:, 1] if n else [], mode="markers", name="corpus components",
-        marker=dict(size=5, color=colour, colorscale="Viridis", opacity=0.6,
-                    colorbar=dict(title=cbar, thickness=12, x=1.0)),
-        customdata=[[0, i] for i in range(n)], hovertext=hover, hoverinfo="text"))
+    fig = go.Figure(
+        go.Scattergl(
+            x=corpus_xy[:, 0] if n else [],
+            y=corpus_xy[:, 1] if n else [],
+            mode="markers",
+            name="corpus components",
+            marker=dict(
+                size=5, color=colour, colorscale="Viridis", opacity=0.6, colorbar=dict(title=cbar, thickness=12, x=1.0)
+            ),
+            customdata=[[0, i] for i in range(n)],
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
     if user_xy is not None and user is not None and len(user_xy):
         w = np.asarray(user["weight"], dtype=float)
         sizes = 6 + 20 * np.sqrt(w / max(w.max(), 1e-9))
         texts = [plain(t) for t in user["token"]]
-        hover = [f"{t}<br>pi = {wi:.3g}<br>{plain(_short((user_sentences or [''])[int(s)]))}"
-                 for t, wi, s in zip(texts, w, user["sentence"])]
-        fig.add_trace(go.Scatter(
-            x=user_xy[:, 0], y=user_xy[:, 1], mode="markers+text", name="your sentences", text=texts,
-            textposition="top center", marker=dict(size=sizes, color=RED, opacity=0.75, line=dict(color="white", width=1)),
-            customdata=[[1, i] for i in range(len(user_xy))], hovertext=hover, hoverinfo="text"))
+        hover = [
+            f"{t}<br>pi = {wi:.3g}<br>{plain(_short((user_sentences or [''])[int(s)]))}"
+            for t, wi, s in zip(texts, w, user["sentence"])
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=user_xy[:, 0],
+                y=user_xy[:, 1],
+                mode="markers+text",
+                name="your sentences",
+                text=texts,
+                textposition="top center",
+                marker=dict(size=sizes, color=RED, opacity=0.75, line=dict(color="white", width=1)),
+                customdata=[[1, i] for i in range(len(user_xy))],
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
-    return _layout(fig, "Component means of the corpus sample (UMAP)", height=620, dragmode="lasso",
-                   legend=dict(orientation="h", y=-0.02))
+    return _layout(
+        fig,
+        "Component means of the corpus sample (UMAP)",
+        height=620,
+        dragmode="lasso",
+        legend=dict(orientation="h", y=-0.02),
+    )
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -235,31 +360,76 @@ def denoising_2d(means, variances, weights, query, result: dict) -> go.Figure:
         colour = colours[i % 3]
         for k, opacity in ((1.0, 0.35), (2.0, 0.15)):
             x, y = _ellipse(mx, my, math.sqrt(vx), math.sqrt(vy), k)
-            fig.add_trace(go.Scatter(x=x, y=y, fill="toself", mode="lines", line=dict(color=colour, width=1),
-                                     opacity=0.25 + 0.75 * opacity * w / wmax, hoverinfo="skip", showlegend=False))
-        fig.add_trace(go.Scatter(x=[mx], y=[my], mode="markers+text", text=[f"mu{i + 1} (pi={w:.2f})"],
-                                 textposition="bottom center", marker=dict(color=colour, size=10),
-                                 name=f"component {i + 1}"))
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    fill="toself",
+                    mode="lines",
+                    line=dict(color=colour, width=1),
+                    opacity=0.25 + 0.75 * opacity * w / wmax,
+                    hoverinfo="skip",
+                    showlegend=False,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=[mx],
+                y=[my],
+                mode="markers+text",
+                text=[f"mu{i + 1} (pi={w:.2f})"],
+                textposition="bottom center",
+                marker=dict(color=colour, size=10),
+                name=f"component {i + 1}",
+            )
+        )
     ux, uy = query
     ox, oy = result["ordinary"]
     dx, dy = result["denoised"]
-    fig.add_trace(go.Scatter(x=[ux], y=[uy], mode="markers", name="query u",
-                             marker=dict(symbol="star", size=16, color="black")))
-    fig.add_trace(go.Scatter(x=[ox], y=[oy], mode="markers", name="ordinary attention",
-                             marker=dict(symbol="x", size=14, color=RED)))
-    fig.add_trace(go.Scatter(x=[dx], y=[dy], mode="markers", name="denoising attention",
-                             marker=dict(symbol="diamond", size=14, color="purple")))
+    fig.add_trace(
+        go.Scatter(x=[ux], y=[uy], mode="markers", name="query u", marker=dict(symbol="star", size=16, color="black"))
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[ox], y=[oy], mode="markers", name="ordinary attention", marker=dict(symbol="x", size=14, color=RED)
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[dx],
+            y=[dy],
+            mode="markers",
+            name="denoising attention",
+            marker=dict(symbol="diamond", size=14, color="purple"),
+        )
+    )
     for (x, y), colour in (((ox, oy), RED), ((dx, dy), "purple")):
-        fig.add_annotation(x=x, y=y, ax=ux, ay=uy, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
-                           arrowhead=3, arrowwidth=2, arrowcolor=colour)
+        fig.add_annotation(
+            x=x,
+            y=y,
+            ax=ux,
+            ay=uy,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=3,
+            arrowwidth=2,
+            arrowcolor=colour,
+        )
     fig.update_yaxes(scaleanchor="x")
     return _layout(fig, "Where attention sends the query", height=560, legend=dict(orientation="h", y=-0.12))
 
 
 def attention_weights_bars(weights_ordinary: list[float], weights_denoising: list[float]) -> go.Figure:
     names = [f"component {i + 1}" for i in range(len(weights_ordinary))]
-    fig = go.Figure([go.Bar(x=names, y=weights_ordinary, name="ordinary", marker_color=RED),
-                     go.Bar(x=names, y=weights_denoising, name="denoising", marker_color="purple")])
+    fig = go.Figure(
+        [
+            go.Bar(x=names, y=weights_ordinary, name="ordinary", marker_color=RED),
+            go.Bar(x=names, y=weights_denoising, name="denoising", marker_color="purple"),
+        ]
+    )
     fig.update_yaxes(range=[0, 1], title="weight")
     return _layout(fig, "Attention weights per component", height=300, barmode="group")
 
@@ -284,10 +454,18 @@ def training_curves(rows: list[dict]) -> go.Figure:
     for j, (kind, key) in enumerate(series):
         src = train if kind == "train" else evals
         pts = [(r["step"], r[key]) for r in src if _num(r.get(key))]
-        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines" if kind == "train"
-                                 else "lines+markers", name=f"{key}", showlegend=False,
-                                 line=dict(color=BLUE if kind == "train" else ORANGE)),
-                      row=j // cols + 1, col=j % cols + 1)
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0] for p in pts],
+                y=[p[1] for p in pts],
+                mode="lines" if kind == "train" else "lines+markers",
+                name=f"{key}",
+                showlegend=False,
+                line=dict(color=BLUE if kind == "train" else ORANGE),
+            ),
+            row=j // cols + 1,
+            col=j % cols + 1,
+        )
     fig.update_xaxes(title_text="step", row=nrows)
     return _layout(fig, "Training curves (metrics.jsonl)", height=260 * nrows)
 
@@ -304,8 +482,16 @@ def to_html(fig: go.Figure) -> str:
 def sample_weights(samples: list[dict]) -> go.Figure:
     """Dirichlet weights of each prior sample (rows) over its components (columns)."""
     z = np.asarray([s["weights"] for s in samples], dtype=float)
-    fig = go.Figure(go.Heatmap(z=z, x=[f"z{j}" for j in range(z.shape[1])], y=[f"sample {s['sample']}" for s in samples],
-                               colorscale=WEIGHT_SCALE, zmin=0, colorbar=dict(title="pi", thickness=12),
-                               hovertemplate="%{y}, %{x}: pi = %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[f"z{j}" for j in range(z.shape[1])],
+            y=[f"sample {s['sample']}" for s in samples],
+            colorscale=WEIGHT_SCALE,
+            zmin=0,
+            colorbar=dict(title="pi", thickness=12),
+            hovertemplate="%{y}, %{x}: pi = %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, "Mixture weights drawn from the prior's Dirichlet", height=120 + 28 * len(samples))

@@ -1,6 +1,7 @@
 """NVAE explorer, the Streamlit app: `streamlit run app/main.py` (from the repository root).
 
-Pages live in app/views/ (see app/__init__.py for why not pages/), one short script each; st.navigation gives every page its own address
+Pages live in app/views/ (see app/__init__.py for why not pages/), one short script each;
+st.navigation gives every page its own address
 (/inspect, /sparsity, /interpolate, /latent-map, /samples, /denoising, /model) and the query string
 holds the page's settings, so the address bar is always a link to the current view.
 `?page=NAME` on any address opens that page too.
@@ -19,23 +20,32 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import model as models, state, ui  # noqa: E402
+from app import model as models  # noqa: E402
+from app import state, ui  # noqa: E402
 
 st.set_page_config(page_title="NVAE explorer", page_icon=":material/scatter_plot:", layout="wide")
 
 HERE = Path(__file__).resolve().parent
 PAGES = {
-    "inspect": st.Page(HERE / "views/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect",
-                       default=True),
-    "sparsity": st.Page(HERE / "views/sparsity.py", title="Sparsity", icon=":material/filter_alt:",
-                        url_path="sparsity"),
-    "interpolate": st.Page(HERE / "views/interpolate.py", title="Interpolate", icon=":material/swap_horiz:",
-                           url_path="interpolate"),
-    "latent-map": st.Page(HERE / "views/latent_map.py", title="Latent map", icon=":material/bubble_chart:",
-                          url_path="latent-map"),
+    "inspect": st.Page(
+        HERE / "views/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect", default=True
+    ),
+    "sparsity": st.Page(
+        HERE / "views/sparsity.py", title="Sparsity", icon=":material/filter_alt:", url_path="sparsity"
+    ),
+    "interpolate": st.Page(
+        HERE / "views/interpolate.py", title="Interpolate", icon=":material/swap_horiz:", url_path="interpolate"
+    ),
+    "latent-map": st.Page(
+        HERE / "views/latent_map.py", title="Latent map", icon=":material/bubble_chart:", url_path="latent-map"
+    ),
     "samples": st.Page(HERE / "views/samples.py", title="Samples", icon=":material/casino:", url_path="samples"),
-    "denoising": st.Page(HERE / "views/denoising.py", title="Denoising attention in 2-D",
-                         icon=":material/my_location:", url_path="denoising"),
+    "denoising": st.Page(
+        HERE / "views/denoising.py",
+        title="Denoising attention in 2-D",
+        icon=":material/my_location:",
+        url_path="denoising",
+    ),
     "model": st.Page(HERE / "views/model_page.py", title="Model", icon=":material/info:", url_path="model"),
 }
 PAGE_PARAM = state.Param("page", "choice", "inspect", choices=tuple(PAGES), label="page")

@@ -65,8 +65,7 @@ def available_checkpoints() -> dict[str, Path]:
 def baseline_checkpoints(exclude: Path | None = None) -> dict[str, Path]:
     """The available checkpoints named baseline-* (other than `exclude`)."""
     ex = exclude.resolve() if exclude else None
-    return {n: p for n, p in available_checkpoints().items()
-            if p.name.startswith("baseline-") and p.resolve() != ex}
+    return {n: p for n, p in available_checkpoints().items() if p.name.startswith("baseline-") and p.resolve() != ex}
 
 
 def active_checkpoint() -> Path:
@@ -147,8 +146,9 @@ def mix_at(key: str, text_a: str, text_b: str, tau: float):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def prior_samples(key: str, n_components: int, n_samples: int, seed: int, temperature: float,
-                  alpha_delta: float | None):
+def prior_samples(
+    key: str, n_components: int, n_samples: int, seed: int, temperature: float, alpha_delta: float | None
+):
     return analysis.prior_samples(_load(key), n_components, n_samples, seed, temperature, alpha_delta)
 
 
@@ -193,10 +193,16 @@ def _read_map(file: Path, d_model: int):
     except (OSError, KeyError, ValueError, EOFError):
         return None
     m = len(points["token"])
-    consistent = (points["means"].shape == (m, d_model) and layout.shape == (m, 2) and m > 2
-                  and all(len(points[k]) == m for k in ("sentence", "position", "weight"))
-                  and np.isfinite(points["means"]).all() and np.isfinite(layout).all()
-                  and 0 <= points["sentence"].min() and points["sentence"].max() < len(sentences))
+    consistent = (
+        points["means"].shape == (m, d_model)
+        and layout.shape == (m, 2)
+        and m > 2
+        and all(len(points[k]) == m for k in ("sentence", "position", "weight"))
+        and np.isfinite(points["means"]).all()
+        and np.isfinite(layout).all()
+        and 0 <= points["sentence"].min()
+        and points["sentence"].max() < len(sentences)
+    )
     return (sentences, points, layout) if consistent else None
 
 
@@ -204,8 +210,7 @@ def _write_map(file: Path, sentences: list[str], points: dict, layout: np.ndarra
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
         tmp = file.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, sentences=np.asarray(sentences, dtype=str), layout=np.asarray(layout, dtype=np.float32),
-                 **points)
+        np.savez(tmp, sentences=np.asarray(sentences, dtype=str), layout=np.asarray(layout, dtype=np.float32), **points)
         os.replace(tmp, file)
     except OSError:
         pass  # the disk cache is an optimisation only

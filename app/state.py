@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 MAX_RAW_CHARS = 100  # a bool or number longer than this is not looked at
 MAX_VALUES = 20  # repeated values of one key beyond this are ignored
@@ -72,18 +73,26 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
         texts, notice = [], None
         for v in values:
             if len(v) > param.max_chars:
-                v, notice = v[: param.max_chars], f"A sentence in the link was longer than {param.max_chars} characters and was cut."
+                v, notice = (
+                    v[: param.max_chars],
+                    f"A sentence in the link was longer than {param.max_chars} characters and was cut.",
+                )
             if v.strip():
                 texts.append(v)
         if len(texts) > param.max_items:
-            texts, notice = texts[: param.max_items], f"The link holds more than {param.max_items} sentences; only the first {param.max_items} are used."
+            texts, notice = (
+                texts[: param.max_items],
+                f"The link holds more than {param.max_items} sentences; only the first {param.max_items} are used.",
+            )
         if not texts:
             return param.default, bad
         return texts, notice
     value = values[-1]
     if param.kind == "text":
         if len(value) > param.max_chars:
-            return value[: param.max_chars], f"The link's {param.title} was longer than {param.max_chars} characters and was cut."
+            return value[
+                : param.max_chars
+            ], f"The link's {param.title} was longer than {param.max_chars} characters and was cut."
         return (value, None) if value.strip() else (param.default, bad)
     if param.kind == "choice":
         return (value, None) if value in param.choices else (param.default, bad)
@@ -103,8 +112,9 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
         if isinstance(number, float) and not math.isfinite(number):
             return param.default, bad
         if (param.lo is not None and number < param.lo) or (param.hi is not None and number > param.hi):
-            return param.default, (f"The link's {param.title} lies outside [{_fmt(param.lo)}, {_fmt(param.hi)}]; "
-                                   f"using the default.")
+            return param.default, (
+                f"The link's {param.title} lies outside [{_fmt(param.lo)}, {_fmt(param.hi)}]; using the default."
+            )
         return number, None
     raise ValueError(f"unknown parameter kind {param.kind!r}")
 

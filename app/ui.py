@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import analysis, figures, model as models, state
+from app import analysis, figures, state
+from app import model as models
 from nvae.checkpoint import CheckpointError
 
 CKPT = state.Param("ckpt", "text", "", max_chars=200, label="checkpoint")
@@ -41,8 +42,9 @@ def restore_checkpoint_param() -> None:
     if name in choices:
         st.session_state["checkpoint"] = str(choices[name])
     else:
-        st.session_state["_notices"] = ["The link names a checkpoint that is not available here; "
-                                        "using the default one."]
+        st.session_state["_notices"] = [
+            "The link names a checkpoint that is not available here; using the default one."
+        ]
 
 
 def checkpoint_extra() -> dict[str, str]:
@@ -68,8 +70,10 @@ def checkpoint_selector(key: str, label: str = "Checkpoint") -> None:
     """A select box over the available checkpoints; choosing one switches the whole app to it."""
     choices = models.available_checkpoints()
     if not choices:
-        st.info("No checkpoint folder (with a config.json) was found in `checkpoints/` or in "
-                "`$NVAE_CHECKPOINTS_DIR`. Train one (`python -m nvae train`) or set `NVAE_CHECKPOINT`.")
+        st.info(
+            "No checkpoint folder (with a config.json) was found in `checkpoints/` or in "
+            "`$NVAE_CHECKPOINTS_DIR`. Train one (`python -m nvae train`) or set `NVAE_CHECKPOINT`."
+        )
         return
     names = list(choices)
     active = models.active_checkpoint().resolve()
@@ -122,14 +126,21 @@ def text_messages(check: analysis.TextCheck) -> bool:
 def token_messages(view: analysis.SentenceView, model, which: str = "The sentence") -> None:
     """Notices about truncation and unknown pieces of one encoded sentence."""
     if view.n_inputs <= 1:
-        st.warning(f"{which} has no token left after the tokenizer's normalisation (it drops accents and "
-                   f"control characters): only the end-of-sentence token was encoded.")
+        st.warning(
+            f"{which} has no token left after the tokenizer's normalisation (it drops accents and "
+            f"control characters): only the end-of-sentence token was encoded."
+        )
     if view.truncated:
-        st.warning(f"{which} is longer than the model's limit of {model.cfg.max_len - 1} tokens: "
-                   f"only its first {model.cfg.max_len - 1} tokens were encoded.", icon=":material/content_cut:")
+        st.warning(
+            f"{which} is longer than the model's limit of {model.cfg.max_len - 1} tokens: "
+            f"only its first {model.cfg.max_len - 1} tokens were encoded.",
+            icon=":material/content_cut:",
+        )
     if view.n_unknown:
-        st.info(f"{which} has {view.n_unknown} piece(s) outside the model's vocabulary; they appear as [UNK].",
-                icon=":material/help:")
+        st.info(
+            f"{which} has {view.n_unknown} piece(s) outside the model's vocabulary; they appear as [UNK].",
+            icon=":material/help:",
+        )
 
 
 def show_text(label: str, text: str) -> None:
@@ -145,22 +156,35 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
     grid = analysis.alpha_grid(cfg)
     state.clamp_choice(key, grid, analysis.nearest(cfg.alpha_delta, grid))
     active = analysis.alpha_delta_active(cfg)
-    value = st.select_slider(label, options=grid, key=key, disabled=not active, format_func=lambda v: f"{v:g}",
-                             persist_state="session",
-                             help="How much total weight the prior expects per input token: larger values "
-                                  "keep more components.")
+    value = st.select_slider(
+        label,
+        options=grid,
+        key=key,
+        disabled=not active,
+        format_func=lambda v: f"{v:g}",
+        persist_state="session",
+        help="How much total weight the prior expects per input token: larger values keep more components.",
+    )
     if not active:
-        why = ("a baseline latent has no α^Δ" if cfg.model_type != "nvae" else
-               f"this model was trained at a fixed α^Δ = {cfg.alpha_delta:g}, so its latent does not depend on it")
+        why = (
+            "a baseline latent has no α^Δ"
+            if cfg.model_type != "nvae"
+            else f"this model was trained at a fixed α^Δ = {cfg.alpha_delta:g}, so its latent does not depend on it"
+        )
         st.caption(f"Disabled: {why}.")
     return float(value)
 
 
 def alpha_param(cfg, name: str = "ad", default: float | None = None) -> state.Param:
     """The shareable alpha^Delta setting, validated against the model's trained range."""
-    return state.Param(name, "float", float(cfg.alpha_delta if default is None else default),
-                       lo=float(cfg.alpha_delta_min),
-                       hi=float(cfg.alpha_delta_max), label="alpha_delta")
+    return state.Param(
+        name,
+        "float",
+        float(cfg.alpha_delta if default is None else default),
+        lo=float(cfg.alpha_delta_min),
+        hi=float(cfg.alpha_delta_max),
+        label="alpha_delta",
+    )
 
 
 # -- exports -------------------------------------------------------------------------------------
@@ -170,19 +194,39 @@ def download_table(rows: list[dict[str, Any]], stem: str, key: str, json_too: bo
     """CSV (and JSON) download buttons for a table."""
     df = pd.DataFrame(rows)
     row = st.container(horizontal=True)
-    row.download_button("Download CSV", df.to_csv(index=False).encode(), file_name=f"{stem}.csv",
-                        mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+    row.download_button(
+        "Download CSV",
+        df.to_csv(index=False).encode(),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
     if json_too:
-        row.download_button("Download JSON", json.dumps(rows, ensure_ascii=False, indent=1).encode(),
-                            file_name=f"{stem}.json", mime="application/json", key=f"{key}_json",
-                            on_click="ignore", icon=":material/download:")
+        row.download_button(
+            "Download JSON",
+            json.dumps(rows, ensure_ascii=False, indent=1).encode(),
+            file_name=f"{stem}.json",
+            mime="application/json",
+            key=f"{key}_json",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 
 def plot(fig, stem: str, key: str, **kwargs):
     """st.plotly_chart plus a button that downloads the figure as standalone HTML (made on click)."""
     event = st.plotly_chart(fig, key=key, **kwargs)
-    st.download_button("Figure as HTML", data=lambda: figures.to_html(fig).encode(), file_name=f"{stem}.html",
-                       mime="text/html", key=f"{key}_html", on_click="ignore", icon=":material/download:")
+    st.download_button(
+        "Figure as HTML",
+        data=lambda: figures.to_html(fig).encode(),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        key=f"{key}_html",
+        on_click="ignore",
+        icon=":material/download:",
+    )
     return event
 
 
@@ -191,14 +235,20 @@ def table(rows: list[dict[str, Any]], **kwargs) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, **kwargs)
 
 
-def text_table(df: pd.DataFrame, highlight: list[bool] | None = None, columns: list[str] | None = None,
-               formats: dict[str, str] | None = None) -> None:
+def text_table(
+    df: pd.DataFrame,
+    highlight: list[bool] | None = None,
+    columns: list[str] | None = None,
+    formats: dict[str, str] | None = None,
+) -> None:
     """A static table whose long text wraps. st.table renders markdown, so every text cell is
     escaped first (shown verbatim). `highlight` marks rows whose `columns` get a yellow background."""
     df = df.map(lambda v: md_escape(v) if isinstance(v, str) else v)
     styled = df.style.hide(axis="index").format(formats or {})
     if highlight is not None:
-        styled = styled.apply(lambda col: ["background-color: #fff3bf" if h else "" for h in highlight], axis=0,
-                              subset=columns or list(df.columns))
+        styled = styled.apply(
+            lambda col: ["background-color: #fff3bf" if h else "" for h in highlight],
+            axis=0,
+            subset=columns or list(df.columns),
+        )
     st.table(styled)
-

@@ -85,8 +85,14 @@ def timed(fn, repeats: int, warmup: int = 2) -> list[float]:
 
 
 def summary(name: str, ms: list[float], goal: float | None = None) -> dict:
-    row = {"interaction": name, "n": len(ms), "median_ms": statistics.median(ms), "p95_ms": percentile(ms, 0.95),
-           "max_ms": max(ms), "goal_p95_ms": goal}
+    row = {
+        "interaction": name,
+        "n": len(ms),
+        "median_ms": statistics.median(ms),
+        "p95_ms": percentile(ms, 0.95),
+        "max_ms": max(ms),
+        "goal_p95_ms": goal,
+    }
     row["meets_goal"] = None if goal is None else row["p95_ms"] < goal
     return row
 
@@ -98,14 +104,16 @@ def load_model(path: str | None) -> tuple[object, str, str | None]:
         return load_checkpoint(chosen), str(chosen), None
     except CheckpointError as err:
         if path:  # asked for explicitly: do not substitute
-            raise SystemExit(f"error: {err}")
+            raise SystemExit(f"error: {err}") from None
         from test_app_support import make_app_checkpoints
 
         folder = Path(tempfile.mkdtemp(prefix="nvae-bench-app-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         tiny = make_app_checkpoints(folder)["nvae"]
-        note = (f"the default checkpoint is not usable ({err}); measured on a tiny untrained checkpoint "
-                f"built for this run (d_model 32; it never emits EOS, so it decodes max_len tokens every time)")
+        note = (
+            f"the default checkpoint is not usable ({err}); measured on a tiny untrained checkpoint "
+            f"built for this run (d_model 32; it never emits EOS, so it decodes max_len tokens every time)"
+        )
         return load_checkpoint(tiny), str(tiny), note
 
 
@@ -116,21 +124,32 @@ def bench_functions(model, repeats: int) -> list[dict]:
     rows = [
         summary("type a sentence (Inspect)", timed(lambda i: analysis.inspect_sentences(model, [sent(i)]), repeats)),
         summary("encode only", timed(lambda i: model.encode(model.tokenize([sent(i)])), repeats)),
-        summary("move alpha^Delta (re-encode)",
-                timed(lambda i: analysis.inspect_sentences(model, [SENTENCES[0]], grid[i % len(grid)]), repeats),
-                GOAL_MS),
+        summary(
+            "move alpha^Delta (re-encode)",
+            timed(lambda i: analysis.inspect_sentences(model, [SENTENCES[0]], grid[i % len(grid)]), repeats),
+            GOAL_MS,
+        ),
     ]
     pair = analysis.encode_pair(model, SENTENCES[0], SENTENCES[1])
-    rows.append(summary("move tau (decode one mixture)",
-                        timed(lambda i: analysis.mix_at(model, pair, (i % 21) / 20), repeats), GOAL_MS))
+    rows.append(
+        summary(
+            "move tau (decode one mixture)",
+            timed(lambda i: analysis.mix_at(model, pair, (i % 21) / 20), repeats),
+            GOAL_MS,
+        )
+    )
 
     def strip(i):
         p = analysis.encode_pair(model, sent(i), sent(i + 1))
         analysis.interpolation_strip(model, p)
 
     rows.append(summary("11-step strip (encode pair + decode 11)", timed(strip, max(5, repeats // 3))))
-    rows.append(summary("sparsity curve (26 alpha^Delta values)",
-                        timed(lambda i: analysis.sparsity_curve(model, sent(i), grid), max(5, repeats // 3))))
+    rows.append(
+        summary(
+            "sparsity curve (26 alpha^Delta values)",
+            timed(lambda i: analysis.sparsity_curve(model, sent(i), grid), max(5, repeats // 3)),
+        )
+    )
     return rows
 
 
@@ -147,8 +166,9 @@ def bench_apptest(checkpoint: str, repeats: int) -> list[dict]:
     def move_alpha(i):
         at.select_slider(key="inspect.ad").set_value(options[i % len(options)]).run()
 
-    rows = [summary("AppTest: Inspect, move alpha^Delta (first visits, cached after)", timed(move_alpha, repeats),
-                    GOAL_MS)]
+    rows = [
+        summary("AppTest: Inspect, move alpha^Delta (first visits, cached after)", timed(move_alpha, repeats), GOAL_MS)
+    ]
     at.switch_page("views/interpolate.py").run()
 
     def move_tau(i):
@@ -178,9 +198,11 @@ def main() -> int:
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     cfg = model.cfg
-    print(f"# App interaction latency\n\ncheckpoint: {path} ({cfg.model_type}, d_model {cfg.d_model}, "
-          f"max_len {cfg.max_len})\ntorch threads: {torch.get_num_threads()}, CPU: {platform.processor() or '?'}, "
-          f"{os.cpu_count()} cores, load average {load0} -> {load1}")
+    print(
+        f"# App interaction latency\n\ncheckpoint: {path} ({cfg.model_type}, d_model {cfg.d_model}, "
+        f"max_len {cfg.max_len})\ntorch threads: {torch.get_num_threads()}, CPU: {platform.processor() or '?'}, "
+        f"{os.cpu_count()} cores, load average {load0} -> {load1}"
+    )
     if note:
         print(f"note: {note}")
     print("\n| interaction | median ms | p95 ms | max ms | goal (p95) |\n|---|---:|---:|---:|---|")
@@ -188,8 +210,18 @@ def main() -> int:
         goal = "" if r["goal_p95_ms"] is None else f"< {r['goal_p95_ms']:.0f} ms: {'yes' if r['meets_goal'] else 'NO'}"
         print(f"| {r['interaction']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} | {goal} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"checkpoint": path, "note": note, "threads": torch.get_num_threads(),
-                                               "load_average": [load0, load1], "results": rows}, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "checkpoint": path,
+                    "note": note,
+                    "threads": torch.get_num_threads(),
+                    "load_average": [load0, load1],
+                    "results": rows,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -122,8 +122,10 @@ class OtherLoad:
             return ""
         share = self.other_s / max(self.wall, 1e-9)
         flag = " (disturbed: absolute times are inflated; the interleaved ratios less so)" if share > 0.1 else ""
-        return (f"Other processes used {self.other_s:.1f} core-seconds during this section "
-                f"({share:.0%} of one core over {self.wall:.0f} s){flag}.")
+        return (
+            f"Other processes used {self.other_s:.1f} core-seconds during this section "
+            f"({share:.0%} of one core over {self.wall:.0f} s){flag}."
+        )
 
 
 def wait_idle(max_wait: float, window: float = 3.0, threshold: float = 0.1) -> float:
@@ -149,8 +151,7 @@ def p90(xs: list[float]) -> float:
 
 
 def summary(xs: list[float]) -> dict:
-    return {"median_ms": statistics.median(xs) * 1e3, "p90_ms": p90(xs) * 1e3, "n": len(xs),
-            "min_ms": min(xs) * 1e3}
+    return {"median_ms": statistics.median(xs) * 1e3, "p90_ms": p90(xs) * 1e3, "n": len(xs), "min_ms": min(xs) * 1e3}
 
 
 def seed_all(seed: int = SEED) -> None:
@@ -202,15 +203,22 @@ class PlainTransformerAE(nn.Module):
         self.cfg = cfg
         P = cfg.d_model
         self.embed = nn.Embedding(cfg.vocab_size, P, padding_idx=cfg.pad_id)
-        nn.init.normal_(self.embed.weight, std=P ** -0.5)
+        nn.init.normal_(self.embed.weight, std=P**-0.5)
         self.register_buffer("positions", sinusoidal_positions(cfg.max_len + 1, P), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "enable_nested_tensor ... norm_first" notice
             self.transformer = nn.Transformer(
-                d_model=P, nhead=cfg.n_heads, num_encoder_layers=cfg.n_enc_layers,
-                num_decoder_layers=cfg.n_dec_layers, dim_feedforward=cfg.d_ff, dropout=cfg.dropout,
-                activation="gelu", batch_first=True, norm_first=True)
+                d_model=P,
+                nhead=cfg.n_heads,
+                num_encoder_layers=cfg.n_enc_layers,
+                num_decoder_layers=cfg.n_dec_layers,
+                dim_feedforward=cfg.d_ff,
+                dropout=cfg.dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
 
     def _embed(self, ids):
         return self.drop(self.embed(ids) * math.sqrt(self.cfg.d_model) + self.positions[: ids.shape[1]])
@@ -220,9 +228,15 @@ class PlainTransformerAE(nn.Module):
         tgt_in = torch.cat([torch.full_like(src[:, :1], cfg.bos_id), src[:, :-1]], dim=1)
         T = tgt_in.shape[1]
         causal = nn.Transformer.generate_square_subsequent_mask(T, device=src.device, dtype=torch.bool)
-        x = self.transformer(self._embed(src), self._embed(tgt_in), tgt_mask=causal,
-                             src_key_padding_mask=pad_mask, tgt_key_padding_mask=tgt_in == cfg.pad_id,
-                             memory_key_padding_mask=pad_mask, tgt_is_causal=True)
+        x = self.transformer(
+            self._embed(src),
+            self._embed(tgt_in),
+            tgt_mask=causal,
+            src_key_padding_mask=pad_mask,
+            tgt_key_padding_mask=tgt_in == cfg.pad_id,
+            memory_key_padding_mask=pad_mask,
+            tgt_is_causal=True,
+        )
         logits = F.linear(x, self.embed.weight)  # the decoder's final LayerNorm is inside
         return F.cross_entropy(logits.flatten(0, 1), src.flatten(), ignore_index=cfg.pad_id)
 
@@ -264,16 +278,22 @@ def bench_train(args, out: dict) -> None:
     src, pad_mask = batch.src, batch.pad_mask
 
     forms: list[str] = []
-    steps = {name: make_train_step(m, src, pad_mask, forms if name == "nvae" else None)
-             for name, m in contenders.items()}
+    steps = {
+        name: make_train_step(m, src, pad_mask, forms if name == "nvae" else None) for name, m in contenders.items()
+    }
     seed_all()  # the default NVAE draws its cross-attention form from the global generator
     times = interleaved(steps, args.repeats, args.warmup)
-    forms = forms[-args.repeats:]  # the timed steps only (warmup draws came first)
+    forms = forms[-args.repeats :]  # the timed steps only (warmup draws came first)
 
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in contenders.items()}
     plain = times["plain"]
-    res = {"batch": BATCH, "tokens": int((~pad_mask).sum()), "src_shape": list(src.shape),
-           "params": params, "contenders": {}}
+    res = {
+        "batch": BATCH,
+        "tokens": int((~pad_mask).sum()),
+        "src_shape": list(src.shape),
+        "params": params,
+        "contenders": {},
+    }
     labels = {
         "plain": "plain nn.Transformer AE",
         "nvae": f"NVAE, default (gaussian_train_prob={base.gaussian_train_prob})",
@@ -295,16 +315,22 @@ def bench_train(args, out: dict) -> None:
     res["default_by_form"] = split
     out["train_step"] = res
 
-    print(f"\n## (a) Training step: batch {BATCH}, {res['tokens']} tokens (src {tuple(src.shape)}), "
-          f"vocab {base.vocab_size}\n")
-    print("Interleaved round-robin; forward + loss + backward + AdamW step. "
-          f"{args.repeats} timed rounds after {args.warmup} warmup rounds.\n")
+    print(
+        f"\n## (a) Training step: batch {BATCH}, {res['tokens']} tokens (src {tuple(src.shape)}), "
+        f"vocab {base.vocab_size}\n"
+    )
+    print(
+        "Interleaved round-robin; forward + loss + backward + AdamW step. "
+        f"{args.repeats} timed rounds after {args.warmup} warmup rounds.\n"
+    )
     print("| model | params | median ms | p90 ms | ratio vs plain (medians) | paired ratio | goal <= 1.15 |")
     print("|---|---:|---:|---:|---:|---:|:---:|")
     for name, s in res["contenders"].items():
         goal = "" if name == "plain" else goal_mark(s["ratio_of_medians"] <= TRAIN_GOAL)
-        print(f"| {s['label']} | {params[name] / 1e6:.2f} M | {s['median_ms']:.1f} | {s['p90_ms']:.1f} | "
-              f"{s['ratio_of_medians']:.3f} | {s['paired_ratio']:.3f} | {goal} |")
+        print(
+            f"| {s['label']} | {params[name] / 1e6:.2f} M | {s['median_ms']:.1f} | {s['p90_ms']:.1f} | "
+            f"{s['ratio_of_medians']:.3f} | {s['paired_ratio']:.3f} | {goal} |"
+        )
     if split:
         parts = ", ".join(f"{f}: {v['n']} steps, median {v['median_ms']:.1f} ms" for f, v in split.items())
         print(f"\nDefault NVAE, timed steps by the form the batch drew: {parts}.")
@@ -356,8 +382,13 @@ def profile_nvae(contenders, src, pad_mask, out: dict) -> None:
             loss.backward()
             t5 = time.perf_counter()
             m.zero_grad(set_to_none=True)
-            for k, a, b in (("encoder", t0, t1), ("nvib", t1, t2), ("decoder+logits", t2, t3),
-                            ("ce", t3, t4), ("backward", t4, t5)):
+            for k, a, b in (
+                ("encoder", t0, t1),
+                ("nvib", t1, t2),
+                ("decoder+logits", t2, t3),
+                ("ce", t3, t4),
+                ("backward", t4, t5),
+            ):
                 ts[k].append(b - a)
         parts[name] = {k: statistics.median(v[2:]) * 1e3 for k, v in ts.items()}
     # plain: encoder / decoder / logits+ce / backward
@@ -372,8 +403,14 @@ def profile_nvae(contenders, src, pad_mask, out: dict) -> None:
         t0 = time.perf_counter()
         mem = tr.encoder(pm._embed(src), src_key_padding_mask=pad_mask)
         t1 = time.perf_counter()
-        x = tr.decoder(pm._embed(tgt_in), mem, tgt_mask=causal, tgt_key_padding_mask=tgt_in == cfg.pad_id,
-                       memory_key_padding_mask=pad_mask, tgt_is_causal=True)
+        x = tr.decoder(
+            pm._embed(tgt_in),
+            mem,
+            tgt_mask=causal,
+            tgt_key_padding_mask=tgt_in == cfg.pad_id,
+            memory_key_padding_mask=pad_mask,
+            tgt_is_causal=True,
+        )
         logits = F.linear(x, pm.embed.weight)
         t2 = time.perf_counter()
         loss = F.cross_entropy(logits.flatten(0, 1), src.flatten(), ignore_index=cfg.pad_id)
@@ -421,8 +458,10 @@ def bench_generate(args, out: dict) -> None:
     model = NVAE(cfg).eval()
     res = {"tokens": GEN_TOKENS, "batches": {}}
     print(f"\n## (b) Generation of {GEN_TOKENS} tokens: key/value cache vs full re-decoding\n")
-    print("Untrained model (default config), eval mode, greedy, latents of 20-token random sentences, "
-          f"max_len={GEN_TOKENS}. Interleaved; {args.repeats} timed rounds after {args.warmup} warmup.\n")
+    print(
+        "Untrained model (default config), eval mode, greedy, latents of 20-token random sentences, "
+        f"max_len={GEN_TOKENS}. Interleaved; {args.repeats} timed rounds after {args.warmup} warmup.\n"
+    )
     rows = []
     for B in (1, 11):
         ids = random_sentences(B, 20, 20, cfg.vocab_size, rng)
@@ -438,31 +477,51 @@ def bench_generate(args, out: dict) -> None:
             if lengths != [GEN_TOKENS]:
                 raise RuntimeError(f"batch {B}: expected {GEN_TOKENS} tokens per row, got lengths {lengths}")
             same = cached == full
-            times = interleaved({
-                "cached": lambda: model.generate(latent, max_len=GEN_TOKENS, use_cache=True),
-                "full": lambda: model.generate(latent, max_len=GEN_TOKENS, use_cache=False),
-            }, args.repeats, args.warmup)
+            times = interleaved(
+                {
+                    "cached": lambda latent=latent: model.generate(latent, max_len=GEN_TOKENS, use_cache=True),
+                    "full": lambda latent=latent: model.generate(latent, max_len=GEN_TOKENS, use_cache=False),
+                },
+                args.repeats,
+                args.warmup,
+            )
         c, f = summary(times["cached"]), summary(times["full"])
         speedup = f["median_ms"] / c["median_ms"]
-        r = {"cached": c, "full": f, "speedup": speedup, "paired_speedup": paired_ratio(times["full"], times["cached"]),
-             "lengths": lengths, "eos_masked": eos_masked, "outputs_identical": same,
-             "latent_components": latent.n_components}
+        r = {
+            "cached": c,
+            "full": f,
+            "speedup": speedup,
+            "paired_speedup": paired_ratio(times["full"], times["cached"]),
+            "lengths": lengths,
+            "eos_masked": eos_masked,
+            "outputs_identical": same,
+            "latent_components": latent.n_components,
+        }
         res["batches"][str(B)] = r
         rows.append((B, r))
-    print("| batch | cached median ms | cached p90 | full median ms | full p90 | speedup (medians) "
-          "| paired | ms/token cached | tokens | EOS masked | same ids | goal >= 3x |")
+    print(
+        "| batch | cached median ms | cached p90 | full median ms | full p90 | speedup (medians) "
+        "| paired | ms/token cached | tokens | EOS masked | same ids | goal >= 3x |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|:---:|")
     for B, r in rows:
         goal = goal_mark(r["speedup"] >= CACHE_GOAL) if B == 1 else "(info)"
-        print(f"| {B} | {r['cached']['median_ms']:.1f} | {r['cached']['p90_ms']:.1f} | "
-              f"{r['full']['median_ms']:.1f} | {r['full']['p90_ms']:.1f} | {r['speedup']:.2f}x | "
-              f"{r['paired_speedup']:.2f}x | {r['cached']['median_ms'] / GEN_TOKENS:.2f} | "
-              f"{'/'.join(map(str, r['lengths']))} | {'yes' if r['eos_masked'] else 'no'} | "
-              f"{'yes' if r['outputs_identical'] else '**no**'} | {goal} |")
-    notes = [f"batch {B}: every row produced exactly {GEN_TOKENS} tokens "
-             + ("(EOS logit set to -inf by the benchmark, since the untrained model emitted EOS)"
-                if r["eos_masked"] else "(the untrained model never emitted EOS; nothing was masked)")
-             for B, r in rows]
+        print(
+            f"| {B} | {r['cached']['median_ms']:.1f} | {r['cached']['p90_ms']:.1f} | "
+            f"{r['full']['median_ms']:.1f} | {r['full']['p90_ms']:.1f} | {r['speedup']:.2f}x | "
+            f"{r['paired_speedup']:.2f}x | {r['cached']['median_ms'] / GEN_TOKENS:.2f} | "
+            f"{'/'.join(map(str, r['lengths']))} | {'yes' if r['eos_masked'] else 'no'} | "
+            f"{'yes' if r['outputs_identical'] else '**no**'} | {goal} |"
+        )
+    notes = [
+        f"batch {B}: every row produced exactly {GEN_TOKENS} tokens "
+        + (
+            "(EOS logit set to -inf by the benchmark, since the untrained model emitted EOS)"
+            if r["eos_masked"]
+            else "(the untrained model never emitted EOS; nothing was masked)"
+        )
+        for B, r in rows
+    ]
     print("\n" + "\n".join(f"- {n}" for n in notes))
     out["generate"] = res
 
@@ -533,37 +592,55 @@ def bench_strip(args, out: dict) -> None:
     s, se = summary(times["strip"]), summary(times["encode+strip"])
     # generate stops after the step where the last row finishes (EOS), or at max_len
     steps = min(STRIP_MAX_LEN, max(lengths) + 1) if trained else STRIP_MAX_LEN
-    res = {"source": source, "points": STRIP_POINTS, "max_len": STRIP_MAX_LEN, "lengths": lengths,
-           "strip": s, "encode_plus_strip": se, "components": [a.n_components, b.n_components],
-           "decode_steps_upper_bound": steps, "trained": trained, "goal_ms": STRIP_GOAL_MS}
+    res = {
+        "source": source,
+        "points": STRIP_POINTS,
+        "max_len": STRIP_MAX_LEN,
+        "lengths": lengths,
+        "strip": s,
+        "encode_plus_strip": se,
+        "components": [a.n_components, b.n_components],
+        "decode_steps_upper_bound": steps,
+        "trained": trained,
+        "goal_ms": STRIP_GOAL_MS,
+    }
     out["strip"] = res
     print(f"\n## (c) Interpolation strip: {STRIP_POINTS} points, greedy, max_len {STRIP_MAX_LEN}\n")
-    print(f"{source}; latents of {a.n_components} and {b.n_components} components (prior included), "
-          f"mixed latent {a.n_components + b.n_components}. {args.repeats} timed runs after {args.warmup} warmup.\n")
+    print(
+        f"{source}; latents of {a.n_components} and {b.n_components} components (prior included), "
+        f"mixed latent {a.n_components + b.n_components}. {args.repeats} timed runs after {args.warmup} warmup.\n"
+    )
     print("| what | median ms | p90 ms | output tokens per row | goal < 150 ms |")
     print("|---|---:|---:|---|:---:|")
     ltxt = f"{min(lengths)}..{max(lengths)}" if min(lengths) != max(lengths) else str(lengths[0])
-    print(f"| mix + generate (11 rows) | {s['median_ms']:.1f} | {s['p90_ms']:.1f} | {ltxt} | "
-          f"{goal_mark(s['median_ms'] < STRIP_GOAL_MS)} |")
+    print(
+        f"| mix + generate (11 rows) | {s['median_ms']:.1f} | {s['p90_ms']:.1f} | {ltxt} | "
+        f"{goal_mark(s['median_ms'] < STRIP_GOAL_MS)} |"
+    )
     print(f"| encode 2 + mix + generate | {se['median_ms']:.1f} | {se['p90_ms']:.1f} | {ltxt} | (info) |")
     if not trained:
         ss = summary(times["strip_short"])
         res["strip_short"] = ss
         res["short_steps"] = SHORT_STEPS
-        print(f"| mix + generate, {SHORT_STEPS} steps (estimate for a trained model: 20 tokens + EOS) | "
-              f"{ss['median_ms']:.1f} | {ss['p90_ms']:.1f} | {SHORT_STEPS} | (info) |")
+        print(
+            f"| mix + generate, {SHORT_STEPS} steps (estimate for a trained model: 20 tokens + EOS) | "
+            f"{ss['median_ms']:.1f} | {ss['p90_ms']:.1f} | {SHORT_STEPS} | (info) |"
+        )
     if not trained:
-        print(f"\nWorst case: an untrained model never stops early, so every row decodes "
-              f"{STRIP_MAX_LEN} tokens. A trained model stops when all 11 rows have emitted EOS "
-              "(use --checkpoint DIR).")
+        print(
+            f"\nWorst case: an untrained model never stops early, so every row decodes "
+            f"{STRIP_MAX_LEN} tokens. A trained model stops when all 11 rows have emitted EOS "
+            "(use --checkpoint DIR)."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     ap.add_argument("--repeats", type=int, default=20, help="timed repetitions per contender (default 20)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed repetitions first (default 3)")
@@ -572,8 +649,13 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", action="store_true", help="with (a): torch.profiler tables and a forward split")
     ap.add_argument("--checkpoint", metavar="DIR", help="(c) with a trained model (nvae.checkpoint.load_checkpoint)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
-                    help="first wait up to S seconds for other processes to leave the CPUs idle (default 0)")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="first wait up to S seconds for other processes to leave the CPUs idle (default 0)",
+    )
     args = ap.parse_args(argv)
     if args.quick:
         args.repeats, args.warmup = 3, 1
@@ -609,8 +691,11 @@ def main(argv=None) -> int:
     out: dict = {"header": header}
     t0 = time.perf_counter()
     out["other_load"] = {}
-    for key, fn, name in (("a", bench_train, "train_step"), ("b", bench_generate, "generate"),
-                          ("c", bench_strip, "strip")):
+    for key, fn, name in (
+        ("a", bench_train, "train_step"),
+        ("b", bench_generate, "generate"),
+        ("c", bench_strip, "strip"),
+    ):
         if key in args.only:
             with OtherLoad() as load:
                 fn(args, out)

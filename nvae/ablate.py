@@ -29,8 +29,14 @@ import torch
 from .checkpoint import load_checkpoint
 from .config import RECIPES, ModelConfig, TrainConfig, apply_settings
 from .data import load_sentences
-from .experiments import (interpolation_paths, prior_sample_stats, pruning_comparison, retained_curve,
-                          slider_values, smoothness)
+from .experiments import (
+    interpolation_paths,
+    prior_sample_stats,
+    pruning_comparison,
+    retained_curve,
+    slider_values,
+    smoothness,
+)
 from .metrics import reconstruct
 from .paths import PROJECT_ROOT
 from .text import encode_texts
@@ -38,14 +44,34 @@ from .text import encode_texts
 ABLATION_DIR = PROJECT_ROOT / "runs" / "ablations"
 # The small model and budget every ablation shares (any of it can be changed with --set).
 SMALL = {
-    "d_model": 128, "n_heads": 4, "n_enc_layers": 2, "n_dec_layers": 2, "d_ff": 512, "dropout": 0.1,
-    "alpha_delta_conditional": True, "alpha_delta_min": 0.01, "alpha_delta_max": 1.0,
-    "max_steps": 1500, "batch_size": 64, "lr": 1e-3, "warmup_steps": 150, "kl_start_step": 200,
-    "kl_anneal_steps": 300, "eval_every": 500, "eval_sentences": 128, "checkpoint_every": 250,
-    "vocab_size": 8000, "seed": 0,
+    "d_model": 128,
+    "n_heads": 4,
+    "n_enc_layers": 2,
+    "n_dec_layers": 2,
+    "d_ff": 512,
+    "dropout": 0.1,
+    "alpha_delta_conditional": True,
+    "alpha_delta_min": 0.01,
+    "alpha_delta_max": 1.0,
+    "max_steps": 1500,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "warmup_steps": 150,
+    "kl_start_step": 200,
+    "kl_anneal_steps": 300,
+    "eval_every": 500,
+    "eval_sentences": 128,
+    "checkpoint_every": 250,
+    "vocab_size": 8000,
+    "seed": 0,
 }
-SHORT_SENTENCES = ["The cat sat on the mat.", "A storm hit the coast in June.", "She plays the piano every day.",
-                   "The game was released in Japan in 2011.", "He was born in London."]
+SHORT_SENTENCES = [
+    "The cat sat on the mat.",
+    "A storm hit the coast in June.",
+    "She plays the piano every day.",
+    "The game was released in Japan in 2011.",
+    "He was born in London.",
+]
 MEASURE_ALPHAS = (0.02, 0.05, 0.1, 0.2, 0.5)
 
 
@@ -64,19 +90,26 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     """All the measures of the harness on the first `n_sentences` validation sentences."""
     tc = getattr(model, "train_cfg", None)
     lo, hi = (tc.min_tokens, tc.max_tokens) if tc else (6, 49)
-    texts = load_sentences(tc.data if tc and not Path(tc.data).is_file() else "wikitext-2", "validation",
-                           model.tokenizer, lo, hi)[:n_sentences]
+    texts = load_sentences(
+        tc.data if tc and not Path(tc.data).is_file() else "wikitext-2", "validation", model.tokenizer, lo, hi
+    )[:n_sentences]
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     out: dict = {"sentences": len(ids)}
     t0 = time.time()
     curve = retained_curve(model, ids, slider_values(model))
-    out["slider"] = {**smoothness(curve), "curve": [round(p["retained_proportion"], 4) for p in curve],
-                     "alpha_delta": [round(p["alpha_delta"], 5) for p in curve]}
+    out["slider"] = {
+        **smoothness(curve),
+        "curve": [round(p["retained_proportion"], 4) for p in curve],
+        "alpha_delta": [round(p["alpha_delta"], 5) for p in curve],
+    }
     log(f"slider: {out['slider']['share_inside']:.2f} inside, max jump {out['slider']['max_jump']:.3f}")
     out["at"] = {}
     cfg = model.cfg
-    alphas = [a for a in MEASURE_ALPHAS if cfg.alpha_delta_min <= a <= cfg.alpha_delta_max] \
-        if cfg.alpha_delta_conditional else [cfg.alpha_delta]
+    alphas = (
+        [a for a in MEASURE_ALPHAS if cfg.alpha_delta_min <= a <= cfg.alpha_delta_max]
+        if cfg.alpha_delta_conditional
+        else [cfg.alpha_delta]
+    )
     for ad in alphas:
         s = reconstruct(model, ids, alpha_delta=ad).summary()
         out["at"][str(ad)] = {k: s[k] for k in ("bleu", "retained_proportion", "exact_match", "cross_entropy")}
@@ -89,8 +122,10 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
         short = {}
         for ad in alphas:
             lat = model.encode(SHORT_SENTENCES, alpha_delta=ad)
-            short[str(ad)] = {"exact": sum(a.lower() == b for a, b in zip(SHORT_SENTENCES, model.decode_text(lat))),
-                              "retained": round(float(lat.retained_proportion.mean()), 3)}
+            short[str(ad)] = {
+                "exact": sum(a.lower() == b for a, b in zip(SHORT_SENTENCES, model.decode_text(lat))),
+                "retained": round(float(lat.retained_proportion.mean()), 3),
+            }
     out["short_exact"] = short
     ad_mid = out["half"].get("alpha_delta")
     interp = interpolation_paths(model, ids, pairs=pairs, steps=11, alpha_delta=ad_mid)
@@ -106,8 +141,15 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     return out
 
 
-def ablate(name: str, recipe: str | None = None, settings: dict | None = None, n_sentences: int = 200,
-           pairs: int = 20, threads: int | None = None, progress: bool = True) -> dict:
+def ablate(
+    name: str,
+    recipe: str | None = None,
+    settings: dict | None = None,
+    n_sentences: int = 200,
+    pairs: int = 20,
+    threads: int | None = None,
+    progress: bool = True,
+) -> dict:
     from .train import train
 
     if threads:
@@ -126,8 +168,14 @@ def ablate(name: str, recipe: str | None = None, settings: dict | None = None, n
     train_s = time.time() - t0
     model = load_checkpoint(run / "checkpoint")
     torch.set_grad_enabled(False)
-    res = {"name": name, "recipe": recipe, "settings": settings, "steps": train_cfg.max_steps,
-           "train_seconds": round(train_s, 1) if not done else None, **measure(model, n_sentences, pairs)}
+    res = {
+        "name": name,
+        "recipe": recipe,
+        "settings": settings,
+        "steps": train_cfg.max_steps,
+        "train_seconds": round(train_s, 1) if not done else None,
+        **measure(model, n_sentences, pairs),
+    }
     ABLATION_DIR.mkdir(parents=True, exist_ok=True)
     with open(ABLATION_DIR / "results.jsonl", "a") as f:
         f.write(json.dumps(res) + "\n")
@@ -141,15 +189,18 @@ def summary_line(res: dict) -> str:
     every, rnd = half.get("every_second", {}), half.get("random", {})
     at = res["at"]
     top = max(at, key=lambda k: float(k)) if at else None
-    return (f"inside {sl['share_inside']:.2f}, jump {sl['max_jump']:.2f}, mono {sl['monotone']} | "
-            f"half@{half.get('alpha_delta') or math.nan:.3g}: learned {learned.get('bleu', math.nan):.1f} / "
-            f"every-2nd {every.get('bleu', math.nan):.1f} / random {rnd.get('bleu', math.nan):.1f} | "
-            f"BLEU@{top} {at[top]['bleu'] if top else math.nan:.1f} | interp distinct {it['median_distinct']}, "
-            f"step {it['median_largest_step']:.1f} | prior rep {pr['repeat_rate']:.3f}")
+    return (
+        f"inside {sl['share_inside']:.2f}, jump {sl['max_jump']:.2f}, mono {sl['monotone']} | "
+        f"half@{half.get('alpha_delta') or math.nan:.3g}: learned {learned.get('bleu', math.nan):.1f} / "
+        f"every-2nd {every.get('bleu', math.nan):.1f} / random {rnd.get('bleu', math.nan):.1f} | "
+        f"BLEU@{top} {at[top]['bleu'] if top else math.nan:.1f} | interp distinct {it['median_distinct']}, "
+        f"step {it['median_largest_step']:.1f} | prior rep {pr['repeat_rate']:.3f}"
+    )
 
 
 def main(args) -> None:
-    res = ablate(args.name, args.recipe, args.settings, args.sentences, args.pairs, args.threads,
-                 progress=not args.quiet)
+    res = ablate(
+        args.name, args.recipe, args.settings, args.sentences, args.pairs, args.threads, progress=not args.quiet
+    )
     print(summary_line(res), file=sys.stderr)
     print(json.dumps(res))

@@ -57,8 +57,9 @@ class SelfAttention(nn.Module):
             if attn_mask is not None:
                 causal = torch.ones(q.shape[2], k.shape[2], dtype=torch.bool, device=x.device).tril()
                 attn_mask = attn_mask & causal
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal,
-                                             dropout_p=self.dropout if self.training else 0.0)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, is_causal=is_causal, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out_proj(_merge_heads(out))
 
 
@@ -85,13 +86,16 @@ def denoise(u: Tensor, mu: Tensor, var: Tensor, log_pi: Tensor, noise_var: float
     inv_b = b.reciprocal()
     # sum_p (u_p - mu_ip)^2 / b_ip expanded into matrix products; the u^2 / b term is kept
     # (it is constant over components only when all variances are equal).
-    quad = (torch.einsum("bhtp,bnp->bhtn", u * u, inv_b)
-            - 2.0 * torch.einsum("bhtp,bnp->bhtn", u, mu * inv_b)
-            + (mu * mu * inv_b).sum(-1)[:, None, None, :])
+    quad = (
+        torch.einsum("bhtp,bnp->bhtn", u * u, inv_b)
+        - 2.0 * torch.einsum("bhtp,bnp->bhtn", u, mu * inv_b)
+        + (mu * mu * inv_b).sum(-1)[:, None, None, :]
+    )
     logits = log_pi[:, None, None, :] - 0.5 * quad - 0.5 * b.log().sum(-1)[:, None, None, :]
     weights = torch.softmax(logits, dim=-1)
-    vbar = (u * torch.einsum("bhtn,bnp->bhtp", weights, var * inv_b)
-            + torch.einsum("bhtn,bnp->bhtp", weights, noise_var * mu * inv_b))
+    vbar = u * torch.einsum("bhtn,bnp->bhtp", weights, var * inv_b) + torch.einsum(
+        "bhtn,bnp->bhtp", weights, noise_var * mu * inv_b
+    )
     return vbar, weights
 
 
@@ -135,8 +139,13 @@ class LatentCrossAttention(nn.Module):
             bias = latent.log_pi.float() if gate is None else torch.zeros_like(latent.pi, dtype=torch.float32)
             if self.denoising:
                 bias = bias - z.float().pow(2).sum(-1) / (2 * self.sqrt_e)
-            return {"form": "sample", "k": _split_heads(self.k_proj(z), H), "v": _split_heads(self.v_proj(z), H),
-                    "bias": bias[:, None, None, :], "gated": gated}
+            return {
+                "form": "sample",
+                "k": _split_heads(self.k_proj(z), H),
+                "v": _split_heads(self.v_proj(z), H),
+                "bias": bias[:, None, None, :],
+                "gated": gated,
+            }
         with torch.autocast(device_type=latent.device.type, enabled=False):
             mu, var = latent.mu.float(), latent.logvar.float().exp()
             b = var + self.sqrt_e
@@ -146,15 +155,23 @@ class LatentCrossAttention(nn.Module):
             log_pi = latent.log_pi.float() if gate is None else 0.0
             const = log_pi - 0.5 * (mu * mu * inv_b).sum(-1) - 0.5 * b.log().sum(-1)
             return {
-                "form": "gaussian", "wk": wk, "wv": wv, "inv_b": inv_b, "shrink": var * inv_b, "gated": gated,
+                "form": "gaussian",
+                "wk": wk,
+                "wv": wv,
+                "inv_b": inv_b,
+                "shrink": var * inv_b,
+                "gated": gated,
                 "const": const[:, None, None, :],
                 "k2": torch.einsum("bnp,hep->bhne", mu * inv_b, wk),
-                "v2": (torch.einsum("bnp,hep->bhne", self.sqrt_e * mu * inv_b, wv)
-                       + self.v_proj.bias.float().view(1, H, 1, E)),
+                "v2": (
+                    torch.einsum("bnp,hep->bhne", self.sqrt_e * mu * inv_b, wv)
+                    + self.v_proj.bias.float().view(1, H, 1, E)
+                ),
             }
 
-    def forward(self, x: Tensor, latent: LatentMixture | dict, need_weights: bool = False
-                ) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, latent: LatentMixture | dict, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
         """x [B, T, P] -> (out [B, T, P], head-averaged weights [B, T, N] if need_weights)."""
         prep = latent if isinstance(latent, dict) else self.prepare(latent)
         q = _split_heads(self.q_proj(x), self.n_heads)  # [B, H, T, E]
@@ -177,15 +194,19 @@ class LatentCrossAttention(nn.Module):
                     out = weights @ v
                 else:
                     weights = None
-                    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias,
-                                                         dropout_p=self.dropout if self.training else 0.0)
+                    out = F.scaled_dot_product_attention(
+                        q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0
+                    )
             out = out.to(dtype)
         else:  # the evaluation form: `denoise`, rearranged (see prepare)
             with torch.autocast(device_type=x.device.type, enabled=False):
                 qf = q.float()
                 u = torch.einsum("bhte,hep->bhtp", qf, prep["wk"])  # the query in latent space
-                logits = (prep["const"] - 0.5 * torch.einsum("bhtp,bnp->bhtn", u * u, prep["inv_b"])
-                          + qf @ prep["k2"].transpose(-1, -2))
+                logits = (
+                    prep["const"]
+                    - 0.5 * torch.einsum("bhtp,bnp->bhtn", u * u, prep["inv_b"])
+                    + qf @ prep["k2"].transpose(-1, -2)
+                )
                 weights = torch.softmax(logits, dim=-1) if gated is None else gated_softmax(logits, gated)
                 pulled = u * torch.einsum("bhtn,bnp->bhtp", weights, prep["shrink"])
                 out = torch.einsum("bhtp,hep->bhte", pulled, prep["wv"]) + weights @ prep["v2"]

@@ -97,8 +97,8 @@ def _siblings(path: Path, kind: str) -> list[tuple[Path, int]]:
     if not path.parent.is_dir():
         return out
     for p in path.parent.iterdir():
-        if p.name.startswith(prefix) and p.name[len(prefix):].isdigit():
-            out.append((p, int(p.name[len(prefix):])))
+        if p.name.startswith(prefix) and p.name[len(prefix) :].isdigit():
+            out.append((p, int(p.name[len(prefix) :])))
     return out
 
 
@@ -125,8 +125,7 @@ def _check_tokenizer(tok, cfg: ModelConfig, where: Path) -> None:
     """The tokenizer must match the config: vocabulary size and the four special token ids."""
     size = tok.get_vocab_size()
     if size != cfg.vocab_size:
-        raise CheckpointError(f"{where}: vocabulary size {size} differs from the config's vocab_size "
-                              f"{cfg.vocab_size}")
+        raise CheckpointError(f"{where}: vocabulary size {size} differs from the config's vocab_size {cfg.vocab_size}")
     for token, field in SPECIAL_TOKENS.items():
         got, want = tok.token_to_id(token), getattr(cfg, field)
         if got is None:
@@ -184,8 +183,9 @@ def _weights_to_save(model: NVAE, half: bool, where: Path) -> dict[str, Tensor]:
                 raise CheckpointError(f"{where}: refusing to save, tensor {name!r} has NaN/inf values")
             if half and name in params:
                 if t.numel() and float(t.abs().max()) > FP16_MAX:
-                    raise CheckpointError(f"{where}: tensor {name!r} overflows float16 (|value| > 65504); "
-                                          f"save it without half precision")
+                    raise CheckpointError(
+                        f"{where}: tensor {name!r} overflows float16 (|value| > 65504); save it without half precision"
+                    )
                 t = t.to(torch.float16)
         ptr = t.untyped_storage().data_ptr()
         if ptr in seen or t.untyped_storage().nbytes() != t.numel() * t.element_size():
@@ -214,8 +214,10 @@ def _validate_weights(tensors: dict[str, Tensor], expected: dict[str, Tensor], w
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     if missing and unexpected:
-        raise CheckpointError(f"{where}: missing tensors {_short_list(missing)} and unexpected tensors "
-                              f"{_short_list(unexpected)} (weights and config.json are from different models)")
+        raise CheckpointError(
+            f"{where}: missing tensors {_short_list(missing)} and unexpected tensors "
+            f"{_short_list(unexpected)} (weights and config.json are from different models)"
+        )
     if missing:
         raise CheckpointError(f"{where}: missing tensors {_short_list(missing)}")
     if unexpected:
@@ -223,11 +225,11 @@ def _validate_weights(tensors: dict[str, Tensor], expected: dict[str, Tensor], w
     for name, want in expected.items():
         got = tensors[name]
         if tuple(got.shape) != tuple(want.shape):
-            raise CheckpointError(f"{where}: tensor {name!r} has shape {list(got.shape)}, the config expects "
-                                  f"{list(want.shape)}")
+            raise CheckpointError(
+                f"{where}: tensor {name!r} has shape {list(got.shape)}, the config expects {list(want.shape)}"
+            )
         if want.is_floating_point() and not got.is_floating_point():
-            raise CheckpointError(f"{where}: tensor {name!r} has dtype {got.dtype}, expected a floating-point "
-                                  f"tensor")
+            raise CheckpointError(f"{where}: tensor {name!r} has dtype {got.dtype}, expected a floating-point tensor")
     for name, got in tensors.items():
         if got.is_floating_point() and not bool(torch.isfinite(got).all()):
             raise CheckpointError(f"{where}: tensor {name!r} has NaN/inf values")
@@ -268,8 +270,12 @@ def _encode(obj: Any, tensors: dict[str, Tensor], key: str) -> Any:
     if isinstance(obj, dict):
         if all(isinstance(k, str) and not k.startswith("__") for k in obj):
             return {k: _encode(v, tensors, f"{key}.{k}") for k, v in obj.items()}
-        return {"__items__": [[_encode(k, tensors, f"{key}.key{i}"), _encode(v, tensors, f"{key}.{k}")]
-                              for i, (k, v) in enumerate(obj.items())]}
+        return {
+            "__items__": [
+                [_encode(k, tensors, f"{key}.key{i}"), _encode(v, tensors, f"{key}.{k}")]
+                for i, (k, v) in enumerate(obj.items())
+            ]
+        }
     raise TypeError(f"cannot store a value of type {type(obj).__name__} at {key!r}")
 
 
@@ -316,8 +322,7 @@ def restore_rng(state: dict[str, Any]) -> None:
         random.setstate((int(version), tuple(int(x) for x in internal), gauss))
     if state.get("numpy") is not None:
         name, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((str(name), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss),
-                             float(cached)))
+        np.random.set_state((str(name), np.asarray(keys, dtype=np.uint32), int(pos), int(has_gauss), float(cached)))
     if state.get("torch") is not None:
         torch.set_rng_state(torch.as_tensor(state["torch"], dtype=torch.uint8).cpu())
     cuda = state.get("cuda")
@@ -329,8 +334,14 @@ def restore_rng(state: dict[str, Any]) -> None:
 # -- training state ------------------------------------------------------------------------------
 
 
-def save_training_state(path: str | Path, optimizer, scheduler=None, step: int = 0,
-                        rng: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+def save_training_state(
+    path: str | Path,
+    optimizer,
+    scheduler=None,
+    step: int = 0,
+    rng: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write `training_state.json` + `training_state.safetensors` into the folder `path`.
 
     `optimizer` / `scheduler` are objects with `state_dict()` or their state dicts already;
@@ -342,17 +353,23 @@ def save_training_state(path: str | Path, optimizer, scheduler=None, step: int =
     path.mkdir(parents=True, exist_ok=True)
     opt_state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
     sched_state = scheduler.state_dict() if hasattr(scheduler, "state_dict") else scheduler
-    payload = {"optimizer": opt_state, "scheduler": sched_state, "step": int(step),
-               "rng": capture_rng() if rng is None else rng, "extra": dict(extra or {})}
+    payload = {
+        "optimizer": opt_state,
+        "scheduler": sched_state,
+        "step": int(step),
+        "rng": capture_rng() if rng is None else rng,
+        "extra": dict(extra or {}),
+    }
     tensors: dict[str, Tensor] = {}
     try:
         body = {k: _encode(v, tensors, k) for k, v in payload.items()}
     except TypeError as e:
         raise CheckpointError(f"{path / STATE_JSON}: {e}") from None
     doc = {"format": "nvae-training-state", "version": FORMAT_VERSION, **body}
-    for name, write in ((STATE_TENSORS, lambda p: safetensors.torch.save_file(
-                            tensors, str(p), metadata={"format": "pt"})),
-                        (STATE_JSON, lambda p: p.write_text(json.dumps(doc) + "\n"))):
+    for name, write in (
+        (STATE_TENSORS, lambda p: safetensors.torch.save_file(tensors, str(p), metadata={"format": "pt"})),
+        (STATE_JSON, lambda p: p.write_text(json.dumps(doc) + "\n")),
+    ):
         final = path / name
         part = path / f".{name}.part-{os.getpid()}"
         try:
@@ -405,8 +422,13 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
 FILE_MODE = 0o644  # checkpoint files: readable by everyone, like the rest of the project
 
 
-def save_checkpoint(path: str | Path, model: NVAE, train_cfg: TrainConfig | None = None, half: bool = False,
-                    training_state: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: NVAE,
+    train_cfg: TrainConfig | None = None,
+    half: bool = False,
+    training_state: dict[str, Any] | None = None,
+) -> Path:
     """Write the checkpoint folder `path` atomically and return it.
 
     model           an NVAE (or a DDP / compiled wrapper of one) with `model.tokenizer` set
@@ -441,8 +463,9 @@ def save_checkpoint(path: str | Path, model: NVAE, train_cfg: TrainConfig | None
             raise CheckpointError(f"{path}: exists and is not a folder; refusing to replace it")
         entries = list(path.iterdir())
         if entries and not ((path / CONFIG).exists() or (path / WEIGHTS).exists()):
-            raise CheckpointError(f"{path}: exists and is not a checkpoint folder (no {CONFIG} or {WEIGHTS}); "
-                                  f"refusing to replace it")
+            raise CheckpointError(
+                f"{path}: exists and is not a checkpoint folder (no {CONFIG} or {WEIGHTS}); refusing to replace it"
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     old = path.parent / f".{path.name}.old-{os.getpid()}"
@@ -451,15 +474,20 @@ def save_checkpoint(path: str | Path, model: NVAE, train_cfg: TrainConfig | None
             shutil.rmtree(leftover)
     try:
         tmp.mkdir()
-        meta = {"format": "pt", "nvae_format": str(FORMAT_VERSION), "model_type": cfg.model_type,
-                "dtype": "float16" if half else "float32"}
+        meta = {
+            "format": "pt",
+            "nvae_format": str(FORMAT_VERSION),
+            "model_type": cfg.model_type,
+            "dtype": "float16" if half else "float32",
+        }
         safetensors.torch.save_file(weights, str(tmp / WEIGHTS), metadata=meta)
         save_configs(tmp / CONFIG, cfg, train_cfg)
         tok.save(str(tmp / TOKENIZER))
         if training_state is not None:
             ts = training_state
-            save_training_state(tmp, ts["optimizer"], ts.get("scheduler"), ts.get("step", 0), ts.get("rng"),
-                                ts.get("extra"))
+            save_training_state(
+                tmp, ts["optimizer"], ts.get("scheduler"), ts.get("step", 0), ts.get("rng"), ts.get("extra")
+            )
         if path.is_dir():  # carry over the files we do not own
             for entry in path.iterdir():
                 if entry.name in OWN_FILES or (tmp / entry.name).exists():
@@ -549,8 +577,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> NVA
     tensors, metadata = _read_safetensors(wpath)
     stored_type = metadata.get("model_type")
     if stored_type is not None and stored_type != cfg.model_type:
-        raise CheckpointError(f"{path / CONFIG}: model_type {cfg.model_type!r} but {WEIGHTS} holds weights of a "
-                              f"{stored_type!r} model")
+        raise CheckpointError(
+            f"{path / CONFIG}: model_type {cfg.model_type!r} but {WEIGHTS} holds weights of a {stored_type!r} model"
+        )
     model = NVAE(cfg, tok)
     expected = model.state_dict()
     _validate_weights(tensors, expected, wpath)
@@ -658,6 +687,15 @@ def fingerprint(model: NVAE, ignore: tuple[str, ...] = ()) -> str:
 
 
 __all__ = [
-    "CheckpointError", "save_checkpoint", "load_checkpoint", "fingerprint", "save_training_state", "load_training_state",
-    "capture_rng", "restore_rng", "describe", "read_metrics", "recover_interrupted_save",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "fingerprint",
+    "save_training_state",
+    "load_training_state",
+    "capture_rng",
+    "restore_rng",
+    "describe",
+    "read_metrics",
+    "recover_interrupted_save",
 ]

@@ -9,7 +9,6 @@ line) so studies can pipe it into other tools.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -19,7 +18,6 @@ from pathlib import Path
 
 from .config import RECIPES as _RECIPES
 from .paths import DEFAULT_CHECKPOINT, PROJECT_ROOT, default_checkpoint  # noqa: F401 (re-exported)
-
 
 RECIPE_NAMES = tuple(_RECIPES)
 
@@ -89,8 +87,10 @@ def check_device(device: str | None) -> str | None:
         raise UsageError(f"--device: unknown device {device!r} (use cpu, cuda or cuda:N)") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise UsageError(f"--device {device}: CUDA is not available here (this torch build or machine has no "
-                             f"GPU); use --device cpu")
+            raise UsageError(
+                f"--device {device}: CUDA is not available here (this torch build or machine has no "
+                f"GPU); use --device cpu"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise UsageError(f"--device {device}: only {torch.cuda.device_count()} GPU(s) here")
     elif dev.type != "cpu":
@@ -127,11 +127,16 @@ def _check_alpha_delta(model, value):
         raise UsageError("--alpha-delta must be >= 0")
     cfg = model.cfg
     if cfg.alpha_delta_conditional and not cfg.alpha_delta_min <= value <= cfg.alpha_delta_max:
-        raise UsageError(f"--alpha-delta must lie in [{cfg.alpha_delta_min}, {cfg.alpha_delta_max}], "
-                         f"the range this model was trained on")
+        raise UsageError(
+            f"--alpha-delta must lie in [{cfg.alpha_delta_min}, {cfg.alpha_delta_max}], "
+            f"the range this model was trained on"
+        )
     if not cfg.alpha_delta_conditional:
-        print(f"note: this model was trained at alpha_delta={cfg.alpha_delta}; --alpha-delta only changes "
-              f"a loss-conditional model's latent", file=sys.stderr)
+        print(
+            f"note: this model was trained at alpha_delta={cfg.alpha_delta}; --alpha-delta only changes "
+            f"a loss-conditional model's latent",
+            file=sys.stderr,
+        )
     return value
 
 
@@ -150,12 +155,18 @@ def cmd_encode(args) -> None:
     for b, text in enumerate(texts):
         n = int(latent.n_inputs[b])
         tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
-        _emit({
-            "text": text, "tokens": tokens, "truncated": batch.truncated[b],
-            "components": latent.records(b, tokens), "retained": int(latent.n_retained[b]),
-            "n_tokens": n, "retained_proportion": round(float(latent.retained_proportion[b]), 4),
-            "reconstruction": recon[b],
-        })
+        _emit(
+            {
+                "text": text,
+                "tokens": tokens,
+                "truncated": batch.truncated[b],
+                "components": latent.records(b, tokens),
+                "retained": int(latent.n_retained[b]),
+                "n_tokens": n,
+                "retained_proportion": round(float(latent.retained_proportion[b]), 4),
+                "reconstruction": recon[b],
+            }
+        )
 
 
 def cmd_interpolate(args) -> None:
@@ -171,15 +182,23 @@ def cmd_interpolate(args) -> None:
     a, b = latent.select(0).trim(), latent.select(1).trim()
     taus = torch.linspace(0, 1, args.steps)
     texts = model.decode_text(a.mix(b, taus))
-    _emit({"a": args.a, "b": args.b, "truncated": batch.truncated,
-           "strip": [{"tau": round(float(t), 4), "text": s} for t, s in zip(taus, texts)]})
+    _emit(
+        {
+            "a": args.a,
+            "b": args.b,
+            "truncated": batch.truncated,
+            "strip": [{"tau": round(float(t), 4), "text": s} for t, s in zip(taus, texts)],
+        }
+    )
 
 
 def cmd_sample(args) -> None:
     model = _load(args)
     if model.cfg.model_type != "nvae":
-        raise UsageError(f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: prior samples are "
-                         "defined for an NVAE only")
+        raise UsageError(
+            f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: prior samples are "
+            "defined for an NVAE only"
+        )
     _check_alpha_delta(model, args.alpha_delta)
     if not 1 <= args.components <= model.cfg.max_len:
         raise UsageError(f"--components must be between 1 and {model.cfg.max_len}")
@@ -233,8 +252,15 @@ def cmd_train(args) -> None:
     if args.resume and args.overwrite:
         raise UsageError("--resume and --overwrite exclude each other")
     try:
-        train(args.out, model_cfg, train_cfg, resume=args.resume, device=args.device, progress=not args.quiet,
-              overwrite=args.overwrite)
+        train(
+            args.out,
+            model_cfg,
+            train_cfg,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+        )
     except RunExists as e:
         raise UsageError(str(e)) from None
 
@@ -276,8 +302,10 @@ def cmd_export(args) -> None:
     model = load_checkpoint(src)
     if args.alpha_delta is not None:
         if not model.cfg.alpha_delta_conditional:
-            raise UsageError(f"--alpha-delta: {src} was trained at alpha_delta={model.cfg.alpha_delta}; only a "
-                             "loss-conditional model's default can be chosen after training")
+            raise UsageError(
+                f"--alpha-delta: {src} was trained at alpha_delta={model.cfg.alpha_delta}; only a "
+                "loss-conditional model's default can be chosen after training"
+            )
         model.cfg.alpha_delta = _check_alpha_delta(model, args.alpha_delta)
     dest = save_checkpoint(dest, model, getattr(model, "train_cfg", None), half=args.half)
     for name in ("metrics.jsonl", "run.json"):
@@ -297,8 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def with_model(sp):
-        sp.add_argument("--checkpoint", default=str(default_checkpoint()),
-                        help="checkpoint folder (default: the shipped nvae-default)")
+        sp.add_argument(
+            "--checkpoint",
+            default=str(default_checkpoint()),
+            help="checkpoint folder (default: the shipped nvae-default)",
+        )
         sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
         return sp
 
@@ -325,33 +356,54 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_model(sub.add_parser("evaluate", help="BLEU, cross-entropy, retained proportion (+ paper figures)"))
     sp.add_argument("--data", help="a plain-text file, one sentence per line (default: the test split)")
     sp.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    sp.add_argument("--corpus", default="wikitext-2", help="wikitext-2 or wiki-mix (the repository's data/), a hub name")
+    sp.add_argument(
+        "--corpus", default="wikitext-2", help="wikitext-2 or wiki-mix (the repository's data/), a hub name"
+    )
     sp.add_argument("--limit", type=COUNT, default=None, help="evaluate the first N sentences only")
     sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
     sp.add_argument("--batch-size", type=number(1, 4096, integer=True, what="an integer"), default=64)
-    sp.add_argument("--report", action="store_true",
-                    help="run the paper's experiments and write docs/results.md with figures")
-    sp.add_argument("--baselines", nargs="*", default=None,
-                    help="baseline checkpoints for the report (default: checkpoints/baseline-*)")
-    sp.add_argument("--fixed", nargs="*", default=None,
-                    help="NVAEs trained at one fixed alpha^Delta, to compare the loss-conditional model with "
-                         "(default: checkpoints/nvae-ad*)")
+    sp.add_argument(
+        "--report", action="store_true", help="run the paper's experiments and write docs/results.md with figures"
+    )
+    sp.add_argument(
+        "--baselines",
+        nargs="*",
+        default=None,
+        help="baseline checkpoints for the report (default: checkpoints/baseline-*)",
+    )
+    sp.add_argument(
+        "--fixed",
+        nargs="*",
+        default=None,
+        help="NVAEs trained at one fixed alpha^Delta, to compare the loss-conditional model with "
+        "(default: checkpoints/nvae-ad*)",
+    )
     sp.add_argument("--out", default=str(PROJECT_ROOT / "docs"), help="report folder")
-    sp.add_argument("--pairs", type=number(1, 10000, integer=True, what="an integer"), default=100,
-                    help="sentence pairs of the interpolation study")
-    sp.add_argument("--model-card", action="store_true",
-                    help="write MODEL_CARD.md into the checkpoint folder from this evaluation")
+    sp.add_argument(
+        "--pairs",
+        type=number(1, 10000, integer=True, what="an integer"),
+        default=100,
+        help="sentence pairs of the interpolation study",
+    )
+    sp.add_argument(
+        "--model-card", action="store_true", help="write MODEL_CARD.md into the checkpoint folder from this evaluation"
+    )
     sp.add_argument("--card-note", default="", help="a free-text note for the model card")
-    sp.add_argument("--no-cache", action="store_true",
-                    help="recompute every reconstruction instead of reusing a stored one (results are "
-                         "stored by model fingerprint, sentences and alpha^Delta)")
+    sp.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="recompute every reconstruction instead of reusing a stored one (results are "
+        "stored by model fingerprint, sentences and alpha^Delta)",
+    )
     sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("train", help="train a model (resumable; runs under torchrun)")
     sp.add_argument("--out", required=True, help="run folder (checkpoint/, metrics.jsonl, tokenizer.json)")
     sp.add_argument("--config", help="config.json with {'model': {...}, 'train': {...}}")
     sp.add_argument("--model-type", choices=["nvae", "t", "vt", "vtp", "vts"])
-    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES), help="a named set of latent settings (applied before --set)")
+    sp.add_argument(
+        "--recipe", choices=sorted(RECIPE_NAMES), help="a named set of latent settings (applied before --set)"
+    )
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
     sp.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint")
     sp.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start again")
@@ -363,11 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("name", help="run folder under runs/ablations/ (an existing finished run is only re-measured)")
     sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES))
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
-    sp.add_argument("--sentences", type=number(2, 100000, integer=True, what="an integer"), default=200,
-                    help="validation sentences to measure on")
+    sp.add_argument(
+        "--sentences",
+        type=number(2, 100000, integer=True, what="an integer"),
+        default=200,
+        help="validation sentences to measure on",
+    )
     sp.add_argument("--pairs", type=COUNT, default=20, help="interpolation pairs")
-    sp.add_argument("--threads", type=number(1, 256, integer=True, what="an integer"), default=None,
-                    help="torch threads")
+    sp.add_argument(
+        "--threads", type=number(1, 256, integer=True, what="an integer"), default=None, help="torch threads"
+    )
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_ablate)
 
@@ -388,11 +445,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("dest")
     sp.add_argument("--half", action="store_true", help="store the weights in float16")
     sp.add_argument("--force", action="store_true", help="replace a checkpoint already in DEST")
-    sp.add_argument("--card-note", default="", help="a free-text note for the model card (for example how the "
-                    "default alpha^Delta was chosen)")
-    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None,
-                    help="a loss-conditional model's default alpha^Delta (where the app's slider and the CLI "
-                         "start), within its training range")
+    sp.add_argument(
+        "--card-note",
+        default="",
+        help="a free-text note for the model card (for example how the default alpha^Delta was chosen)",
+    )
+    sp.add_argument(
+        "--alpha-delta",
+        type=ALPHA_DELTA,
+        default=None,
+        help="a loss-conditional model's default alpha^Delta (where the app's slider and the CLI "
+        "start), within its training range",
+    )
     sp.set_defaults(func=cmd_export)
     return p
 

@@ -100,8 +100,17 @@ class ModelConfig:
             raise ConfigError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
         if self.d_model % self.n_heads:
             raise ConfigError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
-        for name in ("vocab_size", "d_model", "n_heads", "n_enc_layers", "n_dec_layers", "d_ff",
-                     "max_len", "kappa", "stride"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "n_heads",
+            "n_enc_layers",
+            "n_dec_layers",
+            "d_ff",
+            "max_len",
+            "kappa",
+            "stride",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
@@ -117,8 +126,9 @@ class ModelConfig:
         if self.log_alpha_min >= self.log_alpha_max:
             raise ConfigError("log_alpha_min must be < log_alpha_max")
         if self.alpha_conditioning not in ("input", "direct", "budget"):
-            raise ConfigError(f"alpha_conditioning must be 'input', 'direct' or 'budget', "
-                              f"got {self.alpha_conditioning!r}")
+            raise ConfigError(
+                f"alpha_conditioning must be 'input', 'direct' or 'budget', got {self.alpha_conditioning!r}"
+            )
         if self.prune_gate not in ("none", "st"):
             raise ConfigError(f"prune_gate must be 'none' or 'st', got {self.prune_gate!r}")
         if not self.gate_temperature > 0:
@@ -136,7 +146,7 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         return _from_dict(cls, data)
 
 
@@ -173,8 +183,15 @@ class TrainConfig:
             raise ConfigError("max_steps and batch_size must be >= 1")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
-        for name in ("weight_decay", "lambda_g", "lambda_d", "warmup_steps", "kl_start_step", "kl_anneal_steps",
-                     "eval_sentences"):
+        for name in (
+            "weight_decay",
+            "lambda_g",
+            "lambda_d",
+            "warmup_steps",
+            "kl_start_step",
+            "kl_anneal_steps",
+            "eval_sentences",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.grad_clip > 0:
@@ -192,7 +209,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return _from_dict(cls, data)
 
 
@@ -201,12 +218,21 @@ class TrainConfig:
 # of the first shipped models (half the batches in the evaluation form with pruned weights,
 # alpha^Delta as an input of the latent layer); "gated" this project's default (docs/model.md).
 RECIPES: dict[str, dict[str, Any]] = {
-    "paper": {"gaussian_train_prob": 0.0, "gaussian_train_pruned": False, "prune_gate": "none",
-              "alpha_conditioning": "input", "pi_concentration": 1.0},
-    "v1": {"gaussian_train_prob": 0.5, "gaussian_train_pruned": True, "prune_gate": "none",
-           "alpha_conditioning": "input", "pi_concentration": 1.0},
-    "gated": {"gaussian_train_prob": 0.5, "prune_gate": "st", "alpha_conditioning": "direct",
-              "pi_concentration": 1.0},
+    "paper": {
+        "gaussian_train_prob": 0.0,
+        "gaussian_train_pruned": False,
+        "prune_gate": "none",
+        "alpha_conditioning": "input",
+        "pi_concentration": 1.0,
+    },
+    "v1": {
+        "gaussian_train_prob": 0.5,
+        "gaussian_train_pruned": True,
+        "prune_gate": "none",
+        "alpha_conditioning": "input",
+        "pi_concentration": 1.0,
+    },
+    "gated": {"gaussian_train_prob": 0.5, "prune_gate": "st", "alpha_conditioning": "direct", "pi_concentration": 1.0},
 }
 
 

@@ -26,10 +26,10 @@ import math
 import random
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -43,8 +43,20 @@ MIX_NAME = "wiki-mix"
 SPLITS = ("train", "validation", "test")
 CHUNK_BATCHES = 50  # LengthBatcher sorts by length within chunks of this many batches
 
-__all__ = ["load_paragraphs", "load_sentences", "corpus_names", "LengthBatcher", "collate",
-           "HUB_NAMES", "LOCAL_NAME", "MIX_NAME", "TRAIN_SOURCES", "MIX_SOURCES", "data_dir", "cache_dir"]
+__all__ = [
+    "load_paragraphs",
+    "load_sentences",
+    "corpus_names",
+    "LengthBatcher",
+    "collate",
+    "HUB_NAMES",
+    "LOCAL_NAME",
+    "MIX_NAME",
+    "TRAIN_SOURCES",
+    "MIX_SOURCES",
+    "data_dir",
+    "cache_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -60,8 +72,10 @@ class Source:
     style: str
 
 
-EVAL_FILES = {"validation": Source("wikitext-2/wiki.valid.tokens", "wikitext"),
-              "test": Source("wikitext-2/wiki.test.tokens", "wikitext")}
+EVAL_FILES = {
+    "validation": Source("wikitext-2/wiki.valid.tokens", "wikitext"),
+    "test": Source("wikitext-2/wiki.test.tokens", "wikitext"),
+}
 TRAIN_SOURCES = {
     "wikitext-2": Source("wikitext-2/wiki.train.prefix.tokens", "wikitext"),
     "enwiki": Source("wikipedia-extra/enwiki2016_103articles_paragraphs.txt", "prose"),
@@ -89,8 +103,9 @@ def _mix_sources(name: str) -> tuple[str, ...] | None:
     if len(parts) > 1 and parts[0] == LOCAL_NAME:
         unknown = [p for p in parts if p not in TRAIN_SOURCES]
         if unknown:
-            raise FileNotFoundError(f"unknown source(s) {unknown} in corpus {name!r}: the sources are "
-                                    f"{', '.join(TRAIN_SOURCES)}")
+            raise FileNotFoundError(
+                f"unknown source(s) {unknown} in corpus {name!r}: the sources are {', '.join(TRAIN_SOURCES)}"
+            )
         return tuple(dict.fromkeys(parts))
     return None
 
@@ -101,8 +116,10 @@ def _local_file(source: Source) -> Path:
     for path in (base, base.with_name(base.name + ".gz")):
         if path.is_file():
             return path
-    raise FileNotFoundError(f"{base}(.gz) not found: the data folder is {data_dir()} "
-                            f"(set NVAE_DATA_DIR to a folder laid out like the repository's data/)")
+    raise FileNotFoundError(
+        f"{base}(.gz) not found: the data folder is {data_dir()} "
+        f"(set NVAE_DATA_DIR to a folder laid out like the repository's data/)"
+    )
 
 
 def _read_text_file(path: Path) -> list[str]:
@@ -114,8 +131,7 @@ def _read_text_file(path: Path) -> list[str]:
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     try:
-        ds = datasets.load_dataset("text", data_files={"train": str(path)}, split="train",
-                                   cache_dir=str(cache_dir()))
+        ds = datasets.load_dataset("text", data_files={"train": str(path)}, split="train", cache_dir=str(cache_dir()))
         return list(ds["text"])
     finally:
         datasets.logging.set_verbosity(verbosity)
@@ -129,8 +145,10 @@ def _load_hub(name: str, split: str) -> list[str]:
     try:
         ds = datasets.load_dataset(HUB_DATASET, name, split=split, cache_dir=str(cache_dir()))
     except (ConnectionError, OSError) as e:  # offline, or the hub unreachable
-        raise FileNotFoundError(f"cannot load {HUB_DATASET}/{name} ({split}) from the hub: {e}; offline, use "
-                                f"the local corpus {LOCAL_NAME!r} or {MIX_NAME!r}") from None
+        raise FileNotFoundError(
+            f"cannot load {HUB_DATASET}/{name} ({split}) from the hub: {e}; offline, use "
+            f"the local corpus {LOCAL_NAME!r} or {MIX_NAME!r}"
+        ) from None
     return list(ds["text"])
 
 
@@ -216,12 +234,13 @@ def load_paragraphs(name: str, split: str) -> list[str]:
     path = Path(name)
     if path.is_file():
         return _paragraphs_of(_read_text_file(path), "wikitext" if path.suffix == ".tokens" else "typed")
-    raise FileNotFoundError(f"unknown corpus {name!r}: use {LOCAL_NAME!r}, {MIX_NAME!r}, a mix such as "
-                            f"'wikitext-2+squad', one of {list(HUB_NAMES)} or the path of a text file")
+    raise FileNotFoundError(
+        f"unknown corpus {name!r}: use {LOCAL_NAME!r}, {MIX_NAME!r}, a mix such as "
+        f"'wikitext-2+squad', one of {list(HUB_NAMES)} or the path of a text file"
+    )
 
 
-def load_sentences(name: str, split: str, tokenizer=None, min_tokens: int = 6,
-                   max_tokens: int = 49) -> list[str]:
+def load_sentences(name: str, split: str, tokenizer=None, min_tokens: int = 6, max_tokens: int = 49) -> list[str]:
     """The distinct sentences of a corpus split, in corpus order.
 
     The train split of a local corpus leaves out every sentence that occurs in its validation or
@@ -255,8 +274,16 @@ class LengthBatcher:
     gets the same number of disjoint batches.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int = 0, shuffle: bool = True,
-                 rank: int = 0, world_size: int = 1, drop_last: bool = False):
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if world_size < 1 or not 0 <= rank < world_size:
@@ -270,8 +297,9 @@ class LengthBatcher:
         self.drop_last = drop_last
         self.epoch = 0
         if len(self) == 0:
-            raise ValueError(f"{len(self.lengths)} items make no batch of {batch_size} "
-                             f"for each of {world_size} rank(s)")
+            raise ValueError(
+                f"{len(self.lengths)} items make no batch of {batch_size} for each of {world_size} rank(s)"
+            )
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose order the next iteration yields."""
@@ -285,8 +313,8 @@ class LengthBatcher:
         chunk = self.batch_size * CHUNK_BATCHES
         batches = []
         for start in range(0, len(order), chunk):
-            part = sorted(order[start:start + chunk], key=lambda i: self.lengths[i])
-            batches += [part[k:k + self.batch_size] for k in range(0, len(part), self.batch_size)]
+            part = sorted(order[start : start + chunk], key=lambda i: self.lengths[i])
+            batches += [part[k : k + self.batch_size] for k in range(0, len(part), self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
         if self.shuffle:
@@ -296,7 +324,7 @@ class LengthBatcher:
     def __iter__(self) -> Iterator[list[int]]:
         batches = self._all_batches()
         per_rank = len(batches) // self.world_size
-        return iter(batches[self.rank:per_rank * self.world_size:self.world_size])
+        return iter(batches[self.rank : per_rank * self.world_size : self.world_size])
 
     def __len__(self) -> int:
         n = len(self.lengths)
@@ -312,7 +340,7 @@ def collate(ids_list: list[list[int]], pad_id: int = 0, eos_id: int = 3) -> tupl
     width = max(len(s) for s in seqs)
     src = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     for row, seq in enumerate(seqs):
-        src[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+        src[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     lengths = torch.tensor([len(s) for s in seqs])
     pad_mask = torch.arange(width)[None, :] >= lengths[:, None]
     return src, pad_mask

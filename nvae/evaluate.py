@@ -37,8 +37,14 @@ TAUS = [i / 10 for i in range(11)]
 CACHE_VERSION = 1
 
 
-def cached_reconstruct(model: NVAE, ids: list[list[int]], alpha_delta: float | None = None,
-                       progress: bool = False, batch_size: int = 64, use_cache: bool = True) -> Reconstruction:
+def cached_reconstruct(
+    model: NVAE,
+    ids: list[list[int]],
+    alpha_delta: float | None = None,
+    progress: bool = False,
+    batch_size: int = 64,
+    use_cache: bool = True,
+) -> Reconstruction:
     """`reconstruct`, stored on disk under the model's fingerprint, the sentences and alpha^Delta.
 
     Evaluation is deterministic (eval mode, greedy decoding), so a model card, the report and a
@@ -128,12 +134,16 @@ def evaluate_cli(args) -> None:
     ids, truncated = _sentences(model, args)
     cache = not args.no_cache
     t0 = time.time()
-    res = cached_reconstruct(model, ids, alpha_delta=ad, batch_size=args.batch_size, progress=True,
-                             use_cache=cache)
-    summary = {"checkpoint": str(args.checkpoint), "data": args.data or f"{args.corpus}:{args.split}",
-               "model_type": model.cfg.model_type,
-               "alpha_delta": ad if ad is not None else model.cfg.alpha_delta,
-               **res.summary(), "truncated": truncated, "seconds": round(time.time() - t0, 2)}
+    res = cached_reconstruct(model, ids, alpha_delta=ad, batch_size=args.batch_size, progress=True, use_cache=cache)
+    summary = {
+        "checkpoint": str(args.checkpoint),
+        "data": args.data or f"{args.corpus}:{args.split}",
+        "model_type": model.cfg.model_type,
+        "alpha_delta": ad if ad is not None else model.cfg.alpha_delta,
+        **res.summary(),
+        "truncated": truncated,
+        "seconds": round(time.time() - t0, 2),
+    }
     if args.report:
         report(model, args, ids)
     if args.model_card:
@@ -224,9 +234,8 @@ def _retained_by_length(res) -> dict[int, float]:
 @torch.no_grad()
 def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, seed: int = 0) -> dict:
     """For random sentence pairs: decode F_tau for tau in TAUS; BLEU vs each endpoint per tau."""
-    from .text import decode_ids
-
     from .experiments import _pairs
+    from .text import decode_ids
 
     model.eval()
     chosen = _pairs(len(ids), pairs, seed)  # two distinct sentences each
@@ -249,12 +258,17 @@ def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, see
     novel = [sum(s not in e for s, e in zip(by_tau[t], ends)) / pairs for t in TAUS]
     # smoothness: the largest change of one curve (BLEU against S1) between neighbouring tau
     jumps = [abs(bleu_a[k + 1] - bleu_a[k]) for k in range(len(TAUS) - 1)]
-    return {"taus": TAUS, "bleu_a": bleu_a, "bleu_b": bleu_b, "novel": novel,
-            "max_jump": max(jumps), "examples": examples}
+    return {
+        "taus": TAUS,
+        "bleu_a": bleu_a,
+        "bleu_b": bleu_b,
+        "novel": novel,
+        "max_jump": max(jumps),
+        "examples": examples,
+    }
 
 
-def _figure(name: str, out: Path, series: list[dict], xlabel: str, ylabel: str, title: str,
-            kind: str = "line") -> None:
+def _figure(name: str, out: Path, series: list[dict], xlabel: str, ylabel: str, title: str, kind: str = "line") -> None:
     """One figure as PNG (matplotlib) and interactive HTML (plotly), from the same series."""
     import matplotlib
 
@@ -267,8 +281,9 @@ def _figure(name: str, out: Path, series: list[dict], xlabel: str, ylabel: str, 
     for s in series:
         style = "o" if kind == "scatter" else "o-"
         ax.plot(s["x"], s["y"], style, label=s["label"], markersize=3 if kind == "scatter" else 4, alpha=0.8)
-        pfig.add_trace(go.Scatter(x=s["x"], y=s["y"], name=s["label"],
-                                  mode="markers" if kind == "scatter" else "lines+markers"))
+        pfig.add_trace(
+            go.Scatter(x=s["x"], y=s["y"], name=s["label"], mode="markers" if kind == "scatter" else "lines+markers")
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -295,8 +310,12 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
         m = load_checkpoint(path, device)
         models[f"{m.cfg.model_type.upper()} ({_label(path)})"] = m
     fixed_paths = {_label(p): Path(p) for p in _find_fixed_nvaes(args)}
-    fixed = dict(sorted(((name, load_checkpoint(p, device)) for name, p in fixed_paths.items()),
-                        key=lambda kv: kv[1].cfg.alpha_delta))
+    fixed = dict(
+        sorted(
+            ((name, load_checkpoint(p, device)) for name, p in fixed_paths.items()),
+            key=lambda kv: kv[1].cfg.alpha_delta,
+        )
+    )
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -310,7 +329,12 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
         rows.append((name, res.summary()))
     for name, m in fixed.items():
         log(f"report: evaluating {name}")
-        rows.append((f"NVAE fixed alpha_delta={m.cfg.alpha_delta} ({name})", cached_reconstruct(m, ids, use_cache=cache).summary()))
+        rows.append(
+            (
+                f"NVAE fixed alpha_delta={m.cfg.alpha_delta} ({name})",
+                cached_reconstruct(m, ids, use_cache=cache).summary(),
+            )
+        )
 
     # figure 4: retained vectors against input length
     series = []
@@ -318,13 +342,21 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
         by = _retained_by_length(res)
         series.append({"label": name, "x": list(by), "y": list(by.values())})
     series.append({"label": "all tokens", "x": series[0]["x"], "y": series[0]["x"]})
-    _figure("fig4_retained_vs_length", figs, series, "input tokens (EOS included)", "mean retained vectors",
-            "Figure 4: latent vectors against input length")
+    _figure(
+        "fig4_retained_vs_length",
+        figs,
+        series,
+        "input tokens (EOS included)",
+        "mean retained vectors",
+        "Figure 4: latent vectors against input length",
+    )
 
     # figure 5: BLEU against retained proportion, sweeping alpha^Delta
     sweep = alpha_delta_sweep(model, ids, use_cache=cache, log=log)
-    fixed_points = [{"alpha_delta": m.cfg.alpha_delta, "steps": _training_steps(fixed_paths[name]), **dict(r)}
-                    for (_, r), (name, m) in zip(rows[len(models):], fixed.items())]
+    fixed_points = [
+        {"alpha_delta": m.cfg.alpha_delta, "steps": _training_steps(fixed_paths[name]), **dict(r)}
+        for (_, r), (name, m) in zip(rows[len(models) :], fixed.items())
+    ]
     if model.cfg.alpha_delta_conditional:  # the loss-conditional model at each fixed model's value
         for p in fixed_points:
             c = cached_reconstruct(model, ids, alpha_delta=p["alpha_delta"], use_cache=cache).summary()
@@ -333,16 +365,33 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
             p["conditional_bleu_same_retained"] = bleu_at_retained(sweep, p["retained_proportion"])
     s5 = []
     if sweep:
-        s5.append({"label": "NVAE, loss-conditional", "x": [p["retained_proportion"] for p in sweep],
-                   "y": [p["bleu"] for p in sweep]})
+        s5.append(
+            {
+                "label": "NVAE, loss-conditional",
+                "x": [p["retained_proportion"] for p in sweep],
+                "y": [p["bleu"] for p in sweep],
+            }
+        )
     if fixed_points:
-        s5.append({"label": "NVAE, fixed alpha_delta", "x": [p["retained_proportion"] for p in fixed_points],
-                   "y": [p["bleu"] for p in fixed_points]})
-    for name, r in rows[1:len(models)]:
+        s5.append(
+            {
+                "label": "NVAE, fixed alpha_delta",
+                "x": [p["retained_proportion"] for p in fixed_points],
+                "y": [p["bleu"] for p in fixed_points],
+            }
+        )
+    for name, r in rows[1 : len(models)]:
         s5.append({"label": name, "x": [r["retained_proportion"]], "y": [r["bleu"]]})
     if s5:
-        _figure("fig5_bleu_vs_retained", figs, s5, "retained proportion nu", "BLEU",
-                "Figure 5: BLEU against retained proportion", kind="scatter" if not sweep else "line")
+        _figure(
+            "fig5_bleu_vs_retained",
+            figs,
+            s5,
+            "retained proportion nu",
+            "BLEU",
+            "Figure 5: BLEU against retained proportion",
+            kind="scatter" if not sweep else "line",
+        )
 
     # figure 6: interpolation
     interp = {}
@@ -354,9 +403,14 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
         s6.append({"label": f"{name} vs S1", "x": st["taus"], "y": st["bleu_a"]})
         s6.append({"label": f"{name} vs S2", "x": st["taus"], "y": st["bleu_b"]})
     _figure("fig6_interpolation_bleu", figs, s6, "tau", "BLEU", "Figure 6: interpolation BLEU against each endpoint")
-    _figure("fig6_interpolation_novel", figs,
-            [{"label": n, "x": st["taus"], "y": st["novel"]} for n, st in interp.items()],
-            "tau", "share of outputs unlike both decoded endpoints", "Figure 6b: new sentences along the path")
+    _figure(
+        "fig6_interpolation_novel",
+        figs,
+        [{"label": n, "x": st["taus"], "y": st["novel"]} for n, st in interp.items()],
+        "tau",
+        "share of outputs unlike both decoded endpoints",
+        "Figure 6b: new sentences along the path",
+    )
 
     # prior samples
     samples = []
@@ -365,12 +419,21 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
             lat = model.sample_prior(10, seed=seed)
             samples.append(model.decode_text(lat)[0])
 
-    md = _render(args, rows, sweep, fixed_points, interp, samples, len(ids),
-                 _provenance([*models.values(), *fixed.values()]))
+    md = _render(
+        args, rows, sweep, fixed_points, interp, samples, len(ids), _provenance([*models.values(), *fixed.values()])
+    )
     (out / "results.md").write_text(md)
-    (out / "results.json").write_text(json.dumps({"table": dict(rows), "sweep": sweep, "fixed": fixed_points,
-                                                  "interpolation": {k: {kk: vv for kk, vv in v.items() if kk != "examples"}
-                                                                    for k, v in interp.items()}}, indent=2))
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "table": dict(rows),
+                "sweep": sweep,
+                "fixed": fixed_points,
+                "interpolation": {k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in interp.items()},
+            },
+            indent=2,
+        )
+    )
     log(f"report: wrote {out / 'results.md'}")
     return out / "results.md"
 
@@ -387,11 +450,18 @@ def _provenance(models) -> str:
         key = f"the **{tc.split}** split of `{tc.data}`" if tc else "unrecorded text"
         splits[key] = splits.get(key, 0) + 1
     parts = [f"{n} on {k}" for k, n in splits.items()]
-    trained = "All models were trained on " + next(iter(splits)) if len(splits) == 1 else \
-        "Of the models, " + "; ".join(parts)
+    trained = (
+        "All models were trained on " + next(iter(splits)) if len(splits) == 1 else "Of the models, " + "; ".join(parts)
+    )
     held = [k for k in splits if "**validation**" in k or "**test**" in k]
-    warn = (" Models trained on a held-out split predate the shipped train text; their numbers on that split "
-            "are training numbers.") if held else ""
+    warn = (
+        (
+            " Models trained on a held-out split predate the shipped train text; their numbers on that split "
+            "are training numbers."
+        )
+        if held
+        else ""
+    )
     return f"{trained}. Settings were chosen on the validation split; this report reads the test split.{warn}"
 
 
@@ -411,69 +481,110 @@ def _render(args, rows, sweep, fixed_points, interp, samples, n_sent, provenance
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows:
-        lines.append(f"| {name} | {r['bleu']:.2f} | {r['cross_entropy']:.3f} | {r['perplexity']:.3f} | "
-                     f"{r['retained_proportion']:.3f} | {r['mean_retained']:.2f} | {r['exact_match']:.3f} |")
+        lines.append(
+            f"| {name} | {r['bleu']:.2f} | {r['cross_entropy']:.3f} | {r['perplexity']:.3f} | "
+            f"{r['retained_proportion']:.3f} | {r['mean_retained']:.2f} | {r['exact_match']:.3f} |"
+        )
     t_rows = [r for name, r in rows if name.startswith("T (")]
     if t_rows and rows[0][0].startswith("NVAE"):
         nv, t = rows[0][1], t_rows[0]
-        lines += ["", f"The NVAE (first row, at its default alpha^Delta) reaches {nv['bleu'] / max(t['bleu'], 1e-9):.3f} "
-                  f"x the T baseline's BLEU ({nv['bleu']:.2f} against {t['bleu']:.2f}) while keeping "
-                  f"{nv['retained_proportion']:.3f} of the input vectors ({nv['mean_retained']:.1f} of "
-                  f"{nv['mean_input_tokens']:.1f} on average)."]
-    lines += ["", "## Figure 4: retained vectors against input length", "",
-              "![fig4](figures/fig4_retained_vs_length.png) ([interactive](figures/fig4_retained_vs_length.html))", ""]
+        lines += [
+            "",
+            f"The NVAE (first row, at its default alpha^Delta) reaches {nv['bleu'] / max(t['bleu'], 1e-9):.3f} "
+            f"x the T baseline's BLEU ({nv['bleu']:.2f} against {t['bleu']:.2f}) while keeping "
+            f"{nv['retained_proportion']:.3f} of the input vectors ({nv['mean_retained']:.1f} of "
+            f"{nv['mean_input_tokens']:.1f} on average).",
+        ]
+    lines += [
+        "",
+        "## Figure 4: retained vectors against input length",
+        "",
+        "![fig4](figures/fig4_retained_vs_length.png) ([interactive](figures/fig4_retained_vs_length.html))",
+        "",
+    ]
     lines += ["## Figure 5: BLEU against retained proportion (sweeping alpha^Delta)", ""]
     if sweep:
         lines += ["| alpha^Delta | retained proportion | BLEU | CE |", "|---|---|---|---|"]
-        lines += [f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {p['cross_entropy']:.3f} |"
-                  for p in sweep]
+        lines += [
+            f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {p['cross_entropy']:.3f} |"
+            for p in sweep
+        ]
         lines.append("")
     if sweep:
         ret = [p["retained_proportion"] for p in sweep]
         mono = all(a <= b for a, b in zip(ret, ret[1:]))
-        lines += [f"Retained proportion {'falls' if mono else 'does NOT fall'} monotonically as alpha^Delta "
-                  f"falls ({ret[-1]:.3f} at {sweep[-1]['alpha_delta']} to {ret[0]:.3f} at {sweep[0]['alpha_delta']}).",
-                  ""]
+        lines += [
+            f"Retained proportion {'falls' if mono else 'does NOT fall'} monotonically as alpha^Delta "
+            f"falls ({ret[-1]:.3f} at {sweep[-1]['alpha_delta']} to {ret[0]:.3f} at {sweep[0]['alpha_delta']}).",
+            "",
+        ]
     if fixed_points:
         steps = _training_steps(Path(args.checkpoint))
         trained = f" (trained {steps} steps)" if steps else ""
-        lines += [f"Models trained at one fixed alpha^Delta, to check the loss-conditional model{trained} against "
-                  "(it should match them: retained proportion within 0.05, BLEU within 3 points):", "",
-                  "| alpha^Delta | fixed model: training steps | retained: fixed | retained: conditional | difference | "
-                  "BLEU: fixed | BLEU: conditional | difference | matches |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"Models trained at one fixed alpha^Delta, to check the loss-conditional model{trained} against "
+            "(it should match them: retained proportion within 0.05, BLEU within 3 points):",
+            "",
+            "| alpha^Delta | fixed model: training steps | retained: fixed | retained: conditional | difference | "
+            "BLEU: fixed | BLEU: conditional | difference | matches |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for p in fixed_points:
             c, steps = p.get("conditional"), p.get("steps") or "?"
             if c is None:
-                lines.append(f"| {p['alpha_delta']} | {steps} | {p['retained_proportion']:.3f} | | | {p['bleu']:.2f} | | | |")
+                lines.append(
+                    f"| {p['alpha_delta']} | {steps} | {p['retained_proportion']:.3f} | | | {p['bleu']:.2f} | | | |"
+                )
                 continue
             dr, db = c["retained_proportion"] - p["retained_proportion"], c["bleu"] - p["bleu"]
             ok = "yes" if abs(dr) <= 0.05 and abs(db) <= 3 else "no"
-            lines.append(f"| {p['alpha_delta']} | {steps} | {p['retained_proportion']:.3f} | {c['retained_proportion']:.3f} | "
-                         f"{dr:+.3f} | {p['bleu']:.2f} | {c['bleu']:.2f} | {db:+.2f} | {ok} |")
+            lines.append(
+                f"| {p['alpha_delta']} | {steps} | {p['retained_proportion']:.3f} | {c['retained_proportion']:.3f} | "
+                f"{dr:+.3f} | {p['bleu']:.2f} | {c['bleu']:.2f} | {db:+.2f} | {ok} |"
+            )
         lines.append("")
         same = [p for p in fixed_points if p.get("conditional_bleu_same_retained") is not None]
         if same:
-            lines += ["The same check at equal sparsity instead of equal alpha^Delta: the loss-conditional model's "
-                      "BLEU at each fixed model's retained proportion (interpolated linearly along the sweep above):",
-                      "", "| fixed model | retained | BLEU: fixed | BLEU: conditional, same retained | difference |",
-                      "|---|---|---|---|---|"]
+            lines += [
+                "The same check at equal sparsity instead of equal alpha^Delta: the loss-conditional model's "
+                "BLEU at each fixed model's retained proportion (interpolated linearly along the sweep above):",
+                "",
+                "| fixed model | retained | BLEU: fixed | BLEU: conditional, same retained | difference |",
+                "|---|---|---|---|---|",
+            ]
             for p in same:
                 b = p["conditional_bleu_same_retained"]
-                lines.append(f"| alpha^Delta {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | "
-                             f"{b:.2f} | {b - p['bleu']:+.2f} |")
+                lines.append(
+                    f"| alpha^Delta {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | "
+                    f"{b:.2f} | {b - p['bleu']:+.2f} |"
+                )
             lines.append("")
     lines += ["![fig5](figures/fig5_bleu_vs_retained.png) ([interactive](figures/fig5_bleu_vs_retained.html))", ""]
-    lines += ["## Figure 6: interpolation", "",
-              f"For {args.pairs} random pairs of test sentences, the mixture (1 - tau) F_1 + tau F_2 (position-wise for "
-              "the baselines) decoded greedily at 11 values of tau.", "",
-              "| model | " + " | ".join(f"tau={t:.1f}" for t in TAUS) + " | largest step |",
-              "|---|" + "---|" * (len(TAUS) + 1)]
+    lines += [
+        "## Figure 6: interpolation",
+        "",
+        f"For {args.pairs} random pairs of test sentences, the mixture (1 - tau) F_1 + tau F_2 (position-wise for "
+        "the baselines) decoded greedily at 11 values of tau.",
+        "",
+        "| model | " + " | ".join(f"tau={t:.1f}" for t in TAUS) + " | largest step |",
+        "|---|" + "---|" * (len(TAUS) + 1),
+    ]
     for name, st in interp.items():
-        lines.append(f"| {name}: BLEU vs S1 | " + " | ".join(f"{v:.1f}" for v in st["bleu_a"]) + f" | {st['max_jump']:.1f} |")
+        lines.append(
+            f"| {name}: BLEU vs S1 | " + " | ".join(f"{v:.1f}" for v in st["bleu_a"]) + f" | {st['max_jump']:.1f} |"
+        )
         lines.append(f"| {name}: BLEU vs S2 | " + " | ".join(f"{v:.1f}" for v in st["bleu_b"]) + " | |")
-        lines.append(f"| {name}: unlike both decoded endpoints | " + " | ".join(f"{v:.2f}" for v in st["novel"]) + " | |")
-    lines += ["", "![fig6](figures/fig6_interpolation_bleu.png) ([interactive](figures/fig6_interpolation_bleu.html))",
-              "![fig6b](figures/fig6_interpolation_novel.png)", "", "### Example interpolations", ""]
+        lines.append(
+            f"| {name}: unlike both decoded endpoints | " + " | ".join(f"{v:.2f}" for v in st["novel"]) + " | |"
+        )
+    lines += [
+        "",
+        "![fig6](figures/fig6_interpolation_bleu.png) ([interactive](figures/fig6_interpolation_bleu.html))",
+        "![fig6b](figures/fig6_interpolation_novel.png)",
+        "",
+        "### Example interpolations",
+        "",
+    ]
     first = next(iter(interp.values()))
     for ex in first["examples"]:
         lines.append(f"- S1: {ex['a']}\n- S2: {ex['b']}")
@@ -481,12 +592,15 @@ def _render(args, rows, sweep, fixed_points, interp, samples, n_sent, provenance
             lines.append(f"  - tau {t:.1f}: {s}")
         lines.append("")
     if samples:
-        lines += ["## Prior samples", "", "Greedy decoding of latents drawn from the prior (10 components, seeds 0-4):", ""]
+        lines += [
+            "## Prior samples",
+            "",
+            "Greedy decoding of latents drawn from the prior (10 components, seeds 0-4):",
+            "",
+        ]
         lines += [f"- {s}" for s in samples]
         lines.append("")
     return "\n".join(lines) + "\n"
-
-
 
 
 # -- model cards ----------------------------------------------------------------------------------
@@ -511,17 +625,24 @@ def data_statement(train_cfg, run_info: dict | None = None) -> str:
     run_info = run_info or {}
     n = run_info.get("train_sentences")
     trained = f"the **{train_cfg.split}** split of `{train_cfg.data}`" + (f" ({n:,} sentences)" if n else "")
-    evaluated = run_info.get("eval_from") or (f"`{train_cfg.data}:{train_cfg.eval_split}`" if train_cfg.eval_split
-                                               else "no held-out text")
+    evaluated = run_info.get("eval_from") or (
+        f"`{train_cfg.data}:{train_cfg.eval_split}`" if train_cfg.eval_split else "no held-out text"
+    )
     warn = ""
     if train_cfg.split in ("validation", "test"):
-        warn = (" This model was trained before the project shipped train text: its training text is a "
-                "held-out split, so its numbers on that split are training numbers.")
-    return (f"trained on {trained}; periodic evaluation during training on {evaluated}; sentences of "
-            f"{train_cfg.min_tokens} to {train_cfg.max_tokens} subword tokens. Text CC BY-SA (data/README.md).{warn}")
+        warn = (
+            " This model was trained before the project shipped train text: its training text is a "
+            "held-out split, so its numbers on that split are training numbers."
+        )
+    return (
+        f"trained on {trained}; periodic evaluation during training on {evaluated}; sentences of "
+        f"{train_cfg.min_tokens} to {train_cfg.max_tokens} subword tokens. Text CC BY-SA (data/README.md).{warn}"
+    )
 
 
-def write_model_card(checkpoint: Path, summary: dict | None, sweep: list[dict], run_info: dict | None, note: str = "") -> Path:
+def write_model_card(
+    checkpoint: Path, summary: dict | None, sweep: list[dict], run_info: dict | None, note: str = ""
+) -> Path:
     """MODEL_CARD.md of a checkpoint: data, command, seed, time, hardware, metrics, limits."""
     from .checkpoint import describe, read_metrics
     from .config import load_configs
@@ -542,19 +663,26 @@ def write_model_card(checkpoint: Path, summary: dict | None, sweep: list[dict], 
     ]
     if model_cfg.model_type == "nvae":
         if model_cfg.alpha_delta_conditional:
-            lines.append(f"- **alpha^Delta**: loss-conditional; drawn log-uniformly in [{model_cfg.alpha_delta_min}, "
-                         f"{model_cfg.alpha_delta_max}] per batch while training; default {model_cfg.alpha_delta}.")
+            lines.append(
+                f"- **alpha^Delta**: loss-conditional; drawn log-uniformly in [{model_cfg.alpha_delta_min}, "
+                f"{model_cfg.alpha_delta_max}] per batch while training; default {model_cfg.alpha_delta}."
+            )
         else:
             lines.append(f"- **alpha^Delta**: fixed at {model_cfg.alpha_delta}.")
-        lines.append(f"- **Prior**: mu {model_cfg.prior_mu}, var {model_cfg.prior_var}, alpha {model_cfg.prior_alpha}; "
-                     f"kappa {model_cfg.kappa}; pruning threshold alpha <= {model_cfg.threshold}.")
+        lines.append(
+            f"- **Prior**: mu {model_cfg.prior_mu}, var {model_cfg.prior_var}, alpha {model_cfg.prior_alpha}; "
+            f"kappa {model_cfg.kappa}; pruning threshold alpha <= {model_cfg.threshold}."
+        )
     lines += [
         f"- **Data**: {data_statement(train_cfg, run_info)}",
         f"- **Training**: {steps} steps, batch {train_cfg.batch_size}, AdamW lr {train_cfg.lr}, warm-up "
         f"{train_cfg.warmup_steps}, "
-        + (f"KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} (0 until step "
-           f"{train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), "
-           if model_cfg.model_type != "t" else "no latent regulariser, ")
+        + (
+            f"KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} (0 until step "
+            f"{train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), "
+            if model_cfg.model_type != "t"
+            else "no latent regulariser, "
+        )
         + f"seed {train_cfg.seed}; {minutes:.0f} minutes of training wall time.",
         f"- **Hardware**: {run_info.get('hardware', 'not recorded')}.",
     ]
@@ -565,31 +693,51 @@ def write_model_card(checkpoint: Path, summary: dict | None, sweep: list[dict], 
     if note:
         lines.append(f"- **Note**: {note}")
     if summary is None:
-        lines += ["", "## Metrics", "",
-                  f"Not measured yet: `python -m nvae evaluate --checkpoint {checkpoint} --model-card` adds them "
-                  "(on the test split).", ""]
+        lines += [
+            "",
+            "## Metrics",
+            "",
+            f"Not measured yet: `python -m nvae evaluate --checkpoint {checkpoint} --model-card` adds them "
+            "(on the test split).",
+            "",
+        ]
     else:
-        lines += ["", "## Metrics on the test split", "",
-                  "Measured by `python -m nvae " + shlex.join(sys.argv[1:]) + "`.", "",
-                  "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
-                  "|---|---|---|---|---|---|---|",
-                  f"| {summary['bleu']:.2f} | {summary['cross_entropy']:.3f} | {summary['perplexity']:.2f} | "
-                  f"{summary['retained_proportion']:.3f} | {summary['mean_retained']:.2f} | {summary['exact_match']:.3f} | "
-                  f"{summary['sentences']} |", ""]
+        lines += [
+            "",
+            "## Metrics on the test split",
+            "",
+            "Measured by `python -m nvae " + shlex.join(sys.argv[1:]) + "`.",
+            "",
+            "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
+            "|---|---|---|---|---|---|---|",
+            f"| {summary['bleu']:.2f} | {summary['cross_entropy']:.3f} | {summary['perplexity']:.2f} | "
+            f"{summary['retained_proportion']:.3f} | {summary['mean_retained']:.2f} | {summary['exact_match']:.3f} | "
+            f"{summary['sentences']} |",
+            "",
+        ]
     if sweep:
-        lines += ["Sweeping alpha^Delta (the app's slider):", "",
-                  "| alpha^Delta | retained proportion | BLEU | cross-entropy |", "|---|---|---|---|"]
-        lines += [f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {p['cross_entropy']:.3f} |"
-                  for p in sweep]
+        lines += [
+            "Sweeping alpha^Delta (the app's slider):",
+            "",
+            "| alpha^Delta | retained proportion | BLEU | cross-entropy |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {p['alpha_delta']} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {p['cross_entropy']:.3f} |"
+            for p in sweep
+        ]
         lines.append("")
     n_train = run_info.get("train_sentences")
     size = f"{n_train:,} sentences" if n_train else "a small corpus"
-    lines += ["## Limits", "",
-              f"- Trained on {size}; expect unknown words to be copied as [UNK] "
-              "or misspelt, and prior samples to be only locally fluent.",
-              "- Output is lowercase (uncased tokenizer); BLEU is measured against the tokenizer's round trip of "
-              "each input.",
-              "- Sentences longer than the model's limit are truncated.", ""]
+    lines += [
+        "## Limits",
+        "",
+        f"- Trained on {size}; expect unknown words to be copied as [UNK] "
+        "or misspelt, and prior samples to be only locally fluent.",
+        "- Output is lowercase (uncased tokenizer); BLEU is measured against the tokenizer's round trip of each input.",
+        "- Sentences longer than the model's limit are truncated.",
+        "",
+    ]
     path = checkpoint / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path

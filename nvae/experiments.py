@@ -44,7 +44,7 @@ def retained_curve(model: NVAE, ids: list[list[int]], values: list[float], batch
     """Mean retained proportion (over sentences) at each alpha^Delta; encoding only, no decoding."""
     was_training = model.training
     model.eval()
-    batches = [model.collate(ids[i:i + batch_size]) for i in range(0, len(ids), batch_size)]
+    batches = [model.collate(ids[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
     curve = []
     for ad in values:
         props = []
@@ -63,7 +63,8 @@ def smoothness(curve: list[dict]) -> dict:
         "monotone": all(s >= -1e-9 for s in steps),
         "share_inside": sum(INSIDE[0] < y < INSIDE[1] for y in ys) / max(len(ys), 1),
         "max_jump": max((abs(s) for s in steps), default=0.0),
-        "min": min(ys, default=0.0), "max": max(ys, default=0.0),
+        "min": min(ys, default=0.0),
+        "max": max(ys, default=0.0),
     }
 
 
@@ -82,9 +83,18 @@ def keep_components(latent: LatentMixture, keep: torch.Tensor) -> LatentMixture:
     """The latent with exactly the token components in `keep` [B, N] (the prior, if any, always
     kept), weighted like evaluation weighs them: pi = alpha / sum over the kept components."""
     mask = latent.pad | (~keep & (latent.source != PRIOR))
-    return LatentMixture(mu=latent.mu, logvar=latent.logvar, alpha=latent.alpha, pi=_normalise(latent.alpha, mask),
-                         mask=mask, pad=latent.pad, source=latent.source, n_inputs=latent.n_inputs,
-                         has_prior=latent.has_prior, threshold=latent.threshold)
+    return LatentMixture(
+        mu=latent.mu,
+        logvar=latent.logvar,
+        alpha=latent.alpha,
+        pi=_normalise(latent.alpha, mask),
+        mask=mask,
+        pad=latent.pad,
+        source=latent.source,
+        n_inputs=latent.n_inputs,
+        has_prior=latent.has_prior,
+        threshold=latent.threshold,
+    )
 
 
 def every_second(latent: LatentMixture) -> LatentMixture:
@@ -109,8 +119,9 @@ def random_like_learned(seed: int = 0):
     return transform
 
 
-def pruning_comparison(model: NVAE, ids: list[list[int]], target: float = 0.5, curve: list[dict] | None = None,
-                       seed: int = 0) -> dict:
+def pruning_comparison(
+    model: NVAE, ids: list[list[int]], target: float = 0.5, curve: list[dict] | None = None, seed: int = 0
+) -> dict:
     """BLEU at retained proportion `target` for the learned pruning, every second position and a
     random subset of the learned size, all on the same model at the same alpha^Delta."""
     curve = curve or retained_curve(model, ids, slider_values(model, 41))
@@ -118,11 +129,13 @@ def pruning_comparison(model: NVAE, ids: list[list[int]], target: float = 0.5, c
     if ad is None:
         return {"target": target, "alpha_delta": None}
     out = {"target": target, "alpha_delta": ad}
-    for name, transform in (("learned", None), ("every_second", every_second),
-                            ("random", random_like_learned(seed))):
+    for name, transform in (("learned", None), ("every_second", every_second), ("random", random_like_learned(seed))):
         s = reconstruct(model, ids, alpha_delta=ad, transform=transform).summary()
-        out[name] = {"bleu": s["bleu"], "retained_proportion": s["retained_proportion"],
-                     "exact_match": s["exact_match"]}
+        out[name] = {
+            "bleu": s["bleu"],
+            "retained_proportion": s["retained_proportion"],
+            "exact_match": s["exact_match"],
+        }
     return out
 
 
@@ -151,8 +164,15 @@ def _pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def interpolation_paths(model: NVAE, ids: list[list[int]], pairs: int = 50, steps: int = 11, seed: int = 0,
-                        grid: str = "linear", alpha_delta: float | None = None) -> dict:
+def interpolation_paths(
+    model: NVAE,
+    ids: list[list[int]],
+    pairs: int = 50,
+    steps: int = 11,
+    seed: int = 0,
+    grid: str = "linear",
+    alpha_delta: float | None = None,
+) -> dict:
     """Strips F_tau between random pairs of distinct sentences.
 
     Per pair: the number of distinct decoded sentences, sentence BLEU of each step against the
@@ -169,15 +189,21 @@ def interpolation_paths(model: NVAE, ids: list[list[int]], pairs: int = 50, step
         alone = model.decode_text(lat)
         strip = model.decode_text(a.mix(b, torch.tensor(taus)))
         curve = [sacrebleu.sentence_bleu(s, [alone[0]]).score for s in strip]
-        records.append({
-            "a": decode_ids(model.tokenizer, ids[i]), "b": decode_ids(model.tokenizer, ids[j]),
-            "strip": strip, "distinct": len(set(strip)),
-            "bleu_vs_a": curve, "largest_step": max(abs(y - x) for x, y in zip(curve, curve[1:])),
-            "endpoints_exact": strip[0] == alone[0] and strip[-1] == alone[1],
-        })
+        records.append(
+            {
+                "a": decode_ids(model.tokenizer, ids[i]),
+                "b": decode_ids(model.tokenizer, ids[j]),
+                "strip": strip,
+                "distinct": len(set(strip)),
+                "bleu_vs_a": curve,
+                "largest_step": max(abs(y - x) for x, y in zip(curve, curve[1:])),
+                "endpoints_exact": strip[0] == alone[0] and strip[-1] == alone[1],
+            }
+        )
     model.train(was_training)
     return {
-        "taus": taus, "pairs": len(records),
+        "taus": taus,
+        "pairs": len(records),
         "median_distinct": statistics.median(r["distinct"] for r in records),
         "median_largest_step": statistics.median(r["largest_step"] for r in records),
         "endpoints_exact": sum(r["endpoints_exact"] for r in records) / len(records),
@@ -195,8 +221,14 @@ def repeat_and_unk_rates(texts: list[str]) -> dict:
 
 
 @torch.no_grad()
-def prior_sample_stats(model: NVAE, n: int = 40, components: int = 20, seed: int = 0,
-                       alpha_delta: float | None = None, source: str = "prior") -> dict:
+def prior_sample_stats(
+    model: NVAE,
+    n: int = 40,
+    components: int = 20,
+    seed: int = 0,
+    alpha_delta: float | None = None,
+    source: str = "prior",
+) -> dict:
     """Decode `n` latents drawn from the prior (or another sampler the model offers)."""
     was_training = model.training
     model.eval()

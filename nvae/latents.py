@@ -16,8 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .nvib import (IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, NVIB, POOLED, LatentMixture, _normalise,
-                   kl_gaussian, linear32)
+from .nvib import IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, NVIB, POOLED, LatentMixture, _normalise, kl_gaussian, linear32
 
 
 class GaussianLatent(nn.Module):
@@ -68,9 +67,19 @@ class GaussianLatent(nn.Module):
                 z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
             elif self.training:
                 z = mu
-            latent = LatentMixture(mu=mu, logvar=logvar, alpha=(~pad).float(), pi=uniform, mask=pad, pad=pad,
-                                   source=source, n_inputs=(~pad_mask).sum(-1), z=z, has_prior=False,
-                                   threshold=self.cfg.threshold)
+            latent = LatentMixture(
+                mu=mu,
+                logvar=logvar,
+                alpha=(~pad).float(),
+                pi=uniform,
+                mask=pad,
+                pad=pad,
+                source=source,
+                n_inputs=(~pad_mask).sum(-1),
+                z=z,
+                has_prior=False,
+                threshold=self.cfg.threshold,
+            )
             return latent, kl_g, h.new_zeros(B)
 
 

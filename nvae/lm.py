@@ -60,7 +60,7 @@ class CausalLM(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD_ID)
-        nn.init.normal_(self.embed.weight, std=cfg.d_model ** -0.5)
+        nn.init.normal_(self.embed.weight, std=cfg.d_model**-0.5)
         self.register_buffer("positions", sinusoidal_positions(cfg.max_len + 1, cfg.d_model), persistent=False)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
@@ -96,7 +96,7 @@ class FluencyLM:
         ids, _ = encode_texts(self.tokenizer, texts, self.model.cfg.max_len - 1)
         total, count = 0.0, 0
         for i in range(0, len(ids), batch_size):
-            chunk = [s for s in ids[i:i + batch_size]]
+            chunk = [s for s in ids[i : i + batch_size]]
             inp, tgt = _batch(chunk)
             logits = self.model(inp).float()
             total += float(F.cross_entropy(logits.flatten(0, 1), tgt.flatten(), ignore_index=PAD_ID, reduction="sum"))
@@ -127,8 +127,9 @@ def load_lm(folder: str | Path) -> FluencyLM:
     folder = Path(folder)
     for f in (WEIGHTS, CONFIG, TOKENIZER):
         if not (folder / f).is_file():
-            raise FileNotFoundError(f"{folder / f} not found: train the fluency LM with "
-                                    f"`python -m nvae lm train --out {folder}`")
+            raise FileNotFoundError(
+                f"{folder / f} not found: train the fluency LM with `python -m nvae lm train --out {folder}`"
+            )
     info = json.loads((folder / CONFIG).read_text())
     model = CausalLM(LMConfig(**info.pop("config")))
     state = safetensors.torch.load_file(str(folder / WEIGHTS))
@@ -136,8 +137,17 @@ def load_lm(folder: str | Path) -> FluencyLM:
     return FluencyLM(model, load_tokenizer(folder / TOKENIZER), info)
 
 
-def train_lm(out: str | Path, data: str = "wiki-mix", steps: int = 3000, batch_size: int = 64, lr: float = 1e-3,
-             seed: int = 0, cfg: LMConfig | None = None, progress: bool = True, eval_sentences: int = 500) -> FluencyLM:
+def train_lm(
+    out: str | Path,
+    data: str = "wiki-mix",
+    steps: int = 3000,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    cfg: LMConfig | None = None,
+    progress: bool = True,
+    eval_sentences: int = 500,
+) -> FluencyLM:
     """Train the fluency LM on the train split of `data`; report validation perplexity."""
     from .data import load_sentences
 
@@ -153,10 +163,11 @@ def train_lm(out: str | Path, data: str = "wiki-mix", steps: int = 3000, batch_s
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
     warm = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
+        opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1))))
+    )
     t0 = time.time()
     order: list[int] = []
-    for step in tqdm(range(steps), desc="lm", disable=not progress):
+    for _ in tqdm(range(steps), desc="lm", disable=not progress):
         if len(order) < batch_size:
             order = list(range(len(ids)))
             random.shuffle(order)
@@ -170,9 +181,18 @@ def train_lm(out: str | Path, data: str = "wiki-mix", steps: int = 3000, batch_s
         opt.step()
         sched.step()
     lm = FluencyLM(model, tok)
-    lm.info = {"data": data, "split": "train", "train_sentences": len(ids), "steps": steps, "batch_size": batch_size,
-               "lr": lr, "seed": seed, "minutes": round((time.time() - t0) / 60, 1),
-               "validation_perplexity": round(lm.perplexity(valid), 3), "validation_sentences": len(valid),
-               "threads": torch.get_num_threads()}
+    lm.info = {
+        "data": data,
+        "split": "train",
+        "train_sentences": len(ids),
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "minutes": round((time.time() - t0) / 60, 1),
+        "validation_perplexity": round(lm.perplexity(valid), 3),
+        "validation_sentences": len(valid),
+        "threads": torch.get_num_threads(),
+    }
     lm.save(out)
     return lm

@@ -58,8 +58,15 @@ class Reconstruction:
 
 
 @torch.no_grad()
-def reconstruct(model: NVAE, ids: list[list[int]], alpha_delta: float | None = None, batch_size: int = 64,
-                generate: bool = True, progress: bool = False, transform=None) -> Reconstruction:
+def reconstruct(
+    model: NVAE,
+    ids: list[list[int]],
+    alpha_delta: float | None = None,
+    batch_size: int = 64,
+    generate: bool = True,
+    progress: bool = False,
+    transform=None,
+) -> Reconstruction:
     """Evaluate `model` (switched to eval mode, restored afterwards) on token-id sentences.
 
     `transform`, if given, maps each batch's latent to the one decoded (for example another
@@ -71,15 +78,16 @@ def reconstruct(model: NVAE, ids: list[list[int]], alpha_delta: float | None = N
     out = Reconstruction()
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths batch well
     hyps: dict[int, str] = {}
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     for idx in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
         batch = model.collate([ids[i] for i in idx])
         latent = model.encode(batch, alpha_delta=alpha_delta)
         if transform is not None:
             latent = transform(latent)
         logits = model.decode(latent, model.decoder_input(batch.src)).float()
-        nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.src.flatten(),
-                                                ignore_index=model.cfg.pad_id, reduction="sum")
+        nll = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), batch.src.flatten(), ignore_index=model.cfg.pad_id, reduction="sum"
+        )
         out.nll_sum += float(nll)
         out.n_target_tokens += int((~batch.pad_mask).sum())
         out.n_inputs += latent.n_inputs.tolist()

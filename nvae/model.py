@@ -61,8 +61,9 @@ class DecoderLayer(nn.Module):
         self.ff = FeedForward(P, cfg.d_ff, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, latent: LatentMixture | dict, cache: dict | None = None,
-                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(
+        self, x: Tensor, latent: LatentMixture | dict, cache: dict | None = None, need_weights: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
         x = x + self.drop(self.self_attn(self.norm1(x), cache=cache))
         attn, weights = self.cross_attn(self.norm2(x), latent, need_weights=need_weights)
         x = x + self.drop(attn)
@@ -92,7 +93,7 @@ class NVAE(nn.Module):
         self.tokenizer = tokenizer
         P = cfg.d_model
         self.embed = nn.Embedding(cfg.vocab_size, P, padding_idx=cfg.pad_id)
-        nn.init.normal_(self.embed.weight, std=P ** -0.5)
+        nn.init.normal_(self.embed.weight, std=P**-0.5)
         self.register_buffer("positions", sinusoidal_positions(cfg.max_len + 1, P), persistent=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_enc_layers))
@@ -104,7 +105,7 @@ class NVAE(nn.Module):
     # -- pieces --------------------------------------------------------------------------------
     def _embed(self, ids: Tensor, start: int = 0) -> Tensor:
         P = self.cfg.d_model
-        return self.drop(self.embed(ids) * math.sqrt(P) + self.positions[start:start + ids.shape[1]])
+        return self.drop(self.embed(ids) * math.sqrt(P) + self.positions[start : start + ids.shape[1]])
 
     def _logits(self, x: Tensor) -> Tensor:
         return F.linear(self.dec_norm(x), self.embed.weight)
@@ -182,14 +183,25 @@ class NVAE(nn.Module):
         ce = F.cross_entropy(logits.float().flatten(0, 1), src.flatten(), ignore_index=self.cfg.pad_id)
         # retained as evaluation would count it (alpha above the threshold), for progress display
         kept = ((latent.alpha > latent.threshold) & ~latent.pad & (latent.source != PRIOR)).sum(-1)
-        retained = (kept.float() / latent.n_inputs.clamp_min(1) / (self.cfg.kappa if latent.has_prior else 1))
-        return {"ce": ce, "kl_g": kl_g.mean(), "kl_d": kl_d.mean(), "retained": retained.mean().detach(),
-                "latent": latent}
+        retained = kept.float() / latent.n_inputs.clamp_min(1) / (self.cfg.kappa if latent.has_prior else 1)
+        return {
+            "ce": ce,
+            "kl_g": kl_g.mean(),
+            "kl_d": kl_d.mean(),
+            "retained": retained.mean().detach(),
+            "latent": latent,
+        }
 
     # -- generation ----------------------------------------------------------------------------
     @torch.no_grad()
-    def generate(self, latent: LatentMixture, max_len: int | None = None, temperature: float = 0.0,
-                 use_cache: bool = True, seed: int | None = None) -> list[list[int]]:
+    def generate(
+        self,
+        latent: LatentMixture,
+        max_len: int | None = None,
+        temperature: float = 0.0,
+        use_cache: bool = True,
+        seed: int | None = None,
+    ) -> list[list[int]]:
         """Decode token ids from a latent: greedy (temperature 0) or sampling, stopping at EOS.
 
         With use_cache each step feeds one token and reuses the keys/values of the prefix and the
@@ -252,8 +264,9 @@ class NVAE(nn.Module):
         return self.decode_text(self.encode(texts, alpha_delta))
 
     @torch.no_grad()
-    def sample_prior(self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None,
-                     seed: int | None = None) -> LatentMixture:
+    def sample_prior(
+        self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None, seed: int | None = None
+    ) -> LatentMixture:
         if self.cfg.model_type != "nvae":
             raise ValueError("prior sampling is defined for the NVAE only")
         return self.latent.sample_prior(n_components, batch_size, alpha_delta, seed)

@@ -98,21 +98,21 @@ class LatentMixture:
         """[B] retained non-prior components / input tokens (the paper's nu)."""
         return self.n_retained.float() / self.n_inputs.clamp_min(1).float()
 
-    def to(self, device: torch.device | str) -> "LatentMixture":
+    def to(self, device: torch.device | str) -> LatentMixture:
         moved = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
         return LatentMixture(**moved)
 
-    def select(self, index: int | list[int] | Tensor) -> "LatentMixture":
+    def select(self, index: int | list[int] | Tensor) -> LatentMixture:
         """Rows of the batch (an int keeps a batch dimension of 1)."""
         idx = [index] if isinstance(index, int) else index
-        return LatentMixture(**{k: (v[idx] if isinstance(v, Tensor) else v)
-                                for k, v in self.__dict__.items()})
+        return LatentMixture(**{k: (v[idx] if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()})
 
-    def trim(self) -> "LatentMixture":
+    def trim(self) -> LatentMixture:
         """Drop trailing columns that are padding in every row."""
         keep = int((~self.pad).any(0).nonzero().max()) + 1 if bool((~self.pad).any()) else 1
-        return LatentMixture(**{k: (v[:, :keep] if isinstance(v, Tensor) and v.dim() >= 2 else v)
-                                for k, v in self.__dict__.items()})
+        return LatentMixture(
+            **{k: (v[:, :keep] if isinstance(v, Tensor) and v.dim() >= 2 else v) for k, v in self.__dict__.items()}
+        )
 
     def records(self, b: int = 0, tokens: list[str] | None = None) -> list[dict[str, Any]]:
         """Plain Python rows for display: one per (non-padding) component of sentence b."""
@@ -123,19 +123,21 @@ class LatentMixture:
                 continue
             src = int(self.source[b, i])
             token = source_label(src, tokens)
-            rows.append({
-                "component": i,
-                "source": src,
-                "token": token,
-                "alpha": float(self.alpha[b, i].detach()),
-                "pi": float(self.pi[b, i].detach()),
-                "retained": not bool(self.mask[b, i]),
-                "mean_variance": float(var[i]),
-            })
+            rows.append(
+                {
+                    "component": i,
+                    "source": src,
+                    "token": token,
+                    "alpha": float(self.alpha[b, i].detach()),
+                    "pi": float(self.pi[b, i].detach()),
+                    "retained": not bool(self.mask[b, i]),
+                    "mean_variance": float(var[i]),
+                }
+            )
         return rows
 
     # -- interpolation -----------------------------------------------------------------------
-    def mix(self, other: "LatentMixture", tau: float | Tensor) -> "LatentMixture":
+    def mix(self, other: LatentMixture, tau: float | Tensor) -> LatentMixture:
         """Interpolate towards `other`: F_tau = (1 - tau) F_self + tau F_other (docs/nvib.md section 5).
 
         Both latents have batch size 1; `tau` may be a float or a 1-D tensor of T values, giving a
@@ -170,12 +172,16 @@ def _mix_sets(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T: int
     weights = torch.cat([wa * a.pi, wb * b.pi], dim=1)  # [T, Na + Nb]
     mask = cat(a.mask, b.mask) | (weights <= 0)
     return LatentMixture(
-        mu=cat(a.mu, b.mu), logvar=cat(a.logvar, b.logvar),
+        mu=cat(a.mu, b.mu),
+        logvar=cat(a.logvar, b.logvar),
         alpha=torch.cat([wa * a.alpha, wb * b.alpha], dim=1),
-        pi=_normalise(weights, mask), mask=mask, pad=cat(a.pad, b.pad),
+        pi=_normalise(weights, mask),
+        mask=mask,
+        pad=cat(a.pad, b.pad),
         source=cat(a.source, b.source),
         n_inputs=(a.n_inputs + b.n_inputs).expand(T),
-        has_prior=True, threshold=a.threshold,
+        has_prior=True,
+        threshold=a.threshold,
     )
 
 
@@ -201,10 +207,16 @@ def _mix_positions(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T
     mask = pad | (weights <= 0)
     source = torch.where(a_real, _pad_to(a.source, n, 0), _pad_to(b.source, n, 0)).expand(T, n)
     return LatentMixture(
-        mu=mu, logvar=logvar, alpha=weights.masked_fill(mask, 0.0), pi=_normalise(weights, mask),
-        mask=mask, pad=pad.expand(T, n), source=source,
+        mu=mu,
+        logvar=logvar,
+        alpha=weights.masked_fill(mask, 0.0),
+        pi=_normalise(weights, mask),
+        mask=mask,
+        pad=pad.expand(T, n),
+        source=source,
         n_inputs=torch.maximum(a.n_inputs, b.n_inputs).expand(T),
-        has_prior=False, threshold=a.threshold,
+        has_prior=False,
+        threshold=a.threshold,
     )
 
 
@@ -213,8 +225,9 @@ def _mix_positions(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T
 # ---------------------------------------------------------------------------------------------
 
 
-def kl_gaussian(mu: Tensor, logvar: Tensor, weights: Tensor, prior_mu: Tensor, prior_var: Tensor,
-                kappa: int = 1) -> Tensor:
+def kl_gaussian(
+    mu: Tensor, logvar: Tensor, weights: Tensor, prior_mu: Tensor, prior_var: Tensor, kappa: int = 1
+) -> Tensor:
     """KL_G per sentence [B] = 0.5 kappa sum_i w_i mean_p[var/var_p + (mu-mu_p)^2/var_p - 1 - log(var/var_p)].
 
     mu, logvar [B, N, P]; weights [B, N] (pibar = alpha / alpha0_q; 0 at padding).
@@ -232,9 +245,12 @@ def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) 
     """
     q, p = alpha0_q.double(), alpha0_p.double()
     K = kappa * (n.double() + 1.0)
-    kl = (torch.lgamma(q) - torch.lgamma(p)
-          + (q - p) * (torch.digamma(q / K) - torch.digamma(q))
-          + K * (torch.lgamma(p / K) - torch.lgamma(q / K)))
+    kl = (
+        torch.lgamma(q)
+        - torch.lgamma(p)
+        + (q - p) * (torch.digamma(q / K) - torch.digamma(q))
+        + K * (torch.lgamma(p / K) - torch.lgamma(q / K))
+    )
     return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
 
 
@@ -320,8 +336,9 @@ class NVIB(nn.Module):
         hidden = nn.functional.silu(linear32(self.cond[0], x[:, None, None].float()))
         return h + linear32(self.cond[2], hidden)
 
-    def forward(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
-                ) -> tuple[LatentMixture, Tensor, Tensor]:
+    def forward(
+        self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
+    ) -> tuple[LatentMixture, Tensor, Tensor]:
         """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B])."""
         with torch.autocast(device_type=h.device.type, enabled=False):
             return self._forward(h.float(), pad_mask, alpha_delta)
@@ -333,8 +350,9 @@ class NVIB(nn.Module):
         hc = self._condition(h, ad)
         mu_tok = linear32(self.mu_proj, hc)
         logvar_tok = linear32(self.logvar_proj, hc).clamp(LOGVAR_MIN, LOGVAR_MAX)
-        log_alpha = (linear32(self.alpha_proj, hc).squeeze(-1)
-                     + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (2 * self.sqrt_e))
+        log_alpha = linear32(self.alpha_proj, hc).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
+            2 * self.sqrt_e
+        )
         if cfg.alpha_conditioning == "direct":
             log_alpha = log_alpha + ad.clamp_min(1e-8).log()[:, None]
         elif cfg.alpha_conditioning == "budget":
@@ -355,8 +373,9 @@ class NVIB(nn.Module):
         logvar = torch.cat([prior_logvar, logvar_tok], dim=1)
         alpha = torch.cat([prior_alpha_.expand(B, 1), alpha_tok], dim=1)
         pad = torch.cat([pad_mask.new_zeros(B, 1), pad_mask], dim=1)
-        source = torch.cat([torch.full((B, 1), PRIOR, device=h.device),
-                            torch.arange(n, device=h.device).expand(B, n)], dim=1)
+        source = torch.cat(
+            [torch.full((B, 1), PRIOR, device=h.device), torch.arange(n, device=h.device).expand(B, n)], dim=1
+        )
         n_inputs = (~pad_mask).sum(-1)
 
         # KL terms, from the deterministic parameters
@@ -370,18 +389,35 @@ class NVIB(nn.Module):
         if self.training and cfg.prune_gate == "st":
             gate = self._gate(log_alpha, pad)
             if gaussian:  # the evaluation form and its weights, with every component in the gate
-                latent = LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(alpha, pad), mask=pad,
-                                       pad=pad, source=source, n_inputs=n_inputs, threshold=cfg.threshold,
-                                       gate=gate)
+                latent = LatentMixture(
+                    mu=mu,
+                    logvar=logvar,
+                    alpha=alpha,
+                    pi=_normalise(alpha, pad),
+                    mask=pad,
+                    pad=pad,
+                    source=source,
+                    n_inputs=n_inputs,
+                    threshold=cfg.threshold,
+                    gate=gate,
+                )
             else:
                 latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, False, gate)
         elif self.training and not (gaussian and cfg.gaussian_train_pruned):
             latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, gaussian)
         else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR))
-            latent = LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(alpha, mask),
-                                   mask=mask, pad=pad, source=source, n_inputs=n_inputs,
-                                   threshold=cfg.threshold)
+            latent = LatentMixture(
+                mu=mu,
+                logvar=logvar,
+                alpha=alpha,
+                pi=_normalise(alpha, mask),
+                mask=mask,
+                pad=pad,
+                source=source,
+                n_inputs=n_inputs,
+                threshold=cfg.threshold,
+            )
         return latent, kl_g, kl_d
 
     def _gate(self, log_alpha: Tensor, pad: Tensor) -> Tensor:
@@ -398,8 +434,9 @@ class NVIB(nn.Module):
         gate = torch.cat([torch.ones_like(gate_tok[:, :1]), gate_tok], dim=1)
         return gate.masked_fill(pad, 0.0)
 
-    def _sample(self, mu, logvar, alpha, pad, source, n_inputs, gaussian: bool,
-                gate: Tensor | None = None) -> LatentMixture:
+    def _sample(
+        self, mu, logvar, alpha, pad, source, n_inputs, gaussian: bool, gate: Tensor | None = None
+    ) -> LatentMixture:
         """Training: z ~ N(mu, var), pi ~ Dir(c alpha) by reparameterised Gamma draws (kappa each),
         c = pi_concentration (0: pi = alpha / sum(alpha), no draw).
 
@@ -423,13 +460,24 @@ class NVIB(nn.Module):
         mask = pad | (gamma <= 0)
         if gaussian:
             z = None
-        return LatentMixture(mu=mu, logvar=logvar, alpha=alpha, pi=_normalise(gamma, mask), mask=mask,
-                             pad=pad, source=source, n_inputs=n_inputs, z=z,
-                             threshold=self.cfg.threshold, gate=gate)
+        return LatentMixture(
+            mu=mu,
+            logvar=logvar,
+            alpha=alpha,
+            pi=_normalise(gamma, mask),
+            mask=mask,
+            pad=pad,
+            source=source,
+            n_inputs=n_inputs,
+            z=z,
+            threshold=self.cfg.threshold,
+            gate=gate,
+        )
 
     @torch.no_grad()
-    def sample_prior(self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None,
-                     seed: int | None = None) -> LatentMixture:
+    def sample_prior(
+        self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None, seed: int | None = None
+    ) -> LatentMixture:
         """A latent drawn from the prior: n + 1 impulses z ~ N(mu_p, var_p), pi ~ Dir(alpha0_p / K).
 
         `seed` makes the draw repeatable without touching the global random state.
@@ -450,9 +498,16 @@ class NVIB(nn.Module):
         mask = (gamma <= 0) & (gamma < gamma.amax(-1, keepdim=True))
         pad = torch.zeros(B, K, dtype=torch.bool, device=device)
         return LatentMixture(
-            mu=z, logvar=torch.full_like(z, IMPULSE_LOGVAR), alpha=conc.clone(), pi=_normalise(gamma, mask),
-            mask=mask, pad=pad, source=torch.full((B, K), SAMPLED, device=device),
-            n_inputs=torch.full((B,), n, device=device), z=z, threshold=self.cfg.threshold,
+            mu=z,
+            logvar=torch.full_like(z, IMPULSE_LOGVAR),
+            alpha=conc.clone(),
+            pi=_normalise(gamma, mask),
+            mask=mask,
+            pad=pad,
+            source=torch.full((B, K), SAMPLED, device=device),
+            n_inputs=torch.full((B,), n, device=device),
+            z=z,
+            threshold=self.cfg.threshold,
         )
 
 

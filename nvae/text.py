@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
@@ -67,13 +67,65 @@ def is_heading(line: str) -> bool:
 # -- sentences ------------------------------------------------------------------------------------
 
 # Words that end with a period without ending the sentence (compared without the period).
-ABBREVIATIONS = frozenset({
-    "mr", "mrs", "ms", "dr", "st", "jr", "sr", "prof", "rev", "fr", "gen", "col", "lt", "sgt",
-    "capt", "cmdr", "adm", "maj", "gov", "sen", "rep", "pres", "hon", "mt", "ft", "no", "nos",
-    "vol", "vols", "pp", "ed", "eds", "vs", "etc", "al", "approx", "ca", "cf", "inc", "ltd",
-    "co", "corp", "bros", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
-    "nov", "dec",
-})
+ABBREVIATIONS = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "jr",
+        "sr",
+        "prof",
+        "rev",
+        "fr",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "maj",
+        "gov",
+        "sen",
+        "rep",
+        "pres",
+        "hon",
+        "mt",
+        "ft",
+        "no",
+        "nos",
+        "vol",
+        "vols",
+        "pp",
+        "ed",
+        "eds",
+        "vs",
+        "etc",
+        "al",
+        "approx",
+        "ca",
+        "cf",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "bros",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    }
+)
 # A candidate boundary: end punctuation, optional closing quotes or brackets, then whitespace.
 _BOUNDARY = re.compile(r"""[.!?]["'”’)\]]*\s+""")
 # Initials and dotted acronyms: "H.", "U.S.", "e.g."
@@ -109,7 +161,7 @@ def split_sentences(paragraph: str) -> list[str]:
         punct_end = match.start() + 1
         if paragraph[match.start()] == "." and _is_abbreviation(paragraph[start:punct_end]):
             continue
-        sentences.append(paragraph[start:match.end()].strip())
+        sentences.append(paragraph[start : match.end()].strip())
         start = end
     sentences.append(paragraph[start:].strip())
     return [s for s in sentences if s]
@@ -144,7 +196,8 @@ def _untrained_tokenizer(vocab: dict[str, int] | None = None) -> Tokenizer:
     """An uncased WordPiece tokenizer (BERT normaliser and pre-tokenizer) with `vocab`."""
     tok = Tokenizer(models.WordPiece(vocab, unk_token=UNK))
     tok.normalizer = normalizers.BertNormalizer(
-        lowercase=True, strip_accents=True, clean_text=True, handle_chinese_chars=True)
+        lowercase=True, strip_accents=True, clean_text=True, handle_chinese_chars=True
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
     return tok
@@ -154,7 +207,7 @@ def _continuation_chars(tok: Tokenizer, sentences: list[str]) -> set[str]:
     """The characters that occur inside a word (not first) once `tok` normalises and splits."""
     chunks: set[str] = set()  # distinct whitespace-separated pieces: far fewer than words
     for start in range(0, len(sentences), 10_000):
-        chunks.update(tok.normalizer.normalize_str("\n".join(sentences[start:start + 10_000])).split())
+        chunks.update(tok.normalizer.normalize_str("\n".join(sentences[start : start + 10_000])).split())
     chars: set[str] = set()
     for word, _ in tok.pre_tokenizer.pre_tokenize_str(" ".join(sorted(chunks))):
         chars.update(word[1:])
@@ -175,8 +228,8 @@ def train_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) -> Tokeniz
     tok = _untrained_tokenizer()
     continuation_tokens = ["##" + c for c in sorted(_continuation_chars(tok, sentences))]
     trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + continuation_tokens, min_frequency=2,
-        show_progress=False)
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS + continuation_tokens, min_frequency=2, show_progress=False
+    )
     tok.train_from_iterator(sentences, trainer=trainer)
 
     trained = _untrained_tokenizer(tok.get_vocab())

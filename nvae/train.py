@@ -32,8 +32,14 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoint import (capture_rng, load_checkpoint, load_training_state, recover_interrupted_save, restore_rng,
-                         save_checkpoint)
+from .checkpoint import (
+    capture_rng,
+    load_checkpoint,
+    load_training_state,
+    recover_interrupted_save,
+    restore_rng,
+    save_checkpoint,
+)
 from .config import ModelConfig, TrainConfig, load_configs
 from .data import LengthBatcher, load_sentences
 from .metrics import reconstruct
@@ -61,8 +67,10 @@ def check_run_folder(run: Path, resume: bool, overwrite: bool) -> None:
     if not present or resume:
         return
     if not overwrite:
-        raise RunExists(f"{run} already holds a run ({', '.join(present)}): pass --resume to continue it or "
-                        f"--overwrite to start again from scratch")
+        raise RunExists(
+            f"{run} already holds a run ({', '.join(present)}): pass --resume to continue it or "
+            f"--overwrite to start again from scratch"
+        )
     for name in present:
         target = run / name
         shutil.rmtree(target) if target.is_dir() else target.unlink()
@@ -109,6 +117,7 @@ def lr_lambda(cfg: TrainConfig):
             return (step + 1) / max(cfg.warmup_steps, 1)
         progress = (step - cfg.warmup_steps) / max(cfg.max_steps - cfg.warmup_steps, 1)
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
     return f
 
 
@@ -177,7 +186,11 @@ def corpus_splits(train_cfg: TrainConfig) -> tuple[list[str], list[str], str]:
         if train_cfg.eval_split == "train":
             return train_sents, train_sents, f"{data} (the training sentences themselves)"
         eval_sents = [every[i] for i in sorted(held)]
-        return train_sents, eval_sents, f"{data} (every {HOLD_OUT_EVERY}th sentence, {len(eval_sents)} held out of training)"
+        return (
+            train_sents,
+            eval_sents,
+            f"{data} (every {HOLD_OUT_EVERY}th sentence, {len(eval_sents)} held out of training)",
+        )
     train_sents = load_sentences(data, train_cfg.split)
     if train_cfg.valid_data:
         return train_sents, load_sentences(train_cfg.valid_data, "validation"), f"{train_cfg.valid_data} (valid_data)"
@@ -210,9 +223,16 @@ def prepare_data(run: Path, train_cfg: TrainConfig, rank: int, world: int, resum
 # -- the loop -------------------------------------------------------------------------------------
 
 
-def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resume: bool = False,
-          device: str | None = None, progress: bool = True, stop_after: int | None = None,
-          overwrite: bool = False) -> Path:
+def train(
+    run: str | Path,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+    overwrite: bool = False,
+) -> Path:
     """Train into `run`; returns the checkpoint folder. A folder that already holds a run needs
     `resume` (continue) or `overwrite` (start again). `stop_after` ends the call after that many
     steps of this call (used by tests to simulate an interrupted run)."""
@@ -241,8 +261,11 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
 
     tok, train_ids, eval_ids, eval_from = prepare_data(run, train_cfg, rank, world, resume)
     if is_main and progress:
-        print(f"training on {len(train_ids)} sentences of {train_cfg.data}:{train_cfg.split}; "
-              f"evaluating on {len(eval_ids)} sentences of {eval_from}", file=sys.stderr)
+        print(
+            f"training on {len(train_ids)} sentences of {train_cfg.data}:{train_cfg.split}; "
+            f"evaluating on {len(eval_ids)} sentences of {eval_from}",
+            file=sys.stderr,
+        )
     if tok.get_vocab_size() != model_cfg.vocab_size:
         model_cfg.vocab_size = tok.get_vocab_size()
     model_cfg.max_len = max(model_cfg.max_len, train_cfg.max_tokens + 1)
@@ -268,10 +291,12 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
     train_model = model
     if world > 1:
         train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None)
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
 
-    batcher = LengthBatcher([len(s) for s in train_ids], train_cfg.batch_size, seed=train_cfg.seed,
-                            rank=rank, world_size=world)
+    batcher = LengthBatcher(
+        [len(s) for s in train_ids], train_cfg.batch_size, seed=train_cfg.seed, rank=rank, world_size=world
+    )
     amp_ctx, scaler = _amp_context(train_cfg.amp, dev)
     metrics_path = run / "metrics.jsonl"
 
@@ -290,9 +315,18 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
 
     def save() -> None:
         if is_main:
-            save_checkpoint(ckpt_dir, model, train_cfg, training_state={
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
-                "rng": capture_rng(), "extra": {"epoch": epoch, "offset": offset}})
+            save_checkpoint(
+                ckpt_dir,
+                model,
+                train_cfg,
+                training_state={
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "step": step,
+                    "rng": capture_rng(),
+                    "extra": {"epoch": epoch, "offset": offset},
+                },
+            )
         _barrier(world)
 
     def log(record: dict) -> None:
@@ -304,16 +338,23 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
         # run.json: the settings of the first call, plus every later call (a resume may change settings)
         info_path = run / "run.json"
         argv = sys.argv[1:] if sys.argv[0].endswith("__main__.py") else sys.argv
-        call = {"command": "python -m nvae " + " ".join(argv), "start_step": step, "train": train_cfg.to_dict(),
-                "world_size": world, "device": str(dev), "hardware": hardware_summary(dev)}
+        call = {
+            "command": "python -m nvae " + " ".join(argv),
+            "start_step": step,
+            "train": train_cfg.to_dict(),
+            "world_size": world,
+            "device": str(dev),
+            "hardware": hardware_summary(dev),
+        }
         if resume and info_path.exists():
             info = json.loads(info_path.read_text())
             info.setdefault("resumed", []).append(call)
         else:
             info = {"model": model_cfg.to_dict(), "train_sentences": len(train_ids), "eval_from": eval_from, **call}
         info_path.write_text(json.dumps(info, indent=2))
-    bar = tqdm(total=train_cfg.max_steps, initial=step, disable=not (progress and is_main),
-               dynamic_ncols=True, desc=run.name)
+    bar = tqdm(
+        total=train_cfg.max_steps, initial=step, disable=not (progress and is_main), dynamic_ncols=True, desc=run.name
+    )
     bad_steps, steps_this_call, t0 = 0, 0, time.time()
     lo, hi = math.log(model_cfg.alpha_delta_min), math.log(model_cfg.alpha_delta_max)
     try:
@@ -347,8 +388,10 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
                 opt.zero_grad(set_to_none=True)
                 tqdm.write(f"warning: non-finite loss at step {step}; step skipped ({bad_steps} in a row)")
                 if bad_steps >= MAX_BAD_STEPS:
-                    raise TrainingStopped(f"{bad_steps} non-finite losses in a row at step {step}; "
-                                          f"stopped, last good checkpoint kept in {ckpt_dir}")
+                    raise TrainingStopped(
+                        f"{bad_steps} non-finite losses in a row at step {step}; "
+                        f"stopped, last good checkpoint kept in {ckpt_dir}"
+                    )
                 continue
             bad_steps = 0
             opt.zero_grad(set_to_none=True)
@@ -368,26 +411,41 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
             steps_this_call += 1
             bar.update(1)
             if step % 10 == 0 or step == 1:
-                rec = {"step": step, "loss": float(loss.detach()), "ce": float(out["ce"].detach()), "kl_g": float(out["kl_g"].detach()),
-                       "kl_d": float(out["kl_d"].detach()), "retained": float(out["retained"]), "kl_weight": w,
-                       "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
-                       "elapsed_s": round(time.time() - t0, 2)}
+                rec = {
+                    "step": step,
+                    "loss": float(loss.detach()),
+                    "ce": float(out["ce"].detach()),
+                    "kl_g": float(out["kl_g"].detach()),
+                    "kl_d": float(out["kl_d"].detach()),
+                    "retained": float(out["retained"]),
+                    "kl_weight": w,
+                    "lr": sched.get_last_lr()[0],
+                    "grad_norm": float(gnorm),
+                    "elapsed_s": round(time.time() - t0, 2),
+                }
                 if alpha_delta is not None:
                     rec["alpha_delta"] = alpha_delta
-                bar.set_postfix(loss=f"{rec['loss']:.3f}", ce=f"{rec['ce']:.3f}", kl_d=f"{rec['kl_d']:.3f}",
-                                ret=f"{rec['retained']:.2f}")
+                bar.set_postfix(
+                    loss=f"{rec['loss']:.3f}",
+                    ce=f"{rec['ce']:.3f}",
+                    kl_d=f"{rec['kl_d']:.3f}",
+                    ret=f"{rec['retained']:.2f}",
+                )
                 log({"kind": "train", **rec})
             if eval_ids and (step % train_cfg.eval_every == 0 or step == train_cfg.max_steps):
                 if is_main:
                     res = reconstruct(model, eval_ids).summary()
                     log({"kind": "eval", "step": step, "alpha_delta": model_cfg.alpha_delta, **res})
-                    tqdm.write(f"step {step}: eval BLEU {res['bleu']:.2f}  CE {res['cross_entropy']:.3f}  "
-                               f"retained {res['retained_proportion']:.3f}")
+                    tqdm.write(
+                        f"step {step}: eval BLEU {res['bleu']:.2f}  CE {res['cross_entropy']:.3f}  "
+                        f"retained {res['retained_proportion']:.3f}"
+                    )
                     for ad in eval_alpha_deltas(model_cfg):  # a loss-conditional model across its range
                         res = reconstruct(model, eval_ids, alpha_delta=ad).summary()
                         log({"kind": "eval_sweep", "step": step, "alpha_delta": ad, **res})
-                        tqdm.write(f"  alpha_delta {ad:.3g}: BLEU {res['bleu']:.2f}  "
-                                   f"retained {res['retained_proportion']:.3f}")
+                        tqdm.write(
+                            f"  alpha_delta {ad:.3g}: BLEU {res['bleu']:.2f}  retained {res['retained_proportion']:.3f}"
+                        )
                 _barrier(world)
             if step % train_cfg.checkpoint_every == 0 or step == train_cfg.max_steps:
                 save()
@@ -396,8 +454,11 @@ def train(run: str | Path, model_cfg: ModelConfig, train_cfg: TrainConfig, resum
         if stop["signal"] is not None:
             save()
             if is_main:
-                print(f"\nstopped by signal {stop['signal']} at step {step}; checkpoint saved in {ckpt_dir}; "
-                      f"continue with --resume", file=sys.stderr)
+                print(
+                    f"\nstopped by signal {stop['signal']} at step {step}; checkpoint saved in {ckpt_dir}; "
+                    f"continue with --resume",
+                    file=sys.stderr,
+                )
     finally:
         bar.close()
         for sig, handler in old_handlers.items():

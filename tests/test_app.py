@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
-
 from test_app_support import make_app_checkpoints
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
@@ -129,15 +128,18 @@ def test_inspect_exports_and_figures():
     assert len(at.dataframe) >= 1
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("", "error"),
-    ("   \n\t  ", "error"),
-    ("\u200b\u200b", "error"),
-    ("word " * 2000, "warning"),  # 10,000 characters: cut to the model's limit, with a notice
-    ("I love it 😀😀 🎉", "info"),  # emoji are outside the vocabulary
-    ("Москва 東京 القاهرة", "info"),
-    ("<script>alert('x')</script> <b>bold</b> [link](javascript:alert(1))", "info"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("", "error"),
+        ("   \n\t  ", "error"),
+        ("\u200b\u200b", "error"),
+        ("word " * 2000, "warning"),  # 10,000 characters: cut to the model's limit, with a notice
+        ("I love it 😀😀 🎉", "info"),  # emoji are outside the vocabulary
+        ("Москва 東京 القاهرة", "info"),
+        ("<script>alert('x')</script> <b>bold</b> [link](javascript:alert(1))", "info"),
+    ],
+)
 def test_inspect_bad_input(text, expect):
     at = open_page("inspect")
     at.text_area(key="inspect.s").set_value(text).run()
@@ -240,10 +242,21 @@ def test_query_params_restore_view():
     assert len(at.tabs) == 2
 
 
-@pytest.mark.parametrize("query", [
-    {"ad": "nan"}, {"ad": "inf"}, {"ad": "-1"}, {"ad": "1e308"}, {"ad": "<script>"}, {"ad": "0x10"},
-    {"s": ["x" * 10_000]}, {"s": [f"s{i}" for i in range(50)]}, {"s": ""}, {"ckpt": "../../etc"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"ad": "nan"},
+        {"ad": "inf"},
+        {"ad": "-1"},
+        {"ad": "1e308"},
+        {"ad": "<script>"},
+        {"ad": "0x10"},
+        {"s": ["x" * 10_000]},
+        {"s": [f"s{i}" for i in range(50)]},
+        {"s": ""},
+        {"ckpt": "../../etc"},
+    ],
+)
 def test_bad_query_params_fall_back_with_notice(query):
     at = open_page("inspect", query)
     no_exception(at)
@@ -345,7 +358,8 @@ def test_md_escape():
     from app.ui import md_escape
 
     assert md_escape("a_b*c [x](javascript:alert(1)) `x` $y$") == (
-        r"a\_b\*c \[x\]\(javascript\:alert\(1\)\) \`x\` \$y\$")
+        r"a\_b\*c \[x\]\(javascript\:alert\(1\)\) \`x\` \$y\$"
+    )
 
 
 def _text_table_script(root):
@@ -356,8 +370,11 @@ def _text_table_script(root):
     sys.path.insert(0, root)
     from app import ui
 
-    ui.text_table(pd.DataFrame({"text": ["**bold** [x](javascript:alert(1)) :red[big] $x^2$", "- item"],
-                                "n": [1, 2]}), highlight=[False, True], columns=["text"])
+    ui.text_table(
+        pd.DataFrame({"text": ["**bold** [x](javascript:alert(1)) :red[big] $x^2$", "- item"], "n": [1, 2]}),
+        highlight=[False, True],
+        columns=["text"],
+    )
 
 
 def test_text_table_escapes_markdown():
@@ -394,8 +411,13 @@ def test_latent_map_disk_cache_is_validated(tmp_path, monkeypatch, app_checkpoin
 
     good = tmp_path / "good.npz"
     means = np.random.default_rng(0).normal(size=(5, 32)).astype(np.float32)
-    points = {"means": means, "sentence": np.array([0, 0, 1, 1, 1]), "position": np.arange(5),
-              "token": np.array(list("abcde")), "weight": np.full(5, 0.2, np.float32)}
+    points = {
+        "means": means,
+        "sentence": np.array([0, 0, 1, 1, 1]),
+        "position": np.arange(5),
+        "token": np.array(list("abcde")),
+        "weight": np.full(5, 0.2, np.float32),
+    }
     models._write_map(good, ["s0", "s1"], points, np.zeros((5, 2), np.float32))
     assert models._read_map(good, 32) is not None
     assert models._read_map(good, 64) is None  # another model's width

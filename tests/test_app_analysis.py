@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_app_support import make_app_checkpoints
 
 from app import analysis
 from nvae.checkpoint import load_checkpoint
-from test_app_support import make_app_checkpoints
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -108,8 +108,10 @@ def test_interpolation(models, kind):
     pair = analysis.encode_pair(model, "The film was good.", "He was born in a small village in England.")
     rows = analysis.interpolation_strip(model, pair)
     assert [r["tau"] for r in rows] == analysis.STRIP_TAUS
-    ends = [analysis.inspect_sentences(model, [t])[0].reconstruction
-            for t in ("The film was good.", "He was born in a small village in England.")]
+    ends = [
+        analysis.inspect_sentences(model, [t])[0].reconstruction
+        for t in ("The film was good.", "He was born in a small village in England.")
+    ]
     assert rows[0]["text"] == ends[0] and rows[-1]["text"] == ends[1]  # tau 0 and 1 decode like the ends
     for prev, row in zip(rows, rows[1:]):
         assert row["changed"] == (row["text"] != prev["text"])
@@ -150,8 +152,17 @@ def test_component_points_and_map(models):
 def test_selected_rows_and_grouping():
     corpus = {"token": np.array(["a", "b", "c"]), "sentence": np.array([0, 0, 1]), "weight": np.array([0.1, 0.2, 0.3])}
     user = {"token": np.array(["u"]), "sentence": np.array([0]), "weight": np.array([0.9])}
-    points = [{"customdata": [0, 0]}, {"customdata": [0, 1]}, {"customdata": [1, 0]}, {"customdata": [0, 99]},
-              {"customdata": ["x", 1]}, {"customdata": None}, {}, "junk", {"customdata": [0, -1]}]
+    points = [
+        {"customdata": [0, 0]},
+        {"customdata": [0, 1]},
+        {"customdata": [1, 0]},
+        {"customdata": [0, 99]},
+        {"customdata": ["x", 1]},
+        {"customdata": None},
+        {},
+        "junk",
+        {"customdata": [0, -1]},
+    ]
     rows = analysis.selected_rows(points, corpus, ["s0", "s1"], user, ["mine"])
     assert [(r["from"], r["token"]) for r in rows] == [("corpus", "a"), ("corpus", "b"), ("yours", "u")]
     grouped = analysis.by_sentence(rows)
@@ -166,8 +177,9 @@ def test_denoising_demo_properties():
     assert out["noise_var"] == pytest.approx(math.sqrt(2))
     assert sum(out["denoised_weights"]) == pytest.approx(1.0) and sum(out["ordinary_weights"]) == pytest.approx(1.0)
     # all weight on one narrow component: the query is pulled almost onto its mean
-    narrow = analysis.denoising_demo([(3.0, 3.0), (-3.0, -3.0)], [(1e-6, 1e-6), (1.0, 1.0)], [1.0, 1e-12],
-                                     (0.0, 0.0), d=4)
+    narrow = analysis.denoising_demo(
+        [(3.0, 3.0), (-3.0, -3.0)], [(1e-6, 1e-6), (1.0, 1.0)], [1.0, 1e-12], (0.0, 0.0), d=4
+    )
     assert narrow["denoised"] == pytest.approx([3.0, 3.0], abs=1e-3)
     # a very wide component trusts the query: little movement
     wide = analysis.denoising_demo([(0.0, 0.0), (5.0, 5.0)], [(1e4, 1e4), (1e4, 1e4)], [0.5, 0.5], (1.0, 2.0), d=1)

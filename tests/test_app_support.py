@@ -14,8 +14,8 @@ import shutil
 from pathlib import Path
 
 import torch
-
 from conftest import make_tiny_checkpoint
+
 from nvae.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -50,7 +50,8 @@ def make_app_checkpoints(folder: Path) -> dict[str, Path]:
         '{"kind": "train", "step": 1, "loss": 5.0, "ce": 4.9, "kl_g": 0.1, "kl_d": 0.2, "retained": 0.9, '
         '"lr": 0.0001, "alpha_delta": 0.3}\n{"kind": "train", "step": 2, "loss": 4.0, "ce": 3.9, "kl_g": 0.1, '
         '"kl_d": 0.1, "retained": 0.8, "lr": 0.0002, "alpha_delta": 0.2}\n'
-        '{"kind": "eval", "step": 2, "bleu": 1.5, "cross_entropy": 4.1, "retained_proportion": 0.8}\n{torn')
+        '{"kind": "eval", "step": 2, "bleu": 1.5, "cross_entropy": 4.1, "retained_proportion": 0.8}\n{torn'
+    )
     baseline = make_tiny_checkpoint(folder / "baseline-vt", model_type="vt")
     broken = folder / "broken"
     shutil.copytree(nvae, broken)

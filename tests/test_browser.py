@@ -22,23 +22,40 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-
 from test_app_support import make_app_checkpoints
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # the README's screenshots are retaken only on a real checkpoint; the tiny model's go to /tmp
-SHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("NVAE_BROWSER_CHECKPOINT")
-         else Path(tempfile.gettempdir()) / "nvae-screenshots")
+SHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("NVAE_BROWSER_CHECKPOINT")
+    else Path(tempfile.gettempdir()) / "nvae-screenshots"
+)
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 SERVER_LOGS: dict[str, Path] = {}  # the running server's log and checkpoint, for the concurrency test
 SLOW = 300_000  # ms: the latent map's first UMAP fit on a busy 2-core machine
-PAGES = {"inspect": "", "sparsity": "sparsity", "interpolate": "interpolate", "latent-map": "latent-map",
-         "samples": "samples", "denoising": "denoising", "model": "model"}
+PAGES = {
+    "inspect": "",
+    "sparsity": "sparsity",
+    "interpolate": "interpolate",
+    "latent-map": "latent-map",
+    "samples": "samples",
+    "denoising": "denoising",
+    "model": "model",
+}
 
 if not Path(CHROMIUM).is_file():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
@@ -60,15 +77,34 @@ def server(tmp_path_factory):
     # with a real checkpoint, list its neighbours (e.g. the shipped baselines) rather than the test ones
     listed = str(Path(checkpoint).resolve().parent) if os.environ.get("NVAE_BROWSER_CHECKPOINT") else str(folder)
     port = _free_port()
-    env = dict(os.environ, NVAE_CHECKPOINT=checkpoint, NVAE_CHECKPOINTS_DIR=listed,
-               NVAE_APP_MAP_SENTENCES=os.environ.get("NVAE_APP_MAP_SENTENCES", "120"),
-               NVAE_APP_CACHE_DIR=str(folder / "map-cache"))
+    env = dict(
+        os.environ,
+        NVAE_CHECKPOINT=checkpoint,
+        NVAE_CHECKPOINTS_DIR=listed,
+        NVAE_APP_MAP_SENTENCES=os.environ.get("NVAE_APP_MAP_SENTENCES", "120"),
+        NVAE_APP_CACHE_DIR=str(folder / "map-cache"),
+    )
     log = open(folder / "server.log", "w")
     SERVER_LOGS["current"] = folder / "server.log"
     SERVER_LOGS["checkpoint"] = Path(checkpoint)
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app/main.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://localhost:{port}"
     try:
         deadline = time.time() + 120
@@ -115,7 +151,9 @@ def idle(pg, timeout: int = SLOW) -> None:
 def open_page(pg, url: str, path: str, query: str = "") -> None:
     pg.goto(f"{url}/{path}{('?' + query) if query else ''}")
     idle(pg)
-    assert pg.locator('[data-testid="stException"]').count() == 0, pg.locator('[data-testid="stException"]').first.inner_text()
+    assert pg.locator('[data-testid="stException"]').count() == 0, pg.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
 
 
 def screenshot(pg, name: str) -> None:
@@ -225,8 +263,12 @@ def test_shared_link_restores_view(server, page):
     assert any("τ = 0.30" in c for c in texts(page, "stCaptionContainer"))
     open_page(page, server, "", "s=First%20one.&s=Second%20one.&ad=1")
     # on a busy machine the run may start after idle() returned: wait for its output
-    sync_api.expect(page.locator('[data-testid="stTextArea"] textarea')).to_have_value("First one.\nSecond one.", timeout=SLOW)
-    sync_api.expect(page.locator('[data-testid="stCode"]').filter(has_text="first one.").first).to_be_visible(timeout=SLOW)
+    sync_api.expect(page.locator('[data-testid="stTextArea"] textarea')).to_have_value(
+        "First one.\nSecond one.", timeout=SLOW
+    )
+    sync_api.expect(page.locator('[data-testid="stCode"]').filter(has_text="first one.").first).to_be_visible(
+        timeout=SLOW
+    )
     open_page(page, server, "", "page=samples&seed=5")
     sync_api.expect(page.locator("h1").first).to_have_text(re.compile(r"^Samples"), timeout=SLOW)
     assert query(page)["seed"] == ["5"]
@@ -310,5 +352,4 @@ def test_eight_concurrent_sessions(server):
         b.close()
     assert on_disk[:16] in caption and "unchanged" in caption, caption
     q = statistics.quantiles(latencies, n=20)
-    print(f"8 sessions, {len(latencies)} slider moves: p50 {statistics.median(latencies):.0f} ms, "
-          f"p95 {q[18]:.0f} ms")
+    print(f"8 sessions, {len(latencies)} slider moves: p50 {statistics.median(latencies):.0f} ms, p95 {q[18]:.0f} ms")

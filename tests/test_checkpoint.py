@@ -19,15 +19,29 @@ from tokenizers.pre_tokenizers import Whitespace
 from tokenizers.trainers import WordPieceTrainer
 
 import nvae.checkpoint as ckpt
-from nvae.checkpoint import (CheckpointError, capture_rng, describe, load_checkpoint, load_training_state,
-                             read_metrics, recover_interrupted_save, restore_rng, save_checkpoint)
+from nvae.checkpoint import (
+    CheckpointError,
+    capture_rng,
+    describe,
+    load_checkpoint,
+    load_training_state,
+    read_metrics,
+    recover_interrupted_save,
+    restore_rng,
+    save_checkpoint,
+)
 from nvae.config import ModelConfig, TrainConfig
 from nvae.model import NVAE
 
 SENTENCES = [
-    "the cat sat on the mat", "a dog ran in the park", "the bird sang a song",
-    "we walked to the river", "she read the old book", "they played in the garden",
-    "the sun rose over the hills", "he cooked a warm dinner",
+    "the cat sat on the mat",
+    "a dog ran in the park",
+    "the bird sang a song",
+    "we walked to the river",
+    "she read the old book",
+    "they played in the garden",
+    "the sun rose over the hills",
+    "he cooked a warm dinner",
 ]
 SPECIALS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
 
@@ -46,8 +60,18 @@ def tok() -> Tokenizer:
 
 def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, **kw) -> NVAE:
     torch.manual_seed(seed)
-    cfg = ModelConfig(model_type=model_type, vocab_size=tok.get_vocab_size(), d_model=32, n_heads=4, d_ff=64,
-                      n_enc_layers=1, n_dec_layers=1, max_len=16, dropout=0.0, **kw)
+    cfg = ModelConfig(
+        model_type=model_type,
+        vocab_size=tok.get_vocab_size(),
+        d_model=32,
+        n_heads=4,
+        d_ff=64,
+        n_enc_layers=1,
+        n_dec_layers=1,
+        max_len=16,
+        dropout=0.0,
+        **kw,
+    )
     return NVAE(cfg, tok)
 
 
@@ -325,8 +349,12 @@ def test_successful_overwrite_replaces_and_keeps_foreign_files(saved, tok):
     (saved / "MODEL_CARD.md").write_text("# card\n")
     (saved / "metrics.jsonl").write_text('{"step": 1}\n')
     new = tiny_model(tok, seed=5)
-    save_checkpoint(saved, new, TrainConfig(max_steps=99),
-                    training_state={"optimizer": torch.optim.AdamW(new.parameters()).state_dict(), "step": 0})
+    save_checkpoint(
+        saved,
+        new,
+        TrainConfig(max_steps=99),
+        training_state={"optimizer": torch.optim.AdamW(new.parameters()).state_dict(), "step": 0},
+    )
     assert (saved / "training_state.json").exists()
     save_checkpoint(saved, new, TrainConfig(max_steps=100))  # no training state: the stale one goes
     loaded = load_checkpoint(saved)
@@ -339,7 +367,7 @@ def test_successful_overwrite_replaces_and_keeps_foreign_files(saved, tok):
 
 
 def test_crash_between_the_renames_is_recovered(saved):
-    dead_pid = 2 ** 22 + 12345  # above the default pid_max: no such process
+    dead_pid = 2**22 + 12345  # above the default pid_max: no such process
     os.rename(saved, saved.parent / f".{saved.name}.old-{dead_pid}")
     (saved.parent / f".{saved.name}.tmp-{dead_pid}").mkdir()  # the half-written new one
     assert recover_interrupted_save(saved)
@@ -360,8 +388,9 @@ def loss_of(model: NVAE, seed: int) -> torch.Tensor:
 def make_optimizer(model: NVAE):
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=1e-3, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.98)
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 4))
     return opt, sched
 
@@ -380,9 +409,18 @@ def test_training_state_round_trip_resumes_exactly(tmp_path, tok, model_type):
     opt, sched = make_optimizer(model)
     for s in range(3):
         train_step(model, opt, sched, seed=s)
-    path = save_checkpoint(tmp_path / "ck", model, TrainConfig(), training_state={
-        "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": 3, "rng": capture_rng(),
-        "extra": {"epoch": 1, "offset": 17, "note": "x"}})
+    path = save_checkpoint(
+        tmp_path / "ck",
+        model,
+        TrainConfig(),
+        training_state={
+            "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(),
+            "step": 3,
+            "rng": capture_rng(),
+            "extra": {"epoch": 1, "offset": 17, "note": "x"},
+        },
+    )
     assert {p.name for p in path.iterdir()} >= {"training_state.json", "training_state.safetensors"}
 
     state = load_training_state(path)
@@ -466,8 +504,9 @@ def test_describe(saved, tok):
 
 def test_read_metrics_skips_torn_lines(tmp_path):
     assert read_metrics(tmp_path) == []
-    (tmp_path / "metrics.jsonl").write_text('{"step": 10, "loss": 2.5}\n\n{"step": 20, "lo'
-                                            '{"step": 30, "loss": 2.1}\n{"step": 40, "loss": 2.0}\n{"step": 5')
+    (tmp_path / "metrics.jsonl").write_text(
+        '{"step": 10, "loss": 2.5}\n\n{"step": 20, "lo{"step": 30, "loss": 2.1}\n{"step": 40, "loss": 2.0}\n{"step": 5'
+    )
     assert read_metrics(tmp_path) == [{"step": 10, "loss": 2.5}, {"step": 40, "loss": 2.0}]
     assert read_metrics(tmp_path / "metrics.jsonl")[0]["step"] == 10
 
@@ -478,6 +517,7 @@ def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
     import json
 
     from conftest import make_tiny_checkpoint
+
     from nvae.cli import main
 
     cond = make_tiny_checkpoint(tmp_path / "cond")
@@ -496,6 +536,7 @@ def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp
     import stat
 
     from conftest import make_tiny_checkpoint
+
     from nvae.cli import main
 
     src = make_tiny_checkpoint(tmp_path / "src")
@@ -518,9 +559,32 @@ def test_train_refuses_to_start_over_an_existing_run(tmp_path, capsys):
 
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("\n".join(f"the cat number {i} sat on the mat today." for i in range(60)) + "\n")
-    args = ["train", "--out", str(tmp_path / "run"), "--quiet", "--set", f"data={corpus}", "--set", "max_steps=2",
-            "--set", "batch_size=8", "--set", "vocab_size=80", "--set", "d_model=16", "--set", "n_heads=2",
-            "--set", "d_ff=16", "--set", "n_enc_layers=1", "--set", "n_dec_layers=1", "--set", "eval_split="]
+    args = [
+        "train",
+        "--out",
+        str(tmp_path / "run"),
+        "--quiet",
+        "--set",
+        f"data={corpus}",
+        "--set",
+        "max_steps=2",
+        "--set",
+        "batch_size=8",
+        "--set",
+        "vocab_size=80",
+        "--set",
+        "d_model=16",
+        "--set",
+        "n_heads=2",
+        "--set",
+        "d_ff=16",
+        "--set",
+        "n_enc_layers=1",
+        "--set",
+        "n_dec_layers=1",
+        "--set",
+        "eval_split=",
+    ]
     assert main(args) == 0
     metrics = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert main(args) == 2

@@ -97,7 +97,8 @@ def test_train_split_drops_sentences_of_the_held_out_splits(tmp_path, monkeypatc
     (tmp_path / "wikitext-2" / "wiki.valid.tokens").write_text(" A held out sentence . \n")
     (tmp_path / "wikitext-2" / "wiki.test.tokens").write_text(" Another one . \n")
     (tmp_path / "wikitext-2" / "wiki.train.prefix.tokens").write_text(
-        " Kept first . A HELD out   sentence . Kept again . \n kept first . ANOTHER ONE . Last . \n")
+        " Kept first . A HELD out   sentence . Kept again . \n kept first . ANOTHER ONE . Last . \n"
+    )
     monkeypatch.setenv("NVAE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
     assert load_sentences("wikitext-2", "train") == ["Kept first.", "Kept again.", "Last."]
@@ -113,12 +114,16 @@ def test_unknown_split_or_corpus():
 def test_data_dir_override(tmp_path, monkeypatch):
     (tmp_path / "wikitext-2").mkdir()
     with gzip.open(tmp_path / "wikitext-2" / "wiki.valid.tokens.gz", "wt") as f:
-        f.write(" \n = Title = \n \n The pay @-@ off was 1 @,@ 000 <unk> . It 's \" fine \" . \n"
-                " = = Part = = \n A second paragraph here . \n")
+        f.write(
+            ' \n = Title = \n \n The pay @-@ off was 1 @,@ 000 <unk> . It \'s " fine " . \n'
+            " = = Part = = \n A second paragraph here . \n"
+        )
     monkeypatch.setenv("NVAE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
     assert load_paragraphs("wikitext-2", "validation") == [
-        'The pay-off was 1,000 [UNK]. It\'s "fine".', "A second paragraph here."]
+        'The pay-off was 1,000 [UNK]. It\'s "fine".',
+        "A second paragraph here.",
+    ]
     assert (tmp_path / "cache").is_dir()
     with pytest.raises(FileNotFoundError, match="wiki.test.tokens"):
         load_paragraphs("wikitext-2", "test")
@@ -127,12 +132,20 @@ def test_data_dir_override(tmp_path, monkeypatch):
 
 
 def test_hub_name_offline_is_a_clear_error(tmp_path):
-    code = ("from nvae.data import load_paragraphs\n"
-            "try:\n    load_paragraphs('wikitext-103-raw-v1', 'train')\n"
-            "except FileNotFoundError as e:\n    print('ERR', e)\n")
+    code = (
+        "from nvae.data import load_paragraphs\n"
+        "try:\n    load_paragraphs('wikitext-103-raw-v1', 'train')\n"
+        "except FileNotFoundError as e:\n    print('ERR', e)\n"
+    )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", NVAE_CACHE_DIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
-                         cwd=Path(data.__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(data.__file__).resolve().parents[1],
+    )
     assert out.stdout.startswith("ERR cannot load Salesforce/wikitext/wikitext-103-raw-v1"), out.stderr[-2000:]
     assert "offline, use the local corpus" in out.stdout
 
@@ -142,9 +155,16 @@ def test_user_text_file_is_only_cleaned(tmp_path, monkeypatch):
     path = tmp_path / "mine.txt"
     path.write_text("First line , as typed.\n\n  \x00Second\tline. Third one!\r\n = Not a heading = \n")
     assert load_paragraphs(str(path), "whatever") == [
-        "First line , as typed.", "Second line. Third one!", "= Not a heading ="]
+        "First line , as typed.",
+        "Second line. Third one!",
+        "= Not a heading =",
+    ]
     assert load_sentences(str(path), "train") == [
-        "First line , as typed.", "Second line.", "Third one!", "= Not a heading ="]
+        "First line , as typed.",
+        "Second line.",
+        "Third one!",
+        "= Not a heading =",
+    ]
 
 
 def test_load_sentences_dedup_and_order(tmp_path, monkeypatch):

@@ -12,7 +12,15 @@ from app import figures
 
 EVIL = "<script>alert(1)</script>"
 COMPONENTS = [
-    {"component": 0, "source": -1, "token": "⟨prior⟩", "alpha": 1.0, "pi": 0.05, "retained": True, "mean_variance": 1.0},
+    {
+        "component": 0,
+        "source": -1,
+        "token": "⟨prior⟩",
+        "alpha": 1.0,
+        "pi": 0.05,
+        "retained": True,
+        "mean_variance": 1.0,
+    },
     {"component": 1, "source": 0, "token": "the", "alpha": 12.0, "pi": 0.6, "retained": True, "mean_variance": 0.02},
     {"component": 2, "source": 1, "token": EVIL, "alpha": 0.05, "pi": 0.0, "retained": False, "mean_variance": 0.02},
     {"component": 3, "source": 2, "token": "the", "alpha": 7.0, "pi": 0.35, "retained": True, "mean_variance": 0.03},
@@ -73,8 +81,13 @@ def test_attention_heatmap():
 
 
 def test_sparsity_curve():
-    curve = {"alpha_delta": [0.01, 0.1, 1.0], "retained": [2, 5, 9], "bleu": [10.0, 50.0, 90.0], "n_inputs": 10,
-             "proportion": [0.2, 0.5, 0.9]}
+    curve = {
+        "alpha_delta": [0.01, 0.1, 1.0],
+        "retained": [2, 5, 9],
+        "bleu": [10.0, 50.0, 90.0],
+        "n_inputs": 10,
+        "proportion": [0.2, 0.5, 0.9],
+    }
     fig = figures.sparsity_curve(curve, (0.1, 1.0))
     assert list(fig.data[0].y) == [2, 5, 9] and list(fig.data[1].y) == [10.0, 50.0, 90.0]
     markers = [t for t in fig.data if t.name.startswith(("left", "right"))]
@@ -94,10 +107,12 @@ def test_interpolation_bleu_with_baseline():
 
 
 def test_mixture_weights_by_origin():
-    comps = [{"origin": "A", "component": 0, "token": "⟨prior⟩", "weight": 0.1, "retained": True},
-             {"origin": "A", "component": 1, "token": "x", "weight": 0.4, "retained": True},
-             {"origin": "B", "component": 2, "token": EVIL, "weight": 0.5, "retained": True},
-             {"origin": "B", "component": 3, "token": "y", "weight": 0.0, "retained": False}]
+    comps = [
+        {"origin": "A", "component": 0, "token": "⟨prior⟩", "weight": 0.1, "retained": True},
+        {"origin": "A", "component": 1, "token": "x", "weight": 0.4, "retained": True},
+        {"origin": "B", "component": 2, "token": EVIL, "weight": 0.5, "retained": True},
+        {"origin": "B", "component": 3, "token": "y", "weight": 0.0, "retained": False},
+    ]
     fig = figures.mixture_weights(comps, 0.5)
     assert [t.name for t in fig.data] == ["from A", "from B"]
     assert list(fig.data[1].y) == [0.5, 0.0]
@@ -106,8 +121,12 @@ def test_mixture_weights_by_origin():
 
 
 def test_latent_map_layers():
-    corpus = {"token": np.array(["a", EVIL, "c"]), "sentence": np.array([0, 0, 1]), "position": np.array([0, 1, 0]),
-              "weight": np.array([0.5, 0.3, 0.2], dtype=np.float32)}
+    corpus = {
+        "token": np.array(["a", EVIL, "c"]),
+        "sentence": np.array([0, 0, 1]),
+        "position": np.array([0, 1, 0]),
+        "weight": np.array([0.5, 0.3, 0.2], dtype=np.float32),
+    }
     user = {"token": np.array(["u"]), "sentence": np.array([0]), "weight": np.array([0.7])}
     xy = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 0.0]])
     fig = figures.latent_map(xy, corpus, ["s0", "s1 " + EVIL], np.array([[0.5, 0.5]]), user, ["mine"])
@@ -120,8 +139,12 @@ def test_latent_map_layers():
 
 
 def test_latent_map_empty():
-    empty = {"token": np.array([], dtype=str), "sentence": np.array([], dtype=int),
-             "position": np.array([], dtype=int), "weight": np.array([], dtype=np.float32)}
+    empty = {
+        "token": np.array([], dtype=str),
+        "sentence": np.array([], dtype=int),
+        "position": np.array([], dtype=int),
+        "weight": np.array([], dtype=np.float32),
+    }
     fig = figures.latent_map(np.zeros((0, 2)), empty, [])
     assert len(fig.data) == 1
 
@@ -146,11 +169,13 @@ def test_attention_weights_bars():
 
 
 def test_training_curves_skips_junk():
-    rows = [{"kind": "train", "step": 1, "loss": 3.0, "ce": float("nan"), "lr": True},
-            {"kind": "train", "step": 2, "loss": 2.0, "ce": 1.5, "lr": "x"},
-            {"kind": "eval", "step": 2, "bleu": 12.0},
-            {"kind": "train", "step": "bad", "loss": 1.0},
-            {"step": 3, "loss": 1.0}]
+    rows = [
+        {"kind": "train", "step": 1, "loss": 3.0, "ce": float("nan"), "lr": True},
+        {"kind": "train", "step": 2, "loss": 2.0, "ce": 1.5, "lr": "x"},
+        {"kind": "eval", "step": 2, "bleu": 12.0},
+        {"kind": "train", "step": "bad", "loss": 1.0},
+        {"step": 3, "loss": 1.0},
+    ]
     fig = figures.training_curves(rows)
     titles = [a.text for a in fig.layout.annotations]
     assert titles == ["loss (train)", "ce (train)", "bleu (eval)"]

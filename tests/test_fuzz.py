@@ -14,17 +14,34 @@ from hypothesis import strategies as st
 from nvae.checkpoint import load_checkpoint
 
 NASTY = [
-    "", " ", "\t\n\r", "\x00", "\x00abc\x00", "a\u0301\u0302\u0303" * 20, "مرحبا بالعالم", "שלום עולם",
-    "😀🙈🏳️‍🌈👩‍👩‍👧", "<script>alert('x')</script>", "<b>bold</b> & &amp; &lt;", "\u202eevil\u202c", "\ufeffbom",
-    "x" * 10_000, "word " * 3000, "[EOS] [BOS] [PAD] [UNK]", "中文字符测试", "\ud800", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "",
+    " ",
+    "\t\n\r",
+    "\x00",
+    "\x00abc\x00",
+    "a\u0301\u0302\u0303" * 20,
+    "مرحبا بالعالم",
+    "שלום עולם",
+    "😀🙈🏳️‍🌈👩‍👩‍👧",
+    "<script>alert('x')</script>",
+    "<b>bold</b> & &amp; &lt;",
+    "\u202eevil\u202c",
+    "\ufeffbom",
+    "x" * 10_000,
+    "word " * 3000,
+    "[EOS] [BOS] [PAD] [UNK]",
+    "中文字符测试",
+    "\ud800",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
 ]
 
 text_strategy = st.one_of(
     st.text(max_size=200),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=60),
     st.sampled_from(NASTY),
-    st.lists(st.sampled_from(["the", "cat", "é", "😀", "<", ">", "\x00", "1,000", "[EOS]", "\u0301"]),
-             max_size=80).map(" ".join),
+    st.lists(st.sampled_from(["the", "cat", "é", "😀", "<", ">", "\x00", "1,000", "[EOS]", "\u0301"]), max_size=80).map(
+        " ".join
+    ),
 )
 
 

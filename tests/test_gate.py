@@ -17,8 +17,9 @@ SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 
 def tiny(**kw) -> NVAE:
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=50, d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=2,
-                      max_len=24, dropout=0.0, **kw)
+    cfg = ModelConfig(
+        vocab_size=50, d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=2, max_len=24, dropout=0.0, **kw
+    )
     return NVAE(cfg)
 
 
@@ -53,8 +54,9 @@ def test_gate_forward_drops_exactly_what_evaluation_prunes():
 
 @pytest.mark.parametrize("gaussian_train_prob", [0.0, 1.0])
 def test_gradients_reach_the_pseudo_counts_of_pruned_components_through_the_gate(gaussian_train_prob):
-    model = tiny(prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1,
-                 gaussian_train_prob=gaussian_train_prob).train()
+    model = tiny(
+        prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1, gaussian_train_prob=gaussian_train_prob
+    ).train()
     batch = model.collate(SENTS)
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
@@ -96,14 +98,15 @@ def test_without_the_gate_pruned_components_get_no_reconstruction_gradient():
 
 
 def test_direct_conditioning_shifts_log_alpha_and_leaves_the_means_alone():
-    model = tiny(alpha_conditioning="direct", alpha_delta_conditional=True, alpha_delta_min=0.01,
-                 alpha_delta_max=1.0).eval()
+    model = tiny(
+        alpha_conditioning="direct", alpha_delta_conditional=True, alpha_delta_min=0.01, alpha_delta_max=1.0
+    ).eval()
     batch = model.collate(SENTS)
     a, b = model.encode(batch, alpha_delta=0.02), model.encode(batch, alpha_delta=0.5)
     torch.testing.assert_close(a.mu, b.mu)
     torch.testing.assert_close(a.logvar, b.logvar)
     real = ~a.pad & (a.source != PRIOR)
-    shift = (b.alpha[real].log() - a.alpha[real].log())
+    shift = b.alpha[real].log() - a.alpha[real].log()
     torch.testing.assert_close(shift, torch.full_like(shift, math.log(0.5 / 0.02)))
     # the input conditioning of the first models moves the means too (once trained); it has an MLP
     assert tiny(alpha_delta_conditional=True).latent.cond is not None
@@ -124,22 +127,36 @@ def test_larger_concentration_gives_less_noisy_weights():
         model = tiny(pi_concentration=c, gaussian_train_prob=0.0, alpha_delta=0.1).train()
         batch = model.collate(SENTS)
         torch.manual_seed(0)
-        logs = torch.stack([model._encode(batch.src, batch.pad_mask)[0].pi[0, 1:8].clamp_min(1e-30).log()
-                            for _ in range(50)])
+        logs = torch.stack(
+            [model._encode(batch.src, batch.pad_mask)[0].pi[0, 1:8].clamp_min(1e-30).log() for _ in range(50)]
+        )
         spreads.append(float(logs.detach().std(0).mean()))
     assert spreads[1] < spreads[0] / 2
 
 
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_every_recipe_trains(recipe):
-    model_cfg, train_cfg = ModelConfig(vocab_size=48, d_model=64, n_heads=4, d_ff=128, n_enc_layers=2,
-                                       n_dec_layers=2, max_len=24, dropout=0.0, alpha_delta=0.2), TrainConfig()
+    model_cfg, train_cfg = (
+        ModelConfig(
+            vocab_size=48,
+            d_model=64,
+            n_heads=4,
+            d_ff=128,
+            n_enc_layers=2,
+            n_dec_layers=2,
+            max_len=24,
+            dropout=0.0,
+            alpha_delta=0.2,
+        ),
+        TrainConfig(),
+    )
     apply_settings(model_cfg, train_cfg, RECIPES[recipe])
     torch.manual_seed(0)
     model = NVAE(model_cfg)
     g = torch.Generator().manual_seed(1)
-    data = [torch.randint(8, 48, (int(torch.randint(6, 16, (1,), generator=g)),), generator=g).tolist()
-            for _ in range(32)]
+    data = [
+        torch.randint(8, 48, (int(torch.randint(6, 16, (1,), generator=g)),), generator=g).tolist() for _ in range(32)
+    ]
     batch = model.collate(data)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
@@ -157,8 +174,9 @@ def test_every_recipe_trains(recipe):
 
 
 def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count():
-    model = tiny(alpha_conditioning="budget", alpha_delta_conditional=True, alpha_delta_min=0.005,
-                 alpha_delta_max=0.2).eval()
+    model = tiny(
+        alpha_conditioning="budget", alpha_delta_conditional=True, alpha_delta_min=0.005, alpha_delta_max=0.2
+    ).eval()
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
     batch = model.collate(SENTS)

@@ -68,8 +68,17 @@ def test_training_form_equals_sdpa_when_log_pi_cancels_norm():
     x, z = torch.randn(B, T, P), torch.randn(B, N, P)
     pi = torch.softmax(z.pow(2).sum(-1) / (2 * math.sqrt(E)), -1)
     mask = torch.zeros(B, N, dtype=torch.bool)
-    latent = LatentMixture(mu=z, logvar=torch.zeros_like(z), alpha=pi, pi=pi, mask=mask, pad=mask,
-                           source=torch.zeros(B, N, dtype=torch.long), n_inputs=torch.full((B,), N), z=z)
+    latent = LatentMixture(
+        mu=z,
+        logvar=torch.zeros_like(z),
+        alpha=pi,
+        pi=pi,
+        mask=mask,
+        pad=mask,
+        source=torch.zeros(B, N, dtype=torch.long),
+        n_inputs=torch.full((B,), N),
+        z=z,
+    )
     ours, _ = attn(x, latent)
 
     def heads(t):
@@ -99,8 +108,15 @@ def test_evaluation_form_equals_training_form_as_variance_vanishes():
     mask = torch.zeros(B, N, dtype=torch.bool)
     mask[1, -2:] = True
     pi = pi.masked_fill(mask, 0) / pi.masked_fill(mask, 0).sum(-1, keepdim=True)
-    common = dict(mu=mu, alpha=pi, pi=pi, mask=mask, pad=mask, source=torch.zeros(B, N, dtype=torch.long),
-                  n_inputs=torch.full((B,), N))
+    common = dict(
+        mu=mu,
+        alpha=pi,
+        pi=pi,
+        mask=mask,
+        pad=mask,
+        source=torch.zeros(B, N, dtype=torch.long),
+        n_inputs=torch.full((B,), N),
+    )
     gauss = LatentMixture(logvar=torch.full_like(mu, -25.0), **common)
     sample = LatentMixture(logvar=torch.full_like(mu, -25.0), z=mu, **common)
     out_g, w_g = attn(x, gauss, need_weights=True)
@@ -124,8 +140,10 @@ def test_evaluation_form_matches_numerical_integration(dim):
     vbar, weights = denoise(u, mu, var, log_pi, s)
     grid = torch.linspace(-14, 14, 2801 if dim == 1 else 801, dtype=torch.float64)
     pts = grid[:, None] if dim == 1 else torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
-    density = sum(log_pi[0, i].exp() * torch.distributions.Normal(mu[0, i], var[0, i].sqrt()).log_prob(pts).sum(-1).exp()
-                  for i in range(N))
+    density = sum(
+        log_pi[0, i].exp() * torch.distributions.Normal(mu[0, i], var[0, i].sqrt()).log_prob(pts).sum(-1).exp()
+        for i in range(N)
+    )
     for t in range(2):
         lik = torch.distributions.Normal(pts, math.sqrt(s)).log_prob(u[0, 0, t]).sum(-1).exp()
         post = density * lik
@@ -148,8 +166,7 @@ def test_denoise_keeps_the_u_squared_term():
 @pytest.mark.parametrize("pruned", [True, False])
 def test_gaussian_training_batches_use_evaluation_weights_when_pruned(pruned):
     """gaussian_train_pruned: the evaluation-form training batches see exactly the evaluation latent."""
-    cfg = ModelConfig(d_model=16, n_heads=2, dropout=0.0, gaussian_train_prob=1.0,
-                      gaussian_train_pruned=pruned)
+    cfg = ModelConfig(d_model=16, n_heads=2, dropout=0.0, gaussian_train_prob=1.0, gaussian_train_pruned=pruned)
     torch.manual_seed(0)
     layer = NVIB(cfg)
     with torch.no_grad():  # log alpha spread around log(threshold): about half the tokens pruned
@@ -211,8 +228,16 @@ def test_cross_attention_evaluation_form_is_denoise():
     x, mu, logvar = torch.randn(B, T, P), torch.randn(B, N, P), torch.randn(B, N, P)
     pi = torch.softmax(torch.randn(B, N), -1)
     mask = torch.zeros(B, N, dtype=torch.bool)
-    latent = LatentMixture(mu=mu, logvar=logvar, alpha=pi, pi=pi, mask=mask, pad=mask,
-                           source=torch.zeros(B, N, dtype=torch.long), n_inputs=torch.full((B,), N))
+    latent = LatentMixture(
+        mu=mu,
+        logvar=logvar,
+        alpha=pi,
+        pi=pi,
+        mask=mask,
+        pad=mask,
+        source=torch.zeros(B, N, dtype=torch.long),
+        n_inputs=torch.full((B,), N),
+    )
     ours, w_ours = attn(x, latent, need_weights=True)
     q = attn.q_proj(x).view(B, T, H, E).transpose(1, 2)
     u = torch.einsum("bhte,hep->bhtp", q, attn.k_proj.weight.view(H, E, P))

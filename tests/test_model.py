@@ -16,8 +16,18 @@ ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 
 def tiny(model_type="nvae", **kw) -> NVAE:
     torch.manual_seed(0)
-    cfg = ModelConfig(model_type=model_type, vocab_size=50, d_model=32, n_heads=4, d_ff=64,
-                      n_enc_layers=1, n_dec_layers=2, max_len=24, dropout=0.0, **kw)
+    cfg = ModelConfig(
+        model_type=model_type,
+        vocab_size=50,
+        d_model=32,
+        n_heads=4,
+        d_ff=64,
+        n_enc_layers=1,
+        n_dec_layers=2,
+        max_len=24,
+        dropout=0.0,
+        **kw,
+    )
     return NVAE(cfg)
 
 
@@ -52,8 +62,9 @@ def test_decoder_is_permutation_invariant_in_the_components(model_type, sampled)
         if sampled:
             latent = dataclasses.replace(latent, z=latent.mu + 0.1 * torch.randn_like(latent.mu))
         perm = torch.randperm(latent.n_components)
-        shuffled = type(latent)(**{k: (v[:, perm] if torch.is_tensor(v) and v.dim() >= 2 else v)
-                                   for k, v in latent.__dict__.items()})
+        shuffled = type(latent)(
+            **{k: (v[:, perm] if torch.is_tensor(v) and v.dim() >= 2 else v) for k, v in latent.__dict__.items()}
+        )
         tgt = model.decoder_input(batch.src)
         a, b = model.decode(latent, tgt), model.decode(shuffled, tgt)
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
@@ -69,7 +80,10 @@ def test_interpolation_weights_and_endpoints(model_type):
         mix = a.mix(b, taus)
         torch.testing.assert_close(mix.pi.sum(-1), torch.ones(11))
         assert bool((mix.pi[mix.mask] == 0).all())
-        tgt_a, tgt_b = model.decoder_input(model.collate([SENTS[0]]).src), model.decoder_input(model.collate([SENTS[1]]).src)
+        tgt_a, tgt_b = (
+            model.decoder_input(model.collate([SENTS[0]]).src),
+            model.decoder_input(model.collate([SENTS[1]]).src),
+        )
         torch.testing.assert_close(model.decode(mix.select(0), tgt_a), model.decode(a, tgt_a), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(model.decode(mix.select(10), tgt_b), model.decode(b, tgt_b), atol=1e-5, rtol=1e-5)
         ends = model.generate(mix.select([0, 10]))
@@ -145,12 +159,23 @@ def test_loss_conditional_alpha_delta_is_an_input():
 def _learn(model_type: str, steps: int, **kw) -> tuple[float, float]:
     """Overfit 32 sentences of a 40-word language; return (BLEU, retained proportion)."""
     torch.manual_seed(0)
-    cfg = ModelConfig(model_type=model_type, vocab_size=48, d_model=64, n_heads=4, d_ff=128,
-                      n_enc_layers=2, n_dec_layers=2, max_len=24, dropout=0.0, **kw)
+    cfg = ModelConfig(
+        model_type=model_type,
+        vocab_size=48,
+        d_model=64,
+        n_heads=4,
+        d_ff=128,
+        n_enc_layers=2,
+        n_dec_layers=2,
+        max_len=24,
+        dropout=0.0,
+        **kw,
+    )
     model = NVAE(cfg)
     g = torch.Generator().manual_seed(1)
-    data = [torch.randint(8, 48, (int(torch.randint(6, 16, (1,), generator=g)),), generator=g).tolist()
-            for _ in range(32)]
+    data = [
+        torch.randint(8, 48, (int(torch.randint(6, 16, (1,), generator=g)),), generator=g).tolist() for _ in range(32)
+    ]
     batch = model.collate(data)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for step in range(steps):

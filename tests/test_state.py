@@ -20,14 +20,35 @@ FLAG = Param("on", "bool", False, label="flag")
 ALL = [AD, SEED, TEXT, TEXTS, CHOICE, FLAG]
 
 
-@pytest.mark.parametrize("raw, value", [("0.5", 0.5), ("1", 1.0), ("0.01", 0.01), (" 0.2 ", 0.2), ("1e-1", 0.1),
-                                        (["0.9", "0.4"], 0.4)])
+@pytest.mark.parametrize(
+    "raw, value", [("0.5", 0.5), ("1", 1.0), ("0.01", 0.01), (" 0.2 ", 0.2), ("1e-1", 0.1), (["0.9", "0.4"], 0.4)]
+)
 def test_float_valid(raw, value):
     assert parse_param(AD, raw) == (pytest.approx(value), None)
 
 
-@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "1e400", "0x10", "", " ", "1,5", "0.5.1", "abc",
-                                 "<script>alert(1)</script>", "1" * 5000, "0.5; DROP TABLE", "\x00", "½", "٣"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "nan",
+        "NaN",
+        "inf",
+        "-inf",
+        "1e400",
+        "0x10",
+        "",
+        " ",
+        "1,5",
+        "0.5.1",
+        "abc",
+        "<script>alert(1)</script>",
+        "1" * 5000,
+        "0.5; DROP TABLE",
+        "\x00",
+        "½",
+        "٣",
+    ],
+)
 def test_float_invalid_falls_back(raw):
     value, notice = parse_param(AD, raw)
     assert value == 0.3 and notice
@@ -68,7 +89,10 @@ def test_texts_lists():
     assert value == ["s0", "s1", "s2"] and "more than 3" in notice
     value, notice = parse_param(TEXTS, ["y" * 1000])
     assert value == ["y" * 20] and "cut" in notice
-    assert parse_param(TEXTS, ["", " "]) == (["d1", "d2"], "The link's value for sentences is not valid; using the default.")
+    assert parse_param(TEXTS, ["", " "]) == (
+        ["d1", "d2"],
+        "The link's value for sentences is not valid; using the default.",
+    )
 
 
 def test_repeated_keys_are_bounded():
@@ -115,9 +139,12 @@ def test_encode_params_round_trip_example():
 
 
 @settings(max_examples=200, deadline=None)
-@given(ad=st.floats(0.01, 1.0), seed=st.integers(0, 2**31 - 1),
-       text=st.text(min_size=1, max_size=50).filter(str.strip),
-       texts=st.lists(st.text(min_size=1, max_size=20).filter(str.strip), min_size=1, max_size=3))
+@given(
+    ad=st.floats(0.01, 1.0),
+    seed=st.integers(0, 2**31 - 1),
+    text=st.text(min_size=1, max_size=50).filter(str.strip),
+    texts=st.lists(st.text(min_size=1, max_size=20).filter(str.strip), min_size=1, max_size=3),
+)
 def test_encode_parse_round_trip(ad, seed, text, texts):
     values = {"ad": ad, "seed": seed, "a": text, "s": texts}
     parsed, notices = parse_params(ALL, encode_params(ALL, values))

@@ -27,31 +27,34 @@ from nvae.text import (
 # -- normalize_wikitext -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("a state @-@ of @-@ the @-@ art design", "a state-of-the-art design"),
-    ("1 @,@ 000 people", "1,000 people"),
-    ("2 @.@ 5 kg", "2.5 kg"),
-    ("it 's here", "it's here"),
-    ("we do n't know", "we don't know"),
-    ("they don 't know", "they don't know"),
-    ("we 're sure they 've gone and I 'm sad , he 'll say", "we're sure they've gone and I'm sad, he'll say"),
-    ("hello , world . yes ; no : maybe ! really ?", "hello, world. yes; no: maybe! really?"),
-    ("a ( 24 in ) b [ c ] 79 %", "a (24 in) b [c] 79%"),
-    ('the " cutter " , which', 'the "cutter", which'),
-    ('" one " and " two "', '"one" and "two"'),
-    ("a <unk> lobster", "a [UNK] lobster"),
-    ("  many   spaces\there  \n", "many spaces here"),
-    (" ", ""),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("a state @-@ of @-@ the @-@ art design", "a state-of-the-art design"),
+        ("1 @,@ 000 people", "1,000 people"),
+        ("2 @.@ 5 kg", "2.5 kg"),
+        ("it 's here", "it's here"),
+        ("we do n't know", "we don't know"),
+        ("they don 't know", "they don't know"),
+        ("we 're sure they 've gone and I 'm sad , he 'll say", "we're sure they've gone and I'm sad, he'll say"),
+        ("hello , world . yes ; no : maybe ! really ?", "hello, world. yes; no: maybe! really?"),
+        ("a ( 24 in ) b [ c ] 79 %", "a (24 in) b [c] 79%"),
+        ('the " cutter " , which', 'the "cutter", which'),
+        ('" one " and " two "', '"one" and "two"'),
+        ("a <unk> lobster", "a [UNK] lobster"),
+        ("  many   spaces\there  \n", "many spaces here"),
+        (" ", ""),
+    ],
+)
 def test_normalize_wikitext_rules(line, expected):
     assert normalize_wikitext(line) == expected
 
 
 def test_normalize_wikitext_real_line():
-    line = (" The spines of H. americanus are red or red @-@ tipped , while 3 @,@ 462 t ( 79 % ) "
-            "were \" excellent \" . \n")
+    line = ' The spines of H. americanus are red or red @-@ tipped , while 3 @,@ 462 t ( 79 % ) were " excellent " . \n'
     assert normalize_wikitext(line) == (
-        'The spines of H. americanus are red or red-tipped, while 3,462 t (79%) were "excellent".')
+        'The spines of H. americanus are red or red-tipped, while 3,462 t (79%) were "excellent".'
+    )
 
 
 def test_is_heading():
@@ -69,12 +72,19 @@ def test_is_heading():
 def test_split_sentences_basic():
     text = 'It rained. Then it stopped! Did it? "Yes," he said. 1990 was dry. [UNK] came later.'
     assert split_sentences(text) == [
-        "It rained.", "Then it stopped!", "Did it?", '"Yes," he said.', "1990 was dry.", "[UNK] came later."]
+        "It rained.",
+        "Then it stopped!",
+        "Did it?",
+        '"Yes," he said.',
+        "1990 was dry.",
+        "[UNK] came later.",
+    ]
 
 
 def test_split_sentences_keeps_abbreviations_and_initials():
-    text = ("Mr. Smith met Dr. Jones at St. Paul. The U.S. Army and H. americanus were there. "
-            "He left at 5 p.m. yesterday.")
+    text = (
+        "Mr. Smith met Dr. Jones at St. Paul. The U.S. Army and H. americanus were there. He left at 5 p.m. yesterday."
+    )
     assert split_sentences(text) == [
         "Mr. Smith met Dr. Jones at St. Paul.",
         "The U.S. Army and H. americanus were there.",
@@ -156,9 +166,11 @@ def test_training_is_deterministic(corpus, tok):
 
 def test_round_trip_lowercase(tok):
     assert decode_ids(tok, tok.encode("the cat sat on the mat.").ids) == "the cat sat on the mat."
-    for text in ["the city was founded in 1850, and it grew quickly.",
-                 "she said that the war (which began in may) had ended.",
-                 "a state-of-the-art lobster weighs 2.5 kg; it's blue!"]:
+    for text in [
+        "the city was founded in 1850, and it grew quickly.",
+        "she said that the war (which began in may) had ended.",
+        "a state-of-the-art lobster weighs 2.5 kg; it's blue!",
+    ]:
         ids, truncated = encode_texts(tok, [text], 64)
         assert truncated == [False]
         assert UNK not in tokens_of(tok, ids[0])
@@ -169,10 +181,20 @@ def test_uppercase_is_lowercased(tok):
     assert decode_ids(tok, tok.encode("The Cat").ids) == "the cat"
 
 
-@pytest.mark.parametrize("text", [
-    "I love it 😀👍🏽", "café crème brûlée", "مرحبا بالعالم", "中文字符 and 日本語", "1234567890 3.14",
-    "<script>alert(1)</script>", "a\x00b\u200bc", "ünïcödé ñ ß ø", "x" * 500,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I love it 😀👍🏽",
+        "café crème brûlée",
+        "مرحبا بالعالم",
+        "中文字符 and 日本語",
+        "1234567890 3.14",
+        "<script>alert(1)</script>",
+        "a\x00b\u200bc",
+        "ünïcödé ñ ß ø",
+        "x" * 500,
+    ],
+)
 def test_odd_text_tokenizes_and_decodes(tok, text):
     ids, truncated = encode_texts(tok, [text], 1000)
     assert len(ids[0]) > 0

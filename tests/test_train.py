@@ -17,8 +17,10 @@ from nvae.config import ModelConfig, TrainConfig, save_configs
 from nvae.train import TrainingStopped, train
 
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = ("the cat dog bird sat ran flew on over under a mat tree house red green blue small big "
-         "quickly slowly today yesterday and then").split()
+WORDS = (
+    "the cat dog bird sat ran flew on over under a mat tree house red green blue small big "
+    "quickly slowly today yesterday and then"
+).split()
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +36,22 @@ def corpus(tmp_path_factory) -> Path:
 
 def tiny_configs(corpus: Path, **train_kw) -> tuple[ModelConfig, TrainConfig]:
     model = ModelConfig(d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=1, max_len=20, dropout=0.0)
-    kw = dict(data=str(corpus), split="train", eval_split="", max_steps=24, batch_size=16, lr=3e-3,
-              warmup_steps=5, kl_anneal_steps=10, eval_every=1000, checkpoint_every=8, vocab_size=120,
-              min_tokens=3, max_tokens=19, seed=0)
+    kw = dict(
+        data=str(corpus),
+        split="train",
+        eval_split="",
+        max_steps=24,
+        batch_size=16,
+        lr=3e-3,
+        warmup_steps=5,
+        kl_anneal_steps=10,
+        eval_every=1000,
+        checkpoint_every=8,
+        vocab_size=120,
+        min_tokens=3,
+        max_tokens=19,
+        seed=0,
+    )
     kw.update(train_kw)
     return model, TrainConfig(**kw)
 
@@ -56,8 +71,13 @@ def test_train_checkpoint_load_evaluate(corpus, tmp_path):
     assert latent.n_components == latent.n_inputs[0] + 1
     assert isinstance(model.decode_text(latent)[0], str)
     # and the CLI evaluates it on a plain text file, summary JSON on the last line
-    out = subprocess.run([sys.executable, "-m", "nvae", "evaluate", "--checkpoint", str(ckpt), "--data", str(corpus),
-                          "--limit", "20"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "nvae", "evaluate", "--checkpoint", str(ckpt), "--data", str(corpus), "--limit", "20"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["sentences"] == 20 and 0 <= summary["bleu"] <= 100 and summary["cross_entropy"] > 0
@@ -107,7 +127,9 @@ def test_sigterm_saves_a_checkpoint(corpus, tmp_path):
     config = tmp_path / "config.json"
     save_configs(config, model_cfg, train_cfg)
     run = tmp_path / "run"
-    proc = subprocess.Popen(_train_cmd(run, config), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _train_cmd(run, config), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (run / "metrics.jsonl").exists():
         time.sleep(0.2)
@@ -125,9 +147,30 @@ def test_torchrun_two_processes(corpus, tmp_path):
     save_configs(config, model_cfg, train_cfg)
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                          "--master_port", "29517", "-m", "nvae", "train", "--out", str(run), "--config", str(config),
-                          "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "nvae",
+            "train",
+            "--out",
+            str(run),
+            "--config",
+            str(config),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads((run / "run.json").read_text())["world_size"] == 2
     assert load_training_state(run / "checkpoint")["step"] == 6
@@ -161,7 +204,9 @@ def test_non_finite_losses_stop_cleanly(corpus, tmp_path, monkeypatch):
 
 def test_cli_errors_are_one_line(tmp_path):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "nvae", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "nvae", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
 
     missing = run("encode", "--checkpoint", str(tmp_path / "nope"), "hello")
     assert missing.returncode == 2
@@ -191,10 +236,33 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     # a training run's checkpoint (RUN/checkpoint, its run.json one level up), given out of order
     sparse = make_tiny_checkpoint(tmp_path / "nvae-ad0.05" / "checkpoint", conditional=False, seed=2, alpha_delta=0.05)
     (sparse.parent / "run.json").write_text(json.dumps({"train": {"max_steps": 1234}}))
-    out = subprocess.run([sys.executable, "-m", "nvae", "evaluate", "--checkpoint", str(ckpt), "--limit", "12",
-                          "--report", "--pairs", "3", "--baselines", str(tiny_baseline_checkpoint),
-                          "--fixed", str(fixed), str(sparse), "--out", str(tmp_path / "docs"), "--model-card"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nvae",
+            "evaluate",
+            "--checkpoint",
+            str(ckpt),
+            "--limit",
+            "12",
+            "--report",
+            "--pairs",
+            "3",
+            "--baselines",
+            str(tiny_baseline_checkpoint),
+            "--fixed",
+            str(fixed),
+            str(sparse),
+            "--out",
+            str(tmp_path / "docs"),
+            "--model-card",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     md = (tmp_path / "docs" / "results.md").read_text()
     for fig in ("fig4_retained_vs_length", "fig5_bleu_vs_retained", "fig6_interpolation_bleu"):
@@ -206,11 +274,17 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     assert "NVAE fixed alpha_delta=0.3 (nvae-ad0.3)" in md
     assert "NVAE fixed alpha_delta=0.05 (nvae-ad0.05)" in md
     rows = [line for line in md.splitlines() if line.count("|") == 10 and line.startswith(("| 0.3 |", "| 0.05 |"))]
-    assert [r.split(" | ")[:2] for r in rows] == [["| 0.05", "1234"], ["| 0.3", "?"]]  # sorted; steps from run.json, "?" without one
+    assert [r.split(" | ")[:2] for r in rows] == [
+        ["| 0.05", "1234"],
+        ["| 0.3", "?"],
+    ]  # sorted; steps from run.json, "?" without one
     assert all(r.rstrip(" |").endswith(("yes", "no")) for r in rows)  # the conditional model compared at each
     assert "monotonically" in md
     # the report states the command that reproduces it, with the models it compared
-    assert f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed} {sparse}`" in md
+    assert (
+        f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed} {sparse}`"
+        in md
+    )
     card = (ckpt / "MODEL_CARD.md").read_text()
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert f"| {summary['bleu']:.2f} |" in card
@@ -219,8 +293,11 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
 def test_bleu_at_retained_interpolates_along_the_sweep():
     from nvae.evaluate import bleu_at_retained
 
-    sweep = [{"retained_proportion": 0.9, "bleu": 95.0}, {"retained_proportion": 0.5, "bleu": 55.0},
-             {"retained_proportion": 0.7, "bleu": 85.0}]
+    sweep = [
+        {"retained_proportion": 0.9, "bleu": 95.0},
+        {"retained_proportion": 0.5, "bleu": 55.0},
+        {"retained_proportion": 0.7, "bleu": 85.0},
+    ]
     assert bleu_at_retained(sweep, 0.6) == pytest.approx(70.0)
     assert bleu_at_retained(sweep, 0.85) == pytest.approx(92.5)
     assert bleu_at_retained(sweep, 0.9) == pytest.approx(95.0)

@@ -11,18 +11,23 @@ DEFAULTS = [  # weight, mean x, mean y, variance x, variance y
     (0.2, 0.0, 3.0, 0.2, 1.0),
 ]
 
-ui.header("Denoising attention in 2-D", """
+ui.header(
+    "Denoising attention in 2-D",
+    """
 Attention reads a set of vectors. **Denoising attention** (the poster's figure 2) reads a
 *distribution* F over vectors instead, here a mixture of 2 or 3 Gaussians you can edit: it treats
 the query **u** as a noisy observation (noise variance √d) of an unknown vector v drawn from F, and
 returns the best guess of v, the posterior mean E[v | u]. Ordinary attention is the special case of
 point-like components.
-""")
+""",
+)
 
-PARAMS = [state.Param("k", "int", 3, lo=2, hi=3, label="components"),
-          state.Param("d", "int", 2, lo=1, hi=1024, label="d"),
-          state.Param("ux", "float", 1.0, lo=-5.0, hi=5.0, label="query x"),
-          state.Param("uy", "float", -1.0, lo=-5.0, hi=5.0, label="query y")]
+PARAMS = [
+    state.Param("k", "int", 3, lo=2, hi=3, label="components"),
+    state.Param("d", "int", 2, lo=1, hi=1024, label="d"),
+    state.Param("ux", "float", 1.0, lo=-5.0, hi=5.0, label="query x"),
+    state.Param("uy", "float", -1.0, lo=-5.0, hi=5.0, label="query y"),
+]
 ui.show_notices(state.restore(PAGE, PARAMS))
 D_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 state.clamp_choice(state.wkey(PAGE, "d"), D_OPTIONS, 2)
@@ -51,13 +56,19 @@ state.publish(PARAMS, {"k": k, "d": d, "ux": ux, "uy": uy})
 result = analysis.denoising_demo(means, variances, weights, (ux, uy), d)
 with view:
     total = sum(weights)
-    ui.plot(figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
-            "denoising-attention-2d", key="demo")
+    ui.plot(
+        figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
+        "denoising-attention-2d",
+        key="demo",
+    )
     c1, c2 = st.columns(2)
     c1.metric("Ordinary attention", f"({result['ordinary'][0]:.2f}, {result['ordinary'][1]:.2f})")
     c2.metric("Denoising attention", f"({result['denoised'][0]:.2f}, {result['denoised'][1]:.2f})")
-    ui.plot(figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
-            "attention-weights-2d", key="weights")
+    ui.plot(
+        figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
+        "attention-weights-2d",
+        key="weights",
+    )
 
 st.markdown(r"""
 **How to read it.** *Ordinary attention* (red ✕) sees only the means $z_i$ and returns their
@@ -73,5 +84,7 @@ with weights $\propto \pi_i\,\mathcal N(u;\mu_i,\sigma_i^2+\sqrt d)$: components
 explain the query well win. In the NVAE the decoder's queries read the encoder's latent mixture this
 way, and a pruned component (π = 0) is simply not there.
 """)
-st.caption(f"Noise variance √d = {result['noise_var']:.3f}. Identity check: ordinary attention minus denoising "
-           f"attention over the weighted impulses = {result['identity_gap']:.1e} (zero up to rounding).")
+st.caption(
+    f"Noise variance √d = {result['noise_var']:.3f}. Identity check: ordinary attention minus denoising "
+    f"attention over the weighted impulses = {result['identity_gap']:.1e} (zero up to rounding)."
+)

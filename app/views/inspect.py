@@ -2,27 +2,34 @@
 
 import streamlit as st
 
-from app import analysis, figures, model as models, state, ui
+from app import analysis, figures, state, ui
+from app import model as models
 
 PAGE = "inspect"
 DEFAULT = ["The game was released in Japan in 2011.", "He was born in a small village in the north of England."]
 
-ui.header("Inspect a sentence", """
+ui.header(
+    "Inspect a sentence",
+    """
 The encoder turns a sentence into a **mixture of Gaussian components**, one per input token plus a
 *prior* component; components whose pseudo-count α falls under the threshold are **pruned** (grey),
 the others share the weight π that the decoder attends to. For each sentence you see its
 components, its tokens coloured by weight, the decoder's reconstruction (with BLEU against the
 input) and which components each output token attends to.
-""")
+""",
+)
 
 model, key = ui.get_model()
-PARAMS = [state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
-          ui.alpha_param(model.cfg)]
+PARAMS = [
+    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
+    ui.alpha_param(model.cfg),
+]
 ui.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
 
 left, right = st.columns([3, 2])
-raw = left.text_area("Sentences, one per line (up to 5)", key=state.wkey(PAGE, "s"), height=110,
-                     persist_state="session")
+raw = left.text_area(
+    "Sentences, one per line (up to 5)", key=state.wkey(PAGE, "s"), height=110, persist_state="session"
+)
 with right:
     ad = ui.alpha_delta_control(PAGE, model.cfg)
 state.publish(PARAMS, {"s": state.lines_to_texts(raw), "ad": ad}, ui.checkpoint_extra())
@@ -35,8 +42,11 @@ if ui.text_messages(check):
         with tab:
             ui.token_messages(view, model)
             m1, m2, m3 = st.columns(3)
-            m1.metric("Retained components", f"{view.n_retained} / {view.n_inputs}",
-                      help="retained non-prior components / input tokens ([EOS] included)")
+            m1.metric(
+                "Retained components",
+                f"{view.n_retained} / {view.n_inputs}",
+                help="retained non-prior components / input tokens ([EOS] included)",
+            )
             m2.metric("Retained proportion ν", f"{view.retained_proportion:.2f}")
             m3.metric("Reconstruction BLEU", f"{view.bleu:.1f}")
             ui.show_text("Input as the model reads it (lower-cased; unknown pieces as [UNK])", view.reference)
@@ -48,5 +58,8 @@ if ui.text_messages(check):
             st.caption("Components (component 0 is the prior)")
             ui.table(rows, width="stretch")
             ui.download_table(rows, f"components-{i + 1}", key=f"components_{i}")
-            ui.plot(figures.attention_heatmap(view.out_tokens, view.components, view.attention),
-                    f"cross-attention-{i + 1}", key=f"attn_{i}")
+            ui.plot(
+                figures.attention_heatmap(view.out_tokens, view.components, view.attention),
+                f"cross-attention-{i + 1}",
+                key=f"attn_{i}",
+            )

@@ -4,40 +4,55 @@ import os
 
 import streamlit as st
 
-from app import analysis, figures, model as models, state, ui
+from app import analysis, figures, state, ui
+from app import model as models
 
 PAGE = "latent-map"
 DEFAULT = ["The game was released in Japan in 2011."]
 N_SENTENCES = max(10, min(5000, int(os.environ.get("NVAE_APP_MAP_SENTENCES", "300") or 300)))
 
-ui.header("Latent map", f"""
+ui.header(
+    "Latent map",
+    f"""
 Each point is a retained component of one of {N_SENTENCES} WikiText-2 test sentences: its mean
 vector, placed in 2-D by UMAP (computed once per checkpoint, then cached), so components that play
 similar roles sit together. Your sentences' components are drawn on top in red, sized by weight π;
 draw a **box or lasso** around points to list their sentences and tokens.
-""")
+""",
+)
 
 model, key = ui.get_model()
-PARAMS = [state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
-          state.Param("colour", "choice", "weight", choices=("weight", "position"), label="colour")]
+PARAMS = [
+    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
+    state.Param("colour", "choice", "weight", choices=("weight", "position"), label="colour"),
+]
 ui.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
 
 left, right = st.columns([3, 1])
-raw = left.text_area("Your sentences, one per line (overlaid in red)", key=state.wkey(PAGE, "s"), height=90,
-                     persist_state="session")
-colour = right.radio("Colour corpus points by", ["weight", "position"], key=state.wkey(PAGE, "colour"),
-                     persist_state="session", format_func={"weight": "weight π", "position": "token position"}.get)
+raw = left.text_area(
+    "Your sentences, one per line (overlaid in red)", key=state.wkey(PAGE, "s"), height=90, persist_state="session"
+)
+colour = right.radio(
+    "Colour corpus points by",
+    ["weight", "position"],
+    key=state.wkey(PAGE, "colour"),
+    persist_state="session",
+    format_func={"weight": "weight π", "position": "token position"}.get,
+)
 state.publish(PARAMS, {"s": state.lines_to_texts(raw), "colour": colour}, ui.checkpoint_extra())
 
-with st.spinner(f"Encoding {N_SENTENCES} test sentences and fitting UMAP (once per checkpoint; "
-                f"this can take a minute)…"):
+with st.spinner(
+    f"Encoding {N_SENTENCES} test sentences and fitting UMAP (once per checkpoint; this can take a minute)…"
+):
     sentences, corpus, reducer = models.latent_map(key, N_SENTENCES)
 check = analysis.check_text(raw)
 user, user_xy = None, None
 if ui.text_messages(check):
     user, user_xy = models.map_overlay(key, N_SENTENCES, tuple(check.texts))
-st.caption(f"{len(corpus['token']):,} retained components of {len(sentences)} sentences "
-           f"(the prior component, the same in every sentence, is left out).")
+st.caption(
+    f"{len(corpus['token']):,} retained components of {len(sentences)} sentences "
+    f"(the prior component, the same in every sentence, is left out)."
+)
 
 
 @st.fragment

@@ -2,16 +2,20 @@
 
 import streamlit as st
 
-from app import figures, model as models, state, ui
+from app import figures, state, ui
+from app import model as models
 from nvae.checkpoint import CheckpointError, read_metrics
 
 PAGE = "model"
 
-ui.header("Model", """
+ui.header(
+    "Model",
+    """
 Which checkpoint the app is using, what it is (its model card), how it is configured and how its
 training went. If several checkpoints exist (the NVAE and the paper's baselines T, VT, VTP, VTS),
 choose one here: every page then uses it.
-""")
+""",
+)
 
 ui.checkpoint_selector(key="model_page_ckpt")
 path = models.active_checkpoint()
@@ -38,12 +42,16 @@ except CheckpointError as err:
     st.error(f"The weights cannot be loaded. {ui.md_escape(err)}", icon=":material/error:")
 else:
     if at_load == now:
-        st.caption(f"Model fingerprint `{now[:16]}` (SHA-256 of weights, configuration and tokenizer): "
-                   "unchanged since the app loaded it.")
+        st.caption(
+            f"Model fingerprint `{now[:16]}` (SHA-256 of weights, configuration and tokenizer): "
+            "unchanged since the app loaded it."
+        )
     else:
-        st.error(f"The model shared by all sessions has changed since it was loaded (fingerprint "
-                 f"`{at_load[:16]}` → `{now[:16]}`). Restart the app to reload it.",
-                 icon=":material/error:")
+        st.error(
+            f"The model shared by all sessions has changed since it was loaded (fingerprint "
+            f"`{at_load[:16]}` → `{now[:16]}`). Restart the app to reload it.",
+            icon=":material/error:",
+        )
 
 with st.expander("Model card", expanded=True, icon=":material/description:"):
     card_file = path / "MODEL_CARD.md"

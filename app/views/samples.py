@@ -3,26 +3,34 @@
 import pandas as pd
 import streamlit as st
 
-from app import figures, model as models, state, ui
+from app import figures, state, ui
+from app import model as models
 
 PAGE = "samples"
 
-ui.header("Samples from the prior", """
+ui.header(
+    "Samples from the prior",
+    """
 A latent can also be drawn from the prior instead of encoded from a sentence: K + 1 random vectors
 z ~ N(0, I) with Dirichlet weights π. Decoding it shows what the model generates "from nothing".
 Choose the number of components, the random seed and the sampling temperature (0 = greedy).
-""")
+""",
+)
 
 model, key = ui.get_model()
 cfg = model.cfg
 if cfg.model_type != "nvae":
-    st.info("Prior sampling is defined for the NVAE only; this checkpoint is a baseline. "
-            "Choose an NVAE checkpoint on the Model page.")
+    st.info(
+        "Prior sampling is defined for the NVAE only; this checkpoint is a baseline. "
+        "Choose an NVAE checkpoint on the Model page."
+    )
     st.stop()
-PARAMS = [state.Param("k", "int", min(10, cfg.max_len - 1), lo=1, hi=cfg.max_len - 1, label="components"),
-          state.Param("n", "int", 5, lo=1, hi=20, label="samples"),
-          state.Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="seed"),
-          state.Param("temp", "float", 0.0, lo=0.0, hi=2.0, label="temperature")]
+PARAMS = [
+    state.Param("k", "int", min(10, cfg.max_len - 1), lo=1, hi=cfg.max_len - 1, label="components"),
+    state.Param("n", "int", 5, lo=1, hi=20, label="samples"),
+    state.Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="seed"),
+    state.Param("temp", "float", 0.0, lo=0.0, hi=2.0, label="temperature"),
+]
 ui.show_notices(state.restore(PAGE, PARAMS))
 state.clamp_number(state.wkey(PAGE, "temp"), 0.0, 2.0, 0.0)
 
@@ -36,7 +44,10 @@ with st.form("controls", border=False):
 state.publish(PARAMS, {"k": k, "n": n, "seed": seed, "temp": temp}, ui.checkpoint_extra())
 
 samples = models.prior_samples(key, int(k), int(n), int(seed), float(temp), None)
-ui.text_table(pd.DataFrame([{"sample": s["sample"], "text": s["text"], "largest weight": f"{s['largest_weight']:.3f}"}
-                            for s in samples]))
+ui.text_table(
+    pd.DataFrame(
+        [{"sample": s["sample"], "text": s["text"], "largest weight": f"{s['largest_weight']:.3f}"} for s in samples]
+    )
+)
 ui.download_table([{k: v for k, v in s.items() if k != "weights"} for s in samples], "prior-samples", key="samples")
 ui.plot(figures.sample_weights(samples), "prior-sample-weights", key="weights")

@@ -4,30 +4,39 @@ import math
 
 import streamlit as st
 
-from app import analysis, figures, model as models, state, ui
+from app import analysis, figures, state, ui
+from app import model as models
 
 PAGE = "sparsity"
 DEFAULT = "The game was released in Japan in 2011 and sold well."
 
-ui.header("Sparsity", """
+ui.header(
+    "Sparsity",
+    """
 α^Δ, the *conditional prior*, sets how much total weight the prior expects per input token: with a
 model trained loss-conditionally, **larger values keep more components** and smaller ones prune
 more. Move a slider to re-encode the sentence at that value (two values side by side); the curve
 shows the whole trained range at once. How one loss-conditional model compares with models each
 trained at a single fixed α^Δ is measured in the project's report (`docs/results.md`).
-""")
+""",
+)
 
 model, key = ui.get_model()
 cfg = model.cfg
 GRID = analysis.alpha_grid(cfg)
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
 COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), GRID)
-PARAMS = [state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"), ui.alpha_param(cfg),
-          ui.alpha_param(cfg, "ad2", default=COMPARE)]
+PARAMS = [
+    state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"),
+    ui.alpha_param(cfg),
+    ui.alpha_param(cfg, "ad2", default=COMPARE),
+]
 ui.show_notices(state.restore(PAGE, PARAMS))
 if cfg.model_type != "nvae":
-    st.info("This checkpoint is a baseline: its latent has a fixed number of vectors, so there is no sparsity "
-            "to control. Choose an NVAE checkpoint on the Model page.")
+    st.info(
+        "This checkpoint is a baseline: its latent has a fixed number of vectors, so there is no sparsity "
+        "to control. Choose an NVAE checkpoint on the Model page."
+    )
     st.stop()
 
 raw = st.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
@@ -51,19 +60,26 @@ def compare() -> None:
     if curve is not None:
         ui.plot(figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
     else:
-        st.info(f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on "
-                f"α^Δ, so there is no curve to draw.")
+        st.info(
+            f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on "
+            f"α^Δ, so there is no curve to draw."
+        )
     views = models.inspect_sentences(key, (text,), ad) + models.inspect_sentences(key, (text,), ad2)
     ui.token_messages(views[0], model)
     vmax = max(max(analysis.token_weights(v)[1] or [0]) for v in views) or 1.0
     for col, view, name in zip(st.columns(2), views, ("left", "right")):
         with col:
-            st.metric(f"Retained at α^Δ = {view.alpha_delta if view.alpha_delta is not None else cfg.alpha_delta:g}",
-                      f"{view.n_retained} / {view.n_inputs}", help="retained components / input tokens")
+            st.metric(
+                f"Retained at α^Δ = {view.alpha_delta if view.alpha_delta is not None else cfg.alpha_delta:g}",
+                f"{view.n_retained} / {view.n_inputs}",
+                help="retained components / input tokens",
+            )
             tokens, weights, kept = analysis.token_weights(view)
-            ui.plot(figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax,
-                                        width=8),
-                    f"strip-{name}", key=f"strip_{name}")
+            ui.plot(
+                figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax, width=8),
+                f"strip-{name}",
+                key=f"strip_{name}",
+            )
             ui.show_text(f"Reconstruction (BLEU {view.bleu:.1f})", view.reconstruction)
 
 
