@@ -34,7 +34,7 @@ from .paths import PROJECT_ROOT, default_checkpoint
 
 ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.07, 0.1, 0.11, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
 TAUS = [i / 10 for i in range(11)]
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: decoded text with tidied spacing
 
 
 def cached_reconstruct(

@@ -264,6 +264,37 @@ def encode_texts(tok: Tokenizer, texts: list[str], max_tokens: int) -> tuple[lis
     return ids, truncated
 
 
+_LEADING_PIECE = re.compile(r"(^|\s)##(?=\S)")  # a continuation piece with nothing to continue
+_SPLIT_CLITIC = re.compile(r"(\w) ' (t|s|re|ve|m|ll|d)\b")  # "don ' t" -> "don't"
+_DECIMAL = re.compile(r"(\d)\. (\d)")  # "3. 50" -> "3.50"
+_THOUSANDS = re.compile(r"\b(\d{1,3}), (\d{3})\b")  # "1, 000" -> "1,000" (not "1990, 200")
+_CURRENCY = re.compile(r"([$£€]) (\d)")
+_PERCENT = re.compile(r"(\d) %")
+_HYPHEN = re.compile(r"(\w) - (?=\w)")
+_OPEN_BRACKET = re.compile(r"([(\[]) ")
+_CLOSE_BRACKET = re.compile(r" ([)\]])")
+
+
+def tidy_spacing(text: str) -> str:
+    """The spacing of decoded WordPiece text made as a person would write it.
+
+    BERT's pre-tokenizer splits at every punctuation mark, so a plain decode reads
+    "don ' t", "$ 3. 50", "state - of - the - art", "( 2011 )", a stray "##piece".
+    """
+    text = _LEADING_PIECE.sub(r"\1", text)
+    text = _SPLIT_CLITIC.sub(r"\1'\2", text)
+    text = _DECIMAL.sub(r"\1.\2", text)
+    text = _THOUSANDS.sub(r"\1,\2", text)
+    text = _CURRENCY.sub(r"\1\2", text)
+    text = _PERCENT.sub(r"\1%", text)
+    text = _HYPHEN.sub(r"\1-", text)
+    text = _OPEN_BRACKET.sub(r"\1", text)
+    text = _CLOSE_BRACKET.sub(r"\1", text)
+    if text.count('"') % 2 == 0:
+        text = _join_double_quotes(text)
+    return text
+
+
 def decode_ids(tok: Tokenizer, ids: list[int]) -> str:
     """Ids -> plain text: stops at the first EOS, drops PAD and BOS, shows unknowns as [UNK]."""
     ids = list(ids)
@@ -271,7 +302,7 @@ def decode_ids(tok: Tokenizer, ids: list[int]) -> str:
         ids = ids[: ids.index(EOS_ID)]
     size = tok.get_vocab_size()
     ids = [i if 0 <= i < size else UNK_ID for i in ids if i not in (PAD_ID, BOS_ID)]
-    return tok.decode(ids, skip_special_tokens=False)
+    return tidy_spacing(tok.decode(ids, skip_special_tokens=False))
 
 
 def tokens_of(tok: Tokenizer, ids: list[int]) -> list[str]:

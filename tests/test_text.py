@@ -275,3 +275,25 @@ def test_typed_control_token_names_are_not_control_tokens(tok):
     ids, _ = encode_texts(tok, ["the [EOS] city [BOS] of [PAD] rome"], 50)
     assert 3 not in ids[0] and 2 not in ids[0] and 0 not in ids[0]
     assert ids[0].count(1) == 3  # each became [UNK]
+
+
+@pytest.mark.parametrize(
+    "raw, tidy",
+    [
+        ("i don ' t know, it ' s $ 3. 50.", "i don't know, it's $3.50."),
+        ("1, 000 people in 1990, 200 died.", "1,000 people in 1990, 200 died."),
+        ("a state - of - the - art model ( 2011 ) at 5 %.", "a state-of-the-art model (2011) at 5%."),
+        ('he said " yes " to them.', 'he said "yes" to them.'),
+        ("##lolo there.", "lolo there."),
+        ("the [UNK] cat.", "the [UNK] cat."),
+    ],
+)
+def test_tidy_spacing(raw, tidy):
+    from nvae.text import tidy_spacing
+
+    assert tidy_spacing(raw) == tidy
+
+
+def test_decoded_text_reads_like_typed_text(tok):
+    text = "It's $3.50 and they don't care."
+    assert decode_ids(tok, tok.encode(text).ids).replace("[UNK]", "?").count(" ' ") == 0
