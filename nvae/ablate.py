@@ -30,6 +30,7 @@ from .checkpoint import load_checkpoint
 from .config import RECIPES, ModelConfig, TrainConfig, apply_settings
 from .data import load_sentences
 from .experiments import (
+    SHORT_SENTENCES,
     interpolation_paths,
     prior_sample_stats,
     pruning_comparison,
@@ -65,13 +66,6 @@ SMALL = {
     "vocab_size": 8000,
     "seed": 0,
 }
-SHORT_SENTENCES = [
-    "The cat sat on the mat.",
-    "A storm hit the coast in June.",
-    "She plays the piano every day.",
-    "The game was released in Japan in 2011.",
-    "He was born in London.",
-]
 MEASURE_ALPHAS = (0.02, 0.05, 0.1, 0.2, 0.5)
 
 

@@ -287,6 +287,40 @@ def cmd_ablate(args) -> None:
     main(args)
 
 
+def _choose_on_validation(model, reference: str, n: int) -> tuple[float, str]:
+    """A loss-conditional model's default alpha^Delta, chosen on the validation split: the sparsest
+    slider value at >= 0.95 x the reference model's BLEU that reconstructs the demo sentences."""
+    from .checkpoint import load_checkpoint
+    from .data import load_sentences
+    from .experiments import SHORT_SENTENCES, choose_default_alpha_delta
+    from .metrics import reconstruct
+    from .text import encode_texts
+
+    if not model.cfg.alpha_delta_conditional:
+        raise UsageError("--choose-alpha-delta: the model was trained at one alpha^Delta; there is nothing to choose")
+    ref = load_checkpoint(reference)
+    tc = model.train_cfg
+    texts = load_sentences(tc.data, "validation", model.tokenizer, tc.min_tokens, tc.max_tokens)[:n]
+    ref_ids, _ = encode_texts(ref.tokenizer, texts, ref.cfg.max_len - 1)
+    ref_bleu = reconstruct(ref, ref_ids).summary()["bleu"]
+    ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
+    res = choose_default_alpha_delta(model, ids, ref_bleu, must_reconstruct=SHORT_SENTENCES)
+    print(json.dumps({"choose_alpha_delta": res}), file=sys.stderr)
+    if res["alpha_delta"] is None:
+        raise UsageError(
+            f"no alpha^Delta in the model's range reaches 0.95 x {reference}'s validation BLEU "
+            f"({ref_bleu:.2f}) with the demo sentences exact"
+        )
+    best = next(e for e in res["evaluated"] if e["alpha_delta"] == res["alpha_delta"])
+    why = (
+        f"Default alpha^Delta {res['alpha_delta']:.4g} chosen on {len(ids)} validation sentences: the sparsest of "
+        f"the slider's values with BLEU >= 0.95 x {Path(reference).name} ({best['bleu']:.2f} against "
+        f"{ref_bleu:.2f}, retained {best['retained_proportion']:.3f}) that reconstructs the "
+        f"{len(SHORT_SENTENCES)} demo sentences exactly."
+    )
+    return round(res["alpha_delta"], 5), why
+
+
 def cmd_export(args) -> None:
     """Copy a run's checkpoint (without optimizer state) into a shippable folder."""
     from .checkpoint import FILE_MODE, load_checkpoint, save_checkpoint
@@ -300,6 +334,12 @@ def cmd_export(args) -> None:
     if dest.resolve() == src.resolve():
         raise UsageError(f"{dest} is the checkpoint being exported; choose another destination")
     model = load_checkpoint(src)
+    note = args.card_note
+    if args.choose_alpha_delta:
+        if args.alpha_delta is not None:
+            raise UsageError("--alpha-delta and --choose-alpha-delta exclude each other")
+        args.alpha_delta, why = _choose_on_validation(model, args.choose_alpha_delta, args.choose_sentences)
+        note = f"{note} {why}".strip()
     if args.alpha_delta is not None:
         if not model.cfg.alpha_delta_conditional:
             raise UsageError(
@@ -312,7 +352,7 @@ def cmd_export(args) -> None:
         if (run / name).exists():
             shutil.copy(run / name, dest / name)
             os.chmod(dest / name, FILE_MODE)
-    card = write_model_card(dest, None, [], _run_info(dest), args.card_note)
+    card = write_model_card(dest, None, [], _run_info(dest), note)
     os.chmod(card, FILE_MODE)
     _emit({"exported": str(dest), "half": args.half, "alpha_delta": model.cfg.alpha_delta, "model_card": str(card)})
 
@@ -457,6 +497,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a loss-conditional model's default alpha^Delta (where the app's slider and the CLI "
         "start), within its training range",
     )
+    sp.add_argument(
+        "--choose-alpha-delta",
+        metavar="REFERENCE",
+        default=None,
+        help="choose a loss-conditional model's default alpha^Delta on the validation split: the sparsest "
+        "slider value with BLEU >= 0.95 x the REFERENCE checkpoint's (for example the T baseline) "
+        "that reconstructs the demo sentences exactly",
+    )
+    sp.add_argument("--choose-sentences", type=COUNT, default=500, help="validation sentences for --choose-alpha-delta")
     sp.set_defaults(func=cmd_export)
     return p
 

@@ -32,10 +32,10 @@ WEIGHTS, CONFIG, TOKENIZER = "lm.safetensors", "lm.json", "tokenizer.json"
 @dataclass
 class LMConfig:
     vocab_size: int = 8000
-    d_model: int = 192
+    d_model: int = 128
     n_heads: int = 4
-    n_layers: int = 3
-    d_ff: int = 768
+    n_layers: int = 2
+    d_ff: int = 512
     dropout: float = 0.1
     max_len: int = 64
 
@@ -149,7 +149,7 @@ def train_lm(
     eval_sentences: int = 500,
 ) -> FluencyLM:
     """Train the fluency LM on the train split of `data`; report validation perplexity."""
-    from .data import load_sentences
+    from .data import LengthBatcher, load_sentences
 
     random.seed(seed)
     torch.manual_seed(seed)
@@ -157,7 +157,7 @@ def train_lm(
     train_texts = load_sentences(data, "train")
     tok = train_tokenizer(train_texts, cfg.vocab_size)
     cfg.vocab_size = tok.get_vocab_size()
-    ids = [s for s in encode_texts(tok, train_texts, cfg.max_len - 1)[0] if len(s) >= 3]
+    ids = [s for s in encode_texts(tok, train_texts, cfg.max_len - 1)[0] if 6 <= len(s) <= 49]
     valid = load_sentences(data, "validation")[:eval_sentences]
     model = CausalLM(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.98), weight_decay=0.01)
@@ -166,13 +166,13 @@ def train_lm(
         opt, lambda s: min(1.0, (s + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1))))
     )
     t0 = time.time()
-    order: list[int] = []
-    for _ in tqdm(range(steps), desc="lm", disable=not progress):
-        if len(order) < batch_size:
-            order = list(range(len(ids)))
-            random.shuffle(order)
-        chunk = [ids[order.pop()] for _ in range(batch_size)]
-        inp, tgt = _batch(chunk)
+    batcher = LengthBatcher([len(s) for s in ids], batch_size, seed=seed)  # similar lengths batch well
+    batches: list[list[int]] = []
+    for step in tqdm(range(steps), desc="lm", disable=not progress):
+        if not batches:
+            batcher.set_epoch(step)
+            batches = list(batcher)
+        inp, tgt = _batch([ids[i] for i in batches.pop()])
         model.train()
         loss = F.cross_entropy(model(inp).flatten(0, 1), tgt.flatten(), ignore_index=PAD_ID)
         opt.zero_grad(set_to_none=True)

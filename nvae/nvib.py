@@ -21,7 +21,8 @@ POOLED = -2  # `source` of a vector pooled over all tokens (VTP)
 SAMPLED = -3  # `source` of a component drawn from the prior (prior samples)
 TINY = 1e-30
 LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
-IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
+IMPULSE_LOGVAR = -30.0
+BUDGET_SHARPNESS0 = 0.25  # log-variance standing for "no variance" (prior samples are impulses)
 
 
 def source_label(source: int, tokens: list[str] | None = None) -> str:
@@ -304,8 +305,10 @@ class NVIB(nn.Module):
             self.alpha_proj.weight.zero_()
             self.alpha_proj.bias.zero_()
         if cfg.alpha_conditioning == "budget":
-            # log sharpness of the budget's softmax: a + b x, x = alpha^Delta's position in its range
-            self.sharpness = nn.Parameter(torch.zeros(2))
+            # log sharpness of the budget's softmax: a + b x, x = alpha^Delta's position in its range;
+            # starts at sharpness exp(a) = BUDGET_SHARPNESS0, shares nearly equal (everything kept
+            # where alpha^Delta > threshold, nothing where it is below: the gate then learns what to keep)
+            self.sharpness = nn.Parameter(torch.tensor([math.log(BUDGET_SHARPNESS0), 0.0]))
         if cfg.alpha_delta_conditional and cfg.alpha_conditioning == "input":
             # alpha_delta as an input (loss-conditional training); starts as a no-op.
             self.cond = nn.Sequential(nn.Linear(1, P), nn.SiLU(), nn.Linear(P, P))

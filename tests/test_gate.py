@@ -189,3 +189,17 @@ def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count()
     # fewer components survive a smaller budget
     kept = [int(model.encode(batch, alpha_delta=ad).n_retained.sum()) for ad in (0.005, 0.05, 0.2)]
     assert kept == sorted(kept) and kept[0] < kept[-1]
+
+
+def test_choose_default_alpha_delta_bisects_to_the_sparsest_qualifying_value(tiny_checkpoint):
+    from nvae.checkpoint import load_checkpoint
+    from nvae.experiments import choose_default_alpha_delta, slider_values
+
+    model = load_checkpoint(tiny_checkpoint)
+    ids = [[5, 6, 7, 8, 9], [10, 11, 12, 13]]
+    values = slider_values(model)
+    every = choose_default_alpha_delta(model, ids, reference_bleu=0.0)
+    assert every["alpha_delta"] == min(values)  # every value qualifies: the sparsest
+    assert len(every["evaluated"]) <= 6  # bisection, not all 26
+    none = choose_default_alpha_delta(model, ids, reference_bleu=1e9)
+    assert none["alpha_delta"] is None and len(none["evaluated"]) == 1
