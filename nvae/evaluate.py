@@ -31,6 +31,8 @@ import torch
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
 from .paths import PROJECT_ROOT, default_checkpoint
+from .targets import measure_targets, render_targets
+from .text import decode_ids
 
 ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.07, 0.1, 0.11, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
 TAUS = [i / 10 for i in range(11)]
@@ -419,9 +421,28 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
             lat = model.sample_prior(10, seed=seed)
             samples.append(model.decode_text(lat)[0])
 
+    # the latent's targets (nvae/targets.py), with the baselines the report found and the fluency LM
+    by_type = {m.cfg.model_type: m for m in models.values()}
+    lm = None
+    if getattr(args, "lm", None):
+        from .lm import load_lm
+
+        lm = load_lm(args.lm)
+    texts = [decode_ids(model.tokenizer, s) for s in ids]
+    targets = measure_targets(
+        model,
+        texts,
+        t_model=by_type.get("t"),
+        vts_model=by_type.get("vts"),
+        vt_model=by_type.get("vt"),
+        lm=lm,
+        pairs=args.pairs,
+        log=log,
+    )
     md = _render(
         args, rows, sweep, fixed_points, interp, samples, len(ids), _provenance([*models.values(), *fixed.values()])
     )
+    md += "\n" + "\n".join(render_targets(targets))
     (out / "results.md").write_text(md)
     (out / "results.json").write_text(
         json.dumps(
@@ -430,6 +451,7 @@ def report(model: NVAE, args, ids: list[list[int]]) -> Path:
                 "sweep": sweep,
                 "fixed": fixed_points,
                 "interpolation": {k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in interp.items()},
+                "targets": targets,
             },
             indent=2,
         )

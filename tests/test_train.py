@@ -265,6 +265,17 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     )
     assert out.returncode == 0, out.stderr[-2000:]
     md = (tmp_path / "docs" / "results.md").read_text()
+    assert "## The latent's targets" in md
+    for target in (
+        "1. alpha^Delta is a smooth control",
+        "2. learned pruning",
+        "3. a useful default",
+        "4. interpolations move",
+        "5. prior samples land",
+    ):
+        assert target in md
+    targets = json.loads((tmp_path / "docs" / "results.json").read_text())["targets"]
+    assert len(targets["slider"]["curve"]) == 26 and targets["interpolation"]["NVAE"]["pairs"] == 3
     for fig in ("fig4_retained_vs_length", "fig5_bleu_vs_retained", "fig6_interpolation_bleu"):
         assert f"figures/{fig}.png" in md
         assert (tmp_path / "docs" / "figures" / f"{fig}.png").stat().st_size > 1000
