@@ -208,10 +208,67 @@ def cmd_sample(args) -> None:
         _emit({"sample": i, "seed": args.seed, "components": args.components, "text": t})
 
 
-def cmd_evaluate(args) -> None:
-    from .evaluate import evaluate_cli
+def _evaluation_ids(model, args) -> tuple[list[list[int]], int]:
+    """Token ids of the sentences `evaluate` reads (a file, or a corpus split) and how many were truncated."""
+    from .data import load_sentences
+    from .text import encode_texts
 
-    evaluate_cli(args)
+    if args.data:
+        texts = _read_lines(args.data)
+        if not texts:
+            raise UsageError(f"{args.data}: no non-empty lines")
+    else:
+        tc = getattr(model, "train_cfg", None)
+        lo, hi = (tc.min_tokens, tc.max_tokens) if tc else (6, 49)
+        texts = load_sentences(args.corpus, args.split, model.tokenizer, lo, hi)
+    if args.limit:
+        texts = texts[: args.limit]
+    ids, flags = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
+    kept = [(s, f) for s, f in zip(ids, flags) if s]
+    if not kept:
+        raise UsageError("no sentence with any token to evaluate")
+    return [s for s, _ in kept], sum(int(f) for _, f in kept)
+
+
+def cmd_evaluate(args) -> None:
+    import time
+
+    from .evaluate import alpha_delta_sweep, cached_reconstruct
+    from .model_card import run_info, write_model_card
+    from .report import ReportSpec, report
+
+    model = _load(args)
+    ad = _check_alpha_delta(model, args.alpha_delta)
+    ids, truncated = _evaluation_ids(model, args)
+    cache = not args.no_cache
+    t0 = time.time()
+    res = cached_reconstruct(model, ids, alpha_delta=ad, batch_size=args.batch_size, progress=True, use_cache=cache)
+    summary = {
+        "checkpoint": str(args.checkpoint),
+        "data": args.data or f"{args.corpus}:{args.split}",
+        "model_type": model.cfg.model_type,
+        "alpha_delta": ad if ad is not None else model.cfg.alpha_delta,
+        **res.summary(),
+        "truncated": truncated,
+        "seconds": round(time.time() - t0, 2),
+    }
+    if args.report:
+        spec = ReportSpec(
+            checkpoint=args.checkpoint,
+            out=args.out,
+            pairs=args.pairs,
+            baselines=args.baselines,
+            fixed=args.fixed,
+            lm=args.lm,
+            limit=args.limit,
+            use_cache=cache,
+        )
+        report(model, ids, spec)
+    if args.model_card:
+        sweep = alpha_delta_sweep(model, ids, use_cache=cache)
+        ckpt = Path(args.checkpoint)
+        print(f"wrote {write_model_card(ckpt, res.summary(), sweep, run_info(ckpt), args.card_note)}", file=sys.stderr)
+    _emit(summary)
 
 
 def _parse_settings(items: list[str] | None) -> dict:
@@ -324,7 +381,7 @@ def _choose_on_validation(model, reference: str, n: int) -> tuple[float, str]:
 def cmd_export(args) -> None:
     """Copy a run's checkpoint (without optimizer state) into a shippable folder."""
     from .checkpoint import FILE_MODE, load_checkpoint, save_checkpoint
-    from .evaluate import _run_info, write_model_card
+    from .model_card import run_info, write_model_card
 
     run = Path(args.run)
     src = run / "checkpoint" if (run / "checkpoint").exists() else run
@@ -352,7 +409,7 @@ def cmd_export(args) -> None:
         if (run / name).exists():
             shutil.copy(run / name, dest / name)
             os.chmod(dest / name, FILE_MODE)
-    card = write_model_card(dest, None, [], _run_info(dest), note)
+    card = write_model_card(dest, None, [], run_info(dest), note)
     os.chmod(card, FILE_MODE)
     _emit({"exported": str(dest), "half": args.half, "alpha_delta": model.cfg.alpha_delta, "model_card": str(card)})
 
@@ -419,6 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: checkpoints/nvae-ad*)",
     )
     sp.add_argument("--out", default=str(PROJECT_ROOT / "docs"), help="report folder")
+    sp.add_argument(
+        "--lm",
+        default=None,
+        help="the fluency LM's folder for the report's targets (nvae lm train); without it, fluency is not measured",
+    )
     sp.add_argument(
         "--pairs",
         type=number(1, 10000, integer=True, what="an integer"),

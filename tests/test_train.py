@@ -316,7 +316,7 @@ def test_bleu_at_retained_interpolates_along_the_sweep():
 
 
 def test_report_names_a_run_checkpoint_by_its_run():
-    from nvae.evaluate import _label
+    from nvae.report import _label
 
     assert _label(Path("runs/baseline-vtp/checkpoint")) == "baseline-vtp"
     assert _label(Path("checkpoints/baseline-t")) == "baseline-t"
