@@ -69,7 +69,12 @@ def gated_softmax(scores: Tensor, weights: Tensor) -> Tensor:
     gate's straight-through path). scores [..., N]; weights broadcastable to scores, >= 0."""
     live = (weights.detach() > 0).expand_as(scores)
     top = scores.detach().masked_fill(~live, float("-inf")).amax(-1, keepdim=True)
-    e = torch.exp((scores - top).clamp(max=30.0)) * weights
+    # A dead component (weight 0) adds nothing forward; its gradient with respect to its weight is
+    # exp(score - top) / Z, which for a score far above the live ones reached 1e15 and swamped
+    # every other gradient. Its exponent is capped at the best live score's: the gradient then
+    # says "useful" at most as loudly as the best component that is kept.
+    cap = torch.where(live, torch.full_like(scores, 30.0), torch.zeros_like(scores))
+    e = torch.exp(torch.minimum(scores - top, cap)) * weights
     return e / e.sum(-1, keepdim=True).clamp_min(1e-30)
 
 

@@ -203,3 +203,12 @@ def test_choose_default_alpha_delta_bisects_to_the_sparsest_qualifying_value(tin
     assert len(every["evaluated"]) <= 6  # bisection, not all 26
     none = choose_default_alpha_delta(model, ids, reference_bleu=1e9)
     assert none["alpha_delta"] is None and len(none["evaluated"]) == 1
+
+
+def test_a_dead_component_far_above_the_live_ones_gets_a_bounded_gradient():
+    scores = torch.tensor([[0.0, 1.0, 60.0]])  # the dead component scores 59 nats above the best live one
+    weights = torch.tensor([[0.5, 0.5, 0.0]], requires_grad=True)
+    out = gated_softmax(scores, weights)
+    assert out[0, 2] == 0 and torch.isclose(out.sum(), torch.tensor(1.0))
+    out[0, 0].backward()
+    assert weights.grad.abs().max() < 10
