@@ -84,11 +84,92 @@ def alpha_grid(cfg, n: int = 25) -> list[float]:
     return sorted(v for v in values if lo <= v <= hi) or [lo]
 
 
+ROUND_MANTISSAS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)  # about log-spaced: 11 round stops a decade
+
+
+def alpha_stops(cfg, extra=()) -> list[float]:
+    """The alpha^Delta slider's stops: round values about log-spaced over the model's trained range
+    (..., 0.01, 0.012, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, ..., 1, ...), both ends of the range,
+    the model's default, and any `extra` value inside the range (a link's exact value), each kept to
+    6 significant digits (as the URL writes it). Nothing is hard-coded to one model's range."""
+    lo, hi = float(cfg.alpha_delta_min), float(cfg.alpha_delta_max)
+    if hi <= lo:
+        return [lo]
+    values = {lo, hi, float(f"{min(max(cfg.alpha_delta, lo), hi):.6g}")}
+    for exponent in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        values.update(float(f"{m}e{exponent}") for m in ROUND_MANTISSAS)
+    for v in extra:
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            values.add(float(f"{v:.6g}"))
+    return sorted(v for v in values if lo <= v <= hi)
+
+
 def nearest(value: float, options: list[float]) -> float:
     """The option closest to `value` (in log space when all are positive)."""
     if all(o > 0 for o in options) and value > 0:
         return min(options, key=lambda o: abs(math.log(o) - math.log(value)))
     return min(options, key=lambda o: abs(o - value))
+
+
+# -- what a sentence became: truncation, unknown pieces -----------------------------------------
+
+
+def mostly_unknown(n_unknown: int, n_inputs: int) -> bool:
+    """True when more than half of the input pieces ([EOS] not counted) are [UNK]: a reconstruction
+    of [UNK]s then scores a high BLEU against an input of [UNK]s, which says nothing."""
+    pieces = n_inputs - 1
+    return pieces > 0 and n_unknown > pieces / 2
+
+
+@dataclass
+class TokenInfo:
+    """How one sentence was tokenized: what the truncation and [UNK] notices need."""
+
+    n_inputs: int  # tokens, [EOS] included
+    n_unknown: int  # pieces outside the vocabulary ([UNK])
+    truncated: bool
+
+    @property
+    def mostly_unknown(self) -> bool:
+        return mostly_unknown(self.n_unknown, self.n_inputs)
+
+
+def token_info(model, texts: list[str]) -> list[TokenInfo]:
+    """Tokenize only (no model call): each sentence's length, [UNK] count and truncation."""
+    batch = model.tokenize(list(texts))
+    lengths = (~batch.pad_mask).sum(-1).tolist()
+    return [
+        TokenInfo(
+            n_inputs=int(n),
+            n_unknown=sum(i == UNK_ID for i in batch.src[b, : int(n)].tolist()),
+            truncated=bool(batch.truncated[b]),
+        )
+        for b, n in enumerate(lengths)
+    ]
+
+
+# -- what a checkpoint's latent is ----------------------------------------------------------------
+
+_LATENTS = {
+    "nvae": "a Dirichlet-weighted mixture of Gaussian components, one per input token plus a prior component, "
+    "pruned by the conditional prior α^Δ",
+    "t": "the encoder states themselves: one vector per token (no noise, no regulariser, nothing pruned)",
+    "vt": "one Gaussian vector per token (nothing pruned)",
+    "vtp": "one Gaussian vector pooled over the whole sentence",
+    "vts": "a Gaussian vector on every {nth} position (nothing pruned)",
+}
+
+
+def latent_description(model_type: str, stride: int = 2) -> str:
+    """What a checkpoint's latent is, in its own terms (a baseline has no prior and no α^Δ)."""
+    nth = {1: "", 2: "second", 3: "third"}.get(int(stride), f"{int(stride)}th")
+    text = _LATENTS.get(model_type, "its encoder's latent vectors")
+    return text.format(nth=nth).replace("every  position", "every position")
+
+
+def is_baseline(cfg) -> bool:
+    """A baseline (T, VT, VTP, VTS): a fixed set of vectors, no prior component, no α^Δ."""
+    return cfg.model_type != "nvae"
 
 
 # -- page 1: inspect -----------------------------------------------------------------------------
@@ -112,6 +193,10 @@ class SentenceView:
     out_tokens: list[str]  # generated tokens, then [EOS] (rows of `attention`)
     attention: list[list[float]]  # [T, N] last decoder layer's cross-attention, head-averaged
     alpha_delta: float | None
+
+    @property
+    def mostly_unknown(self) -> bool:
+        return mostly_unknown(self.n_unknown, self.n_inputs)
 
 
 def component_label(record: dict) -> str:

@@ -119,6 +119,12 @@ def inspect_sentences(key: str, texts: tuple[str, ...], alpha_delta: float | Non
     return analysis.inspect_sentences(_load(key), list(texts), alpha_delta)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def token_info(key: str, texts: tuple[str, ...]):
+    """How each sentence was tokenized (length, [UNK] pieces, truncation): for the notices."""
+    return analysis.token_info(_load(key), list(texts))
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def sparsity_curve(key: str, text: str, grid: tuple[float, ...]):
     return analysis.sparsity_curve(_load(key), text, list(grid))

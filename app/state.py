@@ -9,7 +9,10 @@ address bar always holds a link that reopens the same view:
 
 Opening such a link (a new session, or query parameters that differ from the ones this session
 wrote) restores the view. Every value is validated (type, range, length) first: a bad value falls
-back to the default with a notice that never repeats the value itself.
+back to the default with a notice that names the control ("α^Δ: 5 is outside this model's range
+[0.01, 1]; using the default, 0.3.") and never repeats the link's text, only a number parsed from it.
+A value that is valid but that the control cannot show (a select-slider's stops) is moved by
+`clamp_choice` / `clamp_number`, with the same kind of notice when an opened link had set it.
 
 `parse_params` and `encode_params` are pure (unit-tested); `restore` and `publish` are the
 streamlit glue.
@@ -46,7 +49,8 @@ class Param:
     max_chars: int = 1000
     max_items: int = 5
     choices: tuple = field(default_factory=tuple)
-    label: str = ""  # how notices name it ("alpha^Delta"); defaults to name
+    label: str = ""  # how notices name it: the label of its control ("α^Δ (left)"); defaults to name
+    range_name: str = "the allowed range"  # how a notice names [lo, hi] ("this model's range")
 
     @property
     def title(self) -> str:
@@ -68,21 +72,22 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
     values = _as_list(raw)
     if not values:
         return param.default, None
-    bad = f"The link's value for {param.title} is not valid; using the default."
+    bad = f"{param.title}: the link's value is not valid; {_using_default(param)}."
     if param.kind == "texts":
         texts, notice = [], None
         for v in values:
             if len(v) > param.max_chars:
                 v, notice = (
                     v[: param.max_chars],
-                    f"A sentence in the link was longer than {param.max_chars} characters and was cut.",
+                    f"{param.title}: a sentence in the link was longer than {param.max_chars} characters and was cut.",
                 )
             if v.strip():
                 texts.append(v)
         if len(texts) > param.max_items:
             texts, notice = (
                 texts[: param.max_items],
-                f"The link holds more than {param.max_items} sentences; only the first {param.max_items} are used.",
+                f"{param.title}: the link holds more than {param.max_items} sentences; only the first "
+                f"{param.max_items} are used.",
             )
         if not texts:
             return param.default, bad
@@ -90,9 +95,8 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
     value = values[-1]
     if param.kind == "text":
         if len(value) > param.max_chars:
-            return value[
-                : param.max_chars
-            ], f"The link's {param.title} was longer than {param.max_chars} characters and was cut."
+            cut = f"{param.title}: the link's text was longer than {param.max_chars} characters and was cut."
+            return value[: param.max_chars], cut
         return (value, None) if value.strip() else (param.default, bad)
     if param.kind == "choice":
         return (value, None) if value in param.choices else (param.default, bad)
@@ -113,14 +117,31 @@ def parse_param(param: Param, raw: Any) -> tuple[Any, str | None]:
             return param.default, bad
         if (param.lo is not None and number < param.lo) or (param.hi is not None and number > param.hi):
             return param.default, (
-                f"The link's {param.title} lies outside [{_fmt(param.lo)}, {_fmt(param.hi)}]; using the default."
+                f"{param.title}: {_show(number)} is outside {param.range_name} "
+                f"[{_fmt(param.lo, '-inf')}, {_fmt(param.hi, 'inf')}]; {_using_default(param)}."
             )
         return number, None
     raise ValueError(f"unknown parameter kind {param.kind!r}")
 
 
-def _fmt(x) -> str:
-    return "-inf" if x is None else f"{x:g}"
+def _fmt(x, unbounded: str) -> str:
+    return unbounded if x is None else _show(x)
+
+
+def _show(number) -> str:
+    """A number as a notice shows it: only numbers the parser produced, never raw text from a link."""
+    return str(number) if isinstance(number, int) else f"{number:g}"
+
+
+def _using_default(param: Param) -> str:
+    """'using the default, 0.3' (numbers, choices, switches: the app's own values) or 'using the default'."""
+    if param.kind == "bool":
+        return f"using the default, {'on' if param.default else 'off'}"
+    if param.kind in ("int", "float") and isinstance(param.default, (int, float)):
+        return f"using the default, {_show(param.default)}"
+    if param.kind == "choice":
+        return f"using the default, {param.default}"
+    return "using the default"
 
 
 def parse_params(params: Sequence[Param], raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -188,6 +209,7 @@ def restore(page: str, params: Sequence[Param], to_widget: Mapping[str, Any] | N
 
     to_widget = to_widget or {}
     ss = st.session_state
+    ss["_from_link"] = {}
     for p in params:
         key = wkey(page, p.name)
         if key not in ss:
@@ -197,8 +219,10 @@ def restore(page: str, params: Sequence[Param], to_widget: Mapping[str, Any] | N
         return []
     ss["_query_last"] = now
     values, notices = parse_params(params, now)
+    by_name = {p.name: p for p in params}
     for name, value in values.items():
         ss[wkey(page, name)] = to_widget.get(name, _identity)(value)
+        ss["_from_link"][wkey(page, name)] = by_name[name].title
     return notices
 
 
@@ -218,23 +242,47 @@ def _identity(x):
     return x
 
 
-def clamp_choice(key: str, options: Sequence[Any], default: Any) -> None:
-    """Make a select-slider's stored value one of `options` (the options can change with the model)."""
+def _adjusted(key: str, before: Any, after: Any, why: str) -> str | None:
+    """The notice for a value that an opened link set (this run) and that had to change: it names the
+    control ("α^Δ: 5 is ...; using 1"). None when the value was not the link's or did not change."""
     import streamlit as st
 
-    if st.session_state.get(key) not in options:
-        value = st.session_state.get(key)
-        if isinstance(value, (int, float)) and options and all(isinstance(o, (int, float)) for o in options):
-            st.session_state[key] = min(options, key=lambda o: abs(o - value))
-        else:
-            st.session_state[key] = default if default in options else options[0]
+    title = st.session_state.get("_from_link", {}).pop(key, None)
+    if title is None or before == after:
+        return None
+    shown = _show(before) if _is_number(before) else "the link's value"
+    return f"{title}: {shown} {why}; using {_show(after) if _is_number(after) else after}."
 
 
-def clamp_number(key: str, lo: float, hi: float, default: float) -> None:
-    """Keep a slider's stored value inside [lo, hi]."""
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def clamp_choice(key: str, options: Sequence[Any], default: Any) -> str | None:
+    """Make a select-slider's stored value one of `options` (the options can change with the model):
+    the nearest option for a number, else `default`. Returns a notice naming the control when it
+    changed a value that an opened link had set."""
+    import streamlit as st
+
+    value = st.session_state.get(key)
+    if value in options:
+        st.session_state.get("_from_link", {}).pop(key, None)
+        return None
+    if _is_number(value) and options and all(_is_number(o) for o in options):
+        new = min(options, key=lambda o: abs(o - value))
+    else:
+        new = default if default in options else options[0]
+    st.session_state[key] = new
+    return _adjusted(key, value, new, "is not one of this control's values")
+
+
+def clamp_number(key: str, lo: float, hi: float, default: float) -> str | None:
+    """Keep a slider's stored value inside [lo, hi]. Returns a notice naming the control when it
+    changed a value that an opened link had set."""
     import streamlit as st
 
     value = st.session_state.get(key, default)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        value = default
-    st.session_state[key] = type(default)(min(max(value, lo), hi))
+    new = value if _is_number(value) else default
+    new = type(default)(min(max(new, lo), hi))
+    st.session_state[key] = new
+    return _adjusted(key, value, new, f"is outside this control's range [{lo:g}, {hi:g}]")

@@ -43,7 +43,7 @@ def restore_checkpoint_param() -> None:
         st.session_state["checkpoint"] = str(choices[name])
     else:
         st.session_state["_notices"] = [
-            "The link names a checkpoint that is not available here; using the default one."
+            f"{CKPT.title}: the link names a checkpoint that is not available here; using the default one."
         ]
 
 
@@ -102,16 +102,35 @@ def get_model():
 # -- page scaffolding ----------------------------------------------------------------------------
 
 
-def header(title: str, intro: str) -> None:
+def header(title: str, intro: str = "") -> None:
     """Page title, 2-3 sentences on what the page shows, and any pending notices."""
     st.title(title)
+    if intro:
+        show_intro(intro)
+
+
+def show_intro(intro: str) -> None:
+    """The page's 2-3 sentences (when they depend on the model: after `get_model`) and pending notices."""
     st.markdown(intro)
     show_notices(st.session_state.pop("_notices", []))
 
 
-def show_notices(notices: list[str]) -> None:
+def model_intro(cfg, nvae: str, baseline: str) -> None:
+    """The intro in the checkpoint's own terms: `nvae`, or for a baseline `baseline` with {kind}
+    ("VT") and {latent} ("one Gaussian vector per token ...") filled in."""
+    if analysis.is_baseline(cfg):
+        show_intro(
+            baseline.format(kind=cfg.model_type.upper(), latent=analysis.latent_description(cfg.model_type, cfg.stride))
+        )
+    else:
+        show_intro(nvae)
+
+
+def show_notices(notices: list[str | None]) -> None:
+    """Notices about the link's values (None entries, from clamps that changed nothing, are skipped)."""
     for notice in notices:
-        st.warning(notice, icon=":material/link:")
+        if notice:
+            st.warning(notice, icon=":material/link:")
 
 
 def text_messages(check: analysis.TextCheck) -> bool:
@@ -123,8 +142,10 @@ def text_messages(check: analysis.TextCheck) -> bool:
     return not check.errors
 
 
-def token_messages(view: analysis.SentenceView, model, which: str = "The sentence") -> None:
-    """Notices about truncation and unknown pieces of one encoded sentence."""
+def token_messages(view, model, which: str = "The sentence") -> None:
+    """Notices about truncation and unknown pieces of one encoded sentence: every page that encodes
+    typed text shows them. `view` is an analysis.SentenceView or analysis.TokenInfo (n_inputs,
+    n_unknown, truncated)."""
     if view.n_inputs <= 1:
         st.warning(
             f"{which} has no token left after the tokenizer's normalisation (it drops accents and "
@@ -143,22 +164,66 @@ def token_messages(view: analysis.SentenceView, model, which: str = "The sentenc
         )
 
 
+BLEU_FLAG = "not meaningful: mostly [UNK]"
+
+
+def bleu_metric(container, label: str, bleu: float, view) -> None:
+    """A BLEU score as a metric; flagged (grey note under the number) when the reference sentence
+    `view` (SentenceView or TokenInfo) is mostly [UNK], with `bleu_warning` beside it."""
+    if view.mostly_unknown:
+        container.metric(
+            label,
+            f"{bleu:.1f}",
+            delta=BLEU_FLAG,
+            delta_color="off",
+            delta_arrow="off",
+            help="BLEU against an input that is mostly [UNK] pieces says nothing about the reconstruction.",
+        )
+    else:
+        container.metric(label, f"{bleu:.1f}")
+
+
+def bleu_warning(view, which: str = "the input") -> bool:
+    """When more than half of the input pieces are [UNK]: a warning that BLEU against it is not
+    meaningful. True when shown."""
+    if not view.mostly_unknown:
+        return False
+    st.warning(
+        f"BLEU is not meaningful here: {view.n_unknown} of the {view.n_inputs - 1} pieces of {which} are "
+        f"[UNK] (outside the model's vocabulary), and a string of [UNK] reconstructed as a string of [UNK] "
+        f"scores as if it were perfect.",
+        icon=":material/warning:",
+    )
+    return True
+
+
 def show_text(label: str, text: str) -> None:
     """A piece of user or model text, shown verbatim (never interpreted as markdown or HTML)."""
     st.caption(label)
     st.code(text if text else " ", language=None, wrap_lines=True)
 
 
+AD_LABEL = "α^Δ"
+
+
 def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (conditional prior)") -> float:
-    """The alpha^Delta select-slider (log-spaced values over the trained range). Disabled, with a
-    one-line reason, for models whose latent does not depend on it."""
+    """The alpha^Delta select-slider: round, about log-spaced stops over the trained range
+    (`analysis.alpha_stops`), plus the exact value a link or the docs gave when it lies inside the
+    range, so `ad=0.3` stays 0.3. Disabled, with a one-line reason, for an NVAE trained at a fixed
+    alpha^Delta; a baseline has no alpha^Delta and its pages do not call this."""
     key = state.wkey(page, name)
-    grid = analysis.alpha_grid(cfg)
-    state.clamp_choice(key, grid, analysis.nearest(cfg.alpha_delta, grid))
+    current = st.session_state.get(key)
+    stops = analysis.alpha_stops(cfg, [current])
+    if isinstance(current, (int, float)) and not isinstance(current, bool) and current != float(f"{current:.6g}"):
+        if float(f"{current:.6g}") in stops:
+            st.session_state[key] = float(f"{current:.6g}")  # the stop as the slider labels it
+    notice = state.clamp_choice(key, stops, analysis.nearest(cfg.alpha_delta, stops))
+    if notice:
+        st.warning(notice, icon=":material/link:")
     active = analysis.alpha_delta_active(cfg)
     value = st.select_slider(
         label,
-        options=grid,
+        options=stops,
         key=key,
         disabled=not active,
         format_func=lambda v: f"{v:g}",
@@ -166,24 +231,32 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
         help="How much total weight the prior expects per input token: larger values keep more components.",
     )
     if not active:
-        why = (
-            "a baseline latent has no α^Δ"
-            if cfg.model_type != "nvae"
-            else f"this model was trained at a fixed α^Δ = {cfg.alpha_delta:g}, so its latent does not depend on it"
+        st.caption(
+            f"Disabled: this model was trained at a fixed α^Δ = {cfg.alpha_delta:g}, "
+            "so its latent does not depend on it."
         )
-        st.caption(f"Disabled: {why}.")
     return float(value)
 
 
-def alpha_param(cfg, name: str = "ad", default: float | None = None) -> state.Param:
-    """The shareable alpha^Delta setting, validated against the model's trained range."""
+def alpha_param(cfg, name: str = "ad", default: float | None = None, label: str = AD_LABEL) -> state.Param:
+    """The shareable alpha^Delta setting, validated against the model's trained range
+    (cfg.alpha_delta_min..alpha_delta_max). `label` names the control in notices."""
     return state.Param(
         name,
         "float",
         float(cfg.alpha_delta if default is None else default),
         lo=float(cfg.alpha_delta_min),
         hi=float(cfg.alpha_delta_max),
-        label="alpha_delta",
+        label=label,
+        range_name="this model's range",
+    )
+
+
+def latent_caption(cfg) -> str:
+    """'VT baseline, whose latent is one Gaussian vector per token (nothing pruned)': a baseline in its
+    own terms."""
+    return (
+        f"{cfg.model_type.upper()} baseline, whose latent is {analysis.latent_description(cfg.model_type, cfg.stride)}"
     )
 
 

@@ -200,3 +200,51 @@ def test_ordinary_attention_limits():
     z = np.array([[1.0, 0.0], [0.0, 1.0]])
     result, w = analysis.ordinary_attention(np.array([100.0, 0.0]), z, 1.0)
     assert result == pytest.approx([1.0, 0.0]) and w[0] == pytest.approx(1.0)
+
+
+# -- display helpers: [UNK]-heavy BLEU, alpha^Delta stops, baselines in their own terms ------------
+
+
+def test_mostly_unknown_threshold():
+    assert analysis.mostly_unknown(7, 8)  # seven [UNK] pieces + [EOS]
+    assert analysis.mostly_unknown(3, 6) and not analysis.mostly_unknown(2, 5)  # more than half of the pieces
+    assert not analysis.mostly_unknown(0, 1) and not analysis.mostly_unknown(0, 9)
+
+
+def test_token_info_matches_inspect(models):
+    model = models["nvae"]
+    texts = ["القاهرة هي عاصمة مصر وأكبر مدنها اليوم", "The game was released in Japan.", "word " * 100]
+    infos = analysis.token_info(model, texts)
+    views = analysis.inspect_sentences(model, texts)
+    for info, view in zip(infos, views):
+        assert (info.n_inputs, info.n_unknown, info.truncated) == (view.n_inputs, view.n_unknown, view.truncated)
+        assert info.mostly_unknown == view.mostly_unknown
+    assert [i.mostly_unknown for i in infos] == [True, False, False]
+    assert views[0].reference == " ".join(["[UNK]"] * 7)
+    assert analysis.sentence_bleu(views[0].reference, views[0].reference) == pytest.approx(100.0)  # the flag: why
+
+
+@pytest.mark.parametrize("lo, hi, default", [(0.01, 1.0, 0.3), (0.05, 1.0, 0.11), (0.005, 0.2, 0.05)])
+def test_alpha_stops_are_round_and_inside_the_range(lo, hi, default):
+    from types import SimpleNamespace
+
+    cfg = SimpleNamespace(alpha_delta_min=lo, alpha_delta_max=hi, alpha_delta=default)
+    stops = analysis.alpha_stops(cfg)
+    assert stops == sorted(set(stops)) and stops[0] == lo and stops[-1] == hi and default in stops
+    assert {v for v in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0) if lo <= v <= hi} <= set(stops)
+    assert all(len(f"{v:g}") <= 5 for v in stops)  # round values: 0.012, 0.25, never 0.0121
+    ratios = [b / a for a, b in zip(stops, stops[1:])]
+    assert max(ratios) <= 1.34  # about log-spaced: no gap wider than a third
+    with_link = analysis.alpha_stops(cfg, [0.0316, 7.0, float("nan"), None, 0.30000001])
+    assert (0.0316 in with_link) == (lo <= 0.0316 <= hi) and 7.0 not in with_link
+    assert len(with_link) == len(set(f"{v:g}" for v in with_link))  # labels stay distinct
+
+
+def test_latent_descriptions():
+    assert analysis.latent_description("t").startswith("the encoder states themselves")
+    assert analysis.latent_description("vt").startswith("one Gaussian vector per token")
+    assert analysis.latent_description("vtp").startswith("one Gaussian vector pooled")
+    assert analysis.latent_description("vts", 2).startswith("a Gaussian vector on every second position")
+    assert analysis.latent_description("vts", 4).startswith("a Gaussian vector on every 4th position")
+    assert "prior" in analysis.latent_description("nvae")
+    assert not any("prior" in analysis.latent_description(t) for t in ("t", "vt", "vtp", "vts"))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.state import MAX_VALUES, Param, encode_params, lines_to_texts, parse_param, parse_params, texts_to_lines
 
-AD = Param("ad", "float", 0.3, lo=0.01, hi=1.0, label="alpha_delta")
+AD = Param("ad", "float", 0.3, lo=0.01, hi=1.0, label="α^Δ", range_name="this model's range")
 SEED = Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="seed")
 TEXT = Param("a", "text", "default sentence", max_chars=50, label="sentence A")
 TEXTS = Param("s", "texts", ["d1", "d2"], max_chars=20, max_items=3, label="sentences")
@@ -58,7 +58,26 @@ def test_float_invalid_falls_back(raw):
 @pytest.mark.parametrize("raw", ["-1", "0", "1.0001", "5", "1e308", "-0.5"])
 def test_float_out_of_range(raw):
     value, notice = parse_param(AD, raw)
-    assert value == 0.3 and "outside [0.01, 1]" in notice
+    assert value == 0.3 and "is outside this model's range [0.01, 1]; using the default, 0.3." in notice
+    assert notice.startswith("α^Δ: ")  # names the control
+
+
+def test_out_of_range_notice_names_the_control_and_the_parsed_number():
+    """'α^Δ: 5 is outside this model's range [0.01, 1]; using the default, 0.3.': the control, the
+    number as parsed (never the raw text), the range and what is used instead."""
+    assert parse_param(AD, "5")[1] == "α^Δ: 5 is outside this model's range [0.01, 1]; using the default, 0.3."
+    assert parse_param(AD, " 5.000 ")[1].startswith("α^Δ: 5 is outside")
+    assert parse_param(SEED, "-3")[1] == "seed: -3 is outside the allowed range [0, 2147483647]; using the default, 0."
+    unbounded = Param("x", "float", 1.0, lo=0.0, label="x")
+    assert parse_param(unbounded, "-2")[1] == "x: -2 is outside the allowed range [0, inf]; using the default, 1."
+
+
+@pytest.mark.parametrize("param", ALL)
+def test_every_notice_starts_with_the_control(param):
+    for raw in ("<b>bad</b>", "9" * 30, ["x" * 5000] * 9):
+        _, notice = parse_param(param, raw)
+        if notice:
+            assert notice.startswith(f"{param.title}: "), notice
 
 
 @pytest.mark.parametrize("raw, value", [("0", 0), ("42", 42), ("+7", 7), (str(2**31 - 1), 2**31 - 1)])
@@ -91,7 +110,7 @@ def test_texts_lists():
     assert value == ["y" * 20] and "cut" in notice
     assert parse_param(TEXTS, ["", " "]) == (
         ["d1", "d2"],
-        "The link's value for sentences is not valid; using the default.",
+        "sentences: the link's value is not valid; using the default.",
     )
 
 
@@ -108,7 +127,7 @@ def test_choice_and_bool():
     assert parse_param(CHOICE, "../../etc/passwd")[1]
     assert parse_param(FLAG, "true") == (True, None)
     assert parse_param(FLAG, "0") == (False, None)
-    assert parse_param(FLAG, "maybe") == (False, "The link's value for flag is not valid; using the default.")
+    assert parse_param(FLAG, "maybe") == (False, "flag: the link's value is not valid; using the default, off.")
 
 
 def test_non_string_values_do_not_crash():

@@ -22,17 +22,33 @@ point-like components.
 """,
 )
 
+D_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+# per component i (0, 1, 2): name, label, default column of DEFAULTS, range
+COMPONENT = [
+    ("w", "weight π", 0, 0.01, 1.0),
+    ("mx", "mean x", 1, -5.0, 5.0),
+    ("my", "mean y", 2, -5.0, 5.0),
+    ("vx", "variance x", 3, 0.01, 4.0),
+    ("vy", "variance y", 4, 0.01, 4.0),
+]
 PARAMS = [
-    state.Param("k", "int", 3, lo=2, hi=3, label="components"),
-    state.Param("d", "int", 2, lo=1, hi=1024, label="d"),
-    state.Param("ux", "float", 1.0, lo=-5.0, hi=5.0, label="query x"),
-    state.Param("uy", "float", -1.0, lo=-5.0, hi=5.0, label="query y"),
+    state.Param("k", "int", 3, lo=2, hi=3, label="Components"),
+    state.Param("d", "int", 2, lo=1, hi=1024, label="d (noise variance √d)"),
+    state.Param("ux", "float", 1.0, lo=-5.0, hi=5.0, label="query u, x"),
+    state.Param("uy", "float", -1.0, lo=-5.0, hi=5.0, label="query u, y"),
+    *(
+        state.Param(f"{name}{i}", "float", DEFAULTS[i][col], lo=lo, hi=hi, label=f"component {i + 1}, {label}")
+        for i in range(3)
+        for name, label, col, lo, hi in COMPONENT
+    ),
 ]
 ui.show_notices(state.restore(PAGE, PARAMS))
-D_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
-state.clamp_choice(state.wkey(PAGE, "d"), D_OPTIONS, 2)
-for name in ("ux", "uy"):
-    state.clamp_number(state.wkey(PAGE, name), -5.0, 5.0, 1.0 if name == "ux" else -1.0)
+ui.show_notices(
+    [
+        state.clamp_choice(state.wkey(PAGE, "d"), D_OPTIONS, 2),
+        *(state.clamp_number(state.wkey(PAGE, p.name), p.lo, p.hi, float(p.default)) for p in PARAMS[2:]),
+    ]
+)
 
 controls, view = st.columns([1, 2])
 with controls:
@@ -40,18 +56,25 @@ with controls:
     d = st.select_slider("d (noise variance √d)", D_OPTIONS, key=state.wkey(PAGE, "d"), persist_state="session")
     ux = st.slider("query u, x", -5.0, 5.0, step=0.1, key=state.wkey(PAGE, "ux"), persist_state="session")
     uy = st.slider("query u, y", -5.0, 5.0, step=0.1, key=state.wkey(PAGE, "uy"), persist_state="session")
-    means, variances, weights = [], [], []
+    values = {"k": k, "d": d, "ux": ux, "uy": uy}
     for i in range(k):
-        w0, mx0, my0, vx0, vy0 = DEFAULTS[i]
         with st.expander(f"Component {i + 1}", expanded=False):
-            weights.append(st.slider("weight π", 0.01, 1.0, w0, 0.01, key=f"{PAGE}.w{i}", persist_state="session"))
-            c1, c2 = st.columns(2)
-            mx = c1.slider("mean x", -5.0, 5.0, mx0, 0.1, key=f"{PAGE}.mx{i}", persist_state="session")
-            my = c2.slider("mean y", -5.0, 5.0, my0, 0.1, key=f"{PAGE}.my{i}", persist_state="session")
-            vx = c1.slider("variance x", 0.01, 4.0, vx0, 0.01, key=f"{PAGE}.vx{i}", persist_state="session")
-            vy = c2.slider("variance y", 0.01, 4.0, vy0, 0.01, key=f"{PAGE}.vy{i}", persist_state="session")
-            means.append((mx, my)), variances.append((vx, vy))
-state.publish(PARAMS, {"k": k, "d": d, "ux": ux, "uy": uy})
+            for name, label, _, lo, hi in COMPONENT:
+                if name == "mx":
+                    c1, c2 = st.columns(2)  # means and variances: x left, y right
+                where = st if name == "w" else (c1 if name.endswith("x") else c2)
+                values[f"{name}{i}"] = where.slider(
+                    label,
+                    lo,
+                    hi,
+                    step=0.1 if name.startswith("m") else 0.01,
+                    key=state.wkey(PAGE, f"{name}{i}"),
+                    persist_state="session",
+                )
+    means = [(values[f"mx{i}"], values[f"my{i}"]) for i in range(k)]
+    variances = [(values[f"vx{i}"], values[f"vy{i}"]) for i in range(k)]
+    weights = [values[f"w{i}"] for i in range(k)]
+state.publish(PARAMS, values, ui.checkpoint_extra())  # the link holds every setting (and the checkpoint)
 
 result = analysis.denoising_demo(means, variances, weights, (ux, uy), d)
 with view:

@@ -11,24 +11,48 @@ PAGE = "interpolate"
 DEFAULT_A = "The film received positive reviews from critics."
 DEFAULT_B = "He was born in a small village in the north of England."
 
-ui.header(
-    "Interpolate between two sentences",
-    """
+INTRO_NVAE = """
 An NVAE latent is a *set* of weighted components, so two sentences blend by **mixing their sets**:
 F_τ = (1 − τ)·F_A + τ·F_B keeps every component of both and scales their weights. Move τ to decode
 one mixture; the strip decodes 11 steps at once and marks what changes from step to step, beside a
 baseline's position-by-position interpolation when a baseline checkpoint exists.
-""",
-)
+"""
+INTRO_BASELINE = """
+This checkpoint is a **{kind} baseline**: its latent is {latent}, so two sentences blend **position by
+position**: the vector at each position is (1 − τ)·(A's vector) + τ·(B's vector). Move τ to decode one
+blend; the strip decodes 11 steps at once and marks what changes from step to step.
+"""
 
+ui.header("Interpolate between two sentences")
 model, key = ui.get_model()
+baseline = analysis.is_baseline(model.cfg)
+ui.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
+baselines = {} if baseline else models.baseline_checkpoints(exclude=models.active_checkpoint())
+NONE = "(none)"  # the select box's "no baseline"; `baseline=none` in the link
 PARAMS = [
     state.Param("a", "text", DEFAULT_A, max_chars=2000, label="sentence A"),
     state.Param("b", "text", DEFAULT_B, max_chars=2000, label="sentence B"),
-    state.Param("tau", "float", 0.5, lo=0.0, hi=1.0, label="tau"),
+    state.Param("tau", "float", 0.5, lo=0.0, hi=1.0, label="τ"),
+    *(
+        [state.Param("baseline", "choice", next(iter(baselines)), choices=("none", *baselines), label="baseline")]
+        if baselines
+        else []
+    ),
 ]
-ui.show_notices(state.restore(PAGE, PARAMS))
-state.clamp_number(state.wkey(PAGE, "tau"), 0.0, 1.0, 0.5)
+ui.show_notices(state.restore(PAGE, PARAMS, to_widget={"baseline": lambda v: NONE if v == "none" else v}))
+ui.show_notices([state.clamp_number(state.wkey(PAGE, "tau"), 0.0, 1.0, 0.5)])
+if baselines:
+    ui.show_notices([state.clamp_choice(state.wkey(PAGE, "baseline"), [NONE, *baselines], next(iter(baselines)))])
+
+
+def settings(tau: float) -> dict:
+    """The page's view as the link holds it."""
+    values = {"a": raw_a, "b": raw_b, "tau": tau}
+    if baselines:
+        choice = st.session_state[state.wkey(PAGE, "baseline")]
+        values["baseline"] = "none" if choice == NONE else choice
+    return values
+
 
 with st.form("sentences", border=False):
     c1, c2 = st.columns(2)
@@ -39,28 +63,19 @@ raw_a, raw_b = st.session_state[state.wkey(PAGE, "a")], st.session_state[state.w
 checks = [analysis.check_text(raw_a, one_per_line=False), analysis.check_text(raw_b, one_per_line=False)]
 ok = [ui.text_messages(c) for c in checks]
 if not all(ok):
-    state.publish(
-        PARAMS, {"a": raw_a, "b": raw_b, "tau": st.session_state[state.wkey(PAGE, "tau")]}, ui.checkpoint_extra()
-    )
+    state.publish(PARAMS, settings(st.session_state[state.wkey(PAGE, "tau")]), ui.checkpoint_extra())
     st.stop()
 text_a, text_b = checks[0].texts[0], checks[1].texts[0]
-pair = models.encode_pair(key, text_a, text_b)
-for name, truncated in zip("AB", pair.truncated):
-    if truncated:
-        st.warning(
-            f"Sentence {name} is longer than the model's limit of {model.cfg.max_len - 1} tokens: "
-            f"only its first {model.cfg.max_len - 1} tokens were encoded.",
-            icon=":material/content_cut:",
-        )
+infos = models.token_info(key, (text_a, text_b))
+for name, info in zip("AB", infos):
+    ui.token_messages(info, model, f"Sentence {name}")
 strip = models.interpolation_strip(key, text_a, text_b)
 
-baselines = models.baseline_checkpoints(exclude=models.active_checkpoint()) if model.cfg.model_type == "nvae" else {}
 baseline_name, baseline_strip = None, None
 if baselines:
     choice = st.selectbox(
         "Compare with the baseline",
-        ["(none)", *baselines],
-        index=1,
+        [NONE, *baselines],
         key=state.wkey(PAGE, "baseline"),
         persist_state="session",
     )
@@ -78,14 +93,16 @@ def at_tau() -> None:
     tau = st.slider(
         "τ (0 = sentence A, 1 = sentence B)", 0.0, 1.0, step=0.05, key=state.wkey(PAGE, "tau"), persist_state="session"
     )
-    state.publish(PARAMS, {"a": raw_a, "b": raw_b, "tau": tau}, ui.checkpoint_extra())
+    state.publish(PARAMS, settings(tau), ui.checkpoint_extra())
     mixed = models.mix_at(key, text_a, text_b, tau)
     left, right = st.columns([2, 3])
     with left:
         ui.show_text(f"Decoded at τ = {tau:.2f}", mixed["text"])
         m1, m2 = st.columns(2)
-        m1.metric("BLEU vs A", f"{mixed['bleu_a']:.1f}")
-        m2.metric("BLEU vs B", f"{mixed['bleu_b']:.1f}")
+        ui.bleu_metric(m1, "BLEU vs A", mixed["bleu_a"], infos[0])
+        ui.bleu_metric(m2, "BLEU vs B", mixed["bleu_b"], infos[1])
+        for name, info in zip("AB", infos):
+            ui.bleu_warning(info, f"sentence {name}")
         ui.plot(
             figures.interpolation_bleu(strip, tau, baseline_strip, baseline_name or "baseline"),
             "interpolation-bleu",
@@ -127,7 +144,11 @@ def strip_table(rows: list[dict]) -> None:
 
 cols = st.columns(2) if baseline_strip else [st.container()]
 with cols[0]:
-    st.caption(f"{model.cfg.model_type.upper()}: mixture of the two sets")
+    st.caption(
+        f"{model.cfg.model_type.upper()}: position-wise interpolation"
+        if baseline
+        else f"{model.cfg.model_type.upper()}: mixture of the two sets"
+    )
     strip_table(strip)
     ui.download_table(strip, "interpolation-strip", key="strip", json_too=False)
 if baseline_strip:

@@ -11,17 +11,23 @@ PAGE = "latent-map"
 DEFAULT = ["The game was released in Japan in 2011."]
 N_SENTENCES = max(10, min(5000, int(os.environ.get("NVAE_APP_MAP_SENTENCES", "300") or 300)))
 
-ui.header(
-    "Latent map",
-    f"""
+INTRO_NVAE = f"""
 Each point is a retained component of one of {N_SENTENCES} WikiText-2 test sentences: its mean
 vector, placed in 2-D by UMAP (computed once per checkpoint, then cached), so components that play
 similar roles sit together. Your sentences' components are drawn on top in red, sized by weight π;
 draw a **box or lasso** around points to list their sentences and tokens.
-""",
-)
+"""
+INTRO_BASELINE = f"""
+This checkpoint is a **{{kind}} baseline**, whose latent is {{latent}}. Each point is one such vector
+(its mean) from one of {N_SENTENCES} WikiText-2 test sentences, placed in 2-D by UMAP (computed once
+per checkpoint, then cached), so vectors that play similar roles sit together. Your sentences' vectors
+are drawn on top in red; draw a **box or lasso** around points to list their sentences and tokens.
+"""
 
+ui.header("Latent map")
 model, key = ui.get_model()
+baseline = analysis.is_baseline(model.cfg)
+ui.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 PARAMS = [
     state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
     state.Param("colour", "choice", "weight", choices=("weight", "position"), label="colour"),
@@ -48,9 +54,13 @@ with st.spinner(
 check = analysis.check_text(raw)
 user, user_xy = None, None
 if ui.text_messages(check):
+    for i, info in enumerate(models.token_info(key, tuple(check.texts))):
+        ui.token_messages(info, model, f"Sentence {i + 1}" if len(check.texts) > 1 else "The sentence")
     user, user_xy = models.map_overlay(key, N_SENTENCES, tuple(check.texts))
 st.caption(
-    f"{len(corpus['token']):,} retained components of {len(sentences)} sentences "
+    f"{len(corpus['token']):,} latent vectors of {len(sentences)} sentences."
+    if baseline
+    else f"{len(corpus['token']):,} retained components of {len(sentences)} sentences "
     f"(the prior component, the same in every sentence, is left out)."
 )
 

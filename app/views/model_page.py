@@ -2,11 +2,13 @@
 
 import streamlit as st
 
-from app import figures, state, ui
+from app import analysis, figures, state, ui
 from app import model as models
 from nvae.checkpoint import CheckpointError, read_metrics
 
 PAGE = "model"
+NVAE_ONLY = ("alpha_delta", "prior_alpha", "alpha_conditioning")  # config keys a baseline ignores
+LATENT_SHORT = {"t": "encoder states", "vt": "vector per token", "vtp": "one pooled vector", "vts": "strided vectors"}
 
 ui.header(
     "Model",
@@ -32,7 +34,13 @@ c = st.columns(4)
 c[0].metric("Model type", cfg["model_type"].upper())
 c[1].metric("Parameters", f"{info['parameters']:,}" if info["parameters"] else "?")
 c[2].metric("Size on disk", f"{info['total_bytes'] / 1e6:.1f} MB")
-if cfg.get("alpha_delta_conditional") and cfg["model_type"] == "nvae":
+if cfg["model_type"] != "nvae":  # a baseline: no prior component, no alpha^Delta
+    c[3].metric("Latent", LATENT_SHORT.get(cfg["model_type"], cfg["model_type"].upper()))
+    st.caption(
+        f"{cfg['model_type'].upper()} baseline, whose latent is "
+        f"{analysis.latent_description(cfg['model_type'], cfg.get('stride', 2))}."
+    )
+elif cfg.get("alpha_delta_conditional"):
     c[3].metric("α^Δ range (loss-conditional)", f"{cfg['alpha_delta_min']:g} – {cfg['alpha_delta_max']:g}")
 else:
     c[3].metric("α^Δ (fixed)", f"{cfg['alpha_delta']:g}")
@@ -72,7 +80,11 @@ else:
 
 with st.expander("Configuration and files", icon=":material/settings:"):
     st.caption("Model")
-    ui.table([{"setting": k, "value": str(v)} for k, v in cfg.items()], width="stretch")
+    shown = cfg
+    if cfg["model_type"] != "nvae":  # the NVAE's conditional-prior settings do nothing in a baseline
+        shown = {k: v for k, v in cfg.items() if not k.startswith(NVAE_ONLY)}
+        st.caption("Settings only the NVAE uses are not listed.")
+    ui.table([{"setting": k, "value": str(v)} for k, v in shown.items()], width="stretch")
     st.caption("Training")
     ui.table([{"setting": k, "value": str(v)} for k, v in info["train_config"].items()], width="stretch")
     st.caption("Files")

@@ -3,36 +3,40 @@
 import pandas as pd
 import streamlit as st
 
-from app import figures, state, ui
+from app import analysis, figures, state, ui
 from app import model as models
 
 PAGE = "samples"
 
-ui.header(
-    "Samples from the prior",
-    """
+INTRO_NVAE = """
 A latent can also be drawn from the prior instead of encoded from a sentence: K + 1 random vectors
 z ~ N(0, I) with Dirichlet weights π. Decoding it shows what the model generates "from nothing".
 Choose the number of components, the random seed and the sampling temperature (0 = greedy).
-""",
-)
+"""
+INTRO_BASELINE = """
+This page decodes latents drawn from an NVAE's Dirichlet prior. This checkpoint is a **{kind}
+baseline**, whose latent is {latent}.
+"""
 
+ui.header("Samples from the prior")
 model, key = ui.get_model()
 cfg = model.cfg
-if cfg.model_type != "nvae":
-    st.info(
-        "Prior sampling is defined for the NVAE only; this checkpoint is a baseline. "
-        "Choose an NVAE checkpoint on the Model page."
-    )
-    st.stop()
+ui.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
 PARAMS = [
-    state.Param("k", "int", min(10, cfg.max_len - 1), lo=1, hi=cfg.max_len - 1, label="components"),
-    state.Param("n", "int", 5, lo=1, hi=20, label="samples"),
-    state.Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="seed"),
-    state.Param("temp", "float", 0.0, lo=0.0, hi=2.0, label="temperature"),
+    state.Param("k", "int", min(10, cfg.max_len - 1), lo=1, hi=cfg.max_len - 1, label="Components K"),
+    state.Param("n", "int", 5, lo=1, hi=20, label="Samples"),
+    state.Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="Seed"),
+    state.Param("temp", "float", 0.0, lo=0.0, hi=2.0, label="Temperature"),
 ]
 ui.show_notices(state.restore(PAGE, PARAMS))
-state.clamp_number(state.wkey(PAGE, "temp"), 0.0, 2.0, 0.0)
+ui.show_notices([state.clamp_number(state.wkey(PAGE, "temp"), 0.0, 2.0, 0.0)])
+if analysis.is_baseline(cfg):
+    # the link still carries the checkpoint and the settings (they apply again on an NVAE checkpoint)
+    state.publish(PARAMS, {p.name: st.session_state[state.wkey(PAGE, p.name)] for p in PARAMS}, ui.checkpoint_extra())
+    st.info(
+        "Sampling from the Dirichlet prior is defined for the NVAE only. Choose an NVAE checkpoint on the Model page."
+    )
+    st.stop()
 
 with st.form("controls", border=False):
     c = st.columns(4)

@@ -10,38 +10,48 @@ from app import model as models
 PAGE = "sparsity"
 DEFAULT = "The game was released in Japan in 2011 and sold well."
 
-ui.header(
-    "Sparsity",
-    """
+INTRO_NVAE = """
 α^Δ, the *conditional prior*, sets how much total weight the prior expects per input token: with a
 model trained loss-conditionally, **larger values keep more components** and smaller ones prune
 more. Move a slider to re-encode the sentence at that value (two values side by side); the curve
 shows the whole trained range at once. How one loss-conditional model compares with models each
 trained at a single fixed α^Δ is measured in the project's report (`docs/results.md`).
-""",
-)
+"""
+INTRO_BASELINE = """
+This page shows how an NVAE prunes its latent. This checkpoint is a **{kind} baseline**, whose latent
+is {latent}: the number of vectors is fixed by the sentence, so there is nothing to prune.
+"""
 
+ui.header("Sparsity")
 model, key = ui.get_model()
 cfg = model.cfg
-GRID = analysis.alpha_grid(cfg)
+ui.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
+GRID = analysis.alpha_grid(cfg)  # the curve: 26 log-spaced values, encoded in one batch
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
-COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), GRID)
+COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), analysis.alpha_stops(cfg))
+baseline = analysis.is_baseline(cfg)
 PARAMS = [
     state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"),
-    ui.alpha_param(cfg),
-    ui.alpha_param(cfg, "ad2", default=COMPARE),
+    *(  # a baseline has no alpha^Delta: its link keeps the sentence and the checkpoint
+        []
+        if baseline
+        else [ui.alpha_param(cfg, label="α^Δ (left)"), ui.alpha_param(cfg, "ad2", default=COMPARE, label="α^Δ (right)")]
+    ),
 ]
 ui.show_notices(state.restore(PAGE, PARAMS))
-if cfg.model_type != "nvae":
-    st.info(
-        "This checkpoint is a baseline: its latent has a fixed number of vectors, so there is no sparsity "
-        "to control. Choose an NVAE checkpoint on the Model page."
-    )
+if baseline:
+    state.publish(PARAMS, {"s": st.session_state[state.wkey(PAGE, "s")]}, ui.checkpoint_extra())
+    st.info("A baseline has no sparsity to control. Choose an NVAE checkpoint on the Model page.")
     st.stop()
 
 raw = st.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
 check = analysis.check_text(raw, one_per_line=False)
 if not ui.text_messages(check):
+    state.publish(
+        PARAMS,
+        {"s": raw, "ad": st.session_state[state.wkey(PAGE, "ad")], "ad2": st.session_state[state.wkey(PAGE, "ad2")]},
+        ui.checkpoint_extra(),
+    )
     st.stop()
 text = check.texts[0]
 active = analysis.alpha_delta_active(cfg)
@@ -55,17 +65,20 @@ def compare() -> None:
     with c1:
         ad = ui.alpha_delta_control(PAGE, cfg, "ad", "α^Δ (left)")
     with c2:
-        ad2 = ui.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right, to compare)")
+        ad2 = ui.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right), to compare")
     state.publish(PARAMS, {"s": raw, "ad": ad, "ad2": ad2}, ui.checkpoint_extra())
+    views = models.inspect_sentences(key, (text,), ad) + models.inspect_sentences(key, (text,), ad2)
+    ui.token_messages(views[0], model)
     if curve is not None:
         ui.plot(figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
+        if views[0].mostly_unknown:
+            st.caption("The curve's BLEU is not meaningful for this sentence: most of its pieces are [UNK].")
     else:
         st.info(
             f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on "
             f"α^Δ, so there is no curve to draw."
         )
-    views = models.inspect_sentences(key, (text,), ad) + models.inspect_sentences(key, (text,), ad2)
-    ui.token_messages(views[0], model)
+    ui.bleu_warning(views[0], "the sentence")
     vmax = max(max(analysis.token_weights(v)[1] or [0]) for v in views) or 1.0
     for col, view, name in zip(st.columns(2), views, ("left", "right")):
         with col:
@@ -80,7 +93,8 @@ def compare() -> None:
                 f"strip-{name}",
                 key=f"strip_{name}",
             )
-            ui.show_text(f"Reconstruction (BLEU {view.bleu:.1f})", view.reconstruction)
+            flag = f": {ui.BLEU_FLAG}" if view.mostly_unknown else ""
+            ui.show_text(f"Reconstruction (BLEU {view.bleu:.1f}{flag})", view.reconstruction)
 
 
 compare()
