@@ -51,7 +51,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
-from nvae.config import ModelConfig  # noqa: E402
+from nvae.config import RECIPES, ModelConfig  # noqa: E402
 from nvae.model import NVAE, sinusoidal_positions  # noqa: E402
 
 SEED = 0
@@ -274,6 +274,10 @@ def bench_train(args, out: dict) -> None:
     for name, prob in (("nvae", base.gaussian_train_prob), ("nvae_g0", 0.0), ("nvae_g1", 1.0)):
         seed_all()
         contenders[name] = NVAE(ModelConfig(gaussian_train_prob=prob))
+    for name, conditioning in (("nvae_gated", "direct"), ("nvae_budget", "budget")):
+        seed_all()  # the pruning gate of this round's recipe (RECIPES["gated"]), two conditionings
+        cfg = ModelConfig(**{**RECIPES["gated"], "alpha_conditioning": conditioning, "alpha_delta": 0.05})
+        contenders[name] = NVAE(cfg)
     batch = contenders["nvae"].collate(ids)
     src, pad_mask = batch.src, batch.pad_mask
 
@@ -298,6 +302,8 @@ def bench_train(args, out: dict) -> None:
         "plain": "plain nn.Transformer AE",
         "nvae": f"NVAE, default (gaussian_train_prob={base.gaussian_train_prob})",
         "nvae_g0": "NVAE, gaussian_train_prob=0 (sampled vectors, SDPA)",
+        "nvae_gated": "NVAE, pruning gate + direct conditioning (recipe gated, alpha^Delta 0.05)",
+        "nvae_budget": "NVAE, pruning gate + budget conditioning (alpha^Delta 0.05)",
         "nvae_g1": "NVAE, gaussian_train_prob=1 (Gaussian integral)",
     }
     for name, ts in times.items():
