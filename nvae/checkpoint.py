@@ -47,7 +47,8 @@ STATE_TENSORS = "training_state.safetensors"
 METRICS = "metrics.jsonl"
 MODEL_CARD = "MODEL_CARD.md"
 # Files this module writes; everything else found in a destination folder is carried over.
-OWN_FILES = (WEIGHTS, CONFIG, TOKENIZER, STATE_JSON, STATE_TENSORS)
+AGGREGATE = "aggregate.safetensors"  # a fit to the weights (nvae.sampling): stale once they change
+OWN_FILES = (WEIGHTS, CONFIG, TOKENIZER, STATE_JSON, STATE_TENSORS, AGGREGATE)
 SPECIAL_TOKENS = {"[PAD]": "pad_id", "[UNK]": "unk_id", "[BOS]": "bos_id", "[EOS]": "eos_id"}
 FORMAT_VERSION = 1
 FP16_MAX = 65504.0
@@ -587,6 +588,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> NVA
     model = model.to(device).eval()
     model.checkpoint_dir = path
     model.train_cfg = train_cfg
+    model.aggregate = None
+    if (path / AGGREGATE).is_file():
+        try:
+            model.aggregate = safetensors.torch.load_file(str(path / AGGREGATE))
+        except Exception as e:  # a damaged fit costs only the aggregate sampler
+            raise CheckpointError(f"{path / AGGREGATE}: unreadable ({e}); delete it or refit it") from None
     return model
 
 

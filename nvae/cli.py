@@ -202,10 +202,18 @@ def cmd_sample(args) -> None:
     _check_alpha_delta(model, args.alpha_delta)
     if not 1 <= args.components <= model.cfg.max_len:
         raise UsageError(f"--components must be between 1 and {model.cfg.max_len}")
-    latent = model.sample_prior(args.components, batch_size=args.n, alpha_delta=args.alpha_delta, seed=args.seed)
+    from .sampling import draw
+
+    source = args.source
+    if source == "auto":
+        source = "aggregate" if getattr(model, "aggregate", None) is not None else "prior"
+    try:
+        latent = draw(model, source, args.components, batch_size=args.n, alpha_delta=args.alpha_delta, seed=args.seed)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
     texts = model.decode_text(latent, temperature=args.temperature, seed=args.seed)
     for i, t in enumerate(texts):
-        _emit({"sample": i, "seed": args.seed, "components": args.components, "text": t})
+        _emit({"sample": i, "seed": args.seed, "components": args.components, "source": source, "text": t})
 
 
 def _evaluation_ids(model, args) -> tuple[list[list[int]], int]:
@@ -378,6 +386,20 @@ def _choose_on_validation(model, reference: str, n: int) -> tuple[float, str]:
     return round(res["alpha_delta"], 5), why
 
 
+def _fit_aggregate(model, dest: Path, n: int) -> None:
+    """Fit the aggregate-posterior sampler on `n` training sentences and store it beside the weights."""
+    from .data import load_sentences
+    from .sampling import fit_aggregate, save_aggregate
+    from .text import encode_texts
+
+    tc = model.train_cfg
+    texts = load_sentences(tc.data, tc.split, model.tokenizer, tc.min_tokens, tc.max_tokens)[:n]
+    ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
+    stats = fit_aggregate(model, ids)
+    path = save_aggregate(dest, stats)
+    print(f"fitted the aggregate posterior on {len(ids)} sentences of {tc.data}:{tc.split} -> {path}", file=sys.stderr)
+
+
 def cmd_export(args) -> None:
     """Copy a run's checkpoint (without optimizer state) into a shippable folder."""
     from .checkpoint import FILE_MODE, load_checkpoint, save_checkpoint
@@ -409,6 +431,8 @@ def cmd_export(args) -> None:
         if (run / name).exists():
             shutil.copy(run / name, dest / name)
             os.chmod(dest / name, FILE_MODE)
+    if args.fit_aggregate and model.cfg.model_type == "nvae":
+        _fit_aggregate(model, dest, args.fit_aggregate)
     card = write_model_card(dest, None, [], run_info(dest), note)
     os.chmod(card, FILE_MODE)
     _emit({"exported": str(dest), "half": args.half, "alpha_delta": model.cfg.alpha_delta, "model_card": str(card)})
@@ -448,6 +472,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--components", type=COUNT, default=10, help="number of prior components (besides one)")
     sp.add_argument("--temperature", type=number(0.0, 10.0), default=0.0, help="0 = greedy")
     sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
+    sp.add_argument(
+        "--source",
+        choices=["auto", "prior", "aggregate"],
+        default="auto",
+        help="prior: z ~ N(0, I), as the paper; aggregate: a Gaussian fitted to the training latents "
+        "(export --fit-aggregate); auto (default): aggregate when the checkpoint has the fit. "
+        "Each line names its source",
+    )
     sp.set_defaults(func=cmd_sample)
 
     sp = with_model(sub.add_parser("evaluate", help="BLEU, cross-entropy, retained proportion (+ paper figures)"))
@@ -566,6 +598,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="choose a loss-conditional model's default alpha^Delta on the validation split: the sparsest "
         "slider value with BLEU >= 0.95 x the REFERENCE checkpoint's (for example the T baseline) "
         "that reconstructs the demo sentences exactly",
+    )
+    sp.add_argument(
+        "--fit-aggregate",
+        type=COUNT,
+        nargs="?",
+        const=2000,
+        default=None,
+        metavar="N",
+        help="fit the aggregate-posterior sampler (sample --source aggregate) on N training sentences (default 2000)",
     )
     sp.add_argument("--choose-sentences", type=COUNT, default=500, help="validation sentences for --choose-alpha-delta")
     sp.set_defaults(func=cmd_export)

@@ -212,3 +212,32 @@ def test_a_dead_component_far_above_the_live_ones_gets_a_bounded_gradient():
     assert out[0, 2] == 0 and torch.isclose(out.sum(), torch.tensor(1.0))
     out[0, 0].backward()
     assert weights.grad.abs().max() < 10
+
+
+def test_aggregate_sampler_is_fitted_stored_and_named(tiny_checkpoint, tmp_path, capsys):
+    import json
+    import shutil
+
+    from nvae.checkpoint import load_checkpoint
+    from nvae.cli import main
+    from nvae.sampling import AGGREGATE_FILE, draw, fit_aggregate, save_aggregate
+
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, folder)
+    model = load_checkpoint(folder)
+    assert model.aggregate is None
+    assert main(["sample", "--checkpoint", str(folder), "--n", "2"]) == 0
+    assert all(json.loads(line)["source"] == "prior" for line in capsys.readouterr().out.splitlines())
+    assert main(["sample", "--checkpoint", str(folder), "--source", "aggregate"]) == 2
+    assert "fit-aggregate" in capsys.readouterr().err
+    stats = fit_aggregate(model, [[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17]], alpha_delta=1.0)
+    save_aggregate(folder, stats)
+    model = load_checkpoint(folder)
+    latent = draw(model, "aggregate", 6, batch_size=3, seed=0)
+    assert latent.z.shape == (3, 7, model.cfg.d_model)
+    # the token components come from the fit, not from N(0, I): their mean is the fit's mean
+    many = draw(model, "aggregate", 50, batch_size=40, seed=1)
+    torch.testing.assert_close(many.z[:, 1:].reshape(-1, model.cfg.d_model).mean(0), stats["mean"], atol=0.3, rtol=0)
+    assert main(["sample", "--checkpoint", str(folder), "--n", "2"]) == 0
+    assert all(json.loads(line)["source"] == "aggregate" for line in capsys.readouterr().out.splitlines())
+    assert (folder / AGGREGATE_FILE).is_file()
