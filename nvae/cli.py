@@ -330,6 +330,31 @@ def cmd_train(args) -> None:
         raise UsageError(str(e)) from None
 
 
+def cmd_study(args) -> None:
+    from .data import load_sentences
+    from .study import MAX_SENTENCES, corpus_study
+
+    model = _load(args)
+    if model.cfg.model_type != "nvae":
+        raise UsageError(
+            f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: a sparsity study needs an NVAE"
+        )
+    ad = _check_alpha_delta(model, args.alpha_delta)
+    texts = _read_lines(args.file)
+    if not texts:
+        raise UsageError(f"{args.file}: no non-empty lines")
+    if len(texts) > MAX_SENTENCES:
+        print(f"note: {args.file} has {len(texts)} lines; the study reads the first {MAX_SENTENCES}", file=sys.stderr)
+    tc = getattr(model, "train_cfg", None)
+    reference = load_sentences(tc.data, tc.split)[:20000] if tc and not Path(tc.data).is_file() else None
+    res = corpus_study(model, texts, ad, reference_texts=reference)
+    res = {"checkpoint": str(args.checkpoint), "file": args.file, **res}
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    _emit(res)
+
+
 def cmd_lm(args) -> None:
     from .lm import load_lm, train_lm
 
@@ -561,6 +586,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_ablate)
+
+    sp = with_model(sub.add_parser("study", help="a sparsity study of a corpus file (one sentence per line), as JSON"))
+    sp.add_argument("file")
+    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
+    sp.add_argument("--out", default=None, help="also write the JSON to this file")
+    sp.set_defaults(func=cmd_study)
 
     sp = sub.add_parser("lm", help="the fluency language model: train it, or score sentences with it")
     sp.add_argument("action", choices=["train", "score"])

@@ -65,6 +65,11 @@ def _table(tmp):
         (["ablate", "x", "--set", "lr=abc"], "lr"),
         (["ablate", "x", "--sentences", "1"], "between"),
         (["ablate", "x", "--threads", "0"], "between"),
+        (["study", "--checkpoint", "{nvae}", "{tmp}/missing.txt"], "cannot read"),
+        (["study", "--checkpoint", "{vt}", "{tmp}/binary.txt"], "baseline"),
+        (["study", "--checkpoint", "{nvae}", "{tmp}/binary.txt", "--alpha-delta", "-1"], "alpha"),
+        (["lm", "score", "hello", "--out", "{tmp}/no-lm"], "not found"),
+        (["lm", "train", "--out", "{tmp}/x", "--steps", "0"], ">= 1"),
         (["nosuchcommand"], "invalid choice"),
         ([], "required"),
     ]
@@ -85,3 +90,24 @@ def test_every_command_reports_bad_values_in_one_line(ckpts, tmp_path, capsys):
         if not ok:
             failures.append((argv, code, err[-400:]))
     assert not failures, "\n".join(map(str, failures))
+
+
+def test_study_on_a_corpus_file(ckpts, tmp_path, capsys):
+    import json
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The cat sat on the mat.\nA storm hit the coast in June, 2011.\n\nThe cat sat on the mat.\n")
+    out = tmp_path / "study.json"
+    assert main(["study", "--checkpoint", ckpts["nvae"], str(corpus), "--out", str(out)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res == json.loads(out.read_text())
+    assert res["sentences"] == 3 and len(res["retained_vs_length"]) == 3
+    total = sum(p["tokens"] for p in res["retained_vs_length"])
+    assert sum(c["count"] for c in res["by_class"] if c["class"] != "first position") == total
+    assert sum(c["count"] for c in res["by_frequency_band"]) == total
+    assert all(0 <= c["retained_share"] <= 1 for c in res["by_class"] + res["by_frequency_band"])
+    kept = sum(p["retained"] for p in res["retained_vs_length"])
+    shares = sum(c["retained_share"] * c["count"] for c in res["by_class"] if c["class"] != "first position")
+    assert round(shares) == kept
+    assert [c["class"] for c in res["by_class"]][-2:] == ["end of sentence", "first position"]
+    assert len(res["sweep"]) == 7
