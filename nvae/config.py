@@ -168,6 +168,10 @@ class TrainConfig:
     lambda_d: float = 1.0
     kl_start_step: int = 0  # KL weights stay 0 until this step (the decoder first learns to read the latent)
     kl_anneal_steps: int = 1000  # then ramp linearly from 0 to 1 over this many steps
+    # Loss-conditional runs: draw alpha^Delta >= this until kl_start_step, then lower the floor to
+    # alpha_delta_min over kl_anneal_steps (0: off). Lets the decoder learn to read a latent that
+    # keeps its components before the small values prune most of them.
+    alpha_delta_warmup_min: float = 0.0
     eval_every: int = 500
     checkpoint_every: int = 200
     eval_sentences: int = 256

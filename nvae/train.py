@@ -137,6 +137,26 @@ def _param_groups(model: torch.nn.Module, weight_decay: float):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def alpha_delta_floor(train_cfg: TrainConfig, model_cfg: ModelConfig, step: int) -> float:
+    """log of the smallest alpha^Delta a loss-conditional run draws at `step`.
+
+    With `alpha_delta_warmup_min` set, the draws stay at or above it until kl_start_step (the
+    decoder first learns to read a latent that keeps its components), then the floor moves down,
+    log-linearly, to alpha_delta_min over kl_anneal_steps.
+    """
+    lo = math.log(model_cfg.alpha_delta_min)
+    warm = train_cfg.alpha_delta_warmup_min
+    if not warm or warm <= model_cfg.alpha_delta_min:
+        return lo
+    start = math.log(min(warm, model_cfg.alpha_delta_max))
+    if step < train_cfg.kl_start_step:
+        return start
+    if train_cfg.kl_anneal_steps <= 0:
+        return lo
+    w = min(1.0, (step - train_cfg.kl_start_step) / train_cfg.kl_anneal_steps)
+    return start + w * (lo - start)
+
+
 def eval_alpha_deltas(cfg: ModelConfig, n: int = 3) -> list[float]:
     """Where periodic evaluation also reads a loss-conditional model: n log-spaced values strictly
     inside its training range (none for a model trained at one alpha^Delta)."""
@@ -373,7 +393,7 @@ def train(
             src, pad = batch.src, batch.pad_mask
             alpha_delta = None
             if model_cfg.alpha_delta_conditional:
-                alpha_delta = math.exp(random.uniform(lo, hi))
+                alpha_delta = math.exp(random.uniform(alpha_delta_floor(train_cfg, model_cfg, step), hi))
             with amp_ctx:
                 out = train_model(src, pad, alpha_delta)
             w = kl_weight(train_cfg, step)

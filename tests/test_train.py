@@ -448,3 +448,18 @@ def test_periodic_evaluation_reads_a_loss_conditional_model_at_several_alpha_del
     assert sorted({r["step"] for r in sweep}) == [12, 24]
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert "held out of training" in info["eval_from"]
+
+
+def test_alpha_delta_floor_curriculum():
+    import math
+
+    from nvae.train import alpha_delta_floor
+
+    model_cfg = ModelConfig(alpha_delta_conditional=True, alpha_delta_min=0.005, alpha_delta_max=0.2)
+    off = TrainConfig(kl_start_step=100, kl_anneal_steps=100)
+    assert alpha_delta_floor(off, model_cfg, 0) == math.log(0.005)
+    on = TrainConfig(kl_start_step=100, kl_anneal_steps=100, alpha_delta_warmup_min=0.1)
+    floors = [math.exp(alpha_delta_floor(on, model_cfg, s)) for s in (0, 99, 100, 150, 200, 5000)]
+    assert floors[:3] == pytest.approx([0.1, 0.1, 0.1])
+    assert floors[3] == pytest.approx(math.sqrt(0.1 * 0.005))
+    assert floors[4:] == pytest.approx([0.005, 0.005])
