@@ -376,7 +376,7 @@ def train(
         total=train_cfg.max_steps, initial=step, disable=not (progress and is_main), dynamic_ncols=True, desc=run.name
     )
     bad_steps, steps_this_call, t0 = 0, 0, time.time()
-    lo, hi = math.log(model_cfg.alpha_delta_min), math.log(model_cfg.alpha_delta_max)
+    hi = math.log(model_cfg.alpha_delta_max)
     try:
         batches, batches_epoch = [], None
         while step < train_cfg.max_steps and stop["signal"] is None:
