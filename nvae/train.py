@@ -377,6 +377,7 @@ def train(
     )
     bad_steps, steps_this_call, t0 = 0, 0, time.time()
     hi = math.log(model_cfg.alpha_delta_max)
+    is_nvae = model_cfg.model_type == "nvae"
     try:
         batches, batches_epoch = [], None
         while step < train_cfg.max_steps and stop["signal"] is None:
@@ -455,7 +456,14 @@ def train(
             if eval_ids and (step % train_cfg.eval_every == 0 or step == train_cfg.max_steps):
                 if is_main:
                     res = reconstruct(model, eval_ids).summary()
-                    log({"kind": "eval", "step": step, "alpha_delta": model_cfg.alpha_delta, **res})
+                    log(
+                        {
+                            "kind": "eval",
+                            "step": step,
+                            **({"alpha_delta": model_cfg.alpha_delta} if is_nvae else {}),
+                            **res,
+                        }
+                    )
                     tqdm.write(
                         f"step {step}: eval BLEU {res['bleu']:.2f}  CE {res['cross_entropy']:.3f}  "
                         f"retained {res['retained_proportion']:.3f}"
