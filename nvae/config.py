@@ -78,7 +78,11 @@ class ModelConfig:
     # "budget": alpha_i = alpha^Delta * n * softmax_i(s(alpha^Delta) f(h_i)): the posterior's total
     # pseudo-count is exactly the prior's (KL_D = 0), and the model only decides how to share that
     # budget between the tokens, with a learned sharpness s for each alpha^Delta.
+    # "spread": log alpha_i = log alpha^Delta + mean_j f_j + alpha_spread * z_i, z the sentence's
+    # standardised scores f: the model learns which tokens rank high and, through KL_D, the level;
+    # the spread across tokens is fixed, so the retained proportion cannot collapse into a step.
     alpha_conditioning: str = "input"
+    alpha_spread: float = 1.5
     # The pruning gate while training. "none" (the paper): training batches keep every component
     # (sampled weights) or hard-mask the pruned ones (gaussian_train_pruned), neither with a
     # gradient. "st": every training batch drops exactly the components evaluation prunes
@@ -125,10 +129,12 @@ class ModelConfig:
             raise ConfigError("gaussian_train_prob must be in [0, 1]")
         if self.log_alpha_min >= self.log_alpha_max:
             raise ConfigError("log_alpha_min must be < log_alpha_max")
-        if self.alpha_conditioning not in ("input", "direct", "budget"):
+        if self.alpha_conditioning not in ("input", "direct", "budget", "spread"):
             raise ConfigError(
-                f"alpha_conditioning must be 'input', 'direct' or 'budget', got {self.alpha_conditioning!r}"
+                f"alpha_conditioning must be 'input', 'direct', 'budget' or 'spread', got {self.alpha_conditioning!r}"
             )
+        if not self.alpha_spread > 0:
+            raise ConfigError("alpha_spread must be > 0")
         if self.prune_gate not in ("none", "st"):
             raise ConfigError(f"prune_gate must be 'none' or 'st', got {self.prune_gate!r}")
         if not self.gate_temperature > 0:

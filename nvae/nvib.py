@@ -21,8 +21,9 @@ POOLED = -2  # `source` of a vector pooled over all tokens (VTP)
 SAMPLED = -3  # `source` of a component drawn from the prior (prior samples)
 TINY = 1e-30
 LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
-IMPULSE_LOGVAR = -30.0
-BUDGET_SHARPNESS0 = 0.25  # log-variance standing for "no variance" (prior samples are impulses)
+IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
+BUDGET_SHARPNESS0 = 0.25
+SPREAD_EPS = 0.05  # keeps the standardised scores finite when a sentence's scores are all equal
 
 
 def source_label(source: int, tokens: list[str] | None = None) -> str:
@@ -358,6 +359,14 @@ class NVIB(nn.Module):
         )
         if cfg.alpha_conditioning == "direct":
             log_alpha = log_alpha + ad.clamp_min(1e-8).log()[:, None]
+        elif cfg.alpha_conditioning == "spread":
+            # the level is the sentence's mean score, the spread fixed: alpha_spread x standardised score
+            real = (~pad_mask).float()
+            count = real.sum(-1, keepdim=True).clamp_min(1.0)
+            mean = (log_alpha * real).sum(-1, keepdim=True) / count
+            std = (((log_alpha - mean) ** 2 * real).sum(-1, keepdim=True) / count).sqrt()
+            z = (log_alpha - mean) / (std + SPREAD_EPS)
+            log_alpha = ad.clamp_min(1e-8).log()[:, None] + mean + cfg.alpha_spread * z
         elif cfg.alpha_conditioning == "budget":
             # alpha_i = alpha^Delta n softmax_i(s f_i): the prior's total, shared between the tokens
             x = self._ad_position(ad)[:, None]

@@ -241,3 +241,24 @@ def test_aggregate_sampler_is_fitted_stored_and_named(tiny_checkpoint, tmp_path,
     assert main(["sample", "--checkpoint", str(folder), "--n", "2"]) == 0
     assert all(json.loads(line)["source"] == "aggregate" for line in capsys.readouterr().out.splitlines())
     assert (folder / AGGREGATE_FILE).is_file()
+
+
+def test_spread_conditioning_fixes_the_spread_of_log_alpha_and_shifts_it_by_log_alpha_delta():
+    model = tiny(
+        alpha_conditioning="spread",
+        alpha_spread=1.5,
+        alpha_delta_conditional=True,
+        alpha_delta_min=0.01,
+        alpha_delta_max=1.0,
+    ).eval()
+    with torch.no_grad():
+        model.latent.alpha_proj.weight.normal_(0, 0.5)
+    batch = model.collate(SENTS)
+    a, b = model.encode(batch, alpha_delta=0.02), model.encode(batch, alpha_delta=0.5)
+    torch.testing.assert_close(a.mu, b.mu)
+    for row in range(len(SENTS)):
+        real = ~a.pad[row] & (a.source[row] != PRIOR)
+        la = a.alpha[row][real].log()
+        assert abs(float(la.std(unbiased=False)) - 1.5) < 0.1  # the spread is the configured one
+        shift = b.alpha[row][real].log() - la
+        torch.testing.assert_close(shift, torch.full_like(shift, math.log(0.5 / 0.02)))
