@@ -161,14 +161,15 @@ def ablate(
         train(run, model_cfg, train_cfg, resume=resume, overwrite=not resume, progress=progress)
     train_s = time.time() - t0
     model = load_checkpoint(run / "checkpoint")
-    torch.set_grad_enabled(False)
+    with torch.no_grad():
+        measured = measure(model, n_sentences, pairs)
     res = {
         "name": name,
         "recipe": recipe,
         "settings": settings,
         "steps": train_cfg.max_steps,
         "train_seconds": round(train_s, 1) if not done else None,
-        **measure(model, n_sentences, pairs),
+        **measured,
     }
     ABLATION_DIR.mkdir(parents=True, exist_ok=True)
     with open(ABLATION_DIR / "results.jsonl", "a") as f:

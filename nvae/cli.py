@@ -20,6 +20,7 @@ from .config import RECIPES as _RECIPES
 from .paths import DEFAULT_CHECKPOINT, PROJECT_ROOT, default_checkpoint  # noqa: F401 (re-exported)
 
 RECIPE_NAMES = tuple(_RECIPES)
+TRAINING_COMMANDS = ("train", "ablate", "lm")  # the commands that need autograd
 
 
 class UsageError(Exception):
@@ -70,7 +71,6 @@ def _load(args):
 
     from .checkpoint import load_checkpoint
 
-    torch.set_grad_enabled(False)
     device = check_device(args.device) or ("cuda" if torch.cuda.is_available() else "cpu")
     return load_checkpoint(args.checkpoint, device=device)
 
@@ -650,7 +650,13 @@ def main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
 
     try:
-        args.func(args)
+        if args.command in TRAINING_COMMANDS:
+            args.func(args)
+        else:  # inference only: no autograd graph (scoped, so a caller's grad mode is left as it was)
+            import torch
+
+            with torch.no_grad():
+                args.func(args)
     except (UsageError, CheckpointError, ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

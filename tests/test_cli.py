@@ -111,3 +111,12 @@ def test_study_on_a_corpus_file(ckpts, tmp_path, capsys):
     assert round(shares) == kept
     assert [c["class"] for c in res["by_class"]][-2:] == ["end of sentence", "first position"]
     assert len(res["sweep"]) == 7
+
+
+def test_commands_leave_the_callers_grad_mode_alone(ckpts, capsys):
+    import torch
+
+    assert torch.is_grad_enabled()
+    assert main(["encode", "--checkpoint", ckpts["nvae"], "The cat sat on the mat."]) == 0
+    assert main(["sample", "--checkpoint", ckpts["nvae"], "--n", "1"]) == 0
+    assert torch.is_grad_enabled()  # later code in the same process (tests, notebooks) can still train

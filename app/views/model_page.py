@@ -7,7 +7,21 @@ from app import model as models
 from nvae.checkpoint import CheckpointError, read_metrics
 
 PAGE = "model"
-NVAE_ONLY = ("alpha_delta", "prior_alpha", "alpha_conditioning")  # config keys a baseline ignores
+# config keys (model and training) that only the NVAE's latent reads: a baseline's page leaves them out
+NVAE_ONLY = (
+    "alpha_delta",
+    "alpha_conditioning",
+    "alpha_spread",
+    "prior_",
+    "prune_gate",
+    "gate_temperature",
+    "pi_concentration",
+    "gaussian_train",
+    "kappa",
+    "log_alpha",
+    "init_logvar",
+    "lambda_d",
+)
 LATENT_SHORT = {"t": "encoder states", "vt": "vector per token", "vtp": "one pooled vector", "vts": "strided vectors"}
 
 ui.header(
@@ -86,6 +100,9 @@ with st.expander("Configuration and files", icon=":material/settings:"):
         st.caption("Settings only the NVAE uses are not listed.")
     ui.table([{"setting": k, "value": str(v)} for k, v in shown.items()], width="stretch")
     st.caption("Training")
-    ui.table([{"setting": k, "value": str(v)} for k, v in info["train_config"].items()], width="stretch")
+    train_shown = info["train_config"]
+    if cfg["model_type"] != "nvae":
+        train_shown = {k: v for k, v in train_shown.items() if not k.startswith(NVAE_ONLY)}
+    ui.table([{"setting": k, "value": str(v)} for k, v in train_shown.items()], width="stretch")
     st.caption("Files")
     ui.table([{"file": k, "bytes": v} for k, v in info["files"].items()], width="stretch")
