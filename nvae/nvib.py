@@ -364,7 +364,7 @@ class NVIB(nn.Module):
             real = (~pad_mask).float()
             count = real.sum(-1, keepdim=True).clamp_min(1.0)
             mean = (log_alpha * real).sum(-1, keepdim=True) / count
-            std = (((log_alpha - mean) ** 2 * real).sum(-1, keepdim=True) / count).sqrt()
+            std = (((log_alpha - mean) ** 2 * real).sum(-1, keepdim=True) / count + 1e-8).sqrt()  # finite grad at 0
             z = (log_alpha - mean) / (std + SPREAD_EPS)
             log_alpha = ad.clamp_min(1e-8).log()[:, None] + mean + cfg.alpha_spread * z
         elif cfg.alpha_conditioning == "budget":
