@@ -23,7 +23,7 @@ import torch
 
 from .metrics import reconstruct
 from .model import NVAE
-from .nvib import PRIOR, LatentMixture, _normalise
+from .nvib import PRIOR, LatentMixture, evaluation_latent
 from .text import UNK, decode_ids
 
 # Short everyday sentences (written for the project, from no split) that a useful default
@@ -92,17 +92,16 @@ def keep_components(latent: LatentMixture, keep: torch.Tensor) -> LatentMixture:
     """The latent with exactly the token components in `keep` [B, N] (the prior, if any, always
     kept), weighted like evaluation weighs them: pi = alpha / sum over the kept components."""
     mask = latent.pad | (~keep & (latent.source != PRIOR))
-    return LatentMixture(
-        mu=latent.mu,
-        logvar=latent.logvar,
-        alpha=latent.alpha,
-        pi=_normalise(latent.alpha, mask),
-        mask=mask,
-        pad=latent.pad,
-        source=latent.source,
-        n_inputs=latent.n_inputs,
+    return evaluation_latent(
+        latent.mu,
+        latent.logvar,
+        latent.alpha,
+        latent.pad,
+        latent.source,
+        latent.n_inputs,
+        mask,
+        latent.threshold,
         has_prior=latent.has_prior,
-        threshold=latent.threshold,
     )
 
 

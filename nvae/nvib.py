@@ -256,6 +256,34 @@ def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) 
     return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
 
 
+def evaluation_latent(
+    mu: Tensor,
+    logvar: Tensor,
+    alpha: Tensor,
+    pad: Tensor,
+    source: Tensor,
+    n_inputs: Tensor,
+    mask: Tensor,
+    threshold: float,
+    gate: Tensor | None = None,
+    has_prior: bool = True,
+) -> LatentMixture:
+    """The deterministic mixture over the components not in `mask`, weighted pi = alpha / sum(alpha)."""
+    return LatentMixture(
+        mu=mu,
+        logvar=logvar,
+        alpha=alpha,
+        pi=_normalise(alpha, mask),
+        mask=mask,
+        pad=pad,
+        source=source,
+        n_inputs=n_inputs,
+        has_prior=has_prior,
+        threshold=threshold,
+        gate=gate,
+    )
+
+
 def linear32(layer: nn.Linear, x: Tensor) -> Tensor:
     """`layer(x)` computed in float32 whatever the layer's stored dtype (after `model.half()` the
     latent layers still compute in float32, as they do under autocast)."""
@@ -401,35 +429,14 @@ class NVIB(nn.Module):
         if self.training and cfg.prune_gate == "st":
             gate = self._gate(log_alpha, pad)
             if gaussian:  # the evaluation form and its weights, with every component in the gate
-                latent = LatentMixture(
-                    mu=mu,
-                    logvar=logvar,
-                    alpha=alpha,
-                    pi=_normalise(alpha, pad),
-                    mask=pad,
-                    pad=pad,
-                    source=source,
-                    n_inputs=n_inputs,
-                    threshold=cfg.threshold,
-                    gate=gate,
-                )
+                latent = evaluation_latent(mu, logvar, alpha, pad, source, n_inputs, pad, cfg.threshold, gate)
             else:
                 latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, False, gate)
         elif self.training and not (gaussian and cfg.gaussian_train_pruned):
             latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, gaussian)
         else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR))
-            latent = LatentMixture(
-                mu=mu,
-                logvar=logvar,
-                alpha=alpha,
-                pi=_normalise(alpha, mask),
-                mask=mask,
-                pad=pad,
-                source=source,
-                n_inputs=n_inputs,
-                threshold=cfg.threshold,
-            )
+            latent = evaluation_latent(mu, logvar, alpha, pad, source, n_inputs, mask, cfg.threshold)
         return latent, kl_g, kl_d
 
     def _gate(self, log_alpha: Tensor, pad: Tensor) -> Tensor:

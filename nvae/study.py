@@ -100,13 +100,14 @@ def corpus_study(
             points.append({"sentence": texts[start + b], "tokens": n, "retained": len(kept_pos)})
             for pos, (tok, tid) in enumerate(zip(toks, full)):
                 kept = pos in kept_pos
-                for table, key in ((by_class, token_class(tok, tid)), (by_band, _band(ranks.get(tid)))):
+                kind = token_class(tok, tid)
+                for table, key in ((by_class, kind), (by_band, _band(ranks.get(tid)))):
                     table.setdefault(key, [0, 0])[0] += kept
                     table[key][1] += 1
                 if pos == 0:
                     first[0] += kept
                     first[1] += 1
-                if token_class(tok, tid) in ("function word", "content word"):
+                if kind in ("function word", "content word"):
                     by_word.setdefault(tok, [0, 0])[0] += kept
                     by_word[tok][1] += 1
         if progress:
