@@ -42,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # test_app_support builds the fallback checkpoint
+sys.path.insert(0, str(ROOT / "tests"))  # helpers builds the fallback checkpoint
 
 import torch  # noqa: E402
 
@@ -105,7 +105,7 @@ def load_model(path: str | None) -> tuple[object, str, str | None]:
     except CheckpointError as err:
         if path:  # asked for explicitly: do not substitute
             raise SystemExit(f"error: {err}") from None
-        from test_app_support import make_app_checkpoints
+        from helpers import make_app_checkpoints
 
         folder = Path(tempfile.mkdtemp(prefix="nvae-bench-app-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)

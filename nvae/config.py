@@ -20,6 +20,9 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
+ALPHA_CONDITIONINGS = ("input", "direct", "budget", "spread", "quantile")
+
+
 def _from_dict(cls, data: dict[str, Any]):
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
@@ -81,6 +84,8 @@ class ModelConfig:
     # "spread": log alpha_i = log alpha^Delta + mean_j f_j + alpha_spread * z_i, z the sentence's
     # standardised scores f: the model learns which tokens rank high and, through KL_D, the level;
     # the spread across tokens is fixed, so the retained proportion cannot collapse into a step.
+    # "quantile": as "spread", with z_i the normal quantile of token i's soft rank in its sentence,
+    # so the scores cannot bunch: the retained share is about a normal CDF of log alpha^Delta.
     alpha_conditioning: str = "input"
     alpha_spread: float = 1.5
     # The pruning gate while training. "none" (the paper): training batches keep every component
@@ -129,9 +134,9 @@ class ModelConfig:
             raise ConfigError("gaussian_train_prob must be in [0, 1]")
         if self.log_alpha_min >= self.log_alpha_max:
             raise ConfigError("log_alpha_min must be < log_alpha_max")
-        if self.alpha_conditioning not in ("input", "direct", "budget", "spread"):
+        if self.alpha_conditioning not in ALPHA_CONDITIONINGS:
             raise ConfigError(
-                f"alpha_conditioning must be 'input', 'direct', 'budget' or 'spread', got {self.alpha_conditioning!r}"
+                f"alpha_conditioning must be one of {ALPHA_CONDITIONINGS}, got {self.alpha_conditioning!r}"
             )
         if not self.alpha_spread > 0:
             raise ConfigError("alpha_spread must be > 0")

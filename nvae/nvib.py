@@ -24,6 +24,7 @@ LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
 IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
 BUDGET_SHARPNESS0 = 0.25
 SPREAD_EPS = 0.05  # keeps the standardised scores finite when a sentence's scores are all equal
+QUANTILE_TEMPERATURE = 0.3  # softness of the soft ranks, in units of the standardised score
 
 
 def source_label(source: int, tokens: list[str] | None = None) -> str:
@@ -291,6 +292,28 @@ def linear32(layer: nn.Linear, x: Tensor) -> Tensor:
     return nn.functional.linear(x.float(), layer.weight.float(), bias)
 
 
+def _quantile_scores(scores: Tensor, pad_mask: Tensor, spread: float) -> Tensor:
+    """mean_j f_j + spread x Phi^-1(q_i), q_i = (soft rank of f_i among the sentence's tokens + 1/2) / n.
+
+    The forward pass uses the exact rank (ties broken by position), so the quantiles of a sentence are
+    spread evenly whatever the scores' distribution; the gradient is that of the soft rank, the sum of
+    sigmoid((z_i - z_j) / QUANTILE_TEMPERATURE) over the other real tokens j, z the standardised scores.
+    Padding positions get the mean.
+    """
+    real = (~pad_mask).float()
+    count = real.sum(-1, keepdim=True).clamp_min(1.0)
+    mean = (scores * real).sum(-1, keepdim=True) / count
+    std = (((scores - mean) ** 2 * real).sum(-1, keepdim=True) / count + 1e-8).sqrt()
+    z = (scores - mean) / (std + SPREAD_EPS)
+    others = real[:, None, :] * (1.0 - torch.eye(z.shape[1], device=z.device))
+    soft = (torch.sigmoid((z[:, :, None] - z[:, None, :]) / QUANTILE_TEMPERATURE) * others).sum(-1)
+    hard = z.masked_fill(pad_mask, float("inf")).argsort(-1).argsort(-1).float()  # rank among the real tokens
+    rank = soft + (hard - soft).detach()  # the exact rank forward, the soft rank's gradient backward
+    q = ((rank + 0.5) / count).clamp(0.5 / count, 1.0 - 0.5 / count)
+    quantile = math.sqrt(2.0) * torch.erfinv(2.0 * q - 1.0)
+    return mean + spread * quantile * real
+
+
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass (straight-through).
 
@@ -395,6 +418,10 @@ class NVIB(nn.Module):
             std = (((log_alpha - mean) ** 2 * real).sum(-1, keepdim=True) / count + 1e-8).sqrt()  # finite grad at 0
             z = (log_alpha - mean) / (std + SPREAD_EPS)
             log_alpha = ad.clamp_min(1e-8).log()[:, None] + mean + cfg.alpha_spread * z
+        elif cfg.alpha_conditioning == "quantile":
+            # the level is the sentence's mean score; the spread is alpha_spread x the normal quantile of
+            # each token's (soft) rank, so the scores cannot bunch and the retained share follows alpha^Delta
+            log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.alpha_spread)
         elif cfg.alpha_conditioning == "budget":
             # alpha_i = alpha^Delta n softmax_i(s f_i): the prior's total, shared between the tokens
             x = self._ad_position(ad)[:, None]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import make_app_checkpoints
 from streamlit.testing.v1 import AppTest
-from test_app_support import make_app_checkpoints
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 PAGES = ["inspect", "sparsity", "interpolate", "latent_map", "samples", "denoising", "model_page"]
@@ -463,7 +463,7 @@ def test_alpha_delta_link_values_are_exact(value):
 
 def test_alpha_delta_round_stops_follow_the_model_range(app_checkpoints, tmp_path, monkeypatch):
     """The stops come from the model's range (here [0.005, 0.2]), not from numbers in the app."""
-    from conftest import make_tiny_checkpoint
+    from helpers import make_tiny_checkpoint
 
     from nvae.checkpoint import load_checkpoint, save_checkpoint
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_app_support import make_app_checkpoints
+from helpers import make_app_checkpoints
 
 from app import analysis
 from nvae.checkpoint import load_checkpoint

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from test_app_support import make_app_checkpoints
+from helpers import make_app_checkpoints
 
 pytestmark = pytest.mark.browser
 

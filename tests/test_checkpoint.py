@@ -516,7 +516,7 @@ def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
     or a value outside the training range is refused with exit status 2."""
     import json
 
-    from conftest import make_tiny_checkpoint
+    from helpers import make_tiny_checkpoint
 
     from nvae.cli import main
 
@@ -535,7 +535,7 @@ def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
 def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp_path, capsys):
     import stat
 
-    from conftest import make_tiny_checkpoint
+    from helpers import make_tiny_checkpoint
 
     from nvae.cli import main
 

@@ -262,3 +262,33 @@ def test_spread_conditioning_fixes_the_spread_of_log_alpha_and_shifts_it_by_log_
         assert abs(float(la.std(unbiased=False)) - 1.5) < 0.1  # the spread is the configured one
         shift = b.alpha[row][real].log() - la
         torch.testing.assert_close(shift, torch.full_like(shift, math.log(0.5 / 0.02)))
+
+
+def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_scores():
+    model = tiny(
+        alpha_conditioning="quantile",
+        alpha_spread=1.5,
+        alpha_delta_conditional=True,
+        alpha_delta_min=0.01,
+        alpha_delta_max=1.0,
+    ).eval()
+    with torch.no_grad():
+        model.latent.alpha_proj.weight.normal_(0, 0.5)
+    batch = model.collate(SENTS)
+    a, b = model.encode(batch, alpha_delta=0.02), model.encode(batch, alpha_delta=0.5)
+    for row in range(len(SENTS)):
+        real = ~a.pad[row] & (a.source[row] != PRIOR)
+        la = a.alpha[row][real].log()
+        n = int(real.sum())
+        # the levels are the normal quantiles of (k + 1/2) / n, in the order of the scores
+        ideal = 1.5 * torch.distributions.Normal(0.0, 1.0).icdf((torch.arange(n) + 0.5) / n)
+        torch.testing.assert_close((la - la.mean()).sort().values, ideal, atol=1e-4, rtol=0)
+        shift = b.alpha[row][real].log() - la
+        torch.testing.assert_close(shift, torch.full_like(shift, math.log(0.5 / 0.02)))
+    # a gradient reaches the scores through the soft ranks
+    model.train()
+    latent, _, _ = model.latent(torch.randn(2, 5, model.cfg.d_model), torch.zeros(2, 5, dtype=torch.bool), 0.1)
+    model.zero_grad()
+    (latent.alpha[:, 1:] * torch.arange(5.0)).sum().backward()
+    assert model.latent.alpha_proj.weight.grad is not None
+    assert float(model.latent.alpha_proj.weight.grad.abs().sum()) > 0

@@ -228,7 +228,7 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     """`evaluate --report` writes results.md with every figure; `--model-card` writes the card."""
     import shutil
 
-    from conftest import make_tiny_checkpoint
+    from helpers import make_tiny_checkpoint
 
     ckpt = tmp_path / "nvae"
     shutil.copytree(tiny_checkpoint, ckpt)

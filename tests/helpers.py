@@ -1,6 +1,9 @@
-"""Checkpoints for the app tests, the browser test, the screenshots and the app benchmark.
+"""Builders shared by the tests, the browser test, the screenshots and the app benchmark.
 
-`make_app_checkpoints(folder)` writes, from conftest's `make_tiny_checkpoint`:
+`make_tiny_checkpoint(path)`: a real tokenizer on 400 local training sentences and a small
+untrained-but-valid model, saved as a checkpoint.
+
+`make_app_checkpoints(folder)` writes:
   tiny-nvae     a tiny loss-conditional NVAE whose untrained weights are nudged so the app has
                 something to show: alpha^Delta changes how many components survive (some are
                 pruned) and the latent sways the decoder. Still untrained: its text is gibberish.
@@ -14,9 +17,35 @@ import shutil
 from pathlib import Path
 
 import torch
-from conftest import make_tiny_checkpoint
 
 from nvae.checkpoint import load_checkpoint, save_checkpoint
+from nvae.config import ModelConfig, TrainConfig
+from nvae.data import load_sentences
+from nvae.model import NVAE
+from nvae.text import train_tokenizer
+
+
+def make_tiny_checkpoint(
+    path: Path, model_type: str = "nvae", conditional: bool = True, seed: int = 0, alpha_delta: float = 0.3
+) -> Path:
+    sentences = load_sentences("wikitext-2", "train")[:400]
+    tok = train_tokenizer(sentences, vocab_size=400)
+    torch.manual_seed(seed)
+    cfg = ModelConfig(
+        model_type=model_type,
+        vocab_size=tok.get_vocab_size(),
+        d_model=32,
+        n_heads=4,
+        d_ff=64,
+        n_enc_layers=1,
+        n_dec_layers=1,
+        max_len=50,
+        dropout=0.0,
+        alpha_delta=alpha_delta,
+        alpha_delta_conditional=conditional and model_type == "nvae",
+    )
+    model = NVAE(cfg, tok).eval()
+    return save_checkpoint(path, model, TrainConfig(max_steps=1, vocab_size=tok.get_vocab_size()))
 
 
 def make_responsive(path: Path) -> Path:
