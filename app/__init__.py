@@ -5,9 +5,14 @@ views/        the pages, one short script each. Not named `pages/`: Streamlit tr
               folder beside the entry script as a legacy multipage app and would run a page
               file without the entry script (on a server's first request, and on every
               AppTest rerun).
-analysis.py   what the pages compute, as plain functions over nvae's public API (no streamlit)
-model.py      checkpoint discovery, cached model loading and cached results (streamlit caches)
+cache.py      the caches: the shared model (st.cache_resource) and the pages' results over
+              `nvae.readout` (st.cache_data), keyed by the checkpoint; the latent map on disk
+chooser.py    which checkpoint: those there are, the session's choice, `?ckpt=`, the model or an error
+analysis.py   what shapes the display (no streamlit, no model calls): text checks, slider stops,
+              labels, tables, the map's layout
 figures.py    pure functions -> plotly figures
 state.py      session state and shareable, validated URL query parameters
-ui.py         widgets and messages the pages share
+messages.py   page titles and intros, link notices, text and token notices, the BLEU flag
+controls.py   the alpha^Delta control and its URL parameter
+output.py     plots with an HTML download, tables, CSV/JSON exports, verbatim text
 """

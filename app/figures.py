@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from nvae.readout import component_weights
+
 BLUE, ORANGE, GREEN, GREY, RED = "#1f77b4", "#ff7f0e", "#2ca02c", "#c7c7c7", "#d62728"
 ORIGIN_COLOURS = {"A": BLUE, "B": ORANGE, "A+B": GREEN}
 WEIGHT_SCALE = "Blues"
@@ -46,12 +48,11 @@ def unique_labels(labels: Sequence[str]) -> list[str]:
 
 
 def component_bars(components: list[dict], title: str = "Mixture weights of the components") -> go.Figure:
-    """One bar per component: its weight pi (retained, blue) or, greyed, the share alpha / sum(alpha)
-    it would have had (pruned). Log scale, so small weights stay visible."""
-    total = sum(c["alpha"] for c in components) or 1.0
+    """One bar per component, as high as `nvae.readout.component_weights` says: its weight pi
+    (retained, blue) or, greyed, the share alpha / sum(alpha) it would have had (pruned). Log scale,
+    so small weights stay visible."""
     labels = unique_labels([f"#{c['component']} {c['token']}" for c in components])
-    heights = [c["pi"] if c["retained"] else c["alpha"] / total for c in components]
-    heights = [max(h, 1e-12) for h in heights]
+    heights = [max(h, 1e-12) for h in component_weights(components)]
     colours = [BLUE if c["retained"] else GREY for c in components]
     hover = [
         f"{lab}<br>{'retained' if c['retained'] else 'pruned'}<br>alpha = {c['alpha']:.4g}"

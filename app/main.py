@@ -20,9 +20,9 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import model as models  # noqa: E402
-from app import state, ui  # noqa: E402
+from app import cache, chooser, output, state  # noqa: E402
 
+cache.use_app_threads()  # torch's thread count: here, not when a module is imported
 st.set_page_config(page_title="NVAE explorer", page_icon=":material/scatter_plot:", layout="wide")
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +52,7 @@ PAGE_PARAM = state.Param("page", "choice", "inspect", choices=tuple(PAGES), labe
 
 nav = st.navigation(list(PAGES.values()))
 
-ui.restore_checkpoint_param()
+chooser.restore_checkpoint_param()
 if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the query string
     name, notice = state.parse_param(PAGE_PARAM, st.query_params.get_all("page"))
     rest = {k: st.query_params.get_all(k) for k in st.query_params if k != "page"}
@@ -63,8 +63,8 @@ if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the
         st.switch_page(PAGES[name], query_params=rest)
 
 with st.sidebar:
-    path = models.active_checkpoint()
-    st.caption(f"Checkpoint: **{ui.md_escape(path.name)}** (change it on the Model page)")
+    path = chooser.active_checkpoint()
+    st.caption(f"Checkpoint: **{output.md_escape(path.name)}** (change it on the Model page)")
     st.caption("The address bar always holds a link to the current view: copy it to share.")
 
 nav.run()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Latency of the app's main interactions, measured on the functions the pages call (app/analysis.py,
+"""Latency of the app's main interactions, measured on the functions the pages call (nvae/readout.py,
 without the Streamlit caches, so every call does the model work), and optionally through AppTest
 reruns of the real pages (Streamlit's own overhead and caches included).
 
@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # helpers builds the fallback checkpoin
 import torch  # noqa: E402
 
 from app import analysis  # noqa: E402
+from nvae import readout  # noqa: E402
 from nvae.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from nvae.paths import default_checkpoint  # noqa: E402
 
@@ -122,32 +123,32 @@ def bench_functions(model, repeats: int) -> list[dict]:
     grid = analysis.alpha_grid(cfg)
     sent = lambda i: SENTENCES[i % len(SENTENCES)]  # noqa: E731
     rows = [
-        summary("type a sentence (Inspect)", timed(lambda i: analysis.inspect_sentences(model, [sent(i)]), repeats)),
+        summary("type a sentence (Inspect)", timed(lambda i: readout.inspect_sentences(model, [sent(i)]), repeats)),
         summary("encode only", timed(lambda i: model.encode(model.tokenize([sent(i)])), repeats)),
         summary(
             "move alpha^Delta (re-encode)",
-            timed(lambda i: analysis.inspect_sentences(model, [SENTENCES[0]], grid[i % len(grid)]), repeats),
+            timed(lambda i: readout.inspect_sentences(model, [SENTENCES[0]], grid[i % len(grid)]), repeats),
             GOAL_MS,
         ),
     ]
-    pair = analysis.encode_pair(model, SENTENCES[0], SENTENCES[1])
+    pair = readout.encode_pair(model, SENTENCES[0], SENTENCES[1])
     rows.append(
         summary(
             "move tau (decode one mixture)",
-            timed(lambda i: analysis.mix_at(model, pair, (i % 21) / 20), repeats),
+            timed(lambda i: readout.mix_at(model, pair, (i % 21) / 20), repeats),
             GOAL_MS,
         )
     )
 
     def strip(i):
-        p = analysis.encode_pair(model, sent(i), sent(i + 1))
-        analysis.interpolation_strip(model, p)
+        p = readout.encode_pair(model, sent(i), sent(i + 1))
+        readout.interpolation_strip(model, p)
 
     rows.append(summary("11-step strip (encode pair + decode 11)", timed(strip, max(5, repeats // 3))))
     rows.append(
         summary(
             "sparsity curve (26 alpha^Delta values)",
-            timed(lambda i: analysis.sparsity_curve(model, sent(i), grid), max(5, repeats // 3)),
+            timed(lambda i: readout.sparsity_curve(model, sent(i), grid), max(5, repeats // 3)),
         )
     )
     return rows

@@ -18,7 +18,8 @@ TIMEOUT = 300  # the latent map's first UMAP fit compiles numba code: slow on a 
 
 @pytest.fixture(scope="module", autouse=True)
 def restore_torch_threads():
-    """The app sets torch to one thread when imported (app/model.py); give other tests theirs back."""
+    """The app sets torch to one thread when it runs (cache.use_app_threads, from app/main.py); give
+    other tests theirs back."""
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
@@ -381,7 +382,7 @@ def test_bleu_is_flagged_when_the_input_is_mostly_unknown():
 
 @pytest.mark.parametrize("page", ["inspect", "sparsity", "interpolate", "latent_map"])
 def test_every_page_that_encodes_text_shows_unknown_and_truncation_notices(page):
-    """The [UNK] and truncation notices of Inspect and Sparsity (ui.token_messages) on every page
+    """The [UNK] and truncation notices of Inspect and Sparsity (messages.token_messages) on every page
     that encodes typed text."""
     long_text, emoji = "word " * 200, "I love it 😀😀 🎉"
     query = {
@@ -556,7 +557,7 @@ def test_interpolate_baseline_choice_is_in_the_url():
 
 
 def test_md_escape():
-    from app.ui import md_escape
+    from app.output import md_escape
 
     assert md_escape("a_b*c [x](javascript:alert(1)) `x` $y$") == (
         r"a\_b\*c \[x\]\(javascript\:alert\(1\)\) \`x\` \$y\$"
@@ -569,9 +570,9 @@ def _text_table_script(root):
     import pandas as pd
 
     sys.path.insert(0, root)
-    from app import ui
+    from app import output
 
-    ui.text_table(
+    output.text_table(
         pd.DataFrame({"text": ["**bold** [x](javascript:alert(1)) :red[big] $x^2$", "- item"], "n": [1, 2]}),
         highlight=[False, True],
         columns=["text"],
@@ -608,7 +609,7 @@ def test_latent_map_disk_cache_is_validated(tmp_path, monkeypatch, app_checkpoin
     """A damaged or foreign cache file is ignored (recomputed), never trusted or unpickled."""
     import numpy as np
 
-    from app import model as models
+    from app import cache
 
     good = tmp_path / "good.npz"
     means = np.random.default_rng(0).normal(size=(5, 32)).astype(np.float32)
@@ -619,26 +620,26 @@ def test_latent_map_disk_cache_is_validated(tmp_path, monkeypatch, app_checkpoin
         "token": np.array(list("abcde")),
         "weight": np.full(5, 0.2, np.float32),
     }
-    models._write_map(good, ["s0", "s1"], points, np.zeros((5, 2), np.float32))
-    assert models._read_map(good, 32) is not None
-    assert models._read_map(good, 64) is None  # another model's width
+    cache.write_map(good, ["s0", "s1"], points, np.zeros((5, 2), np.float32))
+    assert cache.read_map(good, 32) is not None
+    assert cache.read_map(good, 64) is None  # another model's width
     bad = tmp_path / "bad.npz"
     np.savez(bad, sentences=np.array(["s0"]), layout=np.zeros((5, 2)), **points)  # sentence index 1 of 1
-    assert models._read_map(bad, 32) is None
+    assert cache.read_map(bad, 32) is None
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    assert models._read_map(tmp_path / "junk.npz", 32) is None
+    assert cache.read_map(tmp_path / "junk.npz", 32) is None
     obj = tmp_path / "obj.npz"
     np.savez(obj, sentences=np.array([{"x": 1}], dtype=object), layout=np.zeros((5, 2)), **points)
-    assert models._read_map(obj, 32) is None  # object arrays would need pickle: refused
+    assert cache.read_map(obj, 32) is None  # object arrays would need pickle: refused
 
 
 # -- the model shared by every session -----------------------------------------------------------
 
 
 def _shared_model(path):
-    from app import model as models
+    from app import cache
 
-    return models._load(models.checkpoint_key(path))
+    return cache.loaded_model(cache.checkpoint_key(path))
 
 
 def _fingerprint_caption(at: AppTest) -> str:
@@ -675,7 +676,7 @@ def test_sessions_never_change_the_shared_model(app_checkpoints):
 
 
 def test_model_page_reports_a_changed_shared_model(app_checkpoints):
-    from app import model as models
+    from app import cache
 
     open_page("model_page")
     shared = _shared_model(app_checkpoints["nvae"])
@@ -686,7 +687,7 @@ def test_model_page_reports_a_changed_shared_model(app_checkpoints):
         no_exception(at)
         assert at.error and "has changed since it was loaded" in at.error[0].value
     finally:
-        models._load.clear()  # later tests get a fresh copy from disk
+        cache.loaded_model.clear()  # later tests get a fresh copy from disk
 
 
 # -- safe defaults -------------------------------------------------------------------------------

@@ -60,3 +60,45 @@ def test_no_import_cycles_in_the_library():
 
 def test_no_import_cycles_in_the_app():
     assert _cycle(_imports("app")) is None
+
+
+def test_the_library_never_imports_streamlit_or_the_app():
+    for path in sorted((ROOT / "nvae").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            assert not any(n.split(".")[0] in ("streamlit", "app") for n in names), f"{path.name} imports {names}"
+
+
+def test_the_app_imports_no_private_name_of_another_module():
+    """No `from app.x import _y`, `from nvae.x import _y` or `module._y` across the app's modules."""
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("app", "nvae"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.relative_to(ROOT)} imports {private} from {node.module}"
+                modules.update(a.asname or a.name for a in node.names)
+            elif isinstance(node, ast.Import):
+                modules.update(a.asname or a.name for a in node.names if a.name.split(".")[0] in ("app", "nvae"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+                assert not node.attr.startswith("_"), f"{path.relative_to(ROOT)} uses {node.value.id}.{node.attr}"
+
+
+def test_importing_the_app_changes_no_torch_setting():
+    """Importing the app's modules sets nothing (the thread count is app/main.py's call)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; torch.set_num_threads(2); "
+        "from app import cache, chooser, controls, messages, output, analysis, figures, state; "
+        "print(torch.get_num_threads())"
+    )
+    env = {**os.environ, "NVAE_APP_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "2"

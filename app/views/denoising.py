@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app import analysis, figures, state, ui
+from app import chooser, figures, messages, output, state
+from nvae import attention2d
 
 PAGE = "denoising"
 DEFAULTS = [  # weight, mean x, mean y, variance x, variance y
@@ -11,7 +12,7 @@ DEFAULTS = [  # weight, mean x, mean y, variance x, variance y
     (0.2, 0.0, 3.0, 0.2, 1.0),
 ]
 
-ui.header(
+messages.header(
     "Denoising attention in 2-D",
     """
 Attention reads a set of vectors. **Denoising attention** (the poster's figure 2) reads a
@@ -42,8 +43,8 @@ PARAMS = [
         for name, label, col, lo, hi in COMPONENT
     ),
 ]
-ui.show_notices(state.restore(PAGE, PARAMS))
-ui.show_notices(
+messages.show_notices(state.restore(PAGE, PARAMS))
+messages.show_notices(
     [
         state.clamp_choice(state.wkey(PAGE, "d"), D_OPTIONS, 2),
         *(state.clamp_number(state.wkey(PAGE, p.name), p.lo, p.hi, float(p.default)) for p in PARAMS[2:]),
@@ -74,12 +75,12 @@ with controls:
     means = [(values[f"mx{i}"], values[f"my{i}"]) for i in range(k)]
     variances = [(values[f"vx{i}"], values[f"vy{i}"]) for i in range(k)]
     weights = [values[f"w{i}"] for i in range(k)]
-state.publish(PARAMS, values, ui.checkpoint_extra())  # the link holds every setting (and the checkpoint)
+state.publish(PARAMS, values, chooser.checkpoint_extra())  # the link holds every setting (and the checkpoint)
 
-result = analysis.denoising_demo(means, variances, weights, (ux, uy), d)
+result = attention2d.denoising_demo(means, variances, weights, (ux, uy), d)
 with view:
     total = sum(weights)
-    ui.plot(
+    output.plot(
         figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
         "denoising-attention-2d",
         key="demo",
@@ -87,7 +88,7 @@ with view:
     c1, c2 = st.columns(2)
     c1.metric("Ordinary attention", f"({result['ordinary'][0]:.2f}, {result['ordinary'][1]:.2f})")
     c2.metric("Denoising attention", f"({result['denoised'][0]:.2f}, {result['denoised'][1]:.2f})")
-    ui.plot(
+    output.plot(
         figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
         "attention-weights-2d",
         key="weights",

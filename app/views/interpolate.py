@@ -3,8 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import analysis, figures, state, ui
-from app import model as models
+from app import analysis, cache, chooser, figures, messages, output, state
 from nvae.checkpoint import CheckpointError
 
 PAGE = "interpolate"
@@ -23,11 +22,11 @@ position**: the vector at each position is (1 − τ)·(A's vector) + τ·(B's v
 blend; the strip decodes 11 steps at once and marks what changes from step to step.
 """
 
-ui.header("Interpolate between two sentences")
-model, key = ui.get_model()
+messages.header("Interpolate between two sentences")
+model, key = chooser.get_model()
 baseline = analysis.is_baseline(model.cfg)
-ui.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
-baselines = {} if baseline else models.baseline_checkpoints(exclude=models.active_checkpoint())
+messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
+baselines = {} if baseline else chooser.baseline_checkpoints(exclude=chooser.active_checkpoint())
 NONE = "(none)"  # the select box's "no baseline"; `baseline=none` in the link
 PARAMS = [
     state.Param("a", "text", DEFAULT_A, max_chars=2000, label="sentence A"),
@@ -39,10 +38,10 @@ PARAMS = [
         else []
     ),
 ]
-ui.show_notices(state.restore(PAGE, PARAMS, to_widget={"baseline": lambda v: NONE if v == "none" else v}))
-ui.show_notices([state.clamp_number(state.wkey(PAGE, "tau"), 0.0, 1.0, 0.5)])
+messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"baseline": lambda v: NONE if v == "none" else v}))
+messages.show_notices([state.clamp_number(state.wkey(PAGE, "tau"), 0.0, 1.0, 0.5)])
 if baselines:
-    ui.show_notices([state.clamp_choice(state.wkey(PAGE, "baseline"), [NONE, *baselines], next(iter(baselines)))])
+    messages.show_notices([state.clamp_choice(state.wkey(PAGE, "baseline"), [NONE, *baselines], next(iter(baselines)))])
 
 
 def settings(tau: float) -> dict:
@@ -61,15 +60,15 @@ with st.form("sentences", border=False):
     st.form_submit_button("Interpolate", icon=":material/swap_horiz:")
 raw_a, raw_b = st.session_state[state.wkey(PAGE, "a")], st.session_state[state.wkey(PAGE, "b")]
 checks = [analysis.check_text(raw_a, one_per_line=False), analysis.check_text(raw_b, one_per_line=False)]
-ok = [ui.text_messages(c) for c in checks]
+ok = [messages.text_messages(c) for c in checks]
 if not all(ok):
-    state.publish(PARAMS, settings(st.session_state[state.wkey(PAGE, "tau")]), ui.checkpoint_extra())
+    state.publish(PARAMS, settings(st.session_state[state.wkey(PAGE, "tau")]), chooser.checkpoint_extra())
     st.stop()
 text_a, text_b = checks[0].texts[0], checks[1].texts[0]
-infos = models.token_info(key, (text_a, text_b))
+infos = cache.token_info(model, key, (text_a, text_b))
 for name, info in zip("AB", infos):
-    ui.token_messages(info, model, f"Sentence {name}")
-strip = models.interpolation_strip(key, text_a, text_b)
+    messages.token_messages(info, model, f"Sentence {name}")
+strip = cache.interpolation_strip(model, key, text_a, text_b)
 
 baseline_name, baseline_strip = None, None
 if baselines:
@@ -81,10 +80,10 @@ if baselines:
     )
     if choice in baselines:
         try:
-            baseline_strip = models.interpolation_strip_of(baselines[choice], text_a, text_b)
+            baseline_strip = cache.interpolation_strip_of(baselines[choice], text_a, text_b)
             baseline_name = choice
         except CheckpointError as err:
-            st.warning(f"The baseline could not be loaded. {ui.md_escape(err)}")
+            st.warning(f"The baseline could not be loaded. {output.md_escape(err)}")
 
 
 @st.fragment
@@ -93,23 +92,23 @@ def at_tau() -> None:
     tau = st.slider(
         "τ (0 = sentence A, 1 = sentence B)", 0.0, 1.0, step=0.05, key=state.wkey(PAGE, "tau"), persist_state="session"
     )
-    state.publish(PARAMS, settings(tau), ui.checkpoint_extra())
-    mixed = models.mix_at(key, text_a, text_b, tau)
+    state.publish(PARAMS, settings(tau), chooser.checkpoint_extra())
+    mixed = cache.mix_at(model, key, text_a, text_b, tau)
     left, right = st.columns([2, 3])
     with left:
-        ui.show_text(f"Decoded at τ = {tau:.2f}", mixed["text"])
+        output.show_text(f"Decoded at τ = {tau:.2f}", mixed["text"])
         m1, m2 = st.columns(2)
-        ui.bleu_metric(m1, "BLEU vs A", mixed["bleu_a"], infos[0])
-        ui.bleu_metric(m2, "BLEU vs B", mixed["bleu_b"], infos[1])
+        messages.bleu_metric(m1, "BLEU vs A", mixed["bleu_a"], infos[0])
+        messages.bleu_metric(m2, "BLEU vs B", mixed["bleu_b"], infos[1])
         for name, info in zip("AB", infos):
-            ui.bleu_warning(info, f"sentence {name}")
-        ui.plot(
+            messages.bleu_warning(info, f"sentence {name}")
+        output.plot(
             figures.interpolation_bleu(strip, tau, baseline_strip, baseline_name or "baseline"),
             "interpolation-bleu",
             key="bleu_curve",
         )
     with right:
-        ui.plot(figures.mixture_weights(mixed["components"], tau), "mixed-latent", key="mix_bars")
+        output.plot(figures.mixture_weights(mixed["components"], tau), "mixed-latent", key="mix_bars")
 
 
 at_tau()
@@ -134,7 +133,7 @@ def strip_table(rows: list[dict]) -> None:
             for r in rows
         ]
     )
-    ui.text_table(
+    output.text_table(
         df,
         highlight=[r["changed"] for r in rows],
         columns=["text", "change"],
@@ -150,9 +149,11 @@ with cols[0]:
         else f"{model.cfg.model_type.upper()}: mixture of the two sets"
     )
     strip_table(strip)
-    ui.download_table(strip, "interpolation-strip", key="strip", json_too=False)
+    output.download_table(strip, "interpolation-strip", key="strip", json_too=False)
 if baseline_strip:
     with cols[1]:
-        st.caption(f"{ui.md_escape(baseline_name)}: position-wise interpolation")
+        st.caption(f"{output.md_escape(baseline_name)}: position-wise interpolation")
         strip_table(baseline_strip)
-        ui.download_table(baseline_strip, f"interpolation-strip-{baseline_name}", key="strip_baseline", json_too=False)
+        output.download_table(
+            baseline_strip, f"interpolation-strip-{baseline_name}", key="strip_baseline", json_too=False
+        )

@@ -4,8 +4,7 @@ import os
 
 import streamlit as st
 
-from app import analysis, figures, state, ui
-from app import model as models
+from app import analysis, cache, chooser, figures, messages, output, state
 
 PAGE = "latent-map"
 DEFAULT = ["The game was released in Japan in 2011."]
@@ -24,15 +23,15 @@ per checkpoint, then cached), so vectors that play similar roles sit together. Y
 are drawn on top in red; draw a **box or lasso** around points to list their sentences and tokens.
 """
 
-ui.header("Latent map")
-model, key = ui.get_model()
+messages.header("Latent map")
+model, key = chooser.get_model()
 baseline = analysis.is_baseline(model.cfg)
-ui.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
+messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 PARAMS = [
     state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
     state.Param("colour", "choice", "weight", choices=("weight", "position"), label="colour"),
 ]
-ui.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
+messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
 
 left, right = st.columns([3, 1])
 raw = left.text_area(
@@ -45,18 +44,18 @@ colour = right.radio(
     persist_state="session",
     format_func={"weight": "weight π", "position": "token position"}.get,
 )
-state.publish(PARAMS, {"s": state.lines_to_texts(raw), "colour": colour}, ui.checkpoint_extra())
+state.publish(PARAMS, {"s": state.lines_to_texts(raw), "colour": colour}, chooser.checkpoint_extra())
 
 with st.spinner(
     f"Encoding {N_SENTENCES} test sentences and fitting UMAP (once per checkpoint; this can take a minute)…"
 ):
-    sentences, corpus, reducer = models.latent_map(key, N_SENTENCES)
+    sentences, corpus, reducer = cache.latent_map(model, key, N_SENTENCES)
 check = analysis.check_text(raw)
 user, user_xy = None, None
-if ui.text_messages(check):
-    for i, info in enumerate(models.token_info(key, tuple(check.texts))):
-        ui.token_messages(info, model, f"Sentence {i + 1}" if len(check.texts) > 1 else "The sentence")
-    user, user_xy = models.map_overlay(key, N_SENTENCES, tuple(check.texts))
+if messages.text_messages(check):
+    for i, info in enumerate(cache.token_info(model, key, tuple(check.texts))):
+        messages.token_messages(info, model, f"Sentence {i + 1}" if len(check.texts) > 1 else "The sentence")
+    user, user_xy = cache.map_overlay(model, key, N_SENTENCES, tuple(check.texts))
 st.caption(
     f"{len(corpus['token']):,} latent vectors of {len(sentences)} sentences."
     if baseline
@@ -69,14 +68,14 @@ st.caption(
 def map_and_selection() -> None:
     """The map and the list of selected points: a selection reruns only this part."""
     fig = figures.latent_map(reducer.embedding_, corpus, sentences, user_xy, user, check.texts, colour)
-    event = ui.plot(fig, "latent-map", key="map", on_select="rerun", selection_mode=("box", "lasso"))
+    event = output.plot(fig, "latent-map", key="map", on_select="rerun", selection_mode=("box", "lasso"))
     points = event.selection.points if event and event.selection else []
     rows = analysis.selected_rows(points, corpus, sentences, user, check.texts)
     if rows:
         more = f" (the first {len(rows)} are listed)" if len(points) > len(rows) else ""
         st.subheader(f"{len(points)} selected component(s){more}")
-        ui.table(analysis.by_sentence(rows), width="stretch")
-        ui.download_table(rows, "latent-map-selection", key="selection")
+        output.table(analysis.by_sentence(rows), width="stretch")
+        output.download_table(rows, "latent-map-selection", key="selection")
     else:
         st.caption("Select points with the box or lasso tool (top right of the map) to list them here.")
 

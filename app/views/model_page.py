@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from app import analysis, figures, state, ui
-from app import model as models
-from nvae.checkpoint import CheckpointError, read_metrics
+from app import analysis, cache, chooser, figures, messages, output, state
+from nvae.checkpoint import CheckpointError, describe, read_metrics
 
 PAGE = "model"
 # config keys (model and training) that only the NVAE's latent reads: a baseline's page leaves them out
@@ -24,7 +23,7 @@ NVAE_ONLY = (
 )
 LATENT_SHORT = {"t": "encoder states", "vt": "vector per token", "vtp": "one pooled vector", "vts": "strided vectors"}
 
-ui.header(
+messages.header(
     "Model",
     """
 Which checkpoint the app is using, what it is (its model card), how it is configured and how its
@@ -33,14 +32,14 @@ choose one here: every page then uses it.
 """,
 )
 
-ui.checkpoint_selector(key="model_page_ckpt")
-path = models.active_checkpoint()
-state.publish([], {}, ui.checkpoint_extra())
-st.caption(f"Folder: {ui.md_escape(path)}")
+chooser.checkpoint_selector(key="model_page_ckpt")
+path = chooser.active_checkpoint()
+state.publish([], {}, chooser.checkpoint_extra())
+st.caption(f"Folder: {output.md_escape(path)}")
 try:
-    info = models.describe(path)
+    info = describe(path)
 except CheckpointError as err:
-    st.error(f"This checkpoint cannot be read. {ui.md_escape(err)}", icon=":material/error:")
+    st.error(f"This checkpoint cannot be read. {output.md_escape(err)}", icon=":material/error:")
     st.stop()
 
 cfg = info["config"]
@@ -59,9 +58,9 @@ elif cfg.get("alpha_delta_conditional"):
 else:
     c[3].metric("α^Δ (fixed)", f"{cfg['alpha_delta']:g}")
 try:
-    at_load, now = models.model_fingerprints(path)
+    at_load, now = cache.model_fingerprints(path)
 except CheckpointError as err:
-    st.error(f"The weights cannot be loaded. {ui.md_escape(err)}", icon=":material/error:")
+    st.error(f"The weights cannot be loaded. {output.md_escape(err)}", icon=":material/error:")
 else:
     if at_load == now:
         st.caption(
@@ -84,11 +83,11 @@ with st.expander("Model card", expanded=True, icon=":material/description:"):
 
 rows = read_metrics(path)
 if rows:
-    ui.plot(figures.training_curves(rows), "training-curves", key="curves")
+    output.plot(figures.training_curves(rows), "training-curves", key="curves")
     evals = [r for r in rows if r.get("kind") == "eval"]
     if evals:
         with st.expander("Evaluations during training"):
-            ui.table(evals, width="stretch")
+            output.table(evals, width="stretch")
 else:
     st.info("This checkpoint has no metrics.jsonl, so there are no training curves.")
 
@@ -98,11 +97,11 @@ with st.expander("Configuration and files", icon=":material/settings:"):
     if cfg["model_type"] != "nvae":  # the NVAE's conditional-prior settings do nothing in a baseline
         shown = {k: v for k, v in cfg.items() if not k.startswith(NVAE_ONLY)}
         st.caption("Settings only the NVAE uses are not listed.")
-    ui.table([{"setting": k, "value": str(v)} for k, v in shown.items()], width="stretch")
+    output.table([{"setting": k, "value": str(v)} for k, v in shown.items()], width="stretch")
     st.caption("Training")
     train_shown = info["train_config"]
     if cfg["model_type"] != "nvae":
         train_shown = {k: v for k, v in train_shown.items() if not k.startswith(NVAE_ONLY)}
-    ui.table([{"setting": k, "value": str(v)} for k, v in train_shown.items()], width="stretch")
+    output.table([{"setting": k, "value": str(v)} for k, v in train_shown.items()], width="stretch")
     st.caption("Files")
-    ui.table([{"file": k, "bytes": v} for k, v in info["files"].items()], width="stretch")
+    output.table([{"file": k, "bytes": v} for k, v in info["files"].items()], width="stretch")

@@ -4,8 +4,8 @@ import math
 
 import streamlit as st
 
-from app import analysis, figures, state, ui
-from app import model as models
+from app import analysis, cache, chooser, controls, figures, messages, output, state
+from nvae import readout
 
 PAGE = "sparsity"
 DEFAULT = "The game was released in Japan in 2011 and sold well."
@@ -22,10 +22,10 @@ This page shows how an NVAE prunes its latent. This checkpoint is a **{kind} bas
 is {latent}: the number of vectors is fixed by the sentence, so there is nothing to prune.
 """
 
-ui.header("Sparsity")
-model, key = ui.get_model()
+messages.header("Sparsity")
+model, key = chooser.get_model()
 cfg = model.cfg
-ui.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
+messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
 GRID = analysis.alpha_grid(cfg)  # the curve: 26 log-spaced values, encoded in one batch
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
 COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), analysis.alpha_stops(cfg))
@@ -35,27 +35,30 @@ PARAMS = [
     *(  # a baseline has no alpha^Delta: its link keeps the sentence and the checkpoint
         []
         if baseline
-        else [ui.alpha_param(cfg, label="α^Δ (left)"), ui.alpha_param(cfg, "ad2", default=COMPARE, label="α^Δ (right)")]
+        else [
+            controls.alpha_param(cfg, label="α^Δ (left)"),
+            controls.alpha_param(cfg, "ad2", default=COMPARE, label="α^Δ (right)"),
+        ]
     ),
 ]
-ui.show_notices(state.restore(PAGE, PARAMS))
+messages.show_notices(state.restore(PAGE, PARAMS))
 if baseline:
-    state.publish(PARAMS, {"s": st.session_state[state.wkey(PAGE, "s")]}, ui.checkpoint_extra())
+    state.publish(PARAMS, {"s": st.session_state[state.wkey(PAGE, "s")]}, chooser.checkpoint_extra())
     st.info("A baseline has no sparsity to control. Choose an NVAE checkpoint on the Model page.")
     st.stop()
 
 raw = st.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
 check = analysis.check_text(raw, one_per_line=False)
-if not ui.text_messages(check):
+if not messages.text_messages(check):
     state.publish(
         PARAMS,
         {"s": raw, "ad": st.session_state[state.wkey(PAGE, "ad")], "ad2": st.session_state[state.wkey(PAGE, "ad2")]},
-        ui.checkpoint_extra(),
+        chooser.checkpoint_extra(),
     )
     st.stop()
 text = check.texts[0]
-active = analysis.alpha_delta_active(cfg)
-curve = models.sparsity_curve(key, text, tuple(GRID)) if active else None
+active = readout.alpha_delta_active(cfg)
+curve = cache.sparsity_curve(model, key, text, tuple(GRID)) if active else None
 
 
 @st.fragment
@@ -63,14 +66,14 @@ def compare() -> None:
     """The two alpha^Delta values, the curve's markers and the two encodings: reruns alone."""
     c1, c2 = st.columns(2)
     with c1:
-        ad = ui.alpha_delta_control(PAGE, cfg, "ad", "α^Δ (left)")
+        ad = controls.alpha_delta_control(PAGE, cfg, "ad", "α^Δ (left)")
     with c2:
-        ad2 = ui.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right), to compare")
-    state.publish(PARAMS, {"s": raw, "ad": ad, "ad2": ad2}, ui.checkpoint_extra())
-    views = models.inspect_sentences(key, (text,), ad) + models.inspect_sentences(key, (text,), ad2)
-    ui.token_messages(views[0], model)
+        ad2 = controls.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right), to compare")
+    state.publish(PARAMS, {"s": raw, "ad": ad, "ad2": ad2}, chooser.checkpoint_extra())
+    views = cache.inspect_sentences(model, key, (text,), ad) + cache.inspect_sentences(model, key, (text,), ad2)
+    messages.token_messages(views[0], model)
     if curve is not None:
-        ui.plot(figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
+        output.plot(figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
         if views[0].mostly_unknown:
             st.caption("The curve's BLEU is not meaningful for this sentence: most of its pieces are [UNK].")
     else:
@@ -78,8 +81,8 @@ def compare() -> None:
             f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on "
             f"α^Δ, so there is no curve to draw."
         )
-    ui.bleu_warning(views[0], "the sentence")
-    vmax = max(max(analysis.token_weights(v)[1] or [0]) for v in views) or 1.0
+    messages.bleu_warning(views[0], "the sentence")
+    vmax = max(max(readout.token_weights(v)[1] or [0]) for v in views) or 1.0
     for col, view, name in zip(st.columns(2), views, ("left", "right")):
         with col:
             st.metric(
@@ -87,14 +90,14 @@ def compare() -> None:
                 f"{view.n_retained} / {view.n_inputs}",
                 help="retained components / input tokens",
             )
-            tokens, weights, kept = analysis.token_weights(view)
-            ui.plot(
+            tokens, weights, kept = readout.token_weights(view)
+            output.plot(
                 figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax, width=8),
                 f"strip-{name}",
                 key=f"strip_{name}",
             )
-            flag = f": {ui.BLEU_FLAG}" if view.mostly_unknown else ""
-            ui.show_text(f"Reconstruction (BLEU {view.bleu:.1f}{flag})", view.reconstruction)
+            flag = f": {messages.BLEU_FLAG}" if view.mostly_unknown else ""
+            output.show_text(f"Reconstruction (BLEU {view.bleu:.1f}{flag})", view.reconstruction)
 
 
 compare()
