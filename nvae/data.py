@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from .paths import cache_dir, data_dir
-from .text import clean_user_text, is_heading, normalize_wikitext, split_sentences
+from .text import EOS_ID, PAD_ID, clean_user_text, is_heading, normalize_wikitext, split_sentences
 
 HUB_DATASET = "Salesforce/wikitext"
 HUB_NAMES = ("wikitext-2-raw-v1", "wikitext-2-v1", "wikitext-103-raw-v1", "wikitext-103-v1")
@@ -332,7 +332,7 @@ class LengthBatcher:
         return total // self.world_size
 
 
-def collate(ids_list: list[list[int]], pad_id: int = 0, eos_id: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+def collate(ids_list: list[list[int]], pad_id: int = PAD_ID, eos_id: int = EOS_ID) -> tuple[torch.Tensor, torch.Tensor]:
     """Append EOS to each id list and right-pad: (src [B, L] long, pad_mask [B, L] bool, True = pad)."""
     if not ids_list:
         raise ValueError("collate needs at least one sequence")

@@ -1,6 +1,6 @@
 """Evaluation on plain values: reconstructions (stored by model fingerprint), the alpha^Delta
-sweep, and the paper's interpolation study. The command line (`nvae evaluate`) is in cli.py, the
-report in report.py, the model card in model_card.py.
+sweep, and the paper's interpolation study. The command line (`nvae evaluate`) is in commands.py,
+the report in report.py, the model card in model_card.py.
 """
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import sys
 
 import sacrebleu
 import torch
 
+from .atomic import write_file
 from .checkpoint import fingerprint
 from .experiments import _pairs
 from .metrics import Reconstruction, reconstruct
@@ -61,9 +61,8 @@ def cached_reconstruct(
     res = reconstruct(model, ids, alpha_delta=alpha_delta, progress=progress, batch_size=batch_size)
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(res)))
-        os.replace(tmp, file)
+        text = json.dumps(dataclasses.asdict(res))
+        write_file(file, lambda p: p.write_text(text))
     except OSError as err:  # a read-only cache only costs time
         print(f"evaluate: could not store the result in {file.parent} ({err})", file=sys.stderr)
     return res
@@ -94,7 +93,7 @@ def bleu_at_retained(sweep: list[dict], retained: float) -> float | None:
     return None
 
 
-def _retained_by_length(res) -> dict[int, float]:
+def retained_by_length(res) -> dict[int, float]:
     by: dict[int, list[int]] = {}
     for n, r in zip(res.n_inputs, res.n_retained):
         by.setdefault(n, []).append(r)

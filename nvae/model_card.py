@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import describe, read_metrics
+from .checkpoint_format import CONFIG, METRICS, MODEL_CARD
 from .config import load_configs
 
 
@@ -63,9 +64,9 @@ def write_model_card(
     checkpoint: Path, summary: dict | None, sweep: list[dict], run_info: dict | None, note: str = ""
 ) -> Path:
     """MODEL_CARD.md of a checkpoint: data, command, seed, time, hardware, metrics, limits."""
-    model_cfg, train_cfg = load_configs(checkpoint / "config.json")
+    model_cfg, train_cfg = load_configs(checkpoint / CONFIG)
     info = describe(checkpoint)
-    metrics = read_metrics(checkpoint) if (checkpoint / "metrics.jsonl").exists() else []
+    metrics = read_metrics(checkpoint) if (checkpoint / METRICS).exists() else []
     minutes = training_time_s(metrics) / 60
     run_info = run_info or {}
     steps = max((r.get("step", 0) for r in metrics), default=0)
@@ -154,6 +155,6 @@ def write_model_card(
         "- Sentences longer than the model's limit are truncated.",
         "",
     ]
-    path = checkpoint / "MODEL_CARD.md"
+    path = checkpoint / MODEL_CARD
     path.write_text("\n".join(lines))
     return path

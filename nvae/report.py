@@ -24,11 +24,11 @@ from pathlib import Path
 from .checkpoint import load_checkpoint
 from .evaluate import (
     TAUS,
-    _retained_by_length,
     alpha_delta_sweep,
     bleu_at_retained,
     cached_reconstruct,
     interpolation_study,
+    retained_by_length,
 )
 from .model import NVAE
 from .model_card import run_info
@@ -162,7 +162,7 @@ def report(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> Path:
     # figure 4: retained vectors against input length
     series = []
     for name, res in results.items():
-        by = _retained_by_length(res)
+        by = retained_by_length(res)
         series.append({"label": name, "x": list(by), "y": list(by.values())})
     series.append({"label": "all tokens", "x": series[0]["x"], "y": series[0]["x"]})
     _figure(

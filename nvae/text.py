@@ -14,9 +14,11 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-UNK = "[UNK]"
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
-PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]  # in id order: training gives them ids 0..3
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(len(SPECIAL_TOKENS))
+UNK = SPECIAL_TOKENS[UNK_ID]
+# The ModelConfig field that holds each special token's id (see `tokenizer_mismatch`).
+SPECIAL_TOKEN_FIELDS = dict(zip(SPECIAL_TOKENS, ("pad_id", "unk_id", "bos_id", "eos_id")))
 
 # -- WikiText normalisation -----------------------------------------------------------------------
 
@@ -246,6 +248,21 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         return Tokenizer.from_file(str(path))
     except Exception as err:  # tokenizers raises a bare Exception for bad JSON
         raise ValueError(f"cannot read tokenizer file {path}: {err}") from err
+
+
+def tokenizer_mismatch(tok: Tokenizer, cfg) -> str | None:
+    """Why `tok` does not fit the model config `cfg` (its vocab_size and the four special token ids,
+    SPECIAL_TOKEN_FIELDS), in words; None when it fits."""
+    size = tok.get_vocab_size()
+    if size != cfg.vocab_size:
+        return f"vocabulary size {size} differs from the config's vocab_size {cfg.vocab_size}"
+    for token, field in SPECIAL_TOKEN_FIELDS.items():
+        got, want = tok.token_to_id(token), getattr(cfg, field)
+        if got is None:
+            return f"special token {token} is missing from the vocabulary"
+        if got != want:
+            return f"special token {token} has id {got}, the config's {field} is {want}"
+    return None
 
 
 def encode_texts(tok: Tokenizer, texts: list[str], max_tokens: int) -> tuple[list[list[int]], list[bool]]:

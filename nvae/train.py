@@ -32,19 +32,15 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from .checkpoint import (
-    capture_rng,
-    load_checkpoint,
-    load_training_state,
-    recover_interrupted_save,
-    restore_rng,
-    save_checkpoint,
-)
+from .atomic import recover_interrupted_save
+from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint_format import CONFIG, REQUIRED_FILES, STATE_JSON
 from .config import ModelConfig, TrainConfig, load_configs
 from .data import LengthBatcher, load_sentences
 from .metrics import reconstruct
 from .model import NVAE
 from .text import load_tokenizer, train_tokenizer
+from .train_state import capture_rng, load_training_state, restore_rng
 
 MAX_BAD_STEPS = 20
 
@@ -265,10 +261,10 @@ def train(
         run.mkdir(parents=True, exist_ok=True)
     _barrier(world)
     if is_main and resume:
-        recover_interrupted_save(ckpt_dir)  # a kill between the two renames of an atomic save
+        recover_interrupted_save(ckpt_dir, REQUIRED_FILES)  # a kill between the two renames of an atomic save
     _barrier(world)
-    if resume and (ckpt_dir / "training_state.json").exists():
-        model_cfg, _ = load_configs(ckpt_dir / "config.json")
+    if resume and (ckpt_dir / STATE_JSON).exists():
+        model_cfg, _ = load_configs(ckpt_dir / CONFIG)
     elif resume:
         if is_main:
             print(f"no checkpoint in {ckpt_dir}; starting a new run", file=sys.stderr)

@@ -18,20 +18,16 @@ from tokenizers.models import WordPiece
 from tokenizers.pre_tokenizers import Whitespace
 from tokenizers.trainers import WordPieceTrainer
 
+import nvae.atomic as atomic
 import nvae.checkpoint as ckpt
-from nvae.checkpoint import (
-    CheckpointError,
-    capture_rng,
-    describe,
-    load_checkpoint,
-    load_training_state,
-    read_metrics,
-    recover_interrupted_save,
-    restore_rng,
-    save_checkpoint,
-)
+import nvae.checkpoint_format as ckpt_format
+import nvae.train_state as train_state
+from nvae.atomic import recover_interrupted_save
+from nvae.checkpoint import describe, load_checkpoint, read_metrics, save_checkpoint
+from nvae.checkpoint_format import REQUIRED_FILES, CheckpointError
 from nvae.config import ModelConfig, TrainConfig
 from nvae.model import NVAE
+from nvae.train_state import capture_rng, load_training_state, restore_rng, save_training_state
 
 SENTENCES = [
     "the cat sat on the mat",
@@ -226,8 +222,9 @@ def test_pickle_disguised_as_weights_is_never_unpickled(saved, tmp_path, protoco
     assert not marker.exists()
 
 
-def test_module_never_uses_pickle():
-    source = Path(ckpt.__file__).read_text()
+@pytest.mark.parametrize("module", [ckpt, ckpt_format, train_state, atomic], ids=lambda m: m.__name__)
+def test_module_never_uses_pickle(module):
+    source = Path(module.__file__).read_text()
     for call in ("torch.load(", "import pickle", "pickle.load", "pickle.loads("):
         assert call not in source, call
 
@@ -312,14 +309,14 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-@pytest.mark.parametrize("victim", ["save_configs", "_fsync"])
+@pytest.mark.parametrize("victim", [(ckpt, "save_configs"), (atomic, "fsync")], ids=["save_configs", "fsync"])
 def test_failed_overwrite_keeps_the_old_checkpoint(saved, tok, monkeypatch, victim):
     before = load_checkpoint(saved).state_dict()
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(ckpt, victim, boom)
+    monkeypatch.setattr(*victim, boom)
     with pytest.raises(RuntimeError, match="disk on fire"):
         save_checkpoint(saved, tiny_model(tok, seed=5), TrainConfig(max_steps=99))
     monkeypatch.undo()
@@ -337,7 +334,7 @@ def test_failed_swap_puts_the_old_checkpoint_back(saved, tok, monkeypatch):
             raise OSError("rename failed")
         return real_rename(src, dst)
 
-    monkeypatch.setattr(ckpt.os, "rename", rename)
+    monkeypatch.setattr(atomic.os, "rename", rename)
     with pytest.raises(OSError):
         save_checkpoint(saved, tiny_model(tok, seed=5), TrainConfig(max_steps=99))
     monkeypatch.undo()
@@ -370,7 +367,7 @@ def test_crash_between_the_renames_is_recovered(saved):
     dead_pid = 2**22 + 12345  # above the default pid_max: no such process
     os.rename(saved, saved.parent / f".{saved.name}.old-{dead_pid}")
     (saved.parent / f".{saved.name}.tmp-{dead_pid}").mkdir()  # the half-written new one
-    assert recover_interrupted_save(saved)
+    assert recover_interrupted_save(saved, REQUIRED_FILES)
     assert load_checkpoint(saved).train_cfg.max_steps == 7
     assert leftovers(saved.parent) == []
 
@@ -449,7 +446,7 @@ def test_training_state_standalone_and_missing(tmp_path, tok):
     model = tiny_model(tok)
     opt, sched = make_optimizer(model)
     train_step(model, opt, sched, 0)
-    ckpt.save_training_state(tmp_path / "st", opt, sched, step=1, extra={"k": [1, 2]})
+    save_training_state(tmp_path / "st", opt, sched, step=1, extra={"k": [1, 2]})
     state = load_training_state(tmp_path / "st")
     assert state["step"] == 1 and state["extra"] == {"k": [1, 2]}
     assert [p.name for p in (tmp_path / "st").iterdir() if p.name.startswith(".")] == []

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nvae.checkpoint import load_checkpoint, load_training_state, read_metrics
+from nvae.checkpoint import load_checkpoint, read_metrics
 from nvae.config import ModelConfig, TrainConfig, save_configs
 from nvae.train import TrainingStopped, train
+from nvae.train_state import load_training_state
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = (

@@ -1,0 +1,280 @@
+"""The commands of `python -m nvae` that read or train models: encode, interpolate, sample,
+evaluate, study, lm, train and ablate (export is in nvae.export, the parser in nvae.cli).
+
+Each `cmd_NAME(args)` takes the parsed arguments; bad input raises `UsageError` (nvae.cli_args).
+Output is JSON, one object per line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .cli_args import UsageError, check_alpha_delta, check_device, emit
+
+
+def _load(args):
+    import torch
+
+    from .checkpoint import load_checkpoint
+
+    device = check_device(args.device) or ("cuda" if torch.cuda.is_available() else "cpu")
+    return load_checkpoint(args.checkpoint, device=device)
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _texts(args) -> list[str]:
+    texts = list(args.text or [])
+    if args.file:
+        texts += _read_lines(args.file)
+    if not texts:
+        raise UsageError("no text given: pass sentences as arguments or --file FILE")
+    from .text import clean_user_text
+
+    for t in texts:
+        if not clean_user_text(t):
+            raise UsageError(f"empty text: {t!r} has no visible characters")
+    return texts
+
+
+def cmd_encode(args) -> None:
+    from .text import tokens_of
+
+    model = _load(args)
+    texts = _texts(args)
+    ad = check_alpha_delta(model, args.alpha_delta)
+    batch = model.tokenize(texts)
+    latent = model.encode(batch, alpha_delta=ad)
+    recon = model.decode_text(latent)
+    for b, text in enumerate(texts):
+        n = int(latent.n_inputs[b])
+        tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
+        emit(
+            {
+                "text": text,
+                "tokens": tokens,
+                "truncated": batch.truncated[b],
+                "components": latent.records(b, tokens),
+                "retained": int(latent.n_retained[b]),
+                "n_tokens": n,
+                "retained_proportion": round(float(latent.retained_proportion[b]), 4),
+                "reconstruction": recon[b],
+            }
+        )
+
+
+def cmd_interpolate(args) -> None:
+    import torch
+
+    model = _load(args)
+    if args.steps < 2 or args.steps > 101:
+        raise UsageError("--steps must be between 2 and 101")
+    for t in (args.a, args.b):
+        _texts(argparse.Namespace(text=[t], file=None))
+    batch = model.tokenize([args.a, args.b])
+    latent = model.encode(batch)
+    a, b = latent.select(0).trim(), latent.select(1).trim()
+    taus = torch.linspace(0, 1, args.steps)
+    texts = model.decode_text(a.mix(b, taus))
+    emit(
+        {
+            "a": args.a,
+            "b": args.b,
+            "truncated": batch.truncated,
+            "strip": [{"tau": round(float(t), 4), "text": s} for t, s in zip(taus, texts)],
+        }
+    )
+
+
+def cmd_sample(args) -> None:
+    model = _load(args)
+    if model.cfg.model_type != "nvae":
+        raise UsageError(
+            f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: prior samples are "
+            "defined for an NVAE only"
+        )
+    check_alpha_delta(model, args.alpha_delta)
+    if not 1 <= args.components <= model.cfg.max_len:
+        raise UsageError(f"--components must be between 1 and {model.cfg.max_len}")
+    from .sampling import draw
+
+    source = args.source
+    if source == "auto":
+        source = "aggregate" if getattr(model, "aggregate", None) is not None else "prior"
+    try:
+        latent = draw(model, source, args.components, batch_size=args.n, alpha_delta=args.alpha_delta, seed=args.seed)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    texts = model.decode_text(latent, temperature=args.temperature, seed=args.seed)
+    for i, t in enumerate(texts):
+        emit({"sample": i, "seed": args.seed, "components": args.components, "source": source, "text": t})
+
+
+def _evaluation_ids(model, args) -> tuple[list[list[int]], int]:
+    """Token ids of the sentences `evaluate` reads (a file, or a corpus split) and how many were truncated."""
+    from .data import load_sentences
+    from .text import encode_texts
+
+    if args.data:
+        texts = _read_lines(args.data)
+        if not texts:
+            raise UsageError(f"{args.data}: no non-empty lines")
+    else:
+        tc = getattr(model, "train_cfg", None)
+        lo, hi = (tc.min_tokens, tc.max_tokens) if tc else (6, 49)
+        texts = load_sentences(args.corpus, args.split, model.tokenizer, lo, hi)
+    if args.limit:
+        texts = texts[: args.limit]
+    ids, flags = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
+    kept = [(s, f) for s, f in zip(ids, flags) if s]
+    if not kept:
+        raise UsageError("no sentence with any token to evaluate")
+    return [s for s, _ in kept], sum(int(f) for _, f in kept)
+
+
+def cmd_evaluate(args) -> None:
+    import time
+
+    from .evaluate import alpha_delta_sweep, cached_reconstruct
+    from .model_card import run_info, write_model_card
+    from .report import ReportSpec, report
+
+    model = _load(args)
+    ad = check_alpha_delta(model, args.alpha_delta)
+    ids, truncated = _evaluation_ids(model, args)
+    cache = not args.no_cache
+    t0 = time.time()
+    res = cached_reconstruct(model, ids, alpha_delta=ad, batch_size=args.batch_size, progress=True, use_cache=cache)
+    summary = {
+        "checkpoint": str(args.checkpoint),
+        "data": args.data or f"{args.corpus}:{args.split}",
+        "model_type": model.cfg.model_type,
+        "alpha_delta": ad if ad is not None else model.cfg.alpha_delta,
+        **res.summary(),
+        "truncated": truncated,
+        "seconds": round(time.time() - t0, 2),
+    }
+    if args.report:
+        spec = ReportSpec(
+            checkpoint=args.checkpoint,
+            out=args.out,
+            pairs=args.pairs,
+            baselines=args.baselines,
+            fixed=args.fixed,
+            lm=args.lm,
+            limit=args.limit,
+            use_cache=cache,
+        )
+        report(model, ids, spec)
+    if args.model_card:
+        sweep = alpha_delta_sweep(model, ids, use_cache=cache)
+        ckpt = Path(args.checkpoint)
+        print(f"wrote {write_model_card(ckpt, res.summary(), sweep, run_info(ckpt), args.card_note)}", file=sys.stderr)
+    emit(summary)
+
+
+def _parse_settings(items: list[str] | None) -> dict:
+    """--set key=value items as a dict (values read as JSON where they parse, else as strings)."""
+    settings = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes key=value, got {item!r}")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
+def cmd_train(args) -> None:
+    from .config import RECIPES, ConfigError, ModelConfig, TrainConfig, apply_settings, load_configs
+    from .train import RunExists, train
+
+    model_cfg, train_cfg = ModelConfig(), TrainConfig()
+    if args.config:
+        try:
+            model_cfg, train_cfg = load_configs(args.config)
+        except OSError as e:
+            raise UsageError(f"cannot read {args.config}: {e.strerror or e}") from None
+    try:
+        if args.recipe:
+            apply_settings(model_cfg, train_cfg, RECIPES[args.recipe])
+        if args.model_type:
+            model_cfg.model_type = args.model_type
+        apply_settings(model_cfg, train_cfg, _parse_settings(args.set))
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    model_cfg.validate()
+    train_cfg.validate()
+    check_device(args.device)
+    if args.resume and args.overwrite:
+        raise UsageError("--resume and --overwrite exclude each other")
+    try:
+        train(
+            args.out,
+            model_cfg,
+            train_cfg,
+            resume=args.resume,
+            device=args.device,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+        )
+    except RunExists as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_study(args) -> None:
+    from .data import load_sentences
+    from .study import MAX_SENTENCES, corpus_study
+
+    model = _load(args)
+    if model.cfg.model_type != "nvae":
+        raise UsageError(
+            f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: a sparsity study needs an NVAE"
+        )
+    ad = check_alpha_delta(model, args.alpha_delta)
+    texts = _read_lines(args.file)
+    if not texts:
+        raise UsageError(f"{args.file}: no non-empty lines")
+    if len(texts) > MAX_SENTENCES:
+        print(f"note: {args.file} has {len(texts)} lines; the study reads the first {MAX_SENTENCES}", file=sys.stderr)
+    tc = getattr(model, "train_cfg", None)
+    reference = load_sentences(tc.data, tc.split)[:20000] if tc and not Path(tc.data).is_file() else None
+    res = corpus_study(model, texts, ad, reference_texts=reference)
+    res = {"checkpoint": str(args.checkpoint), "file": args.file, **res}
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    emit(res)
+
+
+def cmd_lm(args) -> None:
+    from .lm import load_lm, train_lm
+
+    if args.action == "train":
+        out = Path(args.out)
+        if (out / "lm.safetensors").exists() and not args.force:
+            raise UsageError(f"{out} already holds a language model: pass --force to replace it")
+        lm = train_lm(out, data=args.data, steps=args.steps, seed=args.seed, progress=not args.quiet)
+        emit({"lm": str(out), **lm.info})
+    else:
+        texts = _texts(args)
+        lm = load_lm(args.out)
+        emit({"lm": args.out, "texts": len(texts), "perplexity": round(lm.perplexity(texts), 4)})
+
+
+def cmd_ablate(args) -> None:
+    from .ablate import main
+
+    args.settings = _parse_settings(args.set)
+    main(args)
