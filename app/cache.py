@@ -3,23 +3,35 @@ the results the pages show (`st.cache_data`, or `st.cache_resource` for latents 
 
 Every cached function takes the loaded model as `_model` (a leading underscore: Streamlit does
 not hash it) and the checkpoint's `key` (its path and file times, from `checkpoint_key`), which
-names that model in the cache; the work itself is `nvae.readout`'s. `use_app_threads` sets
-torch's thread count: app/main.py calls it; importing this module changes nothing.
+names that model in the cache; the work itself is `nvae.readout`'s (`nvae.study`'s for the corpus
+study, `nvae.walkthrough`'s for the walkthrough). `use_app_threads` sets torch's thread count:
+app/main.py calls it; importing this module changes nothing.
+
+The corpus study's parts take a `progress(done, total)` callback that draws a progress bar while
+they run. A Streamlit cache would replay (and fail on) element updates made inside it, so they are
+kept in a `ResultStore` instead (one per process, shared by the sessions, least recently used
+first out): a hit returns at once and never calls `progress`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
 import torch
 
-from app import analysis
-from nvae import readout
-from nvae.checkpoint import CheckpointError, fingerprint, load_checkpoint
+from app import analysis, path_figures
+from nvae import map_stats, paths_study, readout, study, walkthrough
+from nvae.checkpoint import fingerprint, load_checkpoint
+from nvae.checkpoint_format import CheckpointError
+from nvae.examples import pairs, sentences
 
 MAP_CACHE_VERSION = 1
 
@@ -93,13 +105,74 @@ def encode_pair(_model, key: str, text_a: str, text_b: str):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def interpolation_strip(_model, key: str, text_a: str, text_b: str):
-    return readout.interpolation_strip(_model, encode_pair(_model, key, text_a, text_b))
+def interpolation_strip(_model, key: str, text_a: str, text_b: str, taus: tuple[float, ...] | None = None):
+    """The strip at `taus` (default: readout.STRIP_TAUS, the 11 steps 0, 0.1, ..., 1)."""
+    pair = encode_pair(_model, key, text_a, text_b)
+    return readout.interpolation_strip(_model, pair, list(taus) if taus else readout.STRIP_TAUS)
 
 
-def interpolation_strip_of(path: Path, text_a: str, text_b: str):
+def interpolation_strip_of(path: Path, text_a: str, text_b: str, taus: tuple[float, ...] | None = None):
     """The strip decoded by the checkpoint at `path` (e.g. a baseline). Raises CheckpointError."""
-    return interpolation_strip(load_model(path), checkpoint_key(path), text_a, text_b)
+    return interpolation_strip(load_model(path), checkpoint_key(path), text_a, text_b, taus)
+
+
+# -- paths through several sentences, and the study of many pairs (nvae.paths_study) ---------------
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def waypoints(_model, key: str, texts: tuple[str, ...]):
+    """The sentences of a path, encoded once (shared, never changed)."""
+    return paths_study.encode_waypoints(_model, list(texts))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def path_strip(_model, key: str, texts: tuple[str, ...], steps: int, grid: str):
+    return paths_study.path_strip(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
+
+
+def path_strip_of(path: Path, texts: tuple[str, ...], steps: int, grid: str):
+    """The path decoded by the checkpoint at `path`. Raises CheckpointError."""
+    return path_strip(load_model(path), checkpoint_key(path), texts, steps, grid)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def study_pair(_model, key: str, text_a: str, text_b: str, steps: int, grid: str):
+    return paths_study.study_pair(_model, text_a, text_b, steps, grid)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def path_player(key: str, texts: tuple[str, ...], steps: int, grid: str, _rows: list[dict], labels: tuple[str, ...]):
+    """The path player's figure (a plotly animation: building it costs more than a slider move may),
+    named by the model's key and the path's settings (`_rows`, the path they give, is not hashed).
+    Shared and read-only."""
+    return path_figures.path_player(_rows, list(labels))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def study_animation(key: str, pairs: tuple, steps: int, grid: str, caption: str, _result: dict):
+    """The study's strips as an animation, named by the model's key, the pairs and the settings."""
+    return path_figures.study_animation(_result, caption)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def path_map_figure(
+    _model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str, _rows, labels
+):
+    """The path drawn on the latent map of `projection` (`path_figures.path_map`)."""
+    comps, xy = path_on_map(_model, key, n_sentences, projection, texts, steps, grid)
+    reducer, _ = map_projection(_model, key, n_sentences, projection)
+    return path_figures.path_map(reducer.embedding_, comps, xy, _rows, list(labels))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def path_on_map(_model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str):
+    """The path's components (`paths_study.path_components`) and their places on the map of
+    `projection` ("means" or "residual")."""
+    comps = paths_study.path_components(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
+    reducer, fit = map_projection(_model, key, n_sentences, projection)
+    means = comps["means"] if fit is None else fit.apply(comps["means"], comps["position"])
+    xy = reducer.transform(means) if len(means) else np.zeros((0, 2), np.float32)
+    return comps, np.asarray(xy)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -114,7 +187,144 @@ def prior_samples(
     return readout.prior_samples(_model, n_components, n_samples, seed, temperature, alpha_delta)
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def drawn_samples(
+    _model,
+    key: str,
+    source: str,
+    n_components: int,
+    n_samples: int,
+    seed: int,
+    temperature: float,
+    alpha_delta: float | None,
+):
+    return readout.drawn_samples(_model, source, n_components, n_samples, seed, temperature, alpha_delta)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def walkthrough_trace(_model, key: str, text: str, alpha_delta: float | None):
+    """One sentence through the model, every step (`nvae.walkthrough.trace`); shared, read-only."""
+    return walkthrough.trace(_model, text, alpha_delta)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def example_sentences() -> list[str]:
+    """The demo set's sentences (examples/sentences.txt), re-read at most once a minute."""
+    return sentences()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def example_pairs() -> list[tuple[str, str]]:
+    """The demo set's sentence pairs (examples/pairs.tsv), re-read at most once a minute."""
+    return pairs()
+
+
+# -- corpus study: nvae.study, with progress on a miss ---------------------------------------------
+
+
+class ResultStore:
+    """A small thread-safe least-recently-used map of results (shared by every session: its values
+    are never changed by a reader)."""
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return value
+
+    def keys(self) -> list[Hashable]:
+        """The keys held, least recently used first."""
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def study_results() -> ResultStore:
+    """The process's store of corpus-study results, keyed by (part, checkpoint key, corpus digest, alpha^Delta)."""
+    return ResultStore(max_entries=48)
+
+
+def corpus_digest(texts: tuple[str, ...] | list[str]) -> str:
+    """sha256 of the corpus's lines (joined by newlines): names the corpus in caches and exports."""
+    return hashlib.sha256("\n".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def test_split() -> tuple[str, ...]:
+    """The WikiText-2 test split (`nvae.data.load_sentences("wikitext-2", "test")`), read once."""
+    from nvae.data import load_sentences
+
+    return tuple(load_sentences("wikitext-2", "test"))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Counting word frequencies in the model's training text…")
+def study_ranks(_model, key: str) -> tuple[dict[int, int], int]:
+    """(token frequency ranks, sentences counted) over `nvae.study.reference_texts`: the frequency
+    bands of the study. ({}, 0) when the model trained on a text file."""
+    texts = study.reference_texts(_model)
+    return (study.frequency_ranks(_model, texts), len(texts)) if texts else ({}, 0)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def study_corpus(_model, key: str, digest: str, _texts: tuple[str, ...]):
+    """The corpus tokenized once (`nvae.study.prepare_corpus`; raises ValueError when nothing is left)."""
+    return study.prepare_corpus(_model, list(_texts))
+
+
+def _stored(key: Hashable, compute: Callable[[], Any]) -> Any:
+    store = study_results()
+    hit = store.get(key)
+    return hit if hit is not None else store.put(key, compute())
+
+
+def study_tables(_model, key: str, texts: tuple[str, ...], alpha_delta: float | None, progress=None) -> dict:
+    """`nvae.study.study_tables` of the corpus at `alpha_delta`, computed once per (model, corpus,
+    alpha^Delta). `progress(done, total)` is called while it is computed."""
+    digest = corpus_digest(texts)
+    corpus = study_corpus(_model, key, digest, texts)
+    ranks, _ = study_ranks(_model, key)
+    return _stored(
+        ("tables", key, digest, alpha_delta),
+        lambda: study.study_tables(_model, corpus, alpha_delta, ranks, progress=progress),
+    )
+
+
+def study_sweep(_model, key: str, texts: tuple[str, ...], alpha_delta: float | None, progress=None) -> list[dict]:
+    """`nvae.study.study_sweep` of the corpus, computed once per (model, corpus) (and alpha^Delta for a
+    model trained at a fixed one, whose sweep is that one value)."""
+    digest = corpus_digest(texts)
+    corpus = study_corpus(_model, key, digest, texts)
+    values = tuple(study.sweep_values(_model, alpha_delta))
+    return _stored(
+        ("sweep", key, digest, values),
+        lambda: study.study_sweep(_model, corpus, alpha_delta, progress=progress),
+    )
+
+
 # -- latent map: computed once per checkpoint and sample size, kept in memory and on disk ---------
+
+
+def map_sentences() -> int:
+    """Corpus sentences on the latent map: $NVAE_APP_MAP_SENTENCES (10..5000), default 300."""
+    return max(10, min(5000, int(os.environ.get("NVAE_APP_MAP_SENTENCES", "300") or 300)))
 
 
 def map_cache_dir() -> Path:
@@ -179,9 +389,60 @@ def write_map(file: Path, sentences: list[str], points: dict, layout: np.ndarray
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def map_overlay(_model, key: str, n_sentences: int, texts: tuple[str, ...]):
-    """The user's sentences' retained components and their position on the map."""
+def map_overlay(_model, key: str, n_sentences: int, texts: tuple[str, ...], projection: str = "means"):
+    """The user's sentences' retained components and their position on the map of `projection`
+    ("means", or "residual": the means with position removed)."""
     points = readout.component_points(_model, list(texts))
-    _, _, reducer = latent_map(_model, key, n_sentences)
-    xy = reducer.transform(points["means"]) if len(points["means"]) else np.zeros((0, 2), np.float32)
+    reducer, fit = map_projection(_model, key, n_sentences, projection)
+    means = points["means"] if fit is None else fit.apply(points["means"], points["position"])
+    xy = reducer.transform(means) if len(means) else np.zeros((0, 2), np.float32)
     return points, np.asarray(xy)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def latent_map_residual(_model, key: str, n_sentences: int):
+    """(position fit, reducer): UMAP of the corpus sample's means with position removed
+    (`map_stats.remove_position`), its layout kept on disk like `latent_map`'s."""
+    sentences, points, _ = latent_map(_model, key, n_sentences)
+    residual, fit = map_stats.remove_position(points["means"], points["position"])
+    digest = hashlib.sha256(f"{MAP_CACHE_VERSION}|residual|{key}|{n_sentences}".encode()).hexdigest()[:24]
+    file = map_cache_dir() / f"{digest}.npz"
+    cached = read_map(file, _model.cfg.d_model)
+    if cached is not None and len(cached[2]) == len(residual) and list(cached[0]) == list(sentences):
+        return fit, analysis.fit_map(residual, init=cached[2])
+    reducer = analysis.fit_map(residual)
+    write_map(file, sentences, {**points, "means": residual}, reducer.embedding_)
+    return fit, reducer
+
+
+def map_projection(_model, key: str, n_sentences: int, projection: str):
+    """(reducer, position fit or None) of the map `projection` names: "means" or "residual"."""
+    if projection == "residual":
+        fit, reducer = latent_map_residual(_model, key, n_sentences)
+        return reducer, fit
+    return latent_map(_model, key, n_sentences)[2], None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def layout_measures(_model, key: str, n_sentences: int, projection: str) -> dict[str, float]:
+    """How much token position and token identity explain of the layout of `projection`
+    (`map_stats.layout_r2`: cross-validated R^2 over sentences)."""
+    _, points, _ = latent_map(_model, key, n_sentences)
+    reducer, _ = map_projection(_model, key, n_sentences, projection)
+    return map_stats.layout_r2(reducer.embedding_, points["position"], points["token"], points["sentence"])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def map_measures(_model, key: str, n_sentences: int) -> dict:
+    """Each layout's `layout_measures`, the share of the means' variance position carries, and the
+    projection to open on (`map_stats.choose_projection`). The position-removed layout is fitted
+    only when position explains the plain one more than token identity does."""
+    _, points, _ = latent_map(_model, key, n_sentences)
+    measures = {"means": layout_measures(_model, key, n_sentences, "means")}
+    if measures["means"]["position"] > measures["means"]["token"]:
+        measures["residual"] = layout_measures(_model, key, n_sentences, "residual")
+    return {
+        "layouts": measures,
+        "position_share": map_stats.share_explained(points["means"], points["position"]),
+        "default": map_stats.choose_projection(measures),
+    }

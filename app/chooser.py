@@ -15,7 +15,7 @@ import streamlit as st
 
 from app import cache, state
 from app.output import md_escape
-from nvae.checkpoint import CheckpointError
+from nvae.checkpoint_format import CheckpointError
 from nvae.paths import CHECKPOINTS_DIR, default_checkpoint
 
 CKPT = state.Param("ckpt", "text", "", max_chars=200, label="checkpoint")

@@ -1,12 +1,13 @@
 """The alpha^Delta control: its select-slider (round, about log-spaced stops over the model's trained
-range) and its shareable, validated URL parameter.
+range) and its shareable, validated URL parameter; and the Examples menu that fills a text input
+with a sentence of the demo set (`examples/`, read by `nvae.examples`).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import analysis, state
+from app import analysis, cache, state
 from nvae.readout import alpha_delta_active
 
 AD_LABEL = "α^Δ"
@@ -55,4 +56,38 @@ def alpha_param(cfg, name: str = "ad", default: float | None = None, label: str 
         hi=float(cfg.alpha_delta_max),
         label=label,
         range_name="this model's range",
+    )
+
+
+ALL_EXAMPLES = "All of them"
+
+
+def examples_menu(target: str, menu_key: str, all_of_them: int = 0, label: str = "Examples") -> None:
+    """A small select box over the demo sentences (examples/sentences.txt); choosing one puts it into
+    the text input whose session-state key is `target` (and the menu goes back to its placeholder).
+    With `all_of_them` > 0 the menu also offers the first that many sentences at once, one per line
+    (for a text area of several sentences). Nothing is shown when the demo set is missing."""
+    sentences = cache.example_sentences()
+    if not sentences:
+        return
+    options = list(sentences) + ([ALL_EXAMPLES] if all_of_them > 1 and len(sentences) > 1 else [])
+
+    def fill() -> None:
+        choice = st.session_state.get(menu_key)
+        if choice is None:
+            return
+        st.session_state[target] = "\n".join(sentences[:all_of_them]) if choice == ALL_EXAMPLES else choice
+        st.session_state[menu_key] = None
+
+    st.selectbox(
+        label,
+        options,
+        index=None,
+        key=menu_key,
+        on_change=fill,
+        placeholder="Choose an example sentence…",
+        format_func=lambda o: (
+            f"All of them ({min(all_of_them, len(sentences))} sentences, one per line)" if o == ALL_EXAMPLES else o
+        ),
+        help="Sentences of the demo set that ships with the project (examples/sentences.txt).",
     )

@@ -39,12 +39,21 @@ PAGES = {
     "latent-map": st.Page(
         HERE / "views/latent_map.py", title="Latent map", icon=":material/bubble_chart:", url_path="latent-map"
     ),
+    "side-by-side": st.Page(
+        HERE / "views/side_by_side.py", title="Side by side", icon=":material/compare:", url_path="side-by-side"
+    ),
     "samples": st.Page(HERE / "views/samples.py", title="Samples", icon=":material/casino:", url_path="samples"),
     "denoising": st.Page(
         HERE / "views/denoising.py",
         title="Denoising attention in 2-D",
         icon=":material/my_location:",
         url_path="denoising",
+    ),
+    "corpus-study": st.Page(
+        HERE / "views/corpus_study.py", title="Corpus study", icon=":material/query_stats:", url_path="corpus-study"
+    ),
+    "walkthrough": st.Page(
+        HERE / "views/walkthrough.py", title="Walkthrough", icon=":material/school:", url_path="walkthrough"
     ),
     "model": st.Page(HERE / "views/model_page.py", title="Model", icon=":material/info:", url_path="model"),
 }

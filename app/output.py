@@ -30,9 +30,19 @@ def show_text(label: str, text: str) -> None:
     st.code(text if text else " ", language=None, wrap_lines=True)
 
 
-def download_table(rows: list[dict[str, Any]], stem: str, key: str, json_too: bool = True) -> None:
-    """CSV (and JSON) download buttons for a table."""
+def download_table(
+    rows: list[dict[str, Any]], stem: str, key: str, json_too: bool = True, meta: dict[str, Any] | None = None
+) -> None:
+    """CSV (and JSON) download buttons for a table. With `meta` (where the numbers came from: the
+    checkpoint, alpha^Delta, the inputs), the CSV gets one column per entry, the same on every row and
+    named `meta.<name>`, and the JSON is {"meta": meta, "rows": rows}."""
     df = pd.DataFrame(rows)
+    if meta:
+        columns = {
+            f"meta.{k}": (v if isinstance(v, (str, int, float, bool)) or v is None else json.dumps(v))
+            for k, v in meta.items()
+        }
+        df = pd.concat([pd.DataFrame({k: [v] * len(df) for k, v in columns.items()}, index=df.index), df], axis=1)
     row = st.container(horizontal=True)
     row.download_button(
         "Download CSV",
@@ -44,9 +54,10 @@ def download_table(rows: list[dict[str, Any]], stem: str, key: str, json_too: bo
         icon=":material/download:",
     )
     if json_too:
+        payload = {"meta": meta, "rows": rows} if meta else rows
         row.download_button(
             "Download JSON",
-            json.dumps(rows, ensure_ascii=False, indent=1).encode(),
+            json.dumps(payload, ensure_ascii=False, indent=1).encode(),
             file_name=f"{stem}.json",
             mime="application/json",
             key=f"{key}_json",
@@ -55,12 +66,13 @@ def download_table(rows: list[dict[str, Any]], stem: str, key: str, json_too: bo
         )
 
 
-def plot(fig, stem: str, key: str, **kwargs):
-    """st.plotly_chart plus a button that downloads the figure as standalone HTML (made on click)."""
+def plot(fig, stem: str, key: str, note: str | None = None, **kwargs):
+    """st.plotly_chart plus a button that downloads the figure as standalone HTML (made on click).
+    `note` (where the figure's numbers came from) is written under the figure in the HTML file."""
     event = st.plotly_chart(fig, key=key, **kwargs)
     st.download_button(
         "Figure as HTML",
-        data=lambda: figures.to_html(fig).encode(),
+        data=lambda: figures.to_html(figures.with_note(fig, note) if note else fig).encode(),
         file_name=f"{stem}.html",
         mime="text/html",
         key=f"{key}_html",

@@ -48,7 +48,8 @@ import torch  # noqa: E402
 
 from app import analysis  # noqa: E402
 from nvae import readout  # noqa: E402
-from nvae.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from nvae.checkpoint import load_checkpoint  # noqa: E402
+from nvae.checkpoint_format import CheckpointError  # noqa: E402
 from nvae.paths import default_checkpoint  # noqa: E402
 
 GOAL_MS = 300.0

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .nvib import LatentMixture
+from .mixture import LatentMixture
 
 
 def _split_heads(x: Tensor, n_heads: int) -> Tensor:

@@ -15,7 +15,7 @@ import torch
 
 from .atomic import write_file
 from .checkpoint import fingerprint
-from .experiments import _pairs
+from .experiments import sentence_pairs
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
 from .paths import cache_dir
@@ -104,7 +104,7 @@ def retained_by_length(res) -> dict[int, float]:
 def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, seed: int = 0) -> dict:
     """For random sentence pairs: decode F_tau for tau in TAUS; BLEU vs each endpoint per tau."""
     model.eval()
-    chosen = _pairs(len(ids), pairs, seed)  # two distinct sentences each
+    chosen = sentence_pairs(len(ids), pairs, seed)  # two distinct sentences each
     by_tau = {t: [] for t in TAUS}
     refs_a, refs_b, examples = [], [], []
     for k, (i, j) in enumerate(chosen):

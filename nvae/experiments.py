@@ -22,8 +22,9 @@ import sacrebleu
 import torch
 
 from .metrics import reconstruct
+from .mixture import PRIOR, LatentMixture
 from .model import NVAE
-from .nvib import PRIOR, LatentMixture, evaluation_latent
+from .nvib import evaluation_latent
 from .text import UNK, decode_ids
 
 # Short everyday sentences (written for the project, from no split) that a useful default
@@ -158,7 +159,7 @@ def tau_grid(steps: int = 11, grid: str = "linear", sharpness: float = 8.0) -> l
     return [0.0] + [1 / (1 + math.exp(-sharpness * (2 * t - 1))) for t in ts[1:-1]] + [1.0]
 
 
-def _pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
+def sentence_pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
     """`pairs` random (i, j) with i != j (distinct sentences)."""
     if n < 2:
         raise ValueError("an interpolation study needs at least two sentences")
@@ -191,7 +192,7 @@ def interpolation_paths(
     model.eval()
     taus = tau_grid(steps, grid)
     records = []
-    for i, j in _pairs(len(ids), pairs, seed):
+    for i, j in sentence_pairs(len(ids), pairs, seed):
         lat = model.encode(model.collate([ids[i], ids[j]]), alpha_delta=alpha_delta)
         a, b = lat.select(0).trim(), lat.select(1).trim()
         alone = model.decode_text(lat)

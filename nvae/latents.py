@@ -16,7 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .nvib import IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, NVIB, POOLED, LatentMixture, _normalise, kl_gaussian, linear32
+from .mixture import POOLED, LatentMixture, normalise_weights
+from .nvib import IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, NVIB, kl_gaussian, linear32
 
 
 class GaussianLatent(nn.Module):
@@ -54,7 +55,7 @@ class GaussianLatent(nn.Module):
             h = h.float()
             vec, pad, source = self.select(h, pad_mask)
             B, M, _ = vec.shape
-            uniform = _normalise(torch.ones(B, M, device=h.device), pad)
+            uniform = normalise_weights(torch.ones(B, M, device=h.device), pad)
             if self.variational:
                 mu = linear32(self.mu_proj, vec)
                 logvar = linear32(self.logvar_proj, vec).clamp(LOGVAR_MIN, LOGVAR_MAX)

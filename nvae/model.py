@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .attention import LatentCrossAttention, SelfAttention
 from .config import ModelConfig
 from .latents import make_latent_layer
-from .nvib import PRIOR, LatentMixture
+from .mixture import PRIOR, LatentMixture
 
 
 def sinusoidal_positions(n: int, d: int) -> Tensor:

@@ -6,6 +6,7 @@ Environment variables override the defaults at call time:
     NVAE_CHECKPOINT   the default checkpoint folder (unset or empty: checkpoints/nvae-default)
     NVAE_DATA_DIR     the data folder holding wikitext-2/ and wikipedia-extra/ (default: data/)
     NVAE_CACHE_DIR    the `datasets` cache (default: a folder in the system temp dir)
+    NVAE_EXAMPLES_DIR the demo set, sentences.txt and pairs.tsv (default: examples/)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "nvae-default"
 DATA_DIR = PROJECT_ROOT / "data"
 DOCS_DIR = PROJECT_ROOT / "docs"
+EXAMPLES_DIR = PROJECT_ROOT / "examples"
 
 
 def default_checkpoint() -> Path:
@@ -34,3 +36,8 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     """Where `datasets` keeps its cache: $NVAE_CACHE_DIR, else a folder in the system temp dir."""
     return Path(os.environ.get("NVAE_CACHE_DIR") or Path(tempfile.gettempdir()) / "nvae-datasets-cache")
+
+
+def examples_dir() -> Path:
+    """The demo set's folder: $NVAE_EXAMPLES_DIR if set and not empty, else the repository's `examples/`."""
+    return Path(os.environ.get("NVAE_EXAMPLES_DIR") or EXAMPLES_DIR)

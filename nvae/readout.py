@@ -10,7 +10,8 @@ What a reader (the app's pages, a notebook, the CLI) shows of a latent, computed
 - `encode_pair` / `interpolation_strip` / `mix_at`: mixtures between two sentences and which
   components of A and B carry a mixture's weight;
 - `component_points`: the retained components of many sentences as arrays (for a map);
-- `prior_samples`: sentences decoded from latents drawn from the prior.
+- `prior_samples` / `drawn_samples`: sentences decoded from latents drawn from the prior (or the
+  aggregate posterior when the checkpoint has its fit), each naming its source.
 
 (Ordinary against denoising attention on a 2-D mixture, with no model, is `nvae.attention2d`.)
 
@@ -31,8 +32,9 @@ import sacrebleu
 import torch
 
 from .experiments import tau_grid
+from .mixture import LatentMixture, source_label
 from .model import NVAE
-from .nvib import LatentMixture, source_label
+from .sampling import draw
 from .text import UNK_ID, decode_ids, tokens_of
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
@@ -379,10 +381,39 @@ def prior_samples(
     model: NVAE, n_components: int, n_samples: int, seed: int, temperature: float, alpha_delta: float | None = None
 ) -> list[dict]:
     """Sentences decoded from latents drawn from the prior (NVAE only)."""
-    latent = model.sample_prior(n_components, batch_size=n_samples, alpha_delta=alpha_delta, seed=seed)
+    return drawn_samples(model, "prior", n_components, n_samples, seed, temperature, alpha_delta)
+
+
+SAMPLE_SOURCES = {
+    "prior": "the prior: z ~ N(0, I)",
+    "aggregate": "the aggregate posterior: a Gaussian fitted to the training sentences' retained means",
+}
+
+
+def sample_sources(model: NVAE) -> list[str]:
+    """The sources this checkpoint can draw latents from: the prior (an NVAE), and the aggregate
+    posterior when its fit is stored beside the checkpoint (`model.aggregate`)."""
+    if model.cfg.model_type != "nvae":
+        return []
+    return ["prior", "aggregate"] if getattr(model, "aggregate", None) is not None else ["prior"]
+
+
+@torch.inference_mode()
+def drawn_samples(
+    model: NVAE,
+    source: str,
+    n_components: int,
+    n_samples: int,
+    seed: int,
+    temperature: float,
+    alpha_delta: float | None = None,
+) -> list[dict]:
+    """Sentences decoded from latents drawn from `source` ("prior" or "aggregate",
+    `nvae.sampling.draw`), each row naming its source."""
+    latent = draw(model, source, n_components, batch_size=n_samples, alpha_delta=alpha_delta, seed=seed)
     texts = model.decode_text(latent, temperature=temperature, seed=seed)
     pis = latent.pi.float().cpu()
     return [
-        {"sample": i, "text": t, "largest_weight": float(pis[i].max()), "weights": pis[i].tolist()}
+        {"sample": i, "source": source, "text": t, "largest_weight": float(pis[i].max()), "weights": pis[i].tolist()}
         for i, t in enumerate(texts)
     ]

@@ -16,8 +16,9 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
+from .mixture import PRIOR, SAMPLED, LatentMixture, normalise_weights
 from .model import NVAE
-from .nvib import IMPULSE_LOGVAR, PRIOR, SAMPLED, LatentMixture, _normalise
+from .nvib import IMPULSE_LOGVAR
 
 AGGREGATE_FILE = "aggregate.safetensors"
 SOURCES = ("prior", "aggregate")
@@ -79,7 +80,7 @@ def sample_aggregate(
         mu=z,
         logvar=torch.full_like(z, IMPULSE_LOGVAR),
         alpha=prior.alpha,
-        pi=_normalise(prior.pi, prior.mask),
+        pi=normalise_weights(prior.pi, prior.mask),
         mask=prior.mask,
         pad=prior.pad,
         source=source,

@@ -12,7 +12,17 @@ from helpers import make_app_checkpoints
 from streamlit.testing.v1 import AppTest
 
 MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
-PAGES = ["inspect", "sparsity", "interpolate", "latent_map", "samples", "denoising", "model_page"]
+PAGES = [
+    "inspect",
+    "sparsity",
+    "interpolate",
+    "latent_map",
+    "samples",
+    "denoising",
+    "model_page",
+    "corpus_study",
+    "walkthrough",
+]
 TIMEOUT = 300  # the latent map's first UMAP fit compiles numba code: slow on a busy machine
 
 

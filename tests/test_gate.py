@@ -9,8 +9,8 @@ import torch
 
 from nvae.attention import gated_softmax
 from nvae.config import RECIPES, ModelConfig, TrainConfig, apply_settings
+from nvae.mixture import PRIOR
 from nvae.model import NVAE
-from nvae.nvib import PRIOR
 
 SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from nvae.attention import LatentCrossAttention, denoise
 from nvae.config import ModelConfig
-from nvae.nvib import NVIB, PRIOR, LatentMixture, kl_dirichlet, kl_gaussian
+from nvae.mixture import PRIOR, LatentMixture
+from nvae.nvib import NVIB, kl_dirichlet, kl_gaussian
 
 
 def test_kl_gaussian_matches_torch_distributions():

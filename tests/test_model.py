@@ -8,8 +8,8 @@ import sacrebleu
 import torch
 
 from nvae.config import ModelConfig
+from nvae.mixture import PRIOR
 from nvae.model import NVAE
-from nvae.nvib import PRIOR
 
 ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 

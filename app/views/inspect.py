@@ -34,6 +34,8 @@ left, right = st.columns([3, 2])
 raw = left.text_area(
     "Sentences, one per line (up to 5)", key=state.wkey(PAGE, "s"), height=110, persist_state="session"
 )
+with left:
+    controls.examples_menu(state.wkey(PAGE, "s"), "inspect.example", all_of_them=analysis.MAX_SENTENCES)
 with right:
     if baseline:
         ad = None

@@ -1,73 +1,132 @@
-"""Latent map: a 2-D UMAP of the component means of a corpus sample, with the user's sentences."""
-
-import os
+"""Latent map: a 2-D UMAP of the component means of a corpus sample, with the user's sentences, and
+what its axes encode (measured: how much token position and token identity explain of the layout)."""
 
 import streamlit as st
 
 from app import analysis, cache, chooser, figures, messages, output, state
+from nvae import map_stats
 
 PAGE = "latent-map"
 DEFAULT = ["The game was released in Japan in 2011."]
-N_SENTENCES = max(10, min(5000, int(os.environ.get("NVAE_APP_MAP_SENTENCES", "300") or 300)))
+N_SENTENCES = cache.map_sentences()
+N_TOKENS = 10  # tokens named when colouring by token
 
 INTRO_NVAE = f"""
 Each point is a retained component of one of {N_SENTENCES} WikiText-2 test sentences: its mean
-vector, placed in 2-D by UMAP (computed once per checkpoint, then cached), so components that play
-similar roles sit together. Your sentences' components are drawn on top in red, sized by weight π;
+vector, placed in 2-D by UMAP (computed once per checkpoint, then cached). The caption under the
+controls says what the layout's axes mostly encode, **measured**: how much of it token position and
+token identity explain. Your sentences' components are drawn on top in red, sized by weight π;
 draw a **box or lasso** around points to list their sentences and tokens.
 """
 INTRO_BASELINE = f"""
 This checkpoint is a **{{kind}} baseline**, whose latent is {{latent}}. Each point is one such vector
 (its mean) from one of {N_SENTENCES} WikiText-2 test sentences, placed in 2-D by UMAP (computed once
-per checkpoint, then cached), so vectors that play similar roles sit together. Your sentences' vectors
-are drawn on top in red; draw a **box or lasso** around points to list their sentences and tokens.
+per checkpoint, then cached). The caption under the controls says what the layout's axes mostly
+encode, measured. Your sentences' vectors are drawn on top in red; draw a **box or lasso** around
+points to list their sentences and tokens.
 """
+PROJECTIONS = {"means": "the means (plain UMAP)", "residual": "the means with position removed"}
+COLOURS = {"token": f"token ({N_TOKENS} most frequent)", "weight": "weight π", "position": "token position"}
 
 messages.header("Latent map")
 model, key = chooser.get_model()
 baseline = analysis.is_baseline(model.cfg)
 messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
-PARAMS = [
-    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
-    state.Param("colour", "choice", "weight", choices=("weight", "position"), label="colour"),
-]
-messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
-
-left, right = st.columns([3, 1])
-raw = left.text_area(
-    "Your sentences, one per line (overlaid in red)", key=state.wkey(PAGE, "s"), height=90, persist_state="session"
-)
-colour = right.radio(
-    "Colour corpus points by",
-    ["weight", "position"],
-    key=state.wkey(PAGE, "colour"),
-    persist_state="session",
-    format_func={"weight": "weight π", "position": "token position"}.get,
-)
-state.publish(PARAMS, {"s": state.lines_to_texts(raw), "colour": colour}, chooser.checkpoint_extra())
 
 with st.spinner(
     f"Encoding {N_SENTENCES} test sentences and fitting UMAP (once per checkpoint; this can take a minute)…"
 ):
-    sentences, corpus, reducer = cache.latent_map(model, key, N_SENTENCES)
+    sentences, corpus, _ = cache.latent_map(model, key, N_SENTENCES)
+with st.spinner(
+    "Measuring what the layout encodes, and fitting a second layout with position removed "
+    "(once per checkpoint; this can take a minute)…"
+):
+    measures = cache.map_measures(model, key, N_SENTENCES)
+
+PARAMS = [
+    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
+    state.Param("colour", "choice", "token", choices=tuple(COLOURS), label="colour"),
+    state.Param("proj", "choice", measures["default"], choices=tuple(PROJECTIONS), label="layout"),
+]
+messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
+
+left, right = st.columns([3, 2])
+raw = left.text_area(
+    "Your sentences, one per line (overlaid in red)", key=state.wkey(PAGE, "s"), height=90, persist_state="session"
+)
+with right:
+    c1, c2 = st.columns(2)
+    colour = c1.radio(
+        "Colour corpus points by",
+        list(COLOURS),
+        key=state.wkey(PAGE, "colour"),
+        persist_state="session",
+        format_func=COLOURS.get,
+    )
+    projection = c2.radio(
+        "Layout of",
+        list(PROJECTIONS),
+        key=state.wkey(PAGE, "proj"),
+        persist_state="session",
+        format_func=lambda p: PROJECTIONS[p] + (" · chosen by the measurements" if p == measures["default"] else ""),
+        help="Removing position: the mean of the component means at each token position is subtracted "
+        "(a regression on position) before UMAP, for the corpus and your sentences alike.",
+    )
+state.publish(
+    PARAMS, {"s": state.lines_to_texts(raw), "colour": colour, "proj": projection}, chooser.checkpoint_extra()
+)
+
+with st.spinner("Fitting the layout with position removed (once per checkpoint; this can take a minute)…"):
+    reducer, _ = cache.map_projection(model, key, N_SENTENCES, projection)
+    here = cache.layout_measures(model, key, N_SENTENCES, projection)
+
+
+r2 = map_stats.show_r2
+
+
+def measured_caption() -> str:
+    """What the axes of this layout encode, with the measured numbers (and the other layout's)."""
+    what = "vectors" if baseline else "components"
+    text = (
+        f"**What the axes encode: {map_stats.axes_encode(here)}.** On this layout of {PROJECTIONS[projection]}, "
+        f"token position explains R² = {r2(here['position'])} of the 2-D coordinates and token identity "
+        f"R² = {r2(here['token'])} (each point predicted by the mean place of its position, or of its token, "
+        f"in the other sentences: 5-fold cross-validation over sentences; 0 is no better than the overall "
+        f"mean, below 0 worse). Position carries {measures['position_share']:.0%} of the variance of the "
+        f"{what}' means themselves."
+    )
+    others = {p: m for p, m in measures["layouts"].items() if p != projection}
+    for p, m in others.items():
+        text += f" On the layout of {PROJECTIONS[p]}: position R² = {r2(m['position'])}, token R² = {r2(m['token'])}."
+    if projection == measures["default"] and len(measures["layouts"]) > 1:
+        text += " This view opens by default because position explains less of it."
+    return text
+
+
+st.caption(measured_caption())
+
 check = analysis.check_text(raw)
 user, user_xy = None, None
 if messages.text_messages(check):
     for i, info in enumerate(cache.token_info(model, key, tuple(check.texts))):
         messages.token_messages(info, model, f"Sentence {i + 1}" if len(check.texts) > 1 else "The sentence")
-    user, user_xy = cache.map_overlay(model, key, N_SENTENCES, tuple(check.texts))
+    user, user_xy = cache.map_overlay(model, key, N_SENTENCES, tuple(check.texts), projection)
 st.caption(
     f"{len(corpus['token']):,} latent vectors of {len(sentences)} sentences."
     if baseline
     else f"{len(corpus['token']):,} retained components of {len(sentences)} sentences "
     f"(the prior component, the same in every sentence, is left out)."
 )
+top = map_stats.top_tokens(corpus["token"], N_TOKENS)
 
 
 @st.fragment
 def map_and_selection() -> None:
     """The map and the list of selected points: a selection reruns only this part."""
-    fig = figures.latent_map(reducer.embedding_, corpus, sentences, user_xy, user, check.texts, colour)
+    title = "Component means of the corpus sample (UMAP)" + (", position removed" if projection == "residual" else "")
+    fig = figures.latent_map(
+        reducer.embedding_, corpus, sentences, user_xy, user, check.texts, colour, top_tokens=top, title=title
+    )
     event = output.plot(fig, "latent-map", key="map", on_select="rerun", selection_mode=("box", "lasso"))
     points = event.selection.points if event and event.selection else []
     rows = analysis.selected_rows(points, corpus, sentences, user, check.texts)

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from app import analysis, cache, chooser, figures, messages, output, state
-from nvae.checkpoint import CheckpointError, describe, read_metrics
+from nvae.checkpoint import describe, read_metrics
+from nvae.checkpoint_format import CheckpointError
 
 PAGE = "model"
 # config keys (model and training) that only the NVAE's latent reads: a baseline's page leaves them out

@@ -47,7 +47,10 @@ if baseline:
     st.info("A baseline has no sparsity to control. Choose an NVAE checkpoint on the Model page.")
     st.stop()
 
-raw = st.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
+typed, examples = st.columns([3, 2], vertical_alignment="bottom")
+raw = typed.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
+with examples:
+    controls.examples_menu(state.wkey(PAGE, "s"), "sparsity.example")
 check = analysis.check_text(raw, one_per_line=False)
 if not messages.text_messages(check):
     state.publish(
