@@ -62,7 +62,7 @@ def _lean_template() -> go.layout.Template:
 TEMPLATE = _lean_template()
 
 
-def _layout(fig: go.Figure, title: str, height: int | None = None, **kwargs) -> go.Figure:
+def apply_layout(fig: go.Figure, title: str, height: int | None = None, **kwargs) -> go.Figure:
     fig.update_layout(title=title, margin=dict(l=10, r=10, t=50, b=10), height=height, template=TEMPLATE, **kwargs)
     return fig
 
@@ -100,7 +100,7 @@ def component_bars(components: list[dict], title: str = "Mixture weights of the 
         fig.add_trace(go.Bar(x=[None], y=[None], marker_color=colour, name=name))
     fig.update_yaxes(type="log", title="weight (log scale)", dtick=1, exponentformat="power")
     fig.update_xaxes(tickangle=-45, type="category")
-    return _layout(
+    return apply_layout(
         fig, title, height=360, barmode="overlay", legend=dict(orientation="h", y=1.12, x=1, xanchor="right")
     )
 
@@ -144,7 +144,7 @@ def token_strip(
     )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    return _layout(fig, title, height=90 + 46 * rows, plot_bgcolor=GREY)
+    return apply_layout(fig, title, height=90 + 46 * rows, plot_bgcolor=GREY)
 
 
 def attention_heatmap(out_tokens: list[str], components: list[dict], weights: list[list[float]]) -> go.Figure:
@@ -166,7 +166,7 @@ def attention_heatmap(out_tokens: list[str], components: list[dict], weights: li
     )
     fig.update_xaxes(tickangle=-45, type="category")
     fig.update_yaxes(autorange="reversed", type="category", title="output token")
-    return _layout(fig, "Which components each output token attends to", height=max(300, 120 + 18 * len(rows)))
+    return apply_layout(fig, "Which components each output token attends to", height=max(300, 120 + 18 * len(rows)))
 
 
 def sparsity_curve(curve: dict, current: Sequence[float] = ()) -> go.Figure:
@@ -227,7 +227,7 @@ def sparsity_curve(curve: dict, current: Sequence[float] = ()) -> go.Figure:
     fig.update_yaxes(
         title="BLEU", range=[0, 100], tickmode="linear", tick0=0, dtick=20, secondary_y=True, showgrid=False
     )
-    return _layout(
+    return apply_layout(
         fig, "Sparsity against alpha^Delta for this sentence", height=380, legend=dict(orientation="h", y=-0.25)
     )
 
@@ -274,7 +274,9 @@ def interpolation_bleu(
         fig.add_vline(x=tau, line=dict(color=RED, width=2))
     fig.update_xaxes(title="tau", range=[-0.02, 1.02])
     fig.update_yaxes(title="BLEU", range=[0, 105])
-    return _layout(fig, "BLEU of each step against both endpoints", height=340, legend=dict(orientation="h", y=-0.3))
+    return apply_layout(
+        fig, "BLEU of each step against both endpoints", height=340, legend=dict(orientation="h", y=-0.3)
+    )
 
 
 def mixture_weights(components: list[dict], tau: float) -> go.Figure:
@@ -298,7 +300,7 @@ def mixture_weights(components: list[dict], tau: float) -> go.Figure:
     parts = ", ".join(f"{o}: {share[o]:.2f}" for o in ORIGIN_COLOURS if any(c["origin"] == o for c in components))
     fig.update_xaxes(tickangle=-45, type="category", categoryorder="array", categoryarray=labels)
     fig.update_yaxes(title="weight pi")
-    return _layout(
+    return apply_layout(
         fig,
         f"Mixed latent at tau = {tau:.2f} (total weight {parts})",
         height=360,
@@ -395,7 +397,7 @@ def latent_map(
         )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
-    return _layout(fig, title, height=620, dragmode="lasso", legend=dict(orientation="h", y=-0.02))
+    return apply_layout(fig, title, height=620, dragmode="lasso", legend=dict(orientation="h", y=-0.02))
 
 
 def _short(text: str, limit: int = 90) -> str:
@@ -487,7 +489,9 @@ def denoising_2d(
             arrowcolor=colour,
         )
     fig.update_yaxes(scaleanchor="x")
-    return _layout(fig, title or "Where attention sends the query", height=560, legend=dict(orientation="h", y=-0.12))
+    return apply_layout(
+        fig, title or "Where attention sends the query", height=560, legend=dict(orientation="h", y=-0.12)
+    )
 
 
 def attention_weights_bars(
@@ -504,7 +508,7 @@ def attention_weights_bars(
         ]
     )
     fig.update_yaxes(range=[0, 1], title="weight")
-    return _layout(fig, "Attention weights per component", height=300, barmode="group")
+    return apply_layout(fig, "Attention weights per component", height=300, barmode="group")
 
 
 # -- model page ----------------------------------------------------------------------------------
@@ -520,7 +524,7 @@ def training_curves(rows: list[dict]) -> go.Figure:
     series = [("train", k) for k in TRAIN_SERIES if any(_num(r.get(k)) for r in train)]
     series += [("eval", k) for k in EVAL_SERIES if any(_num(r.get(k)) for r in evals)]
     if not series:
-        return _layout(go.Figure(), "No training metrics recorded", height=200)
+        return apply_layout(go.Figure(), "No training metrics recorded", height=200)
     cols = 3
     nrows = math.ceil(len(series) / cols)
     fig = make_subplots(rows=nrows, cols=cols, subplot_titles=[f"{k} ({kind})" for kind, k in series])
@@ -540,7 +544,7 @@ def training_curves(rows: list[dict]) -> go.Figure:
             col=j % cols + 1,
         )
     fig.update_xaxes(title_text="step", row=nrows)
-    return _layout(fig, "Training curves (metrics.jsonl)", height=260 * nrows)
+    return apply_layout(fig, "Training curves (metrics.jsonl)", height=260 * nrows)
 
 
 def _num(x) -> bool:
@@ -590,7 +594,7 @@ def sample_weights(samples: list[dict]) -> go.Figure:
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Mixture weights drawn from the prior's Dirichlet", height=120 + 28 * len(samples))
+    return apply_layout(fig, "Mixture weights drawn from the prior's Dirichlet", height=120 + 28 * len(samples))
 
 
 # -- corpus study --------------------------------------------------------------------------------
@@ -637,7 +641,7 @@ def study_lengths(points: list[dict], title: str = "Retained components against 
     )
     fig.update_xaxes(title="input tokens ([EOS] included)", rangemode="tozero")
     fig.update_yaxes(title="retained components", rangemode="tozero")
-    return _layout(fig, title, height=420, legend=dict(orientation="h", y=-0.2))
+    return apply_layout(fig, title, height=420, legend=dict(orientation="h", y=-0.2))
 
 
 def retained_shares(rows: list[dict], title: str, key: str = "class", height: int | None = None) -> go.Figure:
@@ -659,7 +663,7 @@ def retained_shares(rows: list[dict], title: str, key: str = "class", height: in
     )
     fig.update_xaxes(title="share of tokens retained", range=[0, 1.04], tickformat=".0%", dtick=0.2)
     fig.update_yaxes(autorange="reversed", type="category")
-    return _layout(fig, title, height=height or 90 + 34 * max(len(rows), 1))
+    return apply_layout(fig, title, height=height or 90 + 34 * max(len(rows), 1))
 
 
 def study_sweep(sweep: list[dict], current: float | None = None) -> go.Figure:
@@ -714,7 +718,7 @@ def study_sweep(sweep: list[dict], current: float | None = None) -> go.Figure:
     fig.update_yaxes(
         title="BLEU", range=[0, 102], tickmode="linear", tick0=0, dtick=20, secondary_y=True, showgrid=False
     )
-    return _layout(
+    return apply_layout(
         fig, "Retained proportion and BLEU against alpha^Delta", height=380, legend=dict(orientation="h", y=-0.25)
     )
 
@@ -742,7 +746,7 @@ def encoder_states(tokens: list[str], states, dims: int = 48) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed", type="category")
     fig.update_xaxes(title=f"dimension (the first {z.shape[1]} of {np.asarray(states).shape[1]})")
-    return _layout(fig, "Encoder states h_i, one row per token", height=max(260, 110 + 24 * len(rows)))
+    return apply_layout(fig, "Encoder states h_i, one row per token", height=max(260, 110 + 24 * len(rows)))
 
 
 def pseudo_counts(components: list[dict], threshold: float | None = None) -> go.Figure:
@@ -781,7 +785,7 @@ def pseudo_counts(components: list[dict], threshold: float | None = None) -> go.
         )
     fig.update_yaxes(type="log", title="pseudo-count alpha (log scale)", exponentformat="power")
     fig.update_xaxes(tickangle=-45, type="category")
-    return _layout(
+    return apply_layout(
         fig,
         "Pseudo-count alpha of each component" + ("" if threshold is None else ", against the threshold"),
         height=360,
@@ -808,4 +812,4 @@ def next_token(choices: list[dict], chosen: dict | None = None, title: str = "Th
     )
     fig.update_xaxes(title="probability", range=[0, 1])
     fig.update_yaxes(autorange="reversed", type="category")
-    return _layout(fig, title, height=110 + 36 * max(len(choices), 1))
+    return apply_layout(fig, title, height=110 + 36 * max(len(choices), 1))

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import BLUE, GREY, ORANGE, RED, plain, unique_labels
+from app.figures import BLUE, GREY, ORANGE, RED, apply_layout, plain, unique_labels
 from nvae.paths_study import path_centroids
 
 WAYPOINT_COLOURS = {"A": BLUE, "B": ORANGE, "C": "#2ca02c", "D": "#9467bd", "E": "#8c564b"}
@@ -27,13 +27,6 @@ PLAYER_TITLE = "Each step: the decoded sentence and its BLEU against every sente
 
 def colour_of(origin: str) -> str:
     return WAYPOINT_COLOURS.get(origin, BLEND)
-
-
-def _layout(fig: go.Figure, title: str, height: int | None = None, **kwargs) -> go.Figure:
-    fig.update_layout(
-        title=title, margin=dict(l=10, r=10, t=50, b=10), height=height, template="plotly_white", **kwargs
-    )
-    return fig
 
 
 def _wrap(text: str, width: int = 80) -> str:
@@ -92,7 +85,9 @@ def path_bleu(
         fig.add_vline(x=position, line=dict(color=RED, width=2))
     fig.update_xaxes(title="position on the path", range=[-0.05, len(labels) - 0.95], **_axis_letters(labels))
     fig.update_yaxes(title="BLEU", range=[0, 105])
-    return _layout(fig, "BLEU of each step against every sentence", height=340, legend=dict(orientation="h", y=-0.3))
+    return apply_layout(
+        fig, "BLEU of each step against every sentence", height=340, legend=dict(orientation="h", y=-0.3)
+    )
 
 
 def path_mixture_weights(components: list[dict], title: str) -> go.Figure:
@@ -112,7 +107,7 @@ def path_mixture_weights(components: list[dict], title: str) -> go.Figure:
         )
     fig.update_xaxes(tickangle=-45, type="category", categoryorder="array", categoryarray=labels)
     fig.update_yaxes(title="weight pi")
-    return _layout(fig, title, height=360, legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    return apply_layout(fig, title, height=360, legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
 
 
 def _ticks(labels: Sequence[str], most: int = 12) -> list[str]:
@@ -236,7 +231,7 @@ def path_player(path: list[dict], labels: Sequence[str], title: str = PLAYER_TIT
     fig.update_yaxes(visible=False, range=[-1, 1.05], row=1, col=1)
     fig.update_xaxes(range=[-0.05, len(labels) - 0.95], row=2, col=1, **_axis_letters(labels))
     fig.update_yaxes(title="BLEU", range=[0, 105], row=2, col=1)
-    _layout(fig, title, height=540, legend=dict(orientation="h", y=1.02, x=1, xanchor="right"))
+    apply_layout(fig, title, height=540, legend=dict(orientation="h", y=1.02, x=1, xanchor="right"))
     fig.update_layout(**_player_controls(names, [f"{r['position']:.2f}" for r in path], y=-0.08))
     fig.update_layout(margin=dict(l=10, r=10, t=50, b=80))
     return fig
@@ -342,7 +337,7 @@ def path_map(
     ]
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
-    _layout(
+    apply_layout(
         fig, f"{title} · {plain(step_label(path[0], labels))}", height=620, legend=dict(orientation="h", y=1.02, x=0)
     )
     fig.update_layout(**_player_controls(names, [f"{r['position']:.2f}" for r in path], y=-0.02))
@@ -377,7 +372,7 @@ def study_curves(result: dict) -> go.Figure:
     fig.update_xaxes(title="tau", range=[-0.02, 1.02])
     fig.update_yaxes(title="BLEU", range=[0, 105], secondary_y=False)
     fig.update_yaxes(title="share of pairs", range=[0, 1.05], secondary_y=True, showgrid=False)
-    return _layout(
+    return apply_layout(
         fig,
         f"Over all {result['pairs']} pairs: BLEU and new sentences along tau",
         height=380,
@@ -433,7 +428,7 @@ def study_animation(result: dict, caption: str = "", max_pairs: int = 30) -> go.
     fig.update_yaxes(visible=False, range=[-n + 0.5, 1.5])
     more = f" (the first {max_pairs} of {len(result['records'])})" if len(result["records"]) > max_pairs else ""
     title = f"Interpolation strips{more}" + (f"<br><sup>{plain(caption)}</sup>" if caption else "")
-    _layout(fig, title, height=200 + 34 * n)
+    apply_layout(fig, title, height=200 + 34 * n)
     fig.update_layout(**_player_controls(names, [f"{t:.3g}" for t in taus], y=-0.02))
     fig.update_layout(margin=dict(l=10, r=10, t=70, b=90))
     return fig
@@ -463,4 +458,6 @@ def compare_bleu(strips: dict[str, list[dict]], tau: float | None = None) -> go.
         fig.add_vline(x=tau, line=dict(color=RED, width=2))
     fig.update_xaxes(title="tau", range=[-0.02, 1.02])
     fig.update_yaxes(title="BLEU", range=[0, 105])
-    return _layout(fig, "BLEU of each step against both endpoints", height=340, legend=dict(orientation="h", y=-0.3))
+    return apply_layout(
+        fig, "BLEU of each step against both endpoints", height=340, legend=dict(orientation="h", y=-0.3)
+    )
