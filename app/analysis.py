@@ -1,6 +1,7 @@
 """What shapes the display, as plain functions (no streamlit, no model calls): typed text split and
 checked, the alpha^Delta slider's stops, a checkpoint's latent in its own words, the rows of the
-tables, and the latent map's 2-D layout. What is read off a model's latent is `nvae.readout`.
+tables, and the latent map's selections. What is read off a model's latent is `nvae.readout`
+(the map's layout: `nvae.latent_map`).
 """
 
 from __future__ import annotations
@@ -227,28 +228,7 @@ def components_table(view: SentenceView) -> list[dict]:
     ]
 
 
-# -- latent map -----------------------------------------------------------------------------------
-
-
-def fit_map(means: np.ndarray, init: np.ndarray | None = None, seed: int = 0):
-    """A 2-D UMAP of component means. With `init` (a layout computed before), the layout is kept as
-    it is (no optimisation epochs) and only the neighbour graph that `transform` needs is rebuilt."""
-    import warnings
-
-    import umap
-
-    n_neighbors = int(max(2, min(15, len(means) - 1)))
-    if init is None:
-        reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=0.1, random_state=seed)
-    else:
-        reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=0.1, random_state=seed, init=init, n_epochs=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap: "n_jobs overridden by random_state", numba notes
-        reducer.fit(means)
-    reducer.n_epochs = None  # transform() then uses its default number of epochs
-    if init is not None:
-        reducer.embedding_ = np.asarray(init, dtype=np.float32)
-    return reducer
+# -- latent map selections -------------------------------------------------------------------------
 
 
 def selected_rows(

@@ -1,5 +1,5 @@
 """The app's caches: the model of a checkpoint (`st.cache_resource`, shared by every session) and
-the results the pages show (`st.cache_data`, or `st.cache_resource` for latents and the map).
+the results the pages show (`st.cache_data`, or `st.cache_resource` for latents).
 
 Every cached function takes the loaded model as `_model` (a leading underscore: Streamlit does
 not hash it) and the checkpoint's `key` (its path and file times, from `checkpoint_key`), which
@@ -10,7 +10,9 @@ app/main.py calls it; importing this module changes nothing.
 The corpus study's parts take a `progress(done, total)` callback that draws a progress bar while
 they run. A Streamlit cache would replay (and fail on) element updates made inside it, so they are
 kept in a `ResultStore` instead (one per process, shared by the sessions, least recently used
-first out): a hit returns at once and never calls `progress`.
+first out): a hit returns at once and never calls `progress`. The Latent map is kept the same way
+(`latent_map`): the checkpoint's shipped `latent_map.npz` when it is valid, else computed with
+progress and kept on disk.
 """
 
 from __future__ import annotations
@@ -23,17 +25,17 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import streamlit as st
 import torch
 
-from app import analysis, path_figures
-from nvae import map_stats, paths_study, readout, study, walkthrough
+from app import path_figures
+from nvae import paths_study, readout, study, walkthrough
 from nvae.checkpoint import fingerprint, load_checkpoint
 from nvae.checkpoint_format import CheckpointError
 from nvae.examples import pairs, sentences
+from nvae.latent_map import LatentMap, compute_map, load_map, map_file, save_map
 
-MAP_CACHE_VERSION = 1
+MAP_CACHE_VERSION = 2  # 2: nvae.latent_map's file format
 
 
 def use_app_threads() -> None:
@@ -160,19 +162,17 @@ def path_map_figure(
 ):
     """The path drawn on the latent map of `projection` (`path_figures.path_map`)."""
     comps, xy = path_on_map(_model, key, n_sentences, projection, texts, steps, grid)
-    reducer, _ = map_projection(_model, key, n_sentences, projection)
-    return path_figures.path_map(reducer.embedding_, comps, xy, _rows, list(labels))
+    layout = latent_map(_model, key, n_sentences).layouts[projection]
+    return path_figures.path_map(layout, comps, xy, _rows, list(labels))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def path_on_map(_model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str):
     """The path's components (`paths_study.path_components`) and their places on the map of
-    `projection` ("means" or "residual")."""
+    `projection` ("means" or "residual"), by their nearest corpus means (`LatentMap.place`)."""
     comps = paths_study.path_components(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
-    reducer, fit = map_projection(_model, key, n_sentences, projection)
-    means = comps["means"] if fit is None else fit.apply(comps["means"], comps["position"])
-    xy = reducer.transform(means) if len(means) else np.zeros((0, 2), np.float32)
-    return comps, np.asarray(xy)
+    xy = latent_map(_model, key, n_sentences).place(comps["means"], comps["position"], projection)
+    return comps, xy
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -337,112 +337,90 @@ def map_cache_dir() -> Path:
     return cache_dir() / "app-latent-map"
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def latent_map(_model, key: str, n_sentences: int):
-    """(sentences, corpus points, reducer): the corpus sample's retained components and a fitted
-    UMAP. The layout is stored as .npz (no pickle) and reused; on a disk hit only the neighbour
-    graph is rebuilt (a fraction of a second), so `transform` still places new points."""
+@st.cache_resource(show_spinner=False)
+def map_results() -> ResultStore:
+    """The process's latent maps (`nvae.latent_map.LatentMap`), keyed by (checkpoint key, sentences)."""
+    return ResultStore(max_entries=4)
+
+
+class KeyedLocks:
+    """One lock per key (made on first use), so that two sessions never compute the same map twice."""
+
+    def __init__(self):
+        self._guard = threading.Lock()
+        self._locks: dict[Hashable, threading.Lock] = {}
+
+    def get(self, key: Hashable) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+
+@st.cache_resource(show_spinner=False)
+def map_locks() -> KeyedLocks:
+    return KeyedLocks()
+
+
+def map_cache_file(key: str, n_sentences: int) -> Path:
+    """The app's own copy of a map it computed: named by the checkpoint's key and the sample size."""
     digest = hashlib.sha256(f"{MAP_CACHE_VERSION}|{key}|{n_sentences}".encode()).hexdigest()[:24]
-    file = map_cache_dir() / f"{digest}.npz"
-    cached = read_map(file, _model.cfg.d_model)
-    if cached is not None:
-        sentences, points, layout = cached
-        return sentences, points, analysis.fit_map(points["means"], init=layout)
-    sentences = readout.corpus_sample(_model.tokenizer, n_sentences)
-    points = readout.component_points(_model, sentences)
-    reducer = analysis.fit_map(points["means"])
-    write_map(file, sentences, points, reducer.embedding_)
-    return sentences, points, reducer
+    return map_cache_dir() / f"{digest}.npz"
 
 
-def read_map(file: Path, d_model: int):
-    """The stored map, or None when the file is missing, unreadable or inconsistent."""
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            points = {k: data[k] for k in ("means", "sentence", "position", "token", "weight")}
-            sentences, layout = [str(s) for s in data["sentences"]], data["layout"]
-    except (OSError, KeyError, ValueError, EOFError):
-        return None
-    m = len(points["token"])
-    consistent = (
-        points["means"].shape == (m, d_model)
-        and layout.shape == (m, 2)
-        and m > 2
-        and all(len(points[k]) == m for k in ("sentence", "position", "weight"))
-        and np.isfinite(points["means"]).all()
-        and np.isfinite(layout).all()
-        and 0 <= points["sentence"].min()
-        and points["sentence"].max() < len(sentences)
-    )
-    return (sentences, points, layout) if consistent else None
+def latent_map(_model, key: str, n_sentences: int, progress=None) -> LatentMap:
+    """The checkpoint's Latent map, found or made once per (checkpoint, sample size) and shared by
+    every session (read-only). In order:
 
+    1. the one shipped with the checkpoint (CHECKPOINT/latent_map.npz, `python -m nvae map`), when
+       it was made for these weights and this many sentences: origin "shipped", no UMAP at all;
+    2. the one this app computed before, kept in `map_cache_dir()`: origin "cached";
+    3. computed now (`nvae.latent_map.compute_map`: encoding and two UMAP fits, a minute or two;
+       `progress(done, total, what)` is called as it goes), then kept there: origin "computed".
 
-def write_map(file: Path, sentences: list[str], points: dict, layout: np.ndarray) -> None:
-    """Store a map for `read_map` (atomically; a failure to write is ignored)."""
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, sentences=np.asarray(sentences, dtype=str), layout=np.asarray(layout, dtype=np.float32), **points)
-        os.replace(tmp, file)
-    except OSError:
-        pass  # the disk cache is an optimisation only
+    A shipped file that cannot be used is skipped, its reason left in the map's `notice`."""
+    store, at = map_results(), (key, n_sentences)
+    hit = store.get(at)
+    if hit is not None:
+        return hit
+    with map_locks().get(at):
+        hit = store.get(at)
+        if hit is not None:
+            return hit
+        weights = getattr(_model, "loaded_fingerprint", None) or fingerprint(_model)
+        shipped, notice = load_map(map_file(key.split("|", 1)[0]), _model, n_sentences, weights)
+        if shipped is not None:
+            shipped.origin = "shipped"
+            return store.put(at, shipped)
+        file = map_cache_file(key, n_sentences)
+        found, _ = load_map(file, _model, n_sentences, weights)  # a bad copy of our own is just recomputed
+        if found is not None:
+            found.origin = "cached"
+        else:
+            found = compute_map(_model, n_sentences, progress=progress)
+            found.origin = "computed"
+            try:
+                save_map(file, found)
+            except OSError:
+                pass  # the disk cache is an optimisation only
+        found.notice = notice or ""
+        return store.put(at, found)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def map_overlay(_model, key: str, n_sentences: int, texts: tuple[str, ...], projection: str = "means"):
-    """The user's sentences' retained components and their position on the map of `projection`
-    ("means", or "residual": the means with position removed)."""
+    """The user's sentences' retained components and their places on the map of `projection`
+    ("means", or "residual": the means with position removed), by their nearest corpus means."""
     points = readout.component_points(_model, list(texts))
-    reducer, fit = map_projection(_model, key, n_sentences, projection)
-    means = points["means"] if fit is None else fit.apply(points["means"], points["position"])
-    xy = reducer.transform(means) if len(means) else np.zeros((0, 2), np.float32)
-    return points, np.asarray(xy)
+    xy = latent_map(_model, key, n_sentences).place(points["means"], points["position"], projection)
+    return points, xy
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def latent_map_residual(_model, key: str, n_sentences: int):
-    """(position fit, reducer): UMAP of the corpus sample's means with position removed
-    (`map_stats.remove_position`), its layout kept on disk like `latent_map`'s."""
-    sentences, points, _ = latent_map(_model, key, n_sentences)
-    residual, fit = map_stats.remove_position(points["means"], points["position"])
-    digest = hashlib.sha256(f"{MAP_CACHE_VERSION}|residual|{key}|{n_sentences}".encode()).hexdigest()[:24]
-    file = map_cache_dir() / f"{digest}.npz"
-    cached = read_map(file, _model.cfg.d_model)
-    if cached is not None and len(cached[2]) == len(residual) and list(cached[0]) == list(sentences):
-        return fit, analysis.fit_map(residual, init=cached[2])
-    reducer = analysis.fit_map(residual)
-    write_map(file, sentences, {**points, "means": residual}, reducer.embedding_)
-    return fit, reducer
-
-
-def map_projection(_model, key: str, n_sentences: int, projection: str):
-    """(reducer, position fit or None) of the map `projection` names: "means" or "residual"."""
-    if projection == "residual":
-        fit, reducer = latent_map_residual(_model, key, n_sentences)
-        return reducer, fit
-    return latent_map(_model, key, n_sentences)[2], None
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
 def layout_measures(_model, key: str, n_sentences: int, projection: str) -> dict[str, float]:
     """How much token position and token identity explain of the layout of `projection`
-    (`map_stats.layout_r2`: cross-validated R^2 over sentences)."""
-    _, points, _ = latent_map(_model, key, n_sentences)
-    reducer, _ = map_projection(_model, key, n_sentences, projection)
-    return map_stats.layout_r2(reducer.embedding_, points["position"], points["token"], points["sentence"])
+    (`map_stats.layout_r2`: cross-validated R^2 over sentences, computed with the map)."""
+    return dict(latent_map(_model, key, n_sentences).measures[projection])
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
 def map_measures(_model, key: str, n_sentences: int) -> dict:
     """Each layout's `layout_measures`, the share of the means' variance position carries, and the
-    projection to open on (`map_stats.choose_projection`). The position-removed layout is fitted
-    only when position explains the plain one more than token identity does."""
-    _, points, _ = latent_map(_model, key, n_sentences)
-    measures = {"means": layout_measures(_model, key, n_sentences, "means")}
-    if measures["means"]["position"] > measures["means"]["token"]:
-        measures["residual"] = layout_measures(_model, key, n_sentences, "residual")
-    return {
-        "layouts": measures,
-        "position_share": map_stats.share_explained(points["means"], points["position"]),
-        "default": map_stats.choose_projection(measures),
-    }
+    projection to open on (`map_stats.choose_projection`)."""
+    return latent_map(_model, key, n_sentences).summary()

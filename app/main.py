@@ -8,7 +8,8 @@ holds the page's settings, so the address bar is always a link to the current vi
 
 Environment: NVAE_CHECKPOINT (default checkpoint folder), NVAE_CHECKPOINTS_DIR (folders to list instead of checkpoints/
 on the Model page), NVAE_APP_THREADS (torch threads, default 1), NVAE_APP_MAP_SENTENCES (corpus
-sample of the latent map, default 300), NVAE_APP_CACHE_DIR (where the latent map is kept).
+sample of the latent map, default 300), NVAE_APP_CACHE_DIR (where a latent map the app had to compute
+is kept: a checkpoint's shipped latent_map.npz needs none).
 """
 
 import sys

@@ -51,6 +51,7 @@ from nvae import readout  # noqa: E402
 from nvae.checkpoint import load_checkpoint  # noqa: E402
 from nvae.checkpoint_format import CheckpointError  # noqa: E402
 from nvae.paths import default_checkpoint  # noqa: E402
+from nvae.text import encode_text  # noqa: E402
 
 GOAL_MS = 300.0
 SENTENCES = [  # typical WikiText-2 lengths (10..30 tokens)
@@ -125,7 +126,7 @@ def bench_functions(model, repeats: int) -> list[dict]:
     sent = lambda i: SENTENCES[i % len(SENTENCES)]  # noqa: E731
     rows = [
         summary("type a sentence (Inspect)", timed(lambda i: readout.inspect_sentences(model, [sent(i)]), repeats)),
-        summary("encode only", timed(lambda i: model.encode(model.tokenize([sent(i)])), repeats)),
+        summary("encode only", timed(lambda i: encode_text(model, [sent(i)]), repeats)),
         summary(
             "move alpha^Delta (re-encode)",
             timed(lambda i: readout.inspect_sentences(model, [SENTENCES[0]], grid[i % len(grid)]), repeats),

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from nvae.config import RECIPES, ModelConfig  # noqa: E402
 from nvae.model import NVAE, sinusoidal_positions  # noqa: E402
+from nvae.text import collate, encode_text  # noqa: E402
 
 SEED = 0
 BATCH = 32
@@ -163,6 +164,12 @@ def random_sentences(n: int, lo: int, hi: int, vocab: int, rng: random.Random) -
     return [[rng.randrange(FIRST_WORD_ID, vocab) for _ in range(rng.randint(lo, hi))] for _ in range(n)]
 
 
+def encode_ids(model: NVAE, ids: list[list[int]]):
+    """The latent of token-id sentences (collated on the model's device)."""
+    batch = collate(ids, model.cfg.max_len, device=model.device)
+    return model.encode(batch.src, batch.pad_mask)
+
+
 def interleaved(fns: dict, repeats: int, warmup: int) -> dict[str, list[float]]:
     """Time each callable `repeats` times, round-robin (a, b, c, a, b, c, ...), after `warmup`
     untimed rounds. The order inside a round rotates so that no contender always runs first."""
@@ -249,10 +256,9 @@ def make_train_step(model: nn.Module, src, pad_mask, forms: list | None = None):
     def step():
         opt.zero_grad(set_to_none=True)
         if is_nvae:
-            out = model(src, pad_mask)
-            loss = out["ce"] + 0.001 * out["kl_g"] + out["kl_d"]
+            loss, parts = model(src, pad_mask, kl_weight=1.0, lambda_g=0.001, lambda_d=1.0)
             if forms is not None:
-                forms.append("gaussian" if out["latent"].z is None else "sample")
+                forms.append("gaussian" if parts.latent.z is None else "sample")
         else:
             loss = model(src, pad_mask)
         loss.backward()
@@ -278,7 +284,10 @@ def bench_train(args, out: dict) -> None:
         seed_all()  # the pruning gate of this round's recipe (RECIPES["gated"]), two conditionings
         cfg = ModelConfig(**{**RECIPES["gated"], "alpha_conditioning": conditioning, "alpha_delta": 0.05})
         contenders[name] = NVAE(cfg)
-    batch = contenders["nvae"].collate(ids)
+    seed_all()  # the candidate default's recipe (runs/nvae-quantile-mix): soft ranks are O(n^2) a sentence
+    cfg = ModelConfig(**{**RECIPES["gated"], "alpha_conditioning": "quantile", "pi_concentration": 0.0})
+    contenders["nvae_quantile"] = NVAE(cfg)
+    batch = collate(ids, base.max_len)
     src, pad_mask = batch.src, batch.pad_mask
 
     forms: list[str] = []
@@ -304,6 +313,7 @@ def bench_train(args, out: dict) -> None:
         "nvae_g0": "NVAE, gaussian_train_prob=0 (sampled vectors, SDPA)",
         "nvae_gated": "NVAE, pruning gate + direct conditioning (recipe gated, alpha^Delta 0.05)",
         "nvae_budget": "NVAE, pruning gate + budget conditioning (alpha^Delta 0.05)",
+        "nvae_quantile": "NVAE, pruning gate + quantile conditioning, mean weights (alpha^Delta 0.1)",
         "nvae_g1": "NVAE, gaussian_train_prob=1 (Gaussian integral)",
     }
     for name, ts in times.items():
@@ -472,7 +482,7 @@ def bench_generate(args, out: dict) -> None:
     for B in (1, 11):
         ids = random_sentences(B, 20, 20, cfg.vocab_size, rng)
         with torch.inference_mode():
-            latent = model.encode(ids)
+            latent = encode_ids(model, ids)
             plain_out = model.generate(latent, max_len=GEN_TOKENS, use_cache=True)
         eos_masked = not all(len(r) == GEN_TOKENS for r in plain_out)
         ctx = eos_unreachable(model) if eos_masked else contextlib.nullcontext()
@@ -563,27 +573,30 @@ def bench_strip(args, out: dict) -> None:
         model = load_trained(args.checkpoint).eval()
         if model.tokenizer is not None:
             inputs = [[s] for s in SENTENCES]
+            encode = encode_text
             source = "trained model from " + args.checkpoint + ", two real sentences"
         else:
             rng = random.Random(SEED + 2)
             inputs = [random_sentences(1, 20, 20, model.cfg.vocab_size, rng) for _ in range(2)]
+            encode = encode_ids
             source = "trained model from " + args.checkpoint + " (no tokenizer: random 20-token inputs)"
         trained = True
     else:
         model = NVAE(ModelConfig()).eval()
         rng = random.Random(SEED + 2)
         inputs = [random_sentences(1, 20, 20, model.cfg.vocab_size, rng) for _ in range(2)]
+        encode = encode_ids
         source = "untrained model, two random 20-token sentences (worst case: no early EOS)"
         trained = False
     tau = torch.linspace(0, 1, STRIP_POINTS)
     with torch.inference_mode():
-        a, b = model.encode(inputs[0]), model.encode(inputs[1])
+        a, b = encode(model, inputs[0]), encode(model, inputs[1])
 
         def strip():
             return model.generate(a.mix(b, tau), max_len=STRIP_MAX_LEN)
 
         def strip_with_encode():
-            a2, b2 = model.encode(inputs[0]), model.encode(inputs[1])
+            a2, b2 = encode(model, inputs[0]), encode(model, inputs[1])
             return model.generate(a2.mix(b2, tau), max_len=STRIP_MAX_LEN)
 
         def strip_short():  # untrained only: the decode steps a trained model needs (20 tokens + EOS)

@@ -40,7 +40,7 @@ from .experiments import (
 )
 from .metrics import reconstruct
 from .paths import PROJECT_ROOT
-from .text import encode_texts
+from .text import decode_batch, encode_text, encode_texts
 
 ABLATION_DIR = PROJECT_ROOT / "runs" / "ablations"
 # The small model and budget every ablation shares (any of it can be changed with --set).
@@ -115,9 +115,10 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     with torch.no_grad():
         short = {}
         for ad in alphas:
-            lat = model.encode(SHORT_SENTENCES, alpha_delta=ad)
+            lat = encode_text(model, SHORT_SENTENCES, ad)
+            recon = decode_batch(model.tokenizer, model.generate(lat))
             short[str(ad)] = {
-                "exact": sum(a.lower() == b for a, b in zip(SHORT_SENTENCES, model.decode_text(lat))),
+                "exact": sum(a.lower() == b for a, b in zip(SHORT_SENTENCES, recon)),
                 "retained": round(float(lat.retained_proportion.mean()), 3),
             }
     out["short_exact"] = short

@@ -7,6 +7,7 @@ pickle-free reader of its safetensors files.
     training_state.json          optional: step, scheduler, optimizer hyperparameters, RNG, extra
     training_state.safetensors   optional: optimizer state tensors and the torch RNG states
     aggregate.safetensors        optional: the aggregate-posterior fit (nvae.sampling)
+    latent_map.npz               optional: the app's Latent map (nvae.latent_map; ignored once the weights change)
     metrics.jsonl, MODEL_CARD.md optional: written by others; kept when the folder is overwritten
 
 The checkpoint itself is written and read by nvae.checkpoint, the training state by

@@ -18,6 +18,7 @@ from .commands import (
     cmd_evaluate,
     cmd_interpolate,
     cmd_lm,
+    cmd_map,
     cmd_sample,
     cmd_study,
     cmd_train,
@@ -178,6 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="replace a trained model in --out")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_lm)
+
+    sp = sub.add_parser("map", help="write CHECKPOINT/latent_map.npz: the app's Latent map, computed once")
+    sp.add_argument("checkpoint", help="checkpoint folder")
+    sp.add_argument(
+        "--sentences",
+        type=number(10, 5000, integer=True, what="an integer"),
+        default=300,
+        help="test sentences on the map (the app's NVAE_APP_MAP_SENTENCES must match to use the file)",
+    )
+    sp.add_argument("--out", default=None, help="write here instead of CHECKPOINT/latent_map.npz")
+    sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_map)
 
     sp = sub.add_parser("export", help="copy a run's checkpoint for shipping (optionally half precision)")
     sp.add_argument("run")

@@ -47,14 +47,14 @@ def _texts(args) -> list[str]:
 
 
 def cmd_encode(args) -> None:
-    from .text import tokens_of
+    from .text import decode_batch, encode_batch, tokens_of
 
     model = _load(args)
     texts = _texts(args)
     ad = check_alpha_delta(model, args.alpha_delta)
-    batch = model.tokenize(texts)
-    latent = model.encode(batch, alpha_delta=ad)
-    recon = model.decode_text(latent)
+    batch = encode_batch(model.tokenizer, texts, model.cfg.max_len, model.device)
+    latent = model.encode(batch.src, batch.pad_mask, ad)
+    recon = decode_batch(model.tokenizer, model.generate(latent))
     for b, text in enumerate(texts):
         n = int(latent.n_inputs[b])
         tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
@@ -75,16 +75,18 @@ def cmd_encode(args) -> None:
 def cmd_interpolate(args) -> None:
     import torch
 
+    from .text import decode_batch, encode_batch
+
     model = _load(args)
     if args.steps < 2 or args.steps > 101:
         raise UsageError("--steps must be between 2 and 101")
     for t in (args.a, args.b):
         _texts(argparse.Namespace(text=[t], file=None))
-    batch = model.tokenize([args.a, args.b])
-    latent = model.encode(batch)
+    batch = encode_batch(model.tokenizer, [args.a, args.b], model.cfg.max_len, model.device)
+    latent = model.encode(batch.src, batch.pad_mask)
     a, b = latent.select(0).trim(), latent.select(1).trim()
     taus = torch.linspace(0, 1, args.steps)
-    texts = model.decode_text(a.mix(b, taus))
+    texts = decode_batch(model.tokenizer, model.generate(a.mix(b, taus)))
     emit(
         {
             "a": args.a,
@@ -106,6 +108,7 @@ def cmd_sample(args) -> None:
     if not 1 <= args.components <= model.cfg.max_len:
         raise UsageError(f"--components must be between 1 and {model.cfg.max_len}")
     from .sampling import draw
+    from .text import decode_batch
 
     source = args.source
     if source == "auto":
@@ -114,7 +117,7 @@ def cmd_sample(args) -> None:
         latent = draw(model, source, args.components, batch_size=args.n, alpha_delta=args.alpha_delta, seed=args.seed)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
-    texts = model.decode_text(latent, temperature=args.temperature, seed=args.seed)
+    texts = decode_batch(model.tokenizer, model.generate(latent, temperature=args.temperature, seed=args.seed))
     for i, t in enumerate(texts):
         emit({"sample": i, "seed": args.seed, "components": args.components, "source": source, "text": t})
 
@@ -271,6 +274,43 @@ def cmd_lm(args) -> None:
         texts = _texts(args)
         lm = load_lm(args.out)
         emit({"lm": args.out, "texts": len(texts), "perplexity": round(lm.perplexity(texts), 4)})
+
+
+def cmd_map(args) -> None:
+    """Write the app's Latent map beside a checkpoint's weights (nvae.latent_map), with progress."""
+    from tqdm.auto import tqdm
+
+    from .latent_map import compute_map, map_file, save_map
+
+    model = _load(args)
+    out = Path(args.out) if args.out else map_file(args.checkpoint)
+    bar = tqdm(total=1, desc="latent map", unit="step", disable=args.quiet)
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.total, bar.n = total, done
+        bar.set_postfix_str(what)
+
+    try:
+        m = compute_map(model, args.sentences, progress=progress)
+    except ValueError as err:
+        raise UsageError(f"{args.checkpoint}: {err}") from None
+    finally:
+        bar.close()
+    try:
+        save_map(out, m)
+    except OSError as err:
+        raise UsageError(f"cannot write {out}: {err.strerror or err}") from None
+    emit(
+        {
+            "checkpoint": str(args.checkpoint),
+            "file": str(out),
+            "bytes": out.stat().st_size,
+            "sentences": len(m.sentences),
+            "points": m.n_points,
+            "reference_points": len(m.reference),
+            **m.summary(),
+        }
+    )
 
 
 def cmd_ablate(args) -> None:

@@ -1,4 +1,4 @@
-"""Data: the corpora, their sentences, length-grouped batches and collation.
+"""Data: the corpora, their sentences, length-grouped batches and collation (`nvae.text.collate`).
 
 Corpora (the `name` of `load_paragraphs` / `load_sentences`):
     "wikitext-2"
@@ -31,10 +31,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import torch
-
 from .paths import cache_dir, data_dir
-from .text import EOS_ID, PAD_ID, clean_user_text, is_heading, normalize_wikitext, split_sentences
+from .text import clean_user_text, collate, is_heading, normalize_wikitext, split_sentences
 
 HUB_DATASET = "Salesforce/wikitext"
 HUB_NAMES = ("wikitext-2-raw-v1", "wikitext-2-v1", "wikitext-103-raw-v1", "wikitext-103-v1")
@@ -330,17 +328,3 @@ class LengthBatcher:
         n = len(self.lengths)
         total = n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
         return total // self.world_size
-
-
-def collate(ids_list: list[list[int]], pad_id: int = PAD_ID, eos_id: int = EOS_ID) -> tuple[torch.Tensor, torch.Tensor]:
-    """Append EOS to each id list and right-pad: (src [B, L] long, pad_mask [B, L] bool, True = pad)."""
-    if not ids_list:
-        raise ValueError("collate needs at least one sequence")
-    seqs = [list(ids) + [eos_id] for ids in ids_list]
-    width = max(len(s) for s in seqs)
-    src = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        src[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-    lengths = torch.tensor([len(s) for s in seqs])
-    pad_mask = torch.arange(width)[None, :] >= lengths[:, None]
-    return src, pad_mask

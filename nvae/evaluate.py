@@ -19,7 +19,7 @@ from .experiments import sentence_pairs
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
 from .paths import cache_dir
-from .text import decode_ids
+from .text import collate, decode_batch, decode_ids
 
 ALPHA_DELTA_SWEEP = [0.01, 0.02, 0.05, 0.07, 0.1, 0.11, 0.12, 0.15, 0.2, 0.3, 0.5, 1.0]
 TAUS = [i / 10 for i in range(11)]
@@ -108,9 +108,10 @@ def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, see
     by_tau = {t: [] for t in TAUS}
     refs_a, refs_b, examples = [], [], []
     for k, (i, j) in enumerate(chosen):
-        lat = model.encode(model.collate([ids[i], ids[j]]))
+        batch = collate([ids[i], ids[j]], model.cfg.max_len, device=model.device)
+        lat = model.encode(batch.src, batch.pad_mask)
         a, b = lat.select(0).trim(), lat.select(1).trim()
-        texts = model.decode_text(a.mix(b, torch.tensor(TAUS)))
+        texts = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(TAUS))))
         for t, s in zip(TAUS, texts):
             by_tau[t].append(s)
         refs_a.append(decode_ids(model.tokenizer, ids[i]))

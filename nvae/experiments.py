@@ -25,7 +25,7 @@ from .metrics import reconstruct
 from .mixture import PRIOR, LatentMixture
 from .model import NVAE
 from .nvib import evaluation_latent
-from .text import UNK, decode_ids
+from .text import UNK, collate, decode_batch, decode_ids, encode_texts
 
 # Short everyday sentences (written for the project, from no split) that a useful default
 # alpha^Delta must reconstruct exactly; the app offers them as examples too.
@@ -54,12 +54,14 @@ def retained_curve(model: NVAE, ids: list[list[int]], values: list[float], batch
     """Mean retained proportion (over sentences) at each alpha^Delta; encoding only, no decoding."""
     was_training = model.training
     model.eval()
-    batches = [model.collate(ids[i : i + batch_size]) for i in range(0, len(ids), batch_size)]
+    batches = [
+        collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device) for i in range(0, len(ids), batch_size)
+    ]
     curve = []
     for ad in values:
         props = []
         for batch in batches:
-            props += model.encode(batch, alpha_delta=ad).retained_proportion.tolist()
+            props += model.encode(batch.src, batch.pad_mask, ad).retained_proportion.tolist()
         curve.append({"alpha_delta": ad, "retained_proportion": sum(props) / max(len(props), 1)})
     model.train(was_training)
     return curve
@@ -193,10 +195,11 @@ def interpolation_paths(
     taus = tau_grid(steps, grid)
     records = []
     for i, j in sentence_pairs(len(ids), pairs, seed):
-        lat = model.encode(model.collate([ids[i], ids[j]]), alpha_delta=alpha_delta)
+        batch = collate([ids[i], ids[j]], model.cfg.max_len, device=model.device)
+        lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
         a, b = lat.select(0).trim(), lat.select(1).trim()
-        alone = model.decode_text(lat)
-        strip = model.decode_text(a.mix(b, torch.tensor(taus)))
+        alone = decode_batch(model.tokenizer, model.generate(lat))
+        strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus))))
         curve = [sacrebleu.sentence_bleu(s, [alone[0]]).score for s in strip]
         records.append(
             {
@@ -244,7 +247,7 @@ def prior_sample_stats(
     texts = []
     for k in range(n):
         lat = model.sample_prior(components, alpha_delta=alpha_delta, seed=seed + k)
-        texts += model.decode_text(lat)
+        texts += decode_batch(model.tokenizer, model.generate(lat))
     model.train(was_training)
     return {"samples": texts, **repeat_and_unk_rates(texts), "source": source}
 
@@ -252,13 +255,12 @@ def prior_sample_stats(
 @torch.no_grad()
 def short_sentences_exact(model: NVAE, texts: list[str], alpha_delta: float | None = None) -> list[dict]:
     """Each text's reconstruction, and whether it equals the tokenizer's round trip of the text."""
-    from .text import encode_texts
-
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     was_training = model.training
     model.eval()
-    latent = model.encode(model.collate(ids), alpha_delta=alpha_delta)
-    out = model.decode_text(latent)
+    batch = collate(ids, model.cfg.max_len, device=model.device)
+    latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
+    out = decode_batch(model.tokenizer, model.generate(latent))
     model.train(was_training)
     return [
         {

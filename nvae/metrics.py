@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .model import NVAE
+from .text import collate, decode_ids
 
 
 @dataclass
@@ -71,8 +72,6 @@ def reconstruct(
 
     `transform`, if given, maps each batch's latent to the one decoded (for example another
     choice of retained components, as in `nvae.experiments`)."""
-    from .text import decode_ids
-
     was_training = model.training
     model.eval()
     out = Reconstruction()
@@ -80,8 +79,8 @@ def reconstruct(
     hyps: dict[int, str] = {}
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     for idx in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
-        batch = model.collate([ids[i] for i in idx])
-        latent = model.encode(batch, alpha_delta=alpha_delta)
+        batch = collate([ids[i] for i in idx], model.cfg.max_len, device=model.device)
+        latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
         if transform is not None:
             latent = transform(latent)
         logits = model.decode(latent, model.decoder_input(batch.src)).float()

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import LatentCrossAttention, SelfAttention
-from .config import ModelConfig
+from .config import ModelConfig, TrainConfig
 from .latents import make_latent_layer
 from .mixture import PRIOR, LatentMixture
 
@@ -71,19 +71,23 @@ class DecoderLayer(nn.Module):
 
 
 @dataclass
-class Batch:
-    """Token ids ready for the model: src [B, L] = tokens + EOS, right-padded; pad_mask True at pad."""
+class LossParts:
+    """What `NVAE.forward` measured besides the loss: CE per real target token, KL_G and KL_D
+    (batch means, in the graph), the retained proportion (detached) and the latent."""
 
-    src: Tensor
-    pad_mask: Tensor
-    truncated: list[bool]
+    ce: Tensor
+    kl_g: Tensor
+    kl_d: Tensor
+    retained: Tensor
+    latent: LatentMixture
 
 
 class NVAE(nn.Module):
     """Transformer autoencoder with an NVIB latent (or a baseline latent, by `cfg.model_type`).
 
-    `tokenizer` (a `tokenizers.Tokenizer`) is optional; with it, `encode` and `reconstruct` take
-    text directly.
+    It sees token ids only: `src` [B, L] (tokens + EOS, right-padded) and `pad_mask` (True at pad);
+    text in and out is `nvae.text` (`encode_batch`, `collate`, `decode_batch`). `tokenizer` is
+    data the checkpoint loader attaches (and the saver writes); no method uses it.
     """
 
     def __init__(self, cfg: ModelConfig, tokenizer=None):
@@ -102,6 +106,11 @@ class NVAE(nn.Module):
         self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_dec_layers))
         self.dec_norm = nn.LayerNorm(P)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are (where inputs go)."""
+        return self.embed.weight.device
+
     # -- pieces --------------------------------------------------------------------------------
     def _embed(self, ids: Tensor, start: int = 0) -> Tensor:
         P = self.cfg.d_model
@@ -110,36 +119,6 @@ class NVAE(nn.Module):
     def _logits(self, x: Tensor) -> Tensor:
         return F.linear(self.dec_norm(x), self.embed.weight)
 
-    def tokenize(self, texts: str | list[str]) -> Batch:
-        """Text -> Batch (cleaned, WordPiece, truncated to max_len - 1 tokens + EOS)."""
-        from .text import encode_texts
-
-        if self.tokenizer is None:
-            raise ValueError("this model has no tokenizer: pass token ids, or load it from a checkpoint")
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        ids, truncated = encode_texts(self.tokenizer, texts, self.cfg.max_len - 1)
-        return self.collate(ids, truncated)
-
-    def collate(self, ids: list[list[int]], truncated: list[bool] | None = None) -> Batch:
-        cfg = self.cfg
-        seqs = [list(s)[: cfg.max_len - 1] + [cfg.eos_id] for s in ids]
-        L = max(len(s) for s in seqs)
-        src = torch.full((len(seqs), L), cfg.pad_id, dtype=torch.long)
-        for i, s in enumerate(seqs):
-            src[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-        device = self.embed.weight.device
-        trunc = truncated or [len(s) > cfg.max_len - 1 for s in ids]
-        return Batch(src.to(device), (src == cfg.pad_id).to(device), trunc)
-
-    def _as_batch(self, inputs) -> Batch:
-        if isinstance(inputs, Batch):
-            return inputs
-        if isinstance(inputs, str) or (isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], str)):
-            return self.tokenize(inputs)
-        if isinstance(inputs, Tensor):
-            return Batch(inputs, inputs == self.cfg.pad_id, [False] * inputs.shape[0])
-        return self.collate(inputs)  # list of id lists
-
     # -- encoder -------------------------------------------------------------------------------
     def encode_states(self, src: Tensor, pad_mask: Tensor) -> Tensor:
         x = self._embed(src)
@@ -147,16 +126,16 @@ class NVAE(nn.Module):
             x = layer(x, pad_mask)
         return self.enc_norm(x)
 
-    def encode(self, inputs, alpha_delta: float | Tensor | None = None) -> LatentMixture:
-        """text (str or list), id lists, a [B, L] id tensor (EOS included) or a Batch -> latent.
+    def encode(self, src: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> LatentMixture:
+        """Token ids [B, L] (EOS included) and their pad mask -> latent.
 
         In training mode the latent is a sample; in eval mode it is the deterministic mixture with
         components under the alpha threshold pruned.
         """
-        batch = self._as_batch(inputs)
-        return self._encode(batch.src, batch.pad_mask, alpha_delta)[0]
+        return self._encode(src, pad_mask, alpha_delta)[0]
 
-    def _encode(self, src: Tensor, pad_mask: Tensor, alpha_delta=None):
+    def _encode(self, src: Tensor, pad_mask: Tensor, alpha_delta=None) -> tuple[LatentMixture, Tensor, Tensor]:
+        """The latent and its KL terms KL_G, KL_D per sequence [B]."""
         return self.latent(self.encode_states(src, pad_mask), pad_mask, alpha_delta)
 
     # -- decoder -------------------------------------------------------------------------------
@@ -176,21 +155,29 @@ class NVAE(nn.Module):
         logits = self._logits(x)
         return (logits, weights) if need_weights else logits
 
-    def forward(self, src: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> dict:
-        """Teacher-forced loss pieces: CE per real target token, KL_G and KL_D (batch means)."""
+    def forward(
+        self,
+        src: Tensor,
+        pad_mask: Tensor,
+        alpha_delta: float | Tensor | None = None,
+        kl_weight: float = 1.0,
+        lambda_g: float = TrainConfig.lambda_g,
+        lambda_d: float = TrainConfig.lambda_d,
+    ) -> tuple[Tensor, LossParts]:
+        """Teacher-forced training loss and its parts: (loss, LossParts).
+
+        loss = CE + kl_weight * (lambda_g * KL_G + lambda_d * KL_D), CE per real target token and
+        the KL terms batch means (docs/nvib.md section 2).
+        """
         latent, kl_g, kl_d = self._encode(src, pad_mask, alpha_delta)
         logits = self.decode(latent, self.decoder_input(src))
         ce = F.cross_entropy(logits.float().flatten(0, 1), src.flatten(), ignore_index=self.cfg.pad_id)
+        kl_g, kl_d = kl_g.mean(), kl_d.mean()
+        loss = ce + kl_weight * (lambda_g * kl_g + lambda_d * kl_d)
         # retained as evaluation would count it (alpha above the threshold), for progress display
         kept = ((latent.alpha > latent.threshold) & ~latent.pad & (latent.source != PRIOR)).sum(-1)
         retained = kept.float() / latent.n_inputs.clamp_min(1) / (self.cfg.kappa if latent.has_prior else 1)
-        return {
-            "ce": ce,
-            "kl_g": kl_g.mean(),
-            "kl_d": kl_d.mean(),
-            "retained": retained.mean().detach(),
-            "latent": latent,
-        }
+        return loss, LossParts(ce, kl_g, kl_d, retained.mean().detach(), latent)
 
     # -- generation ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -249,19 +236,6 @@ class NVAE(nn.Module):
                 ids.append(tok)
             out.append(ids)
         return out
-
-    def decode_text(self, latent: LatentMixture, **kwargs) -> list[str]:
-        """Generate and detokenise (needs the tokenizer)."""
-        from .text import decode_ids
-
-        if self.tokenizer is None:
-            raise ValueError("this model has no tokenizer")
-        return [decode_ids(self.tokenizer, ids) for ids in self.generate(latent, **kwargs)]
-
-    @torch.no_grad()
-    def reconstruct(self, texts: str | list[str], alpha_delta: float | None = None) -> list[str]:
-        """Encode and greedily decode (eval mode is the caller's choice)."""
-        return self.decode_text(self.encode(texts, alpha_delta))
 
     @torch.no_grad()
     def sample_prior(

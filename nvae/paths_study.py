@@ -36,7 +36,7 @@ from .experiments import tau_grid
 from .mixture import PRIOR, LatentMixture
 from .model import NVAE
 from .readout import Pair, alpha_delta_arg, interpolation_strip, sentence_bleu, word_diff
-from .text import clean_user_text, decode_ids, tokens_of
+from .text import clean_user_text, decode_batch, decode_ids, encode_batch, tokens_of
 
 LETTERS = "ABCDE"
 MAX_WAYPOINTS = len(LETTERS)
@@ -84,16 +84,16 @@ class Waypoints:
 def encode_waypoints(model: NVAE, texts: Sequence[str], alpha_delta: float | None = None) -> Waypoints:
     """Encode the sentences in one batch and decode each alone."""
     texts = list(texts)
-    batch = model.tokenize(texts)
-    latent = model.encode(batch, alpha_delta=alpha_delta_arg(model.cfg, alpha_delta))
-    ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(len(texts))]
     tok = model.tokenizer
+    batch = encode_batch(tok, texts, model.cfg.max_len, model.device)
+    latent = model.encode(batch.src, batch.pad_mask, alpha_delta_arg(model.cfg, alpha_delta))
+    ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(len(texts))]
     return Waypoints(
         texts=texts,
         latents=[latent.select(i).trim() for i in range(len(texts))],
         tokens=[tokens_of(tok, x) for x in ids],
         refs=[decode_ids(tok, x) for x in ids],
-        decoded=model.decode_text(latent),
+        decoded=decode_batch(tok, model.generate(latent)),
         truncated=[bool(t) for t in batch.truncated],
     )
 

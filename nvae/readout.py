@@ -35,7 +35,7 @@ from .experiments import tau_grid
 from .mixture import LatentMixture, source_label
 from .model import NVAE
 from .sampling import draw
-from .text import UNK_ID, decode_ids, tokens_of
+from .text import UNK_ID, decode_batch, decode_ids, encode_batch, tokens_of
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
 
@@ -83,7 +83,7 @@ class TokenInfo:
 
 def token_info(model: NVAE, texts: list[str]) -> list[TokenInfo]:
     """Tokenize only (no model call): each sentence's length, [UNK] count and truncation."""
-    batch = model.tokenize(list(texts))
+    batch = encode_batch(model.tokenizer, list(texts), model.cfg.max_len)
     lengths = (~batch.pad_mask).sum(-1).tolist()
     return [
         TokenInfo(
@@ -132,8 +132,8 @@ def inspect_sentences(model: NVAE, texts: list[str], alpha_delta: float | None =
     """Encode, reconstruct (greedy) and read the cross-attention of each sentence."""
     tok, cfg = model.tokenizer, model.cfg
     ad = alpha_delta_arg(cfg, alpha_delta)
-    batch = model.tokenize(texts)
-    latent = model.encode(batch, alpha_delta=ad)
+    batch = encode_batch(tok, texts, cfg.max_len, model.device)
+    latent = model.encode(batch.src, batch.pad_mask, ad)
     generated = model.generate(latent)
     views = []
     for b, text in enumerate(texts):
@@ -200,9 +200,9 @@ def sparsity_curve(model: NVAE, text: str, grid: list[float]) -> dict[str, list]
     """Retained components and reconstruction BLEU of one sentence for every alpha^Delta in `grid`
     (one batch: the sentence repeated, one alpha^Delta per row)."""
     tok = model.tokenizer
-    batch = model.tokenize([text] * len(grid))
+    batch = encode_batch(tok, [text] * len(grid), model.cfg.max_len, model.device)
     ad = torch.tensor(grid, dtype=torch.float32, device=batch.src.device)
-    latent = model.encode(batch, alpha_delta=ad)
+    latent = model.encode(batch.src, batch.pad_mask, ad)
     n = int(latent.n_inputs[0])
     reference = decode_ids(tok, batch.src[0, :n].tolist())
     texts = [decode_ids(tok, g) for g in model.generate(latent)]
@@ -233,10 +233,10 @@ class Pair:
 
 @torch.inference_mode()
 def encode_pair(model: NVAE, text_a: str, text_b: str) -> Pair:
-    batch = model.tokenize([text_a, text_b])
-    latent = model.encode(batch)
-    ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(2)]
     tok = model.tokenizer
+    batch = encode_batch(tok, [text_a, text_b], model.cfg.max_len, model.device)
+    latent = model.encode(batch.src, batch.pad_mask)
+    ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(2)]
     return Pair(
         a=latent.select(0).trim(),
         b=latent.select(1).trim(),
@@ -265,7 +265,7 @@ def interpolation_strip(model: NVAE, pair: Pair, taus: list[float] = STRIP_TAUS)
     """Decode (1 - tau) F_A + tau F_B for every tau at once; each row scored against both ends and
     compared with the row before."""
     mixed = pair.a.mix(pair.b, torch.tensor(taus, dtype=torch.float32))
-    texts = model.decode_text(mixed)
+    texts = decode_batch(model.tokenizer, model.generate(mixed))
     rows = []
     for k, (tau, text) in enumerate(zip(taus, texts)):
         prev = texts[k - 1] if k else text
@@ -304,7 +304,7 @@ def _token(tokens: list[str], source: int) -> str:
 def mix_at(model: NVAE, pair: Pair, tau: float) -> dict[str, Any]:
     """Decode the mixture at one tau and list which components of A and B carry its weight."""
     mixed = pair.a.mix(pair.b, float(tau))
-    text = model.decode_text(mixed)[0]
+    text = decode_batch(model.tokenizer, model.generate(mixed))[0]
     comps = []
     for i in range(mixed.n_components):
         if bool(mixed.pad[0, i]):
@@ -350,8 +350,8 @@ def component_points(
     means, sentence, position, token, weight = [], [], [], [], []
     ad = alpha_delta_arg(model.cfg, alpha_delta)
     for start in range(0, len(texts), batch_size):
-        batch = model.tokenize(texts[start : start + batch_size])
-        latent = model.encode(batch, alpha_delta=ad)
+        batch = encode_batch(model.tokenizer, texts[start : start + batch_size], model.cfg.max_len, model.device)
+        latent = model.encode(batch.src, batch.pad_mask, ad)
         keep = latent.retained & (latent.source >= 0)
         for b in range(latent.batch_size):
             tokens = tokens_of(model.tokenizer, batch.src[b, : int(latent.n_inputs[b])].tolist())
@@ -411,7 +411,7 @@ def drawn_samples(
     """Sentences decoded from latents drawn from `source` ("prior" or "aggregate",
     `nvae.sampling.draw`), each row naming its source."""
     latent = draw(model, source, n_components, batch_size=n_samples, alpha_delta=alpha_delta, seed=seed)
-    texts = model.decode_text(latent, temperature=temperature, seed=seed)
+    texts = decode_batch(model.tokenizer, model.generate(latent, temperature=temperature, seed=seed))
     pis = latent.pi.float().cpu()
     return [
         {"sample": i, "source": source, "text": t, "largest_weight": float(pis[i].max()), "weights": pis[i].tolist()}

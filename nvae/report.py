@@ -34,7 +34,7 @@ from .model import NVAE
 from .model_card import run_info
 from .paths import CHECKPOINTS_DIR, default_checkpoint
 from .targets import measure_targets, render_targets
-from .text import decode_ids
+from .text import decode_batch, decode_ids
 
 
 @dataclass
@@ -240,7 +240,7 @@ def report(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> Path:
     if model.cfg.model_type == "nvae":
         for seed in range(5):
             lat = model.sample_prior(10, seed=seed)
-            samples.append(model.decode_text(lat)[0])
+            samples.append(decode_batch(model.tokenizer, model.generate(lat))[0])
 
     # the latent's targets (nvae/targets.py), with the baselines the report found and the fluency LM
     by_type = {m.cfg.model_type: m for m in models.values()}

@@ -19,6 +19,7 @@ import torch
 from .mixture import PRIOR, SAMPLED, LatentMixture, normalise_weights
 from .model import NVAE
 from .nvib import IMPULSE_LOGVAR
+from .text import collate
 
 AGGREGATE_FILE = "aggregate.safetensors"
 SOURCES = ("prior", "aggregate")
@@ -31,7 +32,8 @@ def fit_aggregate(model: NVAE, ids: list[list[int]], alpha_delta: float | None =
     model.eval()
     means = []
     for i in range(0, len(ids), batch_size):
-        latent = model.encode(model.collate(ids[i : i + batch_size]), alpha_delta=alpha_delta)
+        batch = collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device)
+        latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
         means.append(latent.mu[latent.retained].float())
     model.train(was_training)
     x = torch.cat(means)

@@ -28,7 +28,7 @@ import torch
 from .experiments import slider_values
 from .metrics import Reconstruction, reconstruct
 from .model import NVAE
-from .text import EOS_ID, UNK_ID, encode_texts, tokens_of
+from .text import EOS_ID, UNK_ID, collate, encode_texts, tokens_of
 
 FUNCTION_WORDS = frozenset(
     "a an the and or but nor so yet of in on at to for from by with as into onto upon over under about "
@@ -167,8 +167,8 @@ def study_tables(
     points, by_class, by_band, by_word, first = [], {}, {}, {}, [0, 0]
     for start in range(0, len(ids), batch_size):
         chunk = ids[start : start + batch_size]
-        batch = model.collate(chunk)
-        latent = model.encode(batch, alpha_delta=alpha_delta)
+        batch = collate(chunk, model.cfg.max_len, device=model.device)
+        latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
         for b in range(len(chunk)):
             n = int(latent.n_inputs[b])
             full = batch.src[b, :n].tolist()

@@ -1,8 +1,14 @@
-"""Text: WikiText normalisation, sentence splitting, user-text cleaning and the WordPiece tokenizer.
+"""Text: WikiText normalisation, sentence splitting, user-text cleaning, the WordPiece tokenizer,
+and text in and out of the model.
 
 The tokenizer is a plain `tokenizers.Tokenizer` (uncased WordPiece, BERT normaliser and
-pre-tokenizer). It has no post-processor: the model appends EOS (and uses BOS) itself. Special
-token ids are fixed: [PAD]=0, [UNK]=1, [BOS]=2, [EOS]=3.
+pre-tokenizer). It has no post-processor: `collate` appends EOS (and the model uses BOS) itself.
+Special token ids are fixed: [PAD]=0, [UNK]=1, [BOS]=2, [EOS]=3.
+
+The model (`nvae.model.NVAE`) sees token ids only. Text in: `encode_batch` (texts -> a `Batch`
+of ids and pad mask), `collate` (id lists -> a `Batch`); text out: `decode_batch` (id lists, as
+`NVAE.generate` returns them -> texts). `encode_text` and `reconstruct_text` do the whole round
+trip for a model that carries its tokenizer (as `load_checkpoint` returns it).
 """
 
 from __future__ import annotations
@@ -10,9 +16,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+if TYPE_CHECKING:
+    from .mixture import LatentMixture
+    from .model import NVAE
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]  # in id order: training gives them ids 0..3
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(len(SPECIAL_TOKENS))
@@ -326,3 +339,77 @@ def tokens_of(tok: Tokenizer, ids: list[int]) -> list[str]:
     """The token string of each id (unknown ids shown as [UNK])."""
     size = tok.get_vocab_size()
     return [(tok.id_to_token(i) if 0 <= i < size else None) or UNK for i in ids]
+
+
+# -- batches: text in, text out -------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """Token ids ready for the model: src [B, L] = tokens + EOS, right-padded; pad_mask True at pad;
+    per sequence, whether it was cut to fit."""
+
+    src: torch.Tensor
+    pad_mask: torch.Tensor
+    truncated: list[bool]
+
+
+def collate(
+    ids_list: list[list[int]],
+    max_len: int | None = None,
+    truncated: list[bool] | None = None,
+    *,
+    pad_id: int = PAD_ID,
+    eos_id: int = EOS_ID,
+    device: torch.device | str | None = None,
+) -> Batch:
+    """Id lists -> a Batch: each list cut to max_len - 1 ids (when max_len is given), EOS appended,
+    right-padded with pad_id; pad_mask is True where src is pad_id.
+
+    `truncated` (one flag per list) says which were cut before (as `encode_texts` reports it);
+    without it a list counts as truncated when it is longer than max_len - 1.
+    """
+    if not ids_list:
+        raise ValueError("collate needs at least one sequence")
+    keep = None if max_len is None else max_len - 1
+    seqs = [list(ids)[:keep] + [eos_id] for ids in ids_list]
+    width = max(len(s) for s in seqs)
+    src = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        src[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    if truncated is None:
+        truncated = [keep is not None and len(ids) > keep for ids in ids_list]
+    src = src.to(device) if device is not None else src
+    return Batch(src, src == pad_id, list(truncated))
+
+
+def encode_batch(
+    tok: Tokenizer, texts: str | list[str], max_len: int, device: torch.device | str | None = None
+) -> Batch:
+    """Text -> Batch: cleaned, WordPiece, at most max_len - 1 tokens, then EOS (`encode_texts`)."""
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    ids, truncated = encode_texts(tok, texts, max_len - 1)
+    return collate(ids, max_len, truncated, device=device)
+
+
+def decode_batch(tok: Tokenizer, ids_list: list[list[int]]) -> list[str]:
+    """Id lists (as `NVAE.generate` returns them) -> plain texts (`decode_ids`)."""
+    return [decode_ids(tok, ids) for ids in ids_list]
+
+
+def _tokenizer_of(model: NVAE) -> Tokenizer:
+    if getattr(model, "tokenizer", None) is None:
+        raise ValueError("this model has no tokenizer: load it from a checkpoint, or use collate and decode_batch")
+    return model.tokenizer
+
+
+def encode_text(model: NVAE, texts: str | list[str], alpha_delta: float | torch.Tensor | None = None) -> LatentMixture:
+    """Texts -> the model's latent, with the tokenizer it carries (`encode_batch`, `NVAE.encode`)."""
+    batch = encode_batch(_tokenizer_of(model), texts, model.cfg.max_len, model.device)
+    return model.encode(batch.src, batch.pad_mask, alpha_delta)
+
+
+@torch.no_grad()
+def reconstruct_text(model: NVAE, texts: str | list[str], alpha_delta: float | None = None) -> list[str]:
+    """Encode and greedily decode texts (eval mode is the caller's choice)."""
+    return decode_batch(_tokenizer_of(model), model.generate(encode_text(model, texts, alpha_delta)))

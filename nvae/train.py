@@ -39,7 +39,7 @@ from .config import ModelConfig, TrainConfig, load_configs
 from .data import LengthBatcher, load_sentences
 from .metrics import reconstruct
 from .model import NVAE
-from .text import load_tokenizer, train_tokenizer
+from .text import collate, load_tokenizer, train_tokenizer
 from .train_state import capture_rng, load_training_state, restore_rng
 
 MAX_BAD_STEPS = 20
@@ -386,15 +386,20 @@ def train(
             idx = batches[offset]
             offset += 1
             train_model.train()
-            batch = model.collate([train_ids[i] for i in idx])  # on the model's device
-            src, pad = batch.src, batch.pad_mask
+            batch = collate([train_ids[i] for i in idx], model_cfg.max_len, device=model.device)
             alpha_delta = None
             if model_cfg.alpha_delta_conditional:
                 alpha_delta = math.exp(random.uniform(alpha_delta_floor(train_cfg, model_cfg, step), hi))
-            with amp_ctx:
-                out = train_model(src, pad, alpha_delta)
             w = kl_weight(train_cfg, step)
-            loss = out["ce"] + w * (train_cfg.lambda_g * out["kl_g"] + train_cfg.lambda_d * out["kl_d"])
+            with amp_ctx:
+                loss, parts = train_model(
+                    batch.src,
+                    batch.pad_mask,
+                    alpha_delta,
+                    kl_weight=w,
+                    lambda_g=train_cfg.lambda_g,
+                    lambda_d=train_cfg.lambda_d,
+                )
             finite = torch.isfinite(loss.detach())
             if world > 1:  # every rank must agree to skip, or DDP would hang
                 flag = finite.float().to(dev)
@@ -431,10 +436,10 @@ def train(
                 rec = {
                     "step": step,
                     "loss": float(loss.detach()),
-                    "ce": float(out["ce"].detach()),
-                    "kl_g": float(out["kl_g"].detach()),
-                    "kl_d": float(out["kl_d"].detach()),
-                    "retained": float(out["retained"]),
+                    "ce": float(parts.ce.detach()),
+                    "kl_g": float(parts.kl_g.detach()),
+                    "kl_d": float(parts.kl_d.detach()),
+                    "retained": float(parts.retained),
                     "kl_weight": w,
                     "lr": sched.get_last_lr()[0],
                     "grad_norm": float(gnorm),

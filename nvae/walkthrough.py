@@ -26,7 +26,7 @@ from .attention import denoise
 from .mixture import PRIOR
 from .model import NVAE
 from .readout import alpha_delta_arg, mostly_unknown, sentence_bleu
-from .text import UNK_ID, decode_ids, tokens_of
+from .text import UNK_ID, decode_ids, encode_batch, tokens_of
 
 TOP_K = 5  # next-token candidates kept per output step
 
@@ -92,7 +92,7 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
         raise ValueError("the walkthrough follows an NVAE's latent: a baseline has no prior, no alpha and no pruning")
     tok = model.tokenizer
     ad = alpha_delta_arg(cfg, alpha_delta)
-    batch = model.tokenize([text])
+    batch = encode_batch(tok, [text], cfg.max_len, model.device)
     states = model.encode_states(batch.src, batch.pad_mask)
     latent = model.latent(states, batch.pad_mask, ad)[0]  # what model.encode returns
     n = int(latent.n_inputs[0])

@@ -22,7 +22,7 @@ from nvae.checkpoint import load_checkpoint, save_checkpoint
 from nvae.config import ModelConfig, TrainConfig
 from nvae.data import load_sentences
 from nvae.model import NVAE
-from nvae.text import train_tokenizer
+from nvae.text import encode_batch, train_tokenizer
 
 
 def make_tiny_checkpoint(
@@ -92,7 +92,7 @@ def test_responsive_checkpoint_reacts_to_alpha_delta(tmp_path):
     paths = make_app_checkpoints(tmp_path)
     model = load_checkpoint(paths["nvae"])
     with torch.inference_mode():
-        batch = model.tokenize(["The game was released in Japan in 2011."])
-        low = int(model.encode(batch, alpha_delta=0.01).n_retained[0])
-        high = int(model.encode(batch, alpha_delta=1.0).n_retained[0])
+        batch = encode_batch(model.tokenizer, ["The game was released in Japan in 2011."], model.cfg.max_len)
+        low = int(model.encode(batch.src, batch.pad_mask, alpha_delta=0.01).n_retained[0])
+        high = int(model.encode(batch.src, batch.pad_mask, alpha_delta=1.0).n_retained[0])
     assert low < high

@@ -615,34 +615,6 @@ def test_text_that_normalises_to_nothing():
     assert any("no token left" in w.value for w in at.warning)
 
 
-def test_latent_map_disk_cache_is_validated(tmp_path, monkeypatch, app_checkpoints):
-    """A damaged or foreign cache file is ignored (recomputed), never trusted or unpickled."""
-    import numpy as np
-
-    from app import cache
-
-    good = tmp_path / "good.npz"
-    means = np.random.default_rng(0).normal(size=(5, 32)).astype(np.float32)
-    points = {
-        "means": means,
-        "sentence": np.array([0, 0, 1, 1, 1]),
-        "position": np.arange(5),
-        "token": np.array(list("abcde")),
-        "weight": np.full(5, 0.2, np.float32),
-    }
-    cache.write_map(good, ["s0", "s1"], points, np.zeros((5, 2), np.float32))
-    assert cache.read_map(good, 32) is not None
-    assert cache.read_map(good, 64) is None  # another model's width
-    bad = tmp_path / "bad.npz"
-    np.savez(bad, sentences=np.array(["s0"]), layout=np.zeros((5, 2)), **points)  # sentence index 1 of 1
-    assert cache.read_map(bad, 32) is None
-    (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    assert cache.read_map(tmp_path / "junk.npz", 32) is None
-    obj = tmp_path / "obj.npz"
-    np.savez(obj, sentences=np.array([{"x": 1}], dtype=object), layout=np.zeros((5, 2)), **points)
-    assert cache.read_map(obj, 32) is None  # object arrays would need pickle: refused
-
-
 # -- the model shared by every session -----------------------------------------------------------
 
 

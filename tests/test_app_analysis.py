@@ -1,5 +1,6 @@
 """app/analysis.py: what shapes the display (text checks, slider stops, labels, tables, the map's
-layout), on the tiny checkpoints (no streamlit). What is read off a latent is tests/test_readout.py."""
+selections), on the tiny checkpoints (no streamlit). What is read off a latent is tests/test_readout.py;
+the map's layout is tests/test_latent_map.py."""
 
 from __future__ import annotations
 
@@ -64,16 +65,6 @@ def test_components_table(models):
     v = readout.inspect_sentences(models["nvae"], ["The game was released in Japan.", "hi 😀 <b>"], 0.3)[0]
     rows = analysis.components_table(v)
     assert rows[0]["source"] == "prior" and {r["status"] for r in rows} <= {"retained", "pruned"}
-
-
-def test_fit_map(models):
-    texts = [f"Sentence number {i} is about the war." for i in range(8)]
-    pts = readout.component_points(models["nvae"], texts, batch_size=3)
-    reducer = analysis.fit_map(pts["means"])
-    again = analysis.fit_map(pts["means"], init=reducer.embedding_)
-    assert np.allclose(again.embedding_, reducer.embedding_)
-    new = pts["means"][:3]
-    assert np.allclose(again.transform(new), reducer.transform(new), atol=1e-4)
 
 
 def test_selected_rows_and_grouping():

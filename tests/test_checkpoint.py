@@ -27,6 +27,7 @@ from nvae.checkpoint import describe, load_checkpoint, read_metrics, save_checkp
 from nvae.checkpoint_format import REQUIRED_FILES, CheckpointError
 from nvae.config import ModelConfig, TrainConfig
 from nvae.model import NVAE
+from nvae.text import collate
 from nvae.train_state import capture_rng, load_training_state, restore_rng, save_training_state
 
 SENTENCES = [
@@ -71,8 +72,10 @@ def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, **kw) ->
     return NVAE(cfg, tok)
 
 
-def ids_tensor(model: NVAE) -> torch.Tensor:
-    return model.collate([[5, 6, 7, 8], [9, 10, 11]]).src
+def encode_ids(model: NVAE):
+    """The latent of two fixed id sentences."""
+    batch = collate([[5, 6, 7, 8], [9, 10, 11]], model.cfg.max_len, device=model.device)
+    return model.encode(batch.src, batch.pad_mask)
 
 
 @pytest.fixture
@@ -110,7 +113,7 @@ def test_round_trip_is_exact(tmp_path, tok, model_type):
     for k in a:
         assert torch.equal(a[k], b[k]), k
     with torch.no_grad():
-        la, lb = model.encode(ids_tensor(model)), loaded.encode(ids_tensor(loaded))
+        la, lb = encode_ids(model), encode_ids(loaded)
         assert torch.equal(la.mu, lb.mu) and torch.equal(la.alpha, lb.alpha)
         assert model.generate(la) == loaded.generate(lb)
 
@@ -126,7 +129,7 @@ def test_half_round_trip_is_close_and_smaller(tmp_path, tok, model_type):
         assert v.dtype == torch.float32, k
         torch.testing.assert_close(v, model.state_dict()[k], atol=1e-3, rtol=1e-3)
     with torch.no_grad():
-        la, lb = model.encode(ids_tensor(model)), loaded.encode(ids_tensor(loaded))
+        la, lb = encode_ids(model), encode_ids(loaded)
     torch.testing.assert_close(la.mu, lb.mu, atol=2e-2, rtol=2e-2)
     info = describe(half)
     assert info["half"] is True and describe(full)["half"] is False
@@ -377,9 +380,9 @@ def test_crash_between_the_renames_is_recovered(saved):
 
 def loss_of(model: NVAE, seed: int) -> torch.Tensor:
     torch.manual_seed(seed)
-    batch = model.collate([[5, 6, 7, 8, 9], [10, 11, 12]])
-    out = model(batch.src, batch.pad_mask)
-    return out["ce"] + 0.01 * out["kl_g"] + out["kl_d"]
+    batch = collate([[5, 6, 7, 8, 9], [10, 11, 12]], model.cfg.max_len)
+    loss, _ = model(batch.src, batch.pad_mask, lambda_g=0.01, lambda_d=1.0)
+    return loss
 
 
 def make_optimizer(model: NVAE):

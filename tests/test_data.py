@@ -285,7 +285,8 @@ def test_batcher_rejects_bad_arguments():
 
 
 def test_collate_shapes_eos_and_mask():
-    src, pad = collate([[5, 6, 7], [8], []])
+    batch = collate([[5, 6, 7], [8], []])
+    src, pad = batch.src, batch.pad_mask
     assert src.dtype == torch.long and pad.dtype == torch.bool
     assert src.shape == pad.shape == (3, 4)
     assert src.tolist() == [[5, 6, 7, 3], [8, 3, 0, 0], [3, 0, 0, 0]]
@@ -293,7 +294,8 @@ def test_collate_shapes_eos_and_mask():
 
 
 def test_collate_custom_ids():
-    src, pad = collate([[9, 9], [9]], pad_id=1, eos_id=2)
+    batch = collate([[9, 9], [9]], pad_id=1, eos_id=2)
+    src, pad = batch.src, batch.pad_mask
     assert src.tolist() == [[9, 9, 2], [9, 2, 1]]
     assert pad.tolist() == [[False, False, False], [False, False, True]]
     with pytest.raises(ValueError):

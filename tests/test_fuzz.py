@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nvae.checkpoint import load_checkpoint
+from nvae.text import decode_batch, encode_batch
 
 NASTY = [
     "",
@@ -58,17 +59,17 @@ def _check_latent(latent):
 
 @torch.no_grad()
 def _roundtrip(model, text: str):
-    batch = model.tokenize([text])
+    batch = encode_batch(model.tokenizer, [text], model.cfg.max_len)
     n_ids = int((~batch.pad_mask).sum())
     assert 1 <= n_ids <= model.cfg.max_len  # EOS always there, never past the limit
     if batch.truncated[0]:
         assert n_ids == model.cfg.max_len
-    latent = model.encode(batch, alpha_delta=0.3)
+    latent = model.encode(batch.src, batch.pad_mask, alpha_delta=0.3)
     _check_latent(latent)
     assert 0 <= int(latent.n_retained[0]) <= n_ids
     logits = model.decode(latent, model.decoder_input(batch.src))
     assert torch.isfinite(logits).all()
-    out = model.decode_text(latent, max_len=6)
+    out = decode_batch(model.tokenizer, model.generate(latent, max_len=6))
     assert isinstance(out[0], str)
     return latent
 
@@ -76,8 +77,9 @@ def _roundtrip(model, text: str):
 def test_nasty_inputs(model):
     for text in NASTY:
         _roundtrip(model, text)
-    assert model.tokenize(["word " * 3000]).truncated == [True]
-    assert model.tokenize(["x" * 10_000]).truncated == [False]  # one over-long word: a single [UNK]
+    tok, max_len = model.tokenizer, model.cfg.max_len
+    assert encode_batch(tok, ["word " * 3000], max_len).truncated == [True]
+    assert encode_batch(tok, ["x" * 10_000], max_len).truncated == [False]  # one over-long word: a single [UNK]
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -95,5 +97,5 @@ def test_arbitrary_interpolation(model, a, b, tau):
     mix = la.mix(lb, taus)
     _check_latent(mix)
     assert not math.isnan(float(mix.pi.sum()))
-    texts = model.decode_text(mix, max_len=6)
+    texts = decode_batch(model.tokenizer, model.generate(mix, max_len=6))
     assert len(texts) == 3

@@ -11,6 +11,7 @@ from nvae.attention import gated_softmax
 from nvae.config import RECIPES, ModelConfig, TrainConfig, apply_settings
 from nvae.mixture import PRIOR
 from nvae.model import NVAE
+from nvae.text import collate
 
 SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 
@@ -37,7 +38,7 @@ def test_gated_softmax_is_the_softmax_over_live_components_with_gradients_at_zer
 
 def test_gate_forward_drops_exactly_what_evaluation_prunes():
     model = tiny(prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1, gaussian_train_prob=0.0)
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():  # make the pseudo-counts straddle the threshold
         model.latent.alpha_proj.weight.normal_(0, 0.5)
     model.train()
@@ -57,7 +58,7 @@ def test_gradients_reach_the_pseudo_counts_of_pruned_components_through_the_gate
     model = tiny(
         prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1, gaussian_train_prob=gaussian_train_prob
     ).train()
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
     grads = {}
@@ -69,8 +70,8 @@ def test_gradients_reach_the_pseudo_counts_of_pruned_components_through_the_gate
 
     layer_forward = model.latent.forward
     model.latent.forward = lambda *a, **k: (lambda r: (keep_grad(r[0]), r[1], r[2]))(layer_forward(*a, **k))
-    out = model(batch.src, batch.pad_mask)
-    out["ce"].backward()  # the reconstruction loss alone, no KL
+    _, out = model(batch.src, batch.pad_mask)
+    out.ce.backward()  # the reconstruction loss alone, no KL
     latent = grads["latent"]
     pruned = (latent.alpha <= latent.threshold) & ~latent.pad & (latent.source != PRIOR)
     assert bool(pruned.any())
@@ -83,7 +84,7 @@ def test_gradients_reach_the_pseudo_counts_of_pruned_components_through_the_gate
 def test_without_the_gate_pruned_components_get_no_reconstruction_gradient():
     """The paper's training: a hard-masked component has no gradient (why the gate exists)."""
     model = tiny(alpha_delta=0.1, gaussian_train_prob=1.0, gaussian_train_pruned=True).train()
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
     torch.manual_seed(0)
@@ -101,8 +102,8 @@ def test_direct_conditioning_shifts_log_alpha_and_leaves_the_means_alone():
     model = tiny(
         alpha_conditioning="direct", alpha_delta_conditional=True, alpha_delta_min=0.01, alpha_delta_max=1.0
     ).eval()
-    batch = model.collate(SENTS)
-    a, b = model.encode(batch, alpha_delta=0.02), model.encode(batch, alpha_delta=0.5)
+    batch = collate(SENTS, model.cfg.max_len)
+    a, b = model.encode(batch.src, batch.pad_mask, 0.02), model.encode(batch.src, batch.pad_mask, 0.5)
     torch.testing.assert_close(a.mu, b.mu)
     torch.testing.assert_close(a.logvar, b.logvar)
     real = ~a.pad & (a.source != PRIOR)
@@ -115,7 +116,7 @@ def test_direct_conditioning_shifts_log_alpha_and_leaves_the_means_alone():
 
 def test_pi_concentration_zero_uses_the_mean_weights():
     model = tiny(pi_concentration=0.0, gaussian_train_prob=0.0).train()
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     latent, _, _ = model._encode(batch.src, batch.pad_mask)
     expected = latent.alpha.masked_fill(latent.pad, 0) / latent.alpha.masked_fill(latent.pad, 0).sum(-1, keepdim=True)
     torch.testing.assert_close(latent.pi, expected)
@@ -125,7 +126,7 @@ def test_larger_concentration_gives_less_noisy_weights():
     spreads = []
     for c in (1.0, 20.0):
         model = tiny(pi_concentration=c, gaussian_train_prob=0.0, alpha_delta=0.1).train()
-        batch = model.collate(SENTS)
+        batch = collate(SENTS, model.cfg.max_len)
         torch.manual_seed(0)
         logs = torch.stack(
             [model._encode(batch.src, batch.pad_mask)[0].pi[0, 1:8].clamp_min(1e-30).log() for _ in range(50)]
@@ -157,18 +158,17 @@ def test_every_recipe_trains(recipe):
     data = [
         torch.randint(8, 48, (int(torch.randint(6, 16, (1,), generator=g)),), generator=g).tolist() for _ in range(32)
     ]
-    batch = model.collate(data)
+    batch = collate(data, model.cfg.max_len)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
     for step in range(150):
         model.train()
-        out = model(batch.src, batch.pad_mask)
-        loss = out["ce"] + min(1.0, step / 75) * (0.001 * out["kl_g"] + out["kl_d"])
+        loss, out = model(batch.src, batch.pad_mask, kl_weight=min(1.0, step / 75), lambda_g=0.001, lambda_d=1.0)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        losses.append(float(out["ce"]))
+        losses.append(float(out.ce.detach()))
     assert all(math.isfinite(x) for x in losses)
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
 
@@ -179,7 +179,7 @@ def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count()
     ).eval()
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     for ad in (0.005, 0.03, 0.2):
         latent, _, kl_d = model._encode(batch.src, batch.pad_mask, ad)
         real = ~latent.pad & (latent.source != PRIOR)
@@ -187,7 +187,7 @@ def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count()
         torch.testing.assert_close(totals, ad * latent.n_inputs.float())
         assert float(kl_d.abs().max()) < 1e-5  # KL_D is at its minimum
     # fewer components survive a smaller budget
-    kept = [int(model.encode(batch, alpha_delta=ad).n_retained.sum()) for ad in (0.005, 0.05, 0.2)]
+    kept = [int(model.encode(batch.src, batch.pad_mask, ad).n_retained.sum()) for ad in (0.005, 0.05, 0.2)]
     assert kept == sorted(kept) and kept[0] < kept[-1]
 
 
@@ -253,8 +253,8 @@ def test_spread_conditioning_fixes_the_spread_of_log_alpha_and_shifts_it_by_log_
     ).eval()
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
-    batch = model.collate(SENTS)
-    a, b = model.encode(batch, alpha_delta=0.02), model.encode(batch, alpha_delta=0.5)
+    batch = collate(SENTS, model.cfg.max_len)
+    a, b = model.encode(batch.src, batch.pad_mask, 0.02), model.encode(batch.src, batch.pad_mask, 0.5)
     torch.testing.assert_close(a.mu, b.mu)
     for row in range(len(SENTS)):
         real = ~a.pad[row] & (a.source[row] != PRIOR)
@@ -274,8 +274,8 @@ def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_s
     ).eval()
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
-    batch = model.collate(SENTS)
-    a, b = model.encode(batch, alpha_delta=0.02), model.encode(batch, alpha_delta=0.5)
+    batch = collate(SENTS, model.cfg.max_len)
+    a, b = model.encode(batch.src, batch.pad_mask, 0.02), model.encode(batch.src, batch.pad_mask, 0.5)
     for row in range(len(SENTS)):
         real = ~a.pad[row] & (a.source[row] != PRIOR)
         la = a.alpha[row][real].log()

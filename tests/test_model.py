@@ -10,6 +10,7 @@ import torch
 from nvae.config import ModelConfig
 from nvae.mixture import PRIOR
 from nvae.model import NVAE
+from nvae.text import collate
 
 ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 
@@ -37,13 +38,13 @@ SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 @pytest.mark.parametrize("model_type", ALL_TYPES)
 def test_sentence_alone_equals_inside_padded_batch(model_type):
     model = tiny(model_type).eval()
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
-        latent = model.encode(batch)
+        latent = model.encode(batch.src, batch.pad_mask)
         logits = model.decode(latent, model.decoder_input(batch.src))
         for i, s in enumerate(SENTS):
-            alone = model.collate([s])
-            lat1 = model.encode(alone)
+            alone = collate([s], model.cfg.max_len)
+            lat1 = model.encode(alone.src, alone.pad_mask)
             n = lat1.n_components
             torch.testing.assert_close(latent.mu[i, :n], lat1.mu[0], atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(latent.alpha[i, :n], lat1.alpha[0], atol=1e-5, rtol=1e-5)
@@ -56,9 +57,9 @@ def test_sentence_alone_equals_inside_padded_batch(model_type):
 @pytest.mark.parametrize("sampled", [False, True])
 def test_decoder_is_permutation_invariant_in_the_components(model_type, sampled):
     model = tiny(model_type).eval()
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
-        latent = model.encode(batch)
+        latent = model.encode(batch.src, batch.pad_mask)
         if sampled:
             latent = dataclasses.replace(latent, z=latent.mu + 0.1 * torch.randn_like(latent.mu))
         perm = torch.randperm(latent.n_components)
@@ -74,15 +75,16 @@ def test_decoder_is_permutation_invariant_in_the_components(model_type, sampled)
 def test_interpolation_weights_and_endpoints(model_type):
     model = tiny(model_type).eval()
     with torch.no_grad():
-        latent = model.encode(model.collate(SENTS[:2]))
+        pair = collate(SENTS[:2], model.cfg.max_len)
+        latent = model.encode(pair.src, pair.pad_mask)
         a, b = latent.select(0).trim(), latent.select(1).trim()
         taus = torch.linspace(0, 1, 11)
         mix = a.mix(b, taus)
         torch.testing.assert_close(mix.pi.sum(-1), torch.ones(11))
         assert bool((mix.pi[mix.mask] == 0).all())
         tgt_a, tgt_b = (
-            model.decoder_input(model.collate([SENTS[0]]).src),
-            model.decoder_input(model.collate([SENTS[1]]).src),
+            model.decoder_input(collate([SENTS[0]], model.cfg.max_len).src),
+            model.decoder_input(collate([SENTS[1]], model.cfg.max_len).src),
         )
         torch.testing.assert_close(model.decode(mix.select(0), tgt_a), model.decode(a, tgt_a), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(model.decode(mix.select(10), tgt_b), model.decode(b, tgt_b), atol=1e-5, rtol=1e-5)
@@ -93,7 +95,8 @@ def test_interpolation_weights_and_endpoints(model_type):
 @pytest.mark.parametrize("model_type", ["nvae", "vtp"])
 def test_cached_generation_equals_full_redecoding(model_type):
     model = tiny(model_type).eval()
-    latent = model.encode(model.collate(SENTS))
+    batch = collate(SENTS, model.cfg.max_len)
+    latent = model.encode(batch.src, batch.pad_mask)
     assert model.generate(latent, max_len=20) == model.generate(latent, max_len=20, use_cache=False)
     prior = model.sample_prior(4, batch_size=2, seed=1) if model_type == "nvae" else latent
     assert model.generate(prior, max_len=12) == model.generate(prior, max_len=12, use_cache=False)
@@ -104,39 +107,56 @@ def test_cached_generation_equals_full_redecoding(model_type):
 @pytest.mark.parametrize("gaussian_train_prob", [0.0, 1.0])
 def test_gradients_reach_every_parameter(gaussian_train_prob):
     model = tiny("nvae", gaussian_train_prob=gaussian_train_prob).train()
-    batch = model.collate(SENTS)
-    out = model(batch.src, batch.pad_mask)
-    (out["ce"] + out["kl_g"] + out["kl_d"]).backward()
+    batch = collate(SENTS, model.cfg.max_len)
+    loss, _ = model(batch.src, batch.pad_mask, lambda_g=1.0, lambda_d=1.0)
+    loss.backward()  # CE + KL_G + KL_D
     missing = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert missing == []
     # the pseudo-count projection gets its gradient through the reparameterised Gamma draws too
     model.zero_grad()
-    model(batch.src, batch.pad_mask)["ce"].backward()
+    model(batch.src, batch.pad_mask)[1].ce.backward()
     assert model.latent.alpha_proj.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("model_type", ["nvae", "vts", "t"])
+def test_forward_returns_the_training_loss_and_its_parts(model_type):
+    model = tiny(model_type).train()
+    batch = collate(SENTS, model.cfg.max_len)
+    loss, parts = model(batch.src, batch.pad_mask, kl_weight=0.5, lambda_g=0.01, lambda_d=2.0)
+    assert loss.dim() == 0 and loss.requires_grad
+    torch.testing.assert_close(loss, parts.ce + 0.5 * (0.01 * parts.kl_g + 2.0 * parts.kl_d))
+    assert all(getattr(parts, k).dim() == 0 for k in ("ce", "kl_g", "kl_d", "retained"))
+    assert not parts.retained.requires_grad and 0 <= float(parts.retained) <= 1
+    assert parts.latent.batch_size == len(SENTS)
+    model.eval()
+    with torch.no_grad():
+        loss, parts = model(batch.src, batch.pad_mask)  # defaults: kl_weight 1, TrainConfig's lambdas
+    torch.testing.assert_close(loss, parts.ce + 0.001 * parts.kl_g + 1.0 * parts.kl_d)
 
 
 @pytest.mark.parametrize("model_type", ["vt", "vtp", "vts", "t"])
 def test_baseline_gradients(model_type):
     model = tiny(model_type).train()
-    batch = model.collate(SENTS)
-    out = model(batch.src, batch.pad_mask)
-    (out["ce"] + out["kl_g"]).backward()
+    batch = collate(SENTS, model.cfg.max_len)
+    _, out = model(batch.src, batch.pad_mask)
+    (out.ce + out.kl_g).backward()
     assert all(p.grad is not None for p in model.parameters())
 
 
 def test_bf16_autocast_is_finite():
     model = tiny("nvae")
-    batch = model.collate(SENTS)
+    batch = collate(SENTS, model.cfg.max_len)
     for training in (True, False):
         model.train(training)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = model(batch.src, batch.pad_mask)
-        assert all(torch.isfinite(out[k]) for k in ("ce", "kl_g", "kl_d"))
+            _, out = model(batch.src, batch.pad_mask)
+        assert all(torch.isfinite(getattr(out, k)) for k in ("ce", "kl_g", "kl_d"))
 
 
 def test_retained_counts_and_prior_component():
     model = tiny("nvae").eval()
-    latent = model.encode(model.collate(SENTS))
+    batch = collate(SENTS, model.cfg.max_len)
+    latent = model.encode(batch.src, batch.pad_mask)
     assert bool((latent.source[:, 0] == PRIOR).all())
     assert latent.n_inputs.tolist() == [8, 4, 6]
     assert bool((latent.retained_proportion <= 1).all())
@@ -150,9 +170,9 @@ def test_loss_conditional_alpha_delta_is_an_input():
     with torch.no_grad():
         model.latent.cond[2].weight.normal_()
     model.eval()
-    batch = model.collate(SENTS)
-    a = model.encode(batch, alpha_delta=0.05).alpha
-    b = model.encode(batch, alpha_delta=0.8).alpha
+    batch = collate(SENTS, model.cfg.max_len)
+    a = model.encode(batch.src, batch.pad_mask, alpha_delta=0.05).alpha
+    b = model.encode(batch.src, batch.pad_mask, alpha_delta=0.8).alpha
     assert (a - b).abs().max() > 1e-4
 
 
@@ -176,19 +196,18 @@ def _learn(model_type: str, steps: int, **kw) -> tuple[float, float]:
     data = [
         torch.randint(8, 48, (int(torch.randint(6, 16, (1,), generator=g)),), generator=g).tolist() for _ in range(32)
     ]
-    batch = model.collate(data)
+    batch = collate(data, model.cfg.max_len)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     for step in range(steps):
         model.train()
-        out = model(batch.src, batch.pad_mask)
         w = min(1.0, step / (steps / 2))
-        loss = out["ce"] + w * (0.001 * out["kl_g"] + out["kl_d"])
+        loss, _ = model(batch.src, batch.pad_mask, kl_weight=w, lambda_g=0.001, lambda_d=1.0)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     model.eval()
-    latent = model.encode(batch)
+    latent = model.encode(batch.src, batch.pad_mask)
     hyp = [" ".join(f"w{t}" for t in ids) for ids in model.generate(latent)]
     ref = [" ".join(f"w{t}" for t in ids) for ids in data]
     return sacrebleu.corpus_bleu(hyp, [ref]).score, float(latent.retained_proportion.mean())
@@ -211,9 +230,10 @@ def test_tiny_baselines_learn(model_type, threshold):
 def test_half_precision_model_encodes_and_decodes(model_type):
     """model.half() keeps working: the latent layers compute in float32 from float16 weights."""
     model = tiny(model_type).eval()
-    full = model.generate(model.encode(model.collate(SENTS)))
+    batch = collate(SENTS, model.cfg.max_len)
+    full = model.generate(model.encode(batch.src, batch.pad_mask))
     model.half()
-    latent = model.encode(model.collate(SENTS))
+    latent = model.encode(batch.src, batch.pad_mask)
     assert latent.mu.dtype == torch.float32 and torch.isfinite(latent.mu).all()
     half = model.generate(latent)
     assert len(half) == len(SENTS) and all(isinstance(t, int) for ids in half for t in ids)

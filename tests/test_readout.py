@@ -12,6 +12,7 @@ from helpers import make_app_checkpoints
 from nvae import attention2d, readout
 from nvae.checkpoint import load_checkpoint
 from nvae.experiments import keep_components, slider_values
+from nvae.text import encode_text
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,7 +67,7 @@ def test_component_weights_are_pi_or_the_share_with_nothing_pruned(models):
     (experiments.keep_components), a retained one its pi."""
     model = models["nvae"]
     with torch.inference_mode():
-        latent = model.encode(model.tokenize(["The game was released in Japan in 2011."]), alpha_delta=0.05)
+        latent = encode_text(model, ["The game was released in Japan in 2011."], alpha_delta=0.05)
     records = latent.records(0)
     everything = keep_components(latent, ~latent.pad).pi[0]
     assert any(not r["retained"] for r in records)  # both branches of the rule are used

@@ -11,14 +11,21 @@ from hypothesis import strategies as st
 
 from nvae.data import load_sentences
 from nvae.text import (
+    EOS_ID,
+    PAD_ID,
     SPECIAL_TOKENS,
     UNK,
     clean_user_text,
+    collate,
+    decode_batch,
     decode_ids,
+    encode_batch,
+    encode_text,
     encode_texts,
     is_heading,
     load_tokenizer,
     normalize_wikitext,
+    reconstruct_text,
     split_sentences,
     tokens_of,
     train_tokenizer,
@@ -297,3 +304,52 @@ def test_tidy_spacing(raw, tidy):
 def test_decoded_text_reads_like_typed_text(tok):
     text = "It's $3.50 and they don't care."
     assert decode_ids(tok, tok.encode(text).ids).replace("[UNK]", "?").count(" ' ") == 0
+
+
+# -- batches: text in, text out ------------------------------------------------------------------
+
+
+def test_collate_cuts_to_max_len_and_flags_what_it_cut():
+    batch = collate([[5, 6, 7, 8, 9], [10], []], max_len=4)
+    assert batch.src.tolist() == [[5, 6, 7, EOS_ID], [10, EOS_ID, PAD_ID, PAD_ID], [EOS_ID, PAD_ID, PAD_ID, PAD_ID]]
+    assert batch.pad_mask.tolist() == [[False] * 4, [False, False, True, True], [False, True, True, True]]
+    assert batch.truncated == [True, False, False]
+    assert collate([[5, 6, 7, 8, 9]]).src.shape == (1, 6)  # no max_len: nothing cut
+    assert collate([[5]], max_len=4, truncated=[True]).truncated == [True]  # the caller's flags win
+    assert collate([[5]], device="cpu").src.device.type == "cpu"
+
+
+def test_encode_batch_and_decode_batch(tok):
+    texts = ["the cat sat on the mat.", "the river " * 30]
+    batch = encode_batch(tok, texts, max_len=32)
+    ids, truncated = encode_texts(tok, texts, 31)
+    assert batch.truncated == truncated == [False, True]
+    assert batch.src.shape[1] == 32 and int((~batch.pad_mask[1]).sum()) == 32
+    for row, seq in zip(batch.src.tolist(), ids):
+        assert row[: len(seq) + 1] == seq + [EOS_ID]
+    one = encode_batch(tok, texts[0], 32)  # a str is one text
+    assert one.src.tolist() == batch.src[:1, : len(ids[0]) + 1].tolist()
+    assert decode_batch(tok, ids) == [decode_ids(tok, x) for x in ids]
+    assert decode_batch(tok, ids)[0] == "the cat sat on the mat."
+
+
+def test_encode_text_and_reconstruct_text_use_the_model_tokenizer(tok):
+    import torch
+
+    from nvae.config import ModelConfig
+    from nvae.model import NVAE
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=tok.get_vocab_size(), d_model=32, n_heads=4, d_ff=64, max_len=12, dropout=0.0)
+    model = NVAE(cfg, tok).eval()
+    texts = ["the cat sat on the mat.", "a river"]
+    batch = encode_batch(tok, texts, cfg.max_len)
+    with torch.no_grad():
+        latent = encode_text(model, texts, alpha_delta=0.2)
+        direct = model.encode(batch.src, batch.pad_mask, 0.2)
+    torch.testing.assert_close(latent.mu, direct.mu)
+    out = reconstruct_text(model, texts, alpha_delta=0.2)
+    assert out == decode_batch(tok, model.generate(direct)) and all(isinstance(t, str) for t in out)
+    model.tokenizer = None
+    with pytest.raises(ValueError, match="no tokenizer"):
+        encode_text(model, texts)

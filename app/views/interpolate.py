@@ -515,13 +515,13 @@ output.plot(cache.path_player(key, texts, steps, grid, path_rows, tuple(labels))
 
 @st.fragment
 def on_the_map() -> None:
-    """The path's mixtures placed on the latent map (opt-in: the map's first fit takes a minute)."""
+    """The path's mixtures placed on the latent map (opt-in: without a shipped map its first fit takes a minute)."""
     show = st.toggle(
         "Draw the path on the latent map",
         key=state.wkey(PAGE, "map"),
         persist_state="session",
-        help="The components each step's mixture holds, placed with the Latent map's own UMAP, and the "
-        "weighted centre of each step joined into a line.",
+        help="The components each step's mixture holds, placed on the Latent map's layout by their nearest "
+        "corpus means, and the weighted centre of each step joined into a line.",
     )
     publish()
     if not show:

@@ -4,7 +4,7 @@ what its axes encode (measured: how much token position and token identity expla
 import streamlit as st
 
 from app import analysis, cache, chooser, figures, messages, output, state
-from nvae import map_stats
+from nvae import latent_map, map_stats
 
 PAGE = "latent-map"
 DEFAULT = ["The game was released in Japan in 2011."]
@@ -13,17 +13,18 @@ N_TOKENS = 10  # tokens named when colouring by token
 
 INTRO_NVAE = f"""
 Each point is a retained component of one of {N_SENTENCES} WikiText-2 test sentences: its mean
-vector, placed in 2-D by UMAP (computed once per checkpoint, then cached). The caption under the
-controls says what the layout's axes mostly encode, **measured**: how much of it token position and
-token identity explain. Your sentences' components are drawn on top in red, sized by weight π;
-draw a **box or lasso** around points to list their sentences and tokens.
+vector, placed in 2-D by UMAP (shipped with the checkpoint, or computed once and cached). The caption
+under the controls says what the layout's axes mostly encode, **measured**: how much of it token
+position and token identity explain. Your sentences' components are drawn on top in red, sized by
+weight π, each placed among its nearest corpus means; draw a **box or lasso** around points to list
+their sentences and tokens.
 """
 INTRO_BASELINE = f"""
 This checkpoint is a **{{kind}} baseline**, whose latent is {{latent}}. Each point is one such vector
-(its mean) from one of {N_SENTENCES} WikiText-2 test sentences, placed in 2-D by UMAP (computed once
-per checkpoint, then cached). The caption under the controls says what the layout's axes mostly
-encode, measured. Your sentences' vectors are drawn on top in red; draw a **box or lasso** around
-points to list their sentences and tokens.
+(its mean) from one of {N_SENTENCES} WikiText-2 test sentences, placed in 2-D by UMAP (shipped with
+the checkpoint, or computed once and cached). The caption under the controls says what the layout's
+axes mostly encode, measured. Your sentences' vectors are drawn on top in red, each placed among its
+nearest corpus vectors; draw a **box or lasso** around points to list their sentences and tokens.
 """
 PROJECTIONS = {"means": "the means (plain UMAP)", "residual": "the means with position removed"}
 COLOURS = {"token": f"token ({N_TOKENS} most frequent)", "weight": "weight π", "position": "token position"}
@@ -33,15 +34,30 @@ model, key = chooser.get_model()
 baseline = analysis.is_baseline(model.cfg)
 messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 
-with st.spinner(
-    f"Encoding {N_SENTENCES} test sentences and fitting UMAP (once per checkpoint; this can take a minute)…"
-):
-    sentences, corpus, _ = cache.latent_map(model, key, N_SENTENCES)
-with st.spinner(
-    "Measuring what the layout encodes, and fitting a second layout with position removed "
-    "(once per checkpoint; this can take a minute)…"
-):
-    measures = cache.map_measures(model, key, N_SENTENCES)
+slot = st.empty()
+
+
+def show_progress(done: int, total: int, what: str) -> None:
+    """Drawn only while the map is computed (no usable latent_map.npz shipped with the checkpoint)."""
+    slot.progress(
+        min(1.0, done / max(total, 1)),
+        text=f"Building the latent map of {N_SENTENCES} test sentences (once per checkpoint; this can take a "
+        f"minute or two): {what}…",
+    )
+
+
+with st.spinner(f"Loading the latent map of {N_SENTENCES} test sentences…"):
+    try:
+        data = cache.latent_map(model, key, N_SENTENCES, progress=show_progress)
+    except ValueError as err:  # too few components to lay out (a checkpoint that prunes everything)
+        slot.empty()
+        st.error(f"No latent map for this checkpoint: {err}.")
+        st.stop()
+slot.empty()
+if data.notice:
+    st.info(f"{data.notice} The map was computed by this app instead (`python -m nvae map` writes a new file).")
+sentences, corpus = data.sentences, data.points
+measures = cache.map_measures(model, key, N_SENTENCES)
 
 PARAMS = [
     state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
@@ -76,9 +92,13 @@ state.publish(
     PARAMS, {"s": state.lines_to_texts(raw), "colour": colour, "proj": projection}, chooser.checkpoint_extra()
 )
 
-with st.spinner("Fitting the layout with position removed (once per checkpoint; this can take a minute)…"):
-    reducer, _ = cache.map_projection(model, key, N_SENTENCES, projection)
-    here = cache.layout_measures(model, key, N_SENTENCES, projection)
+layout = data.layouts[projection]
+here = cache.layout_measures(model, key, N_SENTENCES, projection)
+ORIGINS = {
+    "shipped": "shipped with the checkpoint (its latent_map.npz, written {created} by `python -m nvae map`)",
+    "cached": "computed by this app on an earlier visit and kept on disk",
+    "computed": "computed by this app on this visit (kept on disk for later visits)",
+}
 
 
 r2 = map_stats.show_r2
@@ -98,12 +118,18 @@ def measured_caption() -> str:
     others = {p: m for p, m in measures["layouts"].items() if p != projection}
     for p, m in others.items():
         text += f" On the layout of {PROJECTIONS[p]}: position R² = {r2(m['position'])}, token R² = {r2(m['token'])}."
-    if projection == measures["default"] and len(measures["layouts"]) > 1:
+    if projection == measures["default"] == "residual":
         text += " This view opens by default because position explains less of it."
     return text
 
 
 st.caption(measured_caption())
+st.caption(
+    f"Layout {ORIGINS.get(data.origin, data.origin).format(created=data.created[:10] or 'earlier')}. "
+    f"Your sentences' {'vectors' if baseline else 'components'} are placed by their "
+    f"{latent_map.K_NEIGHBOURS} nearest corpus means ({len(data.reference):,} of the {data.n_points:,} are "
+    f"kept for this), weighted by 1 / distance in the space this layout was fitted on, not by UMAP itself."
+)
 
 check = analysis.check_text(raw)
 user, user_xy = None, None
@@ -124,9 +150,7 @@ top = map_stats.top_tokens(corpus["token"], N_TOKENS)
 def map_and_selection() -> None:
     """The map and the list of selected points: a selection reruns only this part."""
     title = "Component means of the corpus sample (UMAP)" + (", position removed" if projection == "residual" else "")
-    fig = figures.latent_map(
-        reducer.embedding_, corpus, sentences, user_xy, user, check.texts, colour, top_tokens=top, title=title
-    )
+    fig = figures.latent_map(layout, corpus, sentences, user_xy, user, check.texts, colour, top_tokens=top, title=title)
     event = output.plot(fig, "latent-map", key="map", on_select="rerun", selection_mode=("box", "lasso"))
     points = event.selection.points if event and event.selection else []
     rows = analysis.selected_rows(points, corpus, sentences, user, check.texts)
