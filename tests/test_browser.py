@@ -259,7 +259,9 @@ def test_shared_link_restores_view(server, page):
     a, b = "The ship sailed at dawn.", "A storm hit the coast."
     open_page(page, server, "interpolate", f"a={quote(a)}&b={quote(b)}&tau=0.3")
     inputs = page.locator('[data-testid="stTextInput"] input')
-    assert inputs.nth(0).input_value() == a and inputs.nth(1).input_value() == b
+    # the page may render its inputs a moment after the run has finished: wait for their values
+    sync_api.expect(inputs.nth(0)).to_have_value(a, timeout=SLOW)
+    sync_api.expect(inputs.nth(1)).to_have_value(b, timeout=SLOW)
     assert any("τ = 0.30" in c for c in texts(page, "stCaptionContainer"))
     open_page(page, server, "", "s=First%20one.&s=Second%20one.&ad=1")
     # on a busy machine the run may start after idle() returned: wait for its output
