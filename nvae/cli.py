@@ -19,6 +19,7 @@ from .commands import (
     cmd_interpolate,
     cmd_lm,
     cmd_map,
+    cmd_pairs,
     cmd_sample,
     cmd_study,
     cmd_train,
@@ -167,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
     sp.add_argument("--out", default=None, help="also write the JSON to this file")
     sp.set_defaults(func=cmd_study)
+
+    sp = with_model(
+        sub.add_parser("pairs", help="the interpolation study of a TSV of sentence pairs (A<TAB>B per line), as JSON")
+    )
+    sp.add_argument("file")
+    sp.add_argument("--steps", type=number(3, 41, integer=True, what="an integer"), default=11, help="taus per pair")
+    sp.add_argument("--grid", choices=["linear", "logodds"], default="linear", help="how the taus are spread")
+    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
+    sp.add_argument("--out", default=None, help="also write the JSON to this file")
+    sp.set_defaults(func=cmd_pairs)
 
     sp = sub.add_parser("lm", help="the fluency language model: train it, or score sentences with it")
     sp.add_argument("action", choices=["train", "score"])

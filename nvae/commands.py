@@ -261,6 +261,30 @@ def cmd_study(args) -> None:
     emit(res)
 
 
+def cmd_pairs(args) -> None:
+    """The batch interpolation study of a TSV of sentence pairs (the Interpolate page's), as JSON."""
+    from . import paths_study
+
+    model = _load(args)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read {args.file}: {err.strerror or err}") from None
+    parsed = paths_study.parse_pairs(data)
+    if parsed.errors:
+        raise UsageError(f"{args.file}: {parsed.errors[0]}")
+    for notice in parsed.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    ad = check_alpha_delta(model, args.alpha_delta)
+    result = paths_study.study(model, parsed.pairs, args.steps, args.grid, ad)
+    inputs = [{"line": n, "a": a, "b": b} for n, (a, b) in zip(parsed.lines, parsed.pairs)]
+    res = paths_study.study_json(result, {"checkpoint": str(args.checkpoint), "file": args.file}, inputs)
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+    emit(res)
+
+
 def cmd_lm(args) -> None:
     from .lm import load_lm, train_lm
 

@@ -68,6 +68,10 @@ def _table(tmp):
         (["study", "--checkpoint", "{nvae}", "{tmp}/missing.txt"], "cannot read"),
         (["study", "--checkpoint", "{vt}", "{tmp}/binary.txt"], "baseline"),
         (["study", "--checkpoint", "{nvae}", "{tmp}/binary.txt", "--alpha-delta", "-1"], "alpha"),
+        (["pairs", "--checkpoint", "{nvae}", "{tmp}/missing.tsv"], "cannot read"),
+        (["pairs", "--checkpoint", "{nvae}", "{tmp}/binary.txt"], "binary"),
+        (["pairs", "--checkpoint", "{nvae}", "{tmp}/binary.txt", "--steps", "2"], "between"),
+        (["pairs", "--checkpoint", "{nvae}", "{tmp}/binary.txt", "--grid", "cubic"], "grid"),
         (["map", "{tmp}/nope"], "nope"),
         (["map", "{nvae}", "--sentences", "5"], "between"),
         (["map", "{vt}", "--device", "tpu9"], "device"),
@@ -123,3 +127,25 @@ def test_commands_leave_the_callers_grad_mode_alone(ckpts, capsys):
     assert main(["encode", "--checkpoint", ckpts["nvae"], "The cat sat on the mat."]) == 0
     assert main(["sample", "--checkpoint", ckpts["nvae"], "--n", "1"]) == 0
     assert torch.is_grad_enabled()  # later code in the same process (tests, notebooks) can still train
+
+
+def test_pairs_study_from_the_command_line_gives_the_library_numbers(ckpts, tmp_path, capsys):
+    import json
+
+    from nvae import paths_study
+    from nvae.checkpoint import load_checkpoint
+
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_text("The cat sat on the mat.\tA storm hit the coast.\nonly one column\nHe was born.\tShe left.\n")
+    out = tmp_path / "pairs.json"
+    assert main(["pairs", "--checkpoint", ckpts["nvae"], str(tsv), "--steps", "5", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    res = json.loads(captured.out)
+    assert res == json.loads(out.read_text())
+    assert "line 2" in captured.err  # the skipped line is named
+    assert [p["line"] for p in res["inputs"]] == [1, 3] and res["settings"]["steps"] == 5
+    model = load_checkpoint(ckpts["nvae"]).eval()
+    direct = paths_study.study(model, [(p["a"], p["b"]) for p in res["inputs"]], 5, "linear", None)
+    assert res["summary"]["median_distinct"] == direct["median_distinct"]
+    assert res["summary"]["median_largest_step"] == direct["median_largest_step"]
+    assert [r["strip"][2]["text"] for r in res["pairs"]] == [r["strip"][2]["text"] for r in direct["records"]]
