@@ -31,6 +31,7 @@ STATE_TENSORS = "training_state.safetensors"
 METRICS = "metrics.jsonl"
 MODEL_CARD = "MODEL_CARD.md"
 AGGREGATE = "aggregate.safetensors"  # a fit to the weights (nvae.sampling): stale once they change
+LATENT_MAP = "latent_map.npz"  # the app's Latent map (nvae.latent_map): stale once the weights change
 # Files nvae.checkpoint writes; everything else found in a destination folder is carried over.
 OWN_FILES = (WEIGHTS, CONFIG, TOKENIZER, STATE_JSON, STATE_TENSORS, AGGREGATE)
 # The files of a complete checkpoint (what an interrupted save may restore).

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from .checkpoint_format import LATENT_MAP
 from .cli_args import UsageError, check_alpha_delta, emit
 
 
@@ -90,6 +91,13 @@ def cmd_export(args) -> None:
             )
         model.cfg.alpha_delta = check_alpha_delta(model, args.alpha_delta)
     dest = save_checkpoint(dest, model, getattr(model, "train_cfg", None), half=args.half)
+    stale_map = dest / LATENT_MAP
+    if stale_map.exists():  # it was fitted on the weights this export replaced
+        stale_map.unlink()
+        print(
+            f"note: removed {stale_map} (made for the replaced weights); rebuild it with: nvae map {dest}",
+            file=sys.stderr,
+        )
     for name in (METRICS, "run.json"):
         if (run / name).exists():
             shutil.copy(run / name, dest / name)

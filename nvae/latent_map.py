@@ -31,8 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from . import map_stats
+from .checkpoint_format import LATENT_MAP
 
-FILE_NAME = "latent_map.npz"
+FILE_NAME = LATENT_MAP
 FORMAT_VERSION = 1
 PROJECTIONS = ("means", "residual")  # the means; the means with position removed
 DEFAULT_SENTENCES = 300

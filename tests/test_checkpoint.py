@@ -550,8 +550,12 @@ def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp
     assert main(["export", str(src), str(dest), "--half"]) == 2
     assert "--force" in capsys.readouterr().err
     assert (dest / "model.safetensors").read_bytes() == before
+    (dest / "latent_map.npz").write_bytes(b"a map of the old weights")
+    capsys.readouterr()
     assert main(["export", str(src), str(dest), "--half", "--force"]) == 0
     assert (dest / "model.safetensors").read_bytes() != before
+    # the old weights' Latent map does not survive the replacement, and the user is told how to rebuild it
+    assert not (dest / "latent_map.npz").exists() and "nvae map" in capsys.readouterr().err
 
 
 def test_train_refuses_to_start_over_an_existing_run(tmp_path, capsys):
