@@ -13,7 +13,14 @@ untrained-but-valid model, saved as a checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -96,3 +103,38 @@ def test_responsive_checkpoint_reacts_to_alpha_delta(tmp_path):
         low = int(model.encode(batch.src, batch.pad_mask, alpha_delta=0.01).n_retained[0])
         high = int(model.encode(batch.src, batch.pad_mask, alpha_delta=1.0).n_retained[0])
     assert low < high
+
+
+@contextlib.contextmanager
+def serve_app(env: dict[str, str], log_path: Path):
+    """`streamlit run app/main.py` on a free port with `env` added to the environment, its output in
+    `log_path`; yields the base URL once the server answers its health check, stops it on exit."""
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port)]
+    command += ["--server.headless", "true"]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            command, cwd=root, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        url = f"http://localhost:{port}"
+        try:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                        break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"streamlit did not start: {Path(log_path).read_text()[-2000:]}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

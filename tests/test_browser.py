@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from helpers import make_app_checkpoints
+from helpers import make_app_checkpoints, serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -62,12 +58,6 @@ if not Path(CHROMIUM).is_file():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app on a free port; yields its base URL."""
@@ -76,55 +66,16 @@ def server(tmp_path_factory):
     checkpoint = os.environ.get("NVAE_BROWSER_CHECKPOINT") or str(paths["nvae"])
     # with a real checkpoint, list its neighbours (e.g. the shipped baselines) rather than the test ones
     listed = str(Path(checkpoint).resolve().parent) if os.environ.get("NVAE_BROWSER_CHECKPOINT") else str(folder)
-    port = _free_port()
     env = dict(
-        os.environ,
         NVAE_CHECKPOINT=checkpoint,
         NVAE_CHECKPOINTS_DIR=listed,
         NVAE_APP_MAP_SENTENCES=os.environ.get("NVAE_APP_MAP_SENTENCES", "120"),
         NVAE_APP_CACHE_DIR=str(folder / "map-cache"),
     )
-    log = open(folder / "server.log", "w")
     SERVER_LOGS["current"] = folder / "server.log"
     SERVER_LOGS["checkpoint"] = Path(checkpoint)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app/main.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    with serve_app(env, folder / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")

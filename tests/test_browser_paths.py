@@ -6,18 +6,12 @@ a shared link to a path through four sentences reopens it."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import pytest
-from helpers import make_app_checkpoints
+from helpers import make_app_checkpoints, serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -42,64 +36,19 @@ if not Path(CHROMIUM).is_file():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app on a free port, on the tiny checkpoints; yields its base URL."""
     folder = tmp_path_factory.mktemp("browser-paths-ckpts")
     paths = make_app_checkpoints(folder)
-    port = _free_port()
     env = dict(
-        os.environ,
         NVAE_CHECKPOINT=str(paths["nvae"]),
         NVAE_CHECKPOINTS_DIR=str(folder),
         NVAE_APP_MAP_SENTENCES="60",
         NVAE_APP_CACHE_DIR=str(folder / "map-cache"),
     )
-    log = open(folder / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app/main.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
+    with serve_app(env, folder / "server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
     text = (folder / "server.log").read_text()
     assert "Traceback" not in text, text[-2000:]
 
