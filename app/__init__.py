@@ -10,7 +10,10 @@ cache.py      the caches: the shared model (st.cache_resource) and the pages' re
 chooser.py    which checkpoint: those there are, the session's choice, `?ckpt=`, the model or an error
 analysis.py   what shapes the display (no streamlit, no model calls): text checks, slider stops,
               labels, tables, the map's layout
-figures.py    pure functions -> plotly figures
+*_figures.py  pure functions -> plotly figures, by topic: figure_style.py (colours, template,
+              safe text, HTML export), component_figures.py, attention_figures.py,
+              sparsity_figures.py, interpolation_figures.py, player_figures.py (the animations),
+              training_figures.py, walkthrough_figures.py
 state.py      session state and shareable, validated URL query parameters
 messages.py   page titles and intros, link notices, text and token notices, the BLEU flag
 controls.py   the alpha^Delta control and its URL parameter

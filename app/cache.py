@@ -28,8 +28,8 @@ from typing import Any
 import streamlit as st
 import torch
 
-from app import path_figures
-from nvae import paths_study, readout, study, walkthrough
+from app import player_figures
+from nvae import paths_study, readout, sentence_paths, study, walkthrough
 from nvae.checkpoint import fingerprint, load_checkpoint
 from nvae.checkpoint_format import CheckpointError
 from nvae.examples import pairs, sentences
@@ -118,18 +118,18 @@ def interpolation_strip_of(path: Path, text_a: str, text_b: str, taus: tuple[flo
     return interpolation_strip(load_model(path), checkpoint_key(path), text_a, text_b, taus)
 
 
-# -- paths through several sentences, and the study of many pairs (nvae.paths_study) ---------------
+# -- paths through several sentences (nvae.sentence_paths), the study of many pairs (nvae.paths_study) --
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def waypoints(_model, key: str, texts: tuple[str, ...]):
     """The sentences of a path, encoded once (shared, never changed)."""
-    return paths_study.encode_waypoints(_model, list(texts))
+    return sentence_paths.encode_waypoints(_model, list(texts))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def path_strip(_model, key: str, texts: tuple[str, ...], steps: int, grid: str):
-    return paths_study.path_strip(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
+    return sentence_paths.path_strip(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
 
 
 def path_strip_of(path: Path, texts: tuple[str, ...], steps: int, grid: str):
@@ -147,30 +147,30 @@ def path_player(key: str, texts: tuple[str, ...], steps: int, grid: str, _rows: 
     """The path player's figure (a plotly animation: building it costs more than a slider move may),
     named by the model's key and the path's settings (`_rows`, the path they give, is not hashed).
     Shared and read-only."""
-    return path_figures.path_player(_rows, list(labels))
+    return player_figures.path_player(_rows, list(labels))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def study_animation(key: str, pairs: tuple, steps: int, grid: str, caption: str, _result: dict):
     """The study's strips as an animation, named by the model's key, the pairs and the settings."""
-    return path_figures.study_animation(_result, caption)
+    return player_figures.study_animation(_result, caption)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def path_map_figure(
     _model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str, _rows, labels
 ):
-    """The path drawn on the latent map of `projection` (`path_figures.path_map`)."""
+    """The path drawn on the latent map of `projection` (`player_figures.path_map`)."""
     comps, xy = path_on_map(_model, key, n_sentences, projection, texts, steps, grid)
     layout = latent_map(_model, key, n_sentences).layouts[projection]
-    return path_figures.path_map(layout, comps, xy, _rows, list(labels))
+    return player_figures.path_map(layout, comps, xy, _rows, list(labels))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def path_on_map(_model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str):
-    """The path's components (`paths_study.path_components`) and their places on the map of
+    """The path's components (`sentence_paths.path_components`) and their places on the map of
     `projection` ("means" or "residual"), by their nearest corpus means (`LatentMap.place`)."""
-    comps = paths_study.path_components(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
+    comps = sentence_paths.path_components(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
     xy = latent_map(_model, key, n_sentences).place(comps["means"], comps["position"], projection)
     return comps, xy
 

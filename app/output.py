@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import figures
+from app import figure_style
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -72,7 +72,7 @@ def plot(fig, stem: str, key: str, note: str | None = None, **kwargs):
     event = st.plotly_chart(fig, key=key, **kwargs)
     st.download_button(
         "Figure as HTML",
-        data=lambda: figures.to_html(figures.with_note(fig, note) if note else fig).encode(),
+        data=lambda: figure_style.to_html(figure_style.with_note(fig, note) if note else fig).encode(),
         file_name=f"{stem}.html",
         mime="text/html",
         key=f"{key}_html",

@@ -176,6 +176,9 @@ def cmd_evaluate(args) -> None:
             lm=args.lm,
             limit=args.limit,
             use_cache=cache,
+            data=args.data,
+            corpus=args.corpus,
+            split=args.split,
         )
         report(model, ids, spec)
     if args.model_card:
@@ -201,7 +204,8 @@ def _parse_settings(items: list[str] | None) -> dict:
 
 def cmd_train(args) -> None:
     from .config import RECIPES, ConfigError, ModelConfig, TrainConfig, apply_settings, load_configs
-    from .train import RunExists, train
+    from .train import train
+    from .train_setup import RunExists
 
     model_cfg, train_cfg = ModelConfig(), TrainConfig()
     if args.config:

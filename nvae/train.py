@@ -12,19 +12,17 @@
   keeping the last good checkpoint.
 
 Run layout: RUN/checkpoint/ (the checkpoint), RUN/metrics.jsonl, RUN/tokenizer.json.
+What the loop needs before its first step is in `train_setup`, its schedules in `schedules`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import shutil
 import signal
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +34,20 @@ from .atomic import recover_interrupted_save
 from .checkpoint import load_checkpoint, save_checkpoint
 from .checkpoint_format import CONFIG, REQUIRED_FILES, STATE_JSON
 from .config import ModelConfig, TrainConfig, load_configs
-from .data import LengthBatcher, load_sentences
+from .data import LengthBatcher
 from .metrics import reconstruct
 from .model import NVAE
-from .text import collate, load_tokenizer, train_tokenizer
+from .schedules import alpha_delta_floor, eval_alpha_deltas, kl_weight, lr_lambda
+from .text import collate
+from .train_setup import (
+    amp_context,
+    barrier,
+    check_run_folder,
+    dist_setup,
+    hardware_summary,
+    param_groups,
+    prepare_data,
+)
 from .train_state import capture_rng, load_training_state, restore_rng
 
 MAX_BAD_STEPS = 20
@@ -47,193 +55,6 @@ MAX_BAD_STEPS = 20
 
 class TrainingStopped(RuntimeError):
     """Training stopped early (repeated non-finite losses)."""
-
-
-class RunExists(ValueError):
-    """The run folder already holds a run, and neither resume nor overwrite was asked for."""
-
-
-RUN_FILES = ("checkpoint", "metrics.jsonl", "run.json", "tokenizer.json")
-
-
-def check_run_folder(run: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to start a new run over an old one unless asked; with overwrite, remove the old run's
-    files (only those a run writes)."""
-    present = [name for name in RUN_FILES if (run / name).exists()]
-    if not present or resume:
-        return
-    if not overwrite:
-        raise RunExists(
-            f"{run} already holds a run ({', '.join(present)}): pass --resume to continue it or "
-            f"--overwrite to start again from scratch"
-        )
-    for name in present:
-        target = run / name
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-
-
-# -- distributed helpers --------------------------------------------------------------------------
-
-
-def _dist_setup(device_arg: str | None) -> tuple[int, int, torch.device]:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device_arg:
-        device = torch.device(device_arg)
-    elif torch.cuda.is_available():
-        device = torch.device("cuda", local)
-    else:
-        device = torch.device("cpu")
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return rank, world, device
-
-
-def _barrier(world: int) -> None:
-    if world > 1:
-        dist.barrier()
-
-
-def _amp_context(amp: str, device: torch.device):
-    if amp == "auto":
-        amp = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "none"
-    if amp == "none":
-        return nullcontext(), None
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
-    return torch.autocast(device.type, dtype=dtype), scaler
-
-
-def lr_lambda(cfg: TrainConfig):
-    def f(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / max(cfg.warmup_steps, 1)
-        progress = (step - cfg.warmup_steps) / max(cfg.max_steps - cfg.warmup_steps, 1)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-    return f
-
-
-def kl_weight(cfg: TrainConfig, step: int) -> float:
-    """0 before kl_start_step, then a linear ramp to 1 over kl_anneal_steps."""
-    if step < cfg.kl_start_step:
-        return 0.0
-    if cfg.kl_anneal_steps <= 0:
-        return 1.0
-    return min(1.0, (step - cfg.kl_start_step) / cfg.kl_anneal_steps)
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float):
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (decay if p.dim() >= 2 and "embed" not in name else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def alpha_delta_floor(train_cfg: TrainConfig, model_cfg: ModelConfig, step: int) -> float:
-    """log of the smallest alpha^Delta a loss-conditional run draws at `step`.
-
-    With `alpha_delta_warmup_min` set, the draws stay at or above it until kl_start_step (the
-    decoder first learns to read a latent that keeps its components), then the floor moves down,
-    log-linearly, to alpha_delta_min over kl_anneal_steps.
-    """
-    lo = math.log(model_cfg.alpha_delta_min)
-    warm = train_cfg.alpha_delta_warmup_min
-    if not warm or warm <= model_cfg.alpha_delta_min:
-        return lo
-    start = math.log(min(warm, model_cfg.alpha_delta_max))
-    if step < train_cfg.kl_start_step:
-        return start
-    if train_cfg.kl_anneal_steps <= 0:
-        return lo
-    w = min(1.0, (step - train_cfg.kl_start_step) / train_cfg.kl_anneal_steps)
-    return start + w * (lo - start)
-
-
-def eval_alpha_deltas(cfg: ModelConfig, n: int = 3) -> list[float]:
-    """Where periodic evaluation also reads a loss-conditional model: n log-spaced values strictly
-    inside its training range (none for a model trained at one alpha^Delta)."""
-    if not cfg.alpha_delta_conditional or cfg.model_type != "nvae":
-        return []
-    lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
-    return [round(math.exp(lo + (hi - lo) * (k + 1) / (n + 1)), 5) for k in range(n)]
-
-
-def hardware_summary(dev: torch.device) -> str:
-    """A one-line description of where this run trains (for the model card)."""
-    if dev.type == "cuda":
-        return f"{torch.cuda.get_device_name(dev)} (CUDA), torch {torch.__version__}"
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
-
-
-# -- data -----------------------------------------------------------------------------------------
-
-
-HOLD_OUT_EVERY = 20  # a text-file corpus without valid_data: every 20th sentence is validation
-
-
-def corpus_splits(train_cfg: TrainConfig) -> tuple[list[str], list[str], str]:
-    """(training sentences, evaluation sentences, where the evaluation sentences come from).
-
-    A named corpus gives its `split` and `eval_split`. A text file (`data=FILE`) has no splits: its
-    evaluation sentences are `valid_data` when given, else every HOLD_OUT_EVERY-th sentence of the
-    file, held out of training (eval_split "train" evaluates on the training sentences instead).
-    """
-    data = train_cfg.data
-    if Path(data).is_file():
-        every = load_sentences(data, "train")
-        if train_cfg.valid_data:
-            return every, load_sentences(train_cfg.valid_data, "validation"), f"{train_cfg.valid_data} (valid_data)"
-        held = set(range(HOLD_OUT_EVERY - 1, len(every), HOLD_OUT_EVERY)) if len(every) >= 2 else set()
-        if len(every) >= 2 and not held:
-            held = {len(every) - 1}
-        train_sents = [s for i, s in enumerate(every) if i not in held]
-        if train_cfg.eval_split == "train":
-            return train_sents, train_sents, f"{data} (the training sentences themselves)"
-        eval_sents = [every[i] for i in sorted(held)]
-        return (
-            train_sents,
-            eval_sents,
-            f"{data} (every {HOLD_OUT_EVERY}th sentence, {len(eval_sents)} held out of training)",
-        )
-    train_sents = load_sentences(data, train_cfg.split)
-    if train_cfg.valid_data:
-        return train_sents, load_sentences(train_cfg.valid_data, "validation"), f"{train_cfg.valid_data} (valid_data)"
-    if not train_cfg.eval_split:
-        return train_sents, [], "none"
-    return train_sents, load_sentences(data, train_cfg.eval_split), f"{data}:{train_cfg.eval_split}"
-
-
-def prepare_data(run: Path, train_cfg: TrainConfig, rank: int, world: int, resume: bool):
-    """Sentences -> tokenizer (trained once on the training sentences, saved in the run) -> token
-    ids of the training and evaluation sets, and where the evaluation set comes from."""
-    train_sents, eval_sents, eval_from = corpus_splits(train_cfg)
-    tok_path = run / "tokenizer.json"
-    if not (resume and tok_path.exists()):
-        if rank == 0:
-            tok = train_tokenizer(train_sents, train_cfg.vocab_size)
-            tok.save(str(tok_path))
-        _barrier(world)
-    tok = load_tokenizer(tok_path)
-
-    def ids_of(sents: list[str]) -> list[list[int]]:
-        encodings = tok.encode_batch(sents)
-        return [e.ids for e in encodings if train_cfg.min_tokens <= len(e.ids) <= train_cfg.max_tokens]
-
-    train_ids = ids_of(train_sents)
-    eval_ids = ids_of(eval_sents)[: train_cfg.eval_sentences] if train_cfg.eval_split or train_cfg.valid_data else []
-    return tok, train_ids, eval_ids, eval_from
 
 
 # -- the loop -------------------------------------------------------------------------------------
@@ -253,16 +74,16 @@ def train(
     `resume` (continue) or `overwrite` (start again). `stop_after` ends the call after that many
     steps of this call (used by tests to simulate an interrupted run)."""
     run = Path(run)
-    rank, world, dev = _dist_setup(device)
+    rank, world, dev = dist_setup(device)
     is_main = rank == 0
     ckpt_dir = run / "checkpoint"
     if is_main:
         check_run_folder(run, resume, overwrite)
         run.mkdir(parents=True, exist_ok=True)
-    _barrier(world)
+    barrier(world)
     if is_main and resume:
         recover_interrupted_save(ckpt_dir, REQUIRED_FILES)  # a kill between the two renames of an atomic save
-    _barrier(world)
+    barrier(world)
     if resume and (ckpt_dir / STATE_JSON).exists():
         model_cfg, _ = load_configs(ckpt_dir / CONFIG)
     elif resume:
@@ -289,7 +110,7 @@ def train(
 
     torch.manual_seed(train_cfg.seed)  # identical initial weights on every rank
     model = NVAE(model_cfg, tok).to(dev)
-    opt = torch.optim.AdamW(_param_groups(model, train_cfg.weight_decay), lr=train_cfg.lr, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(param_groups(model, train_cfg.weight_decay), lr=train_cfg.lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(train_cfg))
     step, epoch, offset = 0, 0, 0
     if resume:
@@ -313,7 +134,7 @@ def train(
     batcher = LengthBatcher(
         [len(s) for s in train_ids], train_cfg.batch_size, seed=train_cfg.seed, rank=rank, world_size=world
     )
-    amp_ctx, scaler = _amp_context(train_cfg.amp, dev)
+    amp_ctx, scaler = amp_context(train_cfg.amp, dev)
     metrics_path = run / "metrics.jsonl"
 
     stop = {"signal": None}
@@ -343,7 +164,7 @@ def train(
                     "extra": {"epoch": epoch, "offset": offset},
                 },
             )
-        _barrier(world)
+        barrier(world)
 
     def log(record: dict) -> None:
         if is_main:
@@ -475,7 +296,7 @@ def train(
                         tqdm.write(
                             f"  alpha_delta {ad:.3g}: BLEU {res['bleu']:.2f}  retained {res['retained_proportion']:.3f}"
                         )
-                _barrier(world)
+                barrier(world)
             if step % train_cfg.checkpoint_every == 0 or step == train_cfg.max_steps:
                 save()
             if stop_after is not None and steps_this_call >= stop_after:

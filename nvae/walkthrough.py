@@ -219,7 +219,7 @@ def query_plane(tr: Trace, t: int, h: int) -> dict:
     vector, sum_i w_i (var_i u + s mu_i) / (var_i + s), lands among the projected means as it does in
     P dimensions. Each component's variance is drawn along the two axes (its marginal variance there).
 
-    Returns what `figures.denoising_2d` draws (means, variances, weights, labels, query, result) and
+    Returns what `attention_figures.denoising_2d` draws (means, variances, weights, labels, query, result) and
     plain numbers: the true distance |E[v | u] - u| and the share of the means' spread the plane shows."""
     T, H = tr.queries.shape[:2]
     if not (0 <= t < T and 0 <= h < H):

@@ -1,11 +1,15 @@
-"""Shared fixtures: tiny checkpoints (built by `helpers.make_tiny_checkpoint`) for the CLI and app tests."""
+"""Shared fixtures: tiny checkpoints (built by `helpers.make_tiny_checkpoint`) for the CLI and app
+tests, the app's checkpoints (`helpers.make_app_checkpoints`) and the environment that points the app
+at them. An AppTest module asks for them with
+`pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from helpers import make_tiny_checkpoint
+import torch
+from helpers import make_app_checkpoints, make_tiny_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +20,29 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_baseline_checkpoint(tmp_path_factory) -> Path:
     return make_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "baseline-vt", model_type="vt")
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """tiny-nvae, baseline-vt and broken (`helpers.make_app_checkpoints`), built once a session."""
+    return make_app_checkpoints(tmp_path_factory.mktemp("app-ckpts"))
+
+
+@pytest.fixture
+def app_env(app_checkpoints, monkeypatch, tmp_path_factory) -> dict[str, Path]:
+    """The app opened on tiny-nvae, with its folder's checkpoints listed, a latent map of 40
+    sentences, and the maps it computes kept in the session's temporary folder."""
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(app_checkpoints["nvae"]))
+    monkeypatch.setenv("NVAE_CHECKPOINTS_DIR", str(app_checkpoints["nvae"].parent))
+    monkeypatch.setenv("NVAE_APP_MAP_SENTENCES", "40")
+    monkeypatch.setenv("NVAE_APP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "app-map-cache"))
+    return app_checkpoints
+
+
+@pytest.fixture(scope="module")
+def restore_torch_threads():
+    """The app sets torch to one thread when it runs (cache.use_app_threads, from app/main.py); give
+    the tests after the module theirs back."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)

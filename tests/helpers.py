@@ -9,6 +9,12 @@ untrained-but-valid model, saved as a checkpoint.
                 pruned) and the latent sways the decoder. Still untrained: its text is gibberish.
   baseline-vt   a tiny VT baseline (position-wise interpolation)
   broken        a copy of tiny-nvae whose weights file is garbage
+
+`open_page(page, query)`: the app under streamlit.testing (AppTest) on one of its pages;
+`no_exception`, `metric`, `captions`: what the AppTest tests read off it. The fixtures that point the
+app at the checkpoints above are in conftest.py.
+
+`serve_app(env, log)`: the app served by `streamlit run`, for the browser tests.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import urllib.request
 from pathlib import Path
 
 import torch
+from streamlit.testing.v1 import AppTest
 
 from nvae.checkpoint import load_checkpoint, save_checkpoint
 from nvae.config import ModelConfig, TrainConfig
@@ -103,6 +110,41 @@ def test_responsive_checkpoint_reacts_to_alpha_delta(tmp_path):
         low = int(model.encode(batch.src, batch.pad_mask, alpha_delta=0.01).n_retained[0])
         high = int(model.encode(batch.src, batch.pad_mask, alpha_delta=1.0).n_retained[0])
     assert low < high
+
+
+# -- the app under streamlit.testing ---------------------------------------------------------------
+
+MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+APP_TIMEOUT = 300  # the latent map's first UMAP fit compiles numba code: slow on a busy machine
+
+
+def open_page(page: str, query: dict | None = None, fresh: bool = False) -> AppTest:
+    """Run the entry script, then switch to `page` (app/views/PAGE.py), `query` set before that page
+    runs. `fresh`: the query string the entry script left is cleared first, and the page is switched
+    to and run again even when it is Inspect (the entry script's own page)."""
+    at = AppTest.from_file(MAIN, default_timeout=APP_TIMEOUT)
+    at.run()
+    if page != "inspect" or fresh:
+        at.switch_page(f"views/{page}.py")
+    if fresh:
+        at.query_params.clear()
+    at.query_params.update(query or {})
+    if page != "inspect" or query or fresh:
+        at.run()
+    return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value of the first metric whose label starts with `label`."""
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
 
 
 @contextlib.contextmanager

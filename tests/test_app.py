@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import make_app_checkpoints
+from helpers import APP_TIMEOUT, MAIN, metric, no_exception, open_page
 from streamlit.testing.v1 import AppTest
 
-MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 PAGES = [
     "inspect",
     "sparsity",
@@ -23,54 +22,11 @@ PAGES = [
     "corpus_study",
     "walkthrough",
 ]
-TIMEOUT = 300  # the latent map's first UMAP fit compiles numba code: slow on a busy machine
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_torch_threads():
-    """The app sets torch to one thread when it runs (cache.use_app_threads, from app/main.py); give
-    other tests theirs back."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def app_checkpoints(tmp_path_factory):
-    return make_app_checkpoints(tmp_path_factory.mktemp("app-ckpts"))
-
-
-@pytest.fixture(autouse=True)
-def app_env(app_checkpoints, monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("NVAE_CHECKPOINT", str(app_checkpoints["nvae"]))
-    monkeypatch.setenv("NVAE_CHECKPOINTS_DIR", str(app_checkpoints["nvae"].parent))
-    monkeypatch.setenv("NVAE_APP_MAP_SENTENCES", "40")
-    monkeypatch.setenv("NVAE_APP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "app-map-cache"))
-    return app_checkpoints
-
-
-def open_page(page: str, query: dict | None = None) -> AppTest:
-    """Run the entry script, then switch to `page` (query parameters set before that page runs)."""
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    at.run()
-    if page != "inspect":
-        at.switch_page(f"views/{page}.py")
-    at.query_params.update(query or {})
-    if page != "inspect" or query:
-        at.run()
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
 
 
 def codes(at: AppTest) -> list[str]:
     return [c.value for c in at.code]
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label.startswith(label))
 
 
 def alerts(at: AppTest) -> list[str]:
@@ -89,7 +45,7 @@ def test_page_runs(page):
 
 
 def test_page_query_param_opens_page():
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at = AppTest.from_file(MAIN, default_timeout=APP_TIMEOUT)
     at.query_params["page"] = "interpolate"
     at.query_params["tau"] = "0.2"
     at.run()
@@ -99,7 +55,7 @@ def test_page_query_param_opens_page():
 
 
 def test_unknown_page_param_gives_notice():
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    at = AppTest.from_file(MAIN, default_timeout=APP_TIMEOUT)
     at.query_params["page"] = "<script>alert(1)</script>"
     at.run()
     no_exception(at)

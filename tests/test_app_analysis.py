@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import make_app_checkpoints
 
 from app import analysis
 from nvae import readout
@@ -24,9 +23,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, one_thread):
-    paths = make_app_checkpoints(tmp_path_factory.mktemp("analysis-ckpts"))
-    return {"nvae": load_checkpoint(paths["nvae"]), "vt": load_checkpoint(paths["baseline"])}
+def models(app_checkpoints, one_thread):
+    return {"nvae": load_checkpoint(app_checkpoints["nvae"]), "vt": load_checkpoint(app_checkpoints["baseline"])}
 
 
 # -- typed text ----------------------------------------------------------------------------------

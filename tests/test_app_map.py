@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from helpers import make_tiny_checkpoint
+from helpers import MAIN, captions, make_tiny_checkpoint
 from streamlit.testing.v1 import AppTest
 
 from nvae import latent_map
 from nvae.checkpoint import load_checkpoint
 
-MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
 N = 25
+pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
 
 def pca_layout(vectors, seed=0):
@@ -24,13 +23,6 @@ def pca_layout(vectors, seed=0):
     v = v - v.mean(0)
     _, _, vt = np.linalg.svd(v, full_matrices=False)
     return (v @ vt[:2].T).astype(np.float32)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_torch_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +67,6 @@ def open_map(monkeypatch, tmp_path, checkpoint: Path, query: dict | None = None)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def captions(at) -> list[str]:
-    return [c.value for c in at.caption]
 
 
 def the_map(at) -> dict:

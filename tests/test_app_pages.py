@@ -6,15 +6,11 @@ shows the real model's numbers."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import torch
-from helpers import make_app_checkpoints
+from helpers import metric, no_exception, open_page
 from streamlit.testing.v1 import AppTest
 
-MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
-TIMEOUT = 300
 SENTENCES = [
     "The cat sat on the mat.",
     "A storm hit the coast in June, 2011.",
@@ -25,46 +21,7 @@ SENTENCES = [
     "After the war, the town was rebuilt with money from the new government.",
     "The film was released in the United States in 1998.",
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_torch_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def app_checkpoints(tmp_path_factory):
-    return make_app_checkpoints(tmp_path_factory.mktemp("app-ckpts"))
-
-
-@pytest.fixture(autouse=True)
-def app_env(app_checkpoints, monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("NVAE_CHECKPOINT", str(app_checkpoints["nvae"]))
-    monkeypatch.setenv("NVAE_CHECKPOINTS_DIR", str(app_checkpoints["nvae"].parent))
-    monkeypatch.setenv("NVAE_APP_MAP_SENTENCES", "40")
-    monkeypatch.setenv("NVAE_APP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "app-map-cache"))
-    return app_checkpoints
-
-
-def open_page(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    at.run()
-    if page != "inspect":
-        at.switch_page(f"views/{page}.py")
-    at.query_params.update(query or {})
-    if page != "inspect" or query:
-        at.run()
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label.startswith(label))
+pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
 
 
 def alerts(at: AppTest) -> list[str]:
@@ -422,22 +379,3 @@ def test_bad_default_checkpoint_shows_error(which, page, app_checkpoints, monkey
     no_exception(at)
     assert at.error and "could not be loaded" in at.error[0].value
     assert at.selectbox, "the checkpoints that do exist are offered"
-
-
-def test_figure_notes_and_new_figures_are_inert():
-    from app import figures
-
-    points = [{"sentence": "<b>bold</b> & <script>x</script>", "tokens": 5, "retained": 3}] * 3
-    fig = figures.study_lengths(points)
-    assert all("<b>" not in str(h) and "<script>" not in str(h) for h in fig.data[0].hovertext)
-    noted = figures.with_note(fig, "Checkpoint x.\nCorpus: the file <img src=x onerror=alert(1)>.txt")
-    note = noted.layout.annotations[-1].text
-    assert "&lt;img" in note and "<img" not in note and noted.layout.meta["source"].startswith("Checkpoint x.")
-    assert len(fig.layout.annotations) == 0, "the page's own figure is left as it was"
-    assert "&lt;img" in figures.to_html(noted)
-    shares = figures.retained_shares([{"class": "[UNK]", "retained_share": 0.0, "count": 4}], "t")
-    assert list(shares.data[0].x) == [0.0] and shares.data[0].text[0] == "0% of 4"
-    sweep = figures.study_sweep([{"alpha_delta": 0.1, "retained_proportion": 0.5, "bleu": 40.0}], 0.1)
-    assert sweep.layout.xaxis.type == "linear"  # one value: no log axis to draw
-    bars = figures.next_token([{"token": "<i>", "id": 5, "probability": 0.7}], {"id": 5})
-    assert list(bars.data[0].y) == ["&lt;i&gt;"]

@@ -4,59 +4,20 @@ tiny checkpoints: no exception, settings in the URL, bad input gives a message, 
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
-from pathlib import Path
 
+import helpers
 import pytest
-import torch
-from helpers import make_app_checkpoints
+from helpers import captions, no_exception
 from streamlit.testing.v1 import AppTest
 
 from nvae import examples
 
-MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
-TIMEOUT = 300
 C, D = "The cat sat on the mat.", "He was born in London."
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_torch_threads():
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def app_checkpoints(tmp_path_factory):
-    return make_app_checkpoints(tmp_path_factory.mktemp("app-ckpts"))
-
-
-@pytest.fixture(autouse=True)
-def app_env(app_checkpoints, monkeypatch, tmp_path_factory):
-    monkeypatch.setenv("NVAE_CHECKPOINT", str(app_checkpoints["nvae"]))
-    monkeypatch.setenv("NVAE_CHECKPOINTS_DIR", str(app_checkpoints["nvae"].parent))
-    monkeypatch.setenv("NVAE_APP_MAP_SENTENCES", "40")
-    monkeypatch.setenv("NVAE_APP_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "app-map-cache"))
-    return app_checkpoints
-
-
-def open_page(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
-    at.run()
-    at.switch_page(f"views/{page}.py")
-    at.query_params.clear()
-    at.query_params.update(query or {})
-    at.run()
-    return at
-
-
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption]
+pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
+open_page = functools.partial(helpers.open_page, fresh=True)  # every page opened on a cleared query string
 
 
 def figures(at: AppTest) -> list[dict]:

@@ -1,4 +1,5 @@
-"""app/figures.py: the data each figure draws, and user text never reaching plotly as markup."""
+"""The figure modules (app/*_figures.py, app/figure_style.py): the data each figure draws, and user
+text never reaching plotly as markup."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from app import figures
+from app import (
+    attention_figures,
+    component_figures,
+    figure_style,
+    interpolation_figures,
+    player_figures,
+    sparsity_figures,
+    training_figures,
+    walkthrough_figures,
+)
 
 EVIL = "<script>alert(1)</script>"
 COMPONENTS = [
@@ -32,19 +42,19 @@ def all_text(fig: go.Figure) -> str:
 
 
 def test_plain_escapes_markup():
-    assert figures.plain("<b>&x</b>") == "&lt;b&gt;&amp;x&lt;/b&gt;"
-    assert figures.plain(3) == "3"
+    assert figure_style.plain("<b>&x</b>") == "&lt;b&gt;&amp;x&lt;/b&gt;"
+    assert figure_style.plain(3) == "3"
 
 
 def test_unique_labels():
-    assert figures.unique_labels(["a", "b", "a", "a"]) == ["a", "b", "a (2)", "a (3)"]
+    assert figure_style.unique_labels(["a", "b", "a", "a"]) == ["a", "b", "a (2)", "a (3)"]
 
 
 def test_component_bars():
-    fig = figures.component_bars(COMPONENTS)
+    fig = component_figures.component_bars(COMPONENTS)
     bars = fig.data[0]
     assert len(bars.x) == 4 and len(set(bars.x)) == 4  # the two "the" stay separate bars
-    assert list(bars.marker.color) == [figures.BLUE, figures.BLUE, figures.GREY, figures.BLUE]
+    assert list(bars.marker.color) == [figure_style.BLUE, figure_style.BLUE, figure_style.GREY, figure_style.BLUE]
     assert bars.y[1] == pytest.approx(0.6)
     assert bars.y[2] == pytest.approx(0.05 / 20.05)  # pruned: its share of the pseudo-counts
     assert fig.layout.yaxis.type == "log"
@@ -55,9 +65,9 @@ def test_token_strip_layout():
     tokens = [f"t{i}" for i in range(15)] + [EVIL]
     weights = [0.1] * 16
     kept = [True] * 15 + [False]
-    fig = figures.token_strip(tokens, weights, kept)
+    fig = component_figures.token_strip(tokens, weights, kept)
     z = np.asarray(fig.data[0].z, dtype=float)
-    assert z.shape == (2, figures.STRIP_WIDTH)
+    assert z.shape == (2, component_figures.STRIP_WIDTH)
     assert z[0, 0] == pytest.approx(0.1) and math.isnan(z[1, 3])  # pruned token: no colour
     assert fig.data[0].text[1][3] == "&lt;script&gt;alert(1)&lt;/script&gt;"
     assert math.isnan(z[1, 11])  # padding cell
@@ -65,15 +75,15 @@ def test_token_strip_layout():
 
 
 def test_token_strip_empty_and_zmax():
-    fig = figures.token_strip([], [], [])
-    assert np.asarray(fig.data[0].z, dtype=float).shape == (1, figures.STRIP_WIDTH)
-    fig = figures.token_strip(["a"], [0.2], [True], zmax=0.9)
+    fig = component_figures.token_strip([], [], [])
+    assert np.asarray(fig.data[0].z, dtype=float).shape == (1, component_figures.STRIP_WIDTH)
+    fig = component_figures.token_strip(["a"], [0.2], [True], zmax=0.9)
     assert fig.data[0].zmax == 0.9
 
 
 def test_attention_heatmap():
     weights = [[0.1, 0.9, 0.0, 0.0], [0.5, 0.25, 0.0, 0.25]]
-    fig = figures.attention_heatmap(["the", EVIL], COMPONENTS, weights)
+    fig = attention_figures.attention_heatmap(["the", EVIL], COMPONENTS, weights)
     hm = fig.data[0]
     assert np.asarray(hm.z).shape == (2, 4)
     assert len(hm.x) == 4 and len(hm.y) == 2
@@ -88,7 +98,7 @@ def test_sparsity_curve():
         "n_inputs": 10,
         "proportion": [0.2, 0.5, 0.9],
     }
-    fig = figures.sparsity_curve(curve, (0.1, 1.0))
+    fig = sparsity_figures.sparsity_curve(curve, (0.1, 1.0))
     assert list(fig.data[0].y) == [2, 5, 9] and list(fig.data[1].y) == [10.0, 50.0, 90.0]
     markers = [t for t in fig.data if t.name.startswith(("left", "right"))]
     assert [list(t.x) for t in markers] == [[0.1, 0.1], [1.0, 1.0]]
@@ -100,10 +110,30 @@ def test_sparsity_curve():
 
 def test_interpolation_bleu_with_baseline():
     rows = [{"tau": t / 10, "bleu_a": 100 - 10 * t, "bleu_b": 10 * t} for t in range(11)]
-    fig = figures.interpolation_bleu(rows, 0.3)
+    fig = interpolation_figures.interpolation_bleu(rows, 0.3)
     assert len(fig.data) == 2 and list(fig.data[0].x) == [r["tau"] for r in rows]
-    fig = figures.interpolation_bleu(rows, 0.3, rows, baseline_name=EVIL)
+    fig = interpolation_figures.interpolation_bleu(rows, 0.3, rows, baseline_name=EVIL)
     assert len(fig.data) == 4 and EVIL not in all_text(fig)
+
+
+def test_one_bleu_figure_for_strips_and_paths():
+    """Two models' strips (side by side) and a path with its baseline are drawn by `bleu_curves`:
+    the first run solid, the others dotted, one line per reference sentence."""
+    rows = [{"tau": t / 4, "bleu_a": 100 - 25 * t, "bleu_b": 25 * t} for t in range(5)]
+    fig = interpolation_figures.strip_bleu({"tiny-nvae": rows, EVIL: rows}.items(), 0.5)
+    assert [t.name for t in fig.data][:2] == ["tiny-nvae vs A", "tiny-nvae vs B"]
+    assert [t.line.dash for t in fig.data] == [None, None, "dot", "dot"]
+    assert fig.layout.title.text == interpolation_figures.STRIP_TITLE and EVIL not in all_text(fig)
+    path = [
+        {"step": k, "position": k / 2, "segment": min(k // 2, 1), "tau": (k % 2) / 2, "bleu": [90 - 20 * k, 20 * k, 10]}
+        for k in range(5)
+    ]
+    fig = interpolation_figures.path_bleu(path, ["A", "B", "C"], 1.0, path, "baseline-vt", "VT")
+    assert [t.name for t in fig.data] == [f"{m} vs {x}" for m in ("VT", "baseline-vt") for x in "ABC"]
+    assert [t.mode for t in fig.data] == ["lines+markers"] * 3 + ["lines"] * 3
+    assert list(fig.data[2].y) == [10] * 5 and list(fig.layout.xaxis.ticktext) == ["A", "B", "C"]
+    player = player_figures.path_player([{**r, "text": EVIL, "changed": False} for r in path], ["A", "B", "C"])
+    assert len(player.frames) == 5 and EVIL not in all_text(player)
 
 
 def test_mixture_weights_by_origin():
@@ -113,7 +143,7 @@ def test_mixture_weights_by_origin():
         {"origin": "B", "component": 2, "token": EVIL, "weight": 0.5, "retained": True},
         {"origin": "B", "component": 3, "token": "y", "weight": 0.0, "retained": False},
     ]
-    fig = figures.mixture_weights(comps, 0.5)
+    fig = interpolation_figures.mixture_weights(comps, 0.5)
     assert [t.name for t in fig.data] == ["from A", "from B"]
     assert list(fig.data[1].y) == [0.5, 0.0]
     assert "A: 0.50, B: 0.50" in fig.layout.title.text
@@ -129,12 +159,12 @@ def test_latent_map_layers():
     }
     user = {"token": np.array(["u"]), "sentence": np.array([0]), "weight": np.array([0.7])}
     xy = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 0.0]])
-    fig = figures.latent_map(xy, corpus, ["s0", "s1 " + EVIL], np.array([[0.5, 0.5]]), user, ["mine"])
+    fig = component_figures.latent_map(xy, corpus, ["s0", "s1 " + EVIL], np.array([[0.5, 0.5]]), user, ["mine"])
     assert len(fig.data) == 2
     assert [list(c) for c in fig.data[0].customdata] == [[0, 0], [0, 1], [0, 2]]
     assert [list(c) for c in fig.data[1].customdata] == [[1, 0]]
     assert EVIL not in all_text(fig)
-    fig = figures.latent_map(xy, corpus, ["s0", "s1"], colour_by="position")
+    fig = component_figures.latent_map(xy, corpus, ["s0", "s1"], colour_by="position")
     assert len(fig.data) == 1 and list(fig.data[0].marker.color) == [0, 1, 0]
 
 
@@ -145,13 +175,13 @@ def test_latent_map_empty():
         "position": np.array([], dtype=int),
         "weight": np.array([], dtype=np.float32),
     }
-    fig = figures.latent_map(np.zeros((0, 2)), empty, [])
+    fig = component_figures.latent_map(np.zeros((0, 2)), empty, [])
     assert len(fig.data) == 1
 
 
 def test_denoising_2d():
     result = {"ordinary": [1.0, 0.5], "denoised": [0.2, 0.1]}
-    fig = figures.denoising_2d([(0, 0), (2, 1)], [(0.5, 0.5), (1.0, 0.2)], [0.6, 0.4], (1, -1), result)
+    fig = attention_figures.denoising_2d([(0, 0), (2, 1)], [(0.5, 0.5), (1.0, 0.2)], [0.6, 0.4], (1, -1), result)
     names = [t.name for t in fig.data]
     assert "ordinary attention" in names and "denoising attention" in names and "query u" in names
     ordinary = next(t for t in fig.data if t.name == "ordinary attention")
@@ -164,7 +194,7 @@ def test_denoising_2d():
 
 
 def test_attention_weights_bars():
-    fig = figures.attention_weights_bars([0.2, 0.8], [0.5, 0.5])
+    fig = attention_figures.attention_weights_bars([0.2, 0.8], [0.5, 0.5])
     assert [list(t.y) for t in fig.data] == [[0.2, 0.8], [0.5, 0.5]]
 
 
@@ -176,22 +206,39 @@ def test_training_curves_skips_junk():
         {"kind": "train", "step": "bad", "loss": 1.0},
         {"step": 3, "loss": 1.0},
     ]
-    fig = figures.training_curves(rows)
+    fig = training_figures.training_curves(rows)
     titles = [a.text for a in fig.layout.annotations]
     assert titles == ["loss (train)", "ce (train)", "bleu (eval)"]
     loss = fig.data[0]
     assert list(loss.x) == [1, 2, 3] and list(loss.y) == [3.0, 2.0, 1.0]
     assert list(fig.data[1].x) == [2]
-    assert "No training metrics" in figures.training_curves([]).layout.title.text
+    assert "No training metrics" in training_figures.training_curves([]).layout.title.text
 
 
 def test_sample_weights():
     samples = [{"sample": 0, "weights": [0.5, 0.5, 0.0]}, {"sample": 1, "weights": [0.1, 0.2, 0.7]}]
-    fig = figures.sample_weights(samples)
+    fig = component_figures.sample_weights(samples)
     assert np.asarray(fig.data[0].z).shape == (2, 3)
 
 
 def test_to_html_is_standalone_and_inert():
-    html = figures.to_html(figures.component_bars(COMPONENTS))
+    html = figure_style.to_html(component_figures.component_bars(COMPONENTS))
     assert "<html>" in html[:100] and "plotly" in html and "cdn.plot.ly" not in html[:5000]
     assert EVIL not in html
+
+
+def test_figure_notes_and_new_figures_are_inert():
+    points = [{"sentence": "<b>bold</b> & <script>x</script>", "tokens": 5, "retained": 3}] * 3
+    fig = sparsity_figures.study_lengths(points)
+    assert all("<b>" not in str(h) and "<script>" not in str(h) for h in fig.data[0].hovertext)
+    noted = figure_style.with_note(fig, "Checkpoint x.\nCorpus: the file <img src=x onerror=alert(1)>.txt")
+    note = noted.layout.annotations[-1].text
+    assert "&lt;img" in note and "<img" not in note and noted.layout.meta["source"].startswith("Checkpoint x.")
+    assert len(fig.layout.annotations) == 0, "the page's own figure is left as it was"
+    assert "&lt;img" in figure_style.to_html(noted)
+    shares = sparsity_figures.retained_shares([{"class": "[UNK]", "retained_share": 0.0, "count": 4}], "t")
+    assert list(shares.data[0].x) == [0.0] and shares.data[0].text[0] == "0% of 4"
+    sweep = sparsity_figures.study_sweep([{"alpha_delta": 0.1, "retained_proportion": 0.5, "bleu": 40.0}], 0.1)
+    assert sweep.layout.xaxis.type == "linear"  # one value: no log axis to draw
+    bars = walkthrough_figures.next_token([{"token": "<i>", "id": 5, "probability": 0.7}], {"id": 5})
+    assert list(bars.data[0].y) == ["&lt;i&gt;"]

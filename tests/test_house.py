@@ -127,7 +127,9 @@ def test_importing_the_app_changes_no_torch_setting():
 
     code = (
         "import torch; torch.set_num_threads(2); "
-        "from app import cache, chooser, controls, messages, output, analysis, figures, state; "
+        "from app import cache, chooser, controls, messages, output, analysis, state; "
+        "from app import figure_style, component_figures, attention_figures, sparsity_figures, training_figures; "
+        "from app import interpolation_figures, player_figures, walkthrough_figures; "
         "print(torch.get_num_threads())"
     )
     env = {**os.environ, "NVAE_APP_THREADS": "1"}

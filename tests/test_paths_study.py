@@ -1,5 +1,6 @@
-"""nvae.paths_study (paths through several sentences, the study of a file of pairs), nvae.map_stats
-(what a map of component means encodes) and readout.drawn_samples, on tiny checkpoints."""
+"""nvae.sentence_paths (paths through several sentences), nvae.paths_study (the study of a file of
+pairs), nvae.map_stats (what a map of component means encodes) and readout.drawn_samples, on tiny
+checkpoints."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from nvae import experiments, map_stats, paths_study, readout
+from nvae import experiments, map_stats, paths_study, readout, sentence_paths
 from nvae.checkpoint import load_checkpoint
 from nvae.text import encode_texts
 
@@ -29,7 +30,7 @@ def models(tiny_checkpoint, tiny_baseline_checkpoint):
 @pytest.mark.parametrize("grid", ["linear", "logodds"])
 def test_path_through_three_sentences(models, grid):
     model = models["nvae"]
-    out = paths_study.path_strip(model, S, steps=5, grid=grid)
+    out = sentence_paths.path_strip(model, S, steps=5, grid=grid)
     assert out["labels"] == ["A", "B", "C"]
     assert out["taus"] == experiments.tau_grid(5, grid)
     assert len(out["segments"]) == 2 and all(len(seg) == 5 for seg in out["segments"])
@@ -45,7 +46,7 @@ def test_path_through_three_sentences(models, grid):
     assert path[-1]["text"] == out["decoded"][2]
     # BLEU against every waypoint, and "changed" against the path's previous row
     for r in path:
-        assert r["bleu"] == pytest.approx(paths_study.bleu_against(r["text"], out["waypoints"]))
+        assert r["bleu"] == pytest.approx(sentence_paths.bleu_against(r["text"], out["waypoints"]))
     for prev, r in zip(path, path[1:]):
         assert r["changed"] == (r["text"] != prev["text"])
 
@@ -53,13 +54,13 @@ def test_path_through_three_sentences(models, grid):
 def test_a_two_sentence_path_is_todays_strip(models):
     """Two sentences at the default settings give exactly the Interpolate page's 11-step strip."""
     model = models["nvae"]
-    out = paths_study.path_strip(model, S[:2])
+    out = sentence_paths.path_strip(model, S[:2])
     strip = readout.interpolation_strip(model, readout.encode_pair(model, *S[:2]))
     assert [r["tau"] for r in out["segments"][0]] == readout.STRIP_TAUS
     for mine, theirs in zip(out["segments"][0], strip):
         assert mine["text"] == theirs["text"] and mine["change"] == theirs["change"]
         assert mine["bleu_a"] == pytest.approx(theirs["bleu_a"]) and mine["bleu_b"] == pytest.approx(theirs["bleu_b"])
-    as_path = paths_study.strip_as_path(strip)
+    as_path = sentence_paths.strip_as_path(strip)
     assert [r["text"] for r in as_path] == [r["text"] for r in out["path"]]
     np.testing.assert_allclose([r["bleu"] for r in as_path], [r["bleu"] for r in out["path"]])
 
@@ -67,26 +68,26 @@ def test_a_two_sentence_path_is_todays_strip(models):
 def test_path_arguments_are_checked(models):
     model = models["nvae"]
     with pytest.raises(ValueError, match="2 to 5"):
-        paths_study.path_strip(model, S[:1])
+        sentence_paths.path_strip(model, S[:1])
     with pytest.raises(ValueError, match="2 to 5"):
-        paths_study.path_strip(model, S * 2)
+        sentence_paths.path_strip(model, S * 2)
     with pytest.raises(ValueError, match="steps"):
-        paths_study.path_strip(model, S, steps=2)
+        sentence_paths.path_strip(model, S, steps=2)
     with pytest.raises(ValueError, match="grid"):
-        paths_study.path_strip(model, S, grid="cubic")
+        sentence_paths.path_strip(model, S, grid="cubic")
 
 
 def test_segment_at_and_labels():
-    assert paths_study.segment_at(0.0, 3) == (0, 0.0)
-    assert paths_study.segment_at(0.5, 3) == (0, 0.5)
-    assert paths_study.segment_at(1.0, 3) == (1, 0.0)
-    assert paths_study.segment_at(1.25, 3) == (1, 0.25)
-    assert paths_study.segment_at(2.0, 3) == (1, 1.0)  # the last waypoint ends the last segment
-    assert paths_study.segment_at(9.0, 3) == (1, 1.0) and paths_study.segment_at(-1, 3) == (0, 0.0)
+    assert sentence_paths.segment_at(0.0, 3) == (0, 0.0)
+    assert sentence_paths.segment_at(0.5, 3) == (0, 0.5)
+    assert sentence_paths.segment_at(1.0, 3) == (1, 0.0)
+    assert sentence_paths.segment_at(1.25, 3) == (1, 0.25)
+    assert sentence_paths.segment_at(2.0, 3) == (1, 1.0)  # the last waypoint ends the last segment
+    assert sentence_paths.segment_at(9.0, 3) == (1, 1.0) and sentence_paths.segment_at(-1, 3) == (0, 0.0)
     comps = [{"origin": "A", "w": 1}, {"origin": "B", "w": 2}, {"origin": "A+B", "w": 3}]
-    assert [c["origin"] for c in paths_study.relabel_origins(comps, 2)] == ["C", "D", "C+D"]
+    assert [c["origin"] for c in sentence_paths.relabel_origins(comps, 2)] == ["C", "D", "C+D"]
     row = {"step": 0, "position": 0.0, "text": "x", "bleu": [1.0, 2.0]}
-    assert paths_study.path_row_export(row, ["A", "B"]) == {
+    assert sentence_paths.path_row_export(row, ["A", "B"]) == {
         "step": 0,
         "position": 0.0,
         "text": "x",
@@ -97,7 +98,7 @@ def test_segment_at_and_labels():
 
 def test_path_components_of_a_mixture_of_sets(models):
     model = models["nvae"]
-    comps = paths_study.path_components(model, S, steps=5)
+    comps = sentence_paths.path_components(model, S, steps=5)
     points = readout.component_points(model, S)  # each waypoint's retained components alone
     assert comps["means"].shape == (len(points["token"]), model.cfg.d_model)
     assert set(comps["origin"]) == {"A", "B", "C"}
@@ -113,7 +114,7 @@ def test_path_components_of_a_mixture_of_sets(models):
 
 
 def test_path_components_of_a_position_wise_blend(models):
-    comps = paths_study.path_components(models["vt"], S[:2], steps=3)
+    comps = sentence_paths.path_components(models["vt"], S[:2], steps=3)
     assert set(comps["origin"]) == {"A+B"}
     assert comps["weights"].shape[0] == 3
     assert len(comps["means"]) > comps["weights"][0].astype(bool).sum()  # new vectors at the middle step
@@ -122,7 +123,7 @@ def test_path_components_of_a_position_wise_blend(models):
 def test_path_centroids():
     xy = np.array([[0.0, 0.0], [2.0, 4.0]])
     weights = np.array([[1.0, 0.0], [0.25, 0.25], [0.0, 0.0]])
-    out = paths_study.path_centroids(xy, weights)
+    out = sentence_paths.path_centroids(xy, weights)
     assert out[0] == pytest.approx([0.0, 0.0]) and out[1] == pytest.approx([1.0, 2.0])
     assert np.isnan(out[2]).all()
 

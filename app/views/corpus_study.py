@@ -5,7 +5,7 @@ import shlex
 
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, figures, messages, output, state
+from app import analysis, cache, chooser, controls, messages, output, sparsity_figures, state
 from nvae import readout, study
 
 PAGE = "corpus-study"
@@ -218,7 +218,7 @@ if tables["sentences"] < 20:
     )
 
 st.subheader("Retained components against input length")
-output.plot(figures.study_lengths(points), "corpus-retained-vs-length", key="lengths", note=note)
+output.plot(sparsity_figures.study_lengths(points), "corpus-retained-vs-length", key="lengths", note=note)
 with st.expander("Every sentence (sortable)"):
     output.table(points, width="stretch", height=min(400, 38 + 35 * len(points)))
 output.download_table(points, "corpus-retained-vs-length", key="lengths_table", meta=meta)
@@ -229,7 +229,7 @@ c1, c2 = st.columns(2)
 share_height = 90 + 34 * max(len(tables["by_class"]), len(tables["by_frequency_band"]))
 with c1:
     output.plot(
-        figures.retained_shares(tables["by_class"], "Retained share by token class", height=share_height),
+        sparsity_figures.retained_shares(tables["by_class"], "Retained share by token class", height=share_height),
         "corpus-by-class",
         key="by_class",
         note=note,
@@ -240,7 +240,9 @@ with c1:
     st.caption(CLASS_NOTE)
 with c2:
     output.plot(
-        figures.retained_shares(tables["by_frequency_band"], "Retained share by frequency band", height=share_height),
+        sparsity_figures.retained_shares(
+            tables["by_frequency_band"], "Retained share by frequency band", height=share_height
+        ),
         "corpus-by-frequency-band",
         key="by_band",
         note=note,
@@ -295,7 +297,7 @@ sweep = run_with_progress(
     lambda p: cache.study_sweep(model, key, texts, ad_arg, progress=p),
 )
 if len(sweep) > 1:
-    output.plot(figures.study_sweep(sweep, tables["alpha_delta"]), "corpus-sweep", key="sweep", note=note)
+    output.plot(sparsity_figures.study_sweep(sweep, tables["alpha_delta"]), "corpus-sweep", key="sweep", note=note)
     st.caption(
         f"Each point decodes all {tables['sentences']:,} sentences greedily at that α^Δ "
         f"({len(sweep)} values, log-spaced over the trained range); BLEU is corpus BLEU against the "

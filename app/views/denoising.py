@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import chooser, figures, messages, output, state
+from app import attention_figures, chooser, messages, output, state
 from nvae import attention2d
 
 PAGE = "denoising"
@@ -81,7 +81,7 @@ result = attention2d.denoising_demo(means, variances, weights, (ux, uy), d)
 with view:
     total = sum(weights)
     output.plot(
-        figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
+        attention_figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
         "denoising-attention-2d",
         key="demo",
     )
@@ -89,7 +89,7 @@ with view:
     c1.metric("Ordinary attention", f"({result['ordinary'][0]:.2f}, {result['ordinary'][1]:.2f})")
     c2.metric("Denoising attention", f"({result['denoised'][0]:.2f}, {result['denoised'][1]:.2f})")
     output.plot(
-        figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
+        attention_figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
         "attention-weights-2d",
         key="weights",
     )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, figures, messages, output, state
+from app import analysis, attention_figures, cache, chooser, component_figures, controls, messages, output, state
 from nvae import readout
 
 PAGE = "inspect"
@@ -80,10 +80,14 @@ if messages.text_messages(check):
                 else ("Input tokens coloured by the weight of their component", "Mixture weights of the components")
             )
             output.plot(
-                figures.token_strip(tokens, weights, kept, title=strip_title), f"token-strip-{i + 1}", key=f"strip_{i}"
+                component_figures.token_strip(tokens, weights, kept, title=strip_title),
+                f"token-strip-{i + 1}",
+                key=f"strip_{i}",
             )
             output.plot(
-                figures.component_bars(view.components, title=bars_title), f"components-{i + 1}", key=f"bars_{i}"
+                component_figures.component_bars(view.components, title=bars_title),
+                f"components-{i + 1}",
+                key=f"bars_{i}",
             )
             rows = analysis.components_table(view)
             if baseline:  # every vector is kept with the same weight: no pseudo-count, nothing pruned
@@ -94,7 +98,7 @@ if messages.text_messages(check):
             output.table(rows, width="stretch")
             output.download_table(rows, f"components-{i + 1}", key=f"components_{i}")
             output.plot(
-                figures.attention_heatmap(view.out_tokens, view.components, view.attention),
+                attention_figures.attention_heatmap(view.out_tokens, view.components, view.attention),
                 f"cross-attention-{i + 1}",
                 key=f"attn_{i}",
             )

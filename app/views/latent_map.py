@@ -3,7 +3,7 @@ what its axes encode (measured: how much token position and token identity expla
 
 import streamlit as st
 
-from app import analysis, cache, chooser, figures, messages, output, state
+from app import analysis, cache, chooser, component_figures, messages, output, state
 from nvae import latent_map, map_stats
 
 PAGE = "latent-map"
@@ -150,7 +150,9 @@ top = map_stats.top_tokens(corpus["token"], N_TOKENS)
 def map_and_selection() -> None:
     """The map and the list of selected points: a selection reruns only this part."""
     title = "Component means of the corpus sample (UMAP)" + (", position removed" if projection == "residual" else "")
-    fig = figures.latent_map(layout, corpus, sentences, user_xy, user, check.texts, colour, top_tokens=top, title=title)
+    fig = component_figures.latent_map(
+        layout, corpus, sentences, user_xy, user, check.texts, colour, top_tokens=top, title=title
+    )
     event = output.plot(fig, "latent-map", key="map", on_select="rerun", selection_mode=("box", "lasso"))
     points = event.selection.points if event and event.selection else []
     rows = analysis.selected_rows(points, corpus, sentences, user, check.texts)

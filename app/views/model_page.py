@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import analysis, cache, chooser, figures, messages, output, state
+from app import analysis, cache, chooser, messages, output, state, training_figures
 from nvae.checkpoint import describe, read_metrics
 from nvae.checkpoint_format import CheckpointError
 
@@ -84,7 +84,7 @@ with st.expander("Model card", expanded=True, icon=":material/description:"):
 
 rows = read_metrics(path)
 if rows:
-    output.plot(figures.training_curves(rows), "training-curves", key="curves")
+    output.plot(training_figures.training_curves(rows), "training-curves", key="curves")
     evals = [r for r in rows if r.get("kind") == "eval"]
     if evals:
         with st.expander("Evaluations during training"):

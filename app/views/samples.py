@@ -4,7 +4,7 @@ the checkpoint has its fit; every sample names its source."""
 import pandas as pd
 import streamlit as st
 
-from app import analysis, cache, chooser, figures, messages, output, state
+from app import analysis, cache, chooser, component_figures, messages, output, state
 from nvae.readout import SAMPLE_SOURCES, sample_sources
 
 PAGE = "samples"
@@ -107,4 +107,4 @@ output.download_table(
     f"{source}-samples",
     key="samples",
 )
-output.plot(figures.sample_weights(samples), f"{source}-sample-weights", key="weights")
+output.plot(component_figures.sample_weights(samples), f"{source}-sample-weights", key="weights")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, figures, messages, output, path_figures, state
+from app import analysis, cache, chooser, component_figures, controls, interpolation_figures, messages, output, state
 from nvae import readout
 from nvae.checkpoint import CheckpointError
 
@@ -149,7 +149,9 @@ def inspect_view() -> None:
                     output.show_text("Reconstruction (greedy decoding)", v.reconstruction)
                     tokens, weights, kept = readout.token_weights(v)
                     output.plot(
-                        figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", width=8),
+                        component_figures.token_strip(
+                            tokens, weights, kept, title="Tokens coloured by weight", width=8
+                        ),
                         f"token-strip-{name}-{i + 1}",
                         key=f"strip_{s}_{i}",
                     )
@@ -201,7 +203,7 @@ def interpolate_view() -> None:
                 messages.bleu_metric(m1, "BLEU vs A", mixed["bleu_a"], infos[0])
                 messages.bleu_metric(m2, "BLEU vs B", mixed["bleu_b"], infos[1])
                 m3.metric("Distinct sentences", len({r["text"] for r in strips[name]}), help="in the strip")
-        output.plot(path_figures.compare_bleu(strips, tau), "side-by-side-bleu", key="side_bleu")
+        output.plot(interpolation_figures.strip_bleu(strips.items(), tau), "side-by-side-bleu", key="side_bleu")
 
     at_tau()
     st.subheader("The strips")

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, figures, messages, output, state
+from app import analysis, cache, chooser, component_figures, controls, messages, output, sparsity_figures, state
 from nvae import readout
 
 PAGE = "sparsity"
@@ -76,7 +76,7 @@ def compare() -> None:
     views = cache.inspect_sentences(model, key, (text,), ad) + cache.inspect_sentences(model, key, (text,), ad2)
     messages.token_messages(views[0], model)
     if curve is not None:
-        output.plot(figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
+        output.plot(sparsity_figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
         if views[0].mostly_unknown:
             st.caption("The curve's BLEU is not meaningful for this sentence: most of its pieces are [UNK].")
     else:
@@ -95,7 +95,9 @@ def compare() -> None:
             )
             tokens, weights, kept = readout.token_weights(view)
             output.plot(
-                figures.token_strip(tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax, width=8),
+                component_figures.token_strip(
+                    tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax, width=8
+                ),
                 f"strip-{name}",
                 key=f"strip_{name}",
             )

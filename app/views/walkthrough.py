@@ -3,7 +3,18 @@
 import numpy as np
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, figures, messages, output, state
+from app import (
+    analysis,
+    attention_figures,
+    cache,
+    chooser,
+    component_figures,
+    controls,
+    messages,
+    output,
+    state,
+    walkthrough_figures,
+)
 from nvae import readout, walkthrough
 from nvae.examples import MAX_EXAMPLE_CHARS
 
@@ -137,7 +148,7 @@ def step_states() -> None:
         f"its token alone. Below, one row per token: the first 48 of its {P} numbers (the vectors' lengths run "
         f"from {norms.min():.1f} to {norms.max():.1f})."
     )
-    output.plot(figures.encoder_states(tr.tokens, tr.states), "walkthrough-encoder-states", key="states")
+    output.plot(walkthrough_figures.encoder_states(tr.tokens, tr.states), "walkthrough-encoder-states", key="states")
     link(
         "latent_map",
         "See where such vectors' components lie among a corpus's on the Latent map",
@@ -155,7 +166,7 @@ def step_components() -> None:
         f"The largest α is {q(top['token'])}'s: ‖μ‖ = {top['mu_norm']:.2f}, mean σ² = {top['mean_variance']:.4f}, "
         f"α = {top['alpha']:.3f}."
     )
-    output.plot(figures.pseudo_counts(toks), "walkthrough-pseudo-counts", key="alphas")
+    output.plot(walkthrough_figures.pseudo_counts(toks), "walkthrough-pseudo-counts", key="alphas")
     rows = [
         {
             "component": c["component"],
@@ -199,7 +210,7 @@ def step_pruning() -> None:
         f"α^Δ = {tr.alpha_delta:g}, **{tr.n_retained} of the {n} token components survive** "
         f"(retained proportion ν = {tr.retained_proportion:.2f}). {which}"
     )
-    output.plot(figures.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
+    output.plot(walkthrough_figures.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
     link("sparsity", "How α^Δ moves the cut: Sparsity", ":material/filter_alt:", {"s": text, **ad_link})
 
 
@@ -217,13 +228,13 @@ def step_weights() -> None:
     weights = {c["source"]: c["pi"] for c in tr.components if c["source"] >= 0}
     kept_src = {c["source"]: c["retained"] for c in tr.components if c["source"] >= 0}
     output.plot(
-        figures.token_strip(
+        component_figures.token_strip(
             tr.tokens, [weights.get(i, 0.0) for i in range(n)], [kept_src.get(i, False) for i in range(n)]
         ),
         "walkthrough-token-weights",
         key="strip",
     )
-    output.plot(figures.component_bars(tr.components), "walkthrough-weights", key="weights")
+    output.plot(component_figures.component_bars(tr.components), "walkthrough-weights", key="weights")
     link("inspect", "Weights of any sentence on Inspect", ":material/search:", {"s": text, **ad_link})
 
 
@@ -246,7 +257,7 @@ def step_query() -> None:
         f"its best guess E[v | u], {view['shift']:.1f} away from u: mostly {reads} (weight {w[best]:.2f})."
     )
     output.plot(
-        figures.denoising_2d(
+        attention_figures.denoising_2d(
             view["means"],
             view["variances"],
             view["weights"],
@@ -266,7 +277,7 @@ def step_query() -> None:
         "two axes."
     )
     output.plot(
-        figures.attention_weights_bars(
+        attention_figures.attention_weights_bars(
             view["result"]["ordinary_weights"], view["result"]["denoised_weights"], labels=view["labels"]
         ),
         "walkthrough-attention-weights",
@@ -288,7 +299,7 @@ def step_next() -> None:
         + (f"; next best: {rest}." if rest else ".")
     )
     output.plot(
-        figures.next_token(cands, chosen, title=f"The most probable tokens at output step {t + 1}"),
+        walkthrough_figures.next_token(cands, chosen, title=f"The most probable tokens at output step {t + 1}"),
         "walkthrough-next-token",
         key="next",
     )
@@ -318,7 +329,7 @@ def step_reconstruction() -> None:
     output.show_text("Reconstruction (greedy decoding)", tr.reconstruction)
     messages.bleu_warning(tr)
     output.plot(
-        figures.attention_heatmap(tr.out_tokens, tr.components, tr.attention.mean(1).tolist()),
+        attention_figures.attention_heatmap(tr.out_tokens, tr.components, tr.attention.mean(1).tolist()),
         "walkthrough-cross-attention",
         key="attention",
     )

@@ -1,10 +1,7 @@
-"""Figures of paths through several sentences, of the interpolation study and of two models side
-by side: pure functions, plain lists and dicts in, plotly figures out (no streamlit, no model).
-
-The players (`path_player`, `study_animation`, `path_map`) are plotly animations: a Play button and
-a slider step through the frames in the browser, with no rerun of the page, and the same figure
-saved as HTML (`figures.to_html`) plays offline, for slides. All user or model text goes through
-`figures.plain` first.
+"""The players: plotly animations of a path (`path_player`), of a path on the latent map (`path_map`)
+and of the study's strips (`study_animation`). A Play button and a slider step through the frames
+in the browser, with no rerun of the page, and the same figure saved as HTML
+(`figure_style.to_html`) plays offline, for slides. All user or model text goes through `plain`.
 """
 
 from __future__ import annotations
@@ -16,98 +13,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figures import BLUE, GREY, ORANGE, RED, apply_layout, plain, unique_labels
-from nvae.paths_study import path_centroids
+from app.figure_style import GREY, RED, apply_layout, plain
+from app.interpolation_figures import colour_of, step_label, waypoint_axis
+from nvae.sentence_paths import path_centroids
 
-WAYPOINT_COLOURS = {"A": BLUE, "B": ORANGE, "C": "#2ca02c", "D": "#9467bd", "E": "#8c564b"}
-BLEND = "#7f7f7f"  # a position-wise blend of two waypoints' vectors (the baselines)
 FRAME_MS = 700  # one step of a player
 PLAYER_TITLE = "Each step: the decoded sentence and its BLEU against every sentence"
-
-
-def colour_of(origin: str) -> str:
-    return WAYPOINT_COLOURS.get(origin, BLEND)
 
 
 def _wrap(text: str, width: int = 80) -> str:
     """Model text made inert for plotly and wrapped into lines (plotly text does not wrap)."""
     return "<br>".join(plain(line) for line in textwrap.wrap(text or " ", width) or [" "])
-
-
-def step_label(row: dict, labels: Sequence[str]) -> str:
-    """'A→B τ=0.30' for a row of a path."""
-    s = int(row["segment"])
-    return f"{labels[s]}→{labels[s + 1]} τ={row['tau']:.2f}"
-
-
-def _axis_letters(labels: Sequence[str]) -> dict:
-    return dict(tickmode="array", tickvals=list(range(len(labels))), ticktext=list(labels))
-
-
-# -- a path ---------------------------------------------------------------------------------------
-
-
-def path_bleu(
-    path: list[dict],
-    labels: Sequence[str],
-    position: float | None = None,
-    baseline: list[dict] | None = None,
-    baseline_name: str = "baseline",
-    model_name: str = "NVAE",
-) -> go.Figure:
-    """BLEU of each step of the path against every waypoint, over the path (0 = A, 1 = B, ...)."""
-    fig = go.Figure()
-    x = [r["position"] for r in path]
-    for i, name in enumerate(labels):
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=[r["bleu"][i] for r in path],
-                name=f"{plain(model_name)} vs {name}",
-                mode="lines+markers",
-                line=dict(color=colour_of(name)),
-                marker=dict(size=5),
-            )
-        )
-    if baseline:
-        bx = [r["position"] for r in baseline]
-        for i, name in enumerate(labels):
-            fig.add_trace(
-                go.Scatter(
-                    x=bx,
-                    y=[r["bleu"][i] for r in baseline],
-                    name=f"{plain(baseline_name)} vs {name}",
-                    mode="lines",
-                    line=dict(color=colour_of(name), dash="dot"),
-                )
-            )
-    if position is not None:
-        fig.add_vline(x=position, line=dict(color=RED, width=2))
-    fig.update_xaxes(title="position on the path", range=[-0.05, len(labels) - 0.95], **_axis_letters(labels))
-    fig.update_yaxes(title="BLEU", range=[0, 105])
-    return apply_layout(
-        fig, "BLEU of each step against every sentence", height=340, legend=dict(orientation="h", y=-0.3)
-    )
-
-
-def path_mixture_weights(components: list[dict], title: str) -> go.Figure:
-    """The mixed latent's components and their weights, coloured by the waypoint they came from."""
-    labels = unique_labels([f"{c['origin']} #{c['component']} {c['token']}" for c in components])
-    fig = go.Figure()
-    for origin in dict.fromkeys(c["origin"] for c in components):
-        idx = [i for i, c in enumerate(components) if c["origin"] == origin]
-        fig.add_trace(
-            go.Bar(
-                x=[labels[i] for i in idx],
-                y=[components[i]["weight"] for i in idx],
-                name=f"from {plain(origin)}",
-                marker_color=colour_of(origin),
-                marker_opacity=[1.0 if components[i]["retained"] else 0.3 for i in idx],
-            )
-        )
-    fig.update_xaxes(tickangle=-45, type="category", categoryorder="array", categoryarray=labels)
-    fig.update_yaxes(title="weight pi")
-    return apply_layout(fig, title, height=360, legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
 
 
 def _ticks(labels: Sequence[str], most: int = 12) -> list[str]:
@@ -229,7 +145,7 @@ def path_player(path: list[dict], labels: Sequence[str], title: str = PLAYER_TIT
     ]
     fig.update_xaxes(visible=False, range=[-0.02, 1], row=1, col=1)
     fig.update_yaxes(visible=False, range=[-1, 1.05], row=1, col=1)
-    fig.update_xaxes(range=[-0.05, len(labels) - 0.95], row=2, col=1, **_axis_letters(labels))
+    fig.update_xaxes(range=[-0.05, len(labels) - 0.95], row=2, col=1, **waypoint_axis(labels))
     fig.update_yaxes(title="BLEU", range=[0, 105], row=2, col=1)
     apply_layout(fig, title, height=540, legend=dict(orientation="h", y=1.02, x=1, xanchor="right"))
     fig.update_layout(**_player_controls(names, [f"{r['position']:.2f}" for r in path], y=-0.08))
@@ -345,41 +261,6 @@ def path_map(
     return fig
 
 
-# -- the study of many pairs ----------------------------------------------------------------------
-
-
-def study_curves(result: dict) -> go.Figure:
-    """Corpus-level curves over tau: mean BLEU against A and against B (left axis), the share of
-    pairs whose step is a new sentence and whose step changed from the one before (right axis)."""
-    c = result["curves"]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(
-        go.Scatter(x=c["tau"], y=c["bleu_a"], name="mean BLEU vs A", line=dict(color=BLUE)), secondary_y=False
-    )
-    fig.add_trace(
-        go.Scatter(x=c["tau"], y=c["bleu_b"], name="mean BLEU vs B", line=dict(color=ORANGE)), secondary_y=False
-    )
-    fig.add_trace(
-        go.Scatter(x=c["tau"], y=c["new"], name="share of new sentences", line=dict(color="#2ca02c", dash="dash")),
-        secondary_y=True,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=c["tau"], y=c["changed"], name="share changed from the step before", line=dict(color=GREY, dash="dot")
-        ),
-        secondary_y=True,
-    )
-    fig.update_xaxes(title="tau", range=[-0.02, 1.02])
-    fig.update_yaxes(title="BLEU", range=[0, 105], secondary_y=False)
-    fig.update_yaxes(title="share of pairs", range=[0, 1.05], secondary_y=True, showgrid=False)
-    return apply_layout(
-        fig,
-        f"Over all {result['pairs']} pairs: BLEU and new sentences along tau",
-        height=380,
-        legend=dict(orientation="h", y=-0.25),
-    )
-
-
 def study_animation(result: dict, caption: str = "", max_pairs: int = 30) -> go.Figure:
     """Every pair's strip as one animation (for slides): one line per pair, the sentence decoded at
     the current tau (red where it changed from the step before); Play steps tau from 0 to 1."""
@@ -432,32 +313,3 @@ def study_animation(result: dict, caption: str = "", max_pairs: int = 30) -> go.
     fig.update_layout(**_player_controls(names, [f"{t:.3g}" for t in taus], y=-0.02))
     fig.update_layout(margin=dict(l=10, r=10, t=70, b=90))
     return fig
-
-
-# -- two models side by side ----------------------------------------------------------------------
-
-
-def compare_bleu(strips: dict[str, list[dict]], tau: float | None = None) -> go.Figure:
-    """BLEU of each step against A and B for several models' strips (solid: the first, dotted: the
-    others)."""
-    fig = go.Figure()
-    for k, (name, rows) in enumerate(strips.items()):
-        dash = None if k == 0 else "dot"
-        taus = [r["tau"] for r in rows]
-        for end, colour in (("a", BLUE), ("b", ORANGE)):
-            fig.add_trace(
-                go.Scatter(
-                    x=taus,
-                    y=[r[f"bleu_{end}"] for r in rows],
-                    name=f"{plain(name)} vs {end.upper()}",
-                    mode="lines+markers",
-                    line=dict(color=colour, dash=dash),
-                )
-            )
-    if tau is not None:
-        fig.add_vline(x=tau, line=dict(color=RED, width=2))
-    fig.update_xaxes(title="tau", range=[-0.02, 1.02])
-    fig.update_yaxes(title="BLEU", range=[0, 105])
-    return apply_layout(
-        fig, "BLEU of each step against both endpoints", height=340, legend=dict(orientation="h", y=-0.3)
-    )

@@ -1,0 +1,198 @@
+"""Figures of sparsity: how many components survive, against alpha^Delta for one sentence, and over
+a corpus (against input length, by token class, and against alpha^Delta)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from app.figure_style import BLUE, GREEN, GREY, ORANGE, RED, apply_layout, plain, shorten, unique_labels
+
+
+def sparsity_curve(curve: dict, current: Sequence[float] = ()) -> go.Figure:
+    """Retained components (and reconstruction BLEU) against alpha^Delta; vertical lines mark the
+    values chosen on the page."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Scatter(
+            x=curve["alpha_delta"],
+            y=curve["retained"],
+            mode="lines+markers",
+            name="retained components",
+            line=dict(color=BLUE),
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=curve["alpha_delta"],
+            y=curve["bleu"],
+            mode="lines+markers",
+            name="BLEU vs input",
+            line=dict(color=ORANGE, dash="dot"),
+        ),
+        secondary_y=True,
+    )
+    n = curve.get("n_inputs") or 0
+    top = 1.08 * max([n, *curve["retained"], 1])
+    if n:
+        fig.add_hline(
+            y=n,
+            line=dict(color=GREY, dash="dash"),
+            annotation_text=f"{n} input tokens",
+            annotation_position="bottom right",
+        )
+    for k, x in enumerate(current):  # the chosen values, as vertical lines with a legend entry
+        fig.add_trace(
+            go.Scatter(
+                x=[x, x],
+                y=[0, top],
+                mode="lines",
+                name=f"{('left', 'right')[k % 2]}: {x:g}",
+                line=dict(color=RED if k == 0 else GREEN, width=2, dash="solid" if k == 0 else "dash"),
+                hoverinfo="skip",
+            ),
+            secondary_y=False,
+        )
+    grid = curve["alpha_delta"]
+    ticks = [m * 10.0**e for e in range(-4, 3) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if grid and min(grid) <= t <= max(grid)]
+    fig.update_xaxes(
+        type="log",
+        title="alpha^Delta (conditional prior)",
+        tickvals=ticks or None,
+        ticktext=[f"{t:g}" for t in ticks] or None,
+    )
+    fig.update_yaxes(title="retained components", range=[0, top], secondary_y=False)
+    fig.update_yaxes(
+        title="BLEU", range=[0, 100], tickmode="linear", tick0=0, dtick=20, secondary_y=True, showgrid=False
+    )
+    return apply_layout(
+        fig, "Sparsity against alpha^Delta for this sentence", height=380, legend=dict(orientation="h", y=-0.25)
+    )
+
+
+def study_lengths(points: list[dict], title: str = "Retained components against input length") -> go.Figure:
+    """One point per sentence: input tokens ([EOS] included) against retained components (the
+    paper's Figure 4); hover shows the sentence. The dashed line keeps every token; the orange line
+    is the mean at each length."""
+    x = [p["tokens"] for p in points]
+    y = [p["retained"] for p in points]
+    rng = np.random.default_rng(0)  # a little horizontal jitter so repeated lengths stay visible
+    jitter = rng.uniform(-0.18, 0.18, len(x)) if len(x) > 1 else np.zeros(len(x))
+    hover = [f"{plain(shorten(p['sentence'], 120))}<br>{p['tokens']} tokens, {p['retained']} retained" for p in points]
+    fig = go.Figure(
+        go.Scatter(
+            x=np.asarray(x, dtype=float) + jitter,
+            y=y,
+            mode="markers",
+            name="sentences",
+            marker=dict(size=7, color=BLUE, opacity=0.55, line=dict(color="white", width=0.5)),
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+    top = max(x + [1])
+    fig.add_trace(
+        go.Scatter(x=[0, top], y=[0, top], mode="lines", name="every token kept", line=dict(color=GREY, dash="dash"))
+    )
+    by_length: dict[int, list[int]] = {}
+    for n, r in zip(x, y):
+        by_length.setdefault(n, []).append(r)
+    lengths = sorted(by_length)
+    fig.add_trace(
+        go.Scatter(
+            x=lengths,
+            y=[sum(by_length[n]) / len(by_length[n]) for n in lengths],
+            mode="lines+markers",
+            name="mean at each length",
+            line=dict(color=ORANGE, width=2),
+            marker=dict(size=4),
+            hovertemplate="%{x} tokens: mean %{y:.2f} retained<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="input tokens ([EOS] included)", rangemode="tozero")
+    fig.update_yaxes(title="retained components", rangemode="tozero")
+    return apply_layout(fig, title, height=420, legend=dict(orientation="h", y=-0.2))
+
+
+def retained_shares(rows: list[dict], title: str, key: str = "class", height: int | None = None) -> go.Figure:
+    """Horizontal bars: the retained share of each row's tokens (`retained_share`, 0..1), labelled
+    with how many tokens it counts."""
+    labels = unique_labels([r[key] for r in rows])
+    shares = [r["retained_share"] for r in rows]
+    fig = go.Figure(
+        go.Bar(
+            x=shares,
+            y=labels,
+            orientation="h",
+            marker_color=BLUE,
+            text=[f"{s:.0%} of {r['count']:,}" for s, r in zip(shares, rows)],
+            textposition=["inside" if s > 0.3 else "outside" for s in shares],
+            hovertemplate="%{y}: %{x:.1%} retained<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_xaxes(title="share of tokens retained", range=[0, 1.04], tickformat=".0%", dtick=0.2)
+    fig.update_yaxes(autorange="reversed", type="category")
+    return apply_layout(fig, title, height=height or 90 + 34 * max(len(rows), 1))
+
+
+def study_sweep(sweep: list[dict], current: float | None = None) -> go.Figure:
+    """Retained proportion and corpus BLEU against alpha^Delta (the paper's Figure 5 on this corpus);
+    a vertical line marks the alpha^Delta of the page."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    xs = [r["alpha_delta"] for r in sweep]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[r["retained_proportion"] for r in sweep],
+            mode="lines+markers",
+            name="retained proportion",
+            line=dict(color=BLUE),
+            hovertemplate="α^Δ %{x:.3g}: retained %{y:.3f}<extra></extra>",
+        ),
+        secondary_y=False,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[r["bleu"] for r in sweep],
+            mode="lines+markers",
+            name="BLEU",
+            line=dict(color=ORANGE, dash="dot"),
+            hovertemplate="α^Δ %{x:.3g}: BLEU %{y:.1f}<extra></extra>",
+        ),
+        secondary_y=True,
+    )
+    if current is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[current, current],
+                y=[0, 1.02],
+                mode="lines",
+                name=f"this page: {current:g}",
+                line=dict(color=RED, width=2),
+                hoverinfo="skip",
+            ),
+            secondary_y=False,
+        )
+    log = len(xs) > 1 and min(xs) > 0
+    ticks = [m * 10.0**e for e in range(-4, 3) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if xs and min(xs) <= t <= max(xs)]
+    fig.update_xaxes(
+        type="log" if log else "linear",
+        title="alpha^Delta (conditional prior)",
+        tickvals=(ticks or None) if log else None,
+        ticktext=([f"{t:g}" for t in ticks] or None) if log else None,
+    )
+    fig.update_yaxes(title="retained proportion", range=[0, 1.02], dtick=0.2, secondary_y=False)
+    fig.update_yaxes(
+        title="BLEU", range=[0, 102], tickmode="linear", tick0=0, dtick=20, secondary_y=True, showgrid=False
+    )
+    return apply_layout(
+        fig, "Retained proportion and BLEU against alpha^Delta", height=380, legend=dict(orientation="h", y=-0.25)
+    )

@@ -1,0 +1,148 @@
+"""Interpolate, a batch of pairs: every pair of a TSV file decoded along tau, each strip and its
+summary, the curves over all pairs, an animation of the strips, and downloads."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from app import cache, figure_style, interpolation_figures, output, state
+from app.views.interpolate_settings import EXAMPLES_FILE, GRIDS, PAGE, InterpolatePage, steps_and_grid
+from app.views.strip_table import strip_table
+from nvae import paths_study
+from nvae.paths import examples_dir
+
+
+def download_json(obj, stem: str, key: str, label: str = "Download JSON") -> None:
+    """A button that saves `obj` as STEM.json."""
+    st.download_button(
+        label,
+        json.dumps(obj, ensure_ascii=False, indent=1).encode(),
+        file_name=f"{stem}.json",
+        mime="application/json",
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def download_csv(rows: list[dict], stem: str, key: str, label: str = "Download CSV") -> None:
+    """A button that saves `rows` as STEM.csv."""
+    st.download_button(
+        label,
+        pd.DataFrame(rows).to_csv(index=False).encode(),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def batch_study(page: InterpolatePage) -> None:
+    """The study of a file of pairs (the examples' pairs without one)."""
+    model, key = page.model, page.key
+    st.markdown(
+        "Upload a **TSV file of sentence pairs** (one pair a line: sentence A, a tab, sentence B; an optional "
+        f"header line `a⇥b`; up to {paths_study.MAX_PAIRS} pairs, {paths_study.MAX_BYTES // 1000} kB). Each pair "
+        "is decoded along τ; you get each strip and its summary, the curves over all pairs, and downloads. "
+        f"Without a file the study runs on `{EXAMPLES_FILE}`."
+    )
+    steps, grid, taus = steps_and_grid()
+    page.publish()
+    uploaded = st.file_uploader("Pairs (TSV)", type=["tsv", "txt"], key=state.wkey(PAGE, "upload"))
+    if uploaded is None:
+        try:
+            data, source = (examples_dir() / "pairs.tsv").read_bytes(), EXAMPLES_FILE
+        except OSError:
+            st.info(f"Upload a file: `{EXAMPLES_FILE}` is not there.")
+            return
+        st.caption(f"No file uploaded: studying the pairs of `{EXAMPLES_FILE}`.")
+    else:
+        data, source = uploaded.getvalue(), uploaded.name
+    parsed = paths_study.parse_pairs(data)
+    for e in parsed.errors:
+        st.error(e, icon=":material/error:")
+    for n in parsed.notices:
+        st.warning(n, icon=":material/rule:")
+    if parsed.errors:
+        return
+    records = []
+    bar = st.progress(0.0, text=f"Interpolating {len(parsed.pairs)} pairs…")
+    for k, (a, b) in enumerate(parsed.pairs):
+        records.append(cache.study_pair(model, key, a, b, steps, grid))
+        bar.progress((k + 1) / len(parsed.pairs), text=f"Interpolating pair {k + 1} of {len(parsed.pairs)}…")
+    bar.empty()
+    result = paths_study.finish(records, model.cfg, steps, grid)
+    info = {**page.meta(), "input": source}
+    inputs = [{"line": n, "a": a, "b": b} for n, (a, b) in zip(parsed.lines, parsed.pairs)]
+
+    m = st.columns(4)
+    m[0].metric("Pairs", result["pairs"])
+    m[1].metric("Median distinct sentences", f"{result['median_distinct']:g}", help=f"of {len(taus)} steps")
+    m[2].metric(
+        "Median largest BLEU step",
+        f"{result['median_largest_step']:.1f}",
+        help="the largest change, between neighbouring steps, of sentence BLEU against the decoded A",
+    )
+    m[3].metric("Endpoints exact", f"{result['endpoints_exact']:.0%}", help="τ = 0 and 1 decode like A and B alone")
+    ad = info["alpha_delta"]
+    st.caption(
+        f"Checkpoint **{output.md_escape(info['checkpoint'])}**"
+        + (f", α^Δ = {ad:g}" if ad is not None else "")
+        + f"; {steps} steps on a {GRIDS[grid]} τ grid; input **{output.md_escape(source)}**. "
+        "The link reopens this view on the examples; an uploaded file is not part of it."
+    )
+    output.plot(interpolation_figures.study_curves(result), "interpolation-study-curves", key="study_curves")
+    st.subheader("Each pair")
+    output.table(
+        [
+            {
+                "pair": i + 1,
+                "A": r["a"],
+                "B": r["b"],
+                "distinct": r["distinct"],
+                "largest BLEU step": round(r["largest_step"], 1),
+                "endpoints exact": r["endpoints_exact"],
+                "new sentences": int(sum(r["new"])),
+            }
+            for i, r in enumerate(result["records"])
+        ],
+        width="stretch",
+    )
+    row = st.container(horizontal=True)
+    with row:
+        download_csv(paths_study.pair_rows(result, info), "interpolation-study-pairs", "study_pairs_csv", "Pairs CSV")
+        download_csv(paths_study.step_rows(result, info), "interpolation-study-steps", "study_steps_csv", "Steps CSV")
+        download_csv(
+            paths_study.curve_rows(result, info), "interpolation-study-curves", "study_curves_csv", "Curves CSV"
+        )
+        download_json(paths_study.study_json(result, info, inputs), "interpolation-study", "study_json", "All as JSON")
+
+    @st.fragment
+    def one_pair() -> None:
+        n = len(result["records"])
+        i = st.selectbox(
+            "Show the strip of pair",
+            list(range(n)),
+            format_func=lambda i: f"{i + 1}. {result['records'][i]['a'][:60]} → {result['records'][i]['b'][:60]}",
+            key=state.wkey(PAGE, "pair"),
+        )
+        strip_table(result["records"][i]["strip"])
+
+    one_pair()
+    st.subheader("The strips as an animation")
+    caption = f"{info['checkpoint']}, {steps} steps, {GRIDS[grid]} grid, {source}"
+    fig = cache.study_animation(key, tuple(parsed.pairs), steps, grid, caption, result)
+    st.plotly_chart(fig, key="study_animation")
+    st.download_button(
+        "Strips as an HTML animation (for slides)",
+        data=lambda: figure_style.to_html(fig).encode(),
+        file_name="interpolation-strips.html",
+        mime="text/html",
+        key="study_animation_html",
+        on_click="ignore",
+        icon=":material/slideshow:",
+    )
