@@ -1,4 +1,5 @@
-"""Command line: `python -m nvae <train|evaluate|encode|interpolate|sample|export> ...`.
+"""The nvae command line (`nvae COMMAND ...` or `python -m nvae COMMAND ...`): encode, interpolate and
+sample sentences, study a corpus or a file of pairs, train, ablate, evaluate and export models.
 
 Every command that needs a model defaults `--checkpoint` to the shipped default
 (`checkpoints/nvae-default`, or the NVAE_CHECKPOINT environment variable). Bad input gets a

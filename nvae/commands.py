@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .cli_args import UsageError, check_alpha_delta, check_device, emit
+from .paths import DEFAULT_CHECKPOINT
 
 
 def _load(args):
@@ -21,6 +22,11 @@ def _load(args):
     from .checkpoint import load_checkpoint
 
     device = check_device(args.device) or ("cuda" if torch.cuda.is_available() else "cpu")
+    if not Path(args.checkpoint).exists() and Path(args.checkpoint) == DEFAULT_CHECKPOINT:
+        raise UsageError(
+            f"no model at {args.checkpoint} (the shipped default, which a clone of the repository carries): "
+            "pass --checkpoint DIR or set NVAE_CHECKPOINT"
+        )
     return load_checkpoint(args.checkpoint, device=device)
 
 

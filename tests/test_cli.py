@@ -149,3 +149,15 @@ def test_pairs_study_from_the_command_line_gives_the_library_numbers(ckpts, tmp_
     assert res["summary"]["median_distinct"] == direct["median_distinct"]
     assert res["summary"]["median_largest_step"] == direct["median_largest_step"]
     assert [r["strip"][2]["text"] for r in res["pairs"]] == [r["strip"][2]["text"] for r in direct["records"]]
+
+
+def test_a_missing_shipped_default_says_how_to_name_a_model(tmp_path, monkeypatch, capsys):
+    """An installed package (pip install .) carries no checkpoints/: the error names the way out."""
+    import nvae.commands
+
+    missing = tmp_path / "checkpoints" / "nvae-default"
+    monkeypatch.delenv("NVAE_CHECKPOINT", raising=False)
+    monkeypatch.setattr(nvae.commands, "DEFAULT_CHECKPOINT", missing)
+    assert main(["encode", "The cat sat on the mat.", "--checkpoint", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--checkpoint DIR" in err and "NVAE_CHECKPOINT" in err
