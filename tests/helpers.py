@@ -10,8 +10,11 @@ untrained-but-valid model, saved as a checkpoint.
   baseline-vt   a tiny VT baseline (position-wise interpolation)
   broken        a copy of tiny-nvae whose weights file is garbage
 
+`make_tokenizer()`, `tiny_model(tok)`: a word-level tokenizer on eight sentences and an untrained
+model on it (checkpoint and training-state tests).
+
 `open_page(page, query)`: the app under streamlit.testing (AppTest) on one of its pages;
-`no_exception`, `metric`, `captions`: what the AppTest tests read off it. The fixtures that point the
+`no_exception`, `metric`, `captions`, `codes`, `alerts`: what the AppTest tests read off it. The fixtures that point the
 app at the checkpoints above are in conftest.py.
 
 `serve_app(env, log)`: the app served by `streamlit run`, for the browser tests.
@@ -31,6 +34,10 @@ from pathlib import Path
 
 import torch
 from streamlit.testing.v1 import AppTest
+from tokenizers import Tokenizer
+from tokenizers.models import WordPiece
+from tokenizers.pre_tokenizers import Whitespace
+from tokenizers.trainers import WordPieceTrainer
 
 from nvae.checkpoint import load_checkpoint, save_checkpoint
 from nvae.config import ModelConfig, TrainConfig
@@ -100,6 +107,45 @@ def make_app_checkpoints(folder: Path) -> dict[str, Path]:
     shutil.copytree(nvae, broken)
     (broken / "model.safetensors").write_bytes(b"\x00garbage, not safetensors" * 10)
     return {"nvae": nvae, "baseline": baseline, "broken": broken}
+
+
+# -- a word-level tokenizer and an untrained model, for checkpoint and training-state tests ---------
+
+TINY_SENTENCES = [
+    "the cat sat on the mat",
+    "a dog ran in the park",
+    "the bird sang a song",
+    "we walked to the river",
+    "she read the old book",
+    "they played in the garden",
+    "the sun rose over the hills",
+    "he cooked a warm dinner",
+]
+SPECIALS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
+
+
+def make_tokenizer(sentences=TINY_SENTENCES, vocab_size: int = 80, specials=SPECIALS) -> Tokenizer:
+    tok = Tokenizer(WordPiece(unk_token="[UNK]"))
+    tok.pre_tokenizer = Whitespace()
+    tok.train_from_iterator(sentences, WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    return tok
+
+
+def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, **kw) -> NVAE:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(
+        model_type=model_type,
+        vocab_size=tok.get_vocab_size(),
+        d_model=32,
+        n_heads=4,
+        d_ff=64,
+        n_enc_layers=1,
+        n_dec_layers=1,
+        max_len=16,
+        dropout=0.0,
+        **kw,
+    )
+    return NVAE(cfg, tok)
 
 
 # -- the app under streamlit.testing ---------------------------------------------------------------

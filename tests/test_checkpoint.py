@@ -1,22 +1,18 @@
 """Checkpoint folders: round trips (full and half precision), every kind of damage giving a clear
-CheckpointError, atomic overwrite, and the pickle-free training state (optimizer, scheduler, RNG)."""
+CheckpointError, atomic overwrite."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
-import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from helpers import TINY_SENTENCES, make_tokenizer, tiny_model
 from tokenizers import Tokenizer
-from tokenizers.models import WordPiece
-from tokenizers.pre_tokenizers import Whitespace
-from tokenizers.trainers import WordPieceTrainer
 
 import nvae.atomic as atomic
 import nvae.checkpoint as ckpt
@@ -25,51 +21,14 @@ import nvae.train_state as train_state
 from nvae.atomic import recover_interrupted_save
 from nvae.checkpoint import describe, load_checkpoint, read_metrics, save_checkpoint
 from nvae.checkpoint_format import REQUIRED_FILES, CheckpointError
-from nvae.config import ModelConfig, TrainConfig
+from nvae.config import TrainConfig
 from nvae.model import NVAE
 from nvae.text import collate
-from nvae.train_state import capture_rng, load_training_state, restore_rng, save_training_state
-
-SENTENCES = [
-    "the cat sat on the mat",
-    "a dog ran in the park",
-    "the bird sang a song",
-    "we walked to the river",
-    "she read the old book",
-    "they played in the garden",
-    "the sun rose over the hills",
-    "he cooked a warm dinner",
-]
-SPECIALS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
-
-
-def make_tokenizer(sentences=SENTENCES, vocab_size: int = 80, specials=SPECIALS) -> Tokenizer:
-    tok = Tokenizer(WordPiece(unk_token="[UNK]"))
-    tok.pre_tokenizer = Whitespace()
-    tok.train_from_iterator(sentences, WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
-    return tok
 
 
 @pytest.fixture(scope="module")
 def tok() -> Tokenizer:
     return make_tokenizer()
-
-
-def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, **kw) -> NVAE:
-    torch.manual_seed(seed)
-    cfg = ModelConfig(
-        model_type=model_type,
-        vocab_size=tok.get_vocab_size(),
-        d_model=32,
-        n_heads=4,
-        d_ff=64,
-        n_enc_layers=1,
-        n_dec_layers=1,
-        max_len=16,
-        dropout=0.0,
-        **kw,
-    )
-    return NVAE(cfg, tok)
 
 
 def encode_ids(model: NVAE):
@@ -270,7 +229,7 @@ def test_missing_and_unexpected_tensors(saved):
 
 
 def test_vocabulary_mismatch(saved):
-    make_tokenizer(SENTENCES[:3], vocab_size=40).save(str(saved / "tokenizer.json"))
+    make_tokenizer(TINY_SENTENCES[:3], vocab_size=40).save(str(saved / "tokenizer.json"))
     expect_error(saved, "tokenizer.json", "vocabulary size")
 
 
@@ -375,114 +334,6 @@ def test_crash_between_the_renames_is_recovered(saved):
     assert leftovers(saved.parent) == []
 
 
-# -- training state -------------------------------------------------------------------------------
-
-
-def loss_of(model: NVAE, seed: int) -> torch.Tensor:
-    torch.manual_seed(seed)
-    batch = collate([[5, 6, 7, 8, 9], [10, 11, 12]], model.cfg.max_len)
-    loss, _ = model(batch.src, batch.pad_mask, lambda_g=0.01, lambda_d=1.0)
-    return loss
-
-
-def make_optimizer(model: NVAE):
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.98)
-    )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 4))
-    return opt, sched
-
-
-def train_step(model, opt, sched, seed):
-    model.train()
-    opt.zero_grad(set_to_none=True)
-    loss_of(model, seed).backward()
-    opt.step()
-    sched.step()
-
-
-@pytest.mark.parametrize("model_type", ["nvae", "vt"])
-def test_training_state_round_trip_resumes_exactly(tmp_path, tok, model_type):
-    model = tiny_model(tok, model_type)
-    opt, sched = make_optimizer(model)
-    for s in range(3):
-        train_step(model, opt, sched, seed=s)
-    path = save_checkpoint(
-        tmp_path / "ck",
-        model,
-        TrainConfig(),
-        training_state={
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "step": 3,
-            "rng": capture_rng(),
-            "extra": {"epoch": 1, "offset": 17, "note": "x"},
-        },
-    )
-    assert {p.name for p in path.iterdir()} >= {"training_state.json", "training_state.safetensors"}
-
-    state = load_training_state(path)
-    assert state["step"] == 3 and state["extra"] == {"epoch": 1, "offset": 17, "note": "x"}
-    model2 = load_checkpoint(path)
-    opt2, sched2 = make_optimizer(model2)
-    opt2.load_state_dict(state["optimizer"])
-    sched2.load_state_dict(state["scheduler"])
-
-    a, b = opt.state_dict(), opt2.state_dict()
-    assert a["param_groups"] == b["param_groups"]
-    assert a["state"].keys() == b["state"].keys()
-    for idx in a["state"]:
-        for name, v in a["state"][idx].items():
-            assert torch.equal(v, b["state"][idx][name]), (idx, name)
-    assert sched.state_dict() == sched2.state_dict()
-
-    train_step(model, opt, sched, seed=3)
-    train_step(model2, opt2, sched2, seed=3)
-    for (n, p), (_, q) in zip(model.named_parameters(), model2.named_parameters()):
-        assert torch.equal(p, q), n
-    assert sched.get_last_lr() == sched2.get_last_lr()
-
-
-def test_training_state_standalone_and_missing(tmp_path, tok):
-    model = tiny_model(tok)
-    opt, sched = make_optimizer(model)
-    train_step(model, opt, sched, 0)
-    save_training_state(tmp_path / "st", opt, sched, step=1, extra={"k": [1, 2]})
-    state = load_training_state(tmp_path / "st")
-    assert state["step"] == 1 and state["extra"] == {"k": [1, 2]}
-    assert [p.name for p in (tmp_path / "st").iterdir() if p.name.startswith(".")] == []
-    with pytest.raises(CheckpointError, match="training_state.json: missing"):
-        load_training_state(tmp_path)
-    (tmp_path / "st" / "training_state.safetensors").write_bytes(b"garbage" * 3)
-    with pytest.raises(CheckpointError, match="training_state.safetensors: truncated or corrupt"):
-        load_training_state(tmp_path / "st")
-
-
-def draws() -> tuple:
-    return torch.rand(3).tolist(), random.random(), np.random.rand(2).tolist()
-
-
-def test_rng_capture_and_restore(tmp_path, tok):
-    random.gauss(0, 1)  # a cached gaussian in the python state
-    np.random.standard_normal()
-    state = capture_rng()
-    first = draws()
-    restore_rng(state)
-    assert draws() == first
-
-    # through the files as well
-    model = tiny_model(tok)
-    opt, _ = make_optimizer(model)
-    state = capture_rng()
-    save_checkpoint(tmp_path / "ck", model, training_state={"optimizer": opt.state_dict(), "step": 0, "rng": state})
-    expected = draws()
-    draws()
-    restore_rng(load_training_state(tmp_path / "ck")["rng"])
-    assert draws() == expected
-
-
 # -- describe / metrics ---------------------------------------------------------------------------
 
 
@@ -509,92 +360,3 @@ def test_read_metrics_skips_torn_lines(tmp_path):
     )
     assert read_metrics(tmp_path) == [{"step": 10, "loss": 2.5}, {"step": 40, "loss": 2.0}]
     assert read_metrics(tmp_path / "metrics.jsonl")[0]["step"] == 10
-
-
-def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
-    """`export --alpha-delta` picks the operating point of a loss-conditional model; a fixed model
-    or a value outside the training range is refused with exit status 2."""
-    import json
-
-    from helpers import make_tiny_checkpoint
-
-    from nvae.cli import main
-
-    cond = make_tiny_checkpoint(tmp_path / "cond")
-    assert main(["export", str(cond), str(tmp_path / "out"), "--half", "--alpha-delta", "0.1"]) == 0
-    assert json.loads((tmp_path / "out" / "config.json").read_text())["model"]["alpha_delta"] == 0.1
-    assert load_checkpoint(tmp_path / "out").cfg.alpha_delta == 0.1
-    assert main(["export", str(cond), str(tmp_path / "out2"), "--alpha-delta", "5"]) == 2
-    fixed = make_tiny_checkpoint(tmp_path / "fixed", conditional=False)
-    assert main(["export", str(fixed), str(tmp_path / "out3"), "--alpha-delta", "0.1"]) == 2
-    err = capsys.readouterr().err
-    assert "range this model was trained on" in err and "loss-conditional" in err
-    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
-
-
-def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp_path, capsys):
-    import stat
-
-    from helpers import make_tiny_checkpoint
-
-    from nvae.cli import main
-
-    src = make_tiny_checkpoint(tmp_path / "src")
-    dest = tmp_path / "shipped"
-    assert main(["export", str(src), str(dest)]) == 0
-    card = (dest / "MODEL_CARD.md").read_text()
-    assert "# Model card: shipped" in card and "Not measured yet" in card
-    for f in dest.iterdir():
-        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f.name
-    before = (dest / "model.safetensors").read_bytes()
-    assert main(["export", str(src), str(dest), "--half"]) == 2
-    assert "--force" in capsys.readouterr().err
-    assert (dest / "model.safetensors").read_bytes() == before
-    (dest / "latent_map.npz").write_bytes(b"a map of the old weights")
-    capsys.readouterr()
-    assert main(["export", str(src), str(dest), "--half", "--force"]) == 0
-    assert (dest / "model.safetensors").read_bytes() != before
-    # the old weights' Latent map does not survive the replacement, and the user is told how to rebuild it
-    assert not (dest / "latent_map.npz").exists() and "nvae map" in capsys.readouterr().err
-
-
-def test_train_refuses_to_start_over_an_existing_run(tmp_path, capsys):
-    from nvae.cli import main
-
-    corpus = tmp_path / "tiny.txt"
-    corpus.write_text("\n".join(f"the cat number {i} sat on the mat today." for i in range(60)) + "\n")
-    args = [
-        "train",
-        "--out",
-        str(tmp_path / "run"),
-        "--quiet",
-        "--set",
-        f"data={corpus}",
-        "--set",
-        "max_steps=2",
-        "--set",
-        "batch_size=8",
-        "--set",
-        "vocab_size=80",
-        "--set",
-        "d_model=16",
-        "--set",
-        "n_heads=2",
-        "--set",
-        "d_ff=16",
-        "--set",
-        "n_enc_layers=1",
-        "--set",
-        "n_dec_layers=1",
-        "--set",
-        "eval_split=",
-    ]
-    assert main(args) == 0
-    metrics = (tmp_path / "run" / "metrics.jsonl").read_text()
-    assert main(args) == 2
-    err = capsys.readouterr().err
-    assert "--resume" in err and "--overwrite" in err and "Traceback" not in err
-    assert (tmp_path / "run" / "metrics.jsonl").read_text() == metrics  # nothing appended
-    assert main(args + ["--overwrite"]) == 0
-    assert (tmp_path / "run" / "metrics.jsonl").read_text().count('"step": 1,') == 1  # one history
-    assert main(args + ["--overwrite", "--resume"]) == 2

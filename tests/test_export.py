@@ -1,0 +1,47 @@
+"""`nvae export`: the default alpha^Delta of a loss-conditional model, the model card, files
+readable by everyone, and no silent overwrite."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+from helpers import make_tiny_checkpoint
+
+from nvae.checkpoint import load_checkpoint
+from nvae.cli import main
+
+
+def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
+    """`export --alpha-delta` picks the operating point of a loss-conditional model; a fixed model
+    or a value outside the training range is refused with exit status 2."""
+    cond = make_tiny_checkpoint(tmp_path / "cond")
+    assert main(["export", str(cond), str(tmp_path / "out"), "--half", "--alpha-delta", "0.1"]) == 0
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["model"]["alpha_delta"] == 0.1
+    assert load_checkpoint(tmp_path / "out").cfg.alpha_delta == 0.1
+    assert main(["export", str(cond), str(tmp_path / "out2"), "--alpha-delta", "5"]) == 2
+    fixed = make_tiny_checkpoint(tmp_path / "fixed", conditional=False)
+    assert main(["export", str(fixed), str(tmp_path / "out3"), "--alpha-delta", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "range this model was trained on" in err and "loss-conditional" in err
+    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
+
+
+def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp_path, capsys):
+    src = make_tiny_checkpoint(tmp_path / "src")
+    dest = tmp_path / "shipped"
+    assert main(["export", str(src), str(dest)]) == 0
+    card = (dest / "MODEL_CARD.md").read_text()
+    assert "# Model card: shipped" in card and "Not measured yet" in card
+    for f in dest.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f.name
+    before = (dest / "model.safetensors").read_bytes()
+    assert main(["export", str(src), str(dest), "--half"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (dest / "model.safetensors").read_bytes() == before
+    (dest / "latent_map.npz").write_bytes(b"a map of the old weights")
+    capsys.readouterr()
+    assert main(["export", str(src), str(dest), "--half", "--force"]) == 0
+    assert (dest / "model.safetensors").read_bytes() != before
+    # the old weights' Latent map does not survive the replacement, and the user is told how to rebuild it
+    assert not (dest / "latent_map.npz").exists() and "nvae map" in capsys.readouterr().err

@@ -1,0 +1,155 @@
+"""Evaluation and the report on tiny checkpoints: `evaluate --report` and the model card, BLEU at a
+retained proportion, stored results reused only for the same model, the pairs of the
+interpolation study."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nvae.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoint, tmp_path):
+    """`evaluate --report` writes results.md with every figure; `--model-card` writes the card."""
+    import shutil
+
+    from helpers import make_tiny_checkpoint
+
+    ckpt = tmp_path / "nvae"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    fixed = make_tiny_checkpoint(tmp_path / "nvae-ad0.3", conditional=False, seed=1)
+    # a training run's checkpoint (RUN/checkpoint, its run.json one level up), given out of order
+    sparse = make_tiny_checkpoint(tmp_path / "nvae-ad0.05" / "checkpoint", conditional=False, seed=2, alpha_delta=0.05)
+    (sparse.parent / "run.json").write_text(json.dumps({"train": {"max_steps": 1234}}))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nvae",
+            "evaluate",
+            "--checkpoint",
+            str(ckpt),
+            "--limit",
+            "12",
+            "--report",
+            "--pairs",
+            "3",
+            "--baselines",
+            str(tiny_baseline_checkpoint),
+            "--fixed",
+            str(fixed),
+            str(sparse),
+            "--out",
+            str(tmp_path / "docs"),
+            "--model-card",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    md = (tmp_path / "docs" / "results.md").read_text()
+    assert "## The latent's targets" in md
+    for target in (
+        "1. alpha^Delta is a smooth control",
+        "2. learned pruning",
+        "3. a useful default",
+        "4. interpolations move",
+        "5. prior samples land",
+    ):
+        assert target in md
+    targets = json.loads((tmp_path / "docs" / "results.json").read_text())["targets"]
+    assert len(targets["slider"]["curve"]) == 26 and targets["interpolation"]["NVAE"]["pairs"] == 3
+    for fig in ("fig4_retained_vs_length", "fig5_bleu_vs_retained", "fig6_interpolation_bleu"):
+        assert f"figures/{fig}.png" in md
+        assert (tmp_path / "docs" / "figures" / f"{fig}.png").stat().st_size > 1000
+        assert (tmp_path / "docs" / "figures" / f"{fig}.html").exists()
+    assert "| 0.01 |" in md  # the alpha^Delta sweep of the loss-conditional model
+    assert "VT (baseline-vt)" in md
+    assert "NVAE fixed alpha_delta=0.3 (nvae-ad0.3)" in md
+    assert "NVAE fixed alpha_delta=0.05 (nvae-ad0.05)" in md
+    rows = [line for line in md.splitlines() if line.count("|") == 10 and line.startswith(("| 0.3 |", "| 0.05 |"))]
+    assert [r.split(" | ")[:2] for r in rows] == [
+        ["| 0.05", "1234"],
+        ["| 0.3", "?"],
+    ]  # sorted; steps from run.json, "?" without one
+    assert all(r.rstrip(" |").endswith(("yes", "no")) for r in rows)  # the conditional model compared at each
+    assert "monotonically" in md
+    # the report states the command that reproduces it, with the models it compared
+    assert (
+        f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed} {sparse}`"
+        in md
+    )
+    card = (ckpt / "MODEL_CARD.md").read_text()
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert f"| {summary['bleu']:.2f} |" in card
+
+
+def test_bleu_at_retained_interpolates_along_the_sweep():
+    from nvae.evaluate import bleu_at_retained
+
+    sweep = [
+        {"retained_proportion": 0.9, "bleu": 95.0},
+        {"retained_proportion": 0.5, "bleu": 55.0},
+        {"retained_proportion": 0.7, "bleu": 85.0},
+    ]
+    assert bleu_at_retained(sweep, 0.6) == pytest.approx(70.0)
+    assert bleu_at_retained(sweep, 0.85) == pytest.approx(92.5)
+    assert bleu_at_retained(sweep, 0.9) == pytest.approx(95.0)
+    assert bleu_at_retained(sweep, 0.95) is None and bleu_at_retained(sweep, 0.4) is None
+
+
+def test_report_names_a_run_checkpoint_by_its_run():
+    from nvae.report import _label
+
+    assert _label(Path("runs/baseline-vtp/checkpoint")) == "baseline-vtp"
+    assert _label(Path("checkpoints/baseline-t")) == "baseline-t"
+
+
+def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, tmp_path, monkeypatch):
+    """A stored reconstruction is reused for the same model, sentences and alpha^Delta; another
+    weight, another alpha^Delta or a damaged entry recompute."""
+    from nvae import evaluate as ev
+
+    monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
+    model = load_checkpoint(tiny_checkpoint)
+    ids = [model.tokenizer.encode(t).ids for t in ("the cat sat on the mat .", "a storm hit the coast in june .")]
+    calls = []
+    real = ev.reconstruct
+    monkeypatch.setattr(ev, "reconstruct", lambda *a, **k: calls.append(k.get("alpha_delta")) or real(*a, **k))
+    first = ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary()
+    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert ev.cached_reconstruct(model, ids, alpha_delta=None).summary() == first  # 0.3 is the default
+    assert calls == [0.3]
+    model.cfg.alpha_delta = 0.05  # another default (export --alpha-delta): the explicit 0.3 is still stored
+    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert calls == [0.3]
+    model.cfg.alpha_delta = 0.3
+    ev.cached_reconstruct(model, ids, alpha_delta=0.05)
+    assert calls == [0.3, 0.05]
+    for entry in (tmp_path / "cache" / "eval").glob("*.json"):
+        entry.write_text("{not json")
+    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert len(calls) == 3
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    ev.cached_reconstruct(model, ids, alpha_delta=0.3)
+    assert len(calls) == 4
+    ev.cached_reconstruct(model, ids, alpha_delta=0.3, use_cache=False)
+    assert len(calls) == 5
+
+
+@pytest.mark.slow
+def test_interpolation_pairs_are_distinct_sentences():
+    from nvae.experiments import sentence_pairs
+
+    pairs = sentence_pairs(3, 500, seed=0)
+    assert all(i != j for i, j in pairs)
+    assert {i for i, _ in pairs} == {0, 1, 2} and {j for _, j in pairs} == {0, 1, 2}
