@@ -10,13 +10,12 @@ import hashlib
 import json
 import sys
 
-import sacrebleu
 import torch
 
 from .atomic import write_file
 from .checkpoint import fingerprint
 from .experiments import sentence_pairs
-from .metrics import Reconstruction, reconstruct
+from .metrics import Reconstruction, corpus_bleu, reconstruct
 from .model import NVAE
 from .paths import cache_dir
 from .text import collate, decode_batch, decode_ids
@@ -118,8 +117,8 @@ def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, see
         refs_b.append(decode_ids(model.tokenizer, ids[j]))
         if k < 3:
             examples.append({"a": refs_a[-1], "b": refs_b[-1], "strip": list(zip(TAUS, texts))})
-    bleu_a = [sacrebleu.corpus_bleu(by_tau[t], [refs_a]).score for t in TAUS]
-    bleu_b = [sacrebleu.corpus_bleu(by_tau[t], [refs_b]).score for t in TAUS]
+    bleu_a = [corpus_bleu(by_tau[t], refs_a) for t in TAUS]
+    bleu_b = [corpus_bleu(by_tau[t], refs_b) for t in TAUS]
     # new sentences: unlike both decoded endpoints (tau = 0 and tau = 1), not merely unlike the inputs
     ends = list(zip(by_tau[TAUS[0]], by_tau[TAUS[-1]]))
     novel = [sum(s not in e for s, e in zip(by_tau[t], ends)) / pairs for t in TAUS]

@@ -18,10 +18,9 @@ import math
 import random
 import statistics
 
-import sacrebleu
 import torch
 
-from .metrics import reconstruct
+from .metrics import reconstruct, sentence_bleu
 from .mixture import PRIOR, LatentMixture
 from .model import NVAE
 from .nvib import evaluation_latent
@@ -200,7 +199,7 @@ def interpolation_paths(
         a, b = lat.select(0).trim(), lat.select(1).trim()
         alone = decode_batch(model.tokenizer, model.generate(lat))
         strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus))))
-        curve = [sacrebleu.sentence_bleu(s, [alone[0]]).score for s in strip]
+        curve = [sentence_bleu(s, alone[0]) for s in strip]
         records.append(
             {
                 "a": decode_ids(model.tokenizer, ids[i]),

@@ -2,9 +2,10 @@
 perplexity per real token, retained proportion. Shared by training (periodic validation), the
 evaluation CLI and the app.
 
-References for BLEU are the tokenizer's round trip of each input (lowercased, unknown words as
-[UNK]): the text the model can possibly reproduce. BLEU is `sacrebleu.corpus_bleu` on these
-detokenised strings.
+Every BLEU the project reports comes from the two functions here: `corpus_bleu` (sacrebleu's
+corpus BLEU: the report, training's validation, the ablations) and `sentence_bleu` (one sentence:
+the app's pages, interpolation strips and paths). References for BLEU are the tokenizer's round trip
+of each input (lowercased, unknown words as [UNK]): the text the model can possibly reproduce.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from .model import NVAE
 from .text import collate, decode_ids
 
 
+def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:
+    """sacrebleu's corpus BLEU (0..100) of hypotheses against one reference each; 0 for none."""
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score) if hypotheses else 0.0
+
+
+def sentence_bleu(hypothesis: str, reference: str) -> float:
+    """sacrebleu's sentence BLEU (0..100) of one hypothesis against one reference."""
+    return float(sacrebleu.sentence_bleu(hypothesis, [reference]).score)
+
+
 @dataclass
 class Reconstruction:
     refs: list[str] = field(default_factory=list)
@@ -31,7 +42,7 @@ class Reconstruction:
 
     @property
     def bleu(self) -> float:
-        return sacrebleu.corpus_bleu(self.hyps, [self.refs]).score if self.hyps else 0.0
+        return corpus_bleu(self.hyps, self.refs)
 
     @property
     def cross_entropy(self) -> float:

@@ -22,8 +22,9 @@ from typing import Any
 import torch
 
 from .experiments import tau_grid
+from .metrics import sentence_bleu
 from .model import NVAE
-from .readout import interpolation_strip, sentence_bleu
+from .readout import interpolation_strip
 from .sentence_paths import DEFAULT_STEPS, check_steps, effective_alpha_delta, encode_waypoints
 from .text import clean_user_text
 

@@ -28,21 +28,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sacrebleu
 import torch
 
 from .experiments import tau_grid
+from .metrics import sentence_bleu
 from .mixture import LatentMixture, source_label
 from .model import NVAE
 from .sampling import draw
 from .text import UNK_ID, decode_batch, decode_ids, encode_batch, tokens_of
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
-
-
-def sentence_bleu(hypothesis: str, reference: str) -> float:
-    """sacrebleu's sentence BLEU (0..100) of one hypothesis against one reference."""
-    return float(sacrebleu.sentence_bleu(hypothesis, [reference]).score)
 
 
 def alpha_delta_active(cfg) -> bool:

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from .experiments import tau_grid
+from .metrics import sentence_bleu
 from .mixture import PRIOR, LatentMixture
 from .model import NVAE
-from .readout import Pair, alpha_delta_arg, interpolation_strip, sentence_bleu, word_diff
+from .readout import Pair, alpha_delta_arg, interpolation_strip, word_diff
 from .text import decode_batch, decode_ids, encode_batch, tokens_of
 
 LETTERS = "ABCDE"

@@ -23,9 +23,10 @@ import numpy as np
 import torch
 
 from .attention import denoise
+from .metrics import sentence_bleu
 from .mixture import PRIOR
 from .model import NVAE
-from .readout import alpha_delta_arg, mostly_unknown, sentence_bleu
+from .readout import alpha_delta_arg, mostly_unknown
 from .text import UNK_ID, decode_ids, encode_batch, tokens_of
 
 TOP_K = 5  # next-token candidates kept per output step

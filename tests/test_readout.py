@@ -9,7 +9,7 @@ import pytest
 import torch
 from helpers import make_app_checkpoints
 
-from nvae import attention2d, readout
+from nvae import attention2d, metrics, readout
 from nvae.checkpoint import load_checkpoint
 from nvae.experiments import keep_components, slider_values
 from nvae.text import encode_text
@@ -151,7 +151,7 @@ def test_token_info_matches_inspect(models):
         assert info.mostly_unknown == view.mostly_unknown
     assert [i.mostly_unknown for i in infos] == [True, False, False]
     assert views[0].reference == " ".join(["[UNK]"] * 7)
-    assert readout.sentence_bleu(views[0].reference, views[0].reference) == pytest.approx(100.0)  # the flag: why
+    assert metrics.sentence_bleu(views[0].reference, views[0].reference) == pytest.approx(100.0)  # the flag: why
 
 
 # -- denoising attention in 2-D (nvae.attention2d) -----------------------------------------------
