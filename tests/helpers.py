@@ -28,9 +28,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import torch
 from streamlit.testing.v1 import AppTest
@@ -225,3 +227,66 @@ def serve_app(env: dict[str, str], log_path: Path):
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+# -- the app in a real browser (Playwright, Debian's chromium) -------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+SLOW = 300_000  # ms: the latent map's first UMAP fit on a busy 2-core machine
+# the README's screenshots are retaken only on a real checkpoint; the tiny model's go to /tmp
+TINY_SHOTS = Path(tempfile.gettempdir()) / "nvae-screenshots"
+README_SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SHOTS = README_SHOTS if os.environ.get("NVAE_BROWSER_CHECKPOINT") else TINY_SHOTS
+
+
+def idle(pg, timeout: int = SLOW) -> None:
+    """Wait until the script run that an action started has finished."""
+    pg.wait_for_timeout(400)
+    pg.wait_for_selector(IDLE, timeout=timeout)
+
+
+def visit(pg, url: str, path: str, query: str = "") -> None:
+    """Open a page of the served app, wait for its run, and check that it raised nothing."""
+    pg.goto(f"{url}/{path}{('?' + query) if query else ''}")
+    idle(pg)
+    assert pg.locator('[data-testid="stException"]').count() == 0, pg.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
+
+
+def screenshot(pg, name: str, folder: Path = SHOTS) -> None:
+    """The whole page as FOLDER/NAME.png: the viewport is stretched to the main column's height first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    height = 0
+    for _ in range(4):  # a taller viewport can reflow the page: measure until it settles
+        now = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        if now == height:
+            break
+        height = now
+        pg.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 8000)})
+        pg.wait_for_timeout(800)
+    pg.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    pg.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def url_query(pg) -> dict[str, list[str]]:
+    """The page's query parameters."""
+    return parse_qs(urlparse(pg.url).query)
+
+
+def texts(pg, testid: str) -> list[str]:
+    """Inner texts of the elements with this test id (waits for the first to appear)."""
+    loc = pg.locator(f'[data-testid="{testid}"]')
+    loc.first.wait_for(timeout=SLOW)
+    return [e.inner_text() for e in loc.all()]

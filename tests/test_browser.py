@@ -12,37 +12,28 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import quote
 
 import pytest
-from helpers import make_app_checkpoints, serve_app
+from helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SLOW,
+    idle,
+    make_app_checkpoints,
+    screenshot,
+    serve_app,
+    texts,
+    url_query,
+    visit,
+)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# the README's screenshots are retaken only on a real checkpoint; the tiny model's go to /tmp
-SHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("NVAE_BROWSER_CHECKPOINT")
-    else Path(tempfile.gettempdir()) / "nvae-screenshots"
-)
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 SERVER_LOGS: dict[str, Path] = {}  # the running server's log and checkpoint, for the concurrency test
-SLOW = 300_000  # ms: the latent map's first UMAP fit on a busy 2-core machine
 PAGES = {
     "inspect": "",
     "sparsity": "sparsity",
@@ -51,6 +42,11 @@ PAGES = {
     "samples": "samples",
     "denoising": "denoising",
     "model": "model",
+    "corpus-study": "corpus-study",
+    "side-by-side": "side-by-side",
+    "walkthrough": "walkthrough",
+    "interpolate-path": "interpolate?a=The+ship+sailed+at+dawn.&b=A+storm+hit+the+coast+in+June."
+    "&c=He+was+born+in+a+small+village.&steps=5",
 }
 
 if not Path(CHROMIUM).is_file():
@@ -78,54 +74,6 @@ def server(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-    yield pg
-    pg.close()
-
-
-def idle(pg, timeout: int = SLOW) -> None:
-    """Wait until the script run that an action started has finished."""
-    pg.wait_for_timeout(400)
-    pg.wait_for_selector(IDLE, timeout=timeout)
-
-
-def open_page(pg, url: str, path: str, query: str = "") -> None:
-    pg.goto(f"{url}/{path}{('?' + query) if query else ''}")
-    idle(pg)
-    assert pg.locator('[data-testid="stException"]').count() == 0, pg.locator(
-        '[data-testid="stException"]'
-    ).first.inner_text()
-
-
-def screenshot(pg, name: str) -> None:
-    """The whole page: the viewport is stretched to the main column's height first."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    height = 0
-    for _ in range(4):  # a taller viewport can reflow the page: measure until it settles
-        now = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-        if now == height:
-            break
-        height = now
-        pg.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 8000)})
-        pg.wait_for_timeout(800)
-    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    pg.set_viewport_size({"width": 1400, "height": 1000})
-
-
-def query(pg) -> dict[str, list[str]]:
-    return parse_qs(urlparse(pg.url).query)
-
-
 def press(pg, slider_index: int, key: str, times: int = 1) -> None:
     thumb = pg.locator('[data-testid="stSlider"] input[type="range"]').nth(slider_index)
     thumb.focus()
@@ -134,42 +82,35 @@ def press(pg, slider_index: int, key: str, times: int = 1) -> None:
     idle(pg)
 
 
-def texts(pg, testid: str) -> list[str]:
-    """Inner texts of the elements with this test id (waits for the first to appear)."""
-    loc = pg.locator(f'[data-testid="{testid}"]')
-    loc.first.wait_for(timeout=SLOW)
-    return [e.inner_text() for e in loc.all()]
-
-
 # -- tests ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_renders(server, page, name):
-    open_page(page, server, PAGES[name])
+    visit(page, server, PAGES[name])
     assert page.locator("h1").first.inner_text()
     if name != "latent-map":  # its screenshot is taken with a selection, below
         screenshot(page, name)
 
 
 def test_type_sentence_and_move_alpha_delta(server, page):
-    open_page(page, server, "")
+    visit(page, server, "")
     area = page.locator('[data-testid="stTextArea"] textarea')
     area.fill("The river flows into the sea.")
     area.press("Control+Enter")
     idle(page)
     assert "the river flows into the sea." in texts(page, "stCode")
-    assert query(page)["s"] == ["The river flows into the sea."]
+    assert url_query(page)["s"] == ["The river flows into the sea."]
     before = texts(page, "stMetricValue")[0]
     press(page, 0, "Home")  # the smallest alpha^Delta
     low = texts(page, "stMetricValue")[0]
     press(page, 0, "End")  # the largest
-    assert query(page)["ad"] == ["1"]
+    assert url_query(page)["ad"] == ["1"]
     assert texts(page, "stMetricValue")[0] != low or before != low
 
 
 def test_sparsity_slider(server, page):
-    open_page(page, server, "sparsity")
+    visit(page, server, "sparsity")
     before = texts(page, "stMetric")[0]
     press(page, 0, "End")
     after = texts(page, "stMetric")[0]
@@ -177,15 +118,15 @@ def test_sparsity_slider(server, page):
 
 
 def test_tau_slider_updates_text(server, page):
-    open_page(page, server, "interpolate")
+    visit(page, server, "interpolate")
     assert any("τ = 0.50" in c for c in texts(page, "stCaptionContainer"))
     press(page, 0, "ArrowRight", times=2)
     assert any("τ = 0.60" in c for c in texts(page, "stCaptionContainer"))
-    assert query(page)["tau"] == ["0.6"]
+    assert url_query(page)["tau"] == ["0.6"]
 
 
 def test_latent_map_box_select(server, page):
-    open_page(page, server, "latent-map")
+    visit(page, server, "latent-map")
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     chart.scroll_into_view_if_needed()
     chart.hover()
@@ -208,13 +149,13 @@ def test_latent_map_box_select(server, page):
 
 def test_shared_link_restores_view(server, page):
     a, b = "The ship sailed at dawn.", "A storm hit the coast."
-    open_page(page, server, "interpolate", f"a={quote(a)}&b={quote(b)}&tau=0.3")
+    visit(page, server, "interpolate", f"a={quote(a)}&b={quote(b)}&tau=0.3")
     inputs = page.locator('[data-testid="stTextInput"] input')
     # the page may render its inputs a moment after the run has finished: wait for their values
     sync_api.expect(inputs.nth(0)).to_have_value(a, timeout=SLOW)
     sync_api.expect(inputs.nth(1)).to_have_value(b, timeout=SLOW)
     assert any("τ = 0.30" in c for c in texts(page, "stCaptionContainer"))
-    open_page(page, server, "", "s=First%20one.&s=Second%20one.&ad=1")
+    visit(page, server, "", "s=First%20one.&s=Second%20one.&ad=1")
     # on a busy machine the run may start after idle() returned: wait for its output
     sync_api.expect(page.locator('[data-testid="stTextArea"] textarea')).to_have_value(
         "First one.\nSecond one.", timeout=SLOW
@@ -222,13 +163,13 @@ def test_shared_link_restores_view(server, page):
     sync_api.expect(page.locator('[data-testid="stCode"]').filter(has_text="first one.").first).to_be_visible(
         timeout=SLOW
     )
-    open_page(page, server, "", "page=samples&seed=5")
+    visit(page, server, "", "page=samples&seed=5")
     sync_api.expect(page.locator("h1").first).to_have_text(re.compile(r"^Samples"), timeout=SLOW)
-    assert query(page)["seed"] == ["5"]
+    assert url_query(page)["seed"] == ["5"]
 
 
 def test_markup_is_plain_text(server, page):
-    open_page(page, server, "")
+    visit(page, server, "")
     area = page.locator('[data-testid="stTextArea"] textarea')
     area.fill('<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> <b>bold</b>')
     area.press("Control+Enter")
@@ -239,7 +180,7 @@ def test_markup_is_plain_text(server, page):
 
 
 def test_bad_link_values_give_notice(server, page):
-    open_page(page, server, "interpolate", "tau=NaN&a=%20%20")
+    visit(page, server, "interpolate", "tau=NaN&a=%20%20")
     notices = texts(page, "stAlertContentWarning")
     assert notices, "a notice says the link's values were not used"
     assert any("τ = 0.50" in c for c in texts(page, "stCaptionContainer"))
@@ -261,10 +202,10 @@ def test_eight_concurrent_sessions(server):
     def session(i: int) -> None:
         try:
             with sync_api.sync_playwright() as p:
-                b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 pg = b.new_page(viewport={"width": 1200, "height": 900})
                 path = "interpolate" if i % 2 else "sparsity"
-                open_page(pg, server, path)
+                visit(pg, server, path)
                 key, moves = "ArrowRight", 0
                 while time.time() < stop_at or moves < 2:  # at least 2 moves each, however busy the machine
                     moves += 1
@@ -297,9 +238,9 @@ def test_eight_concurrent_sessions(server):
 
     on_disk = fingerprint(load_checkpoint(SERVER_LOGS["checkpoint"]))
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         pg = b.new_page(viewport={"width": 1200, "height": 900})
-        open_page(pg, server, "model")
+        visit(pg, server, "model")
         caption = next(c for c in texts(pg, "stCaptionContainer") if "fingerprint" in c)
         assert not pg.locator('[data-testid="stAlertContentError"]').count()
         b.close()

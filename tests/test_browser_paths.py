@@ -6,30 +6,27 @@ a shared link to a path through four sentences reopens it."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import quote
 
 import pytest
-from helpers import make_app_checkpoints, serve_app
+from helpers import (
+    CHROMIUM,
+    IDLE,
+    SLOW,
+    TINY_SHOTS,
+    idle,
+    make_app_checkpoints,
+    screenshot,
+    serve_app,
+    texts,
+    url_query,
+    visit,
+)
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SHOTS = Path(tempfile.gettempdir()) / "nvae-screenshots"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-SLOW = 300_000  # ms: the first UMAP fit on a busy 2-core machine
 
 if not Path(CHROMIUM).is_file():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
@@ -53,49 +50,6 @@ def server(tmp_path_factory):
     assert "Traceback" not in text, text[-2000:]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-    yield pg
-    pg.close()
-
-
-def idle(pg, timeout: int = SLOW) -> None:
-    pg.wait_for_timeout(400)
-    pg.wait_for_selector(IDLE, timeout=timeout)
-
-
-def open_page(pg, url: str, path: str, query: str = "") -> None:
-    pg.goto(f"{url}/{path}{('?' + query) if query else ''}")
-    idle(pg)
-    assert pg.locator('[data-testid="stException"]').count() == 0, pg.locator(
-        '[data-testid="stException"]'
-    ).first.inner_text()
-
-
-def query(pg) -> dict[str, list[str]]:
-    return parse_qs(urlparse(pg.url).query)
-
-
-def texts(pg, testid: str) -> list[str]:
-    loc = pg.locator(f'[data-testid="{testid}"]')
-    loc.first.wait_for(timeout=SLOW)
-    return [e.inner_text() for e in loc.all()]
-
-
-def screenshot(pg, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 PLAYER_STEP = """(title) => {
   const gd = [...document.querySelectorAll('.js-plotly-plot')]
     .find(g => g.layout && g.layout.title && String(g.layout.title.text || g.layout.title).includes(title));
@@ -115,7 +69,7 @@ def player(pg, title: str = "Each step: the decoded") -> dict | None:
 
 def test_play_button_steps_tau_without_a_rerun(server, page):
     a, b, c = "The ship sailed at dawn.", "A storm hit the coast.", "He was born in London."
-    open_page(page, server, "interpolate", f"a={quote(a)}&b={quote(b)}&c={quote(c)}&steps=5")
+    visit(page, server, "interpolate", f"a={quote(a)}&b={quote(b)}&c={quote(c)}&steps=5")
     chart = page.locator('[data-testid="stPlotlyChart"]').filter(has_text="Each step: the decoded").first
     chart.scroll_into_view_if_needed()
     sync_api.expect(chart.locator(".updatemenu-button").first).to_be_visible(timeout=SLOW)
@@ -135,22 +89,22 @@ def test_play_button_steps_tau_without_a_rerun(server, page):
     # the animation runs in the browser: the page did not rerun (still idle, no new element, same URL)
     assert page.locator(IDLE).count() == 1
     assert page.evaluate("() => document.querySelectorAll('[data-testid=\"stException\"]').length") == runs
-    assert query(page)["c"] == [c]
-    screenshot(page, "interpolate-path-player")
+    assert url_query(page)["c"] == [c]
+    screenshot(page, "interpolate-path-player", TINY_SHOTS)  # always the tiny checkpoints
 
 
 def test_side_by_side_shows_both_models_and_keeps_both_choices(server, page):
-    open_page(page, server, "side-by-side")
+    visit(page, server, "side-by-side")
     labels = texts(page, "stMetricLabel")
     assert any("Retained components" in x for x in labels) and any("Latent vectors" in x for x in labels)
-    q = query(page)
+    q = url_query(page)
     assert q["other"] == ["baseline-vt"] and q["view"] == ["inspect"]
     page.locator('[data-testid="stRadio"] label').filter(has_text="Interpolate").first.click()
     idle(page)
     sync_api.expect(
         page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Decoded at τ = 0.50")
     ).to_have_count(2, timeout=SLOW)
-    assert query(page)["view"] == ["interpolate"]
+    assert url_query(page)["view"] == ["interpolate"]
     thumb = page.locator('[data-testid="stSlider"] input[type="range"]').first
     thumb.focus()
     thumb.press("ArrowRight")
@@ -158,8 +112,8 @@ def test_side_by_side_shows_both_models_and_keeps_both_choices(server, page):
     sync_api.expect(
         page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Decoded at τ = 0.55")
     ).to_have_count(2, timeout=SLOW)
-    assert query(page)["tau"] == ["0.55"]
-    screenshot(page, "side-by-side")
+    assert url_query(page)["tau"] == ["0.55"]
+    screenshot(page, "side-by-side", TINY_SHOTS)
     # the link reopens the same view in a fresh page
     link = page.url
     fresh = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -169,7 +123,7 @@ def test_side_by_side_shows_both_models_and_keeps_both_choices(server, page):
         sync_api.expect(
             fresh.locator('[data-testid="stCaptionContainer"]').filter(has_text="Decoded at τ = 0.55")
         ).to_have_count(2, timeout=SLOW)
-        assert query(fresh)["other"] == ["baseline-vt"] and query(fresh)["view"] == ["interpolate"]
+        assert url_query(fresh)["other"] == ["baseline-vt"] and url_query(fresh)["view"] == ["interpolate"]
     finally:
         fresh.close()
 
@@ -177,7 +131,7 @@ def test_side_by_side_shows_both_models_and_keeps_both_choices(server, page):
 def test_shared_link_to_a_path_restores_it(server, page):
     a, b, c, d = "The ship sailed at dawn.", "A storm hit the coast.", "He was born in London.", "She plays the piano."
     q = f"a={quote(a)}&b={quote(b)}&c={quote(c)}&d={quote(d)}&t=2.5&steps=7&grid=logodds"
-    open_page(page, server, "interpolate", q)
+    visit(page, server, "interpolate", q)
     sync_api.expect(
         page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Decoded at 2.50: C → D, τ = 0.50")
     ).to_be_visible(timeout=SLOW)
@@ -185,7 +139,7 @@ def test_shared_link_to_a_path_restores_it(server, page):
     assert [inputs.nth(i).input_value() for i in range(4)] == [a, b, c, d]
     tabs = [t.inner_text().strip() for t in page.get_by_role("tab").all()]
     assert tabs == ["A → B", "B → C", "C → D"]
-    got = query(page)
+    got = url_query(page)
     assert got["t"] == ["2.5"] and got["steps"] == ["7"] and got["grid"] == ["logodds"] and got["d"] == [d]
     metrics = texts(page, "stMetricLabel")
     assert [m for m in metrics if m.startswith("BLEU vs")] == ["BLEU vs A", "BLEU vs B", "BLEU vs C", "BLEU vs D"]
