@@ -31,6 +31,8 @@ from .paths import PROJECT_ROOT, default_checkpoint
 
 RECIPE_NAMES = tuple(_RECIPES)
 TRAINING_COMMANDS = ("train", "ablate", "lm")  # the commands that need autograd
+AD_HELP = "the conditional prior of a loss-conditional model (default: the checkpoint's own)"
+RECIPE_HELP = "a named set of latent settings (applied before --set)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,15 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_model(sub.add_parser("interpolate", help="decode the mixture (1-tau) F_A + tau F_B"))
     sp.add_argument("a")
     sp.add_argument("b")
-    sp.add_argument("--steps", type=number(2, 101, integer=True, what="an integer"), default=11)
+    sp.add_argument(
+        "--steps",
+        type=number(2, 101, integer=True, what="an integer"),
+        default=11,
+        help="taus, 0 to 1 (default 11)",
+    )
     sp.set_defaults(func=cmd_interpolate)
 
     sp = with_model(sub.add_parser("sample", help="sentences decoded from the prior"))
-    sp.add_argument("--n", type=number(1, 1000, integer=True, what="an integer"), default=5)
-    sp.add_argument("--seed", type=SEED, default=0)
+    sp.add_argument("--n", type=number(1, 1000, integer=True, what="an integer"), default=5, help="samples (default 5)")
+    sp.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     sp.add_argument("--components", type=COUNT, default=10, help="number of prior components (besides one)")
     sp.add_argument("--temperature", type=number(0.0, 10.0), default=0.0, help="0 = greedy")
-    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
+    sp.add_argument(
+        "--alpha-delta",
+        type=ALPHA_DELTA,
+        default=None,
+        help=AD_HELP,
+    )
     sp.add_argument(
         "--source",
         choices=["auto", "prior", "aggregate"],
@@ -86,13 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = with_model(sub.add_parser("evaluate", help="BLEU, cross-entropy, retained proportion (+ paper figures)"))
     sp.add_argument("--data", help="a plain-text file, one sentence per line (default: the test split)")
-    sp.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    sp.add_argument("--split", default="test", choices=["train", "validation", "test"], help="(default test)")
     sp.add_argument(
         "--corpus", default="wikitext-2", help="wikitext-2 or wiki-mix (the repository's data/), a hub name"
     )
     sp.add_argument("--limit", type=COUNT, default=None, help="evaluate the first N sentences only")
-    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
-    sp.add_argument("--batch-size", type=number(1, 4096, integer=True, what="an integer"), default=64)
+    sp.add_argument(
+        "--alpha-delta",
+        type=ALPHA_DELTA,
+        default=None,
+        help=AD_HELP,
+    )
+    sp.add_argument(
+        "--batch-size", type=number(1, 4096, integer=True, what="an integer"), default=64, help="(default 64)"
+    )
     sp.add_argument(
         "--report", action="store_true", help="run the paper's experiments and write docs/results.md with figures"
     )
@@ -136,20 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("train", help="train a model (resumable; runs under torchrun)")
     sp.add_argument("--out", required=True, help="run folder (checkpoint/, metrics.jsonl, tokenizer.json)")
     sp.add_argument("--config", help="config.json with {'model': {...}, 'train': {...}}")
-    sp.add_argument("--model-type", choices=["nvae", "t", "vt", "vtp", "vts"])
     sp.add_argument(
-        "--recipe", choices=sorted(RECIPE_NAMES), help="a named set of latent settings (applied before --set)"
+        "--model-type", choices=["nvae", "t", "vt", "vtp", "vts"], help="the NVAE or a baseline (default nvae)"
     )
+    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES), help=RECIPE_HELP)
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
     sp.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint")
     sp.add_argument("--overwrite", action="store_true", help="delete the run already in --out and start again")
-    sp.add_argument("--device", default=None)
+    sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_train)
 
     sp = sub.add_parser("ablate", help="train a small model for a fixed budget and print the latent's measures")
     sp.add_argument("name", help="run folder under runs/ablations/ (an existing finished run is only re-measured)")
-    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES))
+    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES), help=RECIPE_HELP)
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
     sp.add_argument(
         "--sentences",
@@ -161,12 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--threads", type=number(1, 256, integer=True, what="an integer"), default=None, help="torch threads"
     )
-    sp.add_argument("--quiet", action="store_true")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_ablate)
 
     sp = with_model(sub.add_parser("study", help="a sparsity study of a corpus file (one sentence per line), as JSON"))
     sp.add_argument("file")
-    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
+    sp.add_argument(
+        "--alpha-delta",
+        type=ALPHA_DELTA,
+        default=None,
+        help=AD_HELP,
+    )
     sp.add_argument("--out", default=None, help="also write the JSON to this file")
     sp.set_defaults(func=cmd_study)
 
@@ -176,20 +200,29 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     sp.add_argument("--steps", type=number(3, 41, integer=True, what="an integer"), default=11, help="taus per pair")
     sp.add_argument("--grid", choices=["linear", "logodds"], default="linear", help="how the taus are spread")
-    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None)
+    sp.add_argument(
+        "--alpha-delta",
+        type=ALPHA_DELTA,
+        default=None,
+        help=AD_HELP,
+    )
     sp.add_argument("--out", default=None, help="also write the JSON to this file")
     sp.set_defaults(func=cmd_pairs)
 
     sp = sub.add_parser("lm", help="the fluency language model: train it, or score sentences with it")
     sp.add_argument("action", choices=["train", "score"])
     sp.add_argument("text", nargs="*", help="sentences to score")
-    sp.add_argument("--out", default=str(PROJECT_ROOT / "checkpoints" / "lm-wiki-mix"), help="the model's folder")
+    sp.add_argument(
+        "--out",
+        default=str(PROJECT_ROOT / "checkpoints" / "lm-wiki-mix"),
+        help="the model's folder (default checkpoints/lm-wiki-mix)",
+    )
     sp.add_argument("--file", help="sentences to score, one per line")
-    sp.add_argument("--data", default="wiki-mix", help="corpus whose train split it learns")
-    sp.add_argument("--steps", type=COUNT, default=3000)
-    sp.add_argument("--seed", type=SEED, default=0)
+    sp.add_argument("--data", default="wiki-mix", help="corpus whose train split it learns (default wiki-mix)")
+    sp.add_argument("--steps", type=COUNT, default=3000, help="training steps of batch 64 (default 3000)")
+    sp.add_argument("--seed", type=SEED, default=0, help="random seed of the training (default 0)")
     sp.add_argument("--force", action="store_true", help="replace a trained model in --out")
-    sp.add_argument("--quiet", action="store_true")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_lm)
 
     sp = sub.add_parser("map", help="write CHECKPOINT/latent_map.npz: the app's Latent map, computed once")
