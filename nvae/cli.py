@@ -65,8 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_encode)
 
     sp = with_model(sub.add_parser("interpolate", help="decode the mixture (1-tau) F_A + tau F_B"))
-    sp.add_argument("a")
-    sp.add_argument("b")
+    sp.add_argument("a", help="the first sentence (tau = 0)")
+    sp.add_argument("b", help="the second sentence (tau = 1)")
     sp.add_argument(
         "--steps",
         type=number(2, 101, integer=True, what="an integer"),
@@ -239,8 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_map)
 
     sp = sub.add_parser("export", help="copy a run's checkpoint for shipping (optionally half precision)")
-    sp.add_argument("run")
-    sp.add_argument("dest")
+    sp.add_argument("run", help="a training run folder (its checkpoint/ is exported) or a checkpoint folder")
+    sp.add_argument("dest", help="the checkpoint folder to write (for example checkpoints/nvae-default)")
     sp.add_argument("--half", action="store_true", help="store the weights in float16")
     sp.add_argument("--force", action="store_true", help="replace a checkpoint already in DEST")
     sp.add_argument(
