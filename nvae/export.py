@@ -106,4 +106,5 @@ def cmd_export(args) -> None:
         _fit_aggregate(model, dest, args.fit_aggregate)
     card = write_model_card(dest, None, [], run_info(dest), note)
     os.chmod(card, FILE_MODE)
-    emit({"exported": str(dest), "half": args.half, "alpha_delta": model.cfg.alpha_delta, "model_card": str(card)})
+    ad = {"alpha_delta": model.cfg.alpha_delta} if model.cfg.model_type == "nvae" else {}  # a baseline has none
+    emit({"exported": str(dest), "half": args.half, **ad, "model_card": str(card)})

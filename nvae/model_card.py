@@ -10,6 +10,7 @@ from pathlib import Path
 from .checkpoint import describe, read_metrics
 from .checkpoint_format import CONFIG, METRICS, MODEL_CARD
 from .config import load_configs
+from .paths import PROJECT_ROOT
 
 
 def run_info(path: Path) -> dict | None:
@@ -60,6 +61,22 @@ def data_statement(train_cfg, run_info: dict | None = None) -> str:
     )
 
 
+def kl_statement(model_type: str, train_cfg) -> str:
+    """The latent's regulariser in the card's training line, in the model's own terms: the NVAE has
+    both KL terms, the VT baselines only the Gaussian one, T none."""
+    ramp = f"(0 until step {train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), "
+    if model_type == "nvae":
+        return f"KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} {ramp}"
+    if model_type == "t":
+        return "no latent regulariser, "
+    return f"Gaussian KL weight lambda_G {train_cfg.lambda_g} {ramp}"
+
+
+def project_relative(command: str) -> str:
+    """A recorded command with the project folder's absolute path taken out of its arguments."""
+    return command.replace(f"{PROJECT_ROOT}/", "")
+
+
 def write_model_card(
     checkpoint: Path, summary: dict | None, sweep: list[dict], run_info: dict | None, note: str = ""
 ) -> Path:
@@ -94,19 +111,14 @@ def write_model_card(
         f"- **Data**: {data_statement(train_cfg, run_info)}",
         f"- **Training**: {steps} steps, batch {train_cfg.batch_size}, AdamW lr {train_cfg.lr}, warm-up "
         f"{train_cfg.warmup_steps}, "
-        + (
-            f"KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} (0 until step "
-            f"{train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), "
-            if model_cfg.model_type != "t"
-            else "no latent regulariser, "
-        )
+        + kl_statement(model_cfg.model_type, train_cfg)
         + f"seed {train_cfg.seed}; {minutes:.0f} minutes of training wall time.",
-        f"- **Hardware**: {run_info.get('hardware', 'not recorded')}.",
+        f"- **Hardware**: {run_info.get('hardware', 'not recorded').replace(' 1 torch threads', ' 1 torch thread')}.",
     ]
     if run_info.get("command"):
-        lines.append(f"- **Command**: `{run_info['command']}`")
+        lines.append(f"- **Command**: `{project_relative(run_info['command'])}`")
     for call in run_info.get("resumed", []):
-        lines.append(f"- **Resumed** at step {call['start_step']} with `{call['command']}`")
+        lines.append(f"- **Resumed** at step {call['start_step']} with `{project_relative(call['command'])}`")
     if note:
         lines.append(f"- **Note**: {note}")
     if summary is None:
@@ -149,8 +161,8 @@ def write_model_card(
     lines += [
         "## Limits",
         "",
-        f"- Trained on {size}; expect unknown words to be copied as [UNK] "
-        "or misspelt, and prior samples to be only locally fluent.",
+        f"- Trained on {size}; expect unknown words to be copied as [UNK] or misspelt"
+        + (", and prior samples to be only locally fluent." if model_cfg.model_type != "t" else "."),
         "- Output is lowercase (uncased tokenizer); BLEU is measured against the tokenizer's round trip of each input.",
         "- Sentences longer than the model's limit are truncated.",
         "",

@@ -101,7 +101,8 @@ def hardware_summary(dev: torch.device) -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return f"{cpu}, {os.cpu_count()} cores, {threads} torch thread{'s' * (threads != 1)}, torch {torch.__version__}"
 
 
 # -- data -----------------------------------------------------------------------------------------

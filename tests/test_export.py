@@ -45,3 +45,19 @@ def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp
     assert (dest / "model.safetensors").read_bytes() != before
     # the old weights' Latent map does not survive the replacement, and the user is told how to rebuild it
     assert not (dest / "latent_map.npz").exists() and "nvae map" in capsys.readouterr().err
+
+
+def test_a_baselines_card_and_export_speak_in_its_own_terms(tmp_path, capsys):
+    """A VT baseline has no alpha^Delta and no Dirichlet KL: the export's output and the card say
+    neither; a recorded command loses the project folder's absolute path."""
+    from nvae.model_card import project_relative
+    from nvae.paths import PROJECT_ROOT
+
+    src = make_tiny_checkpoint(tmp_path / "vt", model_type="vt")
+    capsys.readouterr()
+    assert main(["export", str(src), str(tmp_path / "baseline-vt")]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "alpha_delta" not in out
+    card = (tmp_path / "baseline-vt" / "MODEL_CARD.md").read_text()
+    assert "Gaussian KL weight lambda_G" in card and "lambda_D" not in card and "alpha^Delta" not in card
+    assert project_relative(f"python -m nvae train --out {PROJECT_ROOT}/runs/x") == "python -m nvae train --out runs/x"
