@@ -90,6 +90,8 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     out: dict = {"sentences": len(ids)}
     t0 = time.time()
+    if model.cfg.model_type != "nvae":  # a baseline: its reconstruction, short sentences, interpolation
+        return {**out, **measure_baseline(model, ids, pairs, log), "measure_seconds": round(time.time() - t0, 1)}
     curve = retained_curve(model, ids, slider_values(model))
     out["slider"] = {
         **smoothness(curve),
@@ -133,6 +135,23 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     out["prior"]["examples"] = stats["samples"][:3]
     log(f"prior: {out['prior']}")
     out["measure_seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def measure_baseline(model, ids: list[list[int]], pairs: int, log=print) -> dict:
+    """The measures that a baseline (T, VT, VTP, VTS: no alpha^Delta, no pruning) has: BLEU and the
+    share of vectors kept, the short sentences, and position-wise interpolation."""
+    s = reconstruct(model, ids).summary()
+    out: dict = {"at": {"fixed": {k: s[k] for k in ("bleu", "retained_proportion", "exact_match", "cross_entropy")}}}
+    log(f"at: {out['at']}")
+    model.eval()
+    with torch.no_grad():
+        recon = decode_batch(model.tokenizer, model.generate(encode_text(model, SHORT_SENTENCES)))
+    out["short_exact"] = {"fixed": {"exact": sum(a.lower() == b for a, b in zip(SHORT_SENTENCES, recon))}}
+    interp = interpolation_paths(model, ids, pairs=pairs, steps=11)
+    out["interpolation"] = {k: interp[k] for k in ("median_distinct", "median_largest_step", "endpoints_exact")}
+    out["interpolation"]["example"] = interp["records"][0]["strip"]
+    log(f"interpolation: {out['interpolation']}")
     return out
 
 
@@ -180,6 +199,13 @@ def ablate(
 
 def summary_line(res: dict) -> str:
     """One row of docs/experiments.md's table from an ablation result."""
+    if "slider" not in res:  # a baseline
+        at, it = res["at"]["fixed"], res["interpolation"]
+        return (
+            f"baseline: BLEU {at['bleu']:.1f} at retained {at['retained_proportion']:.2f} | short exact "
+            f"{res['short_exact']['fixed']['exact']} | interp distinct {it['median_distinct']}, "
+            f"step {it['median_largest_step']:.1f}"
+        )
     sl, half, it, pr = res["slider"], res["half"], res["interpolation"], res["prior"]
     learned = half.get("learned", {})
     every, rnd = half.get("every_second", {}), half.get("random", {})
