@@ -138,6 +138,10 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     return out
 
 
+class AblationStopped(RuntimeError):
+    """Training stopped before its budget: the run is kept for resuming, and nothing is measured."""
+
+
 def measure_baseline(model, ids: list[list[int]], pairs: int, log=print) -> dict:
     """The measures that a baseline (T, VT, VTP, VTS: no alpha^Delta, no pruning) has: BLEU and the
     share of vectors kept, the short sentences, and position-wise interpolation."""
@@ -177,8 +181,13 @@ def ablate(
     if state.exists():
         done = json.loads(state.read_text()).get("step", 0) >= train_cfg.max_steps
     if not done:
-        resume = (run / "checkpoint" / "training_state.json").exists()
+        resume = state.exists()
         train(run, model_cfg, train_cfg, resume=resume, overwrite=not resume, progress=progress)
+        step = json.loads(state.read_text()).get("step", 0) if state.exists() else 0
+        if step < train_cfg.max_steps:  # stopped (Ctrl-C, SIGTERM): never measure a half-trained model
+            raise AblationStopped(
+                f"{name} stopped at step {step} of {train_cfg.max_steps}; the same command continues it"
+            )
     train_s = time.time() - t0
     model = load_checkpoint(run / "checkpoint")
     with torch.no_grad():
@@ -221,8 +230,12 @@ def summary_line(res: dict) -> str:
 
 
 def main(args) -> None:
-    res = ablate(
-        args.name, args.recipe, args.settings, args.sentences, args.pairs, args.threads, progress=not args.quiet
-    )
+    try:
+        res = ablate(
+            args.name, args.recipe, args.settings, args.sentences, args.pairs, args.threads, progress=not args.quiet
+        )
+    except AblationStopped as e:
+        print(str(e), file=sys.stderr)
+        raise SystemExit(130) from None
     print(summary_line(res), file=sys.stderr)
     print(json.dumps(res))
