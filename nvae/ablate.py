@@ -33,6 +33,7 @@ from .experiments import (
     SHORT_SENTENCES,
     interpolation_paths,
     prior_sample_stats,
+    prior_weight,
     pruning_comparison,
     retained_curve,
     slider_values,
@@ -109,6 +110,7 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     for ad in alphas:
         s = reconstruct(model, ids, alpha_delta=ad).summary()
         out["at"][str(ad)] = {k: s[k] for k in ("bleu", "retained_proportion", "exact_match", "cross_entropy")}
+        out["at"][str(ad)]["prior_weight"] = round(prior_weight(model, ids, ad), 4)
     log(f"at: {out['at']}")
     fine = retained_curve(model, ids, slider_values(model, 41)) if cfg.alpha_delta_conditional else curve
     out["half"] = pruning_comparison(model, ids, 0.5, curve=fine)

@@ -66,6 +66,21 @@ def retained_curve(model: NVAE, ids: list[list[int]], values: list[float], batch
     return curve
 
 
+def prior_weight(model: NVAE, ids: list[list[int]], alpha_delta: float | None, batch_size: int = 128) -> float:
+    """Mean over sentences of the weight pi the prior component (component 0) holds in the
+    evaluation latent at `alpha_delta`: the share of every decoder query's prior that goes to a
+    component carrying nothing of the sentence. 0 for a baseline (no prior component)."""
+    was_training = model.training
+    model.eval()
+    shares = []
+    for i in range(0, len(ids), batch_size):
+        batch = collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device)
+        lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
+        shares += (lat.pi.float() * (lat.source == PRIOR)).sum(-1).tolist()
+    model.train(was_training)
+    return sum(shares) / max(len(shares), 1)
+
+
 def smoothness(curve: list[dict]) -> dict:
     """How well the retained proportion follows alpha^Delta along a curve sorted by alpha^Delta."""
     ys = [p["retained_proportion"] for p in sorted(curve, key=lambda p: p["alpha_delta"])]

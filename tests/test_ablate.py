@@ -43,3 +43,19 @@ def test_a_stopped_ablation_is_kept_for_resuming_and_never_measured(tmp_path, mo
         ablate_mod.ablate("stopped", "gated", settings, n_sentences=4, pairs=1, progress=False)
     assert not (tmp_path / "ablations" / "results.jsonl").exists()
     assert (tmp_path / "ablations" / "stopped" / "checkpoint" / "training_state.json").exists()
+
+
+def test_prior_weight_grows_as_alpha_delta_prunes_more(tmp_path):
+    """The prior component's share of pi rises as alpha^Delta falls (fewer, lighter token
+    components); a baseline has no prior component."""
+    from helpers import make_responsive
+
+    from nvae.experiments import prior_weight
+    from nvae.text import encode_texts
+
+    model = load_checkpoint(make_responsive(make_tiny_checkpoint(tmp_path / "nvae")))
+    ids, _ = encode_texts(model.tokenizer, ["The game was released in Japan in 2011.", "A storm hit the coast."], 30)
+    low, high = prior_weight(model, ids, 0.01), prior_weight(model, ids, 1.0)
+    assert 0 < high < low <= 1
+    vts = load_checkpoint(make_tiny_checkpoint(tmp_path / "vts", model_type="vts"))
+    assert prior_weight(vts, ids, None) == 0.0
