@@ -42,6 +42,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message}\n")
 
 
+def alpha_delta_option(sp: argparse.ArgumentParser) -> None:
+    """--alpha-delta for the commands that read a model at one alpha^Delta."""
+    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None, help=AD_HELP)
+
+
 # -- parser ---------------------------------------------------------------------------------------
 
 
@@ -61,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = with_model(sub.add_parser("encode", help="latent components of sentences, as JSON lines"))
     sp.add_argument("text", nargs="*")
     sp.add_argument("--file", help="one sentence per line")
-    sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None, help="conditional prior (loss-conditional models)")
+    alpha_delta_option(sp)
     sp.set_defaults(func=cmd_encode)
 
     sp = with_model(sub.add_parser("interpolate", help="decode the mixture (1-tau) F_A + tau F_B"))
@@ -80,12 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     sp.add_argument("--components", type=COUNT, default=10, help="number of prior components (besides one)")
     sp.add_argument("--temperature", type=number(0.0, 10.0), default=0.0, help="0 = greedy")
-    sp.add_argument(
-        "--alpha-delta",
-        type=ALPHA_DELTA,
-        default=None,
-        help=AD_HELP,
-    )
+    alpha_delta_option(sp)
     sp.add_argument(
         "--source",
         choices=["auto", "prior", "aggregate"],
@@ -103,12 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--corpus", default="wikitext-2", help="wikitext-2 or wiki-mix (the repository's data/), a hub name"
     )
     sp.add_argument("--limit", type=COUNT, default=None, help="evaluate the first N sentences only")
-    sp.add_argument(
-        "--alpha-delta",
-        type=ALPHA_DELTA,
-        default=None,
-        help=AD_HELP,
-    )
+    alpha_delta_option(sp)
     sp.add_argument(
         "--batch-size", type=number(1, 4096, integer=True, what="an integer"), default=64, help="(default 64)"
     )
@@ -185,12 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = with_model(sub.add_parser("study", help="a sparsity study of a corpus file (one sentence per line), as JSON"))
     sp.add_argument("file")
-    sp.add_argument(
-        "--alpha-delta",
-        type=ALPHA_DELTA,
-        default=None,
-        help=AD_HELP,
-    )
+    alpha_delta_option(sp)
     sp.add_argument("--out", default=None, help="also write the JSON to this file")
     sp.set_defaults(func=cmd_study)
 
@@ -200,12 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     sp.add_argument("--steps", type=number(3, 41, integer=True, what="an integer"), default=11, help="taus per pair")
     sp.add_argument("--grid", choices=["linear", "logodds"], default="linear", help="how the taus are spread")
-    sp.add_argument(
-        "--alpha-delta",
-        type=ALPHA_DELTA,
-        default=None,
-        help=AD_HELP,
-    )
+    alpha_delta_option(sp)
     sp.add_argument("--out", default=None, help="also write the JSON to this file")
     sp.set_defaults(func=cmd_pairs)
 

@@ -53,21 +53,14 @@ def make_tiny_checkpoint(
 ) -> Path:
     sentences = load_sentences("wikitext-2", "train")[:400]
     tok = train_tokenizer(sentences, vocab_size=400)
-    torch.manual_seed(seed)
-    cfg = ModelConfig(
-        model_type=model_type,
-        vocab_size=tok.get_vocab_size(),
-        d_model=32,
-        n_heads=4,
-        d_ff=64,
-        n_enc_layers=1,
-        n_dec_layers=1,
+    model = tiny_model(
+        tok,
+        model_type,
+        seed,
         max_len=50,
-        dropout=0.0,
         alpha_delta=alpha_delta,
         alpha_delta_conditional=conditional and model_type == "nvae",
-    )
-    model = NVAE(cfg, tok).eval()
+    ).eval()
     return save_checkpoint(path, model, TrainConfig(max_steps=1, vocab_size=tok.get_vocab_size()))
 
 
@@ -133,7 +126,8 @@ def make_tokenizer(sentences=TINY_SENTENCES, vocab_size: int = 80, specials=SPEC
     return tok
 
 
-def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, **kw) -> NVAE:
+def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, max_len: int = 16, **kw) -> NVAE:
+    """An untrained d_model-32 model of one layer each way on `tok` (its config overridable by `kw`)."""
     torch.manual_seed(seed)
     cfg = ModelConfig(
         model_type=model_type,
@@ -143,7 +137,7 @@ def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, **kw) ->
         d_ff=64,
         n_enc_layers=1,
         n_dec_layers=1,
-        max_len=16,
+        max_len=max_len,
         dropout=0.0,
         **kw,
     )
