@@ -103,6 +103,11 @@ class ModelConfig:
     log_alpha_max: float = 10.0  # exp overflows fp16 at about 11
     init_logvar: float = -4.0  # initial log-variance of the posterior components
     stride: int = 2  # VTS keeps every stride-th position
+    # Which components the NVAE keeps. "learned" (the model): those with alpha > threshold.
+    # "stride" (a diagnostic of docs/experiments.md): every stride-th position, as VTS keeps, with
+    # the rest of the NVIB layer unchanged, to tell the cost of the learned choice from the cost of
+    # the mixture itself.
+    keep_positions: str = "learned"
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -148,6 +153,8 @@ class ModelConfig:
             raise ConfigError("pi_concentration must be >= 0")
         if not self.threshold > 0:
             raise ConfigError("threshold must be > 0")
+        if self.keep_positions not in ("learned", "stride"):
+            raise ConfigError(f"keep_positions must be 'learned' or 'stride', got {self.keep_positions!r}")
 
     @property
     def head_dim(self) -> int:

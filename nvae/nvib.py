@@ -230,6 +230,10 @@ class NVIB(nn.Module):
             n_real = (~pad_mask).sum(-1, keepdim=True).clamp_min(1).float()
             log_alpha = (ad.clamp_min(1e-8)[:, None] * n_real).log() + log_share.masked_fill(pad_mask, 0.0)
         log_alpha = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
+        if cfg.keep_positions == "stride":  # the diagnostic: VTS's choice, every stride-th position
+            kept = (torch.arange(n, device=h.device) % cfg.stride == 0)[None, :]
+            floor = math.log(cfg.threshold) + 0.5
+            log_alpha = torch.where(kept, floor + nn.functional.softplus(log_alpha - floor), cfg.log_alpha_min)
         alpha_tok = log_alpha.exp().masked_fill(pad_mask, 0.0)
 
         # prepend the prior component 0
