@@ -289,6 +289,17 @@ def study_corpus(_model, key: str, digest: str, _texts: tuple[str, ...]):
     return study.prepare_corpus(_model, list(_texts))
 
 
+ENCODED_SENTENCES = 1000  # corpora up to this size keep their encoder states (about 6 MB a 100 sentences)
+
+
+@st.cache_resource(show_spinner=False)
+def encoded_corpora() -> ResultStore:
+    """The encoder states of the last corpora studied (`nvae.study.encode_corpus`), keyed by (checkpoint
+    key, corpus digest): they do not depend on alpha^Delta, so that moving the Corpus study's slider
+    reruns only the NVIB layer. A few entries: each holds every state of its corpus."""
+    return ResultStore(max_entries=4)
+
+
 def _stored(key: Hashable, compute: Callable[[], Any]) -> Any:
     store = study_results()
     hit = store.get(key)
@@ -301,10 +312,17 @@ def study_tables(_model, key: str, texts: tuple[str, ...], alpha_delta: float | 
     digest = corpus_digest(texts)
     corpus = study_corpus(_model, key, digest, texts)
     ranks, _ = study_ranks(_model, key)
-    return _stored(
-        ("tables", key, digest, alpha_delta),
-        lambda: study.study_tables(_model, corpus, alpha_delta, ranks, progress=progress),
-    )
+
+    def compute():
+        encoded = None
+        if len(corpus.ids) <= ENCODED_SENTENCES:
+            store = encoded_corpora()
+            encoded = store.get((key, digest)) or store.put(
+                (key, digest), study.encode_corpus(_model, corpus, progress=progress)
+            )
+        return study.study_tables(_model, corpus, alpha_delta, ranks, progress=progress, encoded=encoded)
+
+    return _stored(("tables", key, digest, alpha_delta), compute)
 
 
 def study_sweep(_model, key: str, texts: tuple[str, ...], alpha_delta: float | None, progress=None) -> list[dict]:

@@ -183,6 +183,15 @@ def codes(at: AppTest) -> list[str]:
     return [c.value for c in at.code]
 
 
+def each_tab(at: AppTest, key: str):
+    """Open each tab of the lazy tabs `key` in turn (a page draws only the open one): yields the app
+    after each tab's rerun."""
+    for tab in [t.label for t in at.tabs]:
+        at.session_state[key] = tab
+        at.run()
+        yield at
+
+
 def alerts(at: AppTest) -> list[str]:
     """The error and warning elements' texts."""
     return [e.value for e in at.error] + [w.value for w in at.warning]

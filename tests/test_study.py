@@ -55,6 +55,16 @@ def test_parts_make_the_whole_study(model):
     assert with_refs == whole
 
 
+def test_encoder_states_serve_every_alpha_delta(model):
+    """The app keeps a corpus's encoder states and reruns only the NVIB layer when alpha^Delta moves:
+    the tables must be those of a fresh encoding, at every value (batches of 2 to cross a boundary)."""
+    corpus = study.prepare_corpus(model, TEXTS)
+    encoded = study.encode_corpus(model, corpus, batch_size=2)
+    assert len(encoded.batches) == 3 and [s.shape[0] for s in encoded.states] == [2, 2, 1]
+    for ad in (0.05, 0.5, 1.0):
+        assert study.study_tables(model, corpus, ad, encoded=encoded) == study.study_tables(model, corpus, ad)
+
+
 def test_prepare_corpus(model):
     corpus = study.prepare_corpus(model, TEXTS)
     assert corpus.given == 6 and corpus.skipped == 1 and corpus.capped == 0

@@ -49,8 +49,12 @@ state.publish(
 check = analysis.check_text(raw)
 if messages.text_messages(check):
     views = cache.inspect_sentences(model, key, tuple(check.texts), ad)
-    tabs = st.tabs([f"Sentence {i + 1}" for i in range(len(views))])
+    # Only the open tab is drawn (a tab switch reruns the page from the cache): each sentence's
+    # figures cost about 50 ms, and an alpha^Delta move would otherwise redraw every hidden one.
+    tabs = st.tabs([f"Sentence {i + 1}" for i in range(len(views))], key=f"{PAGE}.tab", on_change="rerun")
     for i, (tab, view) in enumerate(zip(tabs, views)):
+        if tab.open is False:
+            continue
         with tab:
             messages.token_messages(view, model)
             m1, m2, m3 = st.columns(3)
