@@ -108,6 +108,11 @@ class ModelConfig:
     # the rest of the NVIB layer unchanged, to tell the cost of the learned choice from the cost of
     # the mixture itself.
     keep_positions: str = "learned"
+    # Where the pseudo-counts are read. 0 (the paper): from the encoder's output, so no encoder layer
+    # knows which tokens will be pruned. k >= 1: from the states after encoder layer k, and a learned
+    # vector is added to the tokens that will be kept before the layers after k, which can then move
+    # the pruned tokens' information into the kept ones (as VTS's encoder knows its kept positions).
+    alpha_layer: int = 0
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -153,6 +158,10 @@ class ModelConfig:
             raise ConfigError("pi_concentration must be >= 0")
         if not self.threshold > 0:
             raise ConfigError("threshold must be > 0")
+        if not 0 <= self.alpha_layer < self.n_enc_layers:
+            raise ConfigError(f"alpha_layer must be in [0, n_enc_layers - 1], got {self.alpha_layer}")
+        if self.alpha_layer and self.model_type != "nvae":
+            raise ConfigError("alpha_layer is an NVAE setting (a baseline has no pseudo-counts)")
         if self.keep_positions not in ("learned", "stride"):
             raise ConfigError(f"keep_positions must be 'learned' or 'stride', got {self.keep_positions!r}")
 

@@ -192,19 +192,31 @@ class NVIB(nn.Module):
         return h + linear32(self.cond[2], hidden)
 
     def forward(
-        self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
+        self,
+        h: Tensor,
+        pad_mask: Tensor,
+        alpha_delta: float | Tensor | None = None,
+        log_alpha: Tensor | None = None,
     ) -> tuple[LatentMixture, Tensor, Tensor]:
-        """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B])."""
-        with torch.autocast(device_type=h.device.type, enabled=False):
-            return self._forward(h.float(), pad_mask, alpha_delta)
+        """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B]).
 
-    def _forward(self, h: Tensor, pad_mask: Tensor, alpha_delta) -> tuple[LatentMixture, Tensor, Tensor]:
+        `log_alpha` [B, n]: the tokens' log pseudo-counts when they were read before the encoder's
+        output (`cfg.alpha_layer`, from `log_alphas`); by default they are read from h."""
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return self._forward(h.float(), pad_mask, alpha_delta, log_alpha)
+
+    def log_alphas(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> Tensor:
+        """The tokens' log pseudo-counts [B, n] read from states h [B, n, P] (with alpha^Delta's
+        conditioning and the clamp)."""
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            h = h.float()
+            ad = self._alpha_delta(alpha_delta, h.shape[0], h.device)
+            hc = self._condition(h, ad)
+            return self._log_alpha(hc, linear32(self.mu_proj, hc), pad_mask, ad)
+
+    def _log_alpha(self, hc: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor) -> Tensor:
         cfg = self.cfg
-        B, n, P = h.shape
-        ad = self._alpha_delta(alpha_delta, B, h.device)
-        hc = self._condition(h, ad)
-        mu_tok = linear32(self.mu_proj, hc)
-        logvar_tok = linear32(self.logvar_proj, hc).clamp(LOGVAR_MIN, LOGVAR_MAX)
+        n = hc.shape[1]
         log_alpha = linear32(self.alpha_proj, hc).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
             2 * self.sqrt_e
         )
@@ -231,9 +243,23 @@ class NVIB(nn.Module):
             log_alpha = (ad.clamp_min(1e-8)[:, None] * n_real).log() + log_share.masked_fill(pad_mask, 0.0)
         log_alpha = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
         if cfg.keep_positions == "stride":  # the diagnostic: VTS's choice, every stride-th position
-            kept = (torch.arange(n, device=h.device) % cfg.stride == 0)[None, :]
+            kept = (torch.arange(n, device=hc.device) % cfg.stride == 0)[None, :]
             floor = math.log(cfg.threshold) + 0.5
             log_alpha = torch.where(kept, floor + nn.functional.softplus(log_alpha - floor), cfg.log_alpha_min)
+        return log_alpha
+
+    def _forward(
+        self, h: Tensor, pad_mask: Tensor, alpha_delta, log_alpha: Tensor | None = None
+    ) -> tuple[LatentMixture, Tensor, Tensor]:
+        cfg = self.cfg
+        B, n, P = h.shape
+        ad = self._alpha_delta(alpha_delta, B, h.device)
+        hc = self._condition(h, ad)
+        mu_tok = linear32(self.mu_proj, hc)
+        logvar_tok = linear32(self.logvar_proj, hc).clamp(LOGVAR_MIN, LOGVAR_MAX)
+        if log_alpha is None:
+            log_alpha = self._log_alpha(hc, mu_tok, pad_mask, ad)
+        log_alpha = log_alpha.float()
         alpha_tok = log_alpha.exp().masked_fill(pad_mask, 0.0)
 
         # prepend the prior component 0
