@@ -315,7 +315,7 @@ def study_tables(_model, key: str, texts: tuple[str, ...], alpha_delta: float | 
 
     def compute():
         encoded = None
-        if len(corpus.ids) <= ENCODED_SENTENCES:
+        if len(corpus.ids) <= ENCODED_SENTENCES and not _model.cfg.alpha_layer:  # else states depend on alpha^Delta
             store = encoded_corpora()
             encoded = store.get((key, digest)) or store.put(
                 (key, digest), study.encode_corpus(_model, corpus, progress=progress)

@@ -124,10 +124,10 @@ class NVAE(nn.Module):
 
     # -- encoder -------------------------------------------------------------------------------
     def encode_states(self, src: Tensor, pad_mask: Tensor) -> Tensor:
-        """The encoder's output [B, L, P]; it does not depend on alpha^Delta (except with
-        `cfg.alpha_layer`, whose states are `_encode`'s business)."""
+        """The encoder's output [B, L, P], which does not depend on alpha^Delta. With `cfg.alpha_layer`
+        it does (the last layers see the kept set): `states_and_latent` gives it then."""
         if self.cfg.alpha_layer:
-            raise ValueError("with alpha_layer the encoder's states depend on alpha^Delta: use encode()")
+            raise ValueError("with alpha_layer the encoder's states depend on alpha^Delta: use states_and_latent()")
         x = self._embed(src)
         for layer in self.encoder:
             x = layer(x, pad_mask)
@@ -161,10 +161,17 @@ class NVAE(nn.Module):
 
     def _encode(self, src: Tensor, pad_mask: Tensor, alpha_delta=None) -> tuple[LatentMixture, Tensor, Tensor]:
         """The latent and its KL terms KL_G, KL_D per sequence [B]."""
+        return self.states_and_latent(src, pad_mask, alpha_delta)[1]
+
+    def states_and_latent(
+        self, src: Tensor, pad_mask: Tensor, alpha_delta=None
+    ) -> tuple[Tensor, tuple[LatentMixture, Tensor, Tensor]]:
+        """(the encoder output the latent was made from [B, L, P], (latent, KL_G, KL_D))."""
         if self.cfg.alpha_layer:
             states, log_alpha = self._routed_states(src, pad_mask, alpha_delta)
-            return self.latent(states, pad_mask, alpha_delta, log_alpha=log_alpha)
-        return self.latent(self.encode_states(src, pad_mask), pad_mask, alpha_delta)
+            return states, self.latent(states, pad_mask, alpha_delta, log_alpha=log_alpha)
+        states = self.encode_states(src, pad_mask)
+        return states, self.latent(states, pad_mask, alpha_delta)
 
     # -- decoder -------------------------------------------------------------------------------
     def decoder_input(self, src: Tensor) -> Tensor:

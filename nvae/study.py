@@ -160,7 +160,8 @@ class EncodedCorpus:
 
 @torch.no_grad()
 def encode_corpus(model: NVAE, corpus: Corpus | list[str], batch_size: int = 64, progress=None) -> EncodedCorpus:
-    """Run the encoder once over `corpus`; `progress(done, total)` after each batch, in sentences."""
+    """Run the encoder once over `corpus`; `progress(done, total)` after each batch, in sentences.
+    Not for a model with `cfg.alpha_layer`, whose encoder output depends on alpha^Delta (ValueError)."""
     corpus = _as_corpus(model, corpus)
     was_training = model.training
     model.eval()

@@ -94,8 +94,7 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     tok = model.tokenizer
     ad = alpha_delta_arg(cfg, alpha_delta)
     batch = encode_batch(tok, [text], cfg.max_len, model.device)
-    states = model.encode_states(batch.src, batch.pad_mask)
-    latent = model.latent(states, batch.pad_mask, ad)[0]  # what model.encode returns
+    states, (latent, _, _) = model.states_and_latent(batch.src, batch.pad_mask, ad)  # latent: what encode returns
     n = int(latent.n_inputs[0])
     ids = batch.src[0, :n].tolist()
     tokens = tokens_of(tok, ids)

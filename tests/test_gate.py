@@ -292,3 +292,74 @@ def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_s
     (latent.alpha[:, 1:] * torch.arange(5.0)).sum().backward()
     assert model.latent.alpha_proj.weight.grad is not None
     assert float(model.latent.alpha_proj.weight.grad.abs().sum()) > 0
+
+
+def test_stride_choice_keeps_every_second_position_at_every_alpha_delta():
+    """The diagnostic `keep_positions=stride` (docs/experiments.md, H1): VTS's positions, whatever the
+    scores and alpha^Delta; the mixture and its weights are otherwise the NVAE's."""
+    model = tiny(
+        keep_positions="stride", alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True
+    ).eval()
+    batch = collate(SENTS, model.cfg.max_len)
+    for ad in (0.01, 0.1, 1.0):
+        with torch.no_grad():
+            latent = model.encode(batch.src, batch.pad_mask, ad)
+        for b, sent in enumerate(SENTS):
+            kept = sorted(int(latent.source[b, i]) for i in range(latent.n_components) if bool(latent.retained[b, i]))
+            assert kept == list(range(0, len(sent) + 1, 2))  # EOS included in the positions
+
+
+def two_layer(**kw) -> NVAE:
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        vocab_size=50, d_model=32, n_heads=4, d_ff=64, n_enc_layers=2, n_dec_layers=1, max_len=24, dropout=0.0,
+        alpha_layer=1, alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True,
+        prune_gate="st", pi_concentration=0, **kw,
+    )  # fmt: skip
+    return NVAE(cfg)
+
+
+def test_alpha_layer_reads_the_pseudo_counts_before_the_last_layer_which_sees_the_choice():
+    """`alpha_layer=1`: the pseudo-counts come from the first layer's states, and the second layer's
+    output changes with the kept set (so it can route the pruned tokens' information)."""
+    model = two_layer().eval()
+    with torch.no_grad():
+        model.keep_embed.normal_()
+        model.latent.alpha_proj.bias.fill_(-4.0)  # about half the tokens kept at alpha^Delta 0.1
+    batch = collate(SENTS, model.cfg.max_len)
+    with torch.no_grad():
+        low, high = (model.encode(batch.src, batch.pad_mask, ad) for ad in (0.1, 1.0))
+    assert int(low.n_retained.sum()) < int(high.n_retained.sum())
+    # the kept components' means depend on what else is kept (the same token, another choice)
+    both = low.retained & high.retained
+    assert bool(both.any()) and not torch.allclose(low.mu[both], high.mu[both])
+    # the pseudo-counts are those of the first layer's states, read by the NVIB layer
+    with torch.no_grad():
+        x = model._embed(batch.src)
+        x = model.encoder[0](x, batch.pad_mask)
+        expect = model.latent.log_alphas(model.score_norm(x), batch.pad_mask, 0.1).exp().masked_fill(batch.pad_mask, 0)
+    torch.testing.assert_close(low.alpha[:, 1:], expect)
+    with pytest.raises(ValueError, match="depend on alpha"):
+        model.encode_states(batch.src, batch.pad_mask)
+
+
+def test_alpha_layer_trains_the_score_through_the_gate_and_the_routing_vector():
+    model = two_layer().train()
+    batch = collate(SENTS, model.cfg.max_len)
+    loss, parts = model(batch.src, batch.pad_mask, 0.1)
+    parts.ce.backward()
+    assert model.keep_embed.grad.abs().sum() > 0
+    assert model.latent.alpha_proj.weight.grad.abs().sum() > 0
+    assert model.score_norm.weight.grad.abs().sum() > 0
+    assert math.isfinite(float(loss))
+
+
+def test_alpha_layer_is_checked():
+    from nvae.config import ConfigError
+
+    with pytest.raises(ConfigError, match="alpha_layer"):
+        ModelConfig(n_enc_layers=2, alpha_layer=2).validate()
+    with pytest.raises(ConfigError, match="alpha_layer"):
+        ModelConfig(model_type="vts", n_enc_layers=2, alpha_layer=1).validate()
+    with pytest.raises(ConfigError, match="keep_positions"):
+        ModelConfig(keep_positions="every").validate()
