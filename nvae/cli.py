@@ -15,6 +15,7 @@ import sys
 from .cli_args import ALPHA_DELTA, COUNT, SEED, UsageError, number
 from .commands import (
     cmd_ablate,
+    cmd_demo,
     cmd_encode,
     cmd_evaluate,
     cmd_interpolate,
@@ -193,6 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
     alpha_delta_option(sp)
     sp.add_argument("--out", default=None, help="also write the JSON to this file")
     sp.set_defaults(func=cmd_pairs)
+
+    sp = with_model(sub.add_parser("demo", help="choose the demo set (examples/) on the validation split with a model"))
+    sp.add_argument("--out", default=str(PROJECT_ROOT / "examples"), help="folder to write (default examples/)")
+    sp.add_argument("--sentences", type=number(0, 50, integer=True, what="an integer"), default=6,
+                    help="validation sentences to add to the written ones (default 6)")  # fmt: skip
+    sp.add_argument("--pairs", type=number(0, 20, integer=True, what="an integer"), default=4,
+                    help="interpolation pairs (default 4)")  # fmt: skip
+    sp.add_argument("--pool", type=number(10, 5000, integer=True, what="an integer"), default=300,
+                    help="validation sentences drawn to choose from (default 300)")  # fmt: skip
+    alpha_delta_option(sp)
+    sp.add_argument("--seed", type=SEED, default=0, help="seed of the draw (default 0)")
+    sp.add_argument("--force", action="store_true", help="replace the files already in --out")
+    sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("lm", help="the fluency language model: train it, or score sentences with it")
     sp.add_argument("action", choices=["train", "score"])

@@ -352,3 +352,47 @@ def cmd_ablate(args) -> None:
 
     args.settings = _parse_settings(args.set)
     main(args)
+
+
+def cmd_demo(args) -> None:
+    """Choose the demo set (`nvae.demo_set`) with a model on its corpus's validation split and write
+    sentences.txt, pairs.tsv and README.md into --out (examples/ by default)."""
+    import shlex
+
+    from . import demo_set
+    from .data import load_sentences
+    from .model_card import project_relative
+
+    model = _load(args)
+    if model.cfg.model_type != "nvae":
+        raise UsageError(f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: the demo set needs an NVAE")
+    out = Path(args.out)
+    names = ("sentences.txt", "pairs.tsv", "README.md")
+    present = [n for n in names if (out / n).exists()]
+    if present and not args.force:
+        raise UsageError(f"{out} already holds {', '.join(present)}: pass --force to replace them")
+    ad = check_alpha_delta(model, args.alpha_delta)
+    tc = getattr(model, "train_cfg", None)
+    corpus = tc.data if tc and not Path(tc.data).is_file() else "wikitext-2"
+    validation = load_sentences(corpus, "validation")
+    res = demo_set.choose(
+        model, validation, n_sentences=args.sentences, n_pairs=args.pairs, pool=args.pool, alpha_delta=ad,
+        seed=args.seed,
+    )  # fmt: skip
+    if len(res["sentences"]) < 2:
+        raise UsageError(f"{args.checkpoint}: fewer than two sentences are reconstructed exactly; no demo set")
+    options = ["--checkpoint", str(args.checkpoint), "--sentences", str(args.sentences), "--pairs", str(args.pairs),
+               "--pool", str(args.pool), "--seed", str(args.seed)]  # fmt: skip
+    if args.alpha_delta is not None:
+        options += ["--alpha-delta", str(args.alpha_delta)]
+    command = "python -m nvae demo " + shlex.join(options)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "sentences.txt").write_text("\n".join(res["sentences"]) + "\n", encoding="utf-8")
+        (out / "pairs.tsv").write_text("".join(f"{a}\t{b}\n" for a, b in res["pairs"]), encoding="utf-8")
+        card = demo_set.readme(res, project_relative(command), project_relative(str(args.checkpoint)))
+        (out / "README.md").write_text(card, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write into {out}: {err.strerror or err}") from None
+    emit({"out": str(out), "corpus": f"{corpus}:validation", **{k: v for k, v in res.items() if k != "measures"},
+          "measures": {k: v for k, v in res["measures"].items() if k != "pairs"}})  # fmt: skip

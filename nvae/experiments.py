@@ -189,6 +189,31 @@ def sentence_pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
+def pair_record(
+    model: NVAE, a_ids: list[int], b_ids: list[int], taus: list[float], alpha_delta: float | None = None
+) -> dict:
+    """One strip F_tau from sentence A to B (token ids, EOS not included; the model in eval mode):
+    the decoded strip, its distinct sentences, sentence BLEU of each step against the decoded A,
+    the largest change of that curve between neighbouring steps, and whether tau = 0 and 1 decode
+    exactly like A and B alone."""
+    batch = collate([a_ids, b_ids], model.cfg.max_len, device=model.device)
+    lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
+    a, b = lat.select(0).trim(), lat.select(1).trim()
+    alone = decode_batch(model.tokenizer, model.generate(lat))
+    strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus))))
+    curve = [sentence_bleu(s, alone[0]) for s in strip]
+    return {
+        "a": decode_ids(model.tokenizer, a_ids),
+        "b": decode_ids(model.tokenizer, b_ids),
+        "strip": strip,
+        "distinct": len(set(strip)),
+        "bleu_vs_a": curve,
+        "largest_step": max(abs(y - x) for x, y in zip(curve, curve[1:])),
+        "endpoints_exact": strip[0] == alone[0] and strip[-1] == alone[1],
+    }
+
+
+@torch.no_grad()
 def interpolation_paths(
     model: NVAE,
     ids: list[list[int]],
@@ -207,25 +232,7 @@ def interpolation_paths(
     was_training = model.training
     model.eval()
     taus = tau_grid(steps, grid)
-    records = []
-    for i, j in sentence_pairs(len(ids), pairs, seed):
-        batch = collate([ids[i], ids[j]], model.cfg.max_len, device=model.device)
-        lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
-        a, b = lat.select(0).trim(), lat.select(1).trim()
-        alone = decode_batch(model.tokenizer, model.generate(lat))
-        strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus))))
-        curve = [sentence_bleu(s, alone[0]) for s in strip]
-        records.append(
-            {
-                "a": decode_ids(model.tokenizer, ids[i]),
-                "b": decode_ids(model.tokenizer, ids[j]),
-                "strip": strip,
-                "distinct": len(set(strip)),
-                "bleu_vs_a": curve,
-                "largest_step": max(abs(y - x) for x, y in zip(curve, curve[1:])),
-                "endpoints_exact": strip[0] == alone[0] and strip[-1] == alone[1],
-            }
-        )
+    records = [pair_record(model, ids[i], ids[j], taus, alpha_delta) for i, j in sentence_pairs(len(ids), pairs, seed)]
     model.train(was_training)
     return {
         "taus": taus,

@@ -26,10 +26,10 @@ def test_bleu_is_flagged_when_the_input_is_mostly_unknown():
     no_exception(at)
     assert len([m for m in at.metric if m.label == "Reconstruction BLEU"]) == 1  # the hidden tab is not drawn
     bleu, warnings = [], []
-    for at in each_tab(at, "inspect.tab"):  # only the open tab is drawn
-        no_exception(at)
-        bleu += [m for m in at.metric if m.label == "Reconstruction BLEU"]
-        warnings += [w.value for w in at.warning if "BLEU is not meaningful" in w.value]
+    for tab in each_tab(at, "inspect.tab"):  # only the open tab is drawn
+        no_exception(tab)
+        bleu += [m for m in tab.metric if m.label == "Reconstruction BLEU"]
+        warnings += [w.value for w in tab.warning if "BLEU is not meaningful" in w.value]
     assert len(bleu) == 2
     assert "not meaningful" in bleu[0].delta and "[UNK]" in bleu[0].delta
     assert not bleu[1].delta
@@ -60,9 +60,9 @@ def test_every_page_that_encodes_text_shows_unknown_and_truncation_notices(page)
     no_exception(at)
     warnings, infos = [w.value for w in at.warning], [i.value for i in at.info]
     if page == "inspect":  # a notice sits in its sentence's tab, and only the open tab is drawn
-        for at in each_tab(at, "inspect.tab"):
-            warnings += [w.value for w in at.warning]
-            infos += [i.value for i in at.info]
+        for tab in each_tab(at, "inspect.tab"):
+            warnings += [w.value for w in tab.warning]
+            infos += [i.value for i in tab.info]
     assert any("longer than the model's limit of 49 tokens" in w for w in warnings)
     assert any("outside the model's vocabulary; they appear as [UNK]" in i for i in infos)
 

@@ -16,6 +16,8 @@ def ckpts(tiny_checkpoint, tiny_baseline_checkpoint):
 def _table(tmp):
     bad_file = tmp / "binary.txt"
     bad_file.write_bytes(b"\x00\x01\x02")
+    (tmp / "demo-full").mkdir()
+    (tmp / "demo-full" / "sentences.txt").write_text("A sentence someone chose.\n")
     return [
         # (argv with {nvae}/{vt}/{tmp} placeholders, a word the message must contain)
         (["encode", "--checkpoint", "{nvae}"], "no text"),
@@ -77,6 +79,12 @@ def _table(tmp):
         (["map", "{vt}", "--device", "tpu9"], "device"),
         (["lm", "score", "hello", "--out", "{tmp}/no-lm"], "not found"),
         (["lm", "train", "--out", "{tmp}/x", "--steps", "0"], ">= 1"),
+        (["demo", "--checkpoint", "{vt}", "--out", "{tmp}/demo1"], "baseline"),
+        (["demo", "--checkpoint", "{nvae}", "--out", "{tmp}/demo-full"], "--force"),
+        (["demo", "--checkpoint", "{nvae}", "--out", "{tmp}/demo2", "--pool", "5"], "between"),
+        (["demo", "--checkpoint", "{nvae}", "--out", "{tmp}/demo3", "--sentences", "-1"], "between"),
+        (["demo", "--checkpoint", "{nvae}", "--out", "{tmp}/demo4", "--alpha-delta", "-1"], "alpha"),
+        (["demo", "--checkpoint", "{nvae}", "--out", "{tmp}/demo5", "--pool", "10"], "fewer than two"),
         (["nosuchcommand"], "invalid choice"),
         ([], "required"),
     ]
