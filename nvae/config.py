@@ -108,6 +108,11 @@ class ModelConfig:
     # the rest of the NVIB layer unchanged, to tell the cost of the learned choice from the cost of
     # the mixture itself.
     keep_positions: str = "learned"
+    # "learned" with a positional prior on the scores: stride_bias is added to the raw score of every
+    # stride-th position and subtracted from the others before alpha^Delta's conditioning, so that
+    # the choice starts as VTS's and the model departs from it where the content says so (the raw
+    # scores' scale is learned). 0: no prior.
+    stride_bias: float = 0.0
     # Where the pseudo-counts are read. 0 (the paper): from the encoder's output, so no encoder layer
     # knows which tokens will be pruned. k >= 1: from the states after encoder layer k, and a learned
     # vector is added to the tokens that will be kept before the layers after k, which can then move

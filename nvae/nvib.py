@@ -220,6 +220,9 @@ class NVIB(nn.Module):
         log_alpha = linear32(self.alpha_proj, hc).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
             2 * self.sqrt_e
         )
+        if cfg.stride_bias:  # the positional prior: every stride-th position first
+            on_stride = torch.arange(n, device=hc.device) % cfg.stride == 0
+            log_alpha = log_alpha + cfg.stride_bias * (2.0 * on_stride.float() - 1.0)
         if cfg.alpha_conditioning == "direct":
             log_alpha = log_alpha + ad.clamp_min(1e-8).log()[:, None]
         elif cfg.alpha_conditioning == "spread":
