@@ -107,6 +107,9 @@ class ModelConfig:
     # "stride" (a diagnostic of docs/experiments.md): every stride-th position, as VTS keeps, with
     # the rest of the NVIB layer unchanged, to tell the cost of the learned choice from the cost of
     # the mixture itself.
+    # "spread" (a diagnostic too): no content in the choice at all; the positions are ranked in the
+    # van der Corput order (0, 4, 2, 6, 1, 5, 3, 7 for eight), so the kept set is spread evenly over
+    # the sentence at every alpha^Delta (every second position at half, every fourth at a quarter).
     keep_positions: str = "learned"
     # "learned" with a positional prior on the scores: stride_bias is added to the raw score of every
     # stride-th position and subtracted from the others before alpha^Delta's conditioning, so that
@@ -167,8 +170,8 @@ class ModelConfig:
             raise ConfigError(f"alpha_layer must be in [0, n_enc_layers - 1], got {self.alpha_layer}")
         if self.alpha_layer and self.model_type != "nvae":
             raise ConfigError("alpha_layer is an NVAE setting (a baseline has no pseudo-counts)")
-        if self.keep_positions not in ("learned", "stride"):
-            raise ConfigError(f"keep_positions must be 'learned' or 'stride', got {self.keep_positions!r}")
+        if self.keep_positions not in ("learned", "stride", "spread"):
+            raise ConfigError(f"keep_positions must be 'learned', 'stride' or 'spread', got {self.keep_positions!r}")
 
     @property
     def head_dim(self) -> int:

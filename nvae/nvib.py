@@ -114,6 +114,20 @@ def _quantile_scores(scores: Tensor, pad_mask: Tensor, spread: float) -> Tensor:
     return mean + spread * quantile * real
 
 
+def van_der_corput(n: int, device=None) -> Tensor:
+    """[n] the base-2 radical inverse of 0..n-1 (bits of the position mirrored about the binary
+    point): 0, 0.5, 0.25, 0.75, 0.125, ... Ranked by it, the first k positions of any k are
+    spread evenly over the sentence."""
+    pos = torch.arange(n, device=device)
+    out = torch.zeros(n, device=device)
+    scale = 0.5
+    for _ in range(max(1, (n - 1).bit_length())):
+        out += (pos % 2) * scale
+        pos = pos // 2
+        scale /= 2
+    return out
+
+
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass (straight-through).
 
@@ -220,6 +234,8 @@ class NVIB(nn.Module):
         log_alpha = linear32(self.alpha_proj, hc).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
             2 * self.sqrt_e
         )
+        if cfg.keep_positions == "spread":  # the diagnostic: positions in van der Corput order, no content
+            log_alpha = 4.0 * (1.0 - 2.0 * van_der_corput(n, hc.device))[None, :].expand_as(log_alpha)
         if cfg.stride_bias:  # the positional prior: every stride-th position first
             on_stride = torch.arange(n, device=hc.device) % cfg.stride == 0
             log_alpha = log_alpha + cfg.stride_bias * (2.0 * on_stride.float() - 1.0)
