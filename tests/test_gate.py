@@ -363,3 +363,27 @@ def test_alpha_layer_is_checked():
         ModelConfig(model_type="vts", n_enc_layers=2, alpha_layer=1).validate()
     with pytest.raises(ConfigError, match="keep_positions"):
         ModelConfig(keep_positions="every").validate()
+
+
+def test_spread_positions_keep_nested_evenly_spread_sets():
+    """`keep_positions=spread` (H4): the van der Corput order, so every alpha^Delta keeps a set spread
+    over the sentence, the sets grow with alpha^Delta, and half of them is every second position."""
+    from nvae.nvib import van_der_corput
+
+    assert van_der_corput(8).tolist() == [0.0, 0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
+    model = tiny(
+        keep_positions="spread", alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True
+    ).eval()
+    batch = collate([list(range(5, 20))], model.cfg.max_len)  # 15 tokens + EOS: 16 positions
+    sets = []
+    for ad in (0.02, 0.05, 0.1, 0.2, 0.5):
+        with torch.no_grad():
+            latent = model.encode(batch.src, batch.pad_mask, ad)
+        sets.append({int(latent.source[0, i]) for i in range(latent.n_components) if bool(latent.retained[0, i])})
+    assert all(a <= b for a, b in zip(sets, sets[1:])) and len(sets[0]) < len(sets[-1])
+    for kept in sets:  # evenly spread: no gap between kept positions more than twice the mean gap
+        if len(kept) > 1:
+            gaps = [b - a for a, b in zip(sorted(kept), sorted(kept)[1:])]
+            assert max(gaps) <= 2 * 16 / len(kept)
+    half = next(k for k in sets if len(k) >= 8)
+    assert set(range(0, 16, 2)) <= half
