@@ -21,6 +21,7 @@ class ConfigError(ValueError):
 
 
 ALPHA_CONDITIONINGS = ("input", "direct", "budget", "spread", "quantile")
+KEEP_POSITIONS = ("learned", "stride", "spread", "parity")  # which components the NVAE keeps
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -110,6 +111,8 @@ class ModelConfig:
     # "spread" (a diagnostic too): no content in the choice at all; the positions are ranked in the
     # van der Corput order (0, 4, 2, 6, 1, 5, 3, 7 for eight), so the kept set is spread evenly over
     # the sentence at every alpha^Delta (every second position at half, every fourth at a quarter).
+    # "parity" (a diagnostic): the tokens with an even id, a choice that depends on the content but is
+    # fixed (not learned) and ignores alpha^Delta.
     keep_positions: str = "learned"
     # "learned" with a positional prior on the scores: stride_bias is added to the raw score of every
     # stride-th position and subtracted from the others before alpha^Delta's conditioning, so that
@@ -170,8 +173,8 @@ class ModelConfig:
             raise ConfigError(f"alpha_layer must be in [0, n_enc_layers - 1], got {self.alpha_layer}")
         if self.alpha_layer and self.model_type != "nvae":
             raise ConfigError("alpha_layer is an NVAE setting (a baseline has no pseudo-counts)")
-        if self.keep_positions not in ("learned", "stride", "spread"):
-            raise ConfigError(f"keep_positions must be 'learned', 'stride' or 'spread', got {self.keep_positions!r}")
+        if self.keep_positions not in KEEP_POSITIONS:
+            raise ConfigError(f"keep_positions must be one of {KEEP_POSITIONS}, got {self.keep_positions!r}")
 
     @property
     def head_dim(self) -> int:
