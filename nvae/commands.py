@@ -242,7 +242,7 @@ def cmd_train(args) -> None:
             progress=not args.quiet,
             overwrite=args.overwrite,
         )
-    except RunExists as e:
+    except (RunExists, ConfigError) as e:
         raise UsageError(str(e)) from None
 
 

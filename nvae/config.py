@@ -213,6 +213,10 @@ class TrainConfig:
     eval_every: int = 500
     checkpoint_every: int = 200
     eval_sentences: int = 256
+    # A checkpoint (or run) folder whose weights and tokenizer start this run: fine-tuning, with a new
+    # optimiser and schedule. The model settings must describe the same architecture; the latent's
+    # settings (alpha^Delta's range, for one) may differ.
+    init_from: str = ""
     seed: int = 0
     amp: str = "auto"  # auto | bf16 | fp16 | none
     vocab_size: int = 8000

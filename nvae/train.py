@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from .atomic import recover_interrupted_save
 from .checkpoint import load_checkpoint, save_checkpoint
 from .checkpoint_format import CONFIG, REQUIRED_FILES, STATE_JSON
-from .config import ModelConfig, TrainConfig, load_configs
+from .config import ConfigError, ModelConfig, TrainConfig, load_configs
 from .data import LengthBatcher
 from .metrics import reconstruct
 from .model import NVAE
@@ -45,6 +45,7 @@ from .train_setup import (
     check_run_folder,
     dist_setup,
     hardware_summary,
+    init_checkpoint,
     param_groups,
     prepare_data,
 )
@@ -110,6 +111,17 @@ def train(
 
     torch.manual_seed(train_cfg.seed)  # identical initial weights on every rank
     model = NVAE(model_cfg, tok).to(dev)
+    init = init_checkpoint(train_cfg)
+    if init is not None and not resume:  # fine-tuning: the weights of init_from, a new optimiser
+        try:
+            model.load_state_dict(load_checkpoint(init, device="cpu").state_dict())
+        except RuntimeError as err:
+            raise ConfigError(
+                f"init_from: {init} has another architecture ({str(err).splitlines()[0].strip()}); "
+                "its model settings must match this run's"
+            ) from None
+        if is_main and progress:
+            print(f"starting from the weights of {init}", file=sys.stderr)
     opt = torch.optim.AdamW(param_groups(model, train_cfg.weight_decay), lr=train_cfg.lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(train_cfg))
     step, epoch, offset = 0, 0, 0

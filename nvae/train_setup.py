@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .data import load_sentences
 from .text import load_tokenizer, train_tokenizer
 
@@ -143,12 +143,30 @@ def corpus_splits(train_cfg: TrainConfig) -> tuple[list[str], list[str], str]:
     return train_sents, load_sentences(data, train_cfg.eval_split), f"{data}:{train_cfg.eval_split}"
 
 
+def init_checkpoint(train_cfg: TrainConfig) -> Path | None:
+    """The checkpoint folder of `init_from` (a run folder names its checkpoint/), or None."""
+    if not train_cfg.init_from:
+        return None
+    path = Path(train_cfg.init_from)
+    if (path / "checkpoint").is_dir():
+        path = path / "checkpoint"
+    if not (path / "tokenizer.json").is_file():
+        raise ConfigError(f"init_from: {train_cfg.init_from} holds no checkpoint (no tokenizer.json)")
+    return path
+
+
 def prepare_data(run: Path, train_cfg: TrainConfig, rank: int, world: int, resume: bool):
-    """Sentences -> tokenizer (trained once on the training sentences, saved in the run) -> token
-    ids of the training and evaluation sets, and where the evaluation set comes from."""
+    """Sentences -> tokenizer (trained once on the training sentences, saved in the run; the one of
+    `init_from` when the run starts from a checkpoint) -> token ids of the training and evaluation
+    sets, and where the evaluation set comes from."""
     train_sents, eval_sents, eval_from = corpus_splits(train_cfg)
     tok_path = run / "tokenizer.json"
-    if not (resume and tok_path.exists()):
+    init = init_checkpoint(train_cfg)
+    if init is not None and not (resume and tok_path.exists()):
+        if rank == 0:
+            shutil.copyfile(init / "tokenizer.json", tok_path)
+        barrier(world)
+    elif not (resume and tok_path.exists()):
         if rank == 0:
             tok = train_tokenizer(train_sents, train_cfg.vocab_size)
             tok.save(str(tok_path))

@@ -324,3 +324,27 @@ def test_alpha_delta_floor_curriculum():
     assert floors[:3] == pytest.approx([0.1, 0.1, 0.1])
     assert floors[3] == pytest.approx(math.sqrt(0.1 * 0.005))
     assert floors[4:] == pytest.approx([0.005, 0.005])
+
+
+def test_init_from_starts_a_run_from_another_runs_weights(corpus, tmp_path):
+    """`init_from`: the weights and tokenizer of a checkpoint start a new run (a new optimiser and
+    schedule; the latent's settings may change); another architecture is refused in one line."""
+    model_cfg, train_cfg = tiny_configs(corpus)
+    first = train(tmp_path / "first", model_cfg, train_cfg, progress=False)
+    model_cfg2, train_cfg2 = tiny_configs(corpus, init_from=str(tmp_path / "first"), max_steps=1, lr=1e-12)
+    model_cfg2.alpha_delta = 0.5  # a latent setting may differ
+    second = train(tmp_path / "second", model_cfg2, train_cfg2, progress=False)
+    assert (tmp_path / "second" / "tokenizer.json").read_bytes() == (first / "tokenizer.json").read_bytes()
+    assert load_training_state(second)["step"] == 1
+    a, b = load_checkpoint(first), load_checkpoint(second)
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(x, y, atol=1e-6, rtol=1e-5, msg=name)  # one step at lr 1e-12 moves nothing
+    other, _ = tiny_configs(corpus)
+    other.d_ff = 128
+    with pytest.raises(ValueError, match="another architecture"):
+        train(tmp_path / "third", other, train_cfg2, progress=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "nvae", "train", "--out", str(tmp_path / "fourth"), "--set", f"init_from={tmp_path}"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 2 and "holds no checkpoint" in out.stderr and "Traceback" not in out.stderr
