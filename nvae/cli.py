@@ -271,7 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="fit the aggregate-posterior sampler (sample --source aggregate) on N training sentences (default 2000)",
     )
-    sp.add_argument("--choose-sentences", type=COUNT, default=500, help="validation sentences for --choose-alpha-delta")
+    sp.add_argument(
+        "--choose-spread-bias",
+        action="store_true",
+        help="choose a loss-conditional NVAE's positional prior of the kept set (spread_bias) on the "
+        "validation split, before its default alpha^Delta",
+    )
+    sp.add_argument(
+        "--choose-sentences",
+        type=COUNT,
+        default=500,
+        help="validation sentences for --choose-alpha-delta and --choose-spread-bias",
+    )
     sp.set_defaults(func=cmd_export)
     return p
 

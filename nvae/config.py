@@ -119,6 +119,10 @@ class ModelConfig:
     # the choice starts as VTS's and the model departs from it where the content says so (the raw
     # scores' scale is learned). 0: no prior.
     stride_bias: float = 0.0
+    # The same with the van der Corput order (`keep_positions = "spread"`): spread_bias x (1 - 2 vdc(i))
+    # is added to position i's raw score, so that at every alpha^Delta the kept set leans towards
+    # positions spread evenly over the sentence. 0: no prior.
+    spread_bias: float = 0.0
     # Where the pseudo-counts are read. 0 (the paper): from the encoder's output, so no encoder layer
     # knows which tokens will be pruned. k >= 1: from the states after encoder layer k, and a learned
     # vector is added to the tokens that will be kept before the layers after k, which can then move

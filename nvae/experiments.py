@@ -343,3 +343,43 @@ def choose_default_alpha_delta(
         "ratio": ratio,
         "evaluated": [tried[v] for v in sorted(tried)],
     }
+
+
+SPREAD_BIAS_GRID = (0.0, 0.5, 1.0, 2.0, 5.0)
+
+
+@torch.no_grad()
+def choose_spread_bias(
+    model: NVAE,
+    ids: list[list[int]],
+    grid: tuple[float, ...] = SPREAD_BIAS_GRID,
+    target: float = 0.5,
+    slack: float = 0.5,
+) -> dict:
+    """The positional prior of the kept set (`cfg.spread_bias`) for a trained loss-conditional NVAE:
+    at each value of `grid`, BLEU of the learned choice where the model keeps `target` of its
+    vectors; the smallest value within `slack` BLEU of the best is chosen (the least positional
+    that does as well). The model's setting is restored; every evaluated point is returned."""
+    before = model.cfg.spread_bias
+    evaluated = []
+    try:
+        for beta in grid:
+            model.cfg.spread_bias = beta
+            res = pruning_comparison(model, ids, target, curve=retained_curve(model, ids, slider_values(model, 26)))
+            if res["alpha_delta"] is None:
+                continue
+            evaluated.append(
+                {
+                    "spread_bias": beta,
+                    "alpha_delta": res["alpha_delta"],
+                    **{name: res[name]["bleu"] for name in ("learned", "every_second", "random")},
+                    "retained_proportion": res["learned"]["retained_proportion"],
+                }
+            )
+    finally:
+        model.cfg.spread_bias = before
+    if not evaluated:
+        return {"spread_bias": None, "target": target, "evaluated": []}
+    best = max(e["learned"] for e in evaluated)
+    chosen = min(e["spread_bias"] for e in evaluated if e["learned"] >= best - slack)
+    return {"spread_bias": chosen, "target": target, "evaluated": evaluated}

@@ -236,6 +236,12 @@ class NVIB(nn.Module):
         )
         if cfg.keep_positions == "spread":  # the diagnostic: positions in van der Corput order, no content
             log_alpha = 4.0 * (1.0 - 2.0 * van_der_corput(n, hc.device))[None, :].expand_as(log_alpha)
+        if cfg.spread_bias:  # the positional prior: positions spread evenly first (centred on each
+            # sentence's real tokens, so that it moves the ranks and not the level)
+            prior = (1.0 - 2.0 * van_der_corput(n, hc.device))[None, :].expand_as(log_alpha)
+            real = (~pad_mask).float()
+            mean = (prior * real).sum(-1, keepdim=True) / real.sum(-1, keepdim=True).clamp_min(1.0)
+            log_alpha = log_alpha + cfg.spread_bias * (prior - mean)
         if cfg.stride_bias:  # the positional prior: every stride-th position first
             on_stride = torch.arange(n, device=hc.device) % cfg.stride == 0
             log_alpha = log_alpha + cfg.stride_bias * (2.0 * on_stride.float() - 1.0)
