@@ -61,3 +61,27 @@ def test_a_baselines_card_and_export_speak_in_its_own_terms(tmp_path, capsys):
     card = (tmp_path / "baseline-vt" / "MODEL_CARD.md").read_text()
     assert "Gaussian KL weight lambda_G" in card and "lambda_D" not in card and "alpha^Delta" not in card
     assert project_relative(f"python -m nvae train --out {PROJECT_ROOT}/runs/x") == "python -m nvae train --out runs/x"
+
+
+def test_export_chooses_the_positional_prior_on_validation(tmp_path, monkeypatch, capsys):
+    """`export --choose-spread-bias`: the value `choose_spread_bias` picks on validation sentences is
+    stored in the shipped config and the model card says how it was chosen; a fixed model is refused."""
+    from nvae import experiments
+
+    calls = []
+
+    def choose(model, ids, **kw):
+        calls.append(len(ids))
+        rows = [{"spread_bias": b, "learned": 50.0 + b, "alpha_delta": 0.1} for b in (0.0, 2.0)]
+        return {"spread_bias": 2.0, "target": 0.5, "evaluated": rows}
+
+    monkeypatch.setattr(experiments, "choose_spread_bias", choose)
+    cond = make_tiny_checkpoint(tmp_path / "cond")
+    assert main(["export", str(cond), str(tmp_path / "out"), "--choose-spread-bias", "--choose-sentences", "20"]) == 0
+    assert calls and 0 < calls[0] <= 20  # validation sentences
+    assert load_checkpoint(tmp_path / "out").cfg.spread_bias == 2.0
+    card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    assert "spread_bias 2 chosen on" in card and "validation" in card
+    fixed = make_tiny_checkpoint(tmp_path / "fixed", conditional=False)
+    assert main(["export", str(fixed), str(tmp_path / "out2"), "--choose-spread-bias"]) == 2
+    assert "loss-conditional" in capsys.readouterr().err

@@ -387,3 +387,52 @@ def test_spread_positions_keep_nested_evenly_spread_sets():
             assert max(gaps) <= 2 * 16 / len(kept)
     half = next(k for k in sets if len(k) >= 8)
     assert set(range(0, 16, 2)) <= half
+
+
+def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level():
+    """`spread_bias`: a positional prior on the raw scores, centred on each sentence, so the number
+    kept at an alpha^Delta stays the same while the kept set leans to the van der Corput order."""
+    kw = dict(alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True)
+    plain, biased = tiny(**kw).eval(), tiny(spread_bias=50.0, **kw).eval()
+    biased.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        plain.latent.alpha_proj.weight.normal_(0, 2.0)  # content scores with their own order
+        biased.latent.alpha_proj.weight.copy_(plain.latent.alpha_proj.weight)
+        plain.latent.alpha_proj.bias.fill_(-4.0)
+        biased.latent.alpha_proj.bias.fill_(-4.0)
+    batch = collate([list(range(5, 20))], plain.cfg.max_len)  # 16 positions with EOS
+    with torch.no_grad():  # an alpha^Delta where about half the tokens are kept
+        ad = next(
+            v
+            for v in (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+            if int(plain.encode(batch.src, batch.pad_mask, v).n_retained[0]) >= 6
+        )
+        a, b = (m.encode(batch.src, batch.pad_mask, ad) for m in (plain, biased))
+    assert int(a.n_retained[0]) == int(b.n_retained[0])  # the level is unchanged
+    kept = sorted(int(b.source[0, i]) for i in range(b.n_components) if bool(b.retained[0, i]))
+    k = len(kept)
+    assert 0 < k < 16
+    from nvae.nvib import van_der_corput
+
+    first = sorted(van_der_corput(16).argsort()[:k].tolist())  # the k positions the prior ranks first
+    assert kept == first
+    assert sorted(int(a.source[0, i]) for i in range(a.n_components) if bool(a.retained[0, i])) != kept  # content's own
+
+
+def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
+    from nvae import experiments
+
+    bleu = {0.0: 60.0, 0.5: 90.0, 1.0: 93.8, 2.0: 94.2, 5.0: 94.0}
+    seen = []
+
+    def comparison(model, ids, target, curve=None):
+        seen.append(model.cfg.spread_bias)
+        row = {"bleu": bleu[model.cfg.spread_bias], "retained_proportion": 0.5}
+        return {"alpha_delta": 0.1, "learned": row, "every_second": row, "random": row}
+
+    monkeypatch.setattr(experiments, "pruning_comparison", comparison)
+    monkeypatch.setattr(experiments, "retained_curve", lambda *a, **k: [])
+    model = tiny(alpha_conditioning="quantile", alpha_delta_conditional=True)
+    res = experiments.choose_spread_bias(model, [[5, 6, 7]])
+    assert seen == list(experiments.SPREAD_BIAS_GRID) and res["spread_bias"] == 1.0  # within 0.5 of 94.2
+    assert model.cfg.spread_bias == 0.0  # restored
