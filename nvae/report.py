@@ -33,7 +33,7 @@ from .lm import load_lm
 from .model import NVAE
 from .model_card import run_info
 from .paths import CHECKPOINTS_DIR, default_checkpoint
-from .report_render import ReportNumbers, render_markdown, write_figures
+from .report_render import ReportNumbers, render_markdown, write_figures, write_reproduction
 from .targets import measure_targets
 from .text import decode_batch, decode_ids
 
@@ -237,5 +237,6 @@ def report(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> Path:
             indent=2,
         )
     )
-    _log(f"report: wrote {out / 'results.md'}")
+    write_reproduction(out, f"`{spec.command()}`")
+    _log(f"report: wrote {out / 'results.md'} and {out / 'reproduction.md'}")
     return out / "results.md"

@@ -87,6 +87,14 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
         f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed} {sparse}`"
         in md
     )
+    # reproduction.md is written from the same numbers, each finding with its verdict
+    rep = (tmp_path / "docs" / "reproduction.md").read_text()
+    assert f"--limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint}" in rep
+    sweep = json.loads((tmp_path / "docs" / "results.json").read_text())["sweep"]
+    assert f"{sweep[-1]['retained_proportion']:.3f} at {sweep[-1]['alpha_delta']:g}" in rep
+    for finding in ("Figure 5, alpha^Delta controls sparsity: ", "Figure 6, smoother interpolation: "):
+        verdict = rep.split(finding)[1].split("**")[0]
+        assert verdict in ("reproduces.", "does not reproduce."), verdict
     card = (ckpt / "MODEL_CARD.md").read_text()
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert f"| {summary['bleu']:.2f} |" in card
