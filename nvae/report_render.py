@@ -358,8 +358,9 @@ def render_reproduction(res: dict, produced_by: str) -> str:
     half = tg.get("half", {})
     if half.get("alpha_delta") is not None and "vts" in half:
         learned, vts = half["learned"]["bleu"], half["vts"]["bleu"]
+        verdict = "reproduces" if learned >= vts else "does not reproduce"
         lines += [
-            f"3. **Learned pruning against fixed striding: {'reproduces' if learned >= vts else 'does not reproduce'}.** "
+            f"3. **Learned pruning against fixed striding: {verdict}.** "
             f"At {half['learned']['retained_proportion']:.3f} of the vectors the NVAE's learned choice reaches "
             f"{learned:.2f} BLEU (every second position of the same model {half['every_second']['bleu']:.2f}, a random "
             f"half {half['random']['bleu']:.2f}); VTS, trained to keep every second vector, {vts:.2f}.",
@@ -381,9 +382,9 @@ def render_reproduction(res: dict, produced_by: str) -> str:
     ]
     prior = tg.get("prior")
     if prior:
-        ppl = prior.get("perplexity_ratio")
+        ppl, source = prior.get("perplexity_ratio"), prior.get("source", "prior")
         lines += [
-            f"6. **Prior samples** ({prior.get('source', 'prior')}): adjacent repeated words {prior['repeat_rate']:.1%}, "
+            f"6. **Prior samples** ({source}): adjacent repeated words {prior['repeat_rate']:.1%}, "
             f"[UNK] {prior['unk_rate']:.1%}"
             + (f", fluency-LM perplexity {ppl:.2f} x that of real test sentences" if ppl is not None else "")
             + "; examples in results.md.",
