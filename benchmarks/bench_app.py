@@ -11,6 +11,8 @@ Interactions (median, p95 and max over --repeats calls, in ms):
   move tau          Interpolate: mix the two cached latents at a new tau and decode    goal p95 < 300 ms
   11-step strip     Interpolate: decode the 11 mixtures of the strip at once (new sentence pair)
   sparsity curve    Sparsity: 26 alpha^Delta values of one sentence in one batch (new sentence)
+  Corpus study      the tables of 100 sentences at a new alpha^Delta: re-encoded, and from the
+                    encoder states the app keeps (side by side)
 
 Usage (from the repository root):
 
@@ -47,7 +49,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # helpers builds the fallback checkpoin
 import torch  # noqa: E402
 
 from app import analysis  # noqa: E402
-from nvae import readout  # noqa: E402
+from nvae import readout, study  # noqa: E402
 from nvae.checkpoint import load_checkpoint  # noqa: E402
 from nvae.checkpoint_format import CheckpointError  # noqa: E402
 from nvae.paths import default_checkpoint  # noqa: E402
@@ -153,6 +155,25 @@ def bench_functions(model, repeats: int) -> list[dict]:
             timed(lambda i: readout.sparsity_curve(model, sent(i), grid), max(5, repeats // 3)),
         )
     )
+    if cfg.model_type == "nvae":  # the Corpus study's slider: 100 sentences, encoded afresh or from kept states
+        corpus = study.prepare_corpus(model, (SENTENCES * 40)[:100])
+        n = max(5, repeats // 3)
+        rows.append(
+            summary(
+                "Corpus study, move alpha^Delta: re-encode 100 sentences",
+                timed(lambda i: study.study_tables(model, corpus, grid[i % len(grid)]), n),
+                GOAL_MS,
+            )
+        )
+        if not cfg.alpha_layer:
+            encoded = study.encode_corpus(model, corpus)
+            rows.append(
+                summary(
+                    "Corpus study, move alpha^Delta: kept encoder states (the app)",
+                    timed(lambda i: study.study_tables(model, corpus, grid[i % len(grid)], encoded=encoded), n),
+                    GOAL_MS,
+                )
+            )
     return rows
 
 
