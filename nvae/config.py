@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 
 
 ALPHA_CONDITIONINGS = ("input", "direct", "budget", "spread", "quantile")
-KEEP_POSITIONS = ("learned", "stride", "spread", "parity")  # which components the NVAE keeps
+KEEP_POSITIONS = ("learned", "stride", "spread")  # which components the NVAE keeps
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -111,8 +111,6 @@ class ModelConfig:
     # "spread" (a diagnostic too): no content in the choice at all; the positions are ranked in the
     # van der Corput order (0, 4, 2, 6, 1, 5, 3, 7 for eight), so the kept set is spread evenly over
     # the sentence at every alpha^Delta (every second position at half, every fourth at a quarter).
-    # "parity" (a diagnostic): the tokens with an even id, a choice that depends on the content but is
-    # fixed (not learned) and ignores alpha^Delta.
     keep_positions: str = "learned"
     # "learned" with a positional prior on the scores: stride_bias is added to the raw score of every
     # stride-th position and subtracted from the others before alpha^Delta's conditioning, so that

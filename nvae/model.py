@@ -171,9 +171,6 @@ class NVAE(nn.Module):
             states, log_alpha = self._routed_states(src, pad_mask, alpha_delta)
             return states, self.latent(states, pad_mask, alpha_delta, log_alpha=log_alpha)
         states = self.encode_states(src, pad_mask)
-        if self.cfg.keep_positions == "parity":  # the diagnostic: tokens of even id, a fixed choice
-            log_alpha = torch.where(src % 2 == 0, 1.0, self.cfg.log_alpha_min).to(states.dtype)
-            return states, self.latent(states, pad_mask, alpha_delta, log_alpha=log_alpha)
         return states, self.latent(states, pad_mask, alpha_delta)
 
     # -- decoder -------------------------------------------------------------------------------
