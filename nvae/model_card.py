@@ -64,12 +64,31 @@ def data_statement(train_cfg, run_info: dict | None = None) -> str:
 def kl_statement(model_type: str, train_cfg) -> str:
     """The latent's regulariser in the card's training line, in the model's own terms: the NVAE has
     both KL terms, the VT baselines only the Gaussian one, T none."""
-    ramp = f"(0 until step {train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), "
+    if train_cfg.kl_start_step or train_cfg.kl_anneal_steps:
+        ramp = f"(0 until step {train_cfg.kl_start_step}, then a ramp over {train_cfg.kl_anneal_steps} steps), "
+    else:
+        ramp = "(at full weight from the first step), "
     if model_type == "nvae":
         return f"KL weights lambda_G {train_cfg.lambda_g}, lambda_D {train_cfg.lambda_d} {ramp}"
     if model_type == "t":
         return "no latent regulariser, "
     return f"Gaussian KL weight lambda_G {train_cfg.lambda_g} {ramp}"
+
+
+def init_statement(init_from: str) -> str:
+    """Where a fine-tune's starting weights came from, with that run's steps and training time when
+    its folder is still here (the steps and minutes of the card's training line are this run's own)."""
+    where = Path(init_from) if Path(init_from).is_absolute() else PROJECT_ROOT / init_from
+    metrics_file = where / METRICS
+    if not metrics_file.exists():
+        name = project_relative(init_from)
+        return f"the weights of `{name}` (a fine-tune: the training line counts its own steps only)."
+    rows = read_metrics(where)
+    steps = max((r.get("step", 0) for r in rows), default=0)
+    return (
+        f"the weights of `{project_relative(init_from)}` after its {steps:,} steps and "
+        f"{training_time_s(rows) / 60:.0f} minutes of training (the training line counts this fine-tune's own)."
+    )
 
 
 def project_relative(command: str) -> str:
@@ -119,6 +138,8 @@ def write_model_card(
         lines.append(f"- **Command**: `{project_relative(run_info['command'])}`")
     for call in run_info.get("resumed", []):
         lines.append(f"- **Resumed** at step {call['start_step']} with `{project_relative(call['command'])}`")
+    if train_cfg.init_from:
+        lines.append(f"- **Initialised from** {init_statement(train_cfg.init_from)}")
     if note:
         lines.append(f"- **Note**: {note}")
     if summary is None:

@@ -85,3 +85,27 @@ def test_export_chooses_the_positional_prior_on_validation(tmp_path, monkeypatch
     fixed = make_tiny_checkpoint(tmp_path / "fixed", conditional=False)
     assert main(["export", str(fixed), str(tmp_path / "out2"), "--choose-spread-bias"]) == 2
     assert "loss-conditional" in capsys.readouterr().err
+
+
+def test_a_fine_tunes_card_names_its_starting_weights(tmp_path):
+    """A run trained with `init_from` says so on its card, with the starting run's steps and minutes
+    when that run is still here; a KL at full weight from step 0 is not described as a ramp."""
+    from nvae.model_card import write_model_card
+
+    base = make_tiny_checkpoint(tmp_path / "base")
+    rows = [{"kind": "train", "step": 600, "elapsed_s": 60.0}, {"kind": "train", "step": 1200, "elapsed_s": 120.0}]
+    (base / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tuned = make_tiny_checkpoint(tmp_path / "tuned")
+    cfg_file = tuned / "config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["train"].update(init_from=str(base), kl_start_step=0, kl_anneal_steps=0)
+    cfg_file.write_text(json.dumps(cfg))
+    card = write_model_card(tuned, None, [], None).read_text()
+    assert f"**Initialised from** the weights of `{base}` after its 1,200 steps and 2 minutes" in card
+    assert "(at full weight from the first step)" in card and "then a ramp" not in card
+    cfg["train"]["init_from"] = str(tmp_path / "gone")
+    cfg_file.write_text(json.dumps(cfg))
+    assert (
+        "a fine-tune: the training line counts its own steps only"
+        in write_model_card(tuned, None, [], None).read_text()
+    )
