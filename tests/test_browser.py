@@ -30,6 +30,8 @@ from helpers import (
     visit,
 )
 
+from nvae.config import load_configs
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +95,11 @@ def test_page_renders(server, page, name):
         screenshot(page, name)
 
 
+def largest_alpha_delta() -> float:
+    """The top of the served checkpoint's alpha^Delta slider: its trained range's end."""
+    return load_configs(SERVER_LOGS["checkpoint"] / "config.json")[0].alpha_delta_max
+
+
 def test_type_sentence_and_move_alpha_delta(server, page):
     visit(page, server, "")
     area = page.locator('[data-testid="stTextArea"] textarea')
@@ -105,7 +112,7 @@ def test_type_sentence_and_move_alpha_delta(server, page):
     press(page, 0, "Home")  # the smallest alpha^Delta
     low = texts(page, "stMetricValue")[0]
     press(page, 0, "End")  # the largest
-    assert url_query(page)["ad"] == ["1"]
+    assert url_query(page)["ad"] == [f"{largest_alpha_delta():g}"]
     assert texts(page, "stMetricValue")[0] != low or before != low
 
 
@@ -114,7 +121,7 @@ def test_sparsity_slider(server, page):
     before = texts(page, "stMetric")[0]
     press(page, 0, "End")
     after = texts(page, "stMetric")[0]
-    assert before != after and "α^Δ = 1" in after
+    assert before != after and f"α^Δ = {largest_alpha_delta():g}" in after
 
 
 def test_tau_slider_updates_text(server, page):
