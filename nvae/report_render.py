@@ -384,7 +384,7 @@ def render_reproduction(res: dict, produced_by: str) -> str:
     if prior:
         ppl, source = prior.get("perplexity_ratio"), prior.get("source", "prior")
         lines += [
-            f"6. **Prior samples** ({source}): adjacent repeated words {prior['repeat_rate']:.1%}, "
+            f"6. **Prior samples** ({source}): adjacent repeated words {prior['repeat_rate']:.2%}, "
             f"[UNK] {prior['unk_rate']:.1%}"
             + (f", fluency-LM perplexity {ppl:.2f} x that of real test sentences" if ppl is not None else "")
             + "; examples in results.md.",

@@ -179,7 +179,7 @@ def verdicts(res: dict) -> list[dict]:
     ppl = p.get("perplexity_ratio")
     row(
         "5. prior samples land on the data",
-        f"repeats {p['repeat_rate']:.1%}, [UNK] {p['unk_rate']:.1%}"
+        f"repeats {p['repeat_rate']:.2%}, [UNK] {p['unk_rate']:.1%}"
         + (f", LM perplexity {p['perplexity']:.1f} = {ppl:.2f} x real sentences" if ppl is not None else ""),
         f"repeats <= {g['prior_repeat']:.0%}, [UNK] <= {g['prior_unk']:.0%}, perplexity <= {g['prior_ppl_ratio']}x",
         p["repeat_rate"] <= g["prior_repeat"]
