@@ -78,16 +78,14 @@ def kl_statement(model_type: str, train_cfg) -> str:
 def init_statement(init_from: str) -> str:
     """Where a fine-tune's starting weights came from, with that run's steps and training time when
     its folder is still here (the steps and minutes of the card's training line are this run's own)."""
-    where = Path(init_from) if Path(init_from).is_absolute() else PROJECT_ROOT / init_from
-    metrics_file = where / METRICS
-    if not metrics_file.exists():
-        name = project_relative(init_from)
+    name = project_relative(init_from)
+    rows = read_metrics(Path(init_from) if Path(init_from).is_absolute() else PROJECT_ROOT / init_from)
+    if not rows:
         return f"the weights of `{name}` (a fine-tune: the training line counts its own steps only)."
-    rows = read_metrics(where)
-    steps = max((r.get("step", 0) for r in rows), default=0)
+    steps = max(r.get("step", 0) for r in rows)
     return (
-        f"the weights of `{project_relative(init_from)}` after its {steps:,} steps and "
-        f"{training_time_s(rows) / 60:.0f} minutes of training (the training line counts this fine-tune's own)."
+        f"the weights of `{name}` after its {steps:,} steps and {training_time_s(rows) / 60:.0f} minutes "
+        "of training (the training line counts this fine-tune's own)."
     )
 
 
