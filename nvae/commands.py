@@ -113,12 +113,10 @@ def cmd_sample(args) -> None:
     check_alpha_delta(model, args.alpha_delta)
     if not 1 <= args.components <= model.cfg.max_len:
         raise UsageError(f"--components must be between 1 and {model.cfg.max_len}")
-    from .sampling import draw
+    from .sampling import default_source, draw
     from .text import decode_batch
 
-    source = args.source
-    if source == "auto":
-        source = "aggregate" if getattr(model, "aggregate", None) is not None else "prior"
+    source = default_source(model) if args.source == "auto" else args.source
     try:
         latent = draw(model, source, args.components, batch_size=args.n, alpha_delta=args.alpha_delta, seed=args.seed)
     except FileNotFoundError as e:

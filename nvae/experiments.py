@@ -7,7 +7,8 @@ ablation harness, the report and the app:
   keeping every second position, and keeping a random subset of the same size;
 - `interpolation_paths`: strips between sentence pairs (distinct sentences, the largest step of
   sentence BLEU against decoded A, endpoints exact);
-- `prior_sample_stats`: decoded prior samples, adjacent repeated words and [UNK] rates.
+- `prior_sample_stats`: decoded samples (from the prior or the aggregate-posterior fit), adjacent
+  repeated words and [UNK] rates.
 
 Nothing here parses arguments or writes files.
 """
@@ -24,6 +25,7 @@ from .metrics import reconstruct, sentence_bleu
 from .mixture import PRIOR, LatentMixture
 from .model import NVAE
 from .nvib import evaluation_latent
+from .sampling import draw
 from .text import UNK, collate, decode_batch, decode_ids, encode_texts
 
 # Short everyday sentences (written for the project, from no split) that a useful default
@@ -262,12 +264,13 @@ def prior_sample_stats(
     alpha_delta: float | None = None,
     source: str = "prior",
 ) -> dict:
-    """Decode `n` latents drawn from the prior (or another sampler the model offers)."""
+    """Decode `n` latents drawn from `source`: the prior, or the aggregate-posterior fit stored
+    beside the checkpoint (`nvae.sampling.draw`)."""
     was_training = model.training
     model.eval()
     texts = []
     for k in range(n):
-        lat = model.sample_prior(components, alpha_delta=alpha_delta, seed=seed + k)
+        lat = draw(model, source, components, alpha_delta=alpha_delta, seed=seed + k)
         texts += decode_batch(model.tokenizer, model.generate(lat))
     model.train(was_training)
     return {"samples": texts, **repeat_and_unk_rates(texts), "source": source}

@@ -23,6 +23,13 @@ from .text import collate
 
 AGGREGATE_FILE = "aggregate.safetensors"
 SOURCES = ("prior", "aggregate")
+SOURCE_NAMES = {"prior": "the prior N(0, I)", "aggregate": "the aggregate-posterior fit"}
+
+
+def default_source(model: NVAE) -> str:
+    """The source `nvae sample`, the Samples page and the report's target 5 draw from unless told
+    otherwise: the aggregate-posterior fit when the checkpoint has one, else the prior."""
+    return "aggregate" if getattr(model, "aggregate", None) is not None else "prior"
 
 
 @torch.no_grad()

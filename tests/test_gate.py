@@ -242,6 +242,28 @@ def test_aggregate_sampler_is_fitted_stored_and_named(tiny_checkpoint, tmp_path,
     assert all(json.loads(line)["source"] == "aggregate" for line in capsys.readouterr().out.splitlines())
     assert (folder / AGGREGATE_FILE).is_file()
 
+    # target 5 measures the default sampler (here the fit), with the prior measured beside it
+    from helpers import TINY_SENTENCES
+
+    from nvae.experiments import prior_sample_stats
+    from nvae.targets import measure_targets, render_targets
+    from nvae.text import decode_batch
+
+    stats = prior_sample_stats(model, n=3, components=6, seed=4, source="aggregate")
+    with torch.no_grad():
+        latents = [draw(model, "aggregate", 6, seed=k) for k in (4, 5, 6)]
+        expected = [decode_batch(model.tokenizer, model.generate(lat))[0] for lat in latents]
+    assert stats["samples"] == expected and stats["source"] == "aggregate"
+    res = measure_targets(model, list(TINY_SENTENCES[:4]), pairs=2, samples=3, sample_components=6)
+    assert res["prior"]["source"] == "aggregate" and res["prior_paper"]["source"] == "prior"
+    assert res["prior"]["examples"] == prior_sample_stats(model, n=3, components=6, source="aggregate")["samples"]
+    row = next(r for r in res["verdicts"] if r["target"].startswith("5."))
+    assert row["measured"].startswith("from the aggregate-posterior fit (the default sampler): repeats ")
+    assert "; from the prior N(0, I): repeats " in row["measured"]
+    md = "\n".join(render_targets(res))
+    assert "Samples from the aggregate-posterior fit (the default sampler of the app and `nvae sample`):" in md
+    assert "Samples from the prior N(0, I):" in md
+
 
 def test_spread_conditioning_fixes_the_spread_of_log_alpha_and_shifts_it_by_log_alpha_delta():
     model = tiny(

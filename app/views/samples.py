@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import analysis, cache, chooser, component_figures, messages, output, state
+from nvae import sampling
 from nvae.readout import SAMPLE_SOURCES, sample_sources
 
 PAGE = "samples"
@@ -31,7 +32,7 @@ model, key = chooser.get_model()
 cfg = model.cfg
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
 sources = sample_sources(model)
-default_source = "aggregate" if "aggregate" in sources else "prior"
+default_source = sampling.default_source(model)
 PARAMS = [
     state.Param("k", "int", min(10, cfg.max_len - 1), lo=1, hi=cfg.max_len - 1, label="Components K"),
     state.Param("n", "int", 5, lo=1, hi=20, label="Samples"),
