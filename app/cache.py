@@ -22,6 +22,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -180,27 +181,6 @@ def mix_at(_model, key: str, text_a: str, text_b: str, tau: float):
     return readout.mix_at(_model, encode_pair(_model, key, text_a, text_b), tau)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def prior_samples(
-    _model, key: str, n_components: int, n_samples: int, seed: int, temperature: float, alpha_delta: float | None
-):
-    return readout.prior_samples(_model, n_components, n_samples, seed, temperature, alpha_delta)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def drawn_samples(
-    _model,
-    key: str,
-    source: str,
-    n_components: int,
-    n_samples: int,
-    seed: int,
-    temperature: float,
-    alpha_delta: float | None,
-):
-    return readout.drawn_samples(_model, source, n_components, n_samples, seed, temperature, alpha_delta)
-
-
 @st.cache_resource(max_entries=32, show_spinner=False)
 def walkthrough_trace(_model, key: str, text: str, alpha_delta: float | None):
     """One sentence through the model, every step (`nvae.walkthrough.trace`); shared, read-only."""
@@ -254,6 +234,88 @@ class ResultStore:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+@st.cache_resource(show_spinner=False)
+def sample_results() -> ResultStore:
+    """The process's drawn samples, keyed by (checkpoint key, source, K, n, seed, temperature,
+    alpha^Delta): filled by the page and by `prefetch_samples`, shared by the sessions."""
+    return ResultStore(max_entries=64)
+
+
+class Prefetcher:
+    """One background worker that computes results before they are asked for. A page that asks
+    for a result still being computed waits for it instead of computing it twice."""
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nvae-prefetch")
+        self._running: dict[Hashable, Future] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, key: Hashable, store: ResultStore, compute: Callable[[], Any]) -> None:
+        with self._lock:
+            if key in self._running or store.get(key) is not None:
+                return
+
+            def job():
+                try:
+                    return store.put(key, compute())
+                finally:
+                    with self._lock:
+                        self._running.pop(key, None)
+
+            self._running[key] = self._pool.submit(job)
+
+    def wait(self, key: Hashable) -> None:
+        """Block until the prefetch of `key` (if one is running) has finished."""
+        with self._lock:
+            future = self._running.get(key)
+        if future is not None:
+            try:
+                future.result()
+            except Exception:  # a failed prefetch: the caller computes the result itself
+                pass
+
+
+@st.cache_resource(show_spinner=False)
+def prefetcher() -> Prefetcher:
+    return Prefetcher()
+
+
+def drawn_samples(
+    _model,
+    key: str,
+    source: str,
+    n_components: int,
+    n_samples: int,
+    seed: int,
+    temperature: float,
+    alpha_delta: float | None,
+) -> list[dict]:
+    """`readout.drawn_samples`, kept per setting; then the next seed's samples are drawn in the
+    background (`prefetch_samples`), so that stepping the seed with its + button finds them ready."""
+    args = (source, n_components, n_samples, seed, temperature, alpha_delta)
+    store, wanted = sample_results(), (key, *args)
+    prefetcher().wait(wanted)
+    hit = store.get(wanted)
+    result = hit if hit is not None else store.put(wanted, readout.drawn_samples(_model, *args))
+    prefetch_samples(_model, key, source, n_components, n_samples, seed + 1, temperature, alpha_delta)
+    return result
+
+
+def prefetch_samples(
+    _model,
+    key: str,
+    source: str,
+    n_components: int,
+    n_samples: int,
+    seed: int,
+    temperature: float,
+    alpha_delta: float | None,
+) -> None:
+    """Draw these samples in the background unless they are kept or being drawn already."""
+    args = (source, n_components, n_samples, seed, temperature, alpha_delta)
+    prefetcher().submit((key, *args), sample_results(), lambda: readout.drawn_samples(_model, *args))
 
 
 @st.cache_resource(show_spinner=False)

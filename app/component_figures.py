@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from app.figure_style import BLUE, GREEN, GREY, ORANGE, RED, WEIGHT_SCALE, apply_layout, plain, shorten, unique_labels
 from nvae.readout import component_weights
@@ -80,6 +82,52 @@ def token_strip(
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
     return apply_layout(fig, title, height=90 + 46 * rows, plot_bgcolor=GREY)
+
+
+def token_strip_html(
+    tokens: list[str],
+    weights: list[float],
+    retained: list[bool],
+    title: str = "Input tokens coloured by the weight of their component",
+    zmax: float | None = None,
+) -> str:
+    """The token strip as plain HTML (what the pages show: a browser lays it out in about a
+    millisecond, where a plotly heatmap costs tens): one chip per token in reading order, coloured
+    by its component's weight on the same scale as `token_strip`, pruned tokens grey, the weight in
+    each chip's tooltip, and a legend of the scale. All text is escaped."""
+    kept_weights = [w for w, k in zip(weights, retained) if k]
+    zmax = zmax if zmax is not None else (max(kept_weights) if kept_weights else 1.0)
+    zmax = zmax if zmax > 0 else 1.0
+    chips = []
+    for i, (tok, w, keep) in enumerate(zip(tokens, weights, retained)):
+        if keep:
+            level = min(max(w / zmax, 0.0), 1.0)
+            background = sample_colorscale(WEIGHT_SCALE, [level])[0]
+            colour = "#ffffff" if level > 0.55 else "#1a1a1a"
+            tip, border = f"token {i}: pi = {w:.4g}", "1px solid #2171b5"
+        else:
+            background, colour, border = GREY, "#333333", "1px dashed #8c8c8c"
+            tip = f"token {i}: pruned (share {w:.4g})"
+        chips.append(
+            f'<span class="nvae-chip" title="{escape(tip)}" '
+            f'style="background:{background};color:{colour};border:{border}">'
+            f"{escape(str(tok))}</span>"
+        )
+    low, mid, high = sample_colorscale(WEIGHT_SCALE, [0.0, 0.5, 1.0])
+    return (
+        "<div class='nvae-strip'>"
+        "<style>.nvae-strip .nvae-chip{display:inline-block;padding:3px 7px;margin:2px;border-radius:4px;"
+        "font-size:14px;line-height:1.4;white-space:pre}"
+        ".nvae-strip .nvae-scale{display:inline-block;width:90px;height:10px;border-radius:2px;"
+        "vertical-align:middle;margin:0 6px}</style>"
+        f"<div style='font-size:14px;margin-bottom:4px'>{escape(title)}</div>"
+        f"<div>{''.join(chips) or '<em>no tokens</em>'}</div>"
+        f"<div style='font-size:12px;margin-top:4px;opacity:0.8'>pi 0"
+        f"<span class='nvae-scale' style='background:linear-gradient(to right,{low},{mid},{high})'></span>"
+        f"{zmax:.3g} · <span class='nvae-chip' style='background:{GREY};padding:0 6px;"
+        "border:1px dashed #8c8c8c'>grey</span> pruned"
+        " · hover a token for its weight</div></div>"
+    )
 
 
 def sample_weights(samples: list[dict]) -> go.Figure:

@@ -1,8 +1,9 @@
 """What the pages put out: plots (with a download as standalone HTML), tables, CSV/JSON exports,
 and user or model text shown verbatim.
 
-User text is only ever shown through st.code, st.text, st.dataframe or plotly (escaped); markdown
-here is the app's own, and every text cell of a static table is escaped (`md_escape`).
+User text is only ever shown through st.code, st.text, st.dataframe, plotly or the token strip's
+HTML (escaped with `html.escape`); markdown here is the app's own, and every text cell of a static
+table is escaped (`md_escape`). Downloads are built when clicked, not on every rerun.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import figure_style
+from app import component_figures, figure_style
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -30,12 +31,9 @@ def show_text(label: str, text: str) -> None:
     st.code(text if text else " ", language=None, wrap_lines=True)
 
 
-def download_table(
-    rows: list[dict[str, Any]], stem: str, key: str, json_too: bool = True, meta: dict[str, Any] | None = None
-) -> None:
-    """CSV (and JSON) download buttons for a table. With `meta` (where the numbers came from: the
-    checkpoint, alpha^Delta, the inputs), the CSV gets one column per entry, the same on every row and
-    named `meta.<name>`, and the JSON is {"meta": meta, "rows": rows}."""
+def table_csv(rows: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> bytes:
+    """A table as CSV; with `meta`, one column per entry first, the same on every row, named
+    `meta.<name>` (lists and dicts as JSON)."""
     df = pd.DataFrame(rows)
     if meta:
         columns = {
@@ -43,10 +41,23 @@ def download_table(
             for k, v in meta.items()
         }
         df = pd.concat([pd.DataFrame({k: [v] * len(df) for k, v in columns.items()}, index=df.index), df], axis=1)
+    return df.to_csv(index=False).encode()
+
+
+def table_json(rows: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> bytes:
+    """A table as JSON: its rows, or {"meta": meta, "rows": rows} with `meta`."""
+    return json.dumps({"meta": meta, "rows": rows} if meta else rows, ensure_ascii=False, indent=1).encode()
+
+
+def download_table(
+    rows: list[dict[str, Any]], stem: str, key: str, json_too: bool = True, meta: dict[str, Any] | None = None
+) -> None:
+    """CSV (and JSON) download buttons for a table (`table_csv`, `table_json`), the files made on
+    click: a rerun that moves a slider builds none of them."""
     row = st.container(horizontal=True)
     row.download_button(
         "Download CSV",
-        df.to_csv(index=False).encode(),
+        lambda: table_csv(rows, meta),
         file_name=f"{stem}.csv",
         mime="text/csv",
         key=f"{key}_csv",
@@ -54,10 +65,9 @@ def download_table(
         icon=":material/download:",
     )
     if json_too:
-        payload = {"meta": meta, "rows": rows} if meta else rows
         row.download_button(
             "Download JSON",
-            json.dumps(payload, ensure_ascii=False, indent=1).encode(),
+            lambda: table_json(rows, meta),
             file_name=f"{stem}.json",
             mime="application/json",
             key=f"{key}_json",
@@ -80,6 +90,32 @@ def plot(fig, stem: str, key: str, note: str | None = None, **kwargs):
         icon=":material/download:",
     )
     return event
+
+
+def token_strip(
+    tokens: list[str],
+    weights: list[float],
+    retained: list[bool],
+    stem: str,
+    key: str,
+    title: str = "Input tokens coloured by the weight of their component",
+    zmax: float | None = None,
+    width: int = component_figures.STRIP_WIDTH,
+) -> None:
+    """The input tokens coloured by weight, drawn as HTML (`component_figures.token_strip_html`);
+    the download button still gives the plotly figure as standalone HTML, built on click."""
+    st.html(component_figures.token_strip_html(tokens, weights, retained, title=title, zmax=zmax))
+    st.download_button(
+        "Figure as HTML",
+        data=lambda: figure_style.to_html(
+            component_figures.token_strip(tokens, weights, retained, title=title, zmax=zmax, width=width)
+        ).encode(),
+        file_name=f"{stem}.html",
+        mime="text/html",
+        key=f"{key}_html",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 
 
 def table(rows: list[dict[str, Any]], **kwargs) -> None:

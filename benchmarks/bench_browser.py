@@ -54,14 +54,16 @@ PAGES = {
 }
 # page -> (name, how to act): ("slider", index) presses arrow keys on the index-th slider;
 # ("type", None) fills the first text box with each of SENTENCES in turn and submits it;
-# ("sample", index) types a new value into the index-th number input of a form, then clicks its button;
+# ("sample", index) types a seed never drawn before into the index-th number input of a form, then
+# clicks its button; ("step", index) clicks the + of the index-th number input (the next seed, which
+# the page draws ahead in the background), then the form's button;
 # ("buttons", (a, b)) clicks the button labelled a, then b, in turn
 ACTIONS = {
     "inspect": [("alpha^Delta slider", ("slider", 0)), ("type a sentence", ("type", None))],
     "sparsity": [("alpha^Delta slider", ("slider", 0))],
     "interpolate": [("tau slider", ("slider", 0))],
     "denoising": [("d slider", ("slider", 0)), ("query slider", ("slider", 1))],
-    "samples": [("new seed, Sample button", ("sample", 2))],
+    "samples": [("seed +1, Sample button", ("step", 2)), ("a seed typed, Sample button", ("sample", 2))],
     "side-by-side": [("alpha^Delta slider", ("slider", 0))],
     "corpus-study": [("alpha^Delta slider", ("slider", 0))],
     "walkthrough": [("Next / Back buttons", ("buttons", ("Next", "Back")))],
@@ -173,7 +175,11 @@ def act(pg, how: tuple, i: int) -> tuple[float, bool]:
     elif kind == "buttons":
         pg.get_by_role("button", name=arg[i % 2], exact=True).first.click()
     elif kind == "sample":
-        pg.locator('[data-testid="stNumberInput"] input').nth(arg).fill(str(i + 1))
+        pg.locator('[data-testid="stNumberInput"] input').nth(arg).fill(str(100_000 + 7919 * i))
+        pg.locator('[data-testid="stFormSubmitButton"] button').first.click()
+    elif kind == "step":
+        pg.locator('[data-testid="stNumberInput"]').nth(arg).get_by_test_id("stNumberInputStepUp").click()
+        # the + starts no rerun (the form holds it); the submit's mousedown restarts the clock
         pg.locator('[data-testid="stFormSubmitButton"] button').first.click()
     else:
         box = pg.locator(

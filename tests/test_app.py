@@ -118,7 +118,8 @@ def test_script_text_is_shown_as_plain_text():
     no_exception(at)
     markdown = " ".join(m.value for m in at.markdown)
     assert "<script>" not in markdown  # never rendered through markdown/HTML
-    assert not at.get("html")
+    html = [h.proto.body for h in at.get("html")]  # the token strip: the text escaped
+    assert html and all("<script>" not in h for h in html)
 
 
 # -- sparsity ------------------------------------------------------------------------------------
@@ -295,6 +296,23 @@ def test_samples_controls():
     assert at.query_params["seed"] == "7"
 
 
+def test_samples_are_kept_and_the_next_seed_is_drawn_ahead(app_checkpoints):
+    """The Samples page keeps what it drew, and draws the next seed's samples in the background:
+    the same numbers `readout.drawn_samples` gives, ready before they are asked for."""
+    from app import cache
+    from nvae import readout
+
+    model = load_checkpoint(app_checkpoints["nvae"]).eval()
+    first = cache.drawn_samples(model, "prefetch-test", "prior", 4, 2, 7, 0.0, None)
+    assert first == readout.drawn_samples(model, "prior", 4, 2, 7, 0.0)
+    ahead = ("prefetch-test", "prior", 4, 2, 8, 0.0, None)
+    cache.prefetcher().wait(ahead)
+    kept = cache.sample_results().get(ahead)
+    assert kept == readout.drawn_samples(model, "prior", 4, 2, 8, 0.0)
+    assert cache.drawn_samples(model, "prefetch-test", "prior", 4, 2, 8, 0.0, None) is kept  # not drawn again
+    assert cache.sample_results().get(("prefetch-test", "prior", 4, 2, 6, 0.0, None)) is None  # only ahead
+
+
 def test_denoising_page_moves_with_query():
     at = open_page("denoising")
     first = [m.value for m in at.metric]
@@ -395,10 +413,17 @@ def test_safe_server_defaults():
 
 
 def test_no_raw_html_anywhere_in_the_app():
-    """No user text can reach raw HTML: the app never renders HTML unescaped at all."""
+    """No user text can reach raw HTML: the one HTML element the app draws is the token strip,
+    whose every token is escaped (`component_figures.token_strip_html`, tested in test_figures);
+    nothing else renders HTML."""
     sources = sorted((Path(MAIN).parent).rglob("*.py"))
     assert len(sources) > 5
     for file in sources:
         code = file.read_text()
-        for banned in ("unsafe_allow_html", "st.html(", "components.v1", "components.html("):
+        for banned in ("unsafe_allow_html", "components.v1", "components.html("):
             assert banned not in code, f"{file.name} uses {banned}"
+        calls = code.count("st.html(")
+        if file.name == "output.py":
+            assert calls == 1 and "st.html(component_figures.token_strip_html(" in code
+        else:
+            assert calls == 0, f"{file.name} uses st.html("

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import metric, no_exception, open_page
+from helpers import each_tab, metric, no_exception, open_page
 from streamlit.testing.v1 import AppTest
 
 SENTENCES = [
@@ -55,21 +55,33 @@ def test_corpus_study_default_sample():
     no_exception(at)
     assert not at.error
     assert metric(at, "Sentences") == "30"
-    assert [s.value for s in at.subheader] == [
-        "Retained components against input length",
-        "Which tokens get pruned",
-        "α^Δ sweep on this corpus",
+    assert [t.label for t in at.tabs] == [
+        "Retained against length",
+        "Pruned tokens",
+        "Words",
+        "α^Δ sweep",
         "The whole study",
     ]
+    # only the open tab is drawn: the first shows the length figure and the sentences' table
     labels = [b.label for b in at.get("download_button")]
-    assert labels.count("Figure as HTML") == 4  # length, class, band, sweep
-    assert labels.count("Download CSV") == labels.count("Download JSON") >= 6
-    assert "Study as JSON" in labels and "Sentences (.txt)" in labels
-    classes = list(frame(at, "class")["class"])
-    assert classes[-2:] == ["end of sentence", "first position"]
-    assert len(frame(at, "bleu")) == 7  # the sweep
+    assert labels.count("Figure as HTML") == 1 and labels.count("Download CSV") == 1
+    assert not any("bleu" in df.value.columns for df in at.dataframe)  # the sweep is not computed yet
+    assert len(frame(at, "tokens")) == 30
+    seen: list[str] = []
+    for tab in each_tab(at, "corpus-study.tab"):
+        no_exception(tab)
+        seen += [b.label for b in tab.get("download_button")]
+        if any("class" in df.value.columns for df in tab.dataframe):
+            classes = list(frame(tab, "class")["class"])
+            assert classes[-2:] == ["end of sentence", "first position"]
+        if any("bleu" in df.value.columns for df in tab.dataframe):
+            assert len(frame(tab, "bleu")) == 7  # the sweep
+        if "Study as JSON" in seen and "Sentences (.txt)" in seen:
+            assert any("python -m nvae study corpus.txt" in c.value for c in tab.code)
+    assert seen.count("Figure as HTML") == 4  # length, class, band, sweep
+    assert seen.count("Download CSV") == seen.count("Download JSON") >= 6
+    assert "Study as JSON" in seen and "Sentences (.txt)" in seen
     assert at.query_params["src"] == "test" and at.query_params["n"] == "30"
-    assert any("python -m nvae study corpus.txt" in c.value for c in at.code)
 
 
 def test_corpus_study_gives_the_command_lines_numbers(app_checkpoints, tmp_path, capsys):
@@ -86,12 +98,17 @@ def test_corpus_study_gives_the_command_lines_numbers(app_checkpoints, tmp_path,
     assert at.select_slider(key="corpus-study.ad").value == 0.5
     assert metric(at, "Sentences") == str(cli["sentences"])
     assert metric(at, "Mean retained proportion") == f"{cli['mean_retained_proportion']:.3f}"
-    assert frame(at, "class").to_dict("records") == cli["by_class"]
-    assert frame(at, "bleu").to_dict("records") == cli["sweep"]
     assert frame(at, "tokens").to_dict("records") == cli["retained_vs_length"]
-    most = next(df.value for df in at.dataframe if "word" in df.value.columns)
-    assert most.to_dict("records") == cli["most_pruned_words"]
     assert any("repeat an earlier one" in w for w in alerts(at))
+    tabs = {t.label: t for t in at.tabs}
+    assert set(tabs) >= {"Pruned tokens", "Words", "α^Δ sweep"}
+    at.session_state["corpus-study.tab"] = "Pruned tokens"
+    assert frame(at.run(), "class").to_dict("records") == cli["by_class"]
+    at.session_state["corpus-study.tab"] = "Words"
+    most = next(df.value for df in at.run().dataframe if "word" in df.value.columns)
+    assert most.to_dict("records") == cli["most_pruned_words"]
+    at.session_state["corpus-study.tab"] = "α^Δ sweep"
+    assert frame(at.run(), "bleu").to_dict("records") == cli["sweep"]
 
 
 def test_corpus_study_alpha_delta_and_cache():
@@ -105,8 +122,14 @@ def test_corpus_study_alpha_delta_and_cache():
     assert at.query_params["ad"] == "1"
     from app import cache
 
+    def sweeps() -> int:
+        return sum(k[0] == "sweep" for k in cache.study_results().keys())
+
+    before = sweeps()  # moving the slider on the first tab computes no sweep
+    at.session_state["corpus-study.tab"] = "α^Δ sweep"
+    no_exception(at.run())
+    assert sweeps() == before + 1
     keys = cache.study_results().keys()
-    assert sum(k[0] == "sweep" for k in keys) >= 1
     assert {k[3] for k in keys if k[0] == "tables"} >= {float(slider.options[0]), 1.0}
 
 

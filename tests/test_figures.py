@@ -81,6 +81,32 @@ def test_token_strip_empty_and_zmax():
     assert fig.data[0].zmax == 0.9
 
 
+def test_token_strip_html_colours_escapes_and_greys_pruned_tokens():
+    """The HTML strip the pages show: one chip per token in order, kept ones on the weight scale
+    (the heaviest darkest), pruned ones grey, every token and tooltip escaped."""
+    import re
+
+    from plotly.colors import sample_colorscale
+
+    html = component_figures.token_strip_html(
+        ["low", "high", EVIL, "cut"], [0.1, 0.4, 0.2, 0.3], [True, True, True, False]
+    )
+    chips = re.findall(r'<span class="nvae-chip" title="([^"]*)" style="background:([^;]*);[^"]*">([^<]*)</span>', html)
+    assert [c[2] for c in chips] == ["low", "high", "&lt;script&gt;alert(1)&lt;/script&gt;", "cut"]
+    assert EVIL not in html
+    top = sample_colorscale(figure_style.WEIGHT_SCALE, [1.0])[0]
+    assert chips[1][1] == top and chips[0][1] != top  # the largest weight is the top of the scale
+    assert chips[3][1] == figure_style.GREY and "pruned" in chips[3][0]
+    assert chips[0][0] == "token 0: pi = 0.1"
+    assert "0.4" in html.split("nvae-scale")[-1]  # the legend's top is the largest kept weight
+    fixed = component_figures.token_strip_html(["a"], [0.2], [True], zmax=0.8)
+    assert sample_colorscale(figure_style.WEIGHT_SCALE, [0.25])[0] in fixed
+    assert "no tokens" in component_figures.token_strip_html([], [], [])
+    quoted = component_figures.token_strip_html(['"', "'", "&"], [0.1] * 3, [True] * 3, title='<b title="x">')
+    assert '"</span>' not in quoted and "&quot;</span>" in quoted and "&amp;</span>" in quoted
+    assert "<b " not in quoted and "&lt;b title=&quot;x&quot;&gt;" in quoted
+
+
 def test_attention_heatmap():
     weights = [[0.1, 0.9, 0.0, 0.0], [0.5, 0.25, 0.0, 0.25]]
     fig = attention_figures.attention_heatmap(["the", EVIL], COMPONENTS, weights)

@@ -217,126 +217,158 @@ if tables["sentences"] < 20:
         "A sample of the test split gives steadier numbers."
     )
 
-st.subheader("Retained components against input length")
-output.plot(sparsity_figures.study_lengths(points), "corpus-retained-vs-length", key="lengths", note=note)
-with st.expander("Every sentence (sortable)"):
-    output.table(points, width="stretch", height=min(400, 38 + 35 * len(points)))
-output.download_table(points, "corpus-retained-vs-length", key="lengths_table", meta=meta)
 
-st.subheader("Which tokens get pruned")
-ranks, n_reference = cache.study_ranks(model, key)
-c1, c2 = st.columns(2)
-share_height = 90 + 34 * max(len(tables["by_class"]), len(tables["by_frequency_band"]))
-with c1:
-    output.plot(
-        sparsity_figures.retained_shares(tables["by_class"], "Retained share by token class", height=share_height),
-        "corpus-by-class",
-        key="by_class",
-        note=note,
-    )
-    with st.expander("The numbers"):
-        output.table(tables["by_class"], width="stretch")
-    output.download_table(tables["by_class"], "corpus-by-class", key="by_class_table", meta=meta)
-    st.caption(CLASS_NOTE)
-with c2:
-    output.plot(
-        sparsity_figures.retained_shares(
-            tables["by_frequency_band"], "Retained share by frequency band", height=share_height
-        ),
-        "corpus-by-frequency-band",
-        key="by_band",
-        note=note,
-    )
-    with st.expander("The numbers"):
-        output.table(tables["by_frequency_band"], width="stretch")
-    output.download_table(tables["by_frequency_band"], "corpus-by-frequency-band", key="by_band_table", meta=meta)
-    if n_reference:
-        st.caption(
-            f"Frequency bands rank each piece by its count in the model's training text (the first "
-            f"{n_reference:,} sentences of its training split): the 100 most frequent, then ranks "
-            "100–1,000, 1,000–5,000, and rarer."
-        )
-    else:
-        st.caption(
-            "This model was trained on a text file whose sentences the app does not read: every piece "
-            "counts as “rarer” (as on the command line)."
-        )
+def lengths_tab() -> None:
+    """Retained components against input length, and every sentence."""
+    output.plot(sparsity_figures.study_lengths(points), "corpus-retained-vs-length", key="lengths", note=note)
+    with st.expander("Every sentence (sortable)"):
+        output.table(points, width="stretch", height=min(400, 38 + 35 * len(points)))
+    output.download_table(points, "corpus-retained-vs-length", key="lengths_table", meta=meta)
 
-st.markdown(f"**Words** (function and content words seen at least {study.MIN_WORD_COUNT} times)")
-most = {r["word"] for r in tables["most_pruned_words"]}
-if most & {r["word"] for r in tables["least_pruned_words"]}:
-    st.caption(
-        f"Fewer than {2 * study.WORD_LIST} words occur often enough, so the two lists share words: read them as "
-        "one list, sorted both ways."
-    )
-w1, w2 = st.columns(2)
-for col, name, title in (
-    (w1, "most_pruned_words", "Most often pruned"),
-    (w2, "least_pruned_words", "Least often pruned"),
-):
-    with col:
-        st.caption(title)
-        rows = tables[name]
-        if rows:
-            output.table(
-                rows,
-                width="stretch",
-                column_config={"pruned_share": st.column_config.NumberColumn("pruned share", format="percent")},
+
+def tokens_tab() -> None:
+    """Which tokens get pruned: by token class and by frequency band."""
+    ranks, n_reference = cache.study_ranks(model, key)
+    c1, c2 = st.columns(2)
+    share_height = 90 + 34 * max(len(tables["by_class"]), len(tables["by_frequency_band"]))
+    with c1:
+        output.plot(
+            sparsity_figures.retained_shares(tables["by_class"], "Retained share by token class", height=share_height),
+            "corpus-by-class",
+            key="by_class",
+            note=note,
+        )
+        with st.expander("The numbers"):
+            output.table(tables["by_class"], width="stretch")
+        output.download_table(tables["by_class"], "corpus-by-class", key="by_class_table", meta=meta)
+        st.caption(CLASS_NOTE)
+    with c2:
+        output.plot(
+            sparsity_figures.retained_shares(
+                tables["by_frequency_band"], "Retained share by frequency band", height=share_height
+            ),
+            "corpus-by-frequency-band",
+            key="by_band",
+            note=note,
+        )
+        with st.expander("The numbers"):
+            output.table(tables["by_frequency_band"], width="stretch")
+        output.download_table(tables["by_frequency_band"], "corpus-by-frequency-band", key="by_band_table", meta=meta)
+        if n_reference:
+            st.caption(
+                f"Frequency bands rank each piece by its count in the model's training text (the first "
+                f"{n_reference:,} sentences of its training split): the 100 most frequent, then ranks "
+                "100–1,000, 1,000–5,000, and rarer."
             )
-            output.download_table(rows, f"corpus-{name.replace('_', '-')}", key=f"{name}_table", meta=meta)
         else:
             st.caption(
-                f"No word occurs {study.MIN_WORD_COUNT} times or more in this corpus: study more sentences "
-                "for these lists."
+                "This model was trained on a text file whose sentences the app does not read: every piece "
+                "counts as “rarer” (as on the command line)."
             )
 
-st.subheader("α^Δ sweep on this corpus")
-sweep = run_with_progress(
-    "Reconstructing the corpus at each α^Δ of the sweep",
-    "reconstructions",
-    lambda p: cache.study_sweep(model, key, texts, ad_arg, progress=p),
-)
-if len(sweep) > 1:
-    output.plot(sparsity_figures.study_sweep(sweep, tables["alpha_delta"]), "corpus-sweep", key="sweep", note=note)
-    st.caption(
-        f"Each point decodes all {tables['sentences']:,} sentences greedily at that α^Δ "
-        f"({len(sweep)} values, log-spaced over the trained range); BLEU is corpus BLEU against the "
-        "sentences as the model reads them."
-        + (" Most pieces of this corpus are [UNK], so its BLEU is not meaningful." if unknown > pieces / 2 else "")
-    )
-else:
-    st.info(
-        f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on α^Δ, "
-        "so the sweep has that one value."
-    )
-output.table(sweep, width="stretch")
-output.download_table(sweep, "corpus-sweep", key="sweep_table", meta=meta)
 
-st.subheader("The whole study")
-whole = {"checkpoint": str(path), "file": described, **tables, "sweep": sweep}
-whole["mean_retained_proportion"] = whole.pop("mean_retained_proportion")  # last, as the command line prints it
-whole["inputs"] = meta
-row = st.container(horizontal=True)
-row.download_button(
-    "Study as JSON",
-    json.dumps(whole, ensure_ascii=False, indent=1).encode(),
-    file_name="corpus-study.json",
-    mime="application/json",
-    key="whole_json",
-    on_click="ignore",
-    icon=":material/download:",
-)
-row.download_button(
-    "Sentences (.txt)",
-    ("\n".join(texts) + "\n").encode(),
-    file_name="corpus.txt",
-    mime="text/plain",
-    key="corpus_txt",
-    on_click="ignore",
-    icon=":material/download:",
-)
-command = f"python -m nvae study corpus.txt --checkpoint {shlex.quote(str(path))}"
-if readout.alpha_delta_active(cfg):
-    command += f" --alpha-delta {tables['alpha_delta']:g}"
-st.caption("The same numbers from the command line (with the sentences above saved as corpus.txt):")
-st.code(command, language="bash")
+def words_tab() -> None:
+    """The words most and least often pruned."""
+    st.markdown(f"**Words** (function and content words seen at least {study.MIN_WORD_COUNT} times)")
+    most = {r["word"] for r in tables["most_pruned_words"]}
+    if most & {r["word"] for r in tables["least_pruned_words"]}:
+        st.caption(
+            f"Fewer than {2 * study.WORD_LIST} words occur often enough, so the two lists share words: read them as "
+            "one list, sorted both ways."
+        )
+    w1, w2 = st.columns(2)
+    for col, name, title in (
+        (w1, "most_pruned_words", "Most often pruned"),
+        (w2, "least_pruned_words", "Least often pruned"),
+    ):
+        with col:
+            st.caption(title)
+            rows = tables[name]
+            if rows:
+                output.table(
+                    rows,
+                    width="stretch",
+                    column_config={"pruned_share": st.column_config.NumberColumn("pruned share", format="percent")},
+                )
+                output.download_table(rows, f"corpus-{name.replace('_', '-')}", key=f"{name}_table", meta=meta)
+            else:
+                st.caption(
+                    f"No word occurs {study.MIN_WORD_COUNT} times or more in this corpus: study more sentences "
+                    "for these lists."
+                )
+
+
+def corpus_sweep() -> list[dict]:
+    """The sweep's rows, computed (with a progress bar) when a tab first needs them, then cached."""
+    return run_with_progress(
+        "Reconstructing the corpus at each α^Δ of the sweep",
+        "reconstructions",
+        lambda p: cache.study_sweep(model, key, texts, ad_arg, progress=p),
+    )
+
+
+def sweep_tab() -> None:
+    """The alpha^Delta sweep on this corpus (computed when the tab is first opened)."""
+    sweep = corpus_sweep()
+    if len(sweep) > 1:
+        output.plot(sparsity_figures.study_sweep(sweep, tables["alpha_delta"]), "corpus-sweep", key="sweep", note=note)
+        st.caption(
+            f"Each point decodes all {tables['sentences']:,} sentences greedily at that α^Δ "
+            f"({len(sweep)} values, log-spaced over the trained range); BLEU is corpus BLEU against the "
+            "sentences as the model reads them."
+            + (" Most pieces of this corpus are [UNK], so its BLEU is not meaningful." if unknown > pieces / 2 else "")
+        )
+    else:
+        st.info(
+            f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on α^Δ, "
+            "so the sweep has that one value."
+        )
+    output.table(sweep, width="stretch")
+    output.download_table(sweep, "corpus-sweep", key="sweep_table", meta=meta)
+
+
+def whole_tab() -> None:
+    """The whole study as JSON, the sentences, and the command that gives the same numbers."""
+    whole = {"checkpoint": str(path), "file": described, **tables, "sweep": corpus_sweep()}
+    whole["mean_retained_proportion"] = whole.pop("mean_retained_proportion")  # last, as the command line prints it
+    whole["inputs"] = meta
+    row = st.container(horizontal=True)
+    row.download_button(
+        "Study as JSON",
+        lambda: json.dumps(whole, ensure_ascii=False, indent=1).encode(),
+        file_name="corpus-study.json",
+        mime="application/json",
+        key="whole_json",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    row.download_button(
+        "Sentences (.txt)",
+        lambda: ("\n".join(texts) + "\n").encode(),
+        file_name="corpus.txt",
+        mime="text/plain",
+        key="corpus_txt",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    command = f"python -m nvae study corpus.txt --checkpoint {shlex.quote(str(path))}"
+    if readout.alpha_delta_active(cfg):
+        command += f" --alpha-delta {tables['alpha_delta']:g}"
+    st.caption("The same numbers from the command line (with the sentences above saved as corpus.txt):")
+    st.code(command, language="bash")
+
+
+# Only the open tab is drawn (switching tabs reruns the page from the caches): with every section
+# on one page, an alpha^Delta move redrew four figures and eight tables, most of them off screen.
+TABS = {
+    "Retained against length": lengths_tab,
+    "Pruned tokens": tokens_tab,
+    "Words": words_tab,
+    "α^Δ sweep": sweep_tab,
+    "The whole study": whole_tab,
+}
+for tab, draw in zip(st.tabs(list(TABS), key=f"{PAGE}.tab", on_change="rerun"), TABS.values()):
+    if tab.open is False:
+        continue
+    with tab:
+        draw()

@@ -83,11 +83,7 @@ if messages.text_messages(check):
                 if baseline
                 else ("Input tokens coloured by the weight of their component", "Mixture weights of the components")
             )
-            output.plot(
-                component_figures.token_strip(tokens, weights, kept, title=strip_title),
-                f"token-strip-{i + 1}",
-                key=f"strip_{i}",
-            )
+            output.token_strip(tokens, weights, kept, f"token-strip-{i + 1}", key=f"strip_{i}", title=strip_title)
             output.plot(
                 component_figures.component_bars(view.components, title=bars_title),
                 f"components-{i + 1}",

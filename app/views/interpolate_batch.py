@@ -3,9 +3,6 @@ summary, the curves over all pairs, an animation of the strips, and downloads.""
 
 from __future__ import annotations
 
-import json
-
-import pandas as pd
 import streamlit as st
 
 from app import cache, figure_style, interpolation_figures, output, state
@@ -19,7 +16,7 @@ def download_json(obj, stem: str, key: str, label: str = "Download JSON") -> Non
     """A button that saves `obj` as STEM.json."""
     st.download_button(
         label,
-        json.dumps(obj, ensure_ascii=False, indent=1).encode(),
+        lambda: output.table_json(obj),
         file_name=f"{stem}.json",
         mime="application/json",
         key=key,
@@ -32,7 +29,7 @@ def download_csv(rows: list[dict], stem: str, key: str, label: str = "Download C
     """A button that saves `rows` as STEM.csv."""
     st.download_button(
         label,
-        pd.DataFrame(rows).to_csv(index=False).encode(),
+        lambda: output.table_csv(rows),
         file_name=f"{stem}.csv",
         mime="text/csv",
         key=key,

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import analysis, cache, chooser, component_figures, controls, interpolation_figures, messages, output, state
+from app import analysis, cache, chooser, controls, interpolation_figures, messages, output, state
 from nvae import readout
 from nvae.checkpoint import CheckpointError
 
@@ -148,12 +148,14 @@ def inspect_view() -> None:
                     messages.bleu_warning(v)
                     output.show_text("Reconstruction (greedy decoding)", v.reconstruction)
                     tokens, weights, kept = readout.token_weights(v)
-                    output.plot(
-                        component_figures.token_strip(
-                            tokens, weights, kept, title="Tokens coloured by weight", width=8
-                        ),
+                    output.token_strip(
+                        tokens,
+                        weights,
+                        kept,
                         f"token-strip-{name}-{i + 1}",
                         key=f"strip_{s}_{i}",
+                        title="Tokens coloured by weight",
+                        width=8,
                     )
 
 

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from app import analysis, cache, chooser, component_figures, controls, messages, output, sparsity_figures, state
+from app import analysis, cache, chooser, controls, messages, output, sparsity_figures, state
 from nvae import readout
 
 PAGE = "sparsity"
@@ -94,12 +94,14 @@ def compare() -> None:
                 help="retained components / input tokens",
             )
             tokens, weights, kept = readout.token_weights(view)
-            output.plot(
-                component_figures.token_strip(
-                    tokens, weights, kept, title="Tokens coloured by weight", zmax=vmax, width=8
-                ),
+            output.token_strip(
+                tokens,
+                weights,
+                kept,
                 f"strip-{name}",
                 key=f"strip_{name}",
+                title="Tokens coloured by weight",
+                zmax=vmax,
             )
             flag = f": {messages.BLEU_FLAG}" if view.mostly_unknown else ""
             output.show_text(f"Reconstruction (BLEU {view.bleu:.1f}{flag})", view.reconstruction)

@@ -227,10 +227,10 @@ def step_weights() -> None:
     )
     weights = {c["source"]: c["pi"] for c in tr.components if c["source"] >= 0}
     kept_src = {c["source"]: c["retained"] for c in tr.components if c["source"] >= 0}
-    output.plot(
-        component_figures.token_strip(
-            tr.tokens, [weights.get(i, 0.0) for i in range(n)], [kept_src.get(i, False) for i in range(n)]
-        ),
+    output.token_strip(
+        tr.tokens,
+        [weights.get(i, 0.0) for i in range(n)],
+        [kept_src.get(i, False) for i in range(n)],
         "walkthrough-token-weights",
         key="strip",
     )
