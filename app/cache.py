@@ -37,6 +37,7 @@ from nvae.examples import pairs, sentences
 from nvae.latent_map import LatentMap, compute_map, load_map, map_file, save_map
 
 MAP_CACHE_VERSION = 2  # 2: nvae.latent_map's file format
+SEED_MAX = 2**31 - 1  # the Samples page's largest seed
 
 
 def use_app_threads() -> None:
@@ -299,7 +300,8 @@ def drawn_samples(
     prefetcher().wait(wanted)
     hit = store.get(wanted)
     result = hit if hit is not None else store.put(wanted, readout.drawn_samples(_model, *args))
-    prefetch_samples(_model, key, source, n_components, n_samples, seed + 1, temperature, alpha_delta)
+    if seed < SEED_MAX:
+        prefetch_samples(_model, key, source, n_components, n_samples, seed + 1, temperature, alpha_delta)
     return result
 
 

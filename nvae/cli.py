@@ -137,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="sentence pairs of the interpolation study",
     )
     sp.add_argument(
+        "--targets",
+        action="store_true",
+        help="also measure the latent's five targets on these sentences (at --alpha-delta, else the default) and "
+        "print them: the report's section without the rest, for experiments on the validation split (the "
+        "targets' own setting: --pairs 50); baselines only those given with --baselines",
+    )
+    sp.add_argument(
         "--model-card", action="store_true", help="write MODEL_CARD.md into the checkpoint folder from this evaluation"
     )
     sp.add_argument("--card-note", default="", help="a free-text note for the model card")

@@ -156,6 +156,8 @@ def cmd_evaluate(args) -> None:
     from .report import ReportSpec, report
 
     model = _load(args)
+    if args.targets and model.cfg.model_type != "nvae":
+        raise UsageError(f"--targets measures an NVAE's latent; {args.checkpoint} is a {model.cfg.model_type.upper()}")
     ad = check_alpha_delta(model, args.alpha_delta)
     ids, truncated = _evaluation_ids(model, args)
     cache = not args.no_cache
@@ -185,11 +187,52 @@ def cmd_evaluate(args) -> None:
             split=args.split,
         )
         report(model, ids, spec)
+    if args.targets:
+        summary["targets"] = _targets(model, ids, ad, args)
     if args.model_card:
         sweep = alpha_delta_sweep(model, ids, use_cache=cache)
         ckpt = Path(args.checkpoint)
         print(f"wrote {write_model_card(ckpt, res.summary(), sweep, run_info(ckpt), args.card_note)}", file=sys.stderr)
     emit(summary)
+
+
+def _targets(model, ids: list[list[int]], alpha_delta: float | None, args) -> dict:
+    """The latent's targets (`nvae.targets.measure_targets`) on `ids`, the NVAE read at
+    `alpha_delta` (its default when None); T, VTS and VT only where --baselines names them."""
+    from .checkpoint import load_checkpoint
+    from .lm import load_lm
+    from .targets import measure_targets
+    from .text import decode_ids
+
+    if alpha_delta is not None:
+        model.cfg.alpha_delta = alpha_delta  # every target reads the model at its default
+    by_type = {}
+    for path in args.baselines or []:
+        other = load_checkpoint(path, device=model.device)
+        by_type[other.cfg.model_type] = other
+    res = measure_targets(
+        model,
+        [decode_ids(model.tokenizer, s) for s in ids],
+        t_model=by_type.get("t"),
+        vts_model=by_type.get("vts"),
+        vt_model=by_type.get("vt"),
+        lm=load_lm(args.lm) if args.lm else None,
+        pairs=args.pairs,
+        log=lambda msg: print(msg, file=sys.stderr),
+    )
+    return {
+        "verdicts": res["verdicts"],
+        "slider": {k: v for k, v in res["slider"].items() if k != "curve"},
+        "half": res["half"],
+        "default": {k: v for k, v in res["default"].items() if k != "short"},
+        "interpolation": {k: {x: y for x, y in v.items() if x != "examples"} for k, v in res["interpolation"].items()},
+        "prior": {k: v for k, v in res["prior"].items() if k != "examples"},
+        **(
+            {"prior_paper": {k: v for k, v in res["prior_paper"].items() if k != "examples"}}
+            if "prior_paper" in res
+            else {}
+        ),
+    }
 
 
 def _parse_settings(items: list[str] | None) -> dict:

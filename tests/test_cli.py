@@ -49,6 +49,7 @@ def _table(tmp):
         (["evaluate", "--checkpoint", "{nvae}", "--data", "{tmp}/missing.txt"], "cannot read"),
         (["evaluate", "--checkpoint", "{nvae}", "--corpus", "no-such-corpus"], "no-such-corpus"),
         (["evaluate", "--checkpoint", "{nvae}", "--split", "dev"], "split"),
+        (["evaluate", "--checkpoint", "{vt}", "--targets"], "NVAE"),
         (["train", "--out", "{tmp}/r1", "--set", "lr=-1"], "lr"),
         (["train", "--out", "{tmp}/r2", "--set", "max_steps=abc"], "integer"),
         (["train", "--out", "{tmp}/r3", "--set", "max_steps=0"], "max_steps"),
@@ -169,3 +170,23 @@ def test_a_missing_shipped_default_says_how_to_name_a_model(tmp_path, monkeypatc
     assert main(["encode", "The cat sat on the mat.", "--checkpoint", str(missing)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--checkpoint DIR" in err and "NVAE_CHECKPOINT" in err
+
+
+def test_evaluate_targets_measures_the_five_targets_at_the_given_alpha_delta(ckpts, tmp_path, capsys):
+    """`evaluate --targets` prints the report's target rows for these sentences, the NVAE read at
+    --alpha-delta (the experiments on the validation split use it)."""
+    import json
+
+    from nvae.cli import main
+
+    data = tmp_path / "few.txt"
+    data.write_text("\n".join(["the cat sat on the mat", "a storm hit the coast", "he was born in london"] * 3))
+    argv = ["evaluate", "--checkpoint", ckpts["nvae"], "--data", str(data), "--targets", "--pairs", "2"]
+    assert main([*argv, "--alpha-delta", "0.5"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = out["targets"]["verdicts"]
+    assert [r["target"][:2] for r in rows] == ["1.", "2.", "3.", "4.", "5."]
+    assert out["targets"]["default"]["alpha_delta"] == 0.5 == out["alpha_delta"]
+    assert out["targets"]["interpolation"]["NVAE"]["pairs"] == 2
+    assert out["targets"]["prior"]["source"] == "prior" and "prior_paper" not in out["targets"]
+    assert rows[2]["met"] is None  # no T given: the BLEU ratio is not measured

@@ -36,7 +36,7 @@ default_source = sampling.default_source(model)
 PARAMS = [
     state.Param("k", "int", min(10, cfg.max_len - 1), lo=1, hi=cfg.max_len - 1, label="Components K"),
     state.Param("n", "int", 5, lo=1, hi=20, label="Samples"),
-    state.Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="Seed"),
+    state.Param("seed", "int", 0, lo=0, hi=cache.SEED_MAX, label="Seed"),
     state.Param("temp", "float", 0.0, lo=0.0, hi=2.0, label="Temperature"),
     state.Param("source", "choice", default_source, choices=tuple(SAMPLE_SOURCES), label="source"),
 ]
@@ -60,7 +60,7 @@ with st.form("controls", border=False):
     c = st.columns(4)
     k = c[0].number_input("Components K", 1, cfg.max_len - 1, key=state.wkey(PAGE, "k"), persist_state="session")
     n = c[1].number_input("Samples", 1, 20, key=state.wkey(PAGE, "n"), persist_state="session")
-    seed = c[2].number_input("Seed", 0, 2**31 - 1, key=state.wkey(PAGE, "seed"), persist_state="session")
+    seed = c[2].number_input("Seed", 0, cache.SEED_MAX, key=state.wkey(PAGE, "seed"), persist_state="session")
     temp = c[3].slider("Temperature", 0.0, 2.0, step=0.1, key=state.wkey(PAGE, "temp"), persist_state="session")
     if len(sources) > 1:
         source = st.radio(
