@@ -114,6 +114,12 @@ def token_strip_html(
             f"{escape(str(tok))}</span>"
         )
     low, mid, high = sample_colorscale(WEIGHT_SCALE, [0.0, 0.5, 1.0])
+    pruned_key = (
+        f"<span class='nvae-chip' style='background:{GREY};padding:0 6px;border:1px dashed #8c8c8c'>grey</span> "
+        "pruned · "
+        if not all(retained)
+        else ""
+    )
     return (
         "<div class='nvae-strip'>"
         "<style>.nvae-strip .nvae-chip{display:inline-block;padding:3px 7px;margin:2px;border-radius:4px;"
@@ -124,9 +130,7 @@ def token_strip_html(
         f"<div>{''.join(chips) or '<em>no tokens</em>'}</div>"
         f"<div style='font-size:12px;margin-top:4px;opacity:0.8'>pi 0"
         f"<span class='nvae-scale' style='background:linear-gradient(to right,{low},{mid},{high})'></span>"
-        f"{zmax:.3g} · <span class='nvae-chip' style='background:{GREY};padding:0 6px;"
-        "border:1px dashed #8c8c8c'>grey</span> pruned"
-        " · hover a token for its weight</div></div>"
+        f"{zmax:.3g} · {pruned_key}hover a token for its weight</div></div>"
     )
 
 

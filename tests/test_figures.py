@@ -102,6 +102,7 @@ def test_token_strip_html_colours_escapes_and_greys_pruned_tokens():
     fixed = component_figures.token_strip_html(["a"], [0.2], [True], zmax=0.8)
     assert sample_colorscale(figure_style.WEIGHT_SCALE, [0.25])[0] in fixed
     assert "no tokens" in component_figures.token_strip_html([], [], [])
+    assert "pruned" in html and "pruned" not in component_figures.token_strip_html(["a"], [1.0], [True])
     quoted = component_figures.token_strip_html(['"', "'", "&"], [0.1] * 3, [True] * 3, title='<b title="x">')
     assert '"</span>' not in quoted and "&quot;</span>" in quoted and "&amp;</span>" in quoted
     assert "<b " not in quoted and "&lt;b title=&quot;x&quot;&gt;" in quoted
