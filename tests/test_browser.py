@@ -124,6 +124,19 @@ def test_sparsity_slider(server, page):
     assert before != after and f"α^Δ = {largest_alpha_delta():g}" in after
 
 
+def test_token_strip_is_html_chips_and_shows_text_as_text(server, page):
+    """The strip is drawn as HTML: one chip per token (the sentence's pieces plus [EOS]), the
+    weight in each chip's tooltip; markup typed into the sentence stays text."""
+    visit(page, server, "sparsity", "s=" + quote("<b>bold</b> and <i>x</i>"))
+    strip = page.locator(".nvae-strip").first
+    strip.wait_for(timeout=SLOW)
+    chips = strip.locator(".nvae-chip:not(:has-text('grey'))")
+    assert chips.count() >= 3 and chips.last.inner_text() == "[EOS]"
+    assert strip.locator("b, i, script").count() == 0  # nothing typed became an element
+    assert "<" in strip.inner_text() or "[UNK]" in strip.inner_text()
+    assert chips.first.get_attribute("title").startswith("token 0: ")
+
+
 def test_tau_slider_updates_text(server, page):
     visit(page, server, "interpolate")
     assert any("τ = 0.50" in c for c in texts(page, "stCaptionContainer"))
