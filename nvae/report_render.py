@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .sampling import SOURCE_NAMES
 from .targets import render_targets
 
 # a fixed-alpha^Delta model and the loss-conditional model at its alpha^Delta "match" within these
@@ -384,7 +385,8 @@ def render_reproduction(res: dict, produced_by: str) -> str:
     if prior:
         ppl, source = prior.get("perplexity_ratio"), prior.get("source", "prior")
         lines += [
-            f"6. **Prior samples** ({source}): adjacent repeated words {prior['repeat_rate']:.2%}, "
+            f"6. **Samples** from {SOURCE_NAMES.get(source, source)} (the default sampler): adjacent repeated "
+            f"words {prior['repeat_rate']:.2%}, "
             f"[UNK] {prior['unk_rate']:.1%}"
             + (f", fluency-LM perplexity {ppl:.2f} x that of real test sentences" if ppl is not None else "")
             + "; examples in results.md.",
