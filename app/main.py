@@ -78,3 +78,4 @@ with st.sidebar:
     st.caption("The address bar always holds a link to the current view: copy it to share.")
 
 nav.run()
+cache.freeze_heap()  # once per server, after the first page has loaded the model and the libraries

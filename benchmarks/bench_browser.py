@@ -94,9 +94,10 @@ OBSERVER = """() => {
 # script-state attribute goes 'running' then 'notRunning'. On a loaded machine the browser can
 # receive a rerun's start and end together, and the attribute then never changes: the rerun still
 # redraws the page, so its end is the last change of the page (more than QUIET_MS ago, and later
-# than the control's own redraw right after the key press, LOCAL_MS), counted as `unseen`.
+# than the control's own redraw right after the key press, LOCAL_MS, for a slider: a button does not
+# redraw itself), counted as `unseen`.
 QUIET_MS, LOCAL_MS = 1500, 100
-FINISHED = f"""() => {{
+FINISHED = f"""(local) => {{
   const b = window.__bench;
   if (b.input === null) return null;
   const ran = b.events.findIndex(e => e[1] === 'running');
@@ -107,7 +108,7 @@ FINISHED = f"""() => {{
   const app = document.querySelector('[data-testid="stApp"]');
   if (app.getAttribute('data-test-script-state') !== 'notRunning' || b.dom === null) return null;
   const now = performance.now();
-  return b.dom - b.input > {LOCAL_MS} && now - b.dom > {QUIET_MS} ? [b.dom - b.input, true] : null;
+  return b.dom - b.input > local && now - b.dom > {QUIET_MS} ? [b.dom - b.input, true] : null;
 }}"""
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
@@ -164,6 +165,7 @@ def act(pg, how: tuple, i: int) -> tuple[float, bool]:
     """One move of a control: ms from the key press to the end of the rerun it started, and whether
     that end was read off the page's last change (see FINISHED)."""
     kind, arg = how
+    local = LOCAL_MS if kind in ("slider", "type") else 0  # a typed text box redraws itself too
     pg.evaluate(OBSERVER)
     if kind == "slider":
         thumb = pg.locator('[data-testid="stSlider"] input[type="range"]').nth(arg)
@@ -189,10 +191,10 @@ def act(pg, how: tuple, i: int) -> tuple[float, bool]:
         box.fill(str(i + 1) if box.get_attribute("type") == "number" else SENTENCES[i % 2])
         box.press("Control+Enter" if box.evaluate("e => e.tagName") == "TEXTAREA" else "Enter")
     try:
-        pg.wait_for_function(FINISHED, timeout=ACTION_TIMEOUT_MS)
+        pg.wait_for_function(FINISHED, arg=local, timeout=ACTION_TIMEOUT_MS)
     except Exception as err:  # no rerun started, or it never finished: name the control
         raise RuntimeError(f"{how}: no finished rerun within {ACTION_TIMEOUT_MS / 1000:.0f} s") from err
-    latency, unseen = pg.evaluate(FINISHED)
+    latency, unseen = pg.evaluate(FINISHED, local)
     pg.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
     return float(latency), bool(unseen)
 
