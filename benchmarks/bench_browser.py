@@ -5,7 +5,8 @@ Starts `streamlit run app/main.py` on a free port with an empty map cache (a fre
 measures, from the key press (or click) to the end of the rerun it started:
 
   first visits   every page's first load on the fresh server (the Latent map's includes its layout)
-  warm loads     every page's load in a new tab once the server has served it     goal < 2 s
+  warm loads     every page's load in a new tab once the server has served it, the median
+                 of --loads loads                                                 goal < 2 s
   one session    the main control of each page, --repeats moves, median and p95   goal p95 < 300 ms
   N sessions     --sessions browsers moving sliders at once for --seconds          goal p95 < 1.5 s
 
@@ -18,6 +19,7 @@ Usage (from the repository root):
     .venv/bin/python benchmarks/bench_browser.py                         # the shipped default
     .venv/bin/python benchmarks/bench_browser.py --checkpoint checkpoints/baseline-vt --repeats 20
     .venv/bin/python benchmarks/bench_browser.py --json docs/bench_browser.json
+    .venv/bin/python benchmarks/bench_browser.py --pages sparsity,samples --repeats 10 --sessions 0
 
 Needs /usr/bin/chromium (or --chromium PATH) and the `playwright` package (no browser download).
 """
@@ -277,11 +279,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=4, help="concurrent browser sessions")
     ap.add_argument("--seconds", type=float, default=30.0, help="how long the concurrent sessions move sliders")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--loads", type=int, default=3, help="warm loads of each page, in new tabs (their median)")
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument(
+        "--pages",
+        help="comma-separated pages whose controls are measured (default: every page); the loads are "
+        "measured for every page all the same. With --sessions 0 the concurrent run is skipped",
+    )
     args = ap.parse_args(argv)
     if not Path(args.chromium).is_file():
         raise SystemExit(f"{args.chromium} is missing (apt-get install chromium, or pass --chromium PATH)")
     from playwright import sync_api
+
+    chosen = set(args.pages.split(",")) if args.pages else set(PAGES)
+    if chosen - set(PAGES):
+        raise SystemExit(f"unknown page(s) {sorted(chosen - set(PAGES))}: use some of {list(PAGES)}")
 
     with tempfile.TemporaryDirectory() as tmp:
         proc, url, started = start_server(args.checkpoint, Path(tmp) / "cache", Path(tmp) / "server.log")
@@ -293,10 +305,16 @@ def main(argv: list[str] | None = None) -> int:
                     pg = browser.new_page(viewport={"width": 1300, "height": 900})
                     first[page] = load(pg, f"{url}/{PAGES[page]}")
                     pg.close()
-                for page in PAGES:  # a new tab on the warm server
+                for page in PAGES:  # new tabs on the warm server: the median of --loads loads
+                    loads = []
+                    for _ in range(args.loads - 1):
+                        pg = browser.new_page(viewport={"width": 1300, "height": 900})
+                        loads.append(load(pg, f"{url}/{PAGES[page]}"))
+                        pg.close()
                     pg = browser.new_page(viewport={"width": 1300, "height": 900})
-                    warm[page] = load(pg, f"{url}/{PAGES[page]}")
-                    for name, how in ACTIONS.get(page, []):
+                    loads.append(load(pg, f"{url}/{PAGES[page]}"))
+                    warm[page] = statistics.median(loads)
+                    for name, how in ACTIONS.get(page, []) if page in chosen else []:
                         print(f"{page}: {name}", file=sys.stderr, flush=True)
                         try:
                             act(pg, how, 0)  # not timed: the first move may fill a cache
@@ -305,7 +323,11 @@ def main(argv: list[str] | None = None) -> int:
                             failed[f"{page}: {name}"] = str(err)
                     pg.close()
                 browser.close()
-            together = concurrent(sync_api, args.chromium, url, args.sessions, args.seconds)
+            together = (
+                concurrent(sync_api, args.chromium, url, args.sessions, args.seconds)
+                if args.sessions
+                else {"n": 0, "median_ms": 0, "p95_ms": 0, "max_ms": 0, "unseen": 0, "errors": []}
+            )
             log = (Path(tmp) / "server.log").read_text()
         finally:
             proc.terminate()
@@ -350,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         "warm_load_ms": warm,
         "one_session": one,
         "sessions": args.sessions,
+        "repeats": args.repeats,
+        "loads": args.loads,
         "concurrent": together,
         "goals": GOALS,
         "verdicts": verdicts,

@@ -144,5 +144,8 @@ def test_shared_link_to_a_path_restores_it(server, page):
     assert tabs == ["A → B", "B → C", "C → D"]
     got = url_query(page)
     assert got["t"] == ["2.5"] and got["steps"] == ["7"] and got["grid"] == ["logodds"] and got["d"] == [d]
+    # the metrics can arrive after the caption: wait for all four before reading them
+    labels = page.locator('[data-testid="stMetricLabel"]').filter(has_text="BLEU vs")
+    sync_api.expect(labels).to_have_count(4, timeout=SLOW)
     metrics = texts(page, "stMetricLabel")
     assert [m for m in metrics if m.startswith("BLEU vs")] == ["BLEU vs A", "BLEU vs B", "BLEU vs C", "BLEU vs D"]
