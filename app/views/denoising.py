@@ -51,48 +51,59 @@ messages.show_notices(
     ]
 )
 
-controls, view = st.columns([1, 2])
-with controls:
-    k = st.radio("Components", [2, 3], horizontal=True, key=state.wkey(PAGE, "k"), persist_state="session")
-    d = st.select_slider("d (noise variance √d)", D_OPTIONS, key=state.wkey(PAGE, "d"), persist_state="session")
-    ux = st.slider("query u, x", -5.0, 5.0, step=0.1, key=state.wkey(PAGE, "ux"), persist_state="session")
-    uy = st.slider("query u, y", -5.0, 5.0, step=0.1, key=state.wkey(PAGE, "uy"), persist_state="session")
-    values = {"k": k, "d": d, "ux": ux, "uy": uy}
-    for i in range(k):
-        with st.expander(f"Component {i + 1}", expanded=False):
-            for name, label, _, lo, hi in COMPONENT:
-                if name == "mx":
-                    c1, c2 = st.columns(2)  # means and variances: x left, y right
-                where = st if name == "w" else (c1 if name.endswith("x") else c2)
-                values[f"{name}{i}"] = where.slider(
-                    label,
-                    lo,
-                    hi,
-                    step=0.1 if name.startswith("m") else 0.01,
-                    key=state.wkey(PAGE, f"{name}{i}"),
-                    persist_state="session",
-                )
-    means = [(values[f"mx{i}"], values[f"my{i}"]) for i in range(k)]
-    variances = [(values[f"vx{i}"], values[f"vy{i}"]) for i in range(k)]
-    weights = [values[f"w{i}"] for i in range(k)]
-state.publish(PARAMS, values, chooser.checkpoint_extra())  # the link holds every setting (and the checkpoint)
 
-result = attention2d.denoising_demo(means, variances, weights, (ux, uy), d)
-with view:
-    total = sum(weights)
-    output.plot(
-        attention_figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
-        "denoising-attention-2d",
-        key="demo",
+@st.fragment
+def demo() -> None:
+    """The controls, the figure and the numbers: a slider move reruns only these, not the text below."""
+    controls, view = st.columns([1, 2])
+    with controls:
+        k = st.radio("Components", [2, 3], horizontal=True, key=state.wkey(PAGE, "k"), persist_state="session")
+        d = st.select_slider("d (noise variance √d)", D_OPTIONS, key=state.wkey(PAGE, "d"), persist_state="session")
+        ux = st.slider("query u, x", -5.0, 5.0, step=0.1, key=state.wkey(PAGE, "ux"), persist_state="session")
+        uy = st.slider("query u, y", -5.0, 5.0, step=0.1, key=state.wkey(PAGE, "uy"), persist_state="session")
+        values = {"k": k, "d": d, "ux": ux, "uy": uy}
+        for i in range(k):
+            with st.expander(f"Component {i + 1}", expanded=False):
+                for name, label, _, lo, hi in COMPONENT:
+                    if name == "mx":
+                        c1, c2 = st.columns(2)  # means and variances: x left, y right
+                    where = st if name == "w" else (c1 if name.endswith("x") else c2)
+                    values[f"{name}{i}"] = where.slider(
+                        label,
+                        lo,
+                        hi,
+                        step=0.1 if name.startswith("m") else 0.01,
+                        key=state.wkey(PAGE, f"{name}{i}"),
+                        persist_state="session",
+                    )
+        means = [(values[f"mx{i}"], values[f"my{i}"]) for i in range(k)]
+        variances = [(values[f"vx{i}"], values[f"vy{i}"]) for i in range(k)]
+        weights = [values[f"w{i}"] for i in range(k)]
+    state.publish(PARAMS, values, chooser.checkpoint_extra())  # the link holds every setting (and the checkpoint)
+
+    result = attention2d.denoising_demo(means, variances, weights, (ux, uy), d)
+    with view:
+        total = sum(weights)
+        output.plot(
+            attention_figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
+            "denoising-attention-2d",
+            key="demo",
+        )
+        c1, c2 = st.columns(2)
+        c1.metric("Ordinary attention", f"({result['ordinary'][0]:.2f}, {result['ordinary'][1]:.2f})")
+        c2.metric("Denoising attention", f"({result['denoised'][0]:.2f}, {result['denoised'][1]:.2f})")
+        output.plot(
+            attention_figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
+            "attention-weights-2d",
+            key="weights",
+        )
+    view.caption(
+        f"Noise variance √d = {result['noise_var']:.3f}. Identity check: ordinary attention minus denoising "
+        f"attention over the weighted impulses = {result['identity_gap']:.1e} (zero up to rounding)."
     )
-    c1, c2 = st.columns(2)
-    c1.metric("Ordinary attention", f"({result['ordinary'][0]:.2f}, {result['ordinary'][1]:.2f})")
-    c2.metric("Denoising attention", f"({result['denoised'][0]:.2f}, {result['denoised'][1]:.2f})")
-    output.plot(
-        attention_figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
-        "attention-weights-2d",
-        key="weights",
-    )
+
+
+demo()
 
 st.markdown(r"""
 **How to read it.** *Ordinary attention* (red ✕) sees only the means $z_i$ and returns their
@@ -108,7 +119,3 @@ with weights $\propto \pi_i\,\mathcal N(u;\mu_i,\sigma_i^2+\sqrt d)$: components
 explain the query well win. In the NVAE the decoder's queries read the encoder's latent mixture this
 way, and a pruned component (π = 0) is simply not there.
 """)
-st.caption(
-    f"Noise variance √d = {result['noise_var']:.3f}. Identity check: ordinary attention minus denoising "
-    f"attention over the weighted impulses = {result['identity_gap']:.1e} (zero up to rounding)."
-)
