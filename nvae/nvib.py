@@ -9,12 +9,15 @@ nvae/mixture.py. Shapes: B batch, n input tokens (end-of-sentence included), N =
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
 from .mixture import PRIOR, SAMPLED, LatentMixture, normalise_weights
+
+_GLOBAL_RNG = threading.Lock()  # held while a seeded draw uses torch's global random state
 
 LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
 IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
@@ -381,7 +384,8 @@ class NVIB(nn.Module):
     ) -> LatentMixture:
         """A latent drawn from the prior: n + 1 impulses z ~ N(mu_p, var_p), pi ~ Dir(alpha0_p / K).
 
-        `seed` makes the draw repeatable without touching the global random state.
+        `seed` makes the draw repeatable without touching the global random state (the draw forks it,
+        under a lock, so that threads drawing at once each get their own seed's draw).
         """
         n, B, P = int(n_components), int(batch_size), self.cfg.d_model
         if n < 1 or B < 1:
@@ -390,7 +394,9 @@ class NVIB(nn.Module):
         ad = self.cfg.alpha_delta if alpha_delta is None else float(alpha_delta)
         K = n + 1
         conc = ((self.prior_alpha.float() + ad * n) / K).expand(B, K)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        # the seeded draw goes through torch's global generator: one thread at a time, or a draw made
+        # beside it (another app session, the Samples page's background worker) would interleave
+        with _GLOBAL_RNG, torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             if seed is not None:
                 torch.manual_seed(seed)
             z = self.prior_mu.float() + self.prior_var.float().sqrt() * torch.randn(B, K, P, device=device)
