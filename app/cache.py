@@ -252,7 +252,7 @@ class ResultStore:
 @st.cache_resource(show_spinner=False)
 def sample_results() -> ResultStore:
     """The process's drawn samples, keyed by (checkpoint key, source, K, n, seed, temperature,
-    alpha^Delta): filled by the page and by `prefetch_samples`, shared by the sessions."""
+    alpha^Delta): filled by the page and by its `Prefetcher`, shared by the sessions."""
     return ResultStore(max_entries=64)
 
 
@@ -306,30 +306,20 @@ def drawn_samples(
     alpha_delta: float | None,
 ) -> list[dict]:
     """`readout.drawn_samples`, kept per setting; then the next seed's samples are drawn in the
-    background (`prefetch_samples`), so that stepping the seed with its + button finds them ready."""
-    args = (source, n_components, n_samples, seed, temperature, alpha_delta)
-    store, wanted = sample_results(), (key, *args)
+    background (`Prefetcher`), so that stepping the seed with its + button finds them ready."""
+    store = sample_results()
+
+    def setting(s: int) -> tuple:
+        return source, n_components, n_samples, s, temperature, alpha_delta
+
+    wanted = (key, *setting(seed))
     prefetcher().wait(wanted)
     hit = store.get(wanted)
-    result = hit if hit is not None else store.put(wanted, readout.drawn_samples(_model, *args))
+    result = hit if hit is not None else store.put(wanted, readout.drawn_samples(_model, *setting(seed)))
     if seed < SEED_MAX:
-        prefetch_samples(_model, key, source, n_components, n_samples, seed + 1, temperature, alpha_delta)
+        ahead = setting(seed + 1)
+        prefetcher().submit((key, *ahead), store, lambda: readout.drawn_samples(_model, *ahead))
     return result
-
-
-def prefetch_samples(
-    _model,
-    key: str,
-    source: str,
-    n_components: int,
-    n_samples: int,
-    seed: int,
-    temperature: float,
-    alpha_delta: float | None,
-) -> None:
-    """Draw these samples in the background unless they are kept or being drawn already."""
-    args = (source, n_components, n_samples, seed, temperature, alpha_delta)
-    prefetcher().submit((key, *args), sample_results(), lambda: readout.drawn_samples(_model, *args))
 
 
 @st.cache_resource(show_spinner=False)

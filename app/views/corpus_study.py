@@ -228,32 +228,22 @@ def lengths_tab() -> None:
 
 def tokens_tab() -> None:
     """Which tokens get pruned: by token class and by frequency band."""
-    ranks, n_reference = cache.study_ranks(model, key)
+    _, n_reference = cache.study_ranks(model, key)
     c1, c2 = st.columns(2)
     share_height = 90 + 34 * max(len(tables["by_class"]), len(tables["by_frequency_band"]))
-    with c1:
-        output.plot(
-            sparsity_figures.retained_shares(tables["by_class"], "Retained share by token class", height=share_height),
-            "corpus-by-class",
-            key="by_class",
-            note=note,
-        )
+
+    def shares(rows: list[dict], title: str, stem: str, name: str) -> None:
+        """A retained-share figure, its numbers in an expander, and their downloads."""
+        output.plot(sparsity_figures.retained_shares(rows, title, height=share_height), stem, key=name, note=note)
         with st.expander("The numbers"):
-            output.table(tables["by_class"], width="stretch")
-        output.download_table(tables["by_class"], "corpus-by-class", key="by_class_table", meta=meta)
+            output.table(rows, width="stretch")
+        output.download_table(rows, stem, key=f"{name}_table", meta=meta)
+
+    with c1:
+        shares(tables["by_class"], "Retained share by token class", "corpus-by-class", "by_class")
         st.caption(CLASS_NOTE)
     with c2:
-        output.plot(
-            sparsity_figures.retained_shares(
-                tables["by_frequency_band"], "Retained share by frequency band", height=share_height
-            ),
-            "corpus-by-frequency-band",
-            key="by_band",
-            note=note,
-        )
-        with st.expander("The numbers"):
-            output.table(tables["by_frequency_band"], width="stretch")
-        output.download_table(tables["by_frequency_band"], "corpus-by-frequency-band", key="by_band_table", meta=meta)
+        shares(tables["by_frequency_band"], "Retained share by frequency band", "corpus-by-frequency-band", "by_band")
         if n_reference:
             st.caption(
                 f"Frequency bands rank each piece by its count in the model's training text (the first "
