@@ -48,6 +48,19 @@ def alpha_delta_option(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--alpha-delta", type=ALPHA_DELTA, default=None, help=AD_HELP)
 
 
+def mixing_option(sp: argparse.ArgumentParser) -> None:
+    """--mixing for the commands that decode interpolations."""
+    from .mixture import DEFAULT_MIXING, MIXINGS
+
+    sp.add_argument(
+        "--mixing",
+        choices=MIXINGS,
+        default=DEFAULT_MIXING,
+        help="how tau is shared among the components: sweep (B's components replace A's from the first "
+        "token on) or uniform (the paper's (1-tau) F_A + tau F_B); default %(default)s",
+    )
+
+
 # -- parser ---------------------------------------------------------------------------------------
 
 
@@ -70,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     alpha_delta_option(sp)
     sp.set_defaults(func=cmd_encode)
 
-    sp = with_model(sub.add_parser("interpolate", help="decode the mixture (1-tau) F_A + tau F_B"))
+    sp = with_model(sub.add_parser("interpolate", help="decode mixtures of F_A and F_B from tau = 0 to 1"))
     sp.add_argument("a", help="the first sentence (tau = 0)")
     sp.add_argument("b", help="the second sentence (tau = 1)")
     sp.add_argument(
@@ -79,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=11,
         help="taus, 0 to 1 (default 11)",
     )
+    mixing_option(sp)
     sp.set_defaults(func=cmd_interpolate)
 
     sp = with_model(sub.add_parser("sample", help="sentences decoded from the prior"))
@@ -198,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file")
     sp.add_argument("--steps", type=number(3, 41, integer=True, what="an integer"), default=11, help="taus per pair")
     sp.add_argument("--grid", choices=["linear", "logodds"], default="linear", help="how the taus are spread")
+    mixing_option(sp)
     alpha_delta_option(sp)
     sp.add_argument("--out", default=None, help="also write the JSON to this file")
     sp.set_defaults(func=cmd_pairs)

@@ -92,11 +92,12 @@ def cmd_interpolate(args) -> None:
     latent = model.encode(batch.src, batch.pad_mask)
     a, b = latent.select(0).trim(), latent.select(1).trim()
     taus = torch.linspace(0, 1, args.steps)
-    texts = decode_batch(model.tokenizer, model.generate(a.mix(b, taus)))
+    texts = decode_batch(model.tokenizer, model.generate(a.mix(b, taus, args.mixing)))
     emit(
         {
             "a": args.a,
             "b": args.b,
+            "mixing": args.mixing,
             "truncated": batch.truncated,
             "strip": [{"tau": round(float(t), 4), "text": s} for t, s in zip(taus, texts)],
         }
@@ -225,7 +226,11 @@ def _targets(model, ids: list[list[int]], alpha_delta: float | None, args) -> di
         "slider": {k: v for k, v in res["slider"].items() if k != "curve"},
         "half": res["half"],
         "default": {k: v for k, v in res["default"].items() if k != "short"},
-        "interpolation": {k: {x: y for x, y in v.items() if x != "examples"} for k, v in res["interpolation"].items()},
+        **{
+            key: {k: {x: y for x, y in v.items() if x != "examples"} for k, v in res[key].items()}
+            for key in ("interpolation", "interpolation_uniform")
+            if key in res
+        },
         "prior": {k: v for k, v in res["prior"].items() if k != "examples"},
         **(
             {"prior_paper": {k: v for k, v in res["prior_paper"].items() if k != "examples"}}
@@ -327,7 +332,7 @@ def cmd_pairs(args) -> None:
     for notice in parsed.notices:
         print(f"note: {notice}", file=sys.stderr)
     ad = check_alpha_delta(model, args.alpha_delta)
-    result = paths_study.study(model, parsed.pairs, args.steps, args.grid, ad)
+    result = paths_study.study(model, parsed.pairs, args.steps, args.grid, ad, mixing=args.mixing)
     inputs = [{"line": n, "a": a, "b": b} for n, (a, b) in zip(parsed.lines, parsed.pairs)]
     res = paths_study.study_json(result, {"checkpoint": str(args.checkpoint), "file": args.file}, inputs)
     if args.out:

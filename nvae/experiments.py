@@ -22,7 +22,7 @@ import statistics
 import torch
 
 from .metrics import reconstruct, sentence_bleu
-from .mixture import PRIOR, LatentMixture
+from .mixture import DEFAULT_MIXING, PRIOR, LatentMixture
 from .model import NVAE
 from .nvib import evaluation_latent
 from .sampling import draw
@@ -192,7 +192,12 @@ def sentence_pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def pair_record(
-    model: NVAE, a_ids: list[int], b_ids: list[int], taus: list[float], alpha_delta: float | None = None
+    model: NVAE,
+    a_ids: list[int],
+    b_ids: list[int],
+    taus: list[float],
+    alpha_delta: float | None = None,
+    mixing: str = DEFAULT_MIXING,
 ) -> dict:
     """One strip F_tau from sentence A to B (token ids, EOS not included; the model in eval mode):
     the decoded strip, its distinct sentences, sentence BLEU of each step against the decoded A,
@@ -202,7 +207,7 @@ def pair_record(
     lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
     a, b = lat.select(0).trim(), lat.select(1).trim()
     alone = decode_batch(model.tokenizer, model.generate(lat))
-    strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus))))
+    strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus), mixing)))
     curve = [sentence_bleu(s, alone[0]) for s in strip]
     return {
         "a": decode_ids(model.tokenizer, a_ids),
@@ -224,8 +229,10 @@ def interpolation_paths(
     seed: int = 0,
     grid: str = "linear",
     alpha_delta: float | None = None,
+    mixing: str = DEFAULT_MIXING,
 ) -> dict:
-    """Strips F_tau between random pairs of distinct sentences.
+    """Strips F_tau between random pairs of distinct sentences, tau shared among the components by
+    `mixing` (`mixture.MIXINGS`).
 
     Per pair: the number of distinct decoded sentences, sentence BLEU of each step against the
     decoded A, the largest change of that curve between neighbouring steps, and whether tau = 0
@@ -234,10 +241,12 @@ def interpolation_paths(
     was_training = model.training
     model.eval()
     taus = tau_grid(steps, grid)
-    records = [pair_record(model, ids[i], ids[j], taus, alpha_delta) for i, j in sentence_pairs(len(ids), pairs, seed)]
+    chosen = sentence_pairs(len(ids), pairs, seed)
+    records = [pair_record(model, ids[i], ids[j], taus, alpha_delta, mixing) for i, j in chosen]
     model.train(was_training)
     return {
         "taus": taus,
+        "mixing": mixing,
         "pairs": len(records),
         "median_distinct": statistics.median(r["distinct"] for r in records),
         "median_largest_step": statistics.median(r["largest_step"] for r in records),

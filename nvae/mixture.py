@@ -5,6 +5,13 @@ pruning (component 0 is the prior), a baseline's set of vectors (no prior), or p
 `LatentMixture.mix` interpolates between two of them (docs/nvib.md section 5): with a prior
 component, the union of both sets with weights (1 - tau) pi_a and tau pi_b; without one, position
 by position. Shapes: B batch, N components, P = d_model.
+
+Two ways of sharing tau among the components (`MIXINGS`): "uniform", the paper's, gives every
+component of A the weight 1 - tau and every one of B the weight tau; "sweep" moves a front along
+the sentence, so that B's components enter from the first token as tau grows while A's leave in the
+same order (a component at relative position p in its sentence: B's share is
+clip((tau (1 + w) - p) / w, 0, 1), w = `SWEEP_WIDTH`; the prior component follows tau). Both are
+mixtures of the two posteriors' components, and both give exactly A at tau = 0 and B at tau = 1.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ PRIOR = -1  # `source` of the prior component
 POOLED = -2  # `source` of a vector pooled over all tokens (VTP)
 SAMPLED = -3  # `source` of a component drawn from the prior (prior samples)
 TINY = 1e-30
+MIXINGS = ("sweep", "uniform")  # how tau is shared among the components; the first is the default
+DEFAULT_MIXING = MIXINGS[0]
+SWEEP_WIDTH = 0.1  # the front's width in relative position, chosen on validation (docs/experiments.md)
 
 
 def source_label(source: int, tokens: list[str] | None = None) -> str:
@@ -134,8 +144,10 @@ class LatentMixture:
         return rows
 
     # -- interpolation -----------------------------------------------------------------------
-    def mix(self, other: LatentMixture, tau: float | Tensor) -> LatentMixture:
-        """Interpolate towards `other`: F_tau = (1 - tau) F_self + tau F_other (docs/nvib.md section 5).
+    def mix(self, other: LatentMixture, tau: float | Tensor, mixing: str = "uniform") -> LatentMixture:
+        """Interpolate towards `other`, tau shared among the components by `mixing` (one of
+        `MIXINGS`): "uniform" is F_tau = (1 - tau) F_self + tau F_other (docs/nvib.md section 5);
+        "sweep" hands the components over from A to B first token first (the module's docstring).
 
         Both latents have batch size 1; `tau` may be a float or a 1-D tensor of T values, giving a
         batch of T mixtures. NVAE latents are sets, so their components are concatenated and
@@ -146,14 +158,42 @@ class LatentMixture:
             raise ValueError("mix() takes two latents of batch size 1")
         if self.z is not None or other.z is not None:
             raise ValueError("mix() works on evaluation latents (z is None)")
+        check_mixing(mixing)
         tau = torch.as_tensor(tau, dtype=torch.float32, device=self.device).reshape(-1)
         if bool(((tau < 0) | (tau > 1)).any()):
             raise ValueError("tau must lie in [0, 1]")
         T = tau.shape[0]
-        wa, wb = (1 - tau)[:, None], tau[:, None]  # [T, 1]
         if self.has_prior:
+            wa = 1 - _share_of_b(self.relative_position(), self.source, tau, mixing)  # [T, Na]
+            wb = _share_of_b(other.relative_position(), other.source, tau, mixing)  # [T, Nb]
             return _mix_sets(self, other, wa, wb, T)
-        return _mix_positions(self, other, wa, wb, T)
+        n = max(self.n_components, other.n_components)
+        where = torch.arange(n, device=self.device, dtype=torch.float32)[None] / max(n - 1, 1)
+        share = _share_of_b(where, torch.zeros(1, n, dtype=torch.long, device=self.device), tau, mixing)
+        return _mix_positions(self, other, 1 - share, share, T)
+
+    def relative_position(self) -> Tensor:
+        """[B, N] where each component's source token sits in its sentence, 0 (first) to 1 (EOS);
+        0 for the prior and other components without a token."""
+        last = (self.n_inputs.float() - 1).clamp(min=1)[:, None]
+        return (self.source.float() / last).clamp(0, 1)
+
+
+def check_mixing(mixing: str) -> None:
+    if mixing not in MIXINGS:
+        raise ValueError(f"unknown mixing {mixing!r}: use one of {MIXINGS}")
+
+
+def _share_of_b(position: Tensor, source: Tensor, tau: Tensor, mixing: str) -> Tensor:
+    """[T, N] the share of sentence B at each component for each tau: tau everywhere ("uniform"),
+    or a front at tau (1 + w) that has passed position p by (tau (1 + w) - p) / w ("sweep");
+    components without a source token (the prior) follow tau in both."""
+    t = tau[:, None]
+    flat = t.expand(-1, position.shape[1])
+    if mixing == "uniform":
+        return flat
+    front = ((t * (1 + SWEEP_WIDTH) - position) / SWEEP_WIDTH).clamp(0, 1)
+    return torch.where(source < 0, flat, front)
 
 
 def normalise_weights(weights: Tensor, mask: Tensor) -> Tensor:

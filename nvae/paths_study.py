@@ -23,6 +23,7 @@ import torch
 
 from .experiments import tau_grid
 from .metrics import sentence_bleu
+from .mixture import DEFAULT_MIXING
 from .model import NVAE
 from .readout import interpolation_strip
 from .sentence_paths import DEFAULT_STEPS, check_steps, effective_alpha_delta, encode_waypoints
@@ -134,16 +135,22 @@ def parse_pairs(data: bytes | str, max_pairs: int = MAX_PAIRS, max_bytes: int = 
 
 @torch.inference_mode()
 def study_pair(
-    model: NVAE, text_a: str, text_b: str, steps: int = DEFAULT_STEPS, grid: str = "linear", alpha_delta=None
+    model: NVAE,
+    text_a: str,
+    text_b: str,
+    steps: int = DEFAULT_STEPS,
+    grid: str = "linear",
+    alpha_delta=None,
+    mixing: str = DEFAULT_MIXING,
 ) -> dict[str, Any]:
     """One pair's strip (as `readout.interpolation_strip`) and its summary, measured as
     `experiments.interpolation_paths` measures it: distinct decoded sentences, sentence BLEU of each
     step against the decoded A and the largest change of that curve between neighbouring steps,
     whether tau = 0 and 1 decode exactly like A and B alone; and which steps are new (neither)."""
-    check_steps(steps, grid)
+    check_steps(steps, grid, mixing)
     w = encode_waypoints(model, [text_a, text_b], alpha_delta)
     taus = tau_grid(int(steps), grid)
-    strip = interpolation_strip(model, w.pair(0), taus)
+    strip = interpolation_strip(model, w.pair(0), taus, mixing)
     texts = [r["text"] for r in strip]
     curve = [sentence_bleu(t, w.decoded[0]) for t in texts]
     return {
@@ -201,25 +208,34 @@ def study(
     grid: str = "linear",
     alpha_delta: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    mixing: str = DEFAULT_MIXING,
 ) -> dict[str, Any]:
     """`study_pair` for every pair, then `summarise`; `progress(done, total)` after each pair.
-    The result also holds its "settings" (steps, grid, the alpha^Delta actually used)."""
-    check_steps(steps, grid)
+    The result also holds its "settings" (steps, grid, mixing, the alpha^Delta actually used)."""
+    check_steps(steps, grid, mixing)
     records = []
     for k, (a, b) in enumerate(pairs):
-        records.append(study_pair(model, a, b, steps, grid, alpha_delta))
+        records.append(study_pair(model, a, b, steps, grid, alpha_delta, mixing))
         if progress:
             progress(k + 1, len(pairs))
-    return finish(records, model.cfg, steps, grid, alpha_delta)
+    return finish(records, model.cfg, steps, grid, alpha_delta, mixing)
 
 
-def finish(records: list[dict], cfg, steps: int, grid: str, alpha_delta: float | None = None) -> dict[str, Any]:
+def finish(
+    records: list[dict],
+    cfg,
+    steps: int,
+    grid: str,
+    alpha_delta: float | None = None,
+    mixing: str = DEFAULT_MIXING,
+) -> dict[str, Any]:
     """`summarise` the records of `study_pair` (made with these settings) and record the settings:
     what `study` returns, for callers that compute (or cache) the pairs themselves."""
     out = summarise(records, tau_grid(int(steps), grid))
     out["settings"] = {
         "steps": int(steps),
         "grid": grid,
+        "mixing": mixing,
         "alpha_delta": effective_alpha_delta(cfg, alpha_delta),
         "model_type": cfg.model_type,
     }

@@ -32,7 +32,7 @@ import torch
 
 from .experiments import tau_grid
 from .metrics import sentence_bleu
-from .mixture import LatentMixture, source_label
+from .mixture import DEFAULT_MIXING, LatentMixture, source_label
 from .model import NVAE
 from .sampling import draw
 from .text import UNK_ID, decode_batch, decode_ids, encode_batch, tokens_of
@@ -256,10 +256,13 @@ def word_diff(previous: str, current: str) -> str:
 
 
 @torch.inference_mode()
-def interpolation_strip(model: NVAE, pair: Pair, taus: list[float] = STRIP_TAUS) -> list[dict]:
-    """Decode (1 - tau) F_A + tau F_B for every tau at once; each row scored against both ends and
-    compared with the row before."""
-    mixed = pair.a.mix(pair.b, torch.tensor(taus, dtype=torch.float32))
+def interpolation_strip(
+    model: NVAE, pair: Pair, taus: list[float] = STRIP_TAUS, mixing: str = DEFAULT_MIXING
+) -> list[dict]:
+    """Decode the mixture of F_A and F_B at every tau at once, tau shared among the components by
+    `mixing` (`mixture.MIXINGS`; "uniform" is (1 - tau) F_A + tau F_B); each row scored against
+    both ends and compared with the row before."""
+    mixed = pair.a.mix(pair.b, torch.tensor(taus, dtype=torch.float32), mixing)
     texts = decode_batch(model.tokenizer, model.generate(mixed))
     rows = []
     for k, (tau, text) in enumerate(zip(taus, texts)):
@@ -296,9 +299,9 @@ def _token(tokens: list[str], source: int) -> str:
 
 
 @torch.inference_mode()
-def mix_at(model: NVAE, pair: Pair, tau: float) -> dict[str, Any]:
-    """Decode the mixture at one tau and list which components of A and B carry its weight."""
-    mixed = pair.a.mix(pair.b, float(tau))
+def mix_at(model: NVAE, pair: Pair, tau: float, mixing: str = DEFAULT_MIXING) -> dict[str, Any]:
+    """Decode the mixture at one tau (shared by `mixing`) and list which components of A and B carry its weight."""
+    mixed = pair.a.mix(pair.b, float(tau), mixing)
     text = decode_batch(model.tokenizer, model.generate(mixed))[0]
     comps = []
     for i in range(mixed.n_components):

@@ -1,7 +1,7 @@
 """Interpolation paths through several sentences, and the components of the mixture along them.
 
 - `encode_waypoints`: the sentences encoded once (latents, tokens, references, each decoded alone);
-- `path_strip(model, texts, steps, grid)`: A -> B -> C ... (up to five sentences): each segment
+- `path_strip(model, texts, steps, grid, mixing=...)`: A -> B -> C ... (up to five sentences): each segment
   decoded at the taus of `experiments.tau_grid` (linear, or log-odds, which puts more steps near
   the ends where the decoded text changes), every step scored against every waypoint, and the
   whole path with the repeated junction steps dropped;
@@ -27,7 +27,7 @@ import torch
 
 from .experiments import tau_grid
 from .metrics import sentence_bleu
-from .mixture import PRIOR, LatentMixture
+from .mixture import DEFAULT_MIXING, PRIOR, LatentMixture, check_mixing
 from .model import NVAE
 from .readout import Pair, alpha_delta_arg, interpolation_strip, word_diff
 from .text import decode_batch, decode_ids, encode_batch, tokens_of
@@ -95,7 +95,9 @@ def encode_waypoints(model: NVAE, texts: Sequence[str], alpha_delta: float | Non
 # -- a path through several sentences -------------------------------------------------------------
 
 
-def check_steps(steps: int, grid: str) -> None:
+def check_steps(steps: int, grid: str, mixing: str = DEFAULT_MIXING) -> None:
+    """Steps, tau grid and mixing of a strip, checked (ValueError naming the choices)."""
+    check_mixing(mixing)
     if not MIN_STEPS <= int(steps) <= MAX_STEPS:
         raise ValueError(f"steps per segment must lie in [{MIN_STEPS}, {MAX_STEPS}], not {steps}")
     if grid not in GRIDS:
@@ -117,8 +119,10 @@ def path_strip(
     grid: str = "linear",
     alpha_delta: float | None = None,
     waypoints: Waypoints | None = None,
+    mixing: str = DEFAULT_MIXING,
 ) -> dict[str, Any]:
-    """Decode a path A -> B -> C ... through `texts` (2 to 5 sentences).
+    """Decode a path A -> B -> C ... through `texts` (2 to 5 sentences), each segment mixed by
+    `mixing` (`mixture.MIXINGS`).
 
     Returns {"labels", "waypoints" (the references), "decoded" (each waypoint decoded alone),
     "taus", "segments", "path"}. `segments[i]` is the strip of segment i exactly as
@@ -129,12 +133,12 @@ def path_strip(
     against the path's previous row.
     """
     labels = path_labels(len(texts))
-    check_steps(steps, grid)
+    check_steps(steps, grid, mixing)
     w = waypoints or encode_waypoints(model, texts, alpha_delta)
     taus = tau_grid(int(steps), grid)
     segments, path = [], []
     for i in range(len(texts) - 1):
-        rows = interpolation_strip(model, w.pair(i), taus)
+        rows = interpolation_strip(model, w.pair(i), taus, mixing)
         for r in rows:
             r["segment"] = i
             r["bleu"] = [sentence_bleu(r["text"], ref) for ref in w.refs]
@@ -221,6 +225,7 @@ def path_components(
     grid: str = "linear",
     alpha_delta: float | None = None,
     waypoints: Waypoints | None = None,
+    mixing: str = DEFAULT_MIXING,
 ) -> dict[str, Any]:
     """The components of the mixture at every step of the path (the path of `path_strip`), for a map.
 
@@ -232,14 +237,14 @@ def path_components(
     to at most 1)}.
     """
     labels = path_labels(len(texts))
-    check_steps(steps, grid)
+    check_steps(steps, grid, mixing)
     w = waypoints or encode_waypoints(model, texts, alpha_delta)
     taus = tau_grid(int(steps), grid)
     index: dict[bytes, int] = {}
     means, position, token, origin = [], [], [], []
     step_weights: list[dict[int, float]] = []
     for i in range(len(texts) - 1):
-        mixed = w.latents[i].mix(w.latents[i + 1], torch.tensor(taus, dtype=torch.float32))
+        mixed = w.latents[i].mix(w.latents[i + 1], torch.tensor(taus, dtype=torch.float32), mixing)
         n_a = w.latents[i].n_components
         mu = mixed.mu.float().cpu().numpy()
         pi = mixed.pi.float().cpu().numpy()

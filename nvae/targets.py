@@ -8,7 +8,8 @@ in, a dict out, and its markdown section.
 3. a useful default (retained <= 0.6 at BLEU >= 0.95 x T; short sentences exact);
 4. interpolations move through the middle (50 pairs, 11 steps: median distinct >= 4, median
    largest BLEU step <= 40, endpoints exact; fluency under an independent LM beside T's and VT's
-   position-wise paths);
+   position-wise paths). Measured on the default mixing (`mixture.DEFAULT_MIXING`, the app's and
+   the CLI's), with the paper's uniform mixing beside it;
 5. prior samples land on the data (40 samples: repeats <= 3%, [UNK] <= 3%, LM perplexity within
    2x of real sentences). Measured on the sampler the app and `nvae sample` use by default: the
    aggregate-posterior fit when the checkpoint has one, else the prior; the prior's own samples
@@ -30,6 +31,7 @@ from .experiments import (
     smoothness,
 )
 from .metrics import reconstruct
+from .mixture import DEFAULT_MIXING
 from .model import NVAE
 from .sampling import SOURCE_NAMES, default_source
 from .text import encode_texts
@@ -94,18 +96,15 @@ def measure_targets(
         res["default"]["bleu_ratio"] = s["bleu"] / t["bleu"] if t["bleu"] else None
     res["default"]["short"] = short_sentences_exact(model, SHORT_SENTENCES)
 
-    log("targets: interpolation")
-    paths = {"NVAE": interpolation_paths(model, ids, pairs=pairs, steps=11)}
-    for name, other in (("T", t_model), ("VT", vt_model)):
-        if other is not None:
-            paths[name] = interpolation_paths(other, _ids(other, texts), pairs=pairs, steps=11)
-    res["interpolation"] = {}
-    for name, p in paths.items():
-        entry = {k: p[k] for k in ("median_distinct", "median_largest_step", "endpoints_exact", "pairs")}
-        if lm is not None:
-            entry["middle_perplexity"] = lm.perplexity(_middle_texts(p))
-        entry["examples"] = [{"a": r["a"], "b": r["b"], "strip": r["strip"]} for r in p["records"][:3]]
-        res["interpolation"][name] = entry
+    # target 4 on the default mixing (the app's and the CLI's), with the paper's uniform mixing
+    # beside it; T and VT (position-wise) on both
+    for key, mixing in (("interpolation", DEFAULT_MIXING), ("interpolation_uniform", "uniform")):
+        log(f"targets: interpolation ({mixing} mixing)")
+        res[key] = {}
+        for name, m in (("NVAE", model), ("T", t_model), ("VT", vt_model)):
+            if m is not None:
+                paths = interpolation_paths(m, _ids(m, texts), pairs=pairs, steps=11, mixing=mixing)
+                res[key][name] = _path_entry(paths, lm)
 
     log("targets: prior samples")
     real = lm.perplexity(texts[:500]) if lm is not None else None
@@ -115,6 +114,15 @@ def measure_targets(
         res["prior_paper"] = sample_entry(model, "prior", samples, sample_components, lm, real)
     res["verdicts"] = verdicts(res)
     return res
+
+
+def _path_entry(p: dict, lm=None) -> dict:
+    """The medians of `interpolation_paths`, the LM perplexity of the middle steps, three strips."""
+    entry = {k: p[k] for k in ("median_distinct", "median_largest_step", "endpoints_exact", "pairs", "mixing")}
+    if lm is not None:
+        entry["middle_perplexity"] = lm.perplexity(_middle_texts(p))
+    entry["examples"] = [{"a": r["a"], "b": r["b"], "strip": r["strip"]} for r in p["records"][:3]]
+    return entry
 
 
 def sample_entry(model: NVAE, source: str, n: int, components: int, lm=None, real_perplexity=None) -> dict:
@@ -129,6 +137,16 @@ def sample_entry(model: NVAE, source: str, n: int, components: int, lm=None, rea
         entry["real_perplexity"] = real_perplexity
         entry["perplexity_ratio"] = entry["perplexity"] / real_perplexity
     return entry
+
+
+def _path_measures(paths: dict) -> str:
+    """The NVAE's medians on one mixing, and the LM perplexity of every model's middle steps."""
+    it = paths["NVAE"]
+    fluency = ", ".join(f"{n} {e['middle_perplexity']:.1f}" for n, e in paths.items() if "middle_perplexity" in e)
+    return (
+        f"median distinct {it['median_distinct']}, median largest step {it['median_largest_step']:.1f}, endpoints "
+        f"exact {it['endpoints_exact']:.0%}" + (f"; LM perplexity of the middle steps: {fluency}" if fluency else "")
+    )
 
 
 def _sample_measures(p: dict) -> str:
@@ -185,13 +203,12 @@ def verdicts(res: dict) -> list[dict]:
         and all(s["exact"] for s in short),
     )
     it = res["interpolation"]["NVAE"]
-    fluency = ", ".join(
-        f"{n} {e['middle_perplexity']:.1f}" for n, e in res["interpolation"].items() if "middle_perplexity" in e
-    )
+    measured = f"{it.get('mixing', 'uniform')} mixing (the default): {_path_measures(res['interpolation'])}"
+    if "interpolation_uniform" in res and it.get("mixing") != "uniform":
+        measured += f"; uniform mixing (the paper's): {_path_measures(res['interpolation_uniform'])}"
     row(
         "4. interpolations move through the middle",
-        f"median distinct {it['median_distinct']}, median largest step {it['median_largest_step']:.1f}, endpoints "
-        f"exact {it['endpoints_exact']:.0%}" + (f"; LM perplexity of the middle steps: {fluency}" if fluency else ""),
+        measured,
         f"distinct >= {g['interp_distinct']}, step <= {g['interp_step']:.0f}, endpoints exact",
         it["median_distinct"] >= g["interp_distinct"]
         and it["median_largest_step"] <= g["interp_step"]
@@ -241,9 +258,12 @@ def render_targets(res: dict) -> list[str]:
             default = " (the default sampler of the app and `nvae sample`)" if key == "prior" else ""
             lines += ["", f"Samples from {SOURCE_NAMES.get(source, source)}{default}:", ""]
             lines += [f"- {t}" for t in res[key]["examples"]]
-    ex = res["interpolation"]["NVAE"]["examples"][:1]
-    for e in ex:
-        lines += ["", f"An interpolation: {e['a']} -> {e['b']}", ""]
-        lines += [f"    tau {k / 10:.1f}: {s}" for k, s in enumerate(e["strip"])]
+    for key in ("interpolation", "interpolation_uniform"):
+        if key not in res:
+            continue
+        nvae = res[key]["NVAE"]
+        for e in nvae["examples"][:1]:
+            lines += ["", f"An interpolation, {nvae.get('mixing', 'uniform')} mixing: {e['a']} -> {e['b']}", ""]
+            lines += [f"    tau {k / 10:.1f}: {s}" for k, s in enumerate(e["strip"])]
     lines.append("")
     return lines

@@ -138,8 +138,12 @@ def test_shared_link_to_a_path_restores_it(server, page):
     sync_api.expect(
         page.locator('[data-testid="stCaptionContainer"]').filter(has_text="Decoded at 2.50: C → D, τ = 0.50")
     ).to_be_visible(timeout=SLOW)
+    # the boxes can be redrawn just after the caption arrives (CI once read box A empty there):
+    # expect() waits for each value instead of reading it once
     inputs = page.locator('[data-testid="stTextInput"] input')
-    assert [inputs.nth(i).input_value() for i in range(4)] == [a, b, c, d]
+    sync_api.expect(inputs).to_have_count(5, timeout=SLOW)
+    for i, text in enumerate([a, b, c, d, ""]):
+        sync_api.expect(inputs.nth(i)).to_have_value(text, timeout=SLOW)
     tabs = [t.inner_text().strip() for t in page.get_by_role("tab").all()]
     assert tabs == ["A → B", "B → C", "C → D"]
     got = url_query(page)

@@ -33,6 +33,7 @@ def _table(tmp):
         (["interpolate", "--checkpoint", "{nvae}", "a b", "c d", "--steps", "1"], "between"),
         (["interpolate", "--checkpoint", "{nvae}", "a b", "c d", "--steps", "x"], "integer"),
         (["interpolate", "--checkpoint", "{nvae}", "", "c d"], "empty"),
+        (["interpolate", "--checkpoint", "{nvae}", "a b", "c d", "--mixing", "linear"], "invalid choice"),
         (["sample", "--checkpoint", "{nvae}", "--alpha-delta", "-3"], "alpha"),
         (["sample", "--checkpoint", "{nvae}", "--alpha-delta", "inf"], "finite"),
         (["sample", "--checkpoint", "{nvae}", "--alpha-delta", "50"], "range"),
@@ -172,6 +173,22 @@ def test_a_missing_shipped_default_says_how_to_name_a_model(tmp_path, monkeypatc
     assert len(err.strip().splitlines()) == 1 and "--checkpoint DIR" in err and "NVAE_CHECKPOINT" in err
 
 
+def test_interpolate_names_its_mixing_and_decodes_the_ends_in_both(ckpts, capsys):
+    import json
+
+    from nvae.cli import main
+
+    strips = {}
+    for mixing in ("sweep", "uniform"):
+        extra = [] if mixing == "sweep" else ["--mixing", mixing]
+        argv = ["interpolate", "--checkpoint", ckpts["nvae"], "the cat sat on the mat", "a storm hit the coast"]
+        assert main([*argv, "--steps", "5", *extra]) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert out["mixing"] == mixing  # sweep is the default
+        strips[mixing] = [r["text"] for r in out["strip"]]
+    assert strips["sweep"][0] == strips["uniform"][0] and strips["sweep"][-1] == strips["uniform"][-1]
+
+
 def test_evaluate_targets_measures_the_five_targets_at_the_given_alpha_delta(ckpts, tmp_path, capsys):
     """`evaluate --targets` prints the report's target rows for these sentences, the NVAE read at
     --alpha-delta (the experiments on the validation split use it)."""
@@ -188,5 +205,10 @@ def test_evaluate_targets_measures_the_five_targets_at_the_given_alpha_delta(ckp
     assert [r["target"][:2] for r in rows] == ["1.", "2.", "3.", "4.", "5."]
     assert out["targets"]["default"]["alpha_delta"] == 0.5 == out["alpha_delta"]
     assert out["targets"]["interpolation"]["NVAE"]["pairs"] == 2
+    # target 4 on the default (sweep) mixing, with the paper's uniform mixing measured beside it
+    assert out["targets"]["interpolation"]["NVAE"]["mixing"] == "sweep"
+    assert out["targets"]["interpolation_uniform"]["NVAE"]["mixing"] == "uniform"
+    assert rows[3]["measured"].startswith("sweep mixing (the default): median distinct")
+    assert "; uniform mixing (the paper's): median distinct" in rows[3]["measured"]
     assert out["targets"]["prior"]["source"] == "prior" and "prior_paper" not in out["targets"]
     assert rows[2]["met"] is None  # no T given: the BLEU ratio is not measured

@@ -8,7 +8,7 @@ import sacrebleu
 import torch
 
 from nvae.config import ModelConfig
-from nvae.mixture import PRIOR
+from nvae.mixture import MIXINGS, PRIOR, SWEEP_WIDTH
 from nvae.model import NVAE
 from nvae.text import collate
 
@@ -71,15 +71,16 @@ def test_decoder_is_permutation_invariant_in_the_components(model_type, sampled)
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("mixing", MIXINGS)
 @pytest.mark.parametrize("model_type", ALL_TYPES)
-def test_interpolation_weights_and_endpoints(model_type):
+def test_interpolation_weights_and_endpoints(model_type, mixing):
     model = tiny(model_type).eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
         latent = model.encode(pair.src, pair.pad_mask)
         a, b = latent.select(0).trim(), latent.select(1).trim()
         taus = torch.linspace(0, 1, 11)
-        mix = a.mix(b, taus)
+        mix = a.mix(b, taus, mixing)
         torch.testing.assert_close(mix.pi.sum(-1), torch.ones(11))
         assert bool((mix.pi[mix.mask] == 0).all())
         tgt_a, tgt_b = (
@@ -90,6 +91,69 @@ def test_interpolation_weights_and_endpoints(model_type):
         torch.testing.assert_close(model.decode(mix.select(10), tgt_b), model.decode(b, tgt_b), atol=1e-5, rtol=1e-5)
         ends = model.generate(mix.select([0, 10]))
         assert ends == model.generate(a) + model.generate(b)
+
+
+def test_sweep_mixing_hands_components_over_first_token_first():
+    model = tiny("nvae").eval()
+    with torch.no_grad():
+        pair = collate(SENTS[:2], model.cfg.max_len)
+        latent = model.encode(pair.src, pair.pad_mask, alpha_delta=1e6)  # keep every component
+        a, b = latent.select(0).trim(), latent.select(1).trim()
+        taus = torch.linspace(0, 1, 21)
+        mix = a.mix(b, taus, "sweep")
+        uniform = a.mix(b, taus, "uniform")
+    na = a.n_components
+    kept_a, kept_b = ~mix.mask[:, :na], ~mix.mask[:, na:]
+    token_a, token_b = a.source[0] >= 0, b.source[0] >= 0
+    # B's tokens enter in order (a prefix of B's sentence is present), A's leave in order (a suffix
+    # of A's stays), and both counts move monotonically with tau
+    for k in range(len(taus)):
+        pos_b = b.source[0][kept_b[k] & token_b]
+        pos_a = a.source[0][kept_a[k] & token_a]
+        assert pos_b.tolist() == list(range(len(pos_b)))
+        n_a = int(token_a.sum())
+        assert pos_a.tolist() == list(range(n_a - len(pos_a), n_a))
+    counts_b = (kept_b & token_b).sum(-1)
+    counts_a = (kept_a & token_a).sum(-1)
+    assert bool((counts_b[1:] >= counts_b[:-1]).all()) and bool((counts_a[1:] <= counts_a[:-1]).all())
+    # halfway, each sentence holds part of the sentence: unlike uniform mixing, which keeps all of both
+    mid = 10
+    assert 0 < int(counts_b[mid]) < int(token_b.sum()) and 0 < int(counts_a[mid]) < int(token_a.sum())
+    assert int((~uniform.mask[mid]).sum()) == a.n_components + b.n_components
+    # the prior component follows tau in both mixings
+    prior = torch.nonzero(b.source[0] == PRIOR).item()
+    torch.testing.assert_close(mix.alpha[:, na + prior], uniform.alpha[:, na + prior])
+
+
+@pytest.mark.parametrize("model_type", ["vt", "t"])
+def test_sweep_mixing_of_baselines_blends_the_first_positions_first(model_type):
+    model = tiny(model_type).eval()
+    with torch.no_grad():
+        pair = collate(SENTS[:2], model.cfg.max_len)
+        latent = model.encode(pair.src, pair.pad_mask)
+        a, b = latent.select(0).trim(), latent.select(1).trim()
+        mix = a.mix(b, torch.tensor([0.0, 0.2, 1.0]), "sweep")
+    n = max(a.n_components, b.n_components)
+    assert (a.n_components, b.n_components) == (8, 4) and n == 8  # positions 0, 1/7, ..., 1
+    # at tau 0.2 the front stands at 0.2 (1 + w): position 0 is B's, 1/7 a blend, 2/7 still A's
+    w = SWEEP_WIDTH
+    share = (0.2 * (1 + w) - 1 / 7) / w
+    assert 0 < share < 1 and 0.2 * (1 + w) < 2 / 7
+    mid = mix.mu[1]
+    torch.testing.assert_close(mid[0], b.mu[0, 0])
+    torch.testing.assert_close(mid[1], (1 - share) * a.mu[0, 1] + share * b.mu[0, 1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mid[2], a.mu[0, 2])
+    torch.testing.assert_close(mix.mu[0, :4], a.mu[0, :4])
+    torch.testing.assert_close(mix.mu[2, :4], b.mu[0, :4])
+
+
+def test_unknown_mixing_is_refused():
+    model = tiny("nvae").eval()
+    with torch.no_grad():
+        pair = collate(SENTS[:2], model.cfg.max_len)
+        latent = model.encode(pair.src, pair.pad_mask)
+    with pytest.raises(ValueError, match="unknown mixing 'linear'"):
+        latent.select(0).trim().mix(latent.select(1).trim(), 0.5, "linear")
 
 
 @pytest.mark.parametrize("model_type", ["nvae", "vtp"])

@@ -11,17 +11,23 @@ from app.views.interpolate_player import on_the_map, play_path
 from app.views.interpolate_settings import MODES, PAGE, InterpolatePage
 
 INTRO_NVAE = """
-An NVAE latent is a *set* of weighted components, so two sentences blend by **mixing their sets**:
-F_τ = (1 − τ)·F_A + τ·F_B keeps every component of both and scales their weights. Move τ to decode
-one mixture; the strip decodes every step at once and marks what changes from step to step, beside a
-baseline's position-by-position interpolation when a baseline checkpoint exists. Add sentences C, D, E
-for a path A → B → C …, press ▶ Play to step through it, or study a whole file of pairs.
+An NVAE latent is a *set* of weighted components, one per kept token, so two sentences blend by
+**mixing their sets**. Here τ hands the components over from A to B **first token first** (sweep
+mixing): as τ grows, B's components enter from the start of the sentence and A's leave in the same
+order, so the decoded text changes a few words at a time. (The paper's uniform mixing,
+F_τ = (1 − τ)·F_A + τ·F_B, scales every weight at once; the shipped model's text then jumps from
+A to B in one step: `nvae interpolate --mixing uniform` decodes it.) Move τ to decode one mixture; the strip
+decodes every step at once and marks what changes from step to step, beside a baseline's
+position-by-position interpolation when a baseline checkpoint exists. Add sentences C, D, E for a
+path A → B → C …, press ▶ Play to step through it, or study a whole file of pairs.
 """
 INTRO_BASELINE = """
 This checkpoint is a **{kind} baseline**: its latent is {latent}, so two sentences blend **position by
-position**: the vector at each position is (1 − τ)·(A's vector) + τ·(B's vector). Move τ to decode one
-blend; the strip decodes every step at once and marks what changes from step to step. Add sentences
-C, D, E for a path A → B → C …, press ▶ Play to step through it, or study a whole file of pairs.
+position**, first position first: the vector at a position is (1 − s)·(A's vector) + s·(B's vector),
+where s goes from 0 to 1 as τ passes that position (sweep mixing; `nvae interpolate --mixing uniform`
+uses s = τ everywhere). Move τ to decode one blend; the strip decodes every step at once and marks
+what changes from step to step. Add sentences C, D, E for a path A → B → C …, press ▶ Play to step
+through it, or study a whole file of pairs.
 """
 
 messages.header("Interpolate between sentences")

@@ -180,7 +180,10 @@ def interpolate_view() -> None:
         messages.token_messages(info, model, f"Sentence {name}")
     strips = {name: cache.interpolation_strip(m, k, text_a, text_b) for name, m, k in sides}
     ends = {name: cache.inspect_sentences(m, k, (text_a, text_b), None) for name, m, k in sides}
-    st.caption("An NVAE mixes the two sets of components; a baseline mixes its vectors position by position.")
+    st.caption(
+        "Sweep mixing: an NVAE hands its components over from A to B first token first; a baseline blends "
+        "its vectors position by position in the same order."
+    )
 
     @st.fragment
     def at_tau() -> None:
