@@ -191,7 +191,18 @@ def test_study_gives_the_numbers_of_interpolation_paths(models):
         assert m["endpoints_exact"] == t["endpoints_exact"]
     for k in ("median_distinct", "median_largest_step", "endpoints_exact"):
         assert mine[k] == pytest.approx(theirs[k])
-    assert mine["settings"] == {"steps": 7, "grid": "linear", "alpha_delta": 0.3, "model_type": "nvae"}
+    assert mine["settings"] == {
+        "steps": 7,
+        "grid": "linear",
+        "mixing": "sweep",
+        "alpha_delta": 0.3,
+        "model_type": "nvae",
+    }
+    # the paper's uniform mixing, measured the same way by both
+    theirs = experiments.interpolation_paths(model, ids, pairs=3, steps=7, seed=1, mixing="uniform")
+    mine = paths_study.study(model, pairs, steps=7, mixing="uniform")
+    assert [[s["text"] for s in m["strip"]] for m in mine["records"]] == [t["strip"] for t in theirs["records"]]
+    assert mine["settings"]["mixing"] == theirs["mixing"] == "uniform"
 
 
 def test_study_curves_and_exports(models):

@@ -103,7 +103,7 @@ def test_interpolation(models, kind):
     assert rows[0]["text"] == ends[0] and rows[-1]["text"] == ends[1]  # tau 0 and 1 decode like the ends
     for prev, row in zip(rows, rows[1:]):
         assert row["changed"] == (row["text"] != prev["text"])
-    mixed = readout.mix_at(model, pair, 0.3)
+    mixed = readout.mix_at(model, pair, 0.3, "uniform")  # the paper's shares: B holds 0.3
     total = sum(c["weight"] for c in mixed["components"])
     assert total == pytest.approx(1.0, abs=1e-4)
     if kind == "nvae":

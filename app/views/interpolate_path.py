@@ -113,7 +113,9 @@ def baseline_result(
 def mixing(page: InterpolatePage) -> str:
     """The caption over the model's strip: how its latents blend."""
     kind = page.model.cfg.model_type.upper()
-    return f"{kind}: position-wise interpolation" if page.is_baseline else f"{kind}: mixture of the two sets"
+    if page.is_baseline:
+        return f"{kind}: position-wise interpolation, swept from the first position"
+    return f"{kind}: mixture of the two sets, swept from the first token"
 
 
 def path_view(page: InterpolatePage) -> DecodedPath:
@@ -186,7 +188,7 @@ def two_sentences(page: InterpolatePage, texts, infos, strip_taus, choice: str |
         )
     if baseline_strip:
         with cols[1]:
-            st.caption(f"{output.md_escape(baseline_name)}: position-wise interpolation")
+            st.caption(f"{output.md_escape(baseline_name)}: position-wise interpolation, swept from the first position")
             strip_table(baseline_strip)
             output.download_table(
                 [{**page.meta(), "checkpoint": baseline_name, "a": text_a, "b": text_b, **r} for r in baseline_strip],
@@ -266,7 +268,9 @@ def through_sentences(
                 strip_table(path["segments"][i], (labels[i], labels[i + 1]))
             if baseline_path:
                 with cols[1]:
-                    st.caption(f"{output.md_escape(baseline_name)}: position-wise interpolation")
+                    st.caption(
+                        f"{output.md_escape(baseline_name)}: position-wise interpolation, swept from the first position"
+                    )
                     strip_table(baseline_path["segments"][i], (labels[i], labels[i + 1]))
     export = [
         {
