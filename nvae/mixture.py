@@ -164,12 +164,13 @@ class LatentMixture:
             raise ValueError("tau must lie in [0, 1]")
         T = tau.shape[0]
         if self.has_prior:
-            wa = 1 - _share_of_b(self.relative_position(), self.source, tau, mixing)  # [T, Na]
-            wb = _share_of_b(other.relative_position(), other.source, tau, mixing)  # [T, Nb]
+            # the prior component (no source token) follows tau in both mixings
+            wa = 1 - _share_of_b(self.relative_position(), tau, mixing, self.source < 0)  # [T, Na]
+            wb = _share_of_b(other.relative_position(), tau, mixing, other.source < 0)  # [T, Nb]
             return _mix_sets(self, other, wa, wb, T)
         n = max(self.n_components, other.n_components)
         where = torch.arange(n, device=self.device, dtype=torch.float32)[None] / max(n - 1, 1)
-        share = _share_of_b(where, torch.zeros(1, n, dtype=torch.long, device=self.device), tau, mixing)
+        share = _share_of_b(where, tau, mixing)
         return _mix_positions(self, other, 1 - share, share, T)
 
     def relative_position(self) -> Tensor:
@@ -184,16 +185,16 @@ def check_mixing(mixing: str) -> None:
         raise ValueError(f"unknown mixing {mixing!r}: use one of {MIXINGS}")
 
 
-def _share_of_b(position: Tensor, source: Tensor, tau: Tensor, mixing: str) -> Tensor:
-    """[T, N] the share of sentence B at each component for each tau: tau everywhere ("uniform"),
-    or a front at tau (1 + w) that has passed position p by (tau (1 + w) - p) / w ("sweep");
-    components without a source token (the prior) follow tau in both."""
+def _share_of_b(position: Tensor, tau: Tensor, mixing: str, follows_tau: Tensor | None = None) -> Tensor:
+    """[T, N] the share of sentence B at each component (relative `position` [1, N]) for each tau:
+    tau everywhere ("uniform"), or a front at tau (1 + w) that has passed position p by
+    (tau (1 + w) - p) / w ("sweep"); where `follows_tau` is True, tau in both."""
     t = tau[:, None]
     flat = t.expand(-1, position.shape[1])
     if mixing == "uniform":
         return flat
     front = ((t * (1 + SWEEP_WIDTH) - position) / SWEEP_WIDTH).clamp(0, 1)
-    return torch.where(source < 0, flat, front)
+    return front if follows_tau is None else torch.where(follows_tau, flat, front)
 
 
 def normalise_weights(weights: Tensor, mask: Tensor) -> Tensor:

@@ -98,7 +98,10 @@ def measure_targets(
 
     # target 4 on the default mixing (the app's and the CLI's), with the paper's uniform mixing
     # beside it; T and VT (position-wise) on both
-    for key, mixing in (("interpolation", DEFAULT_MIXING), ("interpolation_uniform", "uniform")):
+    mixings = {"interpolation": DEFAULT_MIXING}
+    if DEFAULT_MIXING != "uniform":
+        mixings["interpolation_uniform"] = "uniform"
+    for key, mixing in mixings.items():
         log(f"targets: interpolation ({mixing} mixing)")
         res[key] = {}
         for name, m in (("NVAE", model), ("T", t_model), ("VT", vt_model)):

@@ -18,6 +18,7 @@ from nvae import sentence_paths
 from nvae.checkpoint_format import CheckpointError
 
 CHANGES = "Highlighted rows differ from the step before; the `change` column lists the words removed (-) and added (+)."
+SWEPT_POSITIONS = "position-wise interpolation, swept from the first position"  # a baseline's strip
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def mixing(page: InterpolatePage) -> str:
     """The caption over the model's strip: how its latents blend."""
     kind = page.model.cfg.model_type.upper()
     if page.is_baseline:
-        return f"{kind}: position-wise interpolation, swept from the first position"
+        return f"{kind}: {SWEPT_POSITIONS}"
     return f"{kind}: mixture of the two sets, swept from the first token"
 
 
@@ -188,7 +189,7 @@ def two_sentences(page: InterpolatePage, texts, infos, strip_taus, choice: str |
         )
     if baseline_strip:
         with cols[1]:
-            st.caption(f"{output.md_escape(baseline_name)}: position-wise interpolation, swept from the first position")
+            st.caption(f"{output.md_escape(baseline_name)}: {SWEPT_POSITIONS}")
             strip_table(baseline_strip)
             output.download_table(
                 [{**page.meta(), "checkpoint": baseline_name, "a": text_a, "b": text_b, **r} for r in baseline_strip],
@@ -268,9 +269,7 @@ def through_sentences(
                 strip_table(path["segments"][i], (labels[i], labels[i + 1]))
             if baseline_path:
                 with cols[1]:
-                    st.caption(
-                        f"{output.md_escape(baseline_name)}: position-wise interpolation, swept from the first position"
-                    )
+                    st.caption(f"{output.md_escape(baseline_name)}: {SWEPT_POSITIONS}")
                     strip_table(baseline_path["segments"][i], (labels[i], labels[i + 1]))
     export = [
         {
