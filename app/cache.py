@@ -36,6 +36,7 @@ from nvae.checkpoint import fingerprint, load_checkpoint
 from nvae.checkpoint_format import CheckpointError
 from nvae.examples import pairs, sentences
 from nvae.latent_map import LatentMap, compute_map, load_map, map_file, save_map
+from nvae.mixture import DEFAULT_MIXING
 
 MAP_CACHE_VERSION = 2  # 2: nvae.latent_map's file format
 SEED_MAX = 2**31 - 1  # the Samples page's largest seed
@@ -121,15 +122,19 @@ def encode_pair(_model, key: str, text_a: str, text_b: str):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def interpolation_strip(_model, key: str, text_a: str, text_b: str, taus: tuple[float, ...] | None = None):
+def interpolation_strip(
+    _model, key: str, text_a: str, text_b: str, taus: tuple[float, ...] | None = None, mixing: str = DEFAULT_MIXING
+):
     """The strip at `taus` (default: readout.STRIP_TAUS, the 11 steps 0, 0.1, ..., 1)."""
     pair = encode_pair(_model, key, text_a, text_b)
-    return readout.interpolation_strip(_model, pair, list(taus) if taus else readout.STRIP_TAUS)
+    return readout.interpolation_strip(_model, pair, list(taus) if taus else readout.STRIP_TAUS, mixing)
 
 
-def interpolation_strip_of(path: Path, text_a: str, text_b: str, taus: tuple[float, ...] | None = None):
+def interpolation_strip_of(
+    path: Path, text_a: str, text_b: str, taus: tuple[float, ...] | None = None, mixing: str = DEFAULT_MIXING
+):
     """The strip decoded by the checkpoint at `path` (e.g. a baseline). Raises CheckpointError."""
-    return interpolation_strip(load_model(path), checkpoint_key(path), text_a, text_b, taus)
+    return interpolation_strip(load_model(path), checkpoint_key(path), text_a, text_b, taus, mixing)
 
 
 # -- paths through several sentences (nvae.sentence_paths), the study of many pairs (nvae.paths_study) --
@@ -142,22 +147,26 @@ def waypoints(_model, key: str, texts: tuple[str, ...]):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def path_strip(_model, key: str, texts: tuple[str, ...], steps: int, grid: str):
-    return sentence_paths.path_strip(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
+def path_strip(_model, key: str, texts: tuple[str, ...], steps: int, grid: str, mixing: str = DEFAULT_MIXING):
+    return sentence_paths.path_strip(
+        _model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts), mixing=mixing
+    )
 
 
-def path_strip_of(path: Path, texts: tuple[str, ...], steps: int, grid: str):
+def path_strip_of(path: Path, texts: tuple[str, ...], steps: int, grid: str, mixing: str = DEFAULT_MIXING):
     """The path decoded by the checkpoint at `path`. Raises CheckpointError."""
-    return path_strip(load_model(path), checkpoint_key(path), texts, steps, grid)
+    return path_strip(load_model(path), checkpoint_key(path), texts, steps, grid, mixing)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def study_pair(_model, key: str, text_a: str, text_b: str, steps: int, grid: str):
-    return paths_study.study_pair(_model, text_a, text_b, steps, grid)
+def study_pair(_model, key: str, text_a: str, text_b: str, steps: int, grid: str, mixing: str = DEFAULT_MIXING):
+    return paths_study.study_pair(_model, text_a, text_b, steps, grid, mixing=mixing)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def path_player(key: str, texts: tuple[str, ...], steps: int, grid: str, _rows: list[dict], labels: tuple[str, ...]):
+def path_player(
+    key: str, texts: tuple[str, ...], steps: int, grid: str, mixing: str, _rows: list[dict], labels: tuple[str, ...]
+):
     """The path player's figure (a plotly animation: building it costs more than a slider move may),
     named by the model's key and the path's settings (`_rows`, the path they give, is not hashed).
     Shared and read-only."""
@@ -165,33 +174,46 @@ def path_player(key: str, texts: tuple[str, ...], steps: int, grid: str, _rows: 
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def study_animation(key: str, pairs: tuple, steps: int, grid: str, caption: str, _result: dict):
+def study_animation(key: str, pairs: tuple, steps: int, grid: str, mixing: str, caption: str, _result: dict):
     """The study's strips as an animation, named by the model's key, the pairs and the settings."""
     return player_figures.study_animation(_result, caption)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def path_map_figure(
-    _model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str, _rows, labels
+    _model,
+    key: str,
+    n_sentences: int,
+    projection: str,
+    texts: tuple[str, ...],
+    steps: int,
+    grid: str,
+    mixing: str,
+    _rows,
+    labels,
 ):
     """The path drawn on the latent map of `projection` (`player_figures.path_map`)."""
-    comps, xy = path_on_map(_model, key, n_sentences, projection, texts, steps, grid)
+    comps, xy = path_on_map(_model, key, n_sentences, projection, texts, steps, grid, mixing)
     layout = latent_map(_model, key, n_sentences).layouts[projection]
     return player_figures.path_map(layout, comps, xy, _rows, list(labels))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def path_on_map(_model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str):
+def path_on_map(
+    _model, key: str, n_sentences: int, projection: str, texts: tuple[str, ...], steps: int, grid: str, mixing: str
+):
     """The path's components (`sentence_paths.path_components`) and their places on the map of
     `projection` ("means" or "residual"), by their nearest corpus means (`LatentMap.place`)."""
-    comps = sentence_paths.path_components(_model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts))
+    comps = sentence_paths.path_components(
+        _model, list(texts), steps, grid, waypoints=waypoints(_model, key, texts), mixing=mixing
+    )
     xy = latent_map(_model, key, n_sentences).place(comps["means"], comps["position"], projection)
     return comps, xy
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def mix_at(_model, key: str, text_a: str, text_b: str, tau: float):
-    return readout.mix_at(_model, encode_pair(_model, key, text_a, text_b), tau)
+def mix_at(_model, key: str, text_a: str, text_b: str, tau: float, mixing: str = DEFAULT_MIXING):
+    return readout.mix_at(_model, encode_pair(_model, key, text_a, text_b), tau, mixing)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

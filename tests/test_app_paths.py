@@ -13,7 +13,10 @@ import pytest
 from helpers import captions, no_exception
 from streamlit.testing.v1 import AppTest
 
-from nvae import examples
+from app.views.interpolate_settings import MIXING_NAMES
+from nvae import examples, paths_study, readout
+from nvae.checkpoint import load_checkpoint
+from nvae.mixture import DEFAULT_MIXING, MIXINGS
 
 C, D = "The cat sat on the mat.", "He was born in London."
 pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
@@ -68,6 +71,40 @@ def test_steps_and_grid_change_the_strip_and_are_in_the_url():
     at = open_page("interpolate", {"steps": "7", "grid": "logodds"})
     no_exception(at)
     assert at.number_input(key="interpolate.steps").value == 7 and at.radio(key="interpolate.grid").value == "logodds"
+
+
+def test_mixing_is_a_control_in_the_url_and_decodes_what_the_library_decodes(app_env):
+    a, b = "Alpha sentence here.", "Beta sentence there."
+    at = open_page("interpolate", {"a": a, "b": b})
+    no_exception(at)
+    assert at.radio(key="interpolate.mixing").value == DEFAULT_MIXING == "sweep"
+    assert at.query_params["mixing"] == "sweep" and any("swept from the first token" in c for c in captions(at))
+    model = load_checkpoint(app_env["nvae"])
+    shown = {}
+    for mixing in ("uniform", "sweep"):
+        at.radio(key="interpolate.mixing").set_value(mixing).run()
+        no_exception(at)
+        assert at.query_params["mixing"] == mixing
+        expected = readout.interpolation_strip(model, readout.encode_pair(model, a, b), readout.STRIP_TAUS, mixing)
+        shown[mixing] = list(at.table[0].value["text"])
+        assert shown[mixing] == [r["text"] for r in expected]
+    assert shown["uniform"] != shown["sweep"]  # the two mixings give different strips on this pair
+    at.radio(key="interpolate.mixing").set_value("uniform").run()
+    assert any("(1 − τ)·F_A + τ·F_B" in c for c in captions(at))
+    at = open_page("interpolate", {"a": a, "b": b, "mixing": "uniform"})
+    no_exception(at)
+    assert at.radio(key="interpolate.mixing").value == "uniform"
+
+
+def test_a_bad_mixing_in_a_link_falls_back_with_a_notice_naming_it():
+    at = open_page("interpolate", {"mixing": "<i>cubic</i>"})
+    no_exception(at)
+    assert at.radio(key="interpolate.mixing").value == DEFAULT_MIXING
+    assert any("mixing" in w.value for w in at.warning)
+
+
+def test_mixing_names_cover_the_library_s_mixings():
+    assert tuple(MIXING_NAMES) == MIXINGS
 
 
 @pytest.mark.parametrize("query", [{"steps": "999"}, {"steps": "x"}, {"grid": "<b>cubic</b>"}, {"mode": "nope"}])
@@ -181,6 +218,17 @@ def test_batch_study_of_the_shipped_examples():
     at.selectbox(key="interpolate.pair").set_value(n - 1).run()
     no_exception(at)
     assert at.table[0].value["text"].iloc[0]
+
+
+def test_batch_study_takes_the_mixing_from_the_link(app_env):
+    at = open_page("interpolate", {"mode": "batch", "steps": "3", "mixing": "uniform"})
+    no_exception(at)
+    assert at.query_params["mixing"] == "uniform"
+    assert any("uniform (the paper's) mixing" in c for c in captions(at))
+    model = load_checkpoint(app_env["nvae"])
+    a, b = examples.pairs()[0]
+    expected = paths_study.study_pair(model, a, b, 3, "linear", mixing="uniform")["strip"]
+    assert list(at.table[0].value["text"]) == [r["text"] for r in expected]
 
 
 def test_batch_study_of_an_uploaded_file_and_its_exports():

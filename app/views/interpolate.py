@@ -14,9 +14,9 @@ INTRO_NVAE = """
 An NVAE latent is a *set* of weighted components, one per kept token, so two sentences blend by
 **mixing their sets**. Here τ hands the components over from A to B **first token first** (sweep
 mixing): as τ grows, B's components enter from the start of the sentence and A's leave in the same
-order, so the decoded text changes a few words at a time. (The paper's uniform mixing,
-F_τ = (1 − τ)·F_A + τ·F_B, scales every weight at once; the shipped model's text then jumps from
-A to B in one step: `nvae interpolate --mixing uniform` decodes it.) Move τ to decode one mixture; the strip
+order, so the decoded text changes a few words at a time. The paper's **uniform** mixing,
+F_τ = (1 − τ)·F_A + τ·F_B, scales every weight at once, and the shipped model's text then jumps from
+A to B in one or two large steps: choose it under *Mixing* to compare. Move τ to decode one mixture; the strip
 decodes every step at once and marks what changes from step to step, beside a baseline's
 position-by-position interpolation when a baseline checkpoint exists. Add sentences C, D, E for a
 path A → B → C …, press ▶ Play to step through it, or study a whole file of pairs.
@@ -24,8 +24,8 @@ path A → B → C …, press ▶ Play to step through it, or study a whole file
 INTRO_BASELINE = """
 This checkpoint is a **{kind} baseline**: its latent is {latent}, so two sentences blend **position by
 position**, first position first: the vector at a position is (1 − s)·(A's vector) + s·(B's vector),
-where s goes from 0 to 1 as τ passes that position (sweep mixing; `nvae interpolate --mixing uniform`
-uses s = τ everywhere). Move τ to decode one blend; the strip decodes every step at once and marks
+where s goes from 0 to 1 as τ passes that position (sweep mixing; *uniform* under *Mixing* uses
+s = τ everywhere). Move τ to decode one blend; the strip decodes every step at once and marks
 what changes from step to step. Add sentences C, D, E for a path A → B → C …, press ▶ Play to step
 through it, or study a whole file of pairs.
 """

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import cache, figure_style, interpolation_figures, output, state
-from app.views.interpolate_settings import EXAMPLES_FILE, GRIDS, PAGE, InterpolatePage, steps_and_grid
+from app.views.interpolate_settings import EXAMPLES_FILE, GRIDS, MIXING_NAMES, PAGE, InterpolatePage, strip_settings
 from app.views.strip_table import strip_table
 from nvae import paths_study
 from nvae.paths import examples_dir
@@ -47,7 +47,8 @@ def batch_study(page: InterpolatePage) -> None:
         "is decoded along τ; you get each strip and its summary, the curves over all pairs, and downloads. "
         f"Without a file the study runs on `{EXAMPLES_FILE}`."
     )
-    steps, grid, taus = steps_and_grid()
+    settings = strip_settings()
+    steps, grid, taus, mixing = settings.steps, settings.grid, settings.taus, settings.mixing
     page.publish()
     uploaded = st.file_uploader("Pairs (TSV)", type=["tsv", "txt"], key=state.wkey(PAGE, "upload"))
     if uploaded is None:
@@ -69,10 +70,10 @@ def batch_study(page: InterpolatePage) -> None:
     records = []
     bar = st.progress(0.0, text=f"Interpolating {len(parsed.pairs)} pairs…")
     for k, (a, b) in enumerate(parsed.pairs):
-        records.append(cache.study_pair(model, key, a, b, steps, grid))
+        records.append(cache.study_pair(model, key, a, b, steps, grid, mixing))
         bar.progress((k + 1) / len(parsed.pairs), text=f"Interpolating pair {k + 1} of {len(parsed.pairs)}…")
     bar.empty()
-    result = paths_study.finish(records, model.cfg, steps, grid)
+    result = paths_study.finish(records, model.cfg, steps, grid, mixing=mixing)
     info = {**page.meta(), "input": source}
     inputs = [{"line": n, "a": a, "b": b} for n, (a, b) in zip(parsed.lines, parsed.pairs)]
 
@@ -89,7 +90,8 @@ def batch_study(page: InterpolatePage) -> None:
     st.caption(
         f"Checkpoint **{output.md_escape(info['checkpoint'])}**"
         + (f", α^Δ = {ad:g}" if ad is not None else "")
-        + f"; {steps} steps on a {GRIDS[grid]} τ grid; input **{output.md_escape(source)}**. "
+        + f"; {steps} steps on a {GRIDS[grid]} τ grid, {MIXING_NAMES[mixing]} mixing; "
+        f"input **{output.md_escape(source)}**. "
         "The link reopens this view on the examples; an uploaded file is not part of it."
     )
     output.plot(interpolation_figures.study_curves(result), "interpolation-study-curves", key="study_curves")
@@ -131,8 +133,8 @@ def batch_study(page: InterpolatePage) -> None:
 
     one_pair()
     st.subheader("The strips as an animation")
-    caption = f"{info['checkpoint']}, {steps} steps, {GRIDS[grid]} grid, {source}"
-    fig = cache.study_animation(key, tuple(parsed.pairs), steps, grid, caption, result)
+    caption = f"{info['checkpoint']}, {steps} steps, {GRIDS[grid]} grid, {MIXING_NAMES[mixing]} mixing, {source}"
+    fig = cache.study_animation(key, tuple(parsed.pairs), steps, grid, mixing, caption, result)
     st.plotly_chart(fig, key="study_animation")
     st.download_button(
         "Strips as an HTML animation (for slides)",

@@ -12,13 +12,31 @@ from typing import Any
 import streamlit as st
 
 from app import analysis, cache, interpolation_figures, messages, output, state
-from app.views.interpolate_settings import EXAMPLES_FILE, EXTRA, NONE, PAGE, InterpolatePage, steps_and_grid, value
+from app.views.interpolate_settings import (
+    EXAMPLES_FILE,
+    EXTRA,
+    NONE,
+    PAGE,
+    InterpolatePage,
+    StripSettings,
+    strip_settings,
+    value,
+)
 from app.views.strip_table import strip_table
 from nvae import sentence_paths
 from nvae.checkpoint_format import CheckpointError
 
 CHANGES = "Highlighted rows differ from the step before; the `change` column lists the words removed (-) and added (+)."
-SWEPT_POSITIONS = "position-wise interpolation, swept from the first position"  # a baseline's strip
+# a baseline's strip, by mixing
+POSITION_WISE = {
+    "sweep": "position-wise interpolation, swept from the first position",
+    "uniform": "position-wise interpolation, every position blended by τ",
+}
+# the NVAE's strip, by mixing
+SET_MIXING = {
+    "sweep": "mixture of the two sets, swept from the first token",
+    "uniform": "mixture of the two sets, (1 − τ)·F_A + τ·F_B",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,7 @@ class DecodedPath:
     rows: list[dict]
     steps: int
     grid: str
+    mixing: str
 
 
 def use_example() -> None:
@@ -111,40 +130,38 @@ def baseline_result(
         return None, None
 
 
-def mixing(page: InterpolatePage) -> str:
+def mixing_caption(page: InterpolatePage, mixing: str) -> str:
     """The caption over the model's strip: how its latents blend."""
     kind = page.model.cfg.model_type.upper()
-    if page.is_baseline:
-        return f"{kind}: {SWEPT_POSITIONS}"
-    return f"{kind}: mixture of the two sets, swept from the first token"
+    return f"{kind}: {(POSITION_WISE if page.is_baseline else SET_MIXING)[mixing]}"
 
 
 def path_view(page: InterpolatePage) -> DecodedPath:
     """The sentences, then two sentences' strip or a path through three to five; the path decoded."""
     sentence_inputs()
-    steps, grid, taus = steps_and_grid()
+    settings = strip_settings()
     texts = checked_texts(page)
     labels = sentence_paths.path_labels(len(texts))
     infos = cache.token_info(page.model, page.key, texts)
     for name, info in zip(labels, infos):
         messages.token_messages(info, page.model, f"Sentence {name}")
-    default_grid = steps == sentence_paths.DEFAULT_STEPS and grid == "linear"
-    strip_taus = None if default_grid else tuple(taus)
     choice = chosen_baseline(page)
     if len(texts) == 2:
-        rows = two_sentences(page, texts, infos, strip_taus, choice)
+        rows = two_sentences(page, texts, infos, settings, choice)
     else:
-        rows = through_sentences(page, texts, labels, infos, steps, grid, len(taus), choice)
-    return DecodedPath(texts, labels, rows, steps, grid)
+        rows = through_sentences(page, texts, labels, infos, settings, choice)
+    return DecodedPath(texts, labels, rows, settings.steps, settings.grid, settings.mixing)
 
 
-def two_sentences(page: InterpolatePage, texts, infos, strip_taus, choice: str | None) -> list[dict]:
+def two_sentences(page: InterpolatePage, texts, infos, settings: StripSettings, choice: str | None) -> list[dict]:
     """The tau slider and the mixture there, then the strip (a baseline's beside it); its rows as a path."""
-    model, key = page.model, page.key
+    model, key, mixing = page.model, page.key, settings.mixing
     text_a, text_b = texts
-    strip = cache.interpolation_strip(model, key, text_a, text_b, strip_taus)
+    default_grid = settings.steps == sentence_paths.DEFAULT_STEPS and settings.grid == "linear"
+    strip_taus = None if default_grid else tuple(settings.taus)
+    strip = cache.interpolation_strip(model, key, text_a, text_b, strip_taus, mixing)
     baseline_strip, baseline_name = baseline_result(
-        page, choice, lambda p: cache.interpolation_strip_of(p, text_a, text_b, strip_taus)
+        page, choice, lambda p: cache.interpolation_strip_of(p, text_a, text_b, strip_taus, mixing)
     )
 
     @st.fragment
@@ -159,7 +176,7 @@ def two_sentences(page: InterpolatePage, texts, infos, strip_taus, choice: str |
             persist_state="session",
         )
         page.publish(tau=tau)
-        mixed = cache.mix_at(model, key, text_a, text_b, tau)
+        mixed = cache.mix_at(model, key, text_a, text_b, tau, mixing)
         left, right = st.columns([2, 3])
         with left:
             output.show_text(f"Decoded at τ = {tau:.2f}", mixed["text"])
@@ -182,14 +199,14 @@ def two_sentences(page: InterpolatePage, texts, infos, strip_taus, choice: str |
     st.caption(CHANGES)
     cols = st.columns(2) if baseline_strip else [st.container()]
     with cols[0]:
-        st.caption(mixing(page))
+        st.caption(mixing_caption(page, mixing))
         strip_table(strip)
         output.download_table(
             [{**page.meta(), "a": text_a, "b": text_b, **r} for r in strip], "interpolation-strip", key="strip"
         )
     if baseline_strip:
         with cols[1]:
-            st.caption(f"{output.md_escape(baseline_name)}: {SWEPT_POSITIONS}")
+            st.caption(f"{output.md_escape(baseline_name)}: {POSITION_WISE[mixing]}")
             strip_table(baseline_strip)
             output.download_table(
                 [{**page.meta(), "checkpoint": baseline_name, "a": text_a, "b": text_b, **r} for r in baseline_strip],
@@ -200,13 +217,16 @@ def two_sentences(page: InterpolatePage, texts, infos, strip_taus, choice: str |
 
 
 def through_sentences(
-    page: InterpolatePage, texts, labels, infos, steps: int, grid: str, n_taus: int, choice: str | None
+    page: InterpolatePage, texts, labels, infos, settings: StripSettings, choice: str | None
 ) -> list[dict]:
     """The position slider and the mixture there, then the strip of every segment (a baseline's
     beside each); the path's rows."""
     model, key = page.model, page.key
-    path = cache.path_strip(model, key, texts, steps, grid)
-    baseline_path, baseline_name = baseline_result(page, choice, lambda p: cache.path_strip_of(p, texts, steps, grid))
+    steps, grid, mixing = settings.steps, settings.grid, settings.mixing
+    path = cache.path_strip(model, key, texts, steps, grid, mixing)
+    baseline_path, baseline_name = baseline_result(
+        page, choice, lambda p: cache.path_strip_of(p, texts, steps, grid, mixing)
+    )
     path_rows = path["path"]
     n = len(texts)
     messages.show_notices([state.clamp_number(state.wkey(PAGE, "t"), 0.0, float(n - 1), 0.5)])
@@ -224,7 +244,7 @@ def through_sentences(
         )
         page.publish(t=t)
         segment, tau = sentence_paths.segment_at(t, n)
-        mixed = cache.mix_at(model, key, texts[segment], texts[segment + 1], tau)
+        mixed = cache.mix_at(model, key, texts[segment], texts[segment + 1], tau, mixing)
         bleus = sentence_paths.bleu_against(mixed["text"], path["waypoints"])
         output.show_text(f"Decoded at {t:.2f}: {labels[segment]} → {labels[segment + 1]}, τ = {tau:.2f}", mixed["text"])
         ms = st.columns(max(n, 4))
@@ -258,18 +278,18 @@ def through_sentences(
 
     at_position()
 
-    st.subheader(f"The strips: {n - 1} segments, {n_taus} steps each")
+    st.subheader(f"The strips: {n - 1} segments, {len(settings.taus)} steps each")
     st.caption(CHANGES)
     tabs = st.tabs([f"{labels[i]} → {labels[i + 1]}" for i in range(n - 1)])
     for i, tab in enumerate(tabs):
         with tab:
             cols = st.columns(2) if baseline_path else [st.container()]
             with cols[0]:
-                st.caption(mixing(page))
+                st.caption(mixing_caption(page, mixing))
                 strip_table(path["segments"][i], (labels[i], labels[i + 1]))
             if baseline_path:
                 with cols[1]:
-                    st.caption(f"{output.md_escape(baseline_name)}: {SWEPT_POSITIONS}")
+                    st.caption(f"{output.md_escape(baseline_name)}: {POSITION_WISE[mixing]}")
                     strip_table(baseline_path["segments"][i], (labels[i], labels[i + 1]))
     export = [
         {

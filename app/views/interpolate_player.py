@@ -18,7 +18,7 @@ def play_path(page: InterpolatePage, path: DecodedPath) -> None:
         "▶ Play steps τ through the whole path in your browser (no rerun); the slider under the figure picks a step. "
         "The decoded sentence turns red where it changed from the step before. *Figure as HTML* saves it for slides."
     )
-    fig = cache.path_player(page.key, path.texts, path.steps, path.grid, path.rows, tuple(path.labels))
+    fig = cache.path_player(page.key, path.texts, path.steps, path.grid, path.mixing, path.rows, tuple(path.labels))
     output.plot(fig, "interpolation-player", key="player")
 
 
@@ -41,7 +41,7 @@ def on_the_map(page: InterpolatePage, path: DecodedPath) -> None:
         measures = cache.map_measures(model, key, n_map)
         projection = measures["default"]
         fig = cache.path_map_figure(
-            model, key, n_map, projection, path.texts, path.steps, path.grid, path.rows, tuple(path.labels)
+            model, key, n_map, projection, path.texts, path.steps, path.grid, path.mixing, path.rows, tuple(path.labels)
         )
     layout = measures["layouts"][projection]
     r2 = map_stats.show_r2

@@ -11,6 +11,7 @@ import streamlit as st
 from app import analysis, chooser, messages, state
 from nvae import sentence_paths
 from nvae.experiments import tau_grid
+from nvae.mixture import DEFAULT_MIXING, MIXINGS
 from nvae.model import NVAE
 
 PAGE = "interpolate"
@@ -18,6 +19,7 @@ DEFAULT_A = "The film received positive reviews from critics."
 DEFAULT_B = "He was born in a small village in the north of England."
 EXTRA = ("c", "d", "e")  # the optional waypoints after B
 GRIDS = {"linear": "linear", "logodds": "log-odds"}
+MIXING_NAMES = {"sweep": "sweep", "uniform": "uniform (the paper's)"}
 MODES = {"path": "A path through sentences", "batch": "A batch of pairs (TSV file)"}
 EXAMPLES_FILE = "examples/pairs.tsv"
 NONE = "(none)"  # the select box's "no baseline"; `baseline=none` in the link
@@ -41,6 +43,7 @@ def link_params(baselines: dict[str, Path]) -> list[state.Param]:
         ),
         state.Param("steps", "int", sentence_paths.DEFAULT_STEPS, lo=LO, hi=HI, label="steps per segment"),
         state.Param("grid", "choice", "linear", choices=tuple(GRIDS), label="τ grid"),
+        state.Param("mixing", "choice", DEFAULT_MIXING, choices=MIXINGS, label="mixing"),
         state.Param("mode", "choice", "path", choices=tuple(MODES), label="what to interpolate"),
         state.Param("map", "bool", False, label="path on the latent map"),
         *(
@@ -80,7 +83,7 @@ class InterpolatePage:
     def settings(self, **now) -> dict:
         """The page's view as the link holds it (`now`: the values of controls drawn later)."""
         mode = value("mode")
-        values = {"mode": mode, "steps": int(value("steps")), "grid": value("grid")}
+        values = {"mode": mode, "steps": int(value("steps")), "grid": value("grid"), "mixing": value("mixing")}
         if mode == "path":
             values.update({"a": value("a"), "b": value("b")})
             for x in EXTRA:
@@ -100,19 +103,31 @@ class InterpolatePage:
         state.publish(self.params, self.settings(**now), chooser.checkpoint_extra())
 
     def meta(self) -> dict:
-        """What every export records: the checkpoint, its alpha^Delta and the tau grid."""
+        """What every export records: the checkpoint, its alpha^Delta, the tau grid and the mixing."""
         return {
             "checkpoint": chooser.active_checkpoint().name,
             "model_type": self.model.cfg.model_type,
             "alpha_delta": sentence_paths.effective_alpha_delta(self.model.cfg),
             "steps": int(value("steps")),
             "grid": value("grid"),
+            "mixing": value("mixing"),
         }
 
 
-def steps_and_grid() -> tuple[int, str, list[float]]:
-    """The strip's settings: steps per segment and the tau grid (both in the link)."""
-    c1, c2, _ = st.columns([1, 2, 2])
+@dataclass(frozen=True)
+class StripSettings:
+    """The strip's settings, all in the link: steps per segment, the tau grid and its values, and
+    how the two latents are mixed (`nvae.mixture.MIXINGS`)."""
+
+    steps: int
+    grid: str
+    taus: list[float]
+    mixing: str
+
+
+def strip_settings() -> StripSettings:
+    """The controls of the strip's settings: steps per segment, the tau grid and the mixing."""
+    c1, c2, c3 = st.columns([1, 2, 2])
     steps = c1.number_input(
         "Steps per segment", LO, HI, step=1, key=state.wkey(PAGE, "steps"), persist_state="session",
         help="How many values of τ each segment is decoded at, both ends included.",
@@ -123,4 +138,11 @@ def steps_and_grid() -> tuple[int, str, list[float]]:
         help="linear: τ evenly spaced. log-odds: evenly spaced in log(τ / (1 − τ)), so more steps lie near "
         "τ = 0 and τ = 1, where the decoded text changes most.",
     )  # fmt: skip
-    return int(steps), grid, tau_grid(int(steps), grid)
+    mixing = c3.radio(
+        "Mixing", list(MIXING_NAMES), key=state.wkey(PAGE, "mixing"), horizontal=True,
+        format_func=MIXING_NAMES.get, persist_state="session",
+        help="sweep: τ hands the components (a baseline's positions) over from A to B first token first, so "
+        "the text changes a few words at a time. uniform: every weight is scaled at once, "
+        "(1 − τ)·F_A + τ·F_B, as in the paper (a baseline: every position blended by τ).",
+    )  # fmt: skip
+    return StripSettings(int(steps), grid, tau_grid(int(steps), grid), mixing)
