@@ -21,7 +21,7 @@ class ConfigError(ValueError):
 
 
 ALPHA_CONDITIONINGS = ("input", "direct", "budget", "spread", "quantile")
-KEEP_POSITIONS = ("learned", "stride", "spread")  # which components the NVAE keeps
+KEEP_POSITIONS = ("learned", "stride", "spread", "tournament")  # which components the NVAE keeps
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -111,6 +111,10 @@ class ModelConfig:
     # "spread" (a diagnostic too): no content in the choice at all; the positions are ranked in the
     # van der Corput order (0, 4, 2, 6, 1, 5, 3, 7 for eight), so the kept set is spread evenly over
     # the sentence at every alpha^Delta (every second position at half, every fourth at a quarter).
+    # "tournament": learned, with the positional prior of `spread_bias` in a content order: the van
+    # der Corput tree whose every node puts first the half holding the better raw score, so that the
+    # prior asks for one token of every pair (of every four, ...) and the scores pick which
+    # (`nvib.tournament_order`). Needs spread_bias > 0.
     keep_positions: str = "learned"
     # "learned" with a positional prior on the scores: stride_bias is added to the raw score of every
     # stride-th position and subtracted from the others before alpha^Delta's conditioning, so that
@@ -177,6 +181,8 @@ class ModelConfig:
             raise ConfigError("alpha_layer is an NVAE setting (a baseline has no pseudo-counts)")
         if self.keep_positions not in KEEP_POSITIONS:
             raise ConfigError(f"keep_positions must be one of {KEEP_POSITIONS}, got {self.keep_positions!r}")
+        if self.keep_positions == "tournament" and not self.spread_bias > 0:
+            raise ConfigError("keep_positions=tournament orders the positional prior: it needs spread_bias > 0")
 
     @property
     def head_dim(self) -> int:

@@ -131,6 +131,31 @@ def van_der_corput(n: int, device=None) -> Tensor:
     return out
 
 
+def tournament_order(scores: Tensor, pad_mask: Tensor) -> Tensor:
+    """[B, n] the van der Corput values of a content-ordered binary tree over the positions.
+
+    The positions are leaves of a binary tree (pairs 2i, 2i + 1, then pairs of pairs, ...). At every
+    node the half whose best real score is the higher takes the lower bit, so ranked by the result,
+    the first half of the positions is the better token of every pair, the first quarter the best of
+    every four, and so on: the coverage of `van_der_corput`, the choice inside each block by content.
+    Ties and blocks without a real token keep van der Corput's order. `scores` are read, not
+    differentiated (the order is a rank)."""
+    B, n = scores.shape
+    bits = max(1, (n - 1).bit_length())
+    size = 1 << bits
+    s = scores.detach().float().masked_fill(pad_mask, float("-inf"))
+    s = torch.nn.functional.pad(s, (0, size - n), value=float("-inf"))
+    flips = torch.zeros(B, size, dtype=torch.long, device=scores.device)
+    for level in range(bits):
+        half = 1 << level
+        best = s.view(B, size // (2 * half), 2, half).amax(-1)  # [B, blocks, 2]
+        swap = (best[..., 1] > best[..., 0]).long()  # [B, blocks]
+        flips += swap.repeat_interleave(2 * half, dim=1) << level
+    index = torch.arange(size, device=scores.device)[None, :] ^ flips
+    vdc = van_der_corput(size, scores.device)
+    return vdc[index][:, :n]
+
+
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass (straight-through).
 
@@ -241,7 +266,11 @@ class NVIB(nn.Module):
             log_alpha = 4.0 * (1.0 - 2.0 * van_der_corput(n, hc.device))[None, :].expand_as(log_alpha)
         if cfg.spread_bias:  # the positional prior: positions spread evenly first (centred on each
             # sentence's real tokens, so that it moves the ranks and not the level)
-            prior = (1.0 - 2.0 * van_der_corput(n, hc.device))[None, :].expand_as(log_alpha)
+            if cfg.keep_positions == "tournament":  # the same coverage, each block's best token first
+                order = tournament_order(log_alpha, pad_mask)
+            else:
+                order = van_der_corput(n, hc.device)[None, :].expand_as(log_alpha)
+            prior = 1.0 - 2.0 * order
             real = (~pad_mask).float()
             mean = (prior * real).sum(-1, keepdim=True) / real.sum(-1, keepdim=True).clamp_min(1.0)
             log_alpha = log_alpha + cfg.spread_bias * (prior - mean)

@@ -458,3 +458,49 @@ def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
     res = experiments.choose_spread_bias(model, [[5, 6, 7]])
     assert seen == list(experiments.SPREAD_BIAS_GRID) and res["spread_bias"] == 1.0  # within 0.5 of 94.2
     assert model.cfg.spread_bias == 0.0  # restored
+
+
+def test_tournament_order_puts_the_better_token_of_every_block_first():
+    """`nvib.tournament_order`: ranked by it, the first half of the positions is the better of every
+    pair, the first quarter the best of every four; padding and ties keep van der Corput's order."""
+    from nvae.nvib import tournament_order, van_der_corput
+
+    scores = torch.tensor([[0.0, 1, 5, 2, 0, 0, 3, 9]])
+    order = tournament_order(scores, torch.zeros(1, 8, dtype=torch.bool))
+    ranked = order[0].argsort().tolist()
+    assert ranked[:1] == [7] and set(ranked[:2]) == {2, 7} and set(ranked[:4]) == {1, 2, 4, 7}  # 4 vs 5: a tie
+    assert sorted(order[0].tolist()) == sorted(van_der_corput(8).tolist())  # a permutation of its values
+    flat = tournament_order(torch.zeros(1, 8), torch.zeros(1, 8, dtype=torch.bool))
+    assert flat[0].tolist() == van_der_corput(8).tolist()
+    pad = torch.tensor([[False] * 5 + [True] * 2])
+    real = [p for p in tournament_order(scores[:, :7], pad)[0].argsort().tolist() if p < 5]
+    assert set(real[:3]) == {1, 2, 4}  # pairs (0, 1), (2, 3) and (4, padding)
+
+
+def test_tournament_positions_keep_the_model_s_choice_of_one_token_in_every_pair():
+    """`keep_positions=tournament` with a strong prior: at half the tokens kept, one of every pair,
+    the one with the larger raw score; the level is that of the plain model."""
+    kw = dict(alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True)
+    plain, ranked = tiny(**kw).eval(), tiny(keep_positions="tournament", spread_bias=50.0, **kw).eval()
+    ranked.load_state_dict(plain.state_dict())
+    with torch.no_grad():  # content scores with their own order, at a level where few are kept
+        plain.latent.alpha_proj.weight.normal_(0, 2.0)
+        ranked.latent.alpha_proj.weight.copy_(plain.latent.alpha_proj.weight)
+        plain.latent.alpha_proj.bias.fill_(-8.0)
+        ranked.latent.alpha_proj.bias.fill_(-8.0)
+    batch = collate([list(range(5, 20))], plain.cfg.max_len)  # 16 positions with EOS
+    with torch.no_grad():
+        ad = next(
+            v
+            for v in torch.logspace(-6, 2, 200).tolist()
+            if int(ranked.encode(batch.src, batch.pad_mask, v).n_retained[0]) >= 8
+        )
+        latent = ranked.encode(batch.src, batch.pad_mask, ad)
+        # the plain model's scores: a monotone function of the raw scores within the sentence
+        raw = plain.latent.log_alphas(plain.encode_states(batch.src, batch.pad_mask), batch.pad_mask, ad)[0]
+    kept = {int(latent.source[0, i]) for i in range(latent.n_components) if bool(latent.retained[0, i])}
+    assert len(kept) == 8
+    assert all(len(kept & {p, p + 1}) == 1 for p in range(0, 16, 2))
+    assert all((p in kept) == bool(raw[p] >= raw[p + 1]) for p in range(0, 16, 2))
+    with pytest.raises(Exception, match="spread_bias"):
+        ModelConfig(keep_positions="tournament").validate()
