@@ -373,6 +373,8 @@ def choose_spread_bias(
     vectors; the smallest value within `slack` BLEU of the best is chosen (the least positional
     that does as well). The model's setting is restored; every evaluated point is returned."""
     before = model.cfg.spread_bias
+    if model.cfg.keep_positions == "tournament":  # its order is the prior's: it needs one
+        grid = tuple(beta for beta in grid if beta > 0)
     evaluated = []
     try:
         for beta in grid:

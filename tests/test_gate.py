@@ -458,6 +458,13 @@ def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
     res = experiments.choose_spread_bias(model, [[5, 6, 7]])
     assert seen == list(experiments.SPREAD_BIAS_GRID) and res["spread_bias"] == 1.0  # within 0.5 of 94.2
     assert model.cfg.spread_bias == 0.0  # restored
+    seen.clear()  # a tournament model's order is its prior: 0 is never tried (nor chosen)
+    ranked = tiny(
+        alpha_conditioning="quantile", alpha_delta_conditional=True, keep_positions="tournament", spread_bias=5.0
+    )
+    bleu[0.0] = 99.0
+    res = experiments.choose_spread_bias(ranked, [[5, 6, 7]])
+    assert 0.0 not in seen and res["spread_bias"] == 1.0 and ranked.cfg.spread_bias == 5.0
 
 
 def test_tournament_order_puts_the_better_token_of_every_block_first():
