@@ -147,16 +147,24 @@ def random_like_learned(seed: int = 0):
 
 
 def pruning_comparison(
-    model: NVAE, ids: list[list[int]], target: float = 0.5, curve: list[dict] | None = None, seed: int = 0
+    model: NVAE,
+    ids: list[list[int]],
+    target: float = 0.5,
+    curve: list[dict] | None = None,
+    seed: int = 0,
+    choices: dict | None = None,
 ) -> dict:
     """BLEU at retained proportion `target` for the learned pruning, every second position and a
-    random subset of the learned size, all on the same model at the same alpha^Delta."""
+    random subset of the learned size, all on the same model at the same alpha^Delta. `choices`
+    (name -> a latent transform, None for the model's own) replaces those three."""
     curve = curve or retained_curve(model, ids, slider_values(model, 41))
     ad = alpha_delta_for_retained(curve, target) if model.cfg.alpha_delta_conditional else model.cfg.alpha_delta
     if ad is None:
         return {"target": target, "alpha_delta": None}
     out = {"target": target, "alpha_delta": ad}
-    for name, transform in (("learned", None), ("every_second", every_second), ("random", random_like_learned(seed))):
+    if choices is None:
+        choices = {"learned": None, "every_second": every_second, "random": random_like_learned(seed)}
+    for name, transform in choices.items():
         s = reconstruct(model, ids, alpha_delta=ad, transform=transform).summary()
         out[name] = {
             "bleu": s["bleu"],

@@ -29,8 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .experiments import alpha_delta_for_retained, every_second, keep_components, retained_curve, slider_values
-from .metrics import reconstruct
+from .experiments import every_second, keep_components, pruning_comparison, retained_curve, slider_values
 from .mixture import LatentMixture
 from .model import NVAE
 from .paths import DEFAULT_CHECKPOINT
@@ -86,15 +85,8 @@ def study(
         for beta in biases:
             model.cfg.spread_bias = float(beta)
             curve = retained_curve(model, ids, slider_values(model, 26))
-            ad = alpha_delta_for_retained(curve, target)
-            if ad is None:
-                rows.append({"spread_bias": beta, "alpha_delta": None})
-                continue
-            row = {"spread_bias": beta, "alpha_delta": ad}
-            for name, transform in CHOICES.items():
-                s = reconstruct(model, ids, alpha_delta=ad, transform=transform).summary()
-                row[name] = {k: s[k] for k in ("bleu", "retained_proportion", "exact_match")}
-            rows.append(row)
+            res = pruning_comparison(model, ids, target, curve=curve, choices=CHOICES)
+            rows.append({"spread_bias": beta, **{k: v for k, v in res.items() if k != "target"}})
     finally:
         model.cfg.spread_bias = before
     return rows

@@ -30,9 +30,7 @@ from helpers import (
     visit,
 )
 
-from nvae.checkpoint import load_checkpoint
 from nvae.config import load_configs
-from nvae.latent_map import compute_map, map_file, save_map
 
 pytestmark = pytest.mark.browser
 
@@ -64,17 +62,12 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-ckpts")
     paths = make_app_checkpoints(folder)
     checkpoint = os.environ.get("NVAE_BROWSER_CHECKPOINT") or str(paths["nvae"])
-    n_map = os.environ.get("NVAE_APP_MAP_SENTENCES", "120")
-    if not os.environ.get("NVAE_BROWSER_CHECKPOINT"):
-        # the tiny checkpoint ships its map as the default one does (`nvae map`), computed here so the
-        # server does not compile and fit UMAP (the AppTests cover a map computed by the app)
-        save_map(map_file(paths["nvae"]), compute_map(load_checkpoint(paths["nvae"]), int(n_map)))
     # with a real checkpoint, list its neighbours (e.g. the shipped baselines) rather than the test ones
     listed = str(Path(checkpoint).resolve().parent) if os.environ.get("NVAE_BROWSER_CHECKPOINT") else str(folder)
     env = dict(
         NVAE_CHECKPOINT=checkpoint,
         NVAE_CHECKPOINTS_DIR=listed,
-        NVAE_APP_MAP_SENTENCES=n_map,
+        NVAE_APP_MAP_SENTENCES=os.environ.get("NVAE_APP_MAP_SENTENCES", "120"),
         NVAE_APP_CACHE_DIR=str(folder / "map-cache"),
     )
     SERVER_LOGS["current"] = folder / "server.log"

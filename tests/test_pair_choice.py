@@ -46,7 +46,7 @@ def test_each_pair_keeps_the_token_with_the_larger_or_smaller_pseudo_count():
         assert not best[b, prior].any()  # the prior component is not a token: keep_components keeps it
 
 
-def test_the_study_keeps_the_same_number_of_components_for_each_pair_choice(capsys):
+def test_the_study_keeps_the_same_number_of_components_for_each_pair_choice():
     tok = make_tokenizer()
     model = tiny_model(tok, alpha_delta_conditional=True, alpha_conditioning="quantile").eval()
     ids, _ = encode_texts(tok, TINY_SENTENCES, model.cfg.max_len - 1)
