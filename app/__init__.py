@@ -6,7 +6,7 @@ views/        the pages, one short script each. Not named `pages/`: Streamlit tr
               file without the entry script (on a server's first request, and on every
               AppTest rerun).
 cache.py      the caches: the shared model (st.cache_resource) and the pages' results over
-              `nvae.readout` (st.cache_data), keyed by the checkpoint; the latent map on disk
+              `nvae.readout.sentence` (st.cache_data), keyed by the checkpoint; the latent map on disk
 chooser.py    which checkpoint: those there are, the session's choice, `?ckpt=`, the model or an error
 analysis.py   what shapes the display (no streamlit, no model calls): text checks, slider stops,
               labels, tables, the map's layout

@@ -1,7 +1,7 @@
 """What shapes the display, as plain functions (no streamlit, no model calls): typed text split and
 checked, the alpha^Delta slider's stops, a checkpoint's latent in its own words, the rows of the
-tables, and the latent map's selections. What is read off a model's latent is `nvae.readout`
-(the map's layout: `nvae.latent_map`).
+tables, and the latent map's selections. What is read off a model's latent is `nvae.readout.sentence`
+(the map's layout: `nvae.readout.latent_map`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from nvae.mixture import source_label
-from nvae.readout import SentenceView
-from nvae.text import clean_user_text
+from nvae.data.text import clean_user_text
+from nvae.model.mixture import source_label
+from nvae.readout.sentence import SentenceView
 
 MAX_SENTENCES = 5  # sentences per text box
 MAX_INPUT_CHARS = 20_000  # typed text beyond this is cut before tokenizing (the model keeps far fewer)

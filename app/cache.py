@@ -3,9 +3,9 @@ the results the pages show (`st.cache_data`, or `st.cache_resource` for latents)
 
 Every cached function takes the loaded model as `_model` (a leading underscore: Streamlit does
 not hash it) and the checkpoint's `key` (its path and file times, from `checkpoint_key`), which
-names that model in the cache; the work itself is `nvae.readout`'s (`nvae.study`'s for the corpus
-study, `nvae.walkthrough`'s for the walkthrough). `use_app_threads` sets torch's thread count:
-app/main.py calls it; importing this module changes nothing.
+names that model in the cache; the work itself is `nvae.readout.sentence`'s
+(`nvae.readout.corpus_study`'s for the corpus study, `nvae.readout.walkthrough`'s for the walkthrough).
+`use_app_threads` sets torch's thread count: app/main.py calls it; importing this module changes nothing.
 
 The corpus study's parts take a `progress(done, total)` callback that draws a progress bar while
 they run. A Streamlit cache would replay (and fail on) element updates made inside it, so they are
@@ -31,14 +31,18 @@ import streamlit as st
 import torch
 
 from app import player_figures
-from nvae import paths_study, readout, sentence_paths, study, walkthrough
-from nvae.checkpoint import fingerprint, load_checkpoint
-from nvae.checkpoint_format import CheckpointError
-from nvae.examples import pairs, sentences
-from nvae.latent_map import LatentMap, compute_map, load_map, map_file, save_map
-from nvae.mixture import DEFAULT_MIXING
+from nvae.data.examples import pairs, sentences
+from nvae.model.mixture import DEFAULT_MIXING
+from nvae.readout import corpus_study as study
+from nvae.readout import pair_study as paths_study
+from nvae.readout import paths as sentence_paths
+from nvae.readout import sentence as readout
+from nvae.readout import walkthrough
+from nvae.readout.latent_map import LatentMap, compute_map, load_map, map_file, save_map
+from nvae.store.checkpoint import fingerprint, load_checkpoint
+from nvae.store.format import CheckpointError
 
-MAP_CACHE_VERSION = 2  # 2: nvae.latent_map's file format
+MAP_CACHE_VERSION = 2  # 2: nvae.readout.latent_map's file format
 SEED_MAX = 2**31 - 1  # the Samples page's largest seed
 
 
@@ -137,7 +141,7 @@ def interpolation_strip_of(
     return interpolation_strip(load_model(path), checkpoint_key(path), text_a, text_b, taus, mixing)
 
 
-# -- paths through several sentences (nvae.sentence_paths), the study of many pairs (nvae.paths_study) --
+# -- paths through several sentences (nvae.readout.paths), the study of many pairs (nvae.readout.pair_study) --
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -218,7 +222,7 @@ def mix_at(_model, key: str, text_a: str, text_b: str, tau: float, mixing: str =
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def walkthrough_trace(_model, key: str, text: str, alpha_delta: float | None):
-    """One sentence through the model, every step (`nvae.walkthrough.trace`); shared, read-only."""
+    """One sentence through the model, every step (`nvae.readout.walkthrough.trace`); shared, read-only."""
     return walkthrough.trace(_model, text, alpha_delta)
 
 
@@ -234,7 +238,7 @@ def example_pairs() -> list[tuple[str, str]]:
     return pairs()
 
 
-# -- corpus study: nvae.study, with progress on a miss ---------------------------------------------
+# -- corpus study: nvae.readout.corpus_study, with progress on a miss ---------------------------------------------
 
 
 class ResultStore:
@@ -357,15 +361,15 @@ def corpus_digest(texts: tuple[str, ...] | list[str]) -> str:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def test_split() -> tuple[str, ...]:
-    """The WikiText-2 test split (`nvae.data.load_sentences("wikitext-2", "test")`), read once."""
-    from nvae.data import load_sentences
+    """The WikiText-2 test split (`nvae.data.corpora.load_sentences("wikitext-2", "test")`), read once."""
+    from nvae.data.corpora import load_sentences
 
     return tuple(load_sentences("wikitext-2", "test"))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Counting word frequencies in the model's training text…")
 def study_ranks(_model, key: str) -> tuple[dict[int, int], int]:
-    """(token frequency ranks, sentences counted) over `nvae.study.reference_texts`: the frequency
+    """(token frequency ranks, sentences counted) over `nvae.readout.corpus_study.reference_texts`: the frequency
     bands of the study. ({}, 0) when the model trained on a text file."""
     texts = study.reference_texts(_model)
     return (study.frequency_ranks(_model, texts), len(texts)) if texts else ({}, 0)
@@ -373,7 +377,8 @@ def study_ranks(_model, key: str) -> tuple[dict[int, int], int]:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def study_corpus(_model, key: str, digest: str, _texts: tuple[str, ...]):
-    """The corpus tokenized once (`nvae.study.prepare_corpus`; raises ValueError when nothing is left)."""
+    """The corpus tokenized once (`nvae.readout.corpus_study.prepare_corpus`; raises ValueError when nothing
+    is left)."""
     return study.prepare_corpus(_model, list(_texts))
 
 
@@ -382,7 +387,7 @@ ENCODED_SENTENCES = 1000  # corpora up to this size keep their encoder states (a
 
 @st.cache_resource(show_spinner=False)
 def encoded_corpora() -> ResultStore:
-    """The encoder states of the last corpora studied (`nvae.study.encode_corpus`), keyed by (checkpoint
+    """The encoder states of the last corpora studied (`nvae.readout.corpus_study.encode_corpus`), keyed by (checkpoint
     key, corpus digest): they do not depend on alpha^Delta, so that moving the Corpus study's slider
     reruns only the NVIB layer. A few entries: each holds every state of its corpus."""
     return ResultStore(max_entries=4)
@@ -395,7 +400,7 @@ def _stored(key: Hashable, compute: Callable[[], Any]) -> Any:
 
 
 def study_tables(_model, key: str, texts: tuple[str, ...], alpha_delta: float | None, progress=None) -> dict:
-    """`nvae.study.study_tables` of the corpus at `alpha_delta`, computed once per (model, corpus,
+    """`nvae.readout.corpus_study.study_tables` of the corpus at `alpha_delta`, computed once per (model, corpus,
     alpha^Delta). `progress(done, total)` is called while it is computed."""
     digest = corpus_digest(texts)
     corpus = study_corpus(_model, key, digest, texts)
@@ -414,7 +419,7 @@ def study_tables(_model, key: str, texts: tuple[str, ...], alpha_delta: float | 
 
 
 def study_sweep(_model, key: str, texts: tuple[str, ...], alpha_delta: float | None, progress=None) -> list[dict]:
-    """`nvae.study.study_sweep` of the corpus, computed once per (model, corpus) (and alpha^Delta for a
+    """`nvae.readout.corpus_study.study_sweep` of the corpus, computed once per (model, corpus) (and alpha^Delta for a
     model trained at a fixed one, whose sweep is that one value)."""
     digest = corpus_digest(texts)
     corpus = study_corpus(_model, key, digest, texts)
@@ -438,14 +443,14 @@ def map_cache_dir() -> Path:
     env = os.environ.get("NVAE_APP_CACHE_DIR")
     if env:
         return Path(env)
-    from nvae.data import cache_dir
+    from nvae.data.corpora import cache_dir
 
     return cache_dir() / "app-latent-map"
 
 
 @st.cache_resource(show_spinner=False)
 def map_results() -> ResultStore:
-    """The process's latent maps (`nvae.latent_map.LatentMap`), keyed by (checkpoint key, sentences)."""
+    """The process's latent maps (`nvae.readout.latent_map.LatentMap`), keyed by (checkpoint key, sentences)."""
     return ResultStore(max_entries=4)
 
 
@@ -479,7 +484,7 @@ def latent_map(_model, key: str, n_sentences: int, progress=None) -> LatentMap:
     1. the one shipped with the checkpoint (CHECKPOINT/latent_map.npz, `python -m nvae map`), when
        it was made for these weights and this many sentences: origin "shipped", no UMAP at all;
     2. the one this app computed before, kept in `map_cache_dir()`: origin "cached";
-    3. computed now (`nvae.latent_map.compute_map`: encoding and two UMAP fits, a minute or two;
+    3. computed now (`nvae.readout.latent_map.compute_map`: encoding and two UMAP fits, a minute or two;
        `progress(done, total, what)` is called as it goes), then kept there: origin "computed".
 
     A shipped file that cannot be used is skipped, its reason left in the map's `notice`."""

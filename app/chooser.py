@@ -15,8 +15,8 @@ import streamlit as st
 
 from app import cache, state
 from app.output import md_escape
-from nvae.checkpoint_format import CheckpointError
-from nvae.paths import CHECKPOINTS_DIR, default_checkpoint
+from nvae.locations import CHECKPOINTS_DIR, default_checkpoint
+from nvae.store.format import CheckpointError
 
 CKPT = state.Param("ckpt", "text", "", max_chars=200, label="checkpoint")
 

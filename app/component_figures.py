@@ -12,14 +12,14 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from app.figure_style import BLUE, GREEN, GREY, ORANGE, RED, WEIGHT_SCALE, apply_layout, plain, shorten, unique_labels
-from nvae.readout import component_weights
+from nvae.readout.sentence import component_weights
 
 STRIP_WIDTH = 12  # tokens per row of a token strip
 TOKEN_PALETTE = (BLUE, ORANGE, GREEN, RED, "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79")
 
 
 def component_bars(components: list[dict], title: str = "Mixture weights of the components") -> go.Figure:
-    """One bar per component, as high as `nvae.readout.component_weights` says: its weight pi
+    """One bar per component, as high as `nvae.readout.sentence.component_weights` says: its weight pi
     (retained, blue) or, greyed, the share alpha / sum(alpha) it would have had (pruned). Log scale,
     so small weights stay visible."""
     labels = unique_labels([f"#{c['component']} {c['token']}" for c in components])

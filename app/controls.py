@@ -1,6 +1,6 @@
 """The alpha^Delta control: its select-slider (round, about log-spaced stops over the model's trained
 range) and its shareable, validated URL parameter; and the Examples menu that fills a text input
-with a sentence of the demo set (`examples/`, read by `nvae.examples`).
+with a sentence of the demo set (`examples/`, read by `nvae.data.examples`).
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import analysis, cache, state
-from nvae.readout import alpha_delta_active
+from nvae.readout.sentence import alpha_delta_active
 
 AD_LABEL = "α^Δ"
 

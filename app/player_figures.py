@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from app.figure_style import GREY, RED, apply_layout, plain
 from app.interpolation_figures import colour_of, step_label, waypoint_axis
-from nvae.sentence_paths import path_centroids
+from nvae.readout.paths import path_centroids
 
 FRAME_MS = 700  # one step of a player
 PLAYER_TITLE = "Each step: the decoded sentence and its BLEU against every sentence"

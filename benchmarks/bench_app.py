@@ -49,11 +49,12 @@ sys.path.insert(0, str(ROOT / "tests"))  # helpers builds the fallback checkpoin
 import torch  # noqa: E402
 
 from app import analysis  # noqa: E402
-from nvae import readout, study  # noqa: E402
-from nvae.checkpoint import load_checkpoint  # noqa: E402
-from nvae.checkpoint_format import CheckpointError  # noqa: E402
-from nvae.paths import default_checkpoint  # noqa: E402
-from nvae.text import encode_text  # noqa: E402
+from nvae.data.text import encode_text  # noqa: E402
+from nvae.locations import default_checkpoint  # noqa: E402
+from nvae.readout import corpus_study as study  # noqa: E402
+from nvae.readout import sentence as readout  # noqa: E402
+from nvae.store.checkpoint import load_checkpoint  # noqa: E402
+from nvae.store.format import CheckpointError  # noqa: E402
 
 GOAL_MS = 300.0
 SENTENCES = [  # typical WikiText-2 lengths (10..30 tokens)

@@ -65,7 +65,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: 3 repeats, 1 warmup")
     ap.add_argument("--only", default="abc", help="which benchmarks to run, e.g. 'a' or 'bc' (default abc)")
     ap.add_argument("--profile", action="store_true", help="with (a): torch.profiler tables and a forward split")
-    ap.add_argument("--checkpoint", metavar="DIR", help="(c) with a trained model (nvae.checkpoint.load_checkpoint)")
+    ap.add_argument(
+        "--checkpoint", metavar="DIR", help="(c) with a trained model (nvae.store.checkpoint.load_checkpoint)"
+    )
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ap.add_argument(
         "--wait-idle",

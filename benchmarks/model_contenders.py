@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nvae.config import ModelConfig
-from nvae.model import NVAE, sinusoidal_positions
+from nvae.model.autoencoder import NVAE, sinusoidal_positions
 
 
 class PlainTransformerAE(nn.Module):

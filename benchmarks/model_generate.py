@@ -11,7 +11,7 @@ import torch
 from benchmarks.model_inputs import SEED, encode_ids, random_sentences, seed_all
 from benchmarks.timing import goal_mark, interleaved, paired_ratio, summary
 from nvae.config import ModelConfig
-from nvae.model import NVAE
+from nvae.model.autoencoder import NVAE
 
 GEN_TOKENS = 32
 CACHE_GOAL = 3.0

@@ -6,8 +6,8 @@ import random
 
 import torch
 
-from nvae.model import NVAE
-from nvae.text import collate
+from nvae.data.text import collate
+from nvae.model.autoencoder import NVAE
 
 SEED = 0
 FIRST_WORD_ID = 4  # ids 0..3 are pad, unk, bos, eos

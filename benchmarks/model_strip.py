@@ -13,10 +13,10 @@ import torch
 
 from benchmarks.model_inputs import SEED, encode_ids, random_sentences, seed_all
 from benchmarks.timing import goal_mark, interleaved, summary
-from nvae.checkpoint import load_checkpoint
 from nvae.config import ModelConfig
-from nvae.model import NVAE
-from nvae.text import encode_text
+from nvae.data.text import encode_text
+from nvae.model.autoencoder import NVAE
+from nvae.store.checkpoint import load_checkpoint
 
 STRIP_POINTS = 11
 STRIP_MAX_LEN = 40
@@ -31,7 +31,7 @@ SENTENCES = (
 
 
 def load_trained(path: str):
-    """The NVAE in the checkpoint folder `path` (nvae.checkpoint.load_checkpoint)."""
+    """The NVAE in the checkpoint folder `path` (nvae.store.checkpoint.load_checkpoint)."""
     loaded = load_checkpoint(path)
     if isinstance(loaded, NVAE):
         return loaded

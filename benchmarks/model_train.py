@@ -19,8 +19,8 @@ from benchmarks.model_inputs import SEED, random_sentences, seed_all
 from benchmarks.model_profile import profile_nvae
 from benchmarks.timing import goal_mark, interleaved, paired_ratio, summary
 from nvae.config import RECIPES, ModelConfig
-from nvae.model import NVAE
-from nvae.text import collate
+from nvae.data.text import collate
+from nvae.model.autoencoder import NVAE
 
 BATCH = 32
 MIN_LEN, MAX_LEN = 10, 40

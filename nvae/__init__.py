@@ -8,9 +8,9 @@ Public API:
 """
 
 from .config import ModelConfig, TrainConfig
-from .mixture import LatentMixture
-from .model import NVAE, build_model
-from .nvib import NVIB
+from .model.autoencoder import NVAE, build_model
+from .model.mixture import LatentMixture
+from .model.nvib import NVIB
 
 __all__ = ["ModelConfig", "TrainConfig", "NVAE", "build_model", "NVIB", "LatentMixture"]
 __version__ = "0.1.0"

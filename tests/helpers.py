@@ -41,11 +41,11 @@ from tokenizers.models import WordPiece
 from tokenizers.pre_tokenizers import Whitespace
 from tokenizers.trainers import WordPieceTrainer
 
-from nvae.checkpoint import load_checkpoint, save_checkpoint
 from nvae.config import ModelConfig, TrainConfig
-from nvae.data import load_sentences
-from nvae.model import NVAE
-from nvae.text import train_tokenizer
+from nvae.data.corpora import load_sentences
+from nvae.data.text import train_tokenizer
+from nvae.model.autoencoder import NVAE
+from nvae.store.checkpoint import load_checkpoint, save_checkpoint
 
 
 def make_tiny_checkpoint(

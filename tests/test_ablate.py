@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from helpers import make_tiny_checkpoint
 
-from nvae.ablate import measure, summary_line
-from nvae.checkpoint import load_checkpoint
+from nvae.store.checkpoint import load_checkpoint
+from nvae.tools.ablate import measure, summary_line
 
 
 def test_a_baseline_is_measured_on_what_it_has(tmp_path):
@@ -27,8 +27,8 @@ def test_a_stopped_ablation_is_kept_for_resuming_and_never_measured(tmp_path, mo
     (a half-trained model's measures would read as the idea's)."""
     import pytest
 
-    import nvae.ablate as ablate_mod
-    import nvae.train as train_mod
+    import nvae.tools.ablate as ablate_mod
+    import nvae.training.loop as train_mod
 
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("\n".join(f"the cat number {i} sat on the mat today." for i in range(60)) + "\n")
@@ -50,8 +50,8 @@ def test_prior_weight_grows_as_alpha_delta_prunes_more(tmp_path):
     components); a baseline has no prior component."""
     from helpers import make_responsive
 
-    from nvae.experiments import prior_weight
-    from nvae.text import encode_texts
+    from nvae.data.text import encode_texts
+    from nvae.evaluation.measures import prior_weight
 
     model = load_checkpoint(make_responsive(make_tiny_checkpoint(tmp_path / "nvae")))
     ids, _ = encode_texts(model.tokenizer, ["The game was released in Japan in 2011.", "A storm hit the coast."], 30)

@@ -11,8 +11,8 @@ import torch
 from helpers import APP_TIMEOUT, MAIN, alerts, codes, make_app_checkpoints, metric, no_exception, open_page
 from streamlit.testing.v1 import AppTest
 
-from nvae.checkpoint import load_checkpoint
-from nvae.text import encode_batch
+from nvae.data.text import encode_batch
+from nvae.store.checkpoint import load_checkpoint
 
 PAGES = [
     "inspect",
@@ -300,7 +300,7 @@ def test_samples_are_kept_and_the_next_seed_is_drawn_ahead(app_checkpoints):
     """The Samples page keeps what it drew, and draws the next seed's samples in the background:
     the same numbers `readout.drawn_samples` gives, ready before they are asked for."""
     from app import cache
-    from nvae import readout
+    from nvae.readout import sentence as readout
 
     model = load_checkpoint(app_checkpoints["nvae"]).eval()
     first = cache.drawn_samples(model, "prefetch-test", "prior", 4, 2, 7, 0.0, None)
@@ -355,7 +355,7 @@ def _fingerprint_caption(at: AppTest) -> str:
 def test_sessions_never_change_the_shared_model(app_checkpoints):
     """Every page and control, used from several sessions in one process (as Streamlit serves
     them), leaves the cached model bit-for-bit as it was loaded from disk, in eval mode."""
-    from nvae.checkpoint import fingerprint, load_checkpoint
+    from nvae.store.checkpoint import fingerprint, load_checkpoint
 
     on_disk = fingerprint(load_checkpoint(app_checkpoints["nvae"]))
     for page in PAGES:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from app import analysis
-from nvae import readout
-from nvae.checkpoint import load_checkpoint
+from nvae.readout import sentence as readout
+from nvae.store.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module", autouse=True)

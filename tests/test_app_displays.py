@@ -136,7 +136,7 @@ def test_alpha_delta_round_stops_follow_the_model_range(app_checkpoints, tmp_pat
     """The stops come from the model's range (here [0.005, 0.2]), not from numbers in the app."""
     from helpers import make_tiny_checkpoint
 
-    from nvae.checkpoint import load_checkpoint, save_checkpoint
+    from nvae.store.checkpoint import load_checkpoint, save_checkpoint
 
     path = make_tiny_checkpoint(tmp_path / "narrow-nvae")
     model = load_checkpoint(path)

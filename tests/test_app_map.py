@@ -11,8 +11,8 @@ import pytest
 from helpers import MAIN, captions, make_tiny_checkpoint
 from streamlit.testing.v1 import AppTest
 
-from nvae import latent_map
-from nvae.checkpoint import load_checkpoint
+from nvae.readout import latent_map
+from nvae.store.checkpoint import load_checkpoint
 
 N = 25
 pytestmark = pytest.mark.usefixtures("restore_torch_threads")

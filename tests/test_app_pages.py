@@ -86,7 +86,7 @@ def test_corpus_study_default_sample():
 
 def test_corpus_study_gives_the_command_lines_numbers(app_checkpoints, tmp_path, capsys):
     """The page and `nvae study FILE` read the same lines and print the same numbers."""
-    from nvae.cli import main
+    from nvae.cli.main import main
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(SENTENCES * 2) + "\n\n")
@@ -188,7 +188,7 @@ def test_corpus_study_empty_paste(text):
 
 
 def test_corpus_study_examples_fill_the_text_area():
-    from nvae.examples import sentences
+    from nvae.data.examples import sentences
 
     at = open_page("corpus_study")
     at.radio(key="corpus-study.src").set_value("paste").run()
@@ -276,8 +276,8 @@ def test_walkthrough_every_step(step):
 
 
 def test_walkthrough_numbers_are_the_models(app_checkpoints):
-    from nvae import walkthrough
-    from nvae.checkpoint import load_checkpoint
+    from nvae.readout import walkthrough
+    from nvae.store.checkpoint import load_checkpoint
 
     text = "The river flows into the sea."
     model = load_checkpoint(app_checkpoints["nvae"])
@@ -358,7 +358,7 @@ def test_walkthrough_baseline(monkeypatch, app_checkpoints):
     ],
 )
 def test_examples_menu_fills_the_input(page, target, kind):
-    from nvae.examples import sentences
+    from nvae.data.examples import sentences
 
     at = open_page(page)
     menu = at.selectbox(key=f"{page}.example")
@@ -371,7 +371,7 @@ def test_examples_menu_fills_the_input(page, target, kind):
 
 
 def test_examples_menu_all_of_them_on_inspect():
-    from nvae.examples import sentences
+    from nvae.data.examples import sentences
 
     at = open_page("inspect")
     at.selectbox(key="inspect.example").set_value("All of them").run()

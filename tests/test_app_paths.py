@@ -14,9 +14,11 @@ from helpers import captions, no_exception
 from streamlit.testing.v1 import AppTest
 
 from app.views.interpolate_settings import MIXING_NAMES
-from nvae import examples, paths_study, readout
-from nvae.checkpoint import load_checkpoint
-from nvae.mixture import DEFAULT_MIXING, MIXINGS
+from nvae.data import examples
+from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
+from nvae.readout import pair_study as paths_study
+from nvae.readout import sentence as readout
+from nvae.store.checkpoint import load_checkpoint
 
 C, D = "The cat sat on the mat.", "He was born in London."
 pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
@@ -370,9 +372,9 @@ def test_samples_name_their_source_without_an_aggregate_fit():
 
 
 def test_samples_choose_the_aggregate_posterior(app_checkpoints, monkeypatch, tmp_path):
-    from nvae.checkpoint import load_checkpoint
-    from nvae.sampling import fit_aggregate, save_aggregate
-    from nvae.text import encode_texts
+    from nvae.data.text import encode_texts
+    from nvae.evaluation.sampling import fit_aggregate, save_aggregate
+    from nvae.store.checkpoint import load_checkpoint
 
     folder = tmp_path / "nvae-aggregate"
     shutil.copytree(app_checkpoints["nvae"], folder)

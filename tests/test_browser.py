@@ -254,7 +254,7 @@ def test_eight_concurrent_sessions(server):
     assert "Traceback" not in log and "Exception" not in log, log[-2000:]
     assert len(latencies) >= 16
     # the model all sessions shared is still, bit for bit, the one on disk
-    from nvae.checkpoint import fingerprint, load_checkpoint
+    from nvae.store.checkpoint import fingerprint, load_checkpoint
 
     on_disk = fingerprint(load_checkpoint(SERVER_LOGS["checkpoint"]))
     with sync_api.sync_playwright() as p:

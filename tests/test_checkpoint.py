@@ -14,16 +14,16 @@ import torch
 from helpers import TINY_SENTENCES, make_tokenizer, tiny_model
 from tokenizers import Tokenizer
 
-import nvae.atomic as atomic
-import nvae.checkpoint as ckpt
-import nvae.checkpoint_format as ckpt_format
-import nvae.train_state as train_state
-from nvae.atomic import recover_interrupted_save
-from nvae.checkpoint import describe, load_checkpoint, read_metrics, save_checkpoint
-from nvae.checkpoint_format import REQUIRED_FILES, CheckpointError
+import nvae.store.atomic as atomic
+import nvae.store.checkpoint as ckpt
+import nvae.store.format as ckpt_format
+import nvae.store.train_state as train_state
 from nvae.config import TrainConfig
-from nvae.model import NVAE
-from nvae.text import collate
+from nvae.data.text import collate
+from nvae.model.autoencoder import NVAE
+from nvae.store.atomic import recover_interrupted_save
+from nvae.store.checkpoint import describe, load_checkpoint, read_metrics, save_checkpoint
+from nvae.store.format import REQUIRED_FILES, CheckpointError
 
 
 @pytest.fixture(scope="module")

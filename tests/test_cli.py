@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nvae.cli import main
+from nvae.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +142,8 @@ def test_commands_leave_the_callers_grad_mode_alone(ckpts, capsys):
 def test_pairs_study_from_the_command_line_gives_the_library_numbers(ckpts, tmp_path, capsys):
     import json
 
-    from nvae import paths_study
-    from nvae.checkpoint import load_checkpoint
+    from nvae.readout import pair_study as paths_study
+    from nvae.store.checkpoint import load_checkpoint
 
     tsv = tmp_path / "pairs.tsv"
     tsv.write_text("The cat sat on the mat.\tA storm hit the coast.\nonly one column\nHe was born.\tShe left.\n")
@@ -163,11 +163,11 @@ def test_pairs_study_from_the_command_line_gives_the_library_numbers(ckpts, tmp_
 
 def test_a_missing_shipped_default_says_how_to_name_a_model(tmp_path, monkeypatch, capsys):
     """An installed package (pip install .) carries no checkpoints/: the error names the way out."""
-    import nvae.commands
+    import nvae.cli.commands
 
     missing = tmp_path / "checkpoints" / "nvae-default"
     monkeypatch.delenv("NVAE_CHECKPOINT", raising=False)
-    monkeypatch.setattr(nvae.commands, "DEFAULT_CHECKPOINT", missing)
+    monkeypatch.setattr(nvae.cli.commands, "DEFAULT_CHECKPOINT", missing)
     assert main(["encode", "The cat sat on the mat.", "--checkpoint", str(missing)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "--checkpoint DIR" in err and "NVAE_CHECKPOINT" in err
@@ -176,7 +176,7 @@ def test_a_missing_shipped_default_says_how_to_name_a_model(tmp_path, monkeypatc
 def test_interpolate_names_its_mixing_and_decodes_the_ends_in_both(ckpts, capsys):
     import json
 
-    from nvae.cli import main
+    from nvae.cli.main import main
 
     strips = {}
     for mixing in ("sweep", "uniform"):
@@ -194,7 +194,7 @@ def test_evaluate_targets_measures_the_five_targets_at_the_given_alpha_delta(ckp
     --alpha-delta (the experiments on the validation split use it)."""
     import json
 
-    from nvae.cli import main
+    from nvae.cli.main import main
 
     data = tmp_path / "few.txt"
     data.write_text("\n".join(["the cat sat on the mat", "a storm hit the coast", "he was born in london"] * 3))

@@ -1,4 +1,4 @@
-"""Tests of nvae.data: local corpora through `datasets`, sentences, LengthBatcher, collate."""
+"""Tests of nvae.data.corpora: local corpora through `datasets`, sentences, LengthBatcher, collate."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from nvae import data
-from nvae.data import LengthBatcher, collate, load_paragraphs, load_sentences
-from nvae.text import is_heading, train_tokenizer
+from nvae.data import corpora as data
+from nvae.data.corpora import LengthBatcher, collate, load_paragraphs, load_sentences
+from nvae.data.text import is_heading, train_tokenizer
 
 # -- corpora ------------------------------------------------------------------------------------------
 
@@ -133,7 +133,7 @@ def test_data_dir_override(tmp_path, monkeypatch):
 
 def test_hub_name_offline_is_a_clear_error(tmp_path):
     code = (
-        "from nvae.data import load_paragraphs\n"
+        "from nvae.data.corpora import load_paragraphs\n"
         "try:\n    load_paragraphs('wikitext-103-raw-v1', 'train')\n"
         "except FileNotFoundError as e:\n    print('ERR', e)\n"
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from nvae import demo_set, examples
-from nvae.checkpoint import load_checkpoint
-from nvae.cli import main
+from nvae.cli.main import main
+from nvae.data import examples
+from nvae.store.checkpoint import load_checkpoint
+from nvae.tools import demo_set
 
 VALIDATION = [
     "The museum opened to the public in the spring of that year.",  # sparse, exact

@@ -8,8 +8,8 @@ import stat
 
 from helpers import make_tiny_checkpoint
 
-from nvae.checkpoint import load_checkpoint
-from nvae.cli import main
+from nvae.cli.main import main
+from nvae.store.checkpoint import load_checkpoint
 
 
 def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
@@ -50,8 +50,8 @@ def test_export_never_overwrites_silently_writes_a_card_and_shares_its_files(tmp
 def test_a_baselines_card_and_export_speak_in_its_own_terms(tmp_path, capsys):
     """A VT baseline has no alpha^Delta and no Dirichlet KL: the export's output and the card say
     neither; a recorded command loses the project folder's absolute path."""
-    from nvae.model_card import project_relative
-    from nvae.paths import PROJECT_ROOT
+    from nvae.locations import PROJECT_ROOT
+    from nvae.store.model_card import project_relative
 
     src = make_tiny_checkpoint(tmp_path / "vt", model_type="vt")
     capsys.readouterr()
@@ -66,7 +66,7 @@ def test_a_baselines_card_and_export_speak_in_its_own_terms(tmp_path, capsys):
 def test_export_chooses_the_positional_prior_on_validation(tmp_path, monkeypatch, capsys):
     """`export --choose-spread-bias`: the value `choose_spread_bias` picks on validation sentences is
     stored in the shipped config and the model card says how it was chosen; a fixed model is refused."""
-    from nvae import experiments
+    from nvae.evaluation import measures as experiments
 
     calls = []
 
@@ -90,7 +90,7 @@ def test_export_chooses_the_positional_prior_on_validation(tmp_path, monkeypatch
 def test_a_fine_tunes_card_names_its_starting_weights(tmp_path):
     """A run trained with `init_from` says so on its card, with the starting run's steps and minutes
     when that run is still here; a KL at full weight from step 0 is not described as a ramp."""
-    from nvae.model_card import write_model_card
+    from nvae.store.model_card import write_model_card
 
     base = make_tiny_checkpoint(tmp_path / "base")
     rows = [{"kind": "train", "step": 600, "elapsed_s": 60.0}, {"kind": "train", "step": 1200, "elapsed_s": 120.0}]

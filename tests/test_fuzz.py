@@ -11,8 +11,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nvae.checkpoint import load_checkpoint
-from nvae.text import decode_batch, encode_batch
+from nvae.data.text import decode_batch, encode_batch
+from nvae.store.checkpoint import load_checkpoint
 
 NASTY = [
     "",

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from nvae.attention import gated_softmax
 from nvae.config import RECIPES, ModelConfig, TrainConfig, apply_settings
-from nvae.mixture import PRIOR
-from nvae.model import NVAE
-from nvae.text import collate
+from nvae.data.text import collate
+from nvae.model.attention import gated_softmax
+from nvae.model.autoencoder import NVAE
+from nvae.model.mixture import PRIOR
 
 SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 
@@ -192,8 +192,8 @@ def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count()
 
 
 def test_choose_default_alpha_delta_bisects_to_the_sparsest_qualifying_value(tiny_checkpoint):
-    from nvae.checkpoint import load_checkpoint
-    from nvae.experiments import choose_default_alpha_delta, slider_values
+    from nvae.evaluation.measures import choose_default_alpha_delta, slider_values
+    from nvae.store.checkpoint import load_checkpoint
 
     model = load_checkpoint(tiny_checkpoint)
     ids = [[5, 6, 7, 8, 9], [10, 11, 12, 13]]
@@ -218,9 +218,9 @@ def test_aggregate_sampler_is_fitted_stored_and_named(tiny_checkpoint, tmp_path,
     import json
     import shutil
 
-    from nvae.checkpoint import load_checkpoint
-    from nvae.cli import main
-    from nvae.sampling import AGGREGATE_FILE, draw, fit_aggregate, save_aggregate
+    from nvae.cli.main import main
+    from nvae.evaluation.sampling import AGGREGATE_FILE, draw, fit_aggregate, save_aggregate
+    from nvae.store.checkpoint import load_checkpoint
 
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoint, folder)
@@ -245,9 +245,9 @@ def test_aggregate_sampler_is_fitted_stored_and_named(tiny_checkpoint, tmp_path,
     # target 5 measures the default sampler (here the fit), with the prior measured beside it
     from helpers import TINY_SENTENCES
 
-    from nvae.experiments import prior_sample_stats
-    from nvae.targets import measure_targets, render_targets
-    from nvae.text import decode_batch
+    from nvae.data.text import decode_batch
+    from nvae.evaluation.measures import prior_sample_stats
+    from nvae.evaluation.targets import measure_targets, render_targets
 
     stats = prior_sample_stats(model, n=3, components=6, seed=4, source="aggregate")
     with torch.no_grad():
@@ -390,7 +390,7 @@ def test_alpha_layer_is_checked():
 def test_spread_positions_keep_nested_evenly_spread_sets():
     """`keep_positions=spread` (H4): the van der Corput order, so every alpha^Delta keeps a set spread
     over the sentence, the sets grow with alpha^Delta, and half of them is every second position."""
-    from nvae.nvib import van_der_corput
+    from nvae.model.nvib import van_der_corput
 
     assert van_der_corput(8).tolist() == [0.0, 0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
     model = tiny(
@@ -434,7 +434,7 @@ def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level(
     kept = sorted(int(b.source[0, i]) for i in range(b.n_components) if bool(b.retained[0, i]))
     k = len(kept)
     assert 0 < k < 16
-    from nvae.nvib import van_der_corput
+    from nvae.model.nvib import van_der_corput
 
     first = sorted(van_der_corput(16).argsort()[:k].tolist())  # the k positions the prior ranks first
     assert kept == first
@@ -442,7 +442,7 @@ def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level(
 
 
 def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
-    from nvae import experiments
+    from nvae.evaluation import measures as experiments
 
     bleu = {0.0: 60.0, 0.5: 90.0, 1.0: 93.8, 2.0: 94.2, 5.0: 94.0}
     seen = []
@@ -470,7 +470,7 @@ def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
 def test_tournament_order_puts_the_better_token_of_every_block_first():
     """`nvib.tournament_order`: ranked by it, the first half of the positions is the better of every
     pair, the first quarter the best of every four; padding and ties keep van der Corput's order."""
-    from nvae.nvib import tournament_order, van_der_corput
+    from nvae.model.nvib import tournament_order, van_der_corput
 
     scores = torch.tensor([[0.0, 1, 5, 2, 0, 0, 3, 9]])
     order = tournament_order(scores, torch.zeros(1, 8, dtype=torch.bool))

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from nvae import latent_map, map_stats
-from nvae.checkpoint import fingerprint, load_checkpoint
-from nvae.cli import main
+from nvae.cli.main import main
+from nvae.readout import latent_map, map_stats
+from nvae.store.checkpoint import fingerprint, load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nvae.attention import LatentCrossAttention, denoise
 from nvae.config import ModelConfig
-from nvae.mixture import PRIOR, LatentMixture
-from nvae.nvib import NVIB, kl_dirichlet, kl_gaussian
+from nvae.model.attention import LatentCrossAttention, denoise
+from nvae.model.mixture import PRIOR, LatentMixture
+from nvae.model.nvib import NVIB, kl_dirichlet, kl_gaussian
 
 
 def test_kl_gaussian_matches_torch_distributions():

@@ -8,9 +8,9 @@ import sacrebleu
 import torch
 
 from nvae.config import ModelConfig
-from nvae.mixture import MIXINGS, PRIOR, SWEEP_WIDTH
-from nvae.model import NVAE
-from nvae.text import collate
+from nvae.data.text import collate
+from nvae.model.autoencoder import NVAE
+from nvae.model.mixture import MIXINGS, PRIOR, SWEEP_WIDTH
 
 ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 

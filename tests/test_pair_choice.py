@@ -1,4 +1,4 @@
-"""The pair-choice diagnostic (nvae.pair_choice): one token of every pair of neighbours, chosen by
+"""The pair-choice diagnostic (nvae.tools.pair_choice): one token of every pair of neighbours, chosen by
 the model's pseudo-counts, on a tiny untrained loss-conditional NVAE."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import json
 import torch
 from helpers import TINY_SENTENCES, make_tokenizer, tiny_model
 
-from nvae import pair_choice
-from nvae.paths import CHECKPOINTS_DIR
-from nvae.text import collate, encode_texts
+from nvae.data.text import collate, encode_texts
+from nvae.locations import CHECKPOINTS_DIR
+from nvae.tools import pair_choice
 
 
 def latent_of(model, texts):

@@ -1,5 +1,5 @@
-"""nvae.sentence_paths (paths through several sentences), nvae.paths_study (the study of a file of
-pairs), nvae.map_stats (what a map of component means encodes) and readout.drawn_samples, on tiny
+"""nvae.readout.paths (paths through several sentences), nvae.readout.pair_study (the study of a file of
+pairs), nvae.readout.map_stats (what a map of component means encodes) and readout.drawn_samples, on tiny
 checkpoints."""
 
 from __future__ import annotations
@@ -11,9 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from nvae import experiments, map_stats, paths_study, readout, sentence_paths
-from nvae.checkpoint import load_checkpoint
-from nvae.text import encode_texts
+from nvae.data.text import encode_texts
+from nvae.evaluation import measures as experiments
+from nvae.readout import map_stats
+from nvae.readout import pair_study as paths_study
+from nvae.readout import paths as sentence_paths
+from nvae.readout import sentence as readout
+from nvae.store.checkpoint import load_checkpoint
 
 S = ["The cat sat on the mat.", "A storm hit the coast in June.", "He was born in London."]
 
@@ -316,7 +320,7 @@ def test_the_position_removed_map_of_a_model(models):
 
 
 def test_drawn_samples_name_their_source(models):
-    from nvae.sampling import fit_aggregate
+    from nvae.evaluation.sampling import fit_aggregate
 
     model = models["nvae"]
     assert readout.sample_sources(model) == ["prior"]

@@ -9,10 +9,12 @@ import pytest
 import torch
 from helpers import make_app_checkpoints
 
-from nvae import attention2d, metrics, readout
-from nvae.checkpoint import load_checkpoint
-from nvae.experiments import keep_components, slider_values
-from nvae.text import encode_text
+from nvae.data.text import encode_text
+from nvae.evaluation import metrics
+from nvae.evaluation.measures import keep_components, slider_values
+from nvae.readout import attention2d
+from nvae.readout import sentence as readout
+from nvae.store.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -154,7 +156,7 @@ def test_token_info_matches_inspect(models):
     assert metrics.sentence_bleu(views[0].reference, views[0].reference) == pytest.approx(100.0)  # the flag: why
 
 
-# -- denoising attention in 2-D (nvae.attention2d) -----------------------------------------------
+# -- denoising attention in 2-D (nvae.readout.attention2d) -----------------------------------------------
 
 
 def test_denoising_demo_properties():

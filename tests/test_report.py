@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nvae.checkpoint import load_checkpoint
+from nvae.store.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -101,7 +101,7 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
 
 
 def test_bleu_at_retained_interpolates_along_the_sweep():
-    from nvae.evaluate import bleu_at_retained
+    from nvae.evaluation.evaluate import bleu_at_retained
 
     sweep = [
         {"retained_proportion": 0.9, "bleu": 95.0},
@@ -115,7 +115,7 @@ def test_bleu_at_retained_interpolates_along_the_sweep():
 
 
 def test_report_names_a_run_checkpoint_by_its_run():
-    from nvae.report import _label
+    from nvae.evaluation.report import _label
 
     assert _label(Path("runs/baseline-vtp/checkpoint")) == "baseline-vtp"
     assert _label(Path("checkpoints/baseline-t")) == "baseline-t"
@@ -124,7 +124,7 @@ def test_report_names_a_run_checkpoint_by_its_run():
 def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, tmp_path, monkeypatch):
     """A stored reconstruction is reused for the same model, sentences and alpha^Delta; another
     weight, another alpha^Delta or a damaged entry recompute."""
-    from nvae import evaluate as ev
+    from nvae.evaluation import evaluate as ev
 
     monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
     model = load_checkpoint(tiny_checkpoint)
@@ -156,7 +156,7 @@ def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, 
 
 @pytest.mark.slow
 def test_interpolation_pairs_are_distinct_sentences():
-    from nvae.experiments import sentence_pairs
+    from nvae.evaluation.measures import sentence_pairs
 
     pairs = sentence_pairs(3, 500, seed=0)
     assert all(i != j for i, j in pairs)

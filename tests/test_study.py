@@ -1,4 +1,4 @@
-"""nvae.study in parts (what the app's Corpus study page caches apart) gives the same numbers as the
+"""nvae.readout.corpus_study in parts (what the app's Corpus study page caches apart) gives the same numbers as the
 whole study `nvae study FILE` prints."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 import pytest
 from helpers import make_tiny_checkpoint
 
-from nvae import study
-from nvae.checkpoint import load_checkpoint
+from nvae.readout import corpus_study as study
+from nvae.store.checkpoint import load_checkpoint
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -109,7 +109,7 @@ def test_a_baseline_has_nothing_to_study(tiny_baseline_checkpoint):
 
 
 def test_the_command_line_prints_the_library_study(model, tiny_checkpoint, tmp_path, capsys):
-    from nvae.cli import main
+    from nvae.cli.main import main
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(TEXTS) + "\n")

@@ -1,4 +1,4 @@
-"""Tests of nvae.text: WikiText normalisation, sentences, user-text cleaning, the tokenizer."""
+"""Tests of nvae.data.text: WikiText normalisation, sentences, user-text cleaning, the tokenizer."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvae.data import load_sentences
-from nvae.text import (
+from nvae.data.corpora import load_sentences
+from nvae.data.text import (
     EOS_ID,
     PAD_ID,
     SPECIAL_TOKENS,
@@ -296,7 +296,7 @@ def test_typed_control_token_names_are_not_control_tokens(tok):
     ],
 )
 def test_tidy_spacing(raw, tidy):
-    from nvae.text import tidy_spacing
+    from nvae.data.text import tidy_spacing
 
     assert tidy_spacing(raw) == tidy
 
@@ -337,7 +337,7 @@ def test_encode_text_and_reconstruct_text_use_the_model_tokenizer(tok):
     import torch
 
     from nvae.config import ModelConfig
-    from nvae.model import NVAE
+    from nvae.model.autoencoder import NVAE
 
     torch.manual_seed(0)
     cfg = ModelConfig(vocab_size=tok.get_vocab_size(), d_model=32, n_heads=4, d_ff=64, max_len=12, dropout=0.0)

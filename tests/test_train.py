@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from nvae.checkpoint import load_checkpoint, read_metrics
 from nvae.config import ModelConfig, TrainConfig, save_configs
-from nvae.text import decode_batch, encode_text
-from nvae.train import TrainingStopped, train
-from nvae.train_state import load_training_state
+from nvae.data.text import decode_batch, encode_text
+from nvae.store.checkpoint import load_checkpoint, read_metrics
+from nvae.store.train_state import load_training_state
+from nvae.training.loop import TrainingStopped, train
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = (
@@ -186,7 +186,7 @@ def test_non_finite_losses_stop_cleanly(corpus, tmp_path, monkeypatch):
     train(run, model_cfg, train_cfg, progress=False, stop_after=8)
     good = load_checkpoint(run / "checkpoint").state_dict()
     # from now on every loss is NaN
-    import nvae.model as model_mod
+    import nvae.model.autoencoder as model_mod
 
     original = model_mod.NVAE.forward
 
@@ -218,7 +218,7 @@ def test_cli_errors_are_one_line(tmp_path):
 
 
 def test_kl_weight_schedule():
-    from nvae.schedules import kl_weight
+    from nvae.training.schedules import kl_weight
 
     cfg = TrainConfig(kl_start_step=100, kl_anneal_steps=50)
     assert [kl_weight(cfg, s) for s in (0, 99, 100, 125, 150, 1000)] == [0.0, 0.0, 0.0, 0.5, 1.0, 1.0]
@@ -270,7 +270,7 @@ def test_repeated_sigkill_and_resume(corpus, tmp_path):
 
 
 def test_text_file_corpus_holds_out_its_validation_part(corpus, tmp_path):
-    from nvae.train_setup import HOLD_OUT_EVERY, corpus_splits
+    from nvae.training.setup import HOLD_OUT_EVERY, corpus_splits
 
     _, cfg = tiny_configs(corpus, eval_split="validation")
     train_sents, eval_sents, where = corpus_splits(cfg)
@@ -289,8 +289,8 @@ def test_text_file_corpus_holds_out_its_validation_part(corpus, tmp_path):
 
 
 def test_local_corpus_trains_on_train_and_evaluates_on_validation():
-    from nvae.data import load_sentences
-    from nvae.train_setup import corpus_splits
+    from nvae.data.corpora import load_sentences
+    from nvae.training.setup import corpus_splits
 
     cfg = TrainConfig()
     assert (cfg.data, cfg.split, cfg.eval_split) == ("wikitext-2", "train", "validation")
@@ -315,7 +315,7 @@ def test_periodic_evaluation_reads_a_loss_conditional_model_at_several_alpha_del
 def test_alpha_delta_floor_curriculum():
     import math
 
-    from nvae.schedules import alpha_delta_floor
+    from nvae.training.schedules import alpha_delta_floor
 
     model_cfg = ModelConfig(alpha_delta_conditional=True, alpha_delta_min=0.005, alpha_delta_max=0.2)
     off = TrainConfig(kl_start_step=100, kl_anneal_steps=100)

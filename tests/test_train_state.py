@@ -10,13 +10,13 @@ import pytest
 import torch
 from helpers import make_tokenizer, tiny_model
 
-from nvae.checkpoint import load_checkpoint, save_checkpoint
-from nvae.checkpoint_format import CheckpointError
-from nvae.cli import main
+from nvae.cli.main import main
 from nvae.config import TrainConfig
-from nvae.model import NVAE
-from nvae.text import collate
-from nvae.train_state import capture_rng, load_training_state, restore_rng, save_training_state
+from nvae.data.text import collate
+from nvae.model.autoencoder import NVAE
+from nvae.store.checkpoint import load_checkpoint, save_checkpoint
+from nvae.store.format import CheckpointError
+from nvae.store.train_state import capture_rng, load_training_state, restore_rng, save_training_state
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""nvae.walkthrough (one sentence through the model, step by step) and nvae.examples (the demo set),
+"""nvae.readout.walkthrough (one sentence through the model, step by step) and nvae.data.examples (the demo set),
 on tiny checkpoints: the trace's numbers are the model's own (the same components, weights and
-reconstruction as nvae.readout; its queries give the decoder's cross-attention), and the 2-D
+reconstruction as nvae.readout.sentence; its queries give the decoder's cross-attention), and the 2-D
 picture is an honest projection."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import pytest
 import torch
 from helpers import make_app_checkpoints
 
-from nvae import readout, walkthrough
-from nvae.checkpoint import fingerprint, load_checkpoint
-from nvae.mixture import PRIOR
+from nvae.model.mixture import PRIOR
+from nvae.readout import sentence as readout
+from nvae.readout import walkthrough
+from nvae.store.checkpoint import fingerprint, load_checkpoint
 
 TEXT = "The game was released in Japan in 2011."
 
@@ -137,8 +138,8 @@ def test_trace_leaves_the_model_and_grad_mode_alone(model, paths):
 
 
 def test_examples_read_the_shipped_demo_set():
-    from nvae import examples
-    from nvae.paths import PROJECT_ROOT, examples_dir
+    from nvae.data import examples
+    from nvae.locations import PROJECT_ROOT, examples_dir
 
     assert examples_dir() == PROJECT_ROOT / "examples"
     lines = [x for x in (PROJECT_ROOT / "examples" / "sentences.txt").read_text().splitlines() if x.strip()]
@@ -148,7 +149,7 @@ def test_examples_read_the_shipped_demo_set():
 
 
 def test_examples_elsewhere_or_missing(tmp_path, monkeypatch):
-    from nvae import examples
+    from nvae.data import examples
 
     monkeypatch.setenv("NVAE_EXAMPLES_DIR", str(tmp_path))
     assert examples.sentences() == [] and examples.pairs() == []

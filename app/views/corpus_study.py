@@ -6,7 +6,8 @@ import shlex
 import streamlit as st
 
 from app import analysis, cache, chooser, controls, messages, output, sparsity_figures, state
-from nvae import readout, study
+from nvae.readout import corpus_study as study
+from nvae.readout import sentence as readout
 
 PAGE = "corpus-study"
 SOURCES = {"test": "A sample of the test split", "paste": "Paste sentences", "file": "Upload a file"}

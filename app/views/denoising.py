@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import attention_figures, chooser, messages, output, state
-from nvae import attention2d
+from nvae.readout import attention2d
 
 PAGE = "denoising"
 DEFAULTS = [  # weight, mean x, mean y, variance x, variance y

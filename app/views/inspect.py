@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import analysis, attention_figures, cache, chooser, component_figures, controls, messages, output, state
-from nvae import readout
+from nvae.readout import sentence as readout
 
 PAGE = "inspect"
 DEFAULT = ["The game was released in Japan in 2011.", "He was born in a small village in the north of England."]

@@ -8,8 +8,8 @@ import streamlit as st
 from app import cache, figure_style, interpolation_figures, output, state
 from app.views.interpolate_settings import EXAMPLES_FILE, GRIDS, MIXING_NAMES, PAGE, InterpolatePage, strip_settings
 from app.views.strip_table import strip_table
-from nvae import paths_study
-from nvae.paths import examples_dir
+from nvae.locations import examples_dir
+from nvae.readout import pair_study as paths_study
 
 
 def download_json(obj, stem: str, key: str, label: str = "Download JSON") -> None:

@@ -23,8 +23,8 @@ from app.views.interpolate_settings import (
     value,
 )
 from app.views.strip_table import strip_table
-from nvae import sentence_paths
-from nvae.checkpoint_format import CheckpointError
+from nvae.readout import paths as sentence_paths
+from nvae.store.format import CheckpointError
 
 CHANGES = "Highlighted rows differ from the step before; the `change` column lists the words removed (-) and added (+)."
 # a baseline's strip, by mixing

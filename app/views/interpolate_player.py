@@ -8,7 +8,7 @@ import streamlit as st
 from app import cache, output, state
 from app.views.interpolate_path import DecodedPath
 from app.views.interpolate_settings import PAGE, InterpolatePage
-from nvae import map_stats
+from nvae.readout import map_stats
 
 
 def play_path(page: InterpolatePage, path: DecodedPath) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 import streamlit as st
 
 from app import analysis, chooser, messages, state
-from nvae import sentence_paths
-from nvae.experiments import tau_grid
-from nvae.mixture import DEFAULT_MIXING, MIXINGS
-from nvae.model import NVAE
+from nvae.evaluation.measures import tau_grid
+from nvae.model.autoencoder import NVAE
+from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
+from nvae.readout import paths as sentence_paths
 
 PAGE = "interpolate"
 DEFAULT_A = "The film received positive reviews from critics."
@@ -117,7 +117,7 @@ class InterpolatePage:
 @dataclass(frozen=True)
 class StripSettings:
     """The strip's settings, all in the link: steps per segment, the tau grid and its values, and
-    how the two latents are mixed (`nvae.mixture.MIXINGS`)."""
+    how the two latents are mixed (`nvae.model.mixture.MIXINGS`)."""
 
     steps: int
     grid: str

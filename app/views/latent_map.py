@@ -4,7 +4,7 @@ what its axes encode (measured: how much token position and token identity expla
 import streamlit as st
 
 from app import analysis, cache, chooser, component_figures, messages, output, state
-from nvae import latent_map, map_stats
+from nvae.readout import latent_map, map_stats
 
 PAGE = "latent-map"
 DEFAULT = ["The game was released in Japan in 2011."]

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from app import analysis, cache, chooser, messages, output, state, training_figures
-from nvae.checkpoint import describe, read_metrics
-from nvae.checkpoint_format import CheckpointError
+from nvae.store.checkpoint import describe, read_metrics
+from nvae.store.format import CheckpointError
 
 PAGE = "model"
 # config keys (model and training) that only the NVAE's latent reads: a baseline's page leaves them out

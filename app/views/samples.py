@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from app import analysis, cache, chooser, component_figures, messages, output, state
-from nvae import sampling
-from nvae.readout import SAMPLE_SOURCES, sample_sources
+from nvae.evaluation import sampling
+from nvae.readout.sentence import SAMPLE_SOURCES, sample_sources
 
 PAGE = "samples"
 SOURCE_LABELS = {

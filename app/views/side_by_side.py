@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from app import analysis, cache, chooser, controls, interpolation_figures, messages, output, state
-from nvae import readout
-from nvae.checkpoint import CheckpointError
+from nvae.readout import sentence as readout
+from nvae.store.checkpoint import CheckpointError
 
 PAGE = "side-by-side"
 DEFAULT_S = ["The game was released in Japan in 2011."]

@@ -5,7 +5,7 @@ import math
 import streamlit as st
 
 from app import analysis, cache, chooser, controls, messages, output, sparsity_figures, state
-from nvae import readout
+from nvae.readout import sentence as readout
 
 PAGE = "sparsity"
 DEFAULT = "The game was released in Japan in 2011 and sold well."

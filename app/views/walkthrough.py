@@ -15,8 +15,9 @@ from app import (
     state,
     walkthrough_figures,
 )
-from nvae import readout, walkthrough
-from nvae.examples import MAX_EXAMPLE_CHARS
+from nvae.data.examples import MAX_EXAMPLE_CHARS
+from nvae.readout import sentence as readout
+from nvae.readout import walkthrough
 
 PAGE = "walkthrough"
 DEFAULT = "The game was released in Japan in 2011."

@@ -1,0 +1,407 @@
+"""Measurements of a model's latent on plain values (token-id sentences, numbers), shared by the
+ablation harness, the report and the app:
+
+- `retained_curve` / `smoothness`: the retained proportion over the alpha^Delta slider and how
+  smooth a control it is (monotone, share of values strictly inside (0.1, 0.9), largest jump);
+- `pruning_comparison`: BLEU at one retained proportion for the learned choice of components,
+  keeping every second position, and keeping a random subset of the same size;
+- `interpolation_paths`: strips between sentence pairs (distinct sentences, the largest step of
+  sentence BLEU against decoded A, endpoints exact);
+- `prior_sample_stats`: decoded samples (from the prior or the aggregate-posterior fit), adjacent
+  repeated words and [UNK] rates.
+
+Nothing here parses arguments or writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import torch
+
+from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts
+from ..model.autoencoder import NVAE
+from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture
+from ..model.nvib import evaluation_latent
+from .metrics import reconstruct, sentence_bleu
+from .sampling import draw
+
+# Short everyday sentences (written for the project, from no split) that a useful default
+# alpha^Delta must reconstruct exactly; the app offers them as examples too.
+SHORT_SENTENCES = [
+    "The cat sat on the mat.",
+    "A storm hit the coast in June.",
+    "She plays the piano every day.",
+    "The game was released in Japan in 2011.",
+    "He was born in London.",
+]
+SLIDER_POINTS = 26  # the app's alpha^Delta slider has this many log-spaced positions
+INSIDE = (0.1, 0.9)  # a slider value counts as useful when the retained proportion lies strictly inside
+
+
+def slider_values(model: NVAE, n: int = SLIDER_POINTS) -> list[float]:
+    """n log-spaced alpha^Delta values over a loss-conditional model's range; [alpha_delta] otherwise."""
+    cfg = model.cfg
+    if not cfg.alpha_delta_conditional:
+        return [cfg.alpha_delta]
+    lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
+    return [math.exp(lo + (hi - lo) * k / (n - 1)) for k in range(n)]
+
+
+@torch.no_grad()
+def retained_curve(model: NVAE, ids: list[list[int]], values: list[float], batch_size: int = 128) -> list[dict]:
+    """Mean retained proportion (over sentences) at each alpha^Delta; encoding only, no decoding."""
+    was_training = model.training
+    model.eval()
+    batches = [
+        collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device) for i in range(0, len(ids), batch_size)
+    ]
+    curve = []
+    for ad in values:
+        props = []
+        for batch in batches:
+            props += model.encode(batch.src, batch.pad_mask, ad).retained_proportion.tolist()
+        curve.append({"alpha_delta": ad, "retained_proportion": sum(props) / max(len(props), 1)})
+    model.train(was_training)
+    return curve
+
+
+def prior_weight(model: NVAE, ids: list[list[int]], alpha_delta: float | None, batch_size: int = 128) -> float:
+    """Mean over sentences of the weight pi the prior component (component 0) holds in the
+    evaluation latent at `alpha_delta`: the share of every decoder query's prior that goes to a
+    component carrying nothing of the sentence. 0 for a baseline (no prior component)."""
+    was_training = model.training
+    model.eval()
+    shares = []
+    for i in range(0, len(ids), batch_size):
+        batch = collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device)
+        lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
+        shares += (lat.pi.float() * (lat.source == PRIOR)).sum(-1).tolist()
+    model.train(was_training)
+    return sum(shares) / max(len(shares), 1)
+
+
+def smoothness(curve: list[dict]) -> dict:
+    """How well the retained proportion follows alpha^Delta along a curve sorted by alpha^Delta."""
+    ys = [p["retained_proportion"] for p in sorted(curve, key=lambda p: p["alpha_delta"])]
+    steps = [b - a for a, b in zip(ys, ys[1:])]
+    return {
+        "monotone": all(s >= -1e-9 for s in steps),
+        "share_inside": sum(INSIDE[0] < y < INSIDE[1] for y in ys) / max(len(ys), 1),
+        "max_jump": max((abs(s) for s in steps), default=0.0),
+        "min": min(ys, default=0.0),
+        "max": max(ys, default=0.0),
+    }
+
+
+def alpha_delta_for_retained(curve: list[dict], target: float) -> float | None:
+    """The alpha^Delta (interpolated in log space along a monotone curve) that retains `target`."""
+    pts = sorted(curve, key=lambda p: p["alpha_delta"])
+    for a, b in zip(pts, pts[1:]):
+        ya, yb = a["retained_proportion"], b["retained_proportion"]
+        if min(ya, yb) <= target <= max(ya, yb) and ya != yb:
+            w = (target - ya) / (yb - ya)
+            return math.exp(math.log(a["alpha_delta"]) + w * (math.log(b["alpha_delta"]) - math.log(a["alpha_delta"])))
+    return None
+
+
+def keep_components(latent: LatentMixture, keep: torch.Tensor) -> LatentMixture:
+    """The latent with exactly the token components in `keep` [B, N] (the prior, if any, always
+    kept), weighted like evaluation weighs them: pi = alpha / sum over the kept components."""
+    mask = latent.pad | (~keep & (latent.source != PRIOR))
+    return evaluation_latent(
+        latent.mu,
+        latent.logvar,
+        latent.alpha,
+        latent.pad,
+        latent.source,
+        latent.n_inputs,
+        mask,
+        latent.threshold,
+        has_prior=latent.has_prior,
+    )
+
+
+def every_second(latent: LatentMixture) -> LatentMixture:
+    """Keep the token components at positions 0, 2, 4, ... (the positions VTS keeps)."""
+    return keep_components(latent, (latent.source >= 0) & (latent.source % 2 == 0))
+
+
+def random_like_learned(seed: int = 0):
+    """A transform keeping, in each sentence, as many random token components as the model kept."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def transform(latent: LatentMixture) -> LatentMixture:
+        real = ~latent.pad & (latent.source != PRIOR)
+        keep = torch.zeros_like(real)
+        for b in range(latent.batch_size):
+            cand = real[b].nonzero().flatten()
+            k = int(latent.n_retained[b])
+            chosen = cand[torch.randperm(len(cand), generator=gen)[:k].to(cand.device)]
+            keep[b, chosen] = True
+        return keep_components(latent, keep)
+
+    return transform
+
+
+def pruning_comparison(
+    model: NVAE,
+    ids: list[list[int]],
+    target: float = 0.5,
+    curve: list[dict] | None = None,
+    seed: int = 0,
+    choices: dict | None = None,
+) -> dict:
+    """BLEU at retained proportion `target` for the learned pruning, every second position and a
+    random subset of the learned size, all on the same model at the same alpha^Delta. `choices`
+    (name -> a latent transform, None for the model's own) replaces those three."""
+    curve = curve or retained_curve(model, ids, slider_values(model, 41))
+    ad = alpha_delta_for_retained(curve, target) if model.cfg.alpha_delta_conditional else model.cfg.alpha_delta
+    if ad is None:
+        return {"target": target, "alpha_delta": None}
+    out = {"target": target, "alpha_delta": ad}
+    if choices is None:
+        choices = {"learned": None, "every_second": every_second, "random": random_like_learned(seed)}
+    for name, transform in choices.items():
+        s = reconstruct(model, ids, alpha_delta=ad, transform=transform).summary()
+        out[name] = {
+            "bleu": s["bleu"],
+            "retained_proportion": s["retained_proportion"],
+            "exact_match": s["exact_match"],
+        }
+    return out
+
+
+def tau_grid(steps: int = 11, grid: str = "linear", sharpness: float = 8.0) -> list[float]:
+    """tau values from 0 to 1: evenly spaced, or "logodds": sigmoid(sharpness (2 t - 1)) of evenly
+    spaced t, with the ends set to exactly 0 and 1 (more steps where a mixture's output changes)."""
+    ts = [k / (steps - 1) for k in range(steps)]
+    if grid == "linear":
+        return ts
+    if grid != "logodds":
+        raise ValueError(f"unknown tau grid {grid!r}: use 'linear' or 'logodds'")
+    return [0.0] + [1 / (1 + math.exp(-sharpness * (2 * t - 1))) for t in ts[1:-1]] + [1.0]
+
+
+def sentence_pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
+    """`pairs` random (i, j) with i != j (distinct sentences)."""
+    if n < 2:
+        raise ValueError("an interpolation study needs at least two sentences")
+    rng = random.Random(seed)
+    out = []
+    for _ in range(pairs):
+        i = rng.randrange(n)
+        j = rng.randrange(n - 1)
+        out.append((i, j + (j >= i)))
+    return out
+
+
+@torch.no_grad()
+def pair_record(
+    model: NVAE,
+    a_ids: list[int],
+    b_ids: list[int],
+    taus: list[float],
+    alpha_delta: float | None = None,
+    mixing: str = DEFAULT_MIXING,
+) -> dict:
+    """One strip F_tau from sentence A to B (token ids, EOS not included; the model in eval mode):
+    the decoded strip, its distinct sentences, sentence BLEU of each step against the decoded A,
+    the largest change of that curve between neighbouring steps, and whether tau = 0 and 1 decode
+    exactly like A and B alone."""
+    batch = collate([a_ids, b_ids], model.cfg.max_len, device=model.device)
+    lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
+    a, b = lat.select(0).trim(), lat.select(1).trim()
+    alone = decode_batch(model.tokenizer, model.generate(lat))
+    strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus), mixing)))
+    curve = [sentence_bleu(s, alone[0]) for s in strip]
+    return {
+        "a": decode_ids(model.tokenizer, a_ids),
+        "b": decode_ids(model.tokenizer, b_ids),
+        "strip": strip,
+        "distinct": len(set(strip)),
+        "bleu_vs_a": curve,
+        "largest_step": max(abs(y - x) for x, y in zip(curve, curve[1:])),
+        "endpoints_exact": strip[0] == alone[0] and strip[-1] == alone[1],
+    }
+
+
+@torch.no_grad()
+def interpolation_paths(
+    model: NVAE,
+    ids: list[list[int]],
+    pairs: int = 50,
+    steps: int = 11,
+    seed: int = 0,
+    grid: str = "linear",
+    alpha_delta: float | None = None,
+    mixing: str = DEFAULT_MIXING,
+) -> dict:
+    """Strips F_tau between random pairs of distinct sentences, tau shared among the components by
+    `mixing` (`mixture.MIXINGS`).
+
+    Per pair: the number of distinct decoded sentences, sentence BLEU of each step against the
+    decoded A, the largest change of that curve between neighbouring steps, and whether tau = 0
+    and tau = 1 decode exactly like A and B alone. Returns medians and the per-pair records.
+    """
+    was_training = model.training
+    model.eval()
+    taus = tau_grid(steps, grid)
+    chosen = sentence_pairs(len(ids), pairs, seed)
+    records = [pair_record(model, ids[i], ids[j], taus, alpha_delta, mixing) for i, j in chosen]
+    model.train(was_training)
+    return {
+        "taus": taus,
+        "mixing": mixing,
+        "pairs": len(records),
+        "median_distinct": statistics.median(r["distinct"] for r in records),
+        "median_largest_step": statistics.median(r["largest_step"] for r in records),
+        "endpoints_exact": sum(r["endpoints_exact"] for r in records) / len(records),
+        "records": records,
+    }
+
+
+def repeat_and_unk_rates(texts: list[str]) -> dict:
+    """Share of words equal to the word before them, and share of [UNK] words."""
+    words = [t.split() for t in texts]
+    n = sum(len(w) for w in words)
+    repeats = sum(sum(x == y for x, y in zip(w, w[1:])) for w in words)
+    unk = sum(sum(x == UNK.lower() or x == UNK for x in w) for w in words)
+    return {"words": n, "repeat_rate": repeats / max(n, 1), "unk_rate": unk / max(n, 1)}
+
+
+@torch.no_grad()
+def prior_sample_stats(
+    model: NVAE,
+    n: int = 40,
+    components: int = 20,
+    seed: int = 0,
+    alpha_delta: float | None = None,
+    source: str = "prior",
+) -> dict:
+    """Decode `n` latents drawn from `source`: the prior, or the aggregate-posterior fit stored
+    beside the checkpoint (`nvae.evaluation.sampling.draw`)."""
+    was_training = model.training
+    model.eval()
+    texts = []
+    for k in range(n):
+        lat = draw(model, source, components, alpha_delta=alpha_delta, seed=seed + k)
+        texts += decode_batch(model.tokenizer, model.generate(lat))
+    model.train(was_training)
+    return {"samples": texts, **repeat_and_unk_rates(texts), "source": source}
+
+
+@torch.no_grad()
+def short_sentences_exact(model: NVAE, texts: list[str], alpha_delta: float | None = None) -> list[dict]:
+    """Each text's reconstruction, and whether it equals the tokenizer's round trip of the text."""
+    ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
+    was_training = model.training
+    model.eval()
+    batch = collate(ids, model.cfg.max_len, device=model.device)
+    latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
+    out = decode_batch(model.tokenizer, model.generate(latent))
+    model.train(was_training)
+    return [
+        {
+            "text": t,
+            "reconstruction": r,
+            "exact": r == decode_ids(model.tokenizer, i),
+            "retained": int(k),
+            "tokens": len(i) + 1,
+        }
+        for t, i, r, k in zip(texts, ids, out, latent.n_retained.tolist())
+    ]
+
+
+def choose_default_alpha_delta(
+    model: NVAE,
+    ids: list[list[int]],
+    reference_bleu: float,
+    ratio: float = 0.95,
+    must_reconstruct: list[str] | None = None,
+    values: list[float] | None = None,
+) -> dict:
+    """The sparsest slider value of a loss-conditional model whose BLEU on `ids` is at least
+    `ratio` x `reference_bleu` and which reconstructs every text of `must_reconstruct` exactly.
+
+    BLEU grows with alpha^Delta, so the smallest qualifying value is found by bisection over the
+    slider's values (a handful of evaluations instead of 26); every evaluated point is returned.
+    """
+    values = sorted(values or slider_values(model))
+    tried: dict[float, dict] = {}
+
+    def ok(k: int) -> bool:
+        ad = values[k]
+        if ad not in tried:
+            s = reconstruct(model, ids, alpha_delta=ad).summary()
+            exact = short_sentences_exact(model, must_reconstruct, ad) if must_reconstruct else []
+            tried[ad] = {
+                "alpha_delta": ad,
+                "bleu": s["bleu"],
+                "retained_proportion": s["retained_proportion"],
+                "short_exact": sum(e["exact"] for e in exact),
+                "qualifies": s["bleu"] >= ratio * reference_bleu and all(e["exact"] for e in exact),
+            }
+        return tried[ad]["qualifies"]
+
+    lo, hi = 0, len(values) - 1
+    if not ok(hi):
+        chosen = None
+    else:
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ok(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        chosen = values[hi]
+    return {
+        "alpha_delta": chosen,
+        "reference_bleu": reference_bleu,
+        "ratio": ratio,
+        "evaluated": [tried[v] for v in sorted(tried)],
+    }
+
+
+SPREAD_BIAS_GRID = (0.0, 0.5, 1.0, 2.0, 5.0)
+
+
+@torch.no_grad()
+def choose_spread_bias(
+    model: NVAE,
+    ids: list[list[int]],
+    grid: tuple[float, ...] = SPREAD_BIAS_GRID,
+    target: float = 0.5,
+    slack: float = 0.5,
+) -> dict:
+    """The positional prior of the kept set (`cfg.spread_bias`) for a trained loss-conditional NVAE:
+    at each value of `grid`, BLEU of the learned choice where the model keeps `target` of its
+    vectors; the smallest value within `slack` BLEU of the best is chosen (the least positional
+    that does as well). The model's setting is restored; every evaluated point is returned."""
+    before = model.cfg.spread_bias
+    if model.cfg.keep_positions == "tournament":  # its order is the prior's: it needs one
+        grid = tuple(beta for beta in grid if beta > 0)
+    evaluated = []
+    try:
+        for beta in grid:
+            model.cfg.spread_bias = beta
+            res = pruning_comparison(model, ids, target, curve=retained_curve(model, ids, slider_values(model, 26)))
+            if res["alpha_delta"] is None:
+                continue
+            evaluated.append(
+                {
+                    "spread_bias": beta,
+                    "alpha_delta": res["alpha_delta"],
+                    **{name: res[name]["bleu"] for name in ("learned", "every_second", "random")},
+                    "retained_proportion": res["learned"]["retained_proportion"],
+                }
+            )
+    finally:
+        model.cfg.spread_bias = before
+    if not evaluated:
+        return {"spread_bias": None, "target": target, "evaluated": []}
+    best = max(e["learned"] for e in evaluated)
+    chosen = min(e["spread_bias"] for e in evaluated if e["learned"] >= best - slack)
+    return {"spread_bias": chosen, "target": target, "evaluated": evaluated}

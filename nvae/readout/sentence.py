@@ -1,0 +1,417 @@
+"""Readings of a model's latent for one sentence (or a few) at a time, as plain values.
+
+What a reader (the app's pages, a notebook, the CLI) shows of a latent, computed once here:
+
+- `inspect_sentences` / `token_info`: a sentence's components, its reconstruction, BLEU against
+  the tokenizer's round trip and the decoder's cross-attention; or its tokenization alone;
+- `component_weights` / `token_weights`: the weight each component shows (pi when retained,
+  else the share alpha / sum(alpha) it would have had);
+- `sparsity_curve`: retained components and BLEU of one sentence over a grid of alpha^Delta;
+- `encode_pair` / `interpolation_strip` / `mix_at`: mixtures between two sentences and which
+  components of A and B carry a mixture's weight;
+- `component_points`: the retained components of many sentences as arrays (for a map);
+- `prior_samples` / `drawn_samples`: sentences decoded from latents drawn from the prior (or the
+  aggregate posterior when the checkpoint has its fit), each naming its source.
+
+(Ordinary against denoising attention on a 2-D mixture, with no model, is `nvae.readout.attention2d`.)
+
+Each function takes a loaded model (eval mode) or its outputs and returns plain Python data
+(lists, dicts, dataclasses, numpy arrays). Model calls run under `torch.inference_mode()`.
+Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.text import UNK_ID, decode_batch, decode_ids, encode_batch, tokens_of
+from ..evaluation.measures import tau_grid
+from ..evaluation.metrics import sentence_bleu
+from ..evaluation.sampling import draw
+from ..model.autoencoder import NVAE
+from ..model.mixture import DEFAULT_MIXING, LatentMixture, source_label
+
+STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
+
+
+def alpha_delta_active(cfg) -> bool:
+    """True when alpha^Delta changes this model's latent (a loss-conditional NVAE)."""
+    return cfg.model_type == "nvae" and bool(cfg.alpha_delta_conditional)
+
+
+def alpha_delta_arg(cfg, value: float | None) -> float | None:
+    """The alpha_delta to pass to `model.encode`: the value (clamped to the trained range) for a
+    loss-conditional NVAE, else None."""
+    if value is None or not alpha_delta_active(cfg):
+        return None
+    return float(min(max(value, cfg.alpha_delta_min), cfg.alpha_delta_max))
+
+
+# -- what a sentence became: truncation, unknown pieces -------------------------------------------
+
+
+def mostly_unknown(n_unknown: int, n_inputs: int) -> bool:
+    """True when more than half of the input pieces ([EOS] not counted) are [UNK]: a reconstruction
+    of [UNK]s then scores a high BLEU against an input of [UNK]s, which says nothing."""
+    pieces = n_inputs - 1
+    return pieces > 0 and n_unknown > pieces / 2
+
+
+@dataclass
+class TokenInfo:
+    """How one sentence was tokenized: what the truncation and [UNK] notices need."""
+
+    n_inputs: int  # tokens, [EOS] included
+    n_unknown: int  # pieces outside the vocabulary ([UNK])
+    truncated: bool
+
+    @property
+    def mostly_unknown(self) -> bool:
+        return mostly_unknown(self.n_unknown, self.n_inputs)
+
+
+def token_info(model: NVAE, texts: list[str]) -> list[TokenInfo]:
+    """Tokenize only (no model call): each sentence's length, [UNK] count and truncation."""
+    batch = encode_batch(model.tokenizer, list(texts), model.cfg.max_len)
+    lengths = (~batch.pad_mask).sum(-1).tolist()
+    return [
+        TokenInfo(
+            n_inputs=int(n),
+            n_unknown=sum(i == UNK_ID for i in batch.src[b, : int(n)].tolist()),
+            truncated=bool(batch.truncated[b]),
+        )
+        for b, n in enumerate(lengths)
+    ]
+
+
+# -- one sentence's latent, reconstruction and cross-attention ------------------------------------
+
+
+@dataclass
+class SentenceView:
+    """One encoded sentence, ready to draw."""
+
+    text: str  # as typed (cleaned)
+    reference: str  # the tokenizer's round trip of the input: what a perfect reconstruction gives
+    tokens: list[str]  # input tokens, [EOS] included
+    truncated: bool
+    n_unknown: int  # input pieces outside the vocabulary ([UNK])
+    components: list[dict]  # LatentMixture.records, plus "label"
+    n_retained: int
+    n_inputs: int
+    retained_proportion: float
+    reconstruction: str
+    bleu: float
+    out_tokens: list[str]  # generated tokens, then [EOS] (rows of `attention`)
+    attention: list[list[float]]  # [T, N] last decoder layer's cross-attention, head-averaged
+    alpha_delta: float | None
+
+    @property
+    def mostly_unknown(self) -> bool:
+        return mostly_unknown(self.n_unknown, self.n_inputs)
+
+
+def component_label(record: dict) -> str:
+    """'#3 game': component number and its source token (or ⟨prior⟩)."""
+    return f"#{record['component']} {record['token']}"
+
+
+@torch.inference_mode()
+def inspect_sentences(model: NVAE, texts: list[str], alpha_delta: float | None = None) -> list[SentenceView]:
+    """Encode, reconstruct (greedy) and read the cross-attention of each sentence."""
+    tok, cfg = model.tokenizer, model.cfg
+    ad = alpha_delta_arg(cfg, alpha_delta)
+    batch = encode_batch(tok, texts, cfg.max_len, model.device)
+    latent = model.encode(batch.src, batch.pad_mask, ad)
+    generated = model.generate(latent)
+    views = []
+    for b, text in enumerate(texts):
+        n = int(latent.n_inputs[b])
+        ids = batch.src[b, :n].tolist()
+        tokens = tokens_of(tok, ids)
+        records = latent.records(b, tokens)
+        for r in records:
+            r["label"] = component_label(r)
+        single = latent.select(b).trim()
+        tgt_in = torch.tensor([[cfg.bos_id] + generated[b]], device=single.device)
+        _, weights = model.decode(single, tgt_in, need_weights=True)
+        reference = decode_ids(tok, ids)
+        reconstruction = decode_ids(tok, generated[b])
+        views.append(
+            SentenceView(
+                text=text,
+                reference=reference,
+                tokens=tokens,
+                truncated=bool(batch.truncated[b]),
+                n_unknown=sum(i == UNK_ID for i in ids),
+                components=records,
+                n_retained=int(latent.n_retained[b]),
+                n_inputs=n,
+                retained_proportion=float(latent.retained_proportion[b]),
+                reconstruction=reconstruction,
+                bleu=sentence_bleu(reconstruction, reference),
+                out_tokens=tokens_of(tok, generated[b]) + ["[EOS]"],
+                attention=weights[0].float().cpu().tolist(),
+                alpha_delta=ad,
+            )
+        )
+    return views
+
+
+def component_weights(components: list[dict]) -> list[float]:
+    """The weight each component (a `LatentMixture.records` row) shows: pi when retained, else the
+    share alpha / sum(alpha) it would have had (its pi were nothing pruned)."""
+    total = sum(c["alpha"] for c in components) or 1.0
+    return [c["pi"] if c["retained"] else c["alpha"] / total for c in components]
+
+
+def token_weights(view: SentenceView) -> tuple[list[str], list[float], list[bool]]:
+    """Per input token: (token, weight of its component as `component_weights` gives it, retained)."""
+    shown = component_weights(view.components)
+    by_source = {r["source"]: (r, w) for r, w in zip(view.components, shown) if r["source"] >= 0}
+    tokens, weights, kept = [], [], []
+    for i, token in enumerate(view.tokens):
+        tokens.append(token)
+        if i not in by_source:  # a strided baseline keeps only some positions
+            weights.append(0.0), kept.append(False)
+            continue
+        r, w = by_source[i]
+        weights.append(w)
+        kept.append(bool(r["retained"]))
+    return tokens, weights, kept
+
+
+# -- sparsity -------------------------------------------------------------------------------------
+
+
+@torch.inference_mode()
+def sparsity_curve(model: NVAE, text: str, grid: list[float]) -> dict[str, list]:
+    """Retained components and reconstruction BLEU of one sentence for every alpha^Delta in `grid`
+    (one batch: the sentence repeated, one alpha^Delta per row)."""
+    tok = model.tokenizer
+    batch = encode_batch(tok, [text] * len(grid), model.cfg.max_len, model.device)
+    ad = torch.tensor(grid, dtype=torch.float32, device=batch.src.device)
+    latent = model.encode(batch.src, batch.pad_mask, ad)
+    n = int(latent.n_inputs[0])
+    reference = decode_ids(tok, batch.src[0, :n].tolist())
+    texts = [decode_ids(tok, g) for g in model.generate(latent)]
+    return {
+        "alpha_delta": list(grid),
+        "retained": latent.n_retained.tolist(),
+        "n_inputs": n,
+        "proportion": latent.retained_proportion.tolist(),
+        "bleu": [sentence_bleu(t, reference) for t in texts],
+    }
+
+
+# -- interpolation --------------------------------------------------------------------------------
+
+
+@dataclass
+class Pair:
+    """Two encoded endpoints (batch size 1 each) and what is needed to label and score them."""
+
+    a: LatentMixture
+    b: LatentMixture
+    tokens_a: list[str]
+    tokens_b: list[str]
+    ref_a: str
+    ref_b: str
+    truncated: list[bool]
+
+
+@torch.inference_mode()
+def encode_pair(model: NVAE, text_a: str, text_b: str) -> Pair:
+    tok = model.tokenizer
+    batch = encode_batch(tok, [text_a, text_b], model.cfg.max_len, model.device)
+    latent = model.encode(batch.src, batch.pad_mask)
+    ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(2)]
+    return Pair(
+        a=latent.select(0).trim(),
+        b=latent.select(1).trim(),
+        tokens_a=tokens_of(tok, ids[0]),
+        tokens_b=tokens_of(tok, ids[1]),
+        ref_a=decode_ids(tok, ids[0]),
+        ref_b=decode_ids(tok, ids[1]),
+        truncated=list(batch.truncated),
+    )
+
+
+def word_diff(previous: str, current: str) -> str:
+    """What changed from `previous` to `current`, word by word: '-old +new' ('' if nothing)."""
+    a, b = previous.split(), current.split()
+    parts = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op in ("delete", "replace"):
+            parts.append("-" + " ".join(a[i1:i2]))
+        if op in ("insert", "replace"):
+            parts.append("+" + " ".join(b[j1:j2]))
+    return " ".join(parts)
+
+
+@torch.inference_mode()
+def interpolation_strip(
+    model: NVAE, pair: Pair, taus: list[float] = STRIP_TAUS, mixing: str = DEFAULT_MIXING
+) -> list[dict]:
+    """Decode the mixture of F_A and F_B at every tau at once, tau shared among the components by
+    `mixing` (`mixture.MIXINGS`; "uniform" is (1 - tau) F_A + tau F_B); each row scored against
+    both ends and compared with the row before."""
+    mixed = pair.a.mix(pair.b, torch.tensor(taus, dtype=torch.float32), mixing)
+    texts = decode_batch(model.tokenizer, model.generate(mixed))
+    rows = []
+    for k, (tau, text) in enumerate(zip(taus, texts)):
+        prev = texts[k - 1] if k else text
+        rows.append(
+            {
+                "tau": float(tau),
+                "text": text,
+                "changed": k > 0 and text != prev,
+                "change": word_diff(prev, text) if k else "",
+                "bleu_a": sentence_bleu(text, pair.ref_a),
+                "bleu_b": sentence_bleu(text, pair.ref_b),
+            }
+        )
+    return rows
+
+
+def mix_provenance(pair: Pair, mixed: LatentMixture, i: int) -> tuple[str, str]:
+    """(origin, token) of component i of `pair.a.mix(pair.b, tau)`: "A" or "B" and its source
+    token for a mixture of sets (NVAE: `LatentMixture.mix` concatenates A's components, then
+    B's), "A+B" and both position-i tokens for a position-wise mixture (the baselines)."""
+    src = int(mixed.source[0, i])
+    if pair.a.has_prior:
+        from_a = i < pair.a.n_components
+        origin, names = ("A", [_token(pair.tokens_a, src)]) if from_a else ("B", [_token(pair.tokens_b, src)])
+    else:
+        origin, names = "A+B", [_token(pair.tokens_a, src), _token(pair.tokens_b, src)]
+    return origin, "/".join(dict.fromkeys(t for t in names if t))
+
+
+def _token(tokens: list[str], source: int) -> str:
+    """The name of a component's source: its token, ⟨prior⟩, ⟨pooled⟩ ('' if out of range)."""
+    return source_label(source, tokens) if source < 0 or source < len(tokens) else ""
+
+
+@torch.inference_mode()
+def mix_at(model: NVAE, pair: Pair, tau: float, mixing: str = DEFAULT_MIXING) -> dict[str, Any]:
+    """Decode the mixture at one tau (shared by `mixing`) and list which components of A and B carry its weight."""
+    mixed = pair.a.mix(pair.b, float(tau), mixing)
+    text = decode_batch(model.tokenizer, model.generate(mixed))[0]
+    comps = []
+    for i in range(mixed.n_components):
+        if bool(mixed.pad[0, i]):
+            continue
+        origin, token = mix_provenance(pair, mixed, i)
+        comps.append(
+            {
+                "origin": origin,
+                "component": i,
+                "token": token,
+                "weight": float(mixed.pi[0, i]),
+                "retained": not bool(mixed.mask[0, i]),
+            }
+        )
+    return {
+        "tau": float(tau),
+        "text": text,
+        "bleu_a": sentence_bleu(text, pair.ref_a),
+        "bleu_b": sentence_bleu(text, pair.ref_b),
+        "components": comps,
+    }
+
+
+# -- the components of many sentences -------------------------------------------------------------
+
+
+def corpus_sample(tokenizer, n: int, seed: int = 0) -> list[str]:
+    """n sentences drawn (repeatably) from the local WikiText-2 test split."""
+    from ..data.corpora import load_sentences
+
+    sentences = load_sentences("wikitext-2", "test", tokenizer)
+    if len(sentences) > n:
+        sentences = random.Random(seed).sample(sentences, n)
+    return sentences
+
+
+@torch.inference_mode()
+def component_points(
+    model: NVAE, texts: list[str], alpha_delta: float | None = None, batch_size: int = 64
+) -> dict[str, np.ndarray]:
+    """The retained components of each sentence (the prior, the same for all, left out):
+    means [M, P], sentence index, token position, token and weight pi, as arrays of length M."""
+    means, sentence, position, token, weight = [], [], [], [], []
+    ad = alpha_delta_arg(model.cfg, alpha_delta)
+    for start in range(0, len(texts), batch_size):
+        batch = encode_batch(model.tokenizer, texts[start : start + batch_size], model.cfg.max_len, model.device)
+        latent = model.encode(batch.src, batch.pad_mask, ad)
+        keep = latent.retained & (latent.source >= 0)
+        for b in range(latent.batch_size):
+            tokens = tokens_of(model.tokenizer, batch.src[b, : int(latent.n_inputs[b])].tolist())
+            idx = keep[b].nonzero().flatten()
+            means.append(latent.mu[b, idx].float().cpu().numpy())
+            for i in idx.tolist():
+                src = int(latent.source[b, i])
+                sentence.append(start + b)
+                position.append(src)
+                token.append(tokens[src] if src < len(tokens) else str(src))
+                weight.append(float(latent.pi[b, i]))
+    P = model.cfg.d_model
+    return {
+        "means": np.concatenate(means) if means else np.zeros((0, P), np.float32),
+        "sentence": np.asarray(sentence, dtype=np.int64),
+        "position": np.asarray(position, dtype=np.int64),
+        "token": np.asarray(token, dtype=str),
+        "weight": np.asarray(weight, dtype=np.float32),
+    }
+
+
+# -- samples from the prior -----------------------------------------------------------------------
+
+
+@torch.inference_mode()
+def prior_samples(
+    model: NVAE, n_components: int, n_samples: int, seed: int, temperature: float, alpha_delta: float | None = None
+) -> list[dict]:
+    """Sentences decoded from latents drawn from the prior (NVAE only)."""
+    return drawn_samples(model, "prior", n_components, n_samples, seed, temperature, alpha_delta)
+
+
+SAMPLE_SOURCES = {
+    "prior": "the prior: z ~ N(0, I)",
+    "aggregate": "the aggregate posterior: a Gaussian fitted to the training sentences' retained means",
+}
+
+
+def sample_sources(model: NVAE) -> list[str]:
+    """The sources this checkpoint can draw latents from: the prior (an NVAE), and the aggregate
+    posterior when its fit is stored beside the checkpoint (`model.aggregate`)."""
+    if model.cfg.model_type != "nvae":
+        return []
+    return ["prior", "aggregate"] if getattr(model, "aggregate", None) is not None else ["prior"]
+
+
+@torch.inference_mode()
+def drawn_samples(
+    model: NVAE,
+    source: str,
+    n_components: int,
+    n_samples: int,
+    seed: int,
+    temperature: float,
+    alpha_delta: float | None = None,
+) -> list[dict]:
+    """Sentences decoded from latents drawn from `source` ("prior" or "aggregate",
+    `nvae.evaluation.sampling.draw`), each row naming its source."""
+    latent = draw(model, source, n_components, batch_size=n_samples, alpha_delta=alpha_delta, seed=seed)
+    texts = decode_batch(model.tokenizer, model.generate(latent, temperature=temperature, seed=seed))
+    pis = latent.pi.float().cpu()
+    return [
+        {"sample": i, "source": source, "text": t, "largest_weight": float(pis[i].max()), "weights": pis[i].tolist()}
+        for i, t in enumerate(texts)
+    ]

@@ -1,0 +1,1 @@
+"""The resumable training loop, its setup and its schedules."""
