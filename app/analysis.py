@@ -11,8 +11,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from nvae.data.text import clean_user_text
 from nvae.model.mixture import source_label
 from nvae.readout.sentence import SentenceView
@@ -144,37 +142,6 @@ def check_corpus(data: Any, what: str = "The text", max_sentences: int = MAX_STU
 
 
 # -- the alpha^Delta slider -----------------------------------------------------------------------
-
-
-def alpha_grid(cfg, n: int = 25) -> list[float]:
-    """Log-spaced alpha^Delta values over the model's trained range (3 significant digits), plus
-    the config's own value."""
-    lo, hi = float(cfg.alpha_delta_min), float(cfg.alpha_delta_max)
-    if hi <= lo:
-        return [lo]
-    values = {float(f"{v:.3g}") for v in np.geomspace(lo, hi, n)}
-    values.add(float(f"{min(max(cfg.alpha_delta, lo), hi):.3g}"))
-    return sorted(v for v in values if lo <= v <= hi) or [lo]
-
-
-ROUND_MANTISSAS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)  # about log-spaced: 11 round stops a decade
-
-
-def alpha_stops(cfg, extra=()) -> list[float]:
-    """The alpha^Delta slider's stops: round values about log-spaced over the model's trained range
-    (..., 0.01, 0.012, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, ..., 1, ...), both ends of the range,
-    the model's default, and any `extra` value inside the range (a link's exact value), each kept to
-    6 significant digits (as the URL writes it). Nothing is hard-coded to one model's range."""
-    lo, hi = float(cfg.alpha_delta_min), float(cfg.alpha_delta_max)
-    if hi <= lo:
-        return [lo]
-    values = {lo, hi, float(f"{min(max(cfg.alpha_delta, lo), hi):.6g}")}
-    for exponent in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
-        values.update(float(f"{m}e{exponent}") for m in ROUND_MANTISSAS)
-    for v in extra:
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-            values.add(float(f"{v:.6g}"))
-    return sorted(v for v in values if lo <= v <= hi)
 
 
 def nearest(value: float, options: list[float]) -> float:

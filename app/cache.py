@@ -32,6 +32,7 @@ import torch
 
 from app import player_figures
 from nvae.data.examples import pairs, sentences
+from nvae.model.grids import alpha_delta_values
 from nvae.model.mixture import DEFAULT_MIXING
 from nvae.readout import corpus_study as study
 from nvae.readout import pair_study as paths_study
@@ -423,7 +424,7 @@ def study_sweep(_model, key: str, texts: tuple[str, ...], alpha_delta: float | N
     model trained at a fixed one, whose sweep is that one value)."""
     digest = corpus_digest(texts)
     corpus = study_corpus(_model, key, digest, texts)
-    values = tuple(study.sweep_values(_model, alpha_delta))
+    values = tuple(alpha_delta_values(_model.cfg, study.SWEEP_POINTS, alpha_delta))
     return _stored(
         ("sweep", key, digest, values),
         lambda: study.study_sweep(_model, corpus, alpha_delta, progress=progress),

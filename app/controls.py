@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import analysis, cache, state
+from nvae.model.grids import slider_stops
 from nvae.readout.sentence import alpha_delta_active
 
 AD_LABEL = "α^Δ"
@@ -15,12 +16,12 @@ AD_LABEL = "α^Δ"
 
 def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (conditional prior)") -> float:
     """The alpha^Delta select-slider: round, about log-spaced stops over the trained range
-    (`analysis.alpha_stops`), plus the exact value a link or the docs gave when it lies inside the
+    (`nvae.model.grids.slider_stops`), plus the exact value a link or the docs gave when it lies inside the
     range, so `ad=0.3` stays 0.3. Disabled, with a one-line reason, for an NVAE trained at a fixed
     alpha^Delta; a baseline has no alpha^Delta and its pages do not call this."""
     key = state.wkey(page, name)
     current = st.session_state.get(key)
-    stops = analysis.alpha_stops(cfg, [current])
+    stops = slider_stops(cfg, [current])
     if isinstance(current, (int, float)) and not isinstance(current, bool) and current != float(f"{current:.6g}"):
         if float(f"{current:.6g}") in stops:
             st.session_state[key] = float(f"{current:.6g}")  # the stop as the slider labels it

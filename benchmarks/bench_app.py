@@ -48,9 +48,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # helpers builds the fallback checkpoin
 
 import torch  # noqa: E402
 
-from app import analysis  # noqa: E402
 from nvae.data.text import encode_text  # noqa: E402
 from nvae.locations import default_checkpoint  # noqa: E402
+from nvae.model.grids import rounded_alpha_deltas  # noqa: E402
 from nvae.readout import corpus_study as study  # noqa: E402
 from nvae.readout import sentence as readout  # noqa: E402
 from nvae.store.checkpoint import load_checkpoint  # noqa: E402
@@ -125,7 +125,7 @@ def load_model(path: str | None) -> tuple[object, str, str | None]:
 
 def bench_functions(model, repeats: int) -> list[dict]:
     cfg = model.cfg
-    grid = analysis.alpha_grid(cfg)
+    grid = rounded_alpha_deltas(cfg)
     sent = lambda i: SENTENCES[i % len(SENTENCES)]  # noqa: E731
     rows = [
         summary("type a sentence (Inspect)", timed(lambda i: readout.inspect_sentences(model, [sent(i)]), repeats)),

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from app import analysis
+from nvae.model.grids import rounded_alpha_deltas, slider_stops
 from nvae.readout import sentence as readout
 from nvae.store.checkpoint import load_checkpoint
 
@@ -49,7 +50,7 @@ def test_check_text_lines_and_limits():
 
 def test_alpha_grid_and_nearest(models):
     cfg = models["nvae"].cfg
-    grid = analysis.alpha_grid(cfg)
+    grid = rounded_alpha_deltas(cfg)
     assert grid[0] == cfg.alpha_delta_min and grid[-1] == cfg.alpha_delta_max and cfg.alpha_delta in grid
     assert grid == sorted(set(grid))
     assert analysis.nearest(0.29, grid) == 0.3
@@ -94,13 +95,13 @@ def test_alpha_stops_are_round_and_inside_the_range(lo, hi, default):
     from types import SimpleNamespace
 
     cfg = SimpleNamespace(alpha_delta_min=lo, alpha_delta_max=hi, alpha_delta=default)
-    stops = analysis.alpha_stops(cfg)
+    stops = slider_stops(cfg)
     assert stops == sorted(set(stops)) and stops[0] == lo and stops[-1] == hi and default in stops
     assert {v for v in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0) if lo <= v <= hi} <= set(stops)
     assert all(len(f"{v:g}") <= 5 for v in stops)  # round values: 0.012, 0.25, never 0.0121
     ratios = [b / a for a, b in zip(stops, stops[1:])]
     assert max(ratios) <= 1.34  # about log-spaced: no gap wider than a third
-    with_link = analysis.alpha_stops(cfg, [0.0316, 7.0, float("nan"), None, 0.30000001])
+    with_link = slider_stops(cfg, [0.0316, 7.0, float("nan"), None, 0.30000001])
     assert (0.0316 in with_link) == (lo <= 0.0316 <= hi) and 7.0 not in with_link
     assert len(with_link) == len(set(f"{v:g}" for v in with_link))  # labels stay distinct
 

@@ -192,12 +192,13 @@ def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count()
 
 
 def test_choose_default_alpha_delta_bisects_to_the_sparsest_qualifying_value(tiny_checkpoint):
-    from nvae.evaluation.measures import choose_default_alpha_delta, slider_values
+    from nvae.evaluation.measures import choose_default_alpha_delta
+    from nvae.model.grids import alpha_delta_values
     from nvae.store.checkpoint import load_checkpoint
 
     model = load_checkpoint(tiny_checkpoint)
     ids = [[5, 6, 7, 8, 9], [10, 11, 12, 13]]
-    values = slider_values(model)
+    values = alpha_delta_values(model.cfg)
     every = choose_default_alpha_delta(model, ids, reference_bleu=0.0)
     assert every["alpha_delta"] == min(values)  # every value qualifies: the sparsest
     assert len(every["evaluated"]) <= 6  # bisection, not all 26

@@ -13,6 +13,7 @@ import torch
 
 from nvae.data.text import encode_texts
 from nvae.evaluation import measures as experiments
+from nvae.model.grids import tau_grid
 from nvae.readout import map_stats
 from nvae.readout import pair_study as paths_study
 from nvae.readout import paths as sentence_paths
@@ -36,7 +37,7 @@ def test_path_through_three_sentences(models, grid):
     model = models["nvae"]
     out = sentence_paths.path_strip(model, S, steps=5, grid=grid)
     assert out["labels"] == ["A", "B", "C"]
-    assert out["taus"] == experiments.tau_grid(5, grid)
+    assert out["taus"] == tau_grid(5, grid)
     assert len(out["segments"]) == 2 and all(len(seg) == 5 for seg in out["segments"])
     path = out["path"]
     assert len(path) == 2 * 5 - 1  # the junction step is listed once
@@ -213,7 +214,7 @@ def test_study_curves_and_exports(models):
     model = models["nvae"]
     result = paths_study.study(model, [(S[0], S[1]), (S[1], S[2])], steps=5, grid="logodds")
     c = result["curves"]
-    assert c["tau"] == experiments.tau_grid(5, "logodds")
+    assert c["tau"] == tau_grid(5, "logodds")
     for k in ("bleu_a", "bleu_b", "bleu_vs_decoded_a", "new", "changed"):
         assert len(c[k]) == 5
     assert all(0 <= v <= 1 for v in c["new"] + c["changed"])

@@ -11,7 +11,8 @@ from helpers import make_app_checkpoints
 
 from nvae.data.text import encode_text
 from nvae.evaluation import metrics
-from nvae.evaluation.measures import keep_components, slider_values
+from nvae.evaluation.measures import keep_components
+from nvae.model.grids import alpha_delta_values
 from nvae.readout import attention2d
 from nvae.readout import sentence as readout
 from nvae.store.checkpoint import load_checkpoint
@@ -84,7 +85,7 @@ def test_inspect_truncates_long_text(models):
 
 def test_sparsity_curve_monotone_for_responsive_model(models):
     model = models["nvae"]
-    grid = slider_values(model)  # the library's slider: 26 log-spaced values over the trained range
+    grid = alpha_delta_values(model.cfg)  # the library's slider: 26 log-spaced values over the trained range
     curve = readout.sparsity_curve(model, "The game was released in Japan in 2011.", grid)
     assert len(curve["retained"]) == len(grid) == len(curve["bleu"])
     assert curve["retained"][0] < curve["retained"][-1]

@@ -8,6 +8,7 @@ import json
 import pytest
 from helpers import make_tiny_checkpoint
 
+from nvae.model.grids import alpha_delta_values
 from nvae.readout import corpus_study as study
 from nvae.store.checkpoint import load_checkpoint
 
@@ -79,7 +80,7 @@ def test_prepare_corpus(model):
 
 def test_sweep_of_a_fixed_model_has_its_one_value(tmp_path):
     fixed = load_checkpoint(make_tiny_checkpoint(tmp_path / "fixed", conditional=False, alpha_delta=0.2))
-    assert study.sweep_values(fixed) == [0.2]
+    assert alpha_delta_values(fixed.cfg, study.SWEEP_POINTS) == [0.2]
     sweep = study.study_sweep(fixed, ["The cat sat on the mat."])
     assert [r["alpha_delta"] for r in sweep] == [0.2]
 

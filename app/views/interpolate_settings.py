@@ -9,8 +9,8 @@ from pathlib import Path
 import streamlit as st
 
 from app import analysis, chooser, messages, state
-from nvae.evaluation.measures import tau_grid
 from nvae.model.autoencoder import NVAE
+from nvae.model.grids import tau_grid
 from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
 from nvae.readout import paths as sentence_paths
 

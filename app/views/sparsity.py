@@ -5,6 +5,7 @@ import math
 import streamlit as st
 
 from app import analysis, cache, chooser, controls, messages, output, sparsity_figures, state
+from nvae.model.grids import rounded_alpha_deltas, slider_stops
 from nvae.readout import sentence as readout
 
 PAGE = "sparsity"
@@ -26,9 +27,9 @@ messages.header("Sparsity")
 model, key = chooser.get_model()
 cfg = model.cfg
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
-GRID = analysis.alpha_grid(cfg)  # the curve: 26 log-spaced values, encoded in one batch
+GRID = rounded_alpha_deltas(cfg)  # the curve: 26 log-spaced values, encoded in one batch
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
-COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), analysis.alpha_stops(cfg))
+COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), slider_stops(cfg))
 baseline = analysis.is_baseline(cfg)
 PARAMS = [
     state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"),

@@ -23,6 +23,7 @@ import torch
 
 from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts
 from ..model.autoencoder import NVAE
+from ..model.grids import CURVE_POINTS, FINE_CURVE_POINTS, alpha_delta_values, tau_grid
 from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture
 from ..model.nvib import evaluation_latent
 from .metrics import reconstruct, sentence_bleu
@@ -37,17 +38,7 @@ SHORT_SENTENCES = [
     "The game was released in Japan in 2011.",
     "He was born in London.",
 ]
-SLIDER_POINTS = 26  # the app's alpha^Delta slider has this many log-spaced positions
 INSIDE = (0.1, 0.9)  # a slider value counts as useful when the retained proportion lies strictly inside
-
-
-def slider_values(model: NVAE, n: int = SLIDER_POINTS) -> list[float]:
-    """n log-spaced alpha^Delta values over a loss-conditional model's range; [alpha_delta] otherwise."""
-    cfg = model.cfg
-    if not cfg.alpha_delta_conditional:
-        return [cfg.alpha_delta]
-    lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
-    return [math.exp(lo + (hi - lo) * k / (n - 1)) for k in range(n)]
 
 
 @torch.no_grad()
@@ -157,7 +148,7 @@ def pruning_comparison(
     """BLEU at retained proportion `target` for the learned pruning, every second position and a
     random subset of the learned size, all on the same model at the same alpha^Delta. `choices`
     (name -> a latent transform, None for the model's own) replaces those three."""
-    curve = curve or retained_curve(model, ids, slider_values(model, 41))
+    curve = curve or retained_curve(model, ids, alpha_delta_values(model.cfg, FINE_CURVE_POINTS))
     ad = alpha_delta_for_retained(curve, target) if model.cfg.alpha_delta_conditional else model.cfg.alpha_delta
     if ad is None:
         return {"target": target, "alpha_delta": None}
@@ -172,17 +163,6 @@ def pruning_comparison(
             "exact_match": s["exact_match"],
         }
     return out
-
-
-def tau_grid(steps: int = 11, grid: str = "linear", sharpness: float = 8.0) -> list[float]:
-    """tau values from 0 to 1: evenly spaced, or "logodds": sigmoid(sharpness (2 t - 1)) of evenly
-    spaced t, with the ends set to exactly 0 and 1 (more steps where a mixture's output changes)."""
-    ts = [k / (steps - 1) for k in range(steps)]
-    if grid == "linear":
-        return ts
-    if grid != "logodds":
-        raise ValueError(f"unknown tau grid {grid!r}: use 'linear' or 'logodds'")
-    return [0.0] + [1 / (1 + math.exp(-sharpness * (2 * t - 1))) for t in ts[1:-1]] + [1.0]
 
 
 def sentence_pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
@@ -329,7 +309,7 @@ def choose_default_alpha_delta(
     BLEU grows with alpha^Delta, so the smallest qualifying value is found by bisection over the
     slider's values (a handful of evaluations instead of 26); every evaluated point is returned.
     """
-    values = sorted(values or slider_values(model))
+    values = sorted(values or alpha_delta_values(model.cfg))
     tried: dict[float, dict] = {}
 
     def ok(k: int) -> bool:
@@ -387,7 +367,9 @@ def choose_spread_bias(
     try:
         for beta in grid:
             model.cfg.spread_bias = beta
-            res = pruning_comparison(model, ids, target, curve=retained_curve(model, ids, slider_values(model, 26)))
+            res = pruning_comparison(
+                model, ids, target, curve=retained_curve(model, ids, alpha_delta_values(model.cfg, CURVE_POINTS))
+            )
             if res["alpha_delta"] is None:
                 continue
             evaluated.append(

@@ -22,6 +22,7 @@ import torch
 
 from ..data.text import encode_texts
 from ..model.autoencoder import NVAE
+from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values
 from ..model.mixture import DEFAULT_MIXING
 from .measures import (
     SHORT_SENTENCES,
@@ -30,7 +31,6 @@ from .measures import (
     pruning_comparison,
     retained_curve,
     short_sentences_exact,
-    slider_values,
     smoothness,
 )
 from .metrics import reconstruct
@@ -77,11 +77,15 @@ def measure_targets(
     res: dict = {"sentences": len(ids), "goals": GOALS}
 
     log("targets: slider")
-    curve = retained_curve(model, ids, slider_values(model))
+    curve = retained_curve(model, ids, alpha_delta_values(model.cfg))
     res["slider"] = {**smoothness(curve), "curve": curve}
 
     log("targets: pruning at half the vectors")
-    fine = retained_curve(model, ids, slider_values(model, 41)) if model.cfg.alpha_delta_conditional else curve
+    fine = (
+        retained_curve(model, ids, alpha_delta_values(model.cfg, FINE_CURVE_POINTS))
+        if model.cfg.alpha_delta_conditional
+        else curve
+    )
     res["half"] = pruning_comparison(model, ids, 0.5, curve=fine)
     if vts_model is not None:
         s = reconstruct(vts_model, _ids(vts_model, texts)).summary()

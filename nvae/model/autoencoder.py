@@ -11,6 +11,8 @@ EOS. Pre-LayerNorm blocks, sinusoidal positions, output projection tied to the e
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -282,6 +284,18 @@ class NVAE(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """`model` in evaluation mode inside the block (no dropout, the evaluation latent); its training
+    flag is restored afterwards, also when the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def build_model(cfg: ModelConfig, tokenizer=None) -> NVAE:

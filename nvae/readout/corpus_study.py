@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 
 from ..data.text import EOS_ID, UNK_ID, collate, encode_texts, tokens_of
-from ..evaluation.measures import slider_values
 from ..evaluation.metrics import Reconstruction, reconstruct
 from ..model.autoencoder import NVAE
+from ..model.grids import alpha_delta_values
 
 FUNCTION_WORDS = frozenset(
     "a an the and or but nor so yet of in on at to for from by with as into onto upon over under about "
@@ -243,14 +243,6 @@ def study_tables(
     }
 
 
-def sweep_values(model: NVAE, alpha_delta: float | None = None, points: int = SWEEP_POINTS) -> list[float]:
-    """The sweep's alpha^Delta values: `points` log-spaced over a loss-conditional model's range, else
-    the one value the model has (`alpha_delta`, or its default)."""
-    if model.cfg.alpha_delta_conditional:
-        return slider_values(model, points)
-    return [model.cfg.alpha_delta if alpha_delta is None else alpha_delta]
-
-
 @torch.no_grad()
 def study_sweep(
     model: NVAE,
@@ -260,7 +252,7 @@ def study_sweep(
     batch_size: int = 64,
     progress=None,
 ) -> list[dict]:
-    """Retained proportion and corpus BLEU of the greedy reconstruction at each `sweep_values`
+    """Retained proportion and corpus BLEU of the greedy reconstruction at each `nvae.model.grids.alpha_delta_values`
     alpha^Delta (`alpha_delta` matters only for a model trained at a fixed one). Batches as
     `metrics.reconstruct` does (by length, `batch_size` at a time); `progress(done, total)` is called
     after each batch, counting sentences over all values."""
@@ -269,7 +261,7 @@ def study_sweep(
     ids = corpus.ids
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # reconstruct's own order and batches
     chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    values = sweep_values(model, alpha_delta, points)
+    values = alpha_delta_values(model.cfg, points, alpha_delta)
     total, done, out = len(ids) * len(values), 0, []
     for v in values:
         merged = Reconstruction()
@@ -305,7 +297,7 @@ def corpus_study(
     corpus = prepare_corpus(model, texts)
     if ranks is None:
         ranks = frequency_ranks(model, reference_texts) if reference_texts else {}
-    n, n_values = len(corpus.ids), len(sweep_values(model, alpha_delta, sweep_points))
+    n, n_values = len(corpus.ids), len(alpha_delta_values(model.cfg, sweep_points, alpha_delta))
     total = n * (1 + n_values)
     tables = study_tables(
         model, corpus, alpha_delta, ranks, batch_size, progress and (lambda done, _: progress(done, total))

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 
 from ..data.text import clean_user_text
-from ..evaluation.measures import tau_grid
 from ..evaluation.metrics import sentence_bleu
 from ..model.autoencoder import NVAE
+from ..model.grids import tau_grid
 from ..model.mixture import DEFAULT_MIXING
 from .paths import DEFAULT_STEPS, check_steps, effective_alpha_delta, encode_waypoints
 from .sentence import interpolation_strip

@@ -2,7 +2,7 @@
 
 - `encode_waypoints`: the sentences encoded once (latents, tokens, references, each decoded alone);
 - `path_strip(model, texts, steps, grid, mixing=...)`: A -> B -> C ... (up to five sentences): each segment
-  decoded at the taus of `experiments.tau_grid` (linear, or log-odds, which puts more steps near
+  decoded at the taus of `nvae.model.grids.tau_grid` (linear, or log-odds, which puts more steps near
   the ends where the decoded text changes), every step scored against every waypoint, and the
   whole path with the repeated junction steps dropped;
 - `segment_at`, `path_labels`, `relabel_origins`, `bleu_against`, `strip_as_path`: a point of the
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from ..data.text import decode_batch, decode_ids, encode_batch, tokens_of
-from ..evaluation.measures import tau_grid
 from ..evaluation.metrics import sentence_bleu
 from ..model.autoencoder import NVAE
+from ..model.grids import tau_grid
 from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture, check_mixing
 from .sentence import Pair, alpha_delta_arg, interpolation_strip, word_diff
 

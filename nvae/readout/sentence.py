@@ -31,10 +31,10 @@ import numpy as np
 import torch
 
 from ..data.text import UNK_ID, decode_batch, decode_ids, encode_batch, tokens_of
-from ..evaluation.measures import tau_grid
 from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
 from ..model.autoencoder import NVAE
+from ..model.grids import tau_grid
 from ..model.mixture import DEFAULT_MIXING, LatentMixture, source_label
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1

@@ -36,11 +36,11 @@ from ..evaluation.measures import (
     prior_weight,
     pruning_comparison,
     retained_curve,
-    slider_values,
     smoothness,
 )
 from ..evaluation.metrics import reconstruct
 from ..locations import PROJECT_ROOT
+from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values
 from ..store.checkpoint import load_checkpoint
 
 ABLATION_DIR = PROJECT_ROOT / "runs" / "ablations"
@@ -93,7 +93,7 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     t0 = time.time()
     if model.cfg.model_type != "nvae":  # a baseline: its reconstruction, short sentences, interpolation
         return {**out, **measure_baseline(model, ids, pairs, log), "measure_seconds": round(time.time() - t0, 1)}
-    curve = retained_curve(model, ids, slider_values(model))
+    curve = retained_curve(model, ids, alpha_delta_values(model.cfg))
     out["slider"] = {
         **smoothness(curve),
         "curve": [round(p["retained_proportion"], 4) for p in curve],
@@ -112,7 +112,11 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
         out["at"][str(ad)] = {k: s[k] for k in ("bleu", "retained_proportion", "exact_match", "cross_entropy")}
         out["at"][str(ad)]["prior_weight"] = round(prior_weight(model, ids, ad), 4)
     log(f"at: {out['at']}")
-    fine = retained_curve(model, ids, slider_values(model, 41)) if cfg.alpha_delta_conditional else curve
+    fine = (
+        retained_curve(model, ids, alpha_delta_values(model.cfg, FINE_CURVE_POINTS))
+        if cfg.alpha_delta_conditional
+        else curve
+    )
     out["half"] = pruning_comparison(model, ids, 0.5, curve=fine)
     log(f"half: {out['half']}")
     model.eval()

@@ -22,9 +22,10 @@ import itertools
 import random
 
 from ..data.text import UNK_ID, encode_texts
-from ..evaluation.measures import SHORT_SENTENCES, pair_record, tau_grid
+from ..evaluation.measures import SHORT_SENTENCES, pair_record
 from ..evaluation.metrics import reconstruct
 from ..model.autoencoder import NVAE
+from ..model.grids import tau_grid
 
 WRITTEN = [
     *SHORT_SENTENCES,

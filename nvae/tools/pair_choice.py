@@ -29,9 +29,10 @@ from collections.abc import Sequence
 
 import torch
 
-from ..evaluation.measures import every_second, keep_components, pruning_comparison, retained_curve, slider_values
+from ..evaluation.measures import every_second, keep_components, pruning_comparison, retained_curve
 from ..locations import DEFAULT_CHECKPOINT
 from ..model.autoencoder import NVAE
+from ..model.grids import CURVE_POINTS, alpha_delta_values
 from ..model.mixture import LatentMixture
 
 SPREAD_BIASES = (0.0, 1.0, 2.0, 5.0)
@@ -84,7 +85,7 @@ def study(
     try:
         for beta in biases:
             model.cfg.spread_bias = float(beta)
-            curve = retained_curve(model, ids, slider_values(model, 26))
+            curve = retained_curve(model, ids, alpha_delta_values(model.cfg, CURVE_POINTS))
             res = pruning_comparison(model, ids, target, curve=curve, choices=CHOICES)
             rows.append({"spread_bias": beta, **{k: v for k, v in res.items() if k != "target"}})
     finally:

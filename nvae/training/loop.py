@@ -35,11 +35,12 @@ from ..data.corpora import LengthBatcher
 from ..data.text import collate
 from ..evaluation.metrics import reconstruct
 from ..model.autoencoder import NVAE
+from ..model.grids import interior_alpha_deltas
 from ..store.atomic import recover_interrupted_save
 from ..store.checkpoint import load_checkpoint, save_checkpoint
 from ..store.format import CONFIG, REQUIRED_FILES, STATE_JSON
 from ..store.train_state import capture_rng, load_training_state, restore_rng
-from .schedules import alpha_delta_floor, eval_alpha_deltas, kl_weight, lr_lambda
+from .schedules import alpha_delta_floor, kl_weight, lr_lambda
 from .setup import (
     amp_context,
     barrier,
@@ -302,7 +303,7 @@ def train(
                         f"step {step}: eval BLEU {res['bleu']:.2f}  CE {res['cross_entropy']:.3f}  "
                         f"retained {res['retained_proportion']:.3f}"
                     )
-                    for ad in eval_alpha_deltas(model_cfg):  # a loss-conditional model across its range
+                    for ad in interior_alpha_deltas(model_cfg):  # a loss-conditional model across its range
                         res = reconstruct(model, eval_ids, alpha_delta=ad).summary()
                         log({"kind": "eval_sweep", "step": step, "alpha_delta": ad, **res})
                         tqdm.write(

@@ -49,12 +49,3 @@ def alpha_delta_floor(train_cfg: TrainConfig, model_cfg: ModelConfig, step: int)
         return lo
     w = min(1.0, (step - train_cfg.kl_start_step) / train_cfg.kl_anneal_steps)
     return start + w * (lo - start)
-
-
-def eval_alpha_deltas(cfg: ModelConfig, n: int = 3) -> list[float]:
-    """Where periodic evaluation also reads a loss-conditional model: n log-spaced values strictly
-    inside its training range (none for a model trained at one alpha^Delta)."""
-    if not cfg.alpha_delta_conditional or cfg.model_type != "nvae":
-        return []
-    lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
-    return [round(math.exp(lo + (hi - lo) * (k + 1) / (n + 1)), 5) for k in range(n)]
