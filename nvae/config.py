@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,64 @@ class ConfigError(ValueError):
     """A configuration value is missing, unknown or out of range."""
 
 
-ALPHA_CONDITIONINGS = ("input", "direct", "budget", "spread", "quantile")
-KEEP_POSITIONS = ("learned", "stride", "spread", "tournament")  # which components the NVAE keeps
+ALPHA_CONDITIONINGS = ("none", "quantile")  # how alpha^Delta reaches the pseudo-counts
+KEEP_POSITIONS = ("learned", "tournament")  # how the positional prior orders the positions
+
+# The closed experiments: fields and values that earlier checkpoints may name and the code no longer
+# has (docs/experiments.md has each one's measurements). A removed field at its neutral value is
+# dropped when a config is read; any other value fails with one line naming the commit that still
+# runs it.
+LAST_COMMIT_WITH_EXPERIMENTS = "8f2cd48"
+REMOVED_FIELDS = {"alpha_layer": 0, "stride_bias": 0.0}  # field -> the value that meant "off"
+REMOVED_TRAIN_FIELDS = {"extra": {}}
+REMOVED_VALUES = {
+    "alpha_conditioning": ("input", "direct", "budget", "spread"),
+    "keep_positions": ("stride", "spread"),
+}
+
+
+def _closed(what: str) -> ConfigError:
+    return ConfigError(
+        f"{what} was a closed experiment and is no longer in the code (docs/experiments.md); "
+        f"commit {LAST_COMMIT_WITH_EXPERIMENTS} still runs it"
+    )
+
+
+def _migrate_model(data: dict[str, Any]) -> dict[str, Any]:
+    """A model config as this version reads it: removed fields at their neutral value dropped, the
+    first models' `alpha_conditioning="input"` read as "none" where it did nothing (a model trained at
+    one alpha^Delta, or a baseline); anything a closed experiment changed raises ConfigError."""
+    data = dict(data)
+    for name, neutral in REMOVED_FIELDS.items():
+        if name in data:
+            if data[name] != neutral:
+                raise _closed(f"{name}={data[name]!r}")
+            del data[name]
+    if data.get("alpha_conditioning") == "input":
+        # "input" added an MLP of alpha^Delta to the states only when alpha^Delta was an input
+        if data.get("alpha_delta_conditional") and data.get("model_type", "nvae") == "nvae":
+            raise _closed("alpha_conditioning='input' with alpha_delta_conditional=true")
+        data["alpha_conditioning"] = "none"
+    for name, values in REMOVED_VALUES.items():
+        if data.get(name) in values:
+            raise _closed(f"{name}={data[name]!r}")
+    return data
+
+
+def _migrate_train(data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    for name, neutral in REMOVED_TRAIN_FIELDS.items():
+        if name in data:
+            if data[name] != neutral:
+                raise _closed(f"train.{name}={data[name]!r}")
+            del data[name]
+    return data
 
 
 def _from_dict(cls, data: dict[str, Any]):
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+    data = _migrate_model(data) if cls is ModelConfig else _migrate_train(data)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
@@ -38,7 +89,8 @@ def _from_dict(cls, data: dict[str, Any]):
 
 @dataclass
 class ModelConfig:
-    """Architecture and latent settings. Defaults: the shipped NVAE size."""
+    """Architecture and latent settings. The defaults are the shipped default NVAE's recipe
+    (`RECIPES["default"]`, checkpoints/nvae-default): what its last training run was given."""
 
     model_type: str = "nvae"  # nvae | t | vt | vtp | vts
     vocab_size: int = 8000
@@ -58,78 +110,55 @@ class ModelConfig:
     prior_var: float = 1.0
     prior_alpha: float = 1.0
     # Conditional prior alpha0_p = prior_alpha + alpha_delta * n (docs/nvib.md section 2).
-    alpha_delta: float = 0.3
+    alpha_delta: float = 0.1
     # Loss-conditional training: alpha_delta is an input of the NVIB layer, drawn per batch
-    # log-uniformly from [alpha_delta_min, alpha_delta_max] while training.
-    alpha_delta_conditional: bool = False
-    alpha_delta_min: float = 0.01
-    alpha_delta_max: float = 1.0
+    # log-uniformly from [alpha_delta_min, alpha_delta_max] while training, so that one checkpoint
+    # serves the app's slider. False (the paper): one alpha^Delta, in the prior only.
+    alpha_delta_conditional: bool = True
+    alpha_delta_min: float = 0.03
+    alpha_delta_max: float = 0.5
     kappa: int = 1  # samples per component while training
     # Share of training batches whose decoder integrates over the Gaussian components (the
-    # evaluation form of denoising attention, with sampled Dirichlet weights) instead of attending
-    # to sampled vectors. Training on both forms keeps the decoder consistent with how it is
-    # evaluated (see docs/model.md).
+    # evaluation form of denoising attention) instead of attending to sampled vectors. Training on
+    # both forms keeps the decoder consistent with how it is evaluated (docs/model.md). 0: the paper.
     gaussian_train_prob: float = 0.5
     # In those batches, use the evaluation-time weights too: pi = alpha / sum(retained alpha), with
     # components at or under `threshold` pruned, so the decoder trains on exactly the set it will
     # be evaluated on. False: Dirichlet-sampled weights over all components.
     gaussian_train_pruned: bool = True
     threshold: float = 0.1  # eval: a component is retained when alpha > threshold
-    # How alpha^Delta reaches the pseudo-counts. "input" (the first shipped models): a small MLP
-    # of alpha^Delta is added to the encoder states before every projection (so it moves mu too).
-    # "direct": log alpha_i = f(h_i) + log alpha^Delta, mu and the variances do not depend on it;
-    # this builds in the optimum of KL_D (mean alpha / alpha^Delta = 1 at every alpha^Delta).
-    # "budget": alpha_i = alpha^Delta * n * softmax_i(s(alpha^Delta) f(h_i)): the posterior's total
-    # pseudo-count is exactly the prior's (KL_D = 0), and the model only decides how to share that
-    # budget between the tokens, with a learned sharpness s for each alpha^Delta.
-    # "spread": log alpha_i = log alpha^Delta + mean_j f_j + alpha_spread * z_i, z the sentence's
-    # standardised scores f: the model learns which tokens rank high and, through KL_D, the level;
-    # the spread across tokens is fixed, so the retained proportion cannot collapse into a step.
-    # "quantile": as "spread", with z_i the normal quantile of token i's soft rank in its sentence,
-    # so the scores cannot bunch: the retained share is about a normal CDF of log alpha^Delta.
-    alpha_conditioning: str = "input"
-    alpha_spread: float = 1.5
+    # How alpha^Delta reaches the pseudo-counts (nvib.NVIB._log_alpha). "none" (the paper): it does
+    # not; it is in the prior only. "quantile": log alpha_i = log alpha^Delta + the sentence's mean
+    # score + alpha_spread x the normal quantile of token i's soft rank in its sentence, so the
+    # scores cannot bunch and the retained share is about a normal CDF of log alpha^Delta.
+    alpha_conditioning: str = "quantile"
+    alpha_spread: float = 0.75
     # The pruning gate while training. "none" (the paper): training batches keep every component
     # (sampled weights) or hard-mask the pruned ones (gaussian_train_pruned), neither with a
     # gradient. "st": every training batch drops exactly the components evaluation prunes
     # (alpha <= threshold), and a straight-through gradient, sigmoid((log alpha - log threshold)
     # / gate_temperature), tells each pseudo-count whether the loss wants its component kept.
-    prune_gate: str = "none"
+    prune_gate: str = "st"
     gate_temperature: float = 1.0
     # Training weights pi ~ Dir(pi_concentration * alpha). 1 is the paper; larger values make the
     # draws less noisy (log pi of a component with alpha 0.1 varies by about 10 nats at 1); 0
     # uses their mean alpha / sum(alpha), with no noise.
-    pi_concentration: float = 1.0
+    pi_concentration: float = 0.0
     log_alpha_min: float = -10.0
     log_alpha_max: float = 10.0  # exp overflows fp16 at about 11
     init_logvar: float = -4.0  # initial log-variance of the posterior components
     stride: int = 2  # VTS keeps every stride-th position
-    # Which components the NVAE keeps. "learned" (the model): those with alpha > threshold.
-    # "stride" (a diagnostic of docs/experiments.md): every stride-th position, as VTS keeps, with
-    # the rest of the NVIB layer unchanged, to tell the cost of the learned choice from the cost of
-    # the mixture itself.
-    # "spread" (a diagnostic too): no content in the choice at all; the positions are ranked in the
-    # van der Corput order (0, 4, 2, 6, 1, 5, 3, 7 for eight), so the kept set is spread evenly over
-    # the sentence at every alpha^Delta (every second position at half, every fourth at a quarter).
-    # "tournament": learned, with the positional prior of `spread_bias` in a content order: the van
-    # der Corput tree whose every node puts first the half holding the better raw score, so that the
-    # prior asks for one token of every pair (of every four, ...) and the scores pick which
-    # (`nvib.tournament_order`). Needs spread_bias > 0.
+    # The positional prior: spread_bias x (1 - 2 vdc(i)), centred on the sentence, is added to
+    # position i's raw score before alpha^Delta's conditioning, vdc the van der Corput order
+    # (0, 4, 2, 6, 1, 5, 3, 7 for eight), so that at every alpha^Delta the kept set leans towards
+    # positions spread evenly over the sentence (every second at half, every fourth at a quarter).
+    # 0: no prior, the content scores alone choose.
+    spread_bias: float = 2.0
+    # "learned": the prior's order is van der Corput's. "tournament": the van der Corput tree whose
+    # every node puts first the half holding the better raw score, so that the prior asks for one
+    # token of every pair (of every four, ...) and the scores pick which (`nvib.tournament_order`).
+    # Needs spread_bias > 0.
     keep_positions: str = "learned"
-    # "learned" with a positional prior on the scores: stride_bias is added to the raw score of every
-    # stride-th position and subtracted from the others before alpha^Delta's conditioning, so that
-    # the choice starts as VTS's and the model departs from it where the content says so (the raw
-    # scores' scale is learned). 0: no prior.
-    stride_bias: float = 0.0
-    # The same with the van der Corput order (`keep_positions = "spread"`): spread_bias x (1 - 2 vdc(i))
-    # is added to position i's raw score, so that at every alpha^Delta the kept set leans towards
-    # positions spread evenly over the sentence. 0: no prior.
-    spread_bias: float = 0.0
-    # Where the pseudo-counts are read. 0 (the paper): from the encoder's output, so no encoder layer
-    # knows which tokens will be pruned. k >= 1: from the states after encoder layer k, and a learned
-    # vector is added to the tokens that will be kept before the layers after k, which can then move
-    # the pruned tokens' information into the kept ones (as VTS's encoder knows its kept positions).
-    alpha_layer: int = 0
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -175,10 +204,6 @@ class ModelConfig:
             raise ConfigError("pi_concentration must be >= 0")
         if not self.threshold > 0:
             raise ConfigError("threshold must be > 0")
-        if not 0 <= self.alpha_layer < self.n_enc_layers:
-            raise ConfigError(f"alpha_layer must be in [0, n_enc_layers - 1], got {self.alpha_layer}")
-        if self.alpha_layer and self.model_type != "nvae":
-            raise ConfigError("alpha_layer is an NVAE setting (a baseline has no pseudo-counts)")
         if self.keep_positions not in KEEP_POSITIONS:
             raise ConfigError(f"keep_positions must be one of {KEEP_POSITIONS}, got {self.keep_positions!r}")
         if self.keep_positions == "tournament" and not self.spread_bias > 0:
@@ -230,7 +255,6 @@ class TrainConfig:
     vocab_size: int = 8000
     min_tokens: int = 6
     max_tokens: int = 49
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         if self.max_steps < 1 or self.batch_size < 1:
@@ -267,27 +291,82 @@ class TrainConfig:
         return _from_dict(cls, data)
 
 
-# Named recipes: settings applied before any --set. "paper" is the NVIB as the paper trains it
-# (sampled vectors and Dirichlet weights in every batch, no pruning in training); "v1" the recipe
-# of the first shipped models (half the batches in the evaluation form with pruned weights,
-# alpha^Delta as an input of the latent layer); "gated" this project's default (docs/model.md).
-RECIPES: dict[str, dict[str, Any]] = {
-    "paper": {
-        "gaussian_train_prob": 0.0,
-        "gaussian_train_pruned": False,
-        "prune_gate": "none",
-        "alpha_conditioning": "input",
-        "pi_concentration": 1.0,
-    },
-    "v1": {
-        "gaussian_train_prob": 0.5,
-        "gaussian_train_pruned": True,
-        "prune_gate": "none",
-        "alpha_conditioning": "input",
-        "pi_concentration": 1.0,
-    },
-    "gated": {"gaussian_train_prob": 0.5, "prune_gate": "st", "alpha_conditioning": "direct", "pi_concentration": 1.0},
+# Named recipes: settings applied over the defaults before any --set, each the exact configuration
+# a shipped checkpoint was trained with (its config.json, tests/test_recipes.py), or the paper's.
+# "model" holds the model's settings, "train" the run's (corpus, budget, schedule); `nvae ablate`
+# takes the model's only and keeps its own small budget.
+#
+#   paper          the NVIB as the paper trains it: one alpha^Delta (0.3) in the prior only, sampled
+#                  vectors and Dirichlet weights in every batch, no pruning while training; the same
+#                  corpus and budget as default-base
+#   default-base   the shipped default's first run (ablation G3 of docs/experiments.md): the pruning
+#                  gate, quantile conditioning, loss-conditional over [0.03, 0.5]; 5,000 steps
+#   default        the shipped default (checkpoints/nvae-default): default-base fine-tuned 3,000 steps
+#                  with the positional prior (spread_bias 2); these are ModelConfig's defaults
+#   tournament     the candidate checkpoints/nvae-tournament: the default fine-tuned 2,000 steps with
+#                  the prior's order by content
+#   baseline-t, baseline-vts   the T and VTS baselines on the same corpus and budget as default-base
+#
+# Shipping a run (`nvae export`) chooses two settings on validation and writes them into the
+# checkpoint: the default alpha^Delta and the positional prior's strength (their model cards say).
+_BASE_RUN = {
+    "data": "wiki-mix",
+    "max_steps": 5000,
+    "batch_size": 64,
+    "lr": 7e-4,
+    "warmup_steps": 200,
+    "eval_every": 500,
+    "checkpoint_every": 100,
+    "seed": 0,
 }
+_FINE_TUNE = {
+    "data": "wiki-mix",
+    "batch_size": 64,
+    "lr": 3.5e-4,
+    "warmup_steps": 100,
+    "kl_start_step": 0,
+    "kl_anneal_steps": 0,
+    "eval_every": 500,
+    "checkpoint_every": 100,
+}
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {
+        "model": {
+            "alpha_delta": 0.3,
+            "alpha_delta_conditional": False,
+            "alpha_conditioning": "none",
+            "gaussian_train_prob": 0.0,
+            "gaussian_train_pruned": False,
+            "prune_gate": "none",
+            "pi_concentration": 1.0,
+            "spread_bias": 0.0,
+        },
+        "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600},
+    },
+    "default-base": {
+        "model": {"spread_bias": 0.0},
+        "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600, "alpha_delta_warmup_min": 0.3},
+    },
+    "default": {
+        "model": {},
+        "train": {**_FINE_TUNE, "init_from": "runs/nvae-g3-mix", "max_steps": 3000, "seed": 1},
+    },
+    "tournament": {
+        "model": {"spread_bias": 5.0, "keep_positions": "tournament"},
+        "train": {**_FINE_TUNE, "init_from": "checkpoints/nvae-default", "max_steps": 2000, "seed": 2},
+    },
+    "baseline-t": {"model": {"model_type": "t"}, "train": dict(_BASE_RUN)},
+    "baseline-vts": {"model": {"model_type": "vts"}, "train": dict(_BASE_RUN)},
+}
+
+
+def recipe_configs(name: str) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training settings of recipe `name` (over the defaults)."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe {name!r}: one of {sorted(RECIPES)}")
+    model, train = ModelConfig(), TrainConfig()
+    apply_settings(model, train, {**RECIPES[name]["model"], **RECIPES[name]["train"]})
+    return model, train
 
 
 def coerce_setting(obj, key: str, value: Any) -> Any:
@@ -325,6 +404,8 @@ def apply_settings(model: ModelConfig, train: TrainConfig, settings: dict[str, A
             setattr(model, key, coerce_setting(model, key, value))
         elif key in train_fields:
             setattr(train, key, coerce_setting(train, key, value))
+        elif key in REMOVED_FIELDS or key in REMOVED_TRAIN_FIELDS:
+            raise _closed(f"the setting {key!r}")
         else:
             raise ConfigError(f"unknown setting {key!r}")
 

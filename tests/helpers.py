@@ -47,6 +47,33 @@ from nvae.data.text import train_tokenizer
 from nvae.model.autoencoder import NVAE
 from nvae.store.checkpoint import load_checkpoint, save_checkpoint
 
+# The settings the tiny models of the tests were written against: the paper's pseudo-counts (no
+# conditioning, no positional prior, no gate) at alpha^Delta 0.3, with half the training batches in
+# the evaluation form (ModelConfig's defaults before they became the shipped recipe). A loss-conditional
+# tiny model reads alpha^Delta through the quantile conditioning (`tiny_model`).
+TEST_LATENT = {
+    "alpha_delta": 0.3,
+    "alpha_delta_conditional": False,
+    "alpha_delta_min": 0.01,
+    "alpha_delta_max": 1.0,
+    "alpha_conditioning": "none",
+    "alpha_spread": 1.5,
+    "prune_gate": "none",
+    "pi_concentration": 1.0,
+    "spread_bias": 0.0,
+    "gaussian_train_prob": 0.5,
+    "gaussian_train_pruned": True,
+}
+
+
+def latent_config(**kw) -> ModelConfig:
+    """A ModelConfig with TEST_LATENT's settings under `kw` (a loss-conditional one with the quantile
+    conditioning unless `kw` names another)."""
+    settings = {**TEST_LATENT, **kw}
+    if settings["alpha_delta_conditional"] and "alpha_conditioning" not in kw:
+        settings["alpha_conditioning"] = "quantile"
+    return ModelConfig(**settings)
+
 
 def make_tiny_checkpoint(
     path: Path, model_type: str = "nvae", conditional: bool = True, seed: int = 0, alpha_delta: float = 0.3
@@ -65,21 +92,17 @@ def make_tiny_checkpoint(
 
 
 def make_responsive(path: Path) -> Path:
-    """Rewrite the tiny NVAE at `path` so that alpha^Delta moves log(alpha) by about 5 and the
-    cross-attention weighs more in the decoder."""
+    """Rewrite the tiny NVAE at `path` so that its scores differ between tokens (the quantile
+    conditioning then moves log(alpha) by log(alpha_delta_max / alpha_delta_min), about 5, across the
+    slider) and the cross-attention weighs more in the decoder."""
     model = load_checkpoint(path)
     lat, P = model.latent, model.cfg.d_model
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         w = torch.randn(1, P, generator=g) * 0.6
-        lat.alpha_proj.weight.copy_(w)  # log alpha = w.h - 1 + shift(alpha_delta): some under the threshold
+        lat.alpha_proj.weight.copy_(w)  # scores w.h - 1: log alpha = log alpha^Delta - 1 + spread x rank quantile
         lat.alpha_proj.bias.fill_(-1.0)
         lat.alpha_quad.fill_(0.0)
-        lat.cond[0].weight.fill_(1.0)  # hidden = SiLU(x): increasing in log alpha_delta over the range
-        lat.cond[0].bias.zero_()
-        direction = w / w.norm()
-        lat.cond[2].weight.copy_(direction.T @ torch.full((1, P), float(5.0 / w.norm()) / P))
-        lat.cond[2].bias.zero_()
         for layer in model.decoder:
             layer.cross_attn.out_proj.weight.mul_(8.0)
             layer.cross_attn.v_proj.weight.mul_(3.0)
@@ -129,7 +152,7 @@ def make_tokenizer(sentences=TINY_SENTENCES, vocab_size: int = 80, specials=SPEC
 def tiny_model(tok: Tokenizer, model_type: str = "nvae", seed: int = 0, max_len: int = 16, **kw) -> NVAE:
     """An untrained d_model-32 model of one layer each way on `tok` (its config overridable by `kw`)."""
     torch.manual_seed(seed)
-    cfg = ModelConfig(
+    cfg = latent_config(
         model_type=model_type,
         vocab_size=tok.get_vocab_size(),
         d_model=32,
@@ -151,13 +174,15 @@ APP_TIMEOUT = 300  # the latent map's first UMAP fit compiles numba code: slow o
 
 
 def open_page(page: str, query: dict | None = None, fresh: bool = False) -> AppTest:
-    """Run the entry script, then switch to `page` (app/views/PAGE.py), `query` set before that page
-    runs. `fresh`: the query string the entry script left is cleared first, and the page is switched
-    to and run again even when it is Inspect (the entry script's own page)."""
+    """Run the entry script, then switch to `page` (app/views/PAGE.py, or app/views/PAGE/page.py for a
+    page in a folder of its own), `query` set before that page runs. `fresh`: the query string the
+    entry script left is cleared first, and the page is switched to and run again even when it is
+    Inspect (the entry script's own page)."""
     at = AppTest.from_file(MAIN, default_timeout=APP_TIMEOUT)
     at.run()
     if page != "inspect" or fresh:
-        at.switch_page(f"views/{page}.py")
+        file = f"views/{page}.py"
+        at.switch_page(file if (Path(MAIN).parent / file).is_file() else f"views/{page}/page.py")
     if fresh:
         at.query_params.clear()
     at.query_params.update(query or {})

@@ -1,11 +1,12 @@
-"""The latent mechanisms added beyond the paper: the straight-through pruning gate, direct
-conditioning of the pseudo-counts on alpha^Delta, and the Dirichlet concentration of training
-weights (docs/model.md). Each recipe still trains."""
+"""The latent mechanisms added beyond the paper: the straight-through pruning gate, the quantile
+conditioning of the pseudo-counts on alpha^Delta, the positional prior and its tournament order, and
+the Dirichlet concentration of training weights (docs/model.md). Each recipe still trains."""
 
 import math
 
 import pytest
 import torch
+from helpers import latent_config
 
 from nvae.config import RECIPES, ModelConfig, TrainConfig, apply_settings
 from nvae.data.text import collate
@@ -18,7 +19,7 @@ SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 
 def tiny(**kw) -> NVAE:
     torch.manual_seed(0)
-    cfg = ModelConfig(
+    cfg = latent_config(
         vocab_size=50, d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=2, max_len=24, dropout=0.0, **kw
     )
     return NVAE(cfg)
@@ -37,10 +38,11 @@ def test_gated_softmax_is_the_softmax_over_live_components_with_gradients_at_zer
 
 
 def test_gate_forward_drops_exactly_what_evaluation_prunes():
-    model = tiny(prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1, gaussian_train_prob=0.0)
+    model = tiny(prune_gate="st", alpha_delta=0.1, gaussian_train_prob=0.0)
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():  # make the pseudo-counts straddle the threshold
         model.latent.alpha_proj.weight.normal_(0, 0.5)
+        model.latent.alpha_proj.bias.fill_(math.log(0.1))
     model.train()
     torch.manual_seed(0)
     train_latent, _, _ = model._encode(batch.src, batch.pad_mask)
@@ -55,12 +57,11 @@ def test_gate_forward_drops_exactly_what_evaluation_prunes():
 
 @pytest.mark.parametrize("gaussian_train_prob", [0.0, 1.0])
 def test_gradients_reach_the_pseudo_counts_of_pruned_components_through_the_gate(gaussian_train_prob):
-    model = tiny(
-        prune_gate="st", alpha_conditioning="direct", alpha_delta=0.1, gaussian_train_prob=gaussian_train_prob
-    ).train()
+    model = tiny(prune_gate="st", alpha_delta=0.1, gaussian_train_prob=gaussian_train_prob).train()
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
+        model.latent.alpha_proj.bias.fill_(math.log(0.1))
     grads = {}
 
     def keep_grad(latent):
@@ -98,22 +99,6 @@ def test_without_the_gate_pruned_components_get_no_reconstruction_gradient():
     assert bool((latent.alpha.grad[pruned] == 0).all())
 
 
-def test_direct_conditioning_shifts_log_alpha_and_leaves_the_means_alone():
-    model = tiny(
-        alpha_conditioning="direct", alpha_delta_conditional=True, alpha_delta_min=0.01, alpha_delta_max=1.0
-    ).eval()
-    batch = collate(SENTS, model.cfg.max_len)
-    a, b = model.encode(batch.src, batch.pad_mask, 0.02), model.encode(batch.src, batch.pad_mask, 0.5)
-    torch.testing.assert_close(a.mu, b.mu)
-    torch.testing.assert_close(a.logvar, b.logvar)
-    real = ~a.pad & (a.source != PRIOR)
-    shift = b.alpha[real].log() - a.alpha[real].log()
-    torch.testing.assert_close(shift, torch.full_like(shift, math.log(0.5 / 0.02)))
-    # the input conditioning of the first models moves the means too (once trained); it has an MLP
-    assert tiny(alpha_delta_conditional=True).latent.cond is not None
-    assert model.latent.cond is None
-
-
 def test_pi_concentration_zero_uses_the_mean_weights():
     model = tiny(pi_concentration=0.0, gaussian_train_prob=0.0).train()
     batch = collate(SENTS, model.cfg.max_len)
@@ -138,7 +123,7 @@ def test_larger_concentration_gives_less_noisy_weights():
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_every_recipe_trains(recipe):
     model_cfg, train_cfg = (
-        ModelConfig(
+        latent_config(
             vocab_size=48,
             d_model=64,
             n_heads=4,
@@ -151,7 +136,7 @@ def test_every_recipe_trains(recipe):
         ),
         TrainConfig(),
     )
-    apply_settings(model_cfg, train_cfg, RECIPES[recipe])
+    apply_settings(model_cfg, train_cfg, RECIPES[recipe]["model"])
     torch.manual_seed(0)
     model = NVAE(model_cfg)
     g = torch.Generator().manual_seed(1)
@@ -173,26 +158,8 @@ def test_every_recipe_trains(recipe):
     assert sum(losses[-10:]) / 10 < 0.5 * sum(losses[:10]) / 10
 
 
-def test_budget_conditioning_gives_the_posterior_the_priors_total_pseudo_count():
-    model = tiny(
-        alpha_conditioning="budget", alpha_delta_conditional=True, alpha_delta_min=0.005, alpha_delta_max=0.2
-    ).eval()
-    with torch.no_grad():
-        model.latent.alpha_proj.weight.normal_(0, 0.5)
-    batch = collate(SENTS, model.cfg.max_len)
-    for ad in (0.005, 0.03, 0.2):
-        latent, _, kl_d = model._encode(batch.src, batch.pad_mask, ad)
-        real = ~latent.pad & (latent.source != PRIOR)
-        totals = (latent.alpha * real).sum(-1)
-        torch.testing.assert_close(totals, ad * latent.n_inputs.float())
-        assert float(kl_d.abs().max()) < 1e-5  # KL_D is at its minimum
-    # fewer components survive a smaller budget
-    kept = [int(model.encode(batch.src, batch.pad_mask, ad).n_retained.sum()) for ad in (0.005, 0.05, 0.2)]
-    assert kept == sorted(kept) and kept[0] < kept[-1]
-
-
 def test_choose_default_alpha_delta_bisects_to_the_sparsest_qualifying_value(tiny_checkpoint):
-    from nvae.evaluation.measures import choose_default_alpha_delta
+    from nvae.cli.choose import choose_default_alpha_delta
     from nvae.model.grids import alpha_delta_values
     from nvae.store.checkpoint import load_checkpoint
 
@@ -266,27 +233,6 @@ def test_aggregate_sampler_is_fitted_stored_and_named(tiny_checkpoint, tmp_path,
     assert "Samples from the prior N(0, I):" in md
 
 
-def test_spread_conditioning_fixes_the_spread_of_log_alpha_and_shifts_it_by_log_alpha_delta():
-    model = tiny(
-        alpha_conditioning="spread",
-        alpha_spread=1.5,
-        alpha_delta_conditional=True,
-        alpha_delta_min=0.01,
-        alpha_delta_max=1.0,
-    ).eval()
-    with torch.no_grad():
-        model.latent.alpha_proj.weight.normal_(0, 0.5)
-    batch = collate(SENTS, model.cfg.max_len)
-    a, b = model.encode(batch.src, batch.pad_mask, 0.02), model.encode(batch.src, batch.pad_mask, 0.5)
-    torch.testing.assert_close(a.mu, b.mu)
-    for row in range(len(SENTS)):
-        real = ~a.pad[row] & (a.source[row] != PRIOR)
-        la = a.alpha[row][real].log()
-        assert abs(float(la.detach().std(unbiased=False)) - 1.5) < 0.1  # the spread is the configured one
-        shift = b.alpha[row][real].log() - la
-        torch.testing.assert_close(shift, torch.full_like(shift, math.log(0.5 / 0.02)))
-
-
 def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_scores():
     model = tiny(
         alpha_conditioning="quantile",
@@ -317,99 +263,14 @@ def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_s
     assert float(model.latent.alpha_proj.weight.grad.abs().sum()) > 0
 
 
-def test_stride_choice_keeps_every_second_position_at_every_alpha_delta():
-    """The diagnostic `keep_positions=stride` (docs/experiments.md, H1): VTS's positions, whatever the
-    scores and alpha^Delta; the mixture and its weights are otherwise the NVAE's."""
-    model = tiny(
-        keep_positions="stride", alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True
-    ).eval()
-    batch = collate(SENTS, model.cfg.max_len)
-    for ad in (0.01, 0.1, 1.0):
-        with torch.no_grad():
-            latent = model.encode(batch.src, batch.pad_mask, ad)
-        for b, sent in enumerate(SENTS):
-            kept = sorted(int(latent.source[b, i]) for i in range(latent.n_components) if bool(latent.retained[b, i]))
-            assert kept == list(range(0, len(sent) + 1, 2))  # EOS included in the positions
-
-
-def two_layer(**kw) -> NVAE:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        vocab_size=50, d_model=32, n_heads=4, d_ff=64, n_enc_layers=2, n_dec_layers=1, max_len=24, dropout=0.0,
-        alpha_layer=1, alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True,
-        prune_gate="st", pi_concentration=0, **kw,
-    )  # fmt: skip
-    return NVAE(cfg)
-
-
-def test_alpha_layer_reads_the_pseudo_counts_before_the_last_layer_which_sees_the_choice():
-    """`alpha_layer=1`: the pseudo-counts come from the first layer's states, and the second layer's
-    output changes with the kept set (so it can route the pruned tokens' information)."""
-    model = two_layer().eval()
-    with torch.no_grad():
-        model.keep_embed.normal_()
-        model.latent.alpha_proj.bias.fill_(-4.0)  # about half the tokens kept at alpha^Delta 0.1
-    batch = collate(SENTS, model.cfg.max_len)
-    with torch.no_grad():
-        low, high = (model.encode(batch.src, batch.pad_mask, ad) for ad in (0.1, 1.0))
-    assert int(low.n_retained.sum()) < int(high.n_retained.sum())
-    # the kept components' means depend on what else is kept (the same token, another choice)
-    both = low.retained & high.retained
-    assert bool(both.any()) and not torch.allclose(low.mu[both], high.mu[both])
-    # the pseudo-counts are those of the first layer's states, read by the NVIB layer
-    with torch.no_grad():
-        x = model._embed(batch.src)
-        x = model.encoder[0](x, batch.pad_mask)
-        expect = model.latent.log_alphas(model.score_norm(x), batch.pad_mask, 0.1).exp().masked_fill(batch.pad_mask, 0)
-    torch.testing.assert_close(low.alpha[:, 1:], expect)
-    with pytest.raises(ValueError, match="depend on alpha"):
-        model.encode_states(batch.src, batch.pad_mask)
-
-
-def test_alpha_layer_trains_the_score_through_the_gate_and_the_routing_vector():
-    model = two_layer().train()
-    batch = collate(SENTS, model.cfg.max_len)
-    loss, parts = model(batch.src, batch.pad_mask, 0.1)
-    parts.ce.backward()
-    assert model.keep_embed.grad.abs().sum() > 0
-    assert model.latent.alpha_proj.weight.grad.abs().sum() > 0
-    assert model.score_norm.weight.grad.abs().sum() > 0
-    assert math.isfinite(float(loss))
-
-
-def test_alpha_layer_is_checked():
-    from nvae.config import ConfigError
-
-    with pytest.raises(ConfigError, match="alpha_layer"):
-        ModelConfig(n_enc_layers=2, alpha_layer=2).validate()
-    with pytest.raises(ConfigError, match="alpha_layer"):
-        ModelConfig(model_type="vts", n_enc_layers=2, alpha_layer=1).validate()
-    with pytest.raises(ConfigError, match="keep_positions"):
-        ModelConfig(keep_positions="every").validate()
-
-
-def test_spread_positions_keep_nested_evenly_spread_sets():
-    """`keep_positions=spread` (H4): the van der Corput order, so every alpha^Delta keeps a set spread
-    over the sentence, the sets grow with alpha^Delta, and half of them is every second position."""
+def test_van_der_corput_ranks_positions_into_nested_evenly_spread_sets():
+    """The positional prior's order: ranked by it, the first half of the positions is every second one,
+    the first quarter every fourth."""
     from nvae.model.nvib import van_der_corput
 
     assert van_der_corput(8).tolist() == [0.0, 0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
-    model = tiny(
-        keep_positions="spread", alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True
-    ).eval()
-    batch = collate([list(range(5, 20))], model.cfg.max_len)  # 15 tokens + EOS: 16 positions
-    sets = []
-    for ad in (0.02, 0.05, 0.1, 0.2, 0.5):
-        with torch.no_grad():
-            latent = model.encode(batch.src, batch.pad_mask, ad)
-        sets.append({int(latent.source[0, i]) for i in range(latent.n_components) if bool(latent.retained[0, i])})
-    assert all(a <= b for a, b in zip(sets, sets[1:])) and len(sets[0]) < len(sets[-1])
-    for kept in sets:  # evenly spread: no gap between kept positions more than twice the mean gap
-        if len(kept) > 1:
-            gaps = [b - a for a, b in zip(sorted(kept), sorted(kept)[1:])]
-            assert max(gaps) <= 2 * 16 / len(kept)
-    half = next(k for k in sets if len(k) >= 8)
-    assert set(range(0, 16, 2)) <= half
+    ranked = van_der_corput(16).argsort().tolist()
+    assert sorted(ranked[:8]) == list(range(0, 16, 2)) and sorted(ranked[:4]) == list(range(0, 16, 4))
 
 
 def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level():
@@ -443,7 +304,7 @@ def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level(
 
 
 def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
-    from nvae.evaluation import measures as experiments
+    from nvae.cli import choose as experiments
 
     bleu = {0.0: 60.0, 0.5: 90.0, 1.0: 93.8, 2.0: 94.2, 5.0: 94.0}
     seen = []
@@ -511,4 +372,4 @@ def test_tournament_positions_keep_the_model_s_choice_of_one_token_in_every_pair
     assert all(len(kept & {p, p + 1}) == 1 for p in range(0, 16, 2))
     assert all((p in kept) == bool(raw[p] >= raw[p + 1]) for p in range(0, 16, 2))
     with pytest.raises(Exception, match="spread_bias"):
-        ModelConfig(keep_positions="tournament").validate()
+        ModelConfig(keep_positions="tournament", spread_bias=0.0).validate()

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import latent_config
 
-from nvae.config import ModelConfig
 from nvae.model.attention import LatentCrossAttention, denoise
 from nvae.model.mixture import PRIOR, LatentMixture
 from nvae.model.nvib import NVIB, kl_dirichlet, kl_gaussian
@@ -92,7 +92,7 @@ def test_training_form_equals_sdpa_when_log_pi_cancels_norm():
 
 def test_nvib_initialisation_gives_ordinary_attention():
     """At initialisation log pi_i - ||mu_i||^2/(2 sqrt E) is the same for every component."""
-    cfg = ModelConfig(d_model=32, n_heads=4)
+    cfg = latent_config(d_model=32, n_heads=4)
     layer = NVIB(cfg).eval()
     h = F.layer_norm(torch.randn(2, 6, 32), (32,))
     latent, _, _ = layer(h, torch.zeros(2, 6, dtype=torch.bool))
@@ -167,7 +167,7 @@ def test_denoise_keeps_the_u_squared_term():
 @pytest.mark.parametrize("pruned", [True, False])
 def test_gaussian_training_batches_use_evaluation_weights_when_pruned(pruned):
     """gaussian_train_pruned: the evaluation-form training batches see exactly the evaluation latent."""
-    cfg = ModelConfig(d_model=16, n_heads=2, dropout=0.0, gaussian_train_prob=1.0, gaussian_train_pruned=pruned)
+    cfg = latent_config(d_model=16, n_heads=2, dropout=0.0, gaussian_train_prob=1.0, gaussian_train_pruned=pruned)
     torch.manual_seed(0)
     layer = NVIB(cfg)
     with torch.no_grad():  # log alpha spread around log(threshold): about half the tokens pruned
@@ -190,7 +190,7 @@ def test_gaussian_training_batches_use_evaluation_weights_when_pruned(pruned):
 
 
 def test_pruned_and_padded_components_never_give_nan():
-    cfg = ModelConfig(d_model=16, n_heads=2, log_alpha_min=-30.0)
+    cfg = latent_config(d_model=16, n_heads=2, log_alpha_min=-30.0)
     layer = NVIB(cfg)
     with torch.no_grad():
         layer.alpha_quad.fill_(0.0)
@@ -209,7 +209,7 @@ def test_pruned_and_padded_components_never_give_nan():
 
 
 def test_extreme_pseudo_counts_are_finite_and_differentiable():
-    cfg = ModelConfig(d_model=16, n_heads=2)
+    cfg = latent_config(d_model=16, n_heads=2)
     layer = NVIB(cfg).train()
     h = torch.randn(2, 4, 16) * 50  # log alpha far beyond the clamp on the high side
     h.requires_grad_(True)
@@ -251,7 +251,7 @@ def test_cross_attention_evaluation_form_is_denoise():
 
 def test_clamped_pseudo_counts_still_get_the_kl_gradient():
     """log alpha beyond the clamp keeps a gradient, so KL_D can pull it back into range."""
-    cfg = ModelConfig(d_model=16, n_heads=2)
+    cfg = latent_config(d_model=16, n_heads=2)
     layer = NVIB(cfg).eval()
     with torch.no_grad():
         layer.alpha_proj.bias.fill_(50.0)  # far above log_alpha_max

@@ -6,8 +6,8 @@ import dataclasses
 import pytest
 import sacrebleu
 import torch
+from helpers import latent_config
 
-from nvae.config import ModelConfig
 from nvae.data.text import collate
 from nvae.model.autoencoder import NVAE
 from nvae.model.mixture import MIXINGS, PRIOR, SWEEP_WIDTH
@@ -17,7 +17,7 @@ ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 
 def tiny(model_type="nvae", **kw) -> NVAE:
     torch.manual_seed(0)
-    cfg = ModelConfig(
+    cfg = latent_config(
         model_type=model_type,
         vocab_size=50,
         d_model=32,
@@ -243,7 +243,7 @@ def test_loss_conditional_alpha_delta_is_an_input():
 def _learn(model_type: str, steps: int, **kw) -> tuple[float, float]:
     """Overfit 32 sentences of a 40-word language; return (BLEU, retained proportion)."""
     torch.manual_seed(0)
-    cfg = ModelConfig(
+    cfg = latent_config(
         model_type=model_type,
         vocab_size=48,
         d_model=64,
@@ -309,7 +309,7 @@ def test_seeded_prior_draws_are_the_same_when_threads_draw_at_once():
     the Samples page's background worker) must each still get their own seed's draw."""
     from concurrent.futures import ThreadPoolExecutor
 
-    model = NVAE(ModelConfig(vocab_size=40, d_model=16, n_heads=2, n_enc_layers=1, n_dec_layers=1, d_ff=32)).eval()
+    model = NVAE(latent_config(vocab_size=40, d_model=16, n_heads=2, n_enc_layers=1, n_dec_layers=1, d_ff=32)).eval()
     serial = {seed: model.sample_prior(6, batch_size=3, seed=seed) for seed in range(8)}
     with ThreadPoolExecutor(max_workers=4) as pool:
         drawn = list(pool.map(lambda s: (s % 8, model.sample_prior(6, batch_size=3, seed=s % 8)), range(64)))

@@ -6,6 +6,7 @@ import re
 import unicodedata
 
 import pytest
+from helpers import latent_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -336,11 +337,10 @@ def test_encode_batch_and_decode_batch(tok):
 def test_encode_text_and_reconstruct_text_use_the_model_tokenizer(tok):
     import torch
 
-    from nvae.config import ModelConfig
     from nvae.model.autoencoder import NVAE
 
     torch.manual_seed(0)
-    cfg = ModelConfig(vocab_size=tok.get_vocab_size(), d_model=32, n_heads=4, d_ff=64, max_len=12, dropout=0.0)
+    cfg = latent_config(vocab_size=tok.get_vocab_size(), d_model=32, n_heads=4, d_ff=64, max_len=12, dropout=0.0)
     model = NVAE(cfg, tok).eval()
     texts = ["the cat sat on the mat.", "a river"]
     batch = encode_batch(tok, texts, cfg.max_len)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import latent_config
 
 from nvae.config import ModelConfig, TrainConfig, save_configs
 from nvae.data.text import decode_batch, encode_text
@@ -37,7 +38,7 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def tiny_configs(corpus: Path, **train_kw) -> tuple[ModelConfig, TrainConfig]:
-    model = ModelConfig(d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=1, max_len=20, dropout=0.0)
+    model = latent_config(d_model=32, n_heads=4, d_ff=64, n_enc_layers=1, n_dec_layers=1, max_len=20, dropout=0.0)
     kw = dict(
         data=str(corpus),
         split="train",
@@ -317,7 +318,7 @@ def test_alpha_delta_floor_curriculum():
 
     from nvae.training.schedules import alpha_delta_floor
 
-    model_cfg = ModelConfig(alpha_delta_conditional=True, alpha_delta_min=0.005, alpha_delta_max=0.2)
+    model_cfg = latent_config(alpha_delta_conditional=True, alpha_delta_min=0.005, alpha_delta_max=0.2)
     off = TrainConfig(kl_start_step=100, kl_anneal_steps=100)
     assert alpha_delta_floor(off, model_cfg, 0) == math.log(0.005)
     on = TrainConfig(kl_start_step=100, kl_anneal_steps=100, alpha_delta_warmup_min=0.1)

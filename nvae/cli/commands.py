@@ -267,7 +267,7 @@ def cmd_train(args) -> None:
             raise UsageError(f"cannot read {args.config}: {e.strerror or e}") from None
     try:
         if args.recipe:
-            apply_settings(model_cfg, train_cfg, RECIPES[args.recipe])
+            apply_settings(model_cfg, train_cfg, {**RECIPES[args.recipe]["model"], **RECIPES[args.recipe]["train"]})
         if args.model_type:
             model_cfg.model_type = args.model_type
         apply_settings(model_cfg, train_cfg, _parse_settings(args.set))

@@ -33,7 +33,10 @@ from .export import cmd_export
 RECIPE_NAMES = tuple(_RECIPES)
 TRAINING_COMMANDS = ("train", "ablate", "lm")  # the commands that need autograd
 AD_HELP = "the conditional prior of a loss-conditional model (default: the checkpoint's own)"
-RECIPE_HELP = "a named set of latent settings (applied before --set)"
+RECIPE_HELP = (
+    "a named configuration (nvae/config.py RECIPES): the paper's or a shipped checkpoint's, applied before --set"
+)
+ABLATE_RECIPE_HELP = "a named configuration's model settings (its corpus and budget are the harness's)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -185,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("ablate", help="train a small model for a fixed budget and print the latent's measures")
     sp.add_argument("name", help="run folder under runs/ablations/ (an existing finished run is only re-measured)")
-    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES), help=RECIPE_HELP)
+    sp.add_argument("--recipe", choices=sorted(RECIPE_NAMES), help=ABLATE_RECIPE_HELP)
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a model or train setting")
     sp.add_argument(
         "--sentences",

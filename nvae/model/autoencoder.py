@@ -105,9 +105,6 @@ class NVAE(nn.Module):
         self.encoder = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_enc_layers))
         self.enc_norm = nn.LayerNorm(P)
         self.latent = make_latent_layer(cfg)
-        if cfg.alpha_layer:  # the pseudo-counts are read after layer alpha_layer; later layers see the choice
-            self.score_norm = nn.LayerNorm(P)
-            self.keep_embed = nn.Parameter(torch.zeros(P))
         self.decoder = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_dec_layers))
         self.dec_norm = nn.LayerNorm(P)
 
@@ -126,32 +123,11 @@ class NVAE(nn.Module):
 
     # -- encoder -------------------------------------------------------------------------------
     def encode_states(self, src: Tensor, pad_mask: Tensor) -> Tensor:
-        """The encoder's output [B, L, P], which does not depend on alpha^Delta. With `cfg.alpha_layer`
-        it does (the last layers see the kept set): `states_and_latent` gives it then."""
-        if self.cfg.alpha_layer:
-            raise ValueError("with alpha_layer the encoder's states depend on alpha^Delta: use states_and_latent()")
+        """The encoder's output [B, L, P], which does not depend on alpha^Delta."""
         x = self._embed(src)
         for layer in self.encoder:
             x = layer(x, pad_mask)
         return self.enc_norm(x)
-
-    def _routed_states(self, src: Tensor, pad_mask: Tensor, alpha_delta) -> tuple[Tensor, Tensor]:
-        """`cfg.alpha_layer` = k: (encoder output, log pseudo-counts read after layer k). The layers
-        after k see which tokens evaluation keeps (alpha > threshold: `keep_embed` is added to
-        them; in training with the gate, with its straight-through gradient)."""
-        cfg, k = self.cfg, self.cfg.alpha_layer
-        x = self._embed(src)
-        for layer in self.encoder[:k]:
-            x = layer(x, pad_mask)
-        log_alpha = self.latent.log_alphas(self.score_norm(x), pad_mask, alpha_delta)
-        keep = (log_alpha > math.log(cfg.threshold)).float()
-        if self.training and cfg.prune_gate == "st":
-            soft = torch.sigmoid((log_alpha - math.log(cfg.threshold)) / cfg.gate_temperature)
-            keep = keep + soft - soft.detach()
-        x = x + keep.masked_fill(pad_mask, 0.0)[..., None].to(x.dtype) * self.keep_embed
-        for layer in self.encoder[k:]:
-            x = layer(x, pad_mask)
-        return self.enc_norm(x), log_alpha
 
     def encode(self, src: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> LatentMixture:
         """Token ids [B, L] (EOS included) and their pad mask -> latent.
@@ -169,9 +145,6 @@ class NVAE(nn.Module):
         self, src: Tensor, pad_mask: Tensor, alpha_delta=None
     ) -> tuple[Tensor, tuple[LatentMixture, Tensor, Tensor]]:
         """(the encoder output the latent was made from [B, L, P], (latent, KL_G, KL_D))."""
-        if self.cfg.alpha_layer:
-            states, log_alpha = self._routed_states(src, pad_mask, alpha_delta)
-            return states, self.latent(states, pad_mask, alpha_delta, log_alpha=log_alpha)
         states = self.encode_states(src, pad_mask)
         return states, self.latent(states, pad_mask, alpha_delta)
 

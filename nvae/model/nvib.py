@@ -21,7 +21,6 @@ _GLOBAL_RNG = threading.Lock()  # held while a seeded draw uses torch's global r
 
 LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
 IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
-BUDGET_SHARPNESS0 = 0.25  # the budget conditioning's initial softmax sharpness (near-uniform shares)
 SPREAD_EPS = 0.05  # keeps the standardised scores finite when a sentence's scores are all equal
 QUANTILE_TEMPERATURE = 0.3  # softness of the soft ranks, in units of the standardised score
 
@@ -156,6 +155,22 @@ def tournament_order(scores: Tensor, pad_mask: Tensor) -> Tensor:
     return vdc[index][:, :n]
 
 
+def positional_prior(scores: Tensor, pad_mask: Tensor, keep_positions: str = "learned") -> Tensor:
+    """[B, n] the positional prior's term, to be scaled by `spread_bias` and added to the raw scores:
+    1 - 2 x (position's van der Corput value), centred on each sentence's real tokens so that it moves
+    the ranks and not the level. Ranked by it, the first half of the positions is every second one,
+    the first quarter every fourth, and so on. `keep_positions="tournament"` uses the content-ordered
+    tree of `tournament_order` instead (the same coverage, each block's best token first)."""
+    if keep_positions == "tournament":
+        order = tournament_order(scores, pad_mask)
+    else:
+        order = van_der_corput(scores.shape[1], scores.device)[None, :].expand_as(scores)
+    prior = 1.0 - 2.0 * order
+    real = (~pad_mask).float()
+    mean = (prior * real).sum(-1, keepdim=True) / real.sum(-1, keepdim=True).clamp_min(1.0)
+    return prior - mean
+
+
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass (straight-through).
 
@@ -198,18 +213,6 @@ class NVIB(nn.Module):
             self.logvar_proj.bias.fill_(cfg.init_logvar)
             self.alpha_proj.weight.zero_()
             self.alpha_proj.bias.zero_()
-        if cfg.alpha_conditioning == "budget":
-            # log sharpness of the budget's softmax: a + b x, x = alpha^Delta's position in its range;
-            # starts at sharpness exp(a) = BUDGET_SHARPNESS0, shares nearly equal (everything kept
-            # where alpha^Delta > threshold, nothing where it is below: the gate then learns what to keep)
-            self.sharpness = nn.Parameter(torch.tensor([math.log(BUDGET_SHARPNESS0), 0.0]))
-        if cfg.alpha_delta_conditional and cfg.alpha_conditioning == "input":
-            # alpha_delta as an input (loss-conditional training); starts as a no-op.
-            self.cond = nn.Sequential(nn.Linear(1, P), nn.SiLU(), nn.Linear(P, P))
-            nn.init.zeros_(self.cond[2].weight)
-            nn.init.zeros_(self.cond[2].bias)
-        else:
-            self.cond = None
         self.register_buffer("prior_mu", torch.tensor(float(cfg.prior_mu)))
         self.register_buffer("prior_var", torch.tensor(float(cfg.prior_var)))
         self.register_buffer("prior_alpha", torch.tensor(float(cfg.prior_alpha)))
@@ -221,102 +224,49 @@ class NVIB(nn.Module):
         ad = torch.as_tensor(alpha_delta, dtype=torch.float32, device=device)
         return ad.expand(B) if ad.dim() == 0 else ad
 
-    def _ad_position(self, alpha_delta: Tensor) -> Tensor:
-        """alpha^Delta's place in the training range, in log scale: -1 at the minimum, 1 at the maximum."""
-        lo, hi = math.log(self.cfg.alpha_delta_min), math.log(self.cfg.alpha_delta_max)
-        return (alpha_delta.clamp_min(1e-8).log() - (lo + hi) / 2) / max((hi - lo) / 2, 1e-6)
-
-    def _condition(self, h: Tensor, alpha_delta: Tensor) -> Tensor:
-        if self.cond is None:
-            return h
-        x = self._ad_position(alpha_delta)
-        hidden = nn.functional.silu(linear32(self.cond[0], x[:, None, None].float()))
-        return h + linear32(self.cond[2], hidden)
-
     def forward(
-        self,
-        h: Tensor,
-        pad_mask: Tensor,
-        alpha_delta: float | Tensor | None = None,
-        log_alpha: Tensor | None = None,
+        self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
     ) -> tuple[LatentMixture, Tensor, Tensor]:
-        """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B]).
-
-        `log_alpha` [B, n]: the tokens' log pseudo-counts when they were read before the encoder's
-        output (`cfg.alpha_layer`, from `log_alphas`); by default they are read from h."""
+        """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B])."""
         with torch.autocast(device_type=h.device.type, enabled=False):
-            return self._forward(h.float(), pad_mask, alpha_delta, log_alpha)
+            return self._forward(h.float(), pad_mask, alpha_delta)
 
     def log_alphas(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> Tensor:
-        """The tokens' log pseudo-counts [B, n] read from states h [B, n, P] (with alpha^Delta's
-        conditioning and the clamp)."""
+        """The tokens' log pseudo-counts [B, n] read from states h [B, n, P] (what `forward` uses)."""
         with torch.autocast(device_type=h.device.type, enabled=False):
             h = h.float()
             ad = self._alpha_delta(alpha_delta, h.shape[0], h.device)
-            hc = self._condition(h, ad)
-            return self._log_alpha(hc, linear32(self.mu_proj, hc), pad_mask, ad)
+            return self._log_alpha(h, linear32(self.mu_proj, h), pad_mask, ad)
 
-    def _log_alpha(self, hc: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor) -> Tensor:
+    def _log_alpha(self, h: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor) -> Tensor:
+        """log alpha_i [B, n], docs/nvib.md section 1: the paper's projection of h_i (with the quadratic
+        term of the initialisation), then this project's two additions where the config asks for them,
+        and the clamp.
+
+        - `spread_bias` > 0, the positional prior: its term (`positional_prior`) pulls the kept set
+          towards positions spread evenly over the sentence.
+        - `alpha_conditioning = "quantile"`: alpha^Delta sets the level, log alpha^Delta + the
+          sentence's mean score, and each token's rank in its sentence sets its place around it,
+          `alpha_spread` x the normal quantile of its (soft) rank, so that the retained share follows
+          alpha^Delta and the scores cannot bunch. "none" (the paper): alpha^Delta enters the prior only.
+        """
         cfg = self.cfg
-        n = hc.shape[1]
-        log_alpha = linear32(self.alpha_proj, hc).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
+        log_alpha = linear32(self.alpha_proj, h).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
             2 * self.sqrt_e
         )
-        if cfg.keep_positions == "spread":  # the diagnostic: positions in van der Corput order, no content
-            log_alpha = 4.0 * (1.0 - 2.0 * van_der_corput(n, hc.device))[None, :].expand_as(log_alpha)
-        if cfg.spread_bias:  # the positional prior: positions spread evenly first (centred on each
-            # sentence's real tokens, so that it moves the ranks and not the level)
-            if cfg.keep_positions == "tournament":  # the same coverage, each block's best token first
-                order = tournament_order(log_alpha, pad_mask)
-            else:
-                order = van_der_corput(n, hc.device)[None, :].expand_as(log_alpha)
-            prior = 1.0 - 2.0 * order
-            real = (~pad_mask).float()
-            mean = (prior * real).sum(-1, keepdim=True) / real.sum(-1, keepdim=True).clamp_min(1.0)
-            log_alpha = log_alpha + cfg.spread_bias * (prior - mean)
-        if cfg.stride_bias:  # the positional prior: every stride-th position first
-            on_stride = torch.arange(n, device=hc.device) % cfg.stride == 0
-            log_alpha = log_alpha + cfg.stride_bias * (2.0 * on_stride.float() - 1.0)
-        if cfg.alpha_conditioning == "direct":
-            log_alpha = log_alpha + ad.clamp_min(1e-8).log()[:, None]
-        elif cfg.alpha_conditioning == "spread":
-            # the level is the sentence's mean score, the spread fixed: alpha_spread x standardised score
-            real = (~pad_mask).float()
-            count = real.sum(-1, keepdim=True).clamp_min(1.0)
-            mean = (log_alpha * real).sum(-1, keepdim=True) / count
-            std = (((log_alpha - mean) ** 2 * real).sum(-1, keepdim=True) / count + 1e-8).sqrt()  # finite grad at 0
-            z = (log_alpha - mean) / (std + SPREAD_EPS)
-            log_alpha = ad.clamp_min(1e-8).log()[:, None] + mean + cfg.alpha_spread * z
-        elif cfg.alpha_conditioning == "quantile":
-            # the level is the sentence's mean score; the spread is alpha_spread x the normal quantile of
-            # each token's (soft) rank, so the scores cannot bunch and the retained share follows alpha^Delta
+        if cfg.spread_bias:
+            log_alpha = log_alpha + cfg.spread_bias * positional_prior(log_alpha, pad_mask, cfg.keep_positions)
+        if cfg.alpha_conditioning == "quantile":
             log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.alpha_spread)
-        elif cfg.alpha_conditioning == "budget":
-            # alpha_i = alpha^Delta n softmax_i(s f_i): the prior's total, shared between the tokens
-            x = self._ad_position(ad)[:, None]
-            scores = (self.sharpness[0] + self.sharpness[1] * x).exp() * log_alpha
-            log_share = torch.log_softmax(scores.masked_fill(pad_mask, float("-inf")), dim=-1)
-            n_real = (~pad_mask).sum(-1, keepdim=True).clamp_min(1).float()
-            log_alpha = (ad.clamp_min(1e-8)[:, None] * n_real).log() + log_share.masked_fill(pad_mask, 0.0)
-        log_alpha = _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
-        if cfg.keep_positions == "stride":  # the diagnostic: VTS's choice, every stride-th position
-            kept = (torch.arange(n, device=hc.device) % cfg.stride == 0)[None, :]
-            floor = math.log(cfg.threshold) + 0.5
-            log_alpha = torch.where(kept, floor + nn.functional.softplus(log_alpha - floor), cfg.log_alpha_min)
-        return log_alpha
+        return _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
 
-    def _forward(
-        self, h: Tensor, pad_mask: Tensor, alpha_delta, log_alpha: Tensor | None = None
-    ) -> tuple[LatentMixture, Tensor, Tensor]:
+    def _forward(self, h: Tensor, pad_mask: Tensor, alpha_delta) -> tuple[LatentMixture, Tensor, Tensor]:
         cfg = self.cfg
         B, n, P = h.shape
         ad = self._alpha_delta(alpha_delta, B, h.device)
-        hc = self._condition(h, ad)
-        mu_tok = linear32(self.mu_proj, hc)
-        logvar_tok = linear32(self.logvar_proj, hc).clamp(LOGVAR_MIN, LOGVAR_MAX)
-        if log_alpha is None:
-            log_alpha = self._log_alpha(hc, mu_tok, pad_mask, ad)
-        log_alpha = log_alpha.float()
+        mu_tok = linear32(self.mu_proj, h)
+        logvar_tok = linear32(self.logvar_proj, h).clamp(LOGVAR_MIN, LOGVAR_MAX)
+        log_alpha = self._log_alpha(h, mu_tok, pad_mask, ad)
         alpha_tok = log_alpha.exp().masked_fill(pad_mask, 0.0)
 
         # prepend the prior component 0

@@ -1,0 +1,155 @@
+"""Recipes are the truth: each shipped checkpoint's config.json is its named recipe (plus the two
+settings `nvae export` chose on validation, which its model card states), ModelConfig's defaults are
+the shipped default's recipe, and a config naming a closed experiment loads only where the experiment
+was off."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nvae.config import (
+    LAST_COMMIT_WITH_EXPERIMENTS,
+    RECIPES,
+    ConfigError,
+    ModelConfig,
+    TrainConfig,
+    apply_settings,
+    load_configs,
+    recipe_configs,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINTS = ROOT / "checkpoints"
+
+# checkpoint -> (its recipe, the settings its export chose on validation)
+SHIPPED = {
+    "nvae-default": ("default", {"alpha_delta": 0.09244, "spread_bias": 5.0}),
+    "nvae-tournament": ("tournament", {"alpha_delta": 0.10345, "spread_bias": 2.0}),
+    "baseline-t": ("baseline-t", {}),
+    "baseline-vts": ("baseline-vts", {}),
+}
+# what a baseline's model reads of its config (the rest are NVIB settings it has no use for)
+BASELINE_FIELDS = (
+    "model_type",
+    "vocab_size",
+    "d_model",
+    "n_heads",
+    "n_enc_layers",
+    "n_dec_layers",
+    "d_ff",
+    "dropout",
+    "max_len",
+    "pad_id",
+    "unk_id",
+    "bos_id",
+    "eos_id",
+    "prior_mu",
+    "prior_var",
+    "init_logvar",
+    "stride",
+)
+
+
+def test_the_defaults_are_the_shipped_default_recipe():
+    model, train = recipe_configs("default")
+    assert ModelConfig() == model  # the recipe's model part is the defaults themselves
+    assert RECIPES["default"]["model"] == {}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_each_shipped_checkpoint_is_its_recipe(name):
+    recipe, exported = SHIPPED[name]
+    folder = CHECKPOINTS / name
+    model, train = load_configs(folder / "config.json")
+    want_model, want_train = recipe_configs(recipe)
+    assert train == want_train
+    if model.model_type == "nvae":
+        for key, value in exported.items():
+            assert getattr(model, key) == value
+            setattr(want_model, key, value)
+        assert model == want_model
+        card = (folder / "MODEL_CARD.md").read_text()
+        assert f"spread_bias {exported['spread_bias']:g} chosen on" in card  # the export's choices, stated
+        assert f"Default alpha^Delta {exported['alpha_delta']:.4g}" in card
+    else:
+        assert {k: getattr(model, k) for k in BASELINE_FIELDS} == {k: getattr(want_model, k) for k in BASELINE_FIELDS}
+
+
+def test_every_recipe_is_valid_and_names_only_known_settings():
+    for name, recipe in RECIPES.items():
+        assert set(recipe) == {"model", "train"}, name
+        model, train = ModelConfig(), TrainConfig()
+        apply_settings(model, train, recipe["model"])
+        model.validate()
+        assert set(recipe["model"]) <= set(model.to_dict()), name
+        assert set(recipe["train"]) <= set(train.to_dict()), name
+    paper, _ = recipe_configs("paper")
+    assert (paper.alpha_conditioning, paper.prune_gate, paper.gaussian_train_prob) == ("none", "none", 0.0)
+    assert not paper.alpha_delta_conditional and paper.spread_bias == 0.0 and paper.alpha_delta == 0.3
+
+
+def _write(tmp_path: Path, model: dict, train: dict | None = None) -> Path:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model": model, "train": train or {}}))
+    return path
+
+
+def test_a_removed_field_at_its_neutral_value_loads(tmp_path):
+    old = {**ModelConfig().to_dict(), "alpha_layer": 0, "stride_bias": 0.0}
+    model, train = load_configs(_write(tmp_path, old, {"extra": {}}))
+    assert model == ModelConfig() and train == TrainConfig()
+    # the first models' "input" conditioning did nothing without loss-conditional training
+    fixed = {**ModelConfig().to_dict(), "alpha_conditioning": "input", "alpha_delta_conditional": False}
+    assert load_configs(_write(tmp_path, fixed))[0].alpha_conditioning == "none"
+    baseline = {**ModelConfig().to_dict(), "model_type": "vts", "alpha_conditioning": "input"}
+    assert load_configs(_write(tmp_path, baseline))[0].alpha_conditioning == "none"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"alpha_layer": 1},
+        {"stride_bias": 2.0},
+        {"alpha_conditioning": "direct"},
+        {"alpha_conditioning": "budget"},
+        {"alpha_conditioning": "spread"},
+        {"alpha_conditioning": "input", "alpha_delta_conditional": True},
+        {"keep_positions": "stride"},
+        {"keep_positions": "spread"},
+    ],
+)
+def test_a_closed_experiment_fails_with_one_line_naming_the_commit(tmp_path, change):
+    path = _write(tmp_path, {**ModelConfig().to_dict(), **change})
+    with pytest.raises(ConfigError) as err:
+        load_configs(path)
+    message = str(err.value)
+    assert "\n" not in message and LAST_COMMIT_WITH_EXPERIMENTS in message and "closed experiment" in message
+    assert next(iter(change)) in message
+
+
+def test_a_removed_training_field_in_use_fails(tmp_path):
+    with pytest.raises(ConfigError, match=LAST_COMMIT_WITH_EXPERIMENTS):
+        load_configs(_write(tmp_path, ModelConfig().to_dict(), {"extra": {"note": 1}}))
+    with pytest.raises(ConfigError, match="closed experiment"):
+        apply_settings(ModelConfig(), TrainConfig(), {"alpha_layer": 1})
+
+
+def test_the_cli_loads_an_old_checkpoint_and_refuses_a_closed_one(tiny_checkpoint, tmp_path, capsys):
+    import shutil
+
+    from nvae.cli.main import main
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_checkpoint, old)
+    data = json.loads((old / "config.json").read_text())
+    data["model"].update(alpha_layer=0, stride_bias=0.0)
+    data["train"]["extra"] = {}
+    (old / "config.json").write_text(json.dumps(data))
+    assert main(["encode", "The cat sat.", "--checkpoint", str(old)]) == 0
+    capsys.readouterr()
+    data["model"]["alpha_layer"] = 1
+    (old / "config.json").write_text(json.dumps(data))
+    assert main(["encode", "The cat sat.", "--checkpoint", str(old)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "alpha_layer=1" in err and LAST_COMMIT_WITH_EXPERIMENTS in err
