@@ -154,7 +154,6 @@ def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, 
     assert len(calls) == 5
 
 
-@pytest.mark.slow
 def test_interpolation_pairs_are_distinct_sentences():
     from nvae.evaluation.measures import sentence_pairs
 

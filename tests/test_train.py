@@ -226,6 +226,7 @@ def test_kl_weight_schedule():
     assert kl_weight(TrainConfig(kl_start_step=0, kl_anneal_steps=0), 0) == 1.0
 
 
+@pytest.mark.slow
 def test_repeated_sigkill_and_resume(corpus, tmp_path):
     """SIGKILL at random points, 5 times, resuming each time: the run ends at the same step as an
     uninterrupted one, every checkpoint left behind loads, and the loss curve goes on."""
