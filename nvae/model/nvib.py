@@ -1,9 +1,17 @@
-"""The NVIB layer and its two KL terms.
+"""The NVIB layer and its two KL terms, in the order of docs/nvib.md.
 
-Follows docs/nvib.md sections 1 (the posterior and its pruning), 2 (the KL terms), 4 (prior
-sampling) and 8 (the pruning gate); the latent type and interpolation (section 5) are in
-nvae/mixture.py. Shapes: B batch, n input tokens (end-of-sentence included), N = n + 1 components
-(component 0 is the prior), P = d_model.
+Read top to bottom: the layer turns encoder states into the posterior's means, variances and
+pseudo-counts (section 1), prepends the prior component, computes the KL terms (section 2) and
+hands the decoder one of three latents: in training with the pruning gate (section 8, the shipped
+recipe) exactly the set evaluation keeps, in training without it sampled vectors with Dirichlet
+weights (the paper), in evaluation the Gaussian mixture with the components under the threshold
+pruned. Prior sampling (section 4) closes the class. Below it, the two additions to the paper's
+pseudo-counts that shipped checkpoints use (the quantile conditioning on alpha^Delta, the
+positional prior), then the KL formulas and the evaluation latent. The latent type and
+interpolation (section 5) are in nvae/model/mixture.py.
+
+Shapes: B batch, n input tokens (end-of-sentence included), N = n + 1 components (component 0 is
+the prior), P = d_model.
 """
 
 from __future__ import annotations
@@ -26,162 +34,7 @@ QUANTILE_TEMPERATURE = 0.3  # softness of the soft ranks, in units of the standa
 
 
 # ---------------------------------------------------------------------------------------------
-# KL terms (docs/nvib.md section 2)
-# ---------------------------------------------------------------------------------------------
-
-
-def kl_gaussian(
-    mu: Tensor, logvar: Tensor, weights: Tensor, prior_mu: Tensor, prior_var: Tensor, kappa: int = 1
-) -> Tensor:
-    """KL_G per sentence [B] = 0.5 kappa sum_i w_i mean_p[var/var_p + (mu-mu_p)^2/var_p - 1 - log(var/var_p)].
-
-    mu, logvar [B, N, P]; weights [B, N] (pibar = alpha / alpha0_q; 0 at padding).
-    """
-    var_ratio = logvar.exp() / prior_var
-    per_dim = var_ratio + (mu - prior_mu) ** 2 / prior_var - 1.0 - var_ratio.log()
-    return 0.5 * kappa * (weights * per_dim.mean(-1)).sum(-1)
-
-
-def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) -> Tensor:
-    """KL_D per sentence [B]: the "expected K" symmetric-Dirichlet KL divided by (n + 1).
-
-    alpha0_q [B] total posterior pseudo-count (prior component included); alpha0_p [B] the
-    conditional prior alpha_p + alpha_delta * n; n [B] input tokens. Computed in float64.
-    """
-    q, p = alpha0_q.double(), alpha0_p.double()
-    K = kappa * (n.double() + 1.0)
-    kl = (
-        torch.lgamma(q)
-        - torch.lgamma(p)
-        + (q - p) * (torch.digamma(q / K) - torch.digamma(q))
-        + K * (torch.lgamma(p / K) - torch.lgamma(q / K))
-    )
-    return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
-
-
-def evaluation_latent(
-    mu: Tensor,
-    logvar: Tensor,
-    alpha: Tensor,
-    pad: Tensor,
-    source: Tensor,
-    n_inputs: Tensor,
-    mask: Tensor,
-    threshold: float,
-    gate: Tensor | None = None,
-    has_prior: bool = True,
-) -> LatentMixture:
-    """The deterministic mixture over the components not in `mask`, weighted pi = alpha / sum(alpha)."""
-    return LatentMixture(
-        mu=mu,
-        logvar=logvar,
-        alpha=alpha,
-        pi=normalise_weights(alpha, mask),
-        mask=mask,
-        pad=pad,
-        source=source,
-        n_inputs=n_inputs,
-        has_prior=has_prior,
-        threshold=threshold,
-        gate=gate,
-    )
-
-
-def linear32(layer: nn.Linear, x: Tensor) -> Tensor:
-    """`layer(x)` computed in float32 whatever the layer's stored dtype (after `model.half()` the
-    latent layers still compute in float32, as they do under autocast)."""
-    bias = None if layer.bias is None else layer.bias.float()
-    return nn.functional.linear(x.float(), layer.weight.float(), bias)
-
-
-def _quantile_scores(scores: Tensor, pad_mask: Tensor, spread: float) -> Tensor:
-    """mean_j f_j + spread x Phi^-1(q_i), q_i = (soft rank of f_i among the sentence's tokens + 1/2) / n.
-
-    The forward pass uses the exact rank (ties broken by position), so the quantiles of a sentence are
-    spread evenly whatever the scores' distribution; the gradient is that of the soft rank, the sum of
-    sigmoid((z_i - z_j) / QUANTILE_TEMPERATURE) over the other real tokens j, z the standardised scores.
-    Padding positions get the mean.
-    """
-    real = (~pad_mask).float()
-    count = real.sum(-1, keepdim=True).clamp_min(1.0)
-    mean = (scores * real).sum(-1, keepdim=True) / count
-    std = (((scores - mean) ** 2 * real).sum(-1, keepdim=True) / count + 1e-8).sqrt()
-    z = (scores - mean) / (std + SPREAD_EPS)
-    others = real[:, None, :] * (1.0 - torch.eye(z.shape[1], device=z.device))
-    soft = (torch.sigmoid((z[:, :, None] - z[:, None, :]) / QUANTILE_TEMPERATURE) * others).sum(-1)
-    hard = z.masked_fill(pad_mask, float("inf")).argsort(-1).argsort(-1).float()  # rank among the real tokens
-    rank = soft + (hard - soft).detach()  # the exact rank forward, the soft rank's gradient backward
-    q = ((rank + 0.5) / count).clamp(0.5 / count, 1.0 - 0.5 / count)
-    quantile = math.sqrt(2.0) * torch.erfinv(2.0 * q - 1.0)
-    return mean + spread * quantile * real
-
-
-def van_der_corput(n: int, device=None) -> Tensor:
-    """[n] the base-2 radical inverse of 0..n-1 (bits of the position mirrored about the binary
-    point): 0, 0.5, 0.25, 0.75, 0.125, ... Ranked by it, the first k positions of any k are
-    spread evenly over the sentence."""
-    pos = torch.arange(n, device=device)
-    out = torch.zeros(n, device=device)
-    scale = 0.5
-    for _ in range(max(1, (n - 1).bit_length())):
-        out += (pos % 2) * scale
-        pos = pos // 2
-        scale /= 2
-    return out
-
-
-def tournament_order(scores: Tensor, pad_mask: Tensor) -> Tensor:
-    """[B, n] the van der Corput values of a content-ordered binary tree over the positions.
-
-    The positions are leaves of a binary tree (pairs 2i, 2i + 1, then pairs of pairs, ...). At every
-    node the half whose best real score is the higher takes the lower bit, so ranked by the result,
-    the first half of the positions is the better token of every pair, the first quarter the best of
-    every four, and so on: the coverage of `van_der_corput`, the choice inside each block by content.
-    Ties and blocks without a real token keep van der Corput's order. `scores` are read, not
-    differentiated (the order is a rank)."""
-    B, n = scores.shape
-    bits = max(1, (n - 1).bit_length())
-    size = 1 << bits
-    s = scores.detach().float().masked_fill(pad_mask, float("-inf"))
-    s = torch.nn.functional.pad(s, (0, size - n), value=float("-inf"))
-    flips = torch.zeros(B, size, dtype=torch.long, device=scores.device)
-    for level in range(bits):
-        half = 1 << level
-        best = s.view(B, size // (2 * half), 2, half).amax(-1)  # [B, blocks, 2]
-        swap = (best[..., 1] > best[..., 0]).long()  # [B, blocks]
-        flips += swap.repeat_interleave(2 * half, dim=1) << level
-    index = torch.arange(size, device=scores.device)[None, :] ^ flips
-    vdc = van_der_corput(size, scores.device)
-    return vdc[index][:, :n]
-
-
-def positional_prior(scores: Tensor, pad_mask: Tensor, keep_positions: str = "learned") -> Tensor:
-    """[B, n] the positional prior's term, to be scaled by `spread_bias` and added to the raw scores:
-    1 - 2 x (position's van der Corput value), centred on each sentence's real tokens so that it moves
-    the ranks and not the level. Ranked by it, the first half of the positions is every second one,
-    the first quarter every fourth, and so on. `keep_positions="tournament"` uses the content-ordered
-    tree of `tournament_order` instead (the same coverage, each block's best token first)."""
-    if keep_positions == "tournament":
-        order = tournament_order(scores, pad_mask)
-    else:
-        order = van_der_corput(scores.shape[1], scores.device)[None, :].expand_as(scores)
-    prior = 1.0 - 2.0 * order
-    real = (~pad_mask).float()
-    mean = (prior * real).sum(-1, keepdim=True) / real.sum(-1, keepdim=True).clamp_min(1.0)
-    return prior - mean
-
-
-def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
-    """Clamp in the forward pass, identity in the backward pass (straight-through).
-
-    A plain clamp has zero gradient outside [lo, hi]: a log pseudo-count that drifted past the
-    upper bound while the KL weight was still 0 could then never be pulled back by KL_D.
-    """
-    return x + (x.clamp(lo, hi) - x).detach()
-
-
-# ---------------------------------------------------------------------------------------------
-# The NVIB layer
+# The NVIB layer (docs/nvib.md section 1): states -> posterior mixture, KL terms, pruning
 # ---------------------------------------------------------------------------------------------
 
 
@@ -217,48 +70,12 @@ class NVIB(nn.Module):
         self.register_buffer("prior_var", torch.tensor(float(cfg.prior_var)))
         self.register_buffer("prior_alpha", torch.tensor(float(cfg.prior_alpha)))
 
-    # alpha_delta: a float, a [B] tensor, or None for the config's value
-    def _alpha_delta(self, alpha_delta, B: int, device) -> Tensor:
-        if alpha_delta is None:
-            alpha_delta = self.cfg.alpha_delta
-        ad = torch.as_tensor(alpha_delta, dtype=torch.float32, device=device)
-        return ad.expand(B) if ad.dim() == 0 else ad
-
     def forward(
         self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
     ) -> tuple[LatentMixture, Tensor, Tensor]:
         """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B])."""
         with torch.autocast(device_type=h.device.type, enabled=False):
             return self._forward(h.float(), pad_mask, alpha_delta)
-
-    def log_alphas(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> Tensor:
-        """The tokens' log pseudo-counts [B, n] read from states h [B, n, P] (what `forward` uses)."""
-        with torch.autocast(device_type=h.device.type, enabled=False):
-            h = h.float()
-            ad = self._alpha_delta(alpha_delta, h.shape[0], h.device)
-            return self._log_alpha(h, linear32(self.mu_proj, h), pad_mask, ad)
-
-    def _log_alpha(self, h: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor) -> Tensor:
-        """log alpha_i [B, n], docs/nvib.md section 1: the paper's projection of h_i (with the quadratic
-        term of the initialisation), then this project's two additions where the config asks for them,
-        and the clamp.
-
-        - `spread_bias` > 0, the positional prior: its term (`positional_prior`) pulls the kept set
-          towards positions spread evenly over the sentence.
-        - `alpha_conditioning = "quantile"`: alpha^Delta sets the level, log alpha^Delta + the
-          sentence's mean score, and each token's rank in its sentence sets its place around it,
-          `alpha_spread` x the normal quantile of its (soft) rank, so that the retained share follows
-          alpha^Delta and the scores cannot bunch. "none" (the paper): alpha^Delta enters the prior only.
-        """
-        cfg = self.cfg
-        log_alpha = linear32(self.alpha_proj, h).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
-            2 * self.sqrt_e
-        )
-        if cfg.spread_bias:
-            log_alpha = log_alpha + cfg.spread_bias * positional_prior(log_alpha, pad_mask, cfg.keep_positions)
-        if cfg.alpha_conditioning == "quantile":
-            log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.alpha_spread)
-        return _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
 
     def _forward(self, h: Tensor, pad_mask: Tensor, alpha_delta) -> tuple[LatentMixture, Tensor, Tensor]:
         cfg = self.cfg
@@ -302,6 +119,42 @@ class NVIB(nn.Module):
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR))
             latent = evaluation_latent(mu, logvar, alpha, pad, source, n_inputs, mask, cfg.threshold)
         return latent, kl_g, kl_d
+
+    # alpha_delta: a float, a [B] tensor, or None for the config's value
+    def _alpha_delta(self, alpha_delta, B: int, device) -> Tensor:
+        if alpha_delta is None:
+            alpha_delta = self.cfg.alpha_delta
+        ad = torch.as_tensor(alpha_delta, dtype=torch.float32, device=device)
+        return ad.expand(B) if ad.dim() == 0 else ad
+
+    def _log_alpha(self, h: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor) -> Tensor:
+        """log alpha_i [B, n], docs/nvib.md section 1: the paper's projection of h_i (with the quadratic
+        term of the initialisation), then this project's two additions where the config asks for them,
+        and the clamp.
+
+        - `spread_bias` > 0, the positional prior: its term (`positional_prior`) pulls the kept set
+          towards positions spread evenly over the sentence.
+        - `alpha_conditioning = "quantile"`: alpha^Delta sets the level, log alpha^Delta + the
+          sentence's mean score, and each token's rank in its sentence sets its place around it,
+          `alpha_spread` x the normal quantile of its (soft) rank, so that the retained share follows
+          alpha^Delta and the scores cannot bunch. "none" (the paper): alpha^Delta enters the prior only.
+        """
+        cfg = self.cfg
+        log_alpha = linear32(self.alpha_proj, h).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
+            2 * self.sqrt_e
+        )
+        if cfg.spread_bias:
+            log_alpha = log_alpha + cfg.spread_bias * positional_prior(log_alpha, pad_mask, cfg.keep_positions)
+        if cfg.alpha_conditioning == "quantile":
+            log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.alpha_spread)
+        return _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
+
+    def log_alphas(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> Tensor:
+        """The tokens' log pseudo-counts [B, n] read from states h [B, n, P] (what `forward` uses)."""
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            h = h.float()
+            ad = self._alpha_delta(alpha_delta, h.shape[0], h.device)
+            return self._log_alpha(h, linear32(self.mu_proj, h), pad_mask, ad)
 
     def _gate(self, log_alpha: Tensor, pad: Tensor) -> Tensor:
         """[B, N] pruning gate of the training batches (prune_gate "st"), prior component first.
@@ -395,6 +248,166 @@ class NVIB(nn.Module):
             z=z,
             threshold=self.cfg.threshold,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# The pseudo-counts: this project's two additions to the paper's projection (section 1)
+# ---------------------------------------------------------------------------------------------
+
+
+def _quantile_scores(scores: Tensor, pad_mask: Tensor, spread: float) -> Tensor:
+    """mean_j f_j + spread x Phi^-1(q_i), q_i = (soft rank of f_i among the sentence's tokens + 1/2) / n.
+
+    The forward pass uses the exact rank (ties broken by position), so the quantiles of a sentence are
+    spread evenly whatever the scores' distribution; the gradient is that of the soft rank, the sum of
+    sigmoid((z_i - z_j) / QUANTILE_TEMPERATURE) over the other real tokens j, z the standardised scores.
+    Padding positions get the mean.
+    """
+    real = (~pad_mask).float()
+    count = real.sum(-1, keepdim=True).clamp_min(1.0)
+    mean = (scores * real).sum(-1, keepdim=True) / count
+    std = (((scores - mean) ** 2 * real).sum(-1, keepdim=True) / count + 1e-8).sqrt()
+    z = (scores - mean) / (std + SPREAD_EPS)
+    others = real[:, None, :] * (1.0 - torch.eye(z.shape[1], device=z.device))
+    soft = (torch.sigmoid((z[:, :, None] - z[:, None, :]) / QUANTILE_TEMPERATURE) * others).sum(-1)
+    hard = z.masked_fill(pad_mask, float("inf")).argsort(-1).argsort(-1).float()  # rank among the real tokens
+    rank = soft + (hard - soft).detach()  # the exact rank forward, the soft rank's gradient backward
+    q = ((rank + 0.5) / count).clamp(0.5 / count, 1.0 - 0.5 / count)
+    quantile = math.sqrt(2.0) * torch.erfinv(2.0 * q - 1.0)
+    return mean + spread * quantile * real
+
+
+def van_der_corput(n: int, device=None) -> Tensor:
+    """[n] the base-2 radical inverse of 0..n-1 (bits of the position mirrored about the binary
+    point): 0, 0.5, 0.25, 0.75, 0.125, ... Ranked by it, the first k positions of any k are
+    spread evenly over the sentence."""
+    pos = torch.arange(n, device=device)
+    out = torch.zeros(n, device=device)
+    scale = 0.5
+    for _ in range(max(1, (n - 1).bit_length())):
+        out += (pos % 2) * scale
+        pos = pos // 2
+        scale /= 2
+    return out
+
+
+def tournament_order(scores: Tensor, pad_mask: Tensor) -> Tensor:
+    """[B, n] the van der Corput values of a content-ordered binary tree over the positions.
+
+    The positions are leaves of a binary tree (pairs 2i, 2i + 1, then pairs of pairs, ...). At every
+    node the half whose best real score is the higher takes the lower bit, so ranked by the result,
+    the first half of the positions is the better token of every pair, the first quarter the best of
+    every four, and so on: the coverage of `van_der_corput`, the choice inside each block by content.
+    Ties and blocks without a real token keep van der Corput's order. `scores` are read, not
+    differentiated (the order is a rank)."""
+    B, n = scores.shape
+    bits = max(1, (n - 1).bit_length())
+    size = 1 << bits
+    s = scores.detach().float().masked_fill(pad_mask, float("-inf"))
+    s = torch.nn.functional.pad(s, (0, size - n), value=float("-inf"))
+    flips = torch.zeros(B, size, dtype=torch.long, device=scores.device)
+    for level in range(bits):
+        half = 1 << level
+        best = s.view(B, size // (2 * half), 2, half).amax(-1)  # [B, blocks, 2]
+        swap = (best[..., 1] > best[..., 0]).long()  # [B, blocks]
+        flips += swap.repeat_interleave(2 * half, dim=1) << level
+    index = torch.arange(size, device=scores.device)[None, :] ^ flips
+    vdc = van_der_corput(size, scores.device)
+    return vdc[index][:, :n]
+
+
+def positional_prior(scores: Tensor, pad_mask: Tensor, keep_positions: str = "learned") -> Tensor:
+    """[B, n] the positional prior's term, to be scaled by `spread_bias` and added to the raw scores:
+    1 - 2 x (position's van der Corput value), centred on each sentence's real tokens so that it moves
+    the ranks and not the level. Ranked by it, the first half of the positions is every second one,
+    the first quarter every fourth, and so on. `keep_positions="tournament"` uses the content-ordered
+    tree of `tournament_order` instead (the same coverage, each block's best token first)."""
+    if keep_positions == "tournament":
+        order = tournament_order(scores, pad_mask)
+    else:
+        order = van_der_corput(scores.shape[1], scores.device)[None, :].expand_as(scores)
+    prior = 1.0 - 2.0 * order
+    real = (~pad_mask).float()
+    mean = (prior * real).sum(-1, keepdim=True) / real.sum(-1, keepdim=True).clamp_min(1.0)
+    return prior - mean
+
+
+def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
+    """Clamp in the forward pass, identity in the backward pass (straight-through).
+
+    A plain clamp has zero gradient outside [lo, hi]: a log pseudo-count that drifted past the
+    upper bound while the KL weight was still 0 could then never be pulled back by KL_D.
+    """
+    return x + (x.clamp(lo, hi) - x).detach()
+
+
+# ---------------------------------------------------------------------------------------------
+# The KL terms (section 2) and the evaluation latent (section 1, pruning)
+# ---------------------------------------------------------------------------------------------
+
+
+def kl_gaussian(
+    mu: Tensor, logvar: Tensor, weights: Tensor, prior_mu: Tensor, prior_var: Tensor, kappa: int = 1
+) -> Tensor:
+    """KL_G per sentence [B] = 0.5 kappa sum_i w_i mean_p[var/var_p + (mu-mu_p)^2/var_p - 1 - log(var/var_p)].
+
+    mu, logvar [B, N, P]; weights [B, N] (pibar = alpha / alpha0_q; 0 at padding).
+    """
+    var_ratio = logvar.exp() / prior_var
+    per_dim = var_ratio + (mu - prior_mu) ** 2 / prior_var - 1.0 - var_ratio.log()
+    return 0.5 * kappa * (weights * per_dim.mean(-1)).sum(-1)
+
+
+def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) -> Tensor:
+    """KL_D per sentence [B]: the "expected K" symmetric-Dirichlet KL divided by (n + 1).
+
+    alpha0_q [B] total posterior pseudo-count (prior component included); alpha0_p [B] the
+    conditional prior alpha_p + alpha_delta * n; n [B] input tokens. Computed in float64.
+    """
+    q, p = alpha0_q.double(), alpha0_p.double()
+    K = kappa * (n.double() + 1.0)
+    kl = (
+        torch.lgamma(q)
+        - torch.lgamma(p)
+        + (q - p) * (torch.digamma(q / K) - torch.digamma(q))
+        + K * (torch.lgamma(p / K) - torch.lgamma(q / K))
+    )
+    return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
+
+
+def evaluation_latent(
+    mu: Tensor,
+    logvar: Tensor,
+    alpha: Tensor,
+    pad: Tensor,
+    source: Tensor,
+    n_inputs: Tensor,
+    mask: Tensor,
+    threshold: float,
+    gate: Tensor | None = None,
+    has_prior: bool = True,
+) -> LatentMixture:
+    """The deterministic mixture over the components not in `mask`, weighted pi = alpha / sum(alpha)."""
+    return LatentMixture(
+        mu=mu,
+        logvar=logvar,
+        alpha=alpha,
+        pi=normalise_weights(alpha, mask),
+        mask=mask,
+        pad=pad,
+        source=source,
+        n_inputs=n_inputs,
+        has_prior=has_prior,
+        threshold=threshold,
+        gate=gate,
+    )
+
+
+def linear32(layer: nn.Linear, x: Tensor) -> Tensor:
+    """`layer(x)` computed in float32 whatever the layer's stored dtype (after `model.half()` the
+    latent layers still compute in float32, as they do under autocast)."""
+    bias = None if layer.bias is None else layer.bias.float()
+    return nn.functional.linear(x.float(), layer.weight.float(), bias)
 
 
 __all__ = ["NVIB", "kl_gaussian", "kl_dirichlet", "evaluation_latent", "linear32"]
