@@ -30,6 +30,7 @@ KEEP_POSITIONS = ("learned", "tournament")  # how the positional prior orders th
 LAST_COMMIT_WITH_EXPERIMENTS = "8f2cd48"
 REMOVED_FIELDS = {"alpha_layer": 0, "stride_bias": 0.0}  # field -> the value that meant "off"
 REMOVED_TRAIN_FIELDS = {"extra": {}}
+RENAMED_FIELDS = {"alpha_spread": "quantile_scale"}  # old name -> new name ("spread" names the prior)
 REMOVED_VALUES = {
     "alpha_conditioning": ("input", "direct", "budget", "spread"),
     "keep_positions": ("stride", "spread"),
@@ -48,6 +49,11 @@ def _migrate_model(data: dict[str, Any]) -> dict[str, Any]:
     first models' `alpha_conditioning="input"` read as "none" where it did nothing (a model trained at
     one alpha^Delta, or a baseline); anything a closed experiment changed raises ConfigError."""
     data = dict(data)
+    for old, new in RENAMED_FIELDS.items():
+        if old in data:
+            if new in data:
+                raise ConfigError(f"ModelConfig: both {old!r} and its new name {new!r} are given")
+            data[new] = data.pop(old)
     for name, neutral in REMOVED_FIELDS.items():
         if name in data:
             if data[name] != neutral:
@@ -129,10 +135,10 @@ class ModelConfig:
     threshold: float = 0.1  # eval: a component is retained when alpha > threshold
     # How alpha^Delta reaches the pseudo-counts (nvib.NVIB._log_alpha). "none" (the paper): it does
     # not; it is in the prior only. "quantile": log alpha_i = log alpha^Delta + the sentence's mean
-    # score + alpha_spread x the normal quantile of token i's soft rank in its sentence, so the
+    # score + quantile_scale x the normal quantile of token i's soft rank in its sentence, so the
     # scores cannot bunch and the retained share is about a normal CDF of log alpha^Delta.
     alpha_conditioning: str = "quantile"
-    alpha_spread: float = 0.75
+    quantile_scale: float = 0.75
     # The pruning gate while training. "none" (the paper): training batches keep every component
     # (sampled weights) or hard-mask the pruned ones (gaussian_train_pruned), neither with a
     # gradient. "st": every training batch drops exactly the components evaluation prunes
@@ -194,8 +200,8 @@ class ModelConfig:
             raise ConfigError(
                 f"alpha_conditioning must be one of {ALPHA_CONDITIONINGS}, got {self.alpha_conditioning!r}"
             )
-        if not self.alpha_spread > 0:
-            raise ConfigError("alpha_spread must be > 0")
+        if not self.quantile_scale > 0:
+            raise ConfigError("quantile_scale must be > 0")
         if self.prune_gate not in ("none", "st"):
             raise ConfigError(f"prune_gate must be 'none' or 'st', got {self.prune_gate!r}")
         if not self.gate_temperature > 0:
@@ -404,6 +410,8 @@ def apply_settings(model: ModelConfig, train: TrainConfig, settings: dict[str, A
             setattr(model, key, coerce_setting(model, key, value))
         elif key in train_fields:
             setattr(train, key, coerce_setting(train, key, value))
+        elif key in RENAMED_FIELDS:
+            raise ConfigError(f"the setting {key!r} is now called {RENAMED_FIELDS[key]!r}")
         elif key in REMOVED_FIELDS or key in REMOVED_TRAIN_FIELDS:
             raise _closed(f"the setting {key!r}")
         else:

@@ -57,7 +57,7 @@ TEST_LATENT = {
     "alpha_delta_min": 0.01,
     "alpha_delta_max": 1.0,
     "alpha_conditioning": "none",
-    "alpha_spread": 1.5,
+    "quantile_scale": 1.5,
     "prune_gate": "none",
     "pi_concentration": 1.0,
     "spread_bias": 0.0,

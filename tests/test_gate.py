@@ -236,7 +236,7 @@ def test_aggregate_sampler_is_fitted_stored_and_named(tiny_checkpoint, tmp_path,
 def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_scores():
     model = tiny(
         alpha_conditioning="quantile",
-        alpha_spread=1.5,
+        quantile_scale=1.5,
         alpha_delta_conditional=True,
         alpha_delta_min=0.01,
         alpha_delta_max=1.0,
@@ -276,7 +276,7 @@ def test_van_der_corput_ranks_positions_into_nested_evenly_spread_sets():
 def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level():
     """`spread_bias`: a positional prior on the raw scores, centred on each sentence, so the number
     kept at an alpha^Delta stays the same while the kept set leans to the van der Corput order."""
-    kw = dict(alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True)
+    kw = dict(alpha_conditioning="quantile", quantile_scale=0.75, alpha_delta_conditional=True)
     plain, biased = tiny(**kw).eval(), tiny(spread_bias=50.0, **kw).eval()
     biased.load_state_dict(plain.state_dict())
     with torch.no_grad():
@@ -349,7 +349,7 @@ def test_tournament_order_puts_the_better_token_of_every_block_first():
 def test_tournament_positions_keep_the_model_s_choice_of_one_token_in_every_pair():
     """`keep_positions=tournament` with a strong prior: at half the tokens kept, one of every pair,
     the one with the larger raw score; the level is that of the plain model."""
-    kw = dict(alpha_conditioning="quantile", alpha_spread=0.75, alpha_delta_conditional=True)
+    kw = dict(alpha_conditioning="quantile", quantile_scale=0.75, alpha_delta_conditional=True)
     plain, ranked = tiny(**kw).eval(), tiny(keep_positions="tournament", spread_bias=50.0, **kw).eval()
     ranked.load_state_dict(plain.state_dict())
     with torch.no_grad():  # content scores with their own order, at a level where few are kept

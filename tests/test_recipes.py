@@ -97,6 +97,7 @@ def _write(tmp_path: Path, model: dict, train: dict | None = None) -> Path:
 
 def test_a_removed_field_at_its_neutral_value_loads(tmp_path):
     old = {**ModelConfig().to_dict(), "alpha_layer": 0, "stride_bias": 0.0}
+    old["alpha_spread"] = old.pop("quantile_scale")  # the former name of the quantile conditioning's scale
     model, train = load_configs(_write(tmp_path, old, {"extra": {}}))
     assert model == ModelConfig() and train == TrainConfig()
     # the first models' "input" conditioning did nothing without loss-conditional training
@@ -126,6 +127,15 @@ def test_a_closed_experiment_fails_with_one_line_naming_the_commit(tmp_path, cha
     message = str(err.value)
     assert "\n" not in message and LAST_COMMIT_WITH_EXPERIMENTS in message and "closed experiment" in message
     assert next(iter(change)) in message
+
+
+def test_a_renamed_field_is_read_under_its_new_name_and_not_twice(tmp_path):
+    model, _ = load_configs(_write(tmp_path, {"model_type": "nvae", "alpha_spread": 1.25}))
+    assert model.quantile_scale == 1.25
+    with pytest.raises(ConfigError, match="both"):
+        load_configs(_write(tmp_path, {"alpha_spread": 1.25, "quantile_scale": 1.0}))
+    with pytest.raises(ConfigError, match="now called 'quantile_scale'"):
+        apply_settings(ModelConfig(), TrainConfig(), {"alpha_spread": 1.0})
 
 
 def test_a_removed_training_field_in_use_fails(tmp_path):

@@ -136,7 +136,7 @@ class NVIB(nn.Module):
           towards positions spread evenly over the sentence.
         - `alpha_conditioning = "quantile"`: alpha^Delta sets the level, log alpha^Delta + the
           sentence's mean score, and each token's rank in its sentence sets its place around it,
-          `alpha_spread` x the normal quantile of its (soft) rank, so that the retained share follows
+          `quantile_scale` x the normal quantile of its (soft) rank, so that the retained share follows
           alpha^Delta and the scores cannot bunch. "none" (the paper): alpha^Delta enters the prior only.
         """
         cfg = self.cfg
@@ -146,7 +146,7 @@ class NVIB(nn.Module):
         if cfg.spread_bias:
             log_alpha = log_alpha + cfg.spread_bias * positional_prior(log_alpha, pad_mask, cfg.keep_positions)
         if cfg.alpha_conditioning == "quantile":
-            log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.alpha_spread)
+            log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.quantile_scale)
         return _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
 
     def log_alphas(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> Tensor:
