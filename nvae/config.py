@@ -1,7 +1,11 @@
-"""Settings: one dataclass for the model, one for training, each with a JSON round trip.
+"""Settings: one dataclass for the model, one for training, each with a JSON round trip, and the
+named recipes.
 
 A checkpoint folder holds `config.json` = {"model": ModelConfig, "train": TrainConfig}; that file
-alone (with the tokenizer and weights beside it) is enough to rebuild the model.
+alone (with the tokenizer and weights beside it) is enough to rebuild the model. ModelConfig's
+defaults are the shipped default NVAE's recipe; `RECIPES` names the paper's configuration and each
+shipped checkpoint's. Reading a config migrates what earlier versions wrote: a renamed field is read
+under its new name, a closed experiment's field loads at its neutral value and fails otherwise.
 """
 
 from __future__ import annotations
