@@ -12,7 +12,9 @@ they run. A Streamlit cache would replay (and fail on) element updates made insi
 kept in a `ResultStore` instead (one per process, shared by the sessions, least recently used
 first out): a hit returns at once and never calls `progress`. The Latent map is kept the same way
 (`latent_map`): the checkpoint's shipped `latent_map.npz` when it is valid, else computed with
-progress and kept on disk.
+progress and kept on disk. The stores themselves (`ResultStore`, `Prefetcher`, `KeyedLocks`) are
+app/stores.py's, which needs no streamlit; this module holds one of each per process and the
+policies that fill them.
 """
 
 from __future__ import annotations
@@ -20,17 +22,15 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 import torch
 
-from app import player_figures
+from app import figures
+from app.stores import KeyedLocks, Prefetcher, ResultStore
 from nvae.data.examples import pairs, sentences
 from nvae.model.grids import alpha_delta_values
 from nvae.model.mixture import DEFAULT_MIXING
@@ -175,13 +175,13 @@ def path_player(
     """The path player's figure (a plotly animation: building it costs more than a slider move may),
     named by the model's key and the path's settings (`_rows`, the path they give, is not hashed).
     Shared and read-only."""
-    return player_figures.path_player(_rows, list(labels))
+    return figures.player.path_player(_rows, list(labels))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def study_animation(key: str, pairs: tuple, steps: int, grid: str, mixing: str, caption: str, _result: dict):
     """The study's strips as an animation, named by the model's key, the pairs and the settings."""
-    return player_figures.study_animation(_result, caption)
+    return figures.player.study_animation(_result, caption)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -197,10 +197,10 @@ def path_map_figure(
     _rows,
     labels,
 ):
-    """The path drawn on the latent map of `projection` (`player_figures.path_map`)."""
+    """The path drawn on the latent map of `projection` (`figures.player.path_map`)."""
     comps, xy = path_on_map(_model, key, n_sentences, projection, texts, steps, grid, mixing)
     layout = latent_map(_model, key, n_sentences).layouts[projection]
-    return player_figures.path_map(layout, comps, xy, _rows, list(labels))
+    return figures.player.path_map(layout, comps, xy, _rows, list(labels))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -239,41 +239,7 @@ def example_pairs() -> list[tuple[str, str]]:
     return pairs()
 
 
-# -- corpus study: nvae.readout.corpus_study, with progress on a miss ---------------------------------------------
-
-
-class ResultStore:
-    """A small thread-safe least-recently-used map of results (shared by every session: its values
-    are never changed by a reader)."""
-
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Hashable, value: Any) -> Any:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
-        return value
-
-    def keys(self) -> list[Hashable]:
-        """The keys held, least recently used first."""
-        with self._lock:
-            return list(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+# -- drawn samples (the Samples page): kept per setting, the next seed's drawn ahead ----------------
 
 
 @st.cache_resource(show_spinner=False)
@@ -281,40 +247,6 @@ def sample_results() -> ResultStore:
     """The process's drawn samples, keyed by (checkpoint key, source, K, n, seed, temperature,
     alpha^Delta): filled by the page and by its `Prefetcher`, shared by the sessions."""
     return ResultStore(max_entries=64)
-
-
-class Prefetcher:
-    """One background worker that computes results before they are asked for. A page that asks
-    for a result still being computed waits for it instead of computing it twice."""
-
-    def __init__(self):
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nvae-prefetch")
-        self._running: dict[Hashable, Future] = {}
-        self._lock = threading.Lock()
-
-    def submit(self, key: Hashable, store: ResultStore, compute: Callable[[], Any]) -> None:
-        with self._lock:
-            if key in self._running or store.get(key) is not None:
-                return
-
-            def job():
-                try:
-                    return store.put(key, compute())
-                finally:
-                    with self._lock:
-                        self._running.pop(key, None)
-
-            self._running[key] = self._pool.submit(job)
-
-    def wait(self, key: Hashable) -> None:
-        """Block until the prefetch of `key` (if one is running) has finished."""
-        with self._lock:
-            future = self._running.get(key)
-        if future is not None:
-            try:
-                future.result()
-            except Exception:  # a failed prefetch: the caller computes the result itself
-                pass
 
 
 @st.cache_resource(show_spinner=False)
@@ -347,6 +279,9 @@ def drawn_samples(
         ahead = setting(seed + 1)
         prefetcher().submit((key, *ahead), store, lambda: readout.drawn_samples(_model, *ahead))
     return result
+
+
+# -- corpus study: nvae.readout.corpus_study, with progress on a miss ---------------------------------------------
 
 
 @st.cache_resource(show_spinner=False)
@@ -409,7 +344,7 @@ def study_tables(_model, key: str, texts: tuple[str, ...], alpha_delta: float | 
 
     def compute():
         encoded = None
-        if len(corpus.ids) <= ENCODED_SENTENCES and not _model.cfg.alpha_layer:  # else states depend on alpha^Delta
+        if len(corpus.ids) <= ENCODED_SENTENCES:
             store = encoded_corpora()
             encoded = store.get((key, digest)) or store.put(
                 (key, digest), study.encode_corpus(_model, corpus, progress=progress)
@@ -453,18 +388,6 @@ def map_cache_dir() -> Path:
 def map_results() -> ResultStore:
     """The process's latent maps (`nvae.readout.latent_map.LatentMap`), keyed by (checkpoint key, sentences)."""
     return ResultStore(max_entries=4)
-
-
-class KeyedLocks:
-    """One lock per key (made on first use), so that two sessions never compute the same map twice."""
-
-    def __init__(self):
-        self._guard = threading.Lock()
-        self._locks: dict[Hashable, threading.Lock] = {}
-
-    def get(self, key: Hashable) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
 
 
 @st.cache_resource(show_spinner=False)

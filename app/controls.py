@@ -1,17 +1,27 @@
 """The alpha^Delta control: its select-slider (round, about log-spaced stops over the model's trained
-range) and its shareable, validated URL parameter; and the Examples menu that fills a text input
-with a sentence of the demo set (`examples/`, read by `nvae.data.examples`).
+range; `nearest` picks the stop closest to a value) and its shareable, validated URL parameter; and
+the Examples menu that fills a text input with a sentence of the demo set (`examples/`, read by
+`nvae.data.examples`).
 """
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
-from app import analysis, cache, state
+from app import cache, state
 from nvae.model.grids import slider_stops
 from nvae.readout.sentence import alpha_delta_active
 
 AD_LABEL = "α^Δ"
+
+
+def nearest(value: float, options: list[float]) -> float:
+    """The option closest to `value` (in log space when all are positive)."""
+    if all(o > 0 for o in options) and value > 0:
+        return min(options, key=lambda o: abs(math.log(o) - math.log(value)))
+    return min(options, key=lambda o: abs(o - value))
 
 
 def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (conditional prior)") -> float:
@@ -25,7 +35,7 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
     if isinstance(current, (int, float)) and not isinstance(current, bool) and current != float(f"{current:.6g}"):
         if float(f"{current:.6g}") in stops:
             st.session_state[key] = float(f"{current:.6g}")  # the stop as the slider labels it
-    notice = state.clamp_choice(key, stops, analysis.nearest(cfg.alpha_delta, stops))
+    notice = state.clamp_choice(key, stops, nearest(cfg.alpha_delta, stops))
     if notice:
         st.warning(notice, icon=":material/link:")
     active = alpha_delta_active(cfg)

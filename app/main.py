@@ -1,10 +1,13 @@
 """NVAE explorer, the Streamlit app: `streamlit run app/main.py` (from the repository root).
 
-Pages live in app/views/ (see app/__init__.py for why not pages/), one short script each;
-st.navigation gives every page its own address
-(/inspect, /sparsity, /interpolate, /latent-map, /samples, /denoising, /model) and the query string
-holds the page's settings, so the address bar is always a link to the current view.
-`?page=NAME` on any address opens that page too.
+Pages live in app/views/ (see app/__init__.py for the whole layout, and why not pages/), one short
+script each; a page in parts has a folder whose page.py is the script (views/interpolate/page.py).
+st.navigation gives every page its own address (/inspect, /sparsity, /interpolate, /latent-map,
+/side-by-side, /samples, /denoising, /corpus-study, /walkthrough, /model: `url_path` below, not the
+file's name) and the query string holds the page's settings, so the address bar is always a link to
+the current view. `?page=NAME` on any address opens that page too. The pages draw with app/figures/
+and the shared modules beside this file (chooser, cache, state, inputs, latents, messages, controls,
+output).
 
 Environment: NVAE_CHECKPOINT (default checkpoint folder), NVAE_CHECKPOINTS_DIR (folders to list instead of checkpoints/
 on the Model page), NVAE_APP_THREADS (torch threads, default 1), NVAE_APP_MAP_SENTENCES (corpus
@@ -35,7 +38,7 @@ PAGES = {
         HERE / "views/sparsity.py", title="Sparsity", icon=":material/filter_alt:", url_path="sparsity"
     ),
     "interpolate": st.Page(
-        HERE / "views/interpolate.py", title="Interpolate", icon=":material/swap_horiz:", url_path="interpolate"
+        HERE / "views/interpolate/page.py", title="Interpolate", icon=":material/swap_horiz:", url_path="interpolate"
     ),
     "latent-map": st.Page(
         HERE / "views/latent_map.py", title="Latent map", icon=":material/bubble_chart:", url_path="latent-map"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import analysis
+from app import inputs, latents
 
 
 def header(title: str, intro: str = "") -> None:
@@ -26,9 +26,9 @@ def show_intro(intro: str) -> None:
 def model_intro(cfg, nvae: str, baseline: str) -> None:
     """The intro in the checkpoint's own terms: `nvae`, or for a baseline `baseline` with {kind}
     ("VT") and {latent} ("one Gaussian vector per token ...") filled in."""
-    if analysis.is_baseline(cfg):
+    if latents.is_baseline(cfg):
         show_intro(
-            baseline.format(kind=cfg.model_type.upper(), latent=analysis.latent_description(cfg.model_type, cfg.stride))
+            baseline.format(kind=cfg.model_type.upper(), latent=latents.latent_description(cfg.model_type, cfg.stride))
         )
     else:
         show_intro(nvae)
@@ -45,11 +45,11 @@ def latent_caption(cfg) -> str:
     """'VT baseline, whose latent is one Gaussian vector per token (nothing pruned)': a baseline in its
     own terms."""
     return (
-        f"{cfg.model_type.upper()} baseline, whose latent is {analysis.latent_description(cfg.model_type, cfg.stride)}"
+        f"{cfg.model_type.upper()} baseline, whose latent is {latents.latent_description(cfg.model_type, cfg.stride)}"
     )
 
 
-def text_messages(check: analysis.TextCheck) -> bool:
+def text_messages(check: inputs.TextCheck) -> bool:
     """Show a TextCheck's errors and notices; True when there is text to work with."""
     for e in check.errors:
         st.error(e, icon=":material/edit_off:")

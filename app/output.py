@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import component_figures, figure_style
+from app import figures
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -82,7 +82,7 @@ def plot(fig, stem: str, key: str, note: str | None = None, **kwargs):
     event = st.plotly_chart(fig, key=key, **kwargs)
     st.download_button(
         "Figure as HTML",
-        data=lambda: figure_style.to_html(figure_style.with_note(fig, note) if note else fig).encode(),
+        data=lambda: figures.style.to_html(figures.style.with_note(fig, note) if note else fig).encode(),
         file_name=f"{stem}.html",
         mime="text/html",
         key=f"{key}_html",
@@ -100,15 +100,15 @@ def token_strip(
     key: str,
     title: str = "Input tokens coloured by the weight of their component",
     zmax: float | None = None,
-    width: int = component_figures.STRIP_WIDTH,
+    width: int = figures.components.STRIP_WIDTH,
 ) -> None:
-    """The input tokens coloured by weight, drawn as HTML (`component_figures.token_strip_html`);
+    """The input tokens coloured by weight, drawn as HTML (`figures.components.token_strip_html`);
     the download button still gives the plotly figure as standalone HTML, built on click."""
-    st.html(component_figures.token_strip_html(tokens, weights, retained, title=title, zmax=zmax))
+    st.html(figures.components.token_strip_html(tokens, weights, retained, title=title, zmax=zmax))
     st.download_button(
         "Figure as HTML",
-        data=lambda: figure_style.to_html(
-            component_figures.token_strip(tokens, weights, retained, title=title, zmax=zmax, width=width)
+        data=lambda: figures.style.to_html(
+            figures.components.token_strip(tokens, weights, retained, title=title, zmax=zmax, width=width)
         ).encode(),
         file_name=f"{stem}.html",
         mime="text/html",

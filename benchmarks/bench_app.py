@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # helpers builds the fallback checkpoin
 
 import torch  # noqa: E402
 
+from app.latents import is_nvae  # noqa: E402
 from nvae.data.text import encode_text  # noqa: E402
 from nvae.locations import default_checkpoint  # noqa: E402
 from nvae.model.grids import rounded_alpha_deltas  # noqa: E402
@@ -156,7 +157,7 @@ def bench_functions(model, repeats: int) -> list[dict]:
             timed(lambda i: readout.sparsity_curve(model, sent(i), grid), max(5, repeats // 3)),
         )
     )
-    if cfg.model_type == "nvae":  # the Corpus study's slider: 100 sentences, encoded afresh or from kept states
+    if is_nvae(cfg):  # the Corpus study's slider: 100 sentences, encoded afresh or from kept states
         corpus = study.prepare_corpus(model, (SENTENCES * 40)[:100])
         n = max(5, repeats // 3)
         rows.append(
@@ -166,15 +167,14 @@ def bench_functions(model, repeats: int) -> list[dict]:
                 GOAL_MS,
             )
         )
-        if not cfg.alpha_layer:
-            encoded = study.encode_corpus(model, corpus)
-            rows.append(
-                summary(
-                    "Corpus study, move alpha^Delta: kept encoder states (the app)",
-                    timed(lambda i: study.study_tables(model, corpus, grid[i % len(grid)], encoded=encoded), n),
-                    GOAL_MS,
-                )
+        encoded = study.encode_corpus(model, corpus)
+        rows.append(
+            summary(
+                "Corpus study, move alpha^Delta: kept encoder states (the app)",
+                timed(lambda i: study.study_tables(model, corpus, grid[i % len(grid)], encoded=encoded), n),
+                GOAL_MS,
             )
+        )
     return rows
 
 
@@ -194,7 +194,7 @@ def bench_apptest(checkpoint: str, repeats: int) -> list[dict]:
     rows = [
         summary("AppTest: Inspect, move alpha^Delta (first visits, cached after)", timed(move_alpha, repeats), GOAL_MS)
     ]
-    at.switch_page("views/interpolate.py").run()
+    at.switch_page("views/interpolate/page.py").run()
 
     def move_tau(i):
         at.slider(key="interpolate.tau").set_value(round((i % 21) / 20, 2)).run()

@@ -104,7 +104,7 @@ def make_responsive(path: Path) -> Path:
         lat.alpha_proj.bias.fill_(-1.0)
         lat.alpha_quad.fill_(0.0)
         for layer in model.decoder:
-            layer.cross_attn.out_proj.weight.mul_(8.0)
+            layer.cross_attn.out_proj.weight.mul_(30.0)
             layer.cross_attn.v_proj.weight.mul_(3.0)
     return save_checkpoint(path, model, model.train_cfg)
 

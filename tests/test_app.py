@@ -259,7 +259,7 @@ def test_model_page_selects_other_checkpoint():
     at.switch_page("views/sparsity.py").run()
     no_exception(at)
     assert at.info  # a baseline has no sparsity control
-    at.switch_page("views/interpolate.py").run()
+    at.switch_page("views/interpolate/page.py").run()
     no_exception(at)
     assert at.table
 
@@ -311,6 +311,43 @@ def test_samples_are_kept_and_the_next_seed_is_drawn_ahead(app_checkpoints):
     assert kept == readout.drawn_samples(model, "prior", 4, 2, 8, 0.0)
     assert cache.drawn_samples(model, "prefetch-test", "prior", 4, 2, 8, 0.0, None) is kept  # not drawn again
     assert cache.sample_results().get(("prefetch-test", "prior", 4, 2, 6, 0.0, None)) is None  # only ahead
+
+
+def test_the_stores_import_no_streamlit():
+    """app/stores.py (what the caches are built from) needs no streamlit: importing it in a fresh
+    interpreter leaves streamlit unloaded."""
+    import subprocess
+    import sys
+
+    code = "import sys, app.stores; print(sorted(m for m in sys.modules if m.split('.')[0] == 'streamlit'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(MAIN).parents[1], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_result_store_prefetcher_and_keyed_locks():
+    """The stores on their own: least recently used out first, one computation per key ahead of time
+    (a failed one left for the caller), one lock per key."""
+    from app.stores import KeyedLocks, Prefetcher, ResultStore
+
+    store = ResultStore(max_entries=2)
+    store.put("a", 1)
+    store.put("b", 2)
+    assert store.get("a") == 1  # "a" is now the most recently used
+    store.put("c", 3)
+    assert store.keys() == ["a", "c"] and store.get("b") is None
+    store.clear()
+    assert store.keys() == []
+    ahead, calls = Prefetcher(), []
+    ahead.submit("k", store, lambda: calls.append(1) or "v")
+    ahead.submit("k", store, lambda: calls.append(2) or "w")  # running or stored: not computed again
+    ahead.wait("k")
+    assert store.get("k") == "v" and calls == [1]
+    ahead.submit("bad", store, lambda: 1 / 0)
+    ahead.wait("bad")  # the failure is not raised here
+    assert store.get("bad") is None
+    locks = KeyedLocks()
+    assert locks.get("x") is locks.get("x") and locks.get("x") is not locks.get("y")
 
 
 def test_denoising_page_moves_with_query():
@@ -414,7 +451,7 @@ def test_safe_server_defaults():
 
 def test_no_raw_html_anywhere_in_the_app():
     """No user text can reach raw HTML: the one HTML element the app draws is the token strip,
-    whose every token is escaped (`component_figures.token_strip_html`, tested in test_figures);
+    whose every token is escaped (`figures.components.token_strip_html`, tested in test_figures);
     nothing else renders HTML."""
     sources = sorted((Path(MAIN).parent).rglob("*.py"))
     assert len(sources) > 5
@@ -424,6 +461,6 @@ def test_no_raw_html_anywhere_in_the_app():
             assert banned not in code, f"{file.name} uses {banned}"
         calls = code.count("st.html(")
         if file.name == "output.py":
-            assert calls == 1 and "st.html(component_figures.token_strip_html(" in code
+            assert calls == 1 and "st.html(figures.components.token_strip_html(" in code
         else:
             assert calls == 0, f"{file.name} uses st.html("

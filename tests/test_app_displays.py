@@ -192,7 +192,7 @@ def test_denoising_settings_are_in_the_url():
         ("sparsity", {"s": "A storm hit the coast."}, {"s": "A storm hit the coast."}),
         ("samples", {"seed": "7", "temp": "0.5"}, {"seed": "7", "temp": "0.5", "k": "10", "n": "5"}),
         ("denoising", {"ux": "2"}, {"ux": "2"}),
-        ("interpolate", {"tau": "0.3"}, {"tau": "0.3"}),
+        ("interpolate/page", {"tau": "0.3"}, {"tau": "0.3"}),
         ("latent_map", {"colour": "position"}, {"colour": "position"}),
         ("inspect", {"s": "Hello there."}, {"s": "Hello there."}),
     ],

@@ -117,7 +117,7 @@ def test_the_path_is_placed_on_the_shipped_map_without_umap(shipped, no_umap, mo
     monkeypatch.setenv("NVAE_APP_CACHE_DIR", str(tmp_path / "map-cache"))
     at = AppTest.from_file(MAIN, default_timeout=120)
     at.run()
-    at.switch_page("views/interpolate.py")
+    at.switch_page("views/interpolate/page.py")
     at.query_params.update({"map": "1", "steps": "3"})
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -232,7 +232,7 @@ def test_corpus_study_baseline_in_its_own_terms(monkeypatch, app_checkpoints):
 
 
 def test_check_corpus_bounds():
-    from app.analysis import MAX_STUDY_SENTENCES, check_corpus
+    from app.inputs import MAX_STUDY_SENTENCES, check_corpus
 
     check = check_corpus("\n".join(f"Line {i}." for i in range(MAX_STUDY_SENTENCES + 200)), "The text")
     assert not check.errors and len(check.texts) == MAX_STUDY_SENTENCES

@@ -13,7 +13,7 @@ import pytest
 from helpers import captions, no_exception
 from streamlit.testing.v1 import AppTest
 
-from app.views.interpolate_settings import MIXING_NAMES
+from app.views.interpolate.settings import MIXING_NAMES
 from nvae.data import examples
 from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
 from nvae.readout import pair_study as paths_study

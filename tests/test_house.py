@@ -241,9 +241,9 @@ def test_importing_the_app_changes_no_torch_setting():
 
     code = (
         "import torch; torch.set_num_threads(2); "
-        "from app import cache, chooser, controls, messages, output, analysis, state; "
-        "from app import figure_style, component_figures, attention_figures, sparsity_figures, training_figures; "
-        "from app import interpolation_figures, player_figures, walkthrough_figures; "
+        "from app import cache, chooser, controls, messages, output, inputs, latents, state, stores; "
+        "from app.figures import style, components, attention, sparsity, training; "
+        "from app.figures import interpolation, player, walkthrough; "
         "print(torch.get_num_threads())"
     )
     env = {**os.environ, "NVAE_APP_THREADS": "1"}

@@ -5,7 +5,7 @@ import shlex
 
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, messages, output, sparsity_figures, state
+from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.readout import corpus_study as study
 from nvae.readout import sentence as readout
 
@@ -33,12 +33,12 @@ CLASS_NOTE = (
 messages.header("Corpus study")
 model, key = chooser.get_model()
 cfg = model.cfg
-baseline = analysis.is_baseline(cfg)
+baseline = latents.is_baseline(cfg)
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
 examples = cache.example_sentences()
 PARAMS = [
     state.Param("src", "choice", "test", choices=tuple(SOURCES), label="sentences from"),
-    state.Param("n", "int", 100, lo=10, hi=analysis.MAX_STUDY_SENTENCES, label="Sentences"),
+    state.Param("n", "int", 100, lo=10, hi=inputs.MAX_STUDY_SENTENCES, label="Sentences"),
     state.Param("seed", "int", 0, lo=0, hi=2**31 - 1, label="Seed"),
     state.Param(
         "s",
@@ -90,7 +90,7 @@ if source == "test":
     n = c1.number_input(
         "Sentences",
         10,
-        analysis.MAX_STUDY_SENTENCES,
+        inputs.MAX_STUDY_SENTENCES,
         step=10,
         key=state.wkey(PAGE, "n"),
         persist_state="session",
@@ -101,14 +101,14 @@ if source == "test":
     )
     values.update(n=int(n), seed=int(seed))
     data = study.draw(list(pool), int(n), int(seed))
-    check = analysis.check_corpus(data, "The sample")
+    check = inputs.check_corpus(data, "The sample")
     described = f"{len(check.texts)} sentences of the WikiText-2 test split drawn with seed {int(seed)}"
 elif source == "paste":
     raw = st.text_area(
         "Sentences, one per line",
         key=state.wkey(PAGE, "s"),
         height=180,
-        max_chars=analysis.MAX_STUDY_BYTES // 5,
+        max_chars=inputs.MAX_STUDY_BYTES // 5,
         persist_state="session",
     )
     controls.examples_menu(state.wkey(PAGE, "s"), "corpus-study.example", all_of_them=len(examples))
@@ -117,21 +117,21 @@ elif source == "paste":
         values["s"] = lines
     else:
         link_note = f"The link does not hold these sentences (it keeps up to {LINK_SENTENCES} short ones)."
-    check = analysis.check_corpus(raw, "The pasted text")
+    check = inputs.check_corpus(raw, "The pasted text")
     described = f"{len(check.texts)} pasted sentences"
 else:
     upload = st.file_uploader(
         "A text file, one sentence per line (UTF-8, up to 1 MB)",
         key=state.wkey(PAGE, "file"),
         max_upload_size=1,
-        help=f"The page studies the first {analysis.MAX_STUDY_SENTENCES:,} non-blank lines.",
+        help=f"The page studies the first {inputs.MAX_STUDY_SENTENCES:,} non-blank lines.",
     )
     link_note = "The link does not hold an uploaded file: whoever opens it uploads the file again."
     if upload is None:
         state.publish(PARAMS, values, chooser.checkpoint_extra())
         st.info("Upload a text file (one sentence per line) to study it.", icon=":material/upload_file:")
         st.stop()
-    check = analysis.check_corpus(upload.getvalue(), "The file")
+    check = inputs.check_corpus(upload.getvalue(), "The file")
     described = f"{len(check.texts)} sentences of the file {upload.name}"
 state.publish(PARAMS, values, chooser.checkpoint_extra())
 if link_note:
@@ -221,7 +221,7 @@ if tables["sentences"] < 20:
 
 def lengths_tab() -> None:
     """Retained components against input length, and every sentence."""
-    output.plot(sparsity_figures.study_lengths(points), "corpus-retained-vs-length", key="lengths", note=note)
+    output.plot(figures.sparsity.study_lengths(points), "corpus-retained-vs-length", key="lengths", note=note)
     with st.expander("Every sentence (sortable)"):
         output.table(points, width="stretch", height=min(400, 38 + 35 * len(points)))
     output.download_table(points, "corpus-retained-vs-length", key="lengths_table", meta=meta)
@@ -235,7 +235,7 @@ def tokens_tab() -> None:
 
     def shares(rows: list[dict], title: str, stem: str, name: str) -> None:
         """A retained-share figure, its numbers in an expander, and their downloads."""
-        output.plot(sparsity_figures.retained_shares(rows, title, height=share_height), stem, key=name, note=note)
+        output.plot(figures.sparsity.retained_shares(rows, title, height=share_height), stem, key=name, note=note)
         with st.expander("The numbers"):
             output.table(rows, width="stretch")
         output.download_table(rows, stem, key=f"{name}_table", meta=meta)
@@ -302,7 +302,7 @@ def sweep_tab() -> None:
     """The alpha^Delta sweep on this corpus (computed when the tab is first opened)."""
     sweep = corpus_sweep()
     if len(sweep) > 1:
-        output.plot(sparsity_figures.study_sweep(sweep, tables["alpha_delta"]), "corpus-sweep", key="sweep", note=note)
+        output.plot(figures.sparsity.study_sweep(sweep, tables["alpha_delta"]), "corpus-sweep", key="sweep", note=note)
         st.caption(
             f"Each point decodes all {tables['sentences']:,} sentences greedily at that α^Δ "
             f"({len(sweep)} values, log-spaced over the trained range); BLEU is corpus BLEU against the "

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import attention_figures, chooser, messages, output, state
+from app import chooser, figures, messages, output, state
 from nvae.readout import attention2d
 
 PAGE = "denoising"
@@ -85,7 +85,7 @@ def demo() -> None:
     with view:
         total = sum(weights)
         output.plot(
-            attention_figures.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
+            figures.attention.denoising_2d(means, variances, [w / total for w in weights], (ux, uy), result),
             "denoising-attention-2d",
             key="demo",
         )
@@ -93,7 +93,7 @@ def demo() -> None:
         c1.metric("Ordinary attention", f"({result['ordinary'][0]:.2f}, {result['ordinary'][1]:.2f})")
         c2.metric("Denoising attention", f"({result['denoised'][0]:.2f}, {result['denoised'][1]:.2f})")
         output.plot(
-            attention_figures.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
+            figures.attention.attention_weights_bars(result["ordinary_weights"], result["denoised_weights"]),
             "attention-weights-2d",
             key="weights",
         )

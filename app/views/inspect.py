@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import analysis, attention_figures, cache, chooser, component_figures, controls, messages, output, state
+from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.readout import sentence as readout
 
 PAGE = "inspect"
@@ -22,10 +22,10 @@ decoder's reconstruction (with BLEU against the input) and which vectors each ou
 
 messages.header("Inspect a sentence")
 model, key = chooser.get_model()
-baseline = analysis.is_baseline(model.cfg)
+baseline = latents.is_baseline(model.cfg)
 messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 PARAMS = [
-    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
+    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=inputs.MAX_SENTENCES, label="sentences"),
     *([] if baseline else [controls.alpha_param(model.cfg)]),  # a baseline has no alpha^Delta
 ]
 messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
@@ -35,7 +35,7 @@ raw = left.text_area(
     "Sentences, one per line (up to 5)", key=state.wkey(PAGE, "s"), height=110, persist_state="session"
 )
 with left:
-    controls.examples_menu(state.wkey(PAGE, "s"), "inspect.example", all_of_them=analysis.MAX_SENTENCES)
+    controls.examples_menu(state.wkey(PAGE, "s"), "inspect.example", all_of_them=inputs.MAX_SENTENCES)
 with right:
     if baseline:
         ad = None
@@ -46,7 +46,7 @@ state.publish(
     PARAMS, {"s": state.lines_to_texts(raw), **({} if ad is None else {"ad": ad})}, chooser.checkpoint_extra()
 )
 
-check = analysis.check_text(raw)
+check = inputs.check_text(raw)
 if messages.text_messages(check):
     views = cache.inspect_sentences(model, key, tuple(check.texts), ad)
     # Only the open tab is drawn (a tab switch reruns the page from the cache): each sentence's
@@ -85,11 +85,11 @@ if messages.text_messages(check):
             )
             output.token_strip(tokens, weights, kept, f"token-strip-{i + 1}", key=f"strip_{i}", title=strip_title)
             output.plot(
-                component_figures.component_bars(view.components, title=bars_title),
+                figures.components.component_bars(view.components, title=bars_title),
                 f"components-{i + 1}",
                 key=f"bars_{i}",
             )
-            rows = analysis.components_table(view)
+            rows = latents.components_table(view)
             if baseline:  # every vector is kept with the same weight: no pseudo-count, nothing pruned
                 rows = [{k: v for k, v in r.items() if k not in ("alpha", "status")} for r in rows]
                 st.caption("Latent vectors (the decoder attends to each with the same weight)")
@@ -98,7 +98,7 @@ if messages.text_messages(check):
             output.table(rows, width="stretch")
             output.download_table(rows, f"components-{i + 1}", key=f"components_{i}")
             output.plot(
-                attention_figures.attention_heatmap(view.out_tokens, view.components, view.attention),
+                figures.attention.attention_heatmap(view.out_tokens, view.components, view.attention),
                 f"cross-attention-{i + 1}",
                 key=f"attn_{i}",
             )

@@ -3,7 +3,7 @@ what its axes encode (measured: how much token position and token identity expla
 
 import streamlit as st
 
-from app import analysis, cache, chooser, component_figures, messages, output, state
+from app import cache, chooser, figures, inputs, latents, messages, output, state
 from nvae.readout import latent_map, map_stats
 
 PAGE = "latent-map"
@@ -31,7 +31,7 @@ COLOURS = {"token": f"token ({N_TOKENS} most frequent)", "weight": "weight π", 
 
 messages.header("Latent map")
 model, key = chooser.get_model()
-baseline = analysis.is_baseline(model.cfg)
+baseline = latents.is_baseline(model.cfg)
 messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 
 slot = st.empty()
@@ -60,7 +60,7 @@ sentences, corpus = data.sentences, data.points
 measures = cache.map_measures(model, key, N_SENTENCES)
 
 PARAMS = [
-    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
+    state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=inputs.MAX_SENTENCES, label="sentences"),
     state.Param("colour", "choice", "token", choices=tuple(COLOURS), label="colour"),
     state.Param("proj", "choice", measures["default"], choices=tuple(PROJECTIONS), label="layout"),
 ]
@@ -131,7 +131,7 @@ st.caption(
     f"kept for this), weighted by 1 / distance in the space this layout was fitted on, not by UMAP itself."
 )
 
-check = analysis.check_text(raw)
+check = inputs.check_text(raw)
 user, user_xy = None, None
 if messages.text_messages(check):
     for i, info in enumerate(cache.token_info(model, key, tuple(check.texts))):
@@ -150,16 +150,16 @@ top = map_stats.top_tokens(corpus["token"], N_TOKENS)
 def map_and_selection() -> None:
     """The map and the list of selected points: a selection reruns only this part."""
     title = "Component means of the corpus sample (UMAP)" + (", position removed" if projection == "residual" else "")
-    fig = component_figures.latent_map(
+    fig = figures.components.latent_map(
         layout, corpus, sentences, user_xy, user, check.texts, colour, top_tokens=top, title=title
     )
     event = output.plot(fig, "latent-map", key="map", on_select="rerun", selection_mode=("box", "lasso"))
     points = event.selection.points if event and event.selection else []
-    rows = analysis.selected_rows(points, corpus, sentences, user, check.texts)
+    rows = latents.selected_rows(points, corpus, sentences, user, check.texts)
     if rows:
         more = f" (the first {len(rows)} are listed)" if len(points) > len(rows) else ""
         st.subheader(f"{len(points)} selected component(s){more}")
-        output.table(analysis.by_sentence(rows), width="stretch")
+        output.table(latents.by_sentence(rows), width="stretch")
         output.download_table(rows, "latent-map-selection", key="selection")
     else:
         st.caption("Select points with the box or lasso tool (top right of the map) to list them here.")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import analysis, cache, chooser, messages, output, state, training_figures
+from app import cache, chooser, figures, latents, messages, output, state
 from nvae.store.checkpoint import describe, read_metrics
 from nvae.store.format import CheckpointError
 
@@ -11,7 +11,7 @@ PAGE = "model"
 NVAE_ONLY = (
     "alpha_delta",
     "alpha_conditioning",
-    "alpha_spread",
+    "quantile_scale",
     "prior_",
     "prune_gate",
     "gate_temperature",
@@ -48,11 +48,11 @@ c = st.columns(4)
 c[0].metric("Model type", cfg["model_type"].upper())
 c[1].metric("Parameters", f"{info['parameters']:,}" if info["parameters"] else "?")
 c[2].metric("Size on disk", f"{info['total_bytes'] / 1e6:.1f} MB")
-if cfg["model_type"] != "nvae":  # a baseline: no prior component, no alpha^Delta
+if latents.is_baseline(cfg):  # no prior component, no alpha^Delta
     c[3].metric("Latent", LATENT_SHORT.get(cfg["model_type"], cfg["model_type"].upper()))
     st.caption(
         f"{cfg['model_type'].upper()} baseline, whose latent is "
-        f"{analysis.latent_description(cfg['model_type'], cfg.get('stride', 2))}."
+        f"{latents.latent_description(cfg['model_type'], cfg.get('stride', 2))}."
     )
 elif cfg.get("alpha_delta_conditional"):
     c[3].metric("α^Δ range (loss-conditional)", f"{cfg['alpha_delta_min']:g} – {cfg['alpha_delta_max']:g}")
@@ -84,7 +84,7 @@ with st.expander("Model card", expanded=True, icon=":material/description:"):
 
 rows = read_metrics(path)
 if rows:
-    output.plot(training_figures.training_curves(rows), "training-curves", key="curves")
+    output.plot(figures.training.training_curves(rows), "training-curves", key="curves")
     evals = [r for r in rows if r.get("kind") == "eval"]
     if evals:
         with st.expander("Evaluations during training"):
@@ -95,13 +95,13 @@ else:
 with st.expander("Configuration and files", icon=":material/settings:"):
     st.caption("Model")
     shown = cfg
-    if cfg["model_type"] != "nvae":  # the NVAE's conditional-prior settings do nothing in a baseline
+    if latents.is_baseline(cfg):  # the NVAE's conditional-prior settings do nothing in a baseline
         shown = {k: v for k, v in cfg.items() if not k.startswith(NVAE_ONLY)}
         st.caption("Settings only the NVAE uses are not listed.")
     output.table([{"setting": k, "value": str(v)} for k, v in shown.items()], width="stretch")
     st.caption("Training")
     train_shown = info["train_config"]
-    if cfg["model_type"] != "nvae":
+    if latents.is_baseline(cfg):
         train_shown = {k: v for k, v in train_shown.items() if not k.startswith(NVAE_ONLY)}
     output.table([{"setting": k, "value": str(v)} for k, v in train_shown.items()], width="stretch")
     st.caption("Files")

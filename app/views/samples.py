@@ -4,7 +4,7 @@ the checkpoint has its fit; every sample names its source."""
 import pandas as pd
 import streamlit as st
 
-from app import analysis, cache, chooser, component_figures, messages, output, state
+from app import cache, chooser, figures, latents, messages, output, state
 from nvae.evaluation import sampling
 from nvae.readout.sentence import SAMPLE_SOURCES, sample_sources
 
@@ -42,7 +42,7 @@ PARAMS = [
 ]
 messages.show_notices(state.restore(PAGE, PARAMS))
 messages.show_notices([state.clamp_number(state.wkey(PAGE, "temp"), 0.0, 2.0, 0.0)])
-if analysis.is_baseline(cfg):
+if latents.is_baseline(cfg):
     # the link still carries the checkpoint and the settings (they apply again on an NVAE checkpoint)
     state.publish(
         PARAMS, {p.name: st.session_state[state.wkey(PAGE, p.name)] for p in PARAMS}, chooser.checkpoint_extra()
@@ -108,4 +108,4 @@ output.download_table(
     f"{source}-samples",
     key="samples",
 )
-output.plot(component_figures.sample_weights(samples), f"{source}-sample-weights", key="weights")
+output.plot(figures.components.sample_weights(samples), f"{source}-sample-weights", key="weights")

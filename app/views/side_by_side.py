@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, interpolation_figures, messages, output, state
+from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.readout import sentence as readout
 from nvae.store.checkpoint import CheckpointError
 
@@ -29,11 +29,11 @@ if not others:
     st.info("Only one checkpoint was found: put another one (e.g. a baseline) in `checkpoints/` to compare.")
     st.stop()
 default_other = next((n for n, p in others.items() if p.name.startswith("baseline-")), next(iter(others)))
-left_is_nvae = not analysis.is_baseline(model.cfg)
+left_is_nvae = not latents.is_baseline(model.cfg)
 PARAMS = [
     state.Param("other", "choice", default_other, choices=tuple(others), label="right checkpoint"),
     state.Param("view", "choice", "inspect", choices=tuple(VIEWS), label="view"),
-    state.Param("s", "texts", DEFAULT_S, max_chars=2000, max_items=analysis.MAX_SENTENCES, label="sentences"),
+    state.Param("s", "texts", DEFAULT_S, max_chars=2000, max_items=inputs.MAX_SENTENCES, label="sentences"),
     state.Param("a", "text", DEFAULT_A, max_chars=2000, label="sentence A"),
     state.Param("b", "text", DEFAULT_B, max_chars=2000, label="sentence B"),
     state.Param("tau", "float", 0.5, lo=0.0, hi=1.0, label="τ"),
@@ -69,13 +69,13 @@ except CheckpointError as err:
     state.publish(PARAMS, {"other": other, "view": view}, chooser.checkpoint_extra())
     st.stop()
 right_key = cache.checkpoint_key(others[other])
-right_is_nvae = not analysis.is_baseline(right.cfg)
+right_is_nvae = not latents.is_baseline(right.cfg)
 sides = [(left_name, model, key), (other, right, right_key)]
 
 
 def kind(m) -> str:
     cfg = m.cfg
-    return messages.latent_caption(cfg) if analysis.is_baseline(cfg) else "NVAE, a mixture of Gaussian components"
+    return messages.latent_caption(cfg) if latents.is_baseline(cfg) else "NVAE, a mixture of Gaussian components"
 
 
 def published(**now) -> dict:
@@ -92,7 +92,7 @@ def published(**now) -> dict:
 def retained_metrics(col, m, v) -> None:
     """Retained components (or latent vectors) and the retained proportion, in the model's own terms."""
     a, b = col.columns(2)
-    if analysis.is_baseline(m.cfg):
+    if latents.is_baseline(m.cfg):
         a.metric("Latent vectors", f"{v.n_retained} / {v.n_inputs}", help="vectors / input tokens ([EOS] included)")
         b.metric("Vectors per input token", f"{v.retained_proportion:.2f}")
     else:
@@ -113,13 +113,13 @@ def inspect_view() -> None:
         with col:
             st.markdown(f"**{output.md_escape(name)}**")
             st.caption(kind(m))
-            if analysis.is_baseline(m.cfg):
+            if latents.is_baseline(m.cfg):
                 ads.append(None)
             else:
                 label = "α^Δ (left)" if ad_name == "ad" else "α^Δ (right)"
                 ads.append(controls.alpha_delta_control(PAGE, m.cfg, name=ad_name, label=label))
     state.publish(PARAMS, published(ad=ads[0] if left_is_nvae else None, ad2=ads[1]), chooser.checkpoint_extra())
-    check = analysis.check_text(raw)
+    check = inputs.check_text(raw)
     if not messages.text_messages(check):
         return
     texts = tuple(check.texts)
@@ -169,7 +169,7 @@ def interpolate_view() -> None:
         f2.text_input("Sentence B", key=state.wkey(PAGE, "b"), persist_state="session")
         st.form_submit_button("Interpolate", icon=":material/swap_horiz:")
     raw_a, raw_b = ss[state.wkey(PAGE, "a")], ss[state.wkey(PAGE, "b")]
-    checks = [analysis.check_text(raw_a, one_per_line=False), analysis.check_text(raw_b, one_per_line=False)]
+    checks = [inputs.check_text(raw_a, one_per_line=False), inputs.check_text(raw_b, one_per_line=False)]
     ok = [messages.text_messages(c) for c in checks]
     if not all(ok):
         state.publish(PARAMS, published(), chooser.checkpoint_extra())
@@ -198,7 +198,7 @@ def interpolate_view() -> None:
             with col:
                 st.markdown(f"**{output.md_escape(name)}**")
                 va, vb = ends[name]
-                what = "vectors" if analysis.is_baseline(m.cfg) else "retained components"
+                what = "vectors" if latents.is_baseline(m.cfg) else "retained components"
                 st.caption(
                     f"{kind(m)}. {what.capitalize()}: A {va.n_retained} of {va.n_inputs}, "
                     f"B {vb.n_retained} of {vb.n_inputs} (each at the model's default α^Δ)."
@@ -208,7 +208,7 @@ def interpolate_view() -> None:
                 messages.bleu_metric(m1, "BLEU vs A", mixed["bleu_a"], infos[0])
                 messages.bleu_metric(m2, "BLEU vs B", mixed["bleu_b"], infos[1])
                 m3.metric("Distinct sentences", len({r["text"] for r in strips[name]}), help="in the strip")
-        output.plot(interpolation_figures.strip_bleu(strips.items(), tau), "side-by-side-bleu", key="side_bleu")
+        output.plot(figures.interpolation.strip_bleu(strips.items(), tau), "side-by-side-bleu", key="side_bleu")
 
     at_tau()
     st.subheader("The strips")

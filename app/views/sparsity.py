@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from app import analysis, cache, chooser, controls, messages, output, sparsity_figures, state
+from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.model.grids import rounded_alpha_deltas, slider_stops
 from nvae.readout import sentence as readout
 
@@ -29,8 +29,8 @@ cfg = model.cfg
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
 GRID = rounded_alpha_deltas(cfg)  # the curve: 26 log-spaced values, encoded in one batch
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
-COMPARE = analysis.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), slider_stops(cfg))
-baseline = analysis.is_baseline(cfg)
+COMPARE = controls.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), slider_stops(cfg))
+baseline = latents.is_baseline(cfg)
 PARAMS = [
     state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"),
     *(  # a baseline has no alpha^Delta: its link keeps the sentence and the checkpoint
@@ -52,7 +52,7 @@ typed, examples = st.columns([3, 2], vertical_alignment="bottom")
 raw = typed.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
 with examples:
     controls.examples_menu(state.wkey(PAGE, "s"), "sparsity.example")
-check = analysis.check_text(raw, one_per_line=False)
+check = inputs.check_text(raw, one_per_line=False)
 if not messages.text_messages(check):
     state.publish(
         PARAMS,
@@ -77,7 +77,7 @@ def compare() -> None:
     views = cache.inspect_sentences(model, key, (text,), ad) + cache.inspect_sentences(model, key, (text,), ad2)
     messages.token_messages(views[0], model)
     if curve is not None:
-        output.plot(sparsity_figures.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
+        output.plot(figures.sparsity.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
         if views[0].mostly_unknown:
             st.caption("The curve's BLEU is not meaningful for this sentence: most of its pieces are [UNK].")
     else:

@@ -3,18 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app import (
-    analysis,
-    attention_figures,
-    cache,
-    chooser,
-    component_figures,
-    controls,
-    messages,
-    output,
-    state,
-    walkthrough_figures,
-)
+from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.data.examples import MAX_EXAMPLE_CHARS
 from nvae.readout import sentence as readout
 from nvae.readout import walkthrough
@@ -47,7 +36,7 @@ none of these steps.
 messages.header("Walkthrough")
 model, key = chooser.get_model()
 cfg = model.cfg
-baseline = analysis.is_baseline(cfg)
+baseline = latents.is_baseline(cfg)
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
 PARAMS = [
     state.Param("s", "text", DEFAULT, max_chars=MAX_EXAMPLE_CHARS, label="sentence"),
@@ -80,7 +69,7 @@ with menu:
     controls.examples_menu(state.wkey(PAGE, "s"), "walkthrough.example")
 with slider:
     ad = controls.alpha_delta_control(PAGE, cfg)
-check = analysis.check_text(raw, one_per_line=False)
+check = inputs.check_text(raw, one_per_line=False)
 if not messages.text_messages(check):
     state.publish(PARAMS, current({"s": raw, "ad": ad}), chooser.checkpoint_extra())
     st.stop()
@@ -99,6 +88,8 @@ def q(token: str) -> str:
 
 
 def link(page: str, label: str, icon: str, params: dict | None = None) -> None:
+    """A link to another page: `page` is its script under app/views/ without .py ("inspect", or
+    "interpolate/page" for a page in a folder of its own)."""
     st.page_link(f"views/{page}.py", label=label, icon=icon, query_params={**(params or {}), **extra})
 
 
@@ -149,7 +140,7 @@ def step_states() -> None:
         f"its token alone. Below, one row per token: the first 48 of its {P} numbers (the vectors' lengths run "
         f"from {norms.min():.1f} to {norms.max():.1f})."
     )
-    output.plot(walkthrough_figures.encoder_states(tr.tokens, tr.states), "walkthrough-encoder-states", key="states")
+    output.plot(figures.walkthrough.encoder_states(tr.tokens, tr.states), "walkthrough-encoder-states", key="states")
     link(
         "latent_map",
         "See where such vectors' components lie among a corpus's on the Latent map",
@@ -167,7 +158,7 @@ def step_components() -> None:
         f"The largest α is {q(top['token'])}'s: ‖μ‖ = {top['mu_norm']:.2f}, mean σ² = {top['mean_variance']:.4f}, "
         f"α = {top['alpha']:.3f}."
     )
-    output.plot(walkthrough_figures.pseudo_counts(toks), "walkthrough-pseudo-counts", key="alphas")
+    output.plot(figures.walkthrough.pseudo_counts(toks), "walkthrough-pseudo-counts", key="alphas")
     rows = [
         {
             "component": c["component"],
@@ -211,7 +202,7 @@ def step_pruning() -> None:
         f"α^Δ = {tr.alpha_delta:g}, **{tr.n_retained} of the {n} token components survive** "
         f"(retained proportion ν = {tr.retained_proportion:.2f}). {which}"
     )
-    output.plot(walkthrough_figures.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
+    output.plot(figures.walkthrough.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
     link("sparsity", "How α^Δ moves the cut: Sparsity", ":material/filter_alt:", {"s": text, **ad_link})
 
 
@@ -235,7 +226,7 @@ def step_weights() -> None:
         "walkthrough-token-weights",
         key="strip",
     )
-    output.plot(component_figures.component_bars(tr.components), "walkthrough-weights", key="weights")
+    output.plot(figures.components.component_bars(tr.components), "walkthrough-weights", key="weights")
     link("inspect", "Weights of any sentence on Inspect", ":material/search:", {"s": text, **ad_link})
 
 
@@ -258,7 +249,7 @@ def step_query() -> None:
         f"its best guess E[v | u], {view['shift']:.1f} away from u: mostly {reads} (weight {w[best]:.2f})."
     )
     output.plot(
-        attention_figures.denoising_2d(
+        figures.attention.denoising_2d(
             view["means"],
             view["variances"],
             view["weights"],
@@ -278,7 +269,7 @@ def step_query() -> None:
         "two axes."
     )
     output.plot(
-        attention_figures.attention_weights_bars(
+        figures.attention.attention_weights_bars(
             view["result"]["ordinary_weights"], view["result"]["denoised_weights"], labels=view["labels"]
         ),
         "walkthrough-attention-weights",
@@ -300,7 +291,7 @@ def step_next() -> None:
         + (f"; next best: {rest}." if rest else ".")
     )
     output.plot(
-        walkthrough_figures.next_token(cands, chosen, title=f"The most probable tokens at output step {t + 1}"),
+        figures.walkthrough.next_token(cands, chosen, title=f"The most probable tokens at output step {t + 1}"),
         "walkthrough-next-token",
         key="next",
     )
@@ -330,7 +321,7 @@ def step_reconstruction() -> None:
     output.show_text("Reconstruction (greedy decoding)", tr.reconstruction)
     messages.bleu_warning(tr)
     output.plot(
-        attention_figures.attention_heatmap(tr.out_tokens, tr.components, tr.attention.mean(1).tolist()),
+        figures.attention.attention_heatmap(tr.out_tokens, tr.components, tr.attention.mean(1).tolist()),
         "walkthrough-cross-attention",
         key="attention",
     )
@@ -338,7 +329,7 @@ def step_reconstruction() -> None:
     c1, c2 = st.columns(2)
     with c1:
         link(
-            "interpolate",
+            "interpolate/page",
             "Mix this sentence with another: Interpolate",
             ":material/swap_horiz:",
             {"a": text, "b": other},

@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from app import analysis, cache, interpolation_figures, messages, output, state
-from app.views.interpolate_settings import (
+from app import cache, figures, inputs, messages, output, state
+from app.views.interpolate.settings import (
     EXAMPLES_FILE,
     EXTRA,
     NONE,
@@ -22,7 +22,7 @@ from app.views.interpolate_settings import (
     strip_settings,
     value,
 )
-from app.views.strip_table import strip_table
+from app.views.interpolate.strip_table import strip_table
 from nvae.readout import paths as sentence_paths
 from nvae.store.format import CheckpointError
 
@@ -95,7 +95,7 @@ def sentence_inputs() -> None:
 def checked_texts(page: InterpolatePage) -> tuple[str, ...]:
     """The sentences typed, checked: when one cannot be used the page says why and stops."""
     raws = [value("a"), value("b"), *(value(x) for x in EXTRA if str(value(x)).strip())]
-    checks = [analysis.check_text(r, one_per_line=False) for r in raws]
+    checks = [inputs.check_text(r, one_per_line=False) for r in raws]
     ok = [messages.text_messages(c) for c in checks]
     if not all(ok):
         page.publish()
@@ -186,12 +186,12 @@ def two_sentences(page: InterpolatePage, texts, infos, settings: StripSettings, 
             for name, info in zip("AB", infos):
                 messages.bleu_warning(info, f"sentence {name}")
             output.plot(
-                interpolation_figures.interpolation_bleu(strip, tau, baseline_strip, baseline_name or "baseline"),
+                figures.interpolation.interpolation_bleu(strip, tau, baseline_strip, baseline_name or "baseline"),
                 "interpolation-bleu",
                 key="bleu_curve",
             )
         with right:
-            output.plot(interpolation_figures.mixture_weights(mixed["components"], tau), "mixed-latent", key="mix_bars")
+            output.plot(figures.interpolation.mixture_weights(mixed["components"], tau), "mixed-latent", key="mix_bars")
 
     at_tau()
 
@@ -255,7 +255,7 @@ def through_sentences(
         left, right = st.columns([2, 3])
         with left:
             output.plot(
-                interpolation_figures.path_bleu(
+                figures.interpolation.path_bleu(
                     path_rows,
                     labels,
                     t,
@@ -268,7 +268,7 @@ def through_sentences(
             )
         with right:
             output.plot(
-                interpolation_figures.path_mixture_weights(
+                figures.interpolation.path_mixture_weights(
                     sentence_paths.relabel_origins(mixed["components"], segment),
                     f"Mixed latent at {t:.2f} ({labels[segment]} → {labels[segment + 1]}, τ = {tau:.2f})",
                 ),

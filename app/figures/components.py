@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from app.figure_style import BLUE, GREEN, GREY, ORANGE, RED, WEIGHT_SCALE, apply_layout, plain, shorten, unique_labels
+from app.figures.style import BLUE, GREEN, GREY, ORANGE, RED, WEIGHT_SCALE, apply_layout, plain, shorten, unique_labels
 from nvae.readout.sentence import component_weights
 
 STRIP_WIDTH = 12  # tokens per row of a token strip

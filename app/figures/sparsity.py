@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figure_style import BLUE, GREEN, GREY, ORANGE, RED, apply_layout, plain, shorten, unique_labels
+from app.figures.style import BLUE, GREEN, GREY, ORANGE, RED, apply_layout, plain, shorten, unique_labels
 
 
 def sparsity_curve(curve: dict, current: Sequence[float] = ()) -> go.Figure:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from app.figure_style import BLUE, GREEN, GREY, RED, apply_layout, unique_labels
+from app.figures.style import BLUE, GREEN, GREY, RED, apply_layout, unique_labels
 
 
 def encoder_states(tokens: list[str], states, dims: int = 48) -> go.Figure:

@@ -1,6 +1,7 @@
-"""app/analysis.py: what shapes the display (text checks, slider stops, labels, tables, the map's
-selections), on the tiny checkpoints (no streamlit). What is read off a latent is tests/test_readout.py;
-the map's layout is tests/test_latent_map.py."""
+"""The app's plain functions, on the tiny checkpoints (no server): typed text checked (app/inputs.py),
+the alpha^Delta slider's stops (`nvae.model.grids`, `app.controls.nearest`), a checkpoint's latent
+in its own terms and as table rows, and the map's selections (app/latents.py). What is read off a
+latent is tests/test_readout.py; the map's layout is tests/test_latent_map.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from app import analysis
+from app import controls, inputs, latents
 from nvae.model.grids import rounded_alpha_deltas, slider_stops
 from nvae.readout import sentence as readout
 from nvae.store.checkpoint import load_checkpoint
@@ -33,19 +34,19 @@ def models(app_checkpoints, one_thread):
 
 @pytest.mark.parametrize("raw", ["", "   ", "\n\n\t", "\u200b\u200d", None, 42])
 def test_check_text_empty(raw):
-    check = analysis.check_text(raw)
+    check = inputs.check_text(raw)
     assert check.errors and not check.texts
 
 
 def test_check_text_lines_and_limits():
-    check = analysis.check_text("one\n\n two \nthree")
+    check = inputs.check_text("one\n\n two \nthree")
     assert check.texts == ["one", "two", "three"] and not check.errors and not check.notices
-    check = analysis.check_text("\n".join(f"s{i}" for i in range(9)))
-    assert len(check.texts) == analysis.MAX_SENTENCES and check.notices
-    check = analysis.check_text("a\nb", one_per_line=False)
+    check = inputs.check_text("\n".join(f"s{i}" for i in range(9)))
+    assert len(check.texts) == inputs.MAX_SENTENCES and check.notices
+    check = inputs.check_text("a\nb", one_per_line=False)
     assert check.texts == ["a b"]
-    check = analysis.check_text("x" * (analysis.MAX_INPUT_CHARS + 10))
-    assert check.notices and len(check.texts[0]) == analysis.MAX_INPUT_CHARS
+    check = inputs.check_text("x" * (inputs.MAX_INPUT_CHARS + 10))
+    assert check.notices and len(check.texts[0]) == inputs.MAX_INPUT_CHARS
 
 
 def test_alpha_grid_and_nearest(models):
@@ -53,8 +54,8 @@ def test_alpha_grid_and_nearest(models):
     grid = rounded_alpha_deltas(cfg)
     assert grid[0] == cfg.alpha_delta_min and grid[-1] == cfg.alpha_delta_max and cfg.alpha_delta in grid
     assert grid == sorted(set(grid))
-    assert analysis.nearest(0.29, grid) == 0.3
-    assert analysis.nearest(5.0, grid) == 1.0
+    assert controls.nearest(0.29, grid) == 0.3
+    assert controls.nearest(5.0, grid) == 1.0
 
 
 # -- tables and the map ---------------------------------------------------------------------------
@@ -62,7 +63,7 @@ def test_alpha_grid_and_nearest(models):
 
 def test_components_table(models):
     v = readout.inspect_sentences(models["nvae"], ["The game was released in Japan.", "hi 😀 <b>"], 0.3)[0]
-    rows = analysis.components_table(v)
+    rows = latents.components_table(v)
     assert rows[0]["source"] == "prior" and {r["status"] for r in rows} <= {"retained", "pruned"}
 
 
@@ -80,11 +81,11 @@ def test_selected_rows_and_grouping():
         "junk",
         {"customdata": [0, -1]},
     ]
-    rows = analysis.selected_rows(points, corpus, ["s0", "s1"], user, ["mine"])
+    rows = latents.selected_rows(points, corpus, ["s0", "s1"], user, ["mine"])
     assert [(r["from"], r["token"]) for r in rows] == [("corpus", "a"), ("corpus", "b"), ("yours", "u")]
-    grouped = analysis.by_sentence(rows)
+    grouped = latents.by_sentence(rows)
     assert grouped[0]["from"] == "yours" and grouped[1]["tokens"] == "a b" and grouped[1]["components"] == 2
-    assert analysis.selected_rows(points, corpus, ["s0", "s1"]) == rows[:2]
+    assert latents.selected_rows(points, corpus, ["s0", "s1"]) == rows[:2]
 
 
 # -- alpha^Delta stops, baselines in their own terms -------------------------------------------
@@ -107,10 +108,17 @@ def test_alpha_stops_are_round_and_inside_the_range(lo, hi, default):
 
 
 def test_latent_descriptions():
-    assert analysis.latent_description("t").startswith("the encoder states themselves")
-    assert analysis.latent_description("vt").startswith("one Gaussian vector per token")
-    assert analysis.latent_description("vtp").startswith("one Gaussian vector pooled")
-    assert analysis.latent_description("vts", 2).startswith("a Gaussian vector on every second position")
-    assert analysis.latent_description("vts", 4).startswith("a Gaussian vector on every 4th position")
-    assert "prior" in analysis.latent_description("nvae")
-    assert not any("prior" in analysis.latent_description(t) for t in ("t", "vt", "vtp", "vts"))
+    assert latents.latent_description("t").startswith("the encoder states themselves")
+    assert latents.latent_description("vt").startswith("one Gaussian vector per token")
+    assert latents.latent_description("vtp").startswith("one Gaussian vector pooled")
+    assert latents.latent_description("vts", 2).startswith("a Gaussian vector on every second position")
+    assert latents.latent_description("vts", 4).startswith("a Gaussian vector on every 4th position")
+    assert "prior" in latents.latent_description("nvae")
+    assert not any("prior" in latents.latent_description(t) for t in ("t", "vt", "vtp", "vts"))
+
+
+def test_one_helper_tells_the_nvae_from_a_baseline(models):
+    """`is_nvae` / `is_baseline` read a model's config or its config.json as a dict (the Model page's)."""
+    assert latents.is_nvae(models["nvae"].cfg) and not latents.is_baseline(models["nvae"].cfg)
+    assert latents.is_baseline(models["vt"].cfg) and not latents.is_nvae(models["vt"].cfg)
+    assert latents.is_nvae({"model_type": "nvae"}) and latents.is_baseline({"model_type": "vts"})

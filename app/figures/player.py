@@ -1,7 +1,7 @@
 """The players: plotly animations of a path (`path_player`), of a path on the latent map (`path_map`)
 and of the study's strips (`study_animation`). A Play button and a slider step through the frames
 in the browser, with no rerun of the page, and the same figure saved as HTML
-(`figure_style.to_html`) plays offline, for slides. All user or model text goes through `plain`.
+(`figures.style.to_html`) plays offline, for slides. All user or model text goes through `plain`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figure_style import GREY, RED, apply_layout, plain
-from app.interpolation_figures import colour_of, step_label, waypoint_axis
+from app.figures.interpolation import colour_of, step_label, waypoint_axis
+from app.figures.style import GREY, RED, apply_layout, plain
 from nvae.readout.paths import path_centroids
 
 FRAME_MS = 700  # one step of a player

@@ -1,6 +1,6 @@
 """Figures of interpolation: BLEU along a strip or a path (one implementation, `bleu_curves`), the
 mixed latent's components by the sentence they came from, and the curves of the study of many
-pairs. The players (animations) are app/player_figures.py."""
+pairs. The players (animations) are in player.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figure_style import BLUE, GREEN, GREY, ORANGE, RED, apply_layout, plain, unique_labels
+from app.figures.style import BLUE, GREEN, GREY, ORANGE, RED, apply_layout, plain, unique_labels
 
 WAYPOINT_COLOURS = {"A": BLUE, "B": ORANGE, "C": "#2ca02c", "D": "#9467bd", "E": "#8c564b"}
 BLEND = "#7f7f7f"  # a position-wise blend of two waypoints' vectors (the baselines)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import cache, output, state
-from app.views.interpolate_path import DecodedPath
-from app.views.interpolate_settings import PAGE, InterpolatePage
+from app.views.interpolate.path import DecodedPath
+from app.views.interpolate.settings import PAGE, InterpolatePage
 from nvae.readout import map_stats
 
 

@@ -7,7 +7,7 @@ import math
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.figure_style import BLUE, ORANGE, apply_layout
+from app.figures.style import BLUE, ORANGE, apply_layout
 
 TRAIN_SERIES = ("loss", "ce", "kl_g", "kl_d", "retained", "lr", "alpha_delta")
 EVAL_SERIES = ("bleu", "cross_entropy", "retained_proportion")

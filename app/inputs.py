@@ -1,19 +1,16 @@
-"""What shapes the display, as plain functions (no streamlit, no model calls): typed text split and
-checked, the alpha^Delta slider's stops, a checkpoint's latent in its own words, the rows of the
-tables, and the latent map's selections. What is read off a model's latent is `nvae.readout.sentence`
-(the map's layout: `nvae.readout.latent_map`).
+"""What the user gives, checked before any model sees it: typed text split into sentences
+(`check_text`, every page with a text box) and a corpus pasted or uploaded (`check_corpus`, the Corpus
+study). Plain functions that never raise: they return the texts to use and the errors and notices to
+show (`app.messages.text_messages`). No streamlit, no model calls.
 """
 
 from __future__ import annotations
 
-import math
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from nvae.data.text import clean_user_text
-from nvae.model.mixture import source_label
-from nvae.readout.sentence import SentenceView
 
 MAX_SENTENCES = 5  # sentences per text box
 MAX_INPUT_CHARS = 20_000  # typed text beyond this is cut before tokenizing (the model keeps far fewer)
@@ -139,116 +136,3 @@ def check_corpus(data: Any, what: str = "The text", max_sentences: int = MAX_STU
             f"time it occurs, as {cli} does: repeated sentences weigh more."
         )
     return out
-
-
-# -- the alpha^Delta slider -----------------------------------------------------------------------
-
-
-def nearest(value: float, options: list[float]) -> float:
-    """The option closest to `value` (in log space when all are positive)."""
-    if all(o > 0 for o in options) and value > 0:
-        return min(options, key=lambda o: abs(math.log(o) - math.log(value)))
-    return min(options, key=lambda o: abs(o - value))
-
-
-# -- a checkpoint's latent in its own terms -------------------------------------------------------
-
-
-_LATENTS = {
-    "nvae": "a Dirichlet-weighted mixture of Gaussian components, one per input token plus a prior component, "
-    "pruned by the conditional prior α^Δ",
-    "t": "the encoder states themselves: one vector per token (no noise, no regulariser, nothing pruned)",
-    "vt": "one Gaussian vector per token (nothing pruned)",
-    "vtp": "one Gaussian vector pooled over the whole sentence",
-    "vts": "a Gaussian vector on every {nth} position (nothing pruned)",
-}
-
-
-def latent_description(model_type: str, stride: int = 2) -> str:
-    """What a checkpoint's latent is, in its own terms (a baseline has no prior and no α^Δ)."""
-    nth = {1: "", 2: "second", 3: "third"}.get(int(stride), f"{int(stride)}th")
-    text = _LATENTS.get(model_type, "its encoder's latent vectors")
-    return text.format(nth=nth).replace("every  position", "every position")
-
-
-def is_baseline(cfg) -> bool:
-    """A baseline (T, VT, VTP, VTS): a fixed set of vectors, no prior component, no α^Δ."""
-    return cfg.model_type != "nvae"
-
-
-# -- tables ---------------------------------------------------------------------------------------
-
-
-def components_table(view: SentenceView) -> list[dict]:
-    """Rows for the components table and its CSV/JSON export."""
-    return [
-        {
-            "component": r["component"],
-            "source": source_label(r["source"]).strip("⟨⟩") if r["source"] < 0 else f"token {r['source']}",
-            "token": r["token"],
-            "alpha": r["alpha"],
-            "pi": r["pi"],
-            "status": "retained" if r["retained"] else "pruned",
-            "mean_variance": r["mean_variance"],
-        }
-        for r in view.components
-    ]
-
-
-# -- latent map selections -------------------------------------------------------------------------
-
-
-def selected_rows(
-    points: list[dict],
-    corpus: dict,
-    sentences: list[str],
-    user: dict | None = None,
-    user_sentences: list[str] | None = None,
-    limit: int = 5000,
-) -> list[dict]:
-    """Rows (sentence, token, weight) for points picked on the map. Each point carries
-    `customdata` = [layer, index]: layer 0 = corpus, 1 = the user's sentences."""
-    rows = []
-    for p in points[:limit]:
-        data = p.get("customdata") if isinstance(p, dict) else None
-        if not isinstance(data, (list, tuple)) or len(data) < 2:
-            continue
-        try:
-            layer, idx = int(data[0]), int(data[1])
-        except (TypeError, ValueError):
-            continue
-        source, texts = (corpus, sentences) if layer == 0 else (user, user_sentences)
-        if source is None or texts is None or not 0 <= idx < len(source["token"]):
-            continue
-        s = int(source["sentence"][idx])
-        rows.append(
-            {
-                "from": "corpus" if layer == 0 else "yours",
-                "token": str(source["token"][idx]),
-                "weight": float(source["weight"][idx]),
-                "sentence": texts[s] if 0 <= s < len(texts) else "",
-            }
-        )
-    return rows
-
-
-def by_sentence(rows: list[dict]) -> list[dict]:
-    """Selected components grouped per sentence (the user's first): the tokens picked in each."""
-    groups: dict[tuple[str, str], dict] = {}
-    for r in rows:
-        g = groups.setdefault(
-            (r["from"], r["sentence"]), {"from": r["from"], "sentence": r["sentence"], "tokens": [], "weight": 0.0}
-        )
-        g["tokens"].append(r["token"])
-        g["weight"] += r["weight"]
-    out = sorted(groups.values(), key=lambda g: (g["from"] != "yours", -len(g["tokens"])))
-    return [
-        {
-            "from": g["from"],
-            "components": len(g["tokens"]),
-            "tokens": " ".join(g["tokens"]),
-            "total weight": g["weight"],
-            "sentence": g["sentence"],
-        }
-        for g in out
-    ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, figure_style, interpolation_figures, output, state
-from app.views.interpolate_settings import EXAMPLES_FILE, GRIDS, MIXING_NAMES, PAGE, InterpolatePage, strip_settings
-from app.views.strip_table import strip_table
+from app import cache, figures, output, state
+from app.views.interpolate.settings import EXAMPLES_FILE, GRIDS, MIXING_NAMES, PAGE, InterpolatePage, strip_settings
+from app.views.interpolate.strip_table import strip_table
 from nvae.locations import examples_dir
 from nvae.readout import pair_study as paths_study
 
@@ -94,7 +94,7 @@ def batch_study(page: InterpolatePage) -> None:
         f"input **{output.md_escape(source)}**. "
         "The link reopens this view on the examples; an uploaded file is not part of it."
     )
-    output.plot(interpolation_figures.study_curves(result), "interpolation-study-curves", key="study_curves")
+    output.plot(figures.interpolation.study_curves(result), "interpolation-study-curves", key="study_curves")
     st.subheader("Each pair")
     output.table(
         [
@@ -138,7 +138,7 @@ def batch_study(page: InterpolatePage) -> None:
     st.plotly_chart(fig, key="study_animation")
     st.download_button(
         "Strips as an HTML animation (for slides)",
-        data=lambda: figure_style.to_html(fig).encode(),
+        data=lambda: figures.style.to_html(fig).encode(),
         file_name="interpolation-strips.html",
         mime="text/html",
         key="study_animation_html",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from app.figure_style import BLUE, GREEN, ORANGE, RED, apply_layout, plain, unique_labels
+from app.figures.style import BLUE, GREEN, ORANGE, RED, apply_layout, plain, unique_labels
 
 PALETTE = [BLUE, ORANGE, GREEN, "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 

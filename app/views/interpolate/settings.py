@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import analysis, chooser, messages, state
+from app import chooser, latents, messages, state
 from nvae.model.autoencoder import NVAE
 from nvae.model.grids import tau_grid
 from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
@@ -69,7 +69,7 @@ class InterpolatePage:
 
     @property
     def is_baseline(self) -> bool:
-        return analysis.is_baseline(self.model.cfg)
+        return latents.is_baseline(self.model.cfg)
 
     def restore(self) -> None:
         """The controls set from the link, with a notice for anything it could not use."""

@@ -1,14 +1,15 @@
-"""Interpolate: decode mixtures along a path through two to five sentences' latents, or study a file
-of sentence pairs. The parts: interpolate_settings (the link), interpolate_path (the sentences and
-their strips), interpolate_player (the animations), interpolate_batch (a file of pairs)."""
+"""Interpolate (the page script, /interpolate): decode mixtures along a path through two to five
+sentences' latents, or study a file of sentence pairs. The parts are its neighbours in this folder
+(see __init__.py): settings (the link), path (the sentences and their strips), player (the
+animations), batch (a file of pairs)."""
 
 import streamlit as st
 
-from app import analysis, chooser, messages, state
-from app.views.interpolate_batch import batch_study
-from app.views.interpolate_path import path_view
-from app.views.interpolate_player import on_the_map, play_path
-from app.views.interpolate_settings import MODES, PAGE, InterpolatePage
+from app import chooser, latents, messages, state
+from app.views.interpolate.batch import batch_study
+from app.views.interpolate.path import path_view
+from app.views.interpolate.player import on_the_map, play_path
+from app.views.interpolate.settings import MODES, PAGE, InterpolatePage
 
 INTRO_NVAE = """
 An NVAE latent is a *set* of weighted components, one per kept token, so two sentences blend by
@@ -32,7 +33,7 @@ through it, or study a whole file of pairs.
 
 messages.header("Interpolate between sentences")
 model, key = chooser.get_model()
-baseline = analysis.is_baseline(model.cfg)
+baseline = latents.is_baseline(model.cfg)
 messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 baselines = {} if baseline else chooser.baseline_checkpoints(exclude=chooser.active_checkpoint())
 page = InterpolatePage(model, key, baselines)
