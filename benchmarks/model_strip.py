@@ -73,14 +73,14 @@ def bench_strip(args, out: dict) -> None:
         a, b = encode(model, inputs[0]), encode(model, inputs[1])
 
         def strip():
-            return model.generate(a.mix(b, tau), max_len=STRIP_MAX_LEN)
+            return model.generate(a.mix(b, tau, "uniform"), max_len=STRIP_MAX_LEN)
 
         def strip_with_encode():
             a2, b2 = encode(model, inputs[0]), encode(model, inputs[1])
-            return model.generate(a2.mix(b2, tau), max_len=STRIP_MAX_LEN)
+            return model.generate(a2.mix(b2, tau, "uniform"), max_len=STRIP_MAX_LEN)
 
         def strip_short():  # untrained only: the decode steps a trained model needs (20 tokens + EOS)
-            return model.generate(a.mix(b, tau), max_len=SHORT_STEPS)
+            return model.generate(a.mix(b, tau, "uniform"), max_len=SHORT_STEPS)
 
         result = strip()
         fns = {"strip": strip, "encode+strip": strip_with_encode}

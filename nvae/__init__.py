@@ -1,16 +1,27 @@
 """nvae: the Nonparametric Variational AutoEncoder (Henderson & Fehr, ICLR 2023) for Transformers.
 
 Public API:
-    ModelConfig, TrainConfig      settings (config.py)
-    NVAE, build_model             the model (model.py)
-    LatentMixture, NVIB           the latent and its layer (nvib.py)
-    load_checkpoint, save_checkpoint (checkpoint.py)
+    ModelConfig, TrainConfig          settings (nvae/config.py)
+    NVAE, build_model                 the model (nvae/model/autoencoder.py)
+    LatentMixture                     the latent (nvae/model/mixture.py)
+    NVIB                              its layer (nvae/model/nvib.py)
+    load_checkpoint, save_checkpoint  checkpoints (nvae/store/checkpoint.py)
 """
 
 from .config import ModelConfig, TrainConfig
 from .model.autoencoder import NVAE, build_model
 from .model.mixture import LatentMixture
 from .model.nvib import NVIB
+from .store.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["ModelConfig", "TrainConfig", "NVAE", "build_model", "NVIB", "LatentMixture"]
-__version__ = "0.1.0"
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "NVAE",
+    "build_model",
+    "LatentMixture",
+    "NVIB",
+    "load_checkpoint",
+    "save_checkpoint",
+]
+__version__ = "0.2.0"  # the same as pyproject.toml's (tests/test_cli.py checks it)

@@ -40,7 +40,7 @@ def test_a_stopped_ablation_is_kept_for_resuming_and_never_measured(tmp_path, mo
         "n_enc_layers": 1, "n_dec_layers": 1, "max_steps": 4, "batch_size": 8, "checkpoint_every": 2,
     }  # fmt: skip
     with pytest.raises(ablate_mod.AblationStopped, match="stopped at step 2 of 4"):
-        ablate_mod.ablate("stopped", "gated", settings, n_sentences=4, pairs=1, progress=False)
+        ablate_mod.ablate("stopped", "default", settings, n_sentences=4, pairs=1, progress=False)
     assert not (tmp_path / "ablations" / "results.jsonl").exists()
     assert (tmp_path / "ablations" / "stopped" / "checkpoint" / "training_state.json").exists()
 

@@ -212,3 +212,17 @@ def test_evaluate_targets_measures_the_five_targets_at_the_given_alpha_delta(ckp
     assert "; uniform mixing (the paper's): median distinct" in rows[3]["measured"]
     assert out["targets"]["prior"]["source"] == "prior" and "prior_paper" not in out["targets"]
     assert rows[2]["met"] is None  # no T given: the BLEU ratio is not measured
+
+
+def test_the_package_version_is_pyproject_s():
+    """One version number: `nvae.__version__` is the one pyproject.toml ships (and the public API
+    the package's docstring names is importable from it)."""
+    import re
+    from pathlib import Path
+
+    import nvae
+
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    project = text.split("[project]", 1)[1].split("\n[", 1)[0]
+    assert nvae.__version__ == re.search(r'^version\s*=\s*"([^"]+)"', project, re.M).group(1)
+    assert all(callable(getattr(nvae, name)) for name in nvae.__all__)

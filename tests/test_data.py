@@ -22,7 +22,7 @@ from nvae.data.text import is_heading, train_tokenizer
 
 def test_data_dir_default_is_the_repository_data_folder(monkeypatch):
     monkeypatch.delenv("NVAE_DATA_DIR", raising=False)
-    assert data.data_dir() == Path(data.__file__).resolve().parents[1] / "data"
+    assert data.data_dir() == Path(__file__).resolve().parents[1] / "data"
     assert (data.data_dir() / "wikitext-2" / "wiki.valid.tokens.gz").is_file()
     assert (data.data_dir() / "README.md").is_file()
 
@@ -144,7 +144,7 @@ def test_hub_name_offline_is_a_clear_error(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=Path(data.__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[1],
     )
     assert out.stdout.startswith("ERR cannot load Salesforce/wikitext/wikitext-103-raw-v1"), out.stderr[-2000:]
     assert "offline, use the local corpus" in out.stdout

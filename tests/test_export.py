@@ -66,7 +66,7 @@ def test_a_baselines_card_and_export_speak_in_its_own_terms(tmp_path, capsys):
 def test_export_chooses_the_positional_prior_on_validation(tmp_path, monkeypatch, capsys):
     """`export --choose-spread-bias`: the value `choose_spread_bias` picks on validation sentences is
     stored in the shipped config and the model card says how it was chosen; a fixed model is refused."""
-    from nvae.evaluation import measures as experiments
+    from nvae.cli import choose as experiments
 
     calls = []
 

@@ -94,7 +94,7 @@ def test_arbitrary_text_round_trip(model, text):
 def test_arbitrary_interpolation(model, a, b, tau):
     la, lb = _roundtrip(model, a).trim(), _roundtrip(model, b).trim()
     taus = torch.tensor([0.0, tau, 1.0])
-    mix = la.mix(lb, taus)
+    mix = la.mix(lb, taus, "uniform")
     _check_latent(mix)
     assert not math.isnan(float(mix.pi.sum()))
     texts = decode_batch(model.tokenizer, model.generate(mix, max_len=6))

@@ -72,3 +72,15 @@ def test_the_command_prints_its_rows_as_json(capsys):
     assert pair_choice.main(["--limit", "8", "--biases", "5"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["sentences"] == 8 and [r["spread_bias"] for r in out["rows"]] == [5.0]
+
+
+def test_the_module_runs_as_a_command_with_help():
+    """`python -m nvae.tools.pair_choice --help` (its own argparse, outside `nvae`'s CLI) prints its usage."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = [sys.executable, "-m", "nvae.tools.pair_choice", "--help"]
+    out = subprocess.run(run, cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "usage: python -m nvae.tools.pair_choice" in out.stdout and "--biases" in out.stdout

@@ -328,7 +328,7 @@ def test_drawn_samples_name_their_source(models):
     assert readout.sample_sources(models["vt"]) == []
     prior = readout.drawn_samples(model, "prior", 5, 2, seed=3, temperature=0.0)
     assert [s["source"] for s in prior] == ["prior", "prior"]
-    assert [s["text"] for s in prior] == [s["text"] for s in readout.prior_samples(model, 5, 2, 3, 0.0)]
+    assert [s["text"] for s in prior] == [s["text"] for s in readout.drawn_samples(model, "prior", 5, 2, 3, 0.0)]
     with pytest.raises(FileNotFoundError):
         readout.drawn_samples(model, "aggregate", 5, 2, seed=3, temperature=0.0)
     ids, _ = encode_texts(model.tokenizer, S * 3, model.cfg.max_len - 1)

@@ -118,12 +118,12 @@ def test_interpolation(models, kind):
 
 
 def test_prior_samples(models):
-    samples = readout.prior_samples(models["nvae"], 5, 3, seed=1, temperature=0.7)
-    again = readout.prior_samples(models["nvae"], 5, 3, seed=1, temperature=0.7)
+    samples = readout.drawn_samples(models["nvae"], "prior", 5, 3, seed=1, temperature=0.7)
+    again = readout.drawn_samples(models["nvae"], "prior", 5, 3, seed=1, temperature=0.7)
     assert [s["text"] for s in samples] == [s["text"] for s in again]
     assert all(len(s["weights"]) == 6 and math.isclose(sum(s["weights"]), 1.0, rel_tol=1e-4) for s in samples)
     with pytest.raises(ValueError):
-        readout.prior_samples(models["vt"], 5, 1, 0, 0.0)
+        readout.drawn_samples(models["vt"], "prior", 5, 1, 0, 0.0)
 
 
 def test_component_points(models):

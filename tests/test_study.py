@@ -98,8 +98,6 @@ def test_reference_texts_and_draws(model, tmp_path):
     pool = [f"s{i}" for i in range(50)]
     assert study.draw(pool, 10, 3) == study.draw(pool, 10, 3) != study.draw(pool, 10, 4)
     assert set(study.draw(pool, 10, 3)) <= set(pool) and study.draw(pool, 99) == pool
-    sample = study.split_sample(5, seed=1)
-    assert len(sample) == 5 and sample == study.split_sample(5, seed=1)
 
 
 def test_a_baseline_has_nothing_to_study(tiny_baseline_checkpoint):

@@ -1,6 +1,6 @@
 """`python -m nvae export`: copy a run's checkpoint into a shippable folder, optionally choosing a
-loss-conditional model's default alpha^Delta on the validation split and fitting the
-aggregate-posterior sampler.
+loss-conditional model's default alpha^Delta and positional prior on the validation split
+(`nvae.cli.choose`) and fitting the aggregate-posterior sampler.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ def _choose_on_validation(model, reference: str, n: int) -> tuple[float, str]:
     slider value at >= 0.95 x the reference model's BLEU that reconstructs the demo sentences."""
     from ..data.corpora import load_sentences
     from ..data.text import encode_texts
-    from ..evaluation.measures import SHORT_SENTENCES, choose_default_alpha_delta
+    from ..evaluation.measures import SHORT_SENTENCES
     from ..evaluation.metrics import reconstruct
     from ..store.checkpoint import load_checkpoint
+    from .choose import choose_default_alpha_delta
 
     if not model.cfg.alpha_delta_conditional:
         raise UsageError("--choose-alpha-delta: the model was trained at one alpha^Delta; there is nothing to choose")
@@ -51,10 +52,10 @@ def _choose_on_validation(model, reference: str, n: int) -> tuple[float, str]:
 
 def _choose_spread_bias(model, n: int) -> str:
     """Set a loss-conditional NVAE's positional prior (`spread_bias`) on the validation split
-    (`nvae.evaluation.measures.choose_spread_bias`); returns the model card's sentence on it."""
+    (`nvae.cli.choose.choose_spread_bias`); returns the model card's sentence on it."""
     from ..data.corpora import load_sentences
     from ..data.text import encode_texts
-    from ..evaluation.measures import choose_spread_bias
+    from .choose import choose_spread_bias
 
     if model.cfg.model_type != "nvae" or not model.cfg.alpha_delta_conditional:
         raise UsageError("--choose-spread-bias: only a loss-conditional NVAE has a kept set to tune")

@@ -44,7 +44,6 @@ CHUNK_BATCHES = 50  # LengthBatcher sorts by length within chunks of this many b
 __all__ = [
     "load_paragraphs",
     "load_sentences",
-    "corpus_names",
     "LengthBatcher",
     "collate",
     "HUB_NAMES",
@@ -84,11 +83,6 @@ TRAIN_SOURCES = {
 }
 # The sources of "wiki-mix", chosen by the measurement in data/README.md.
 MIX_SOURCES = ("wikitext-2", "enwiki", "squad", "docred")
-
-
-def corpus_names() -> list[str]:
-    """The local corpus names the command line understands (a mix may be spelled out too)."""
-    return [LOCAL_NAME, MIX_NAME]
 
 
 def _mix_sources(name: str) -> tuple[str, ...] | None:

@@ -8,14 +8,15 @@ Special token ids are fixed: [PAD]=0, [UNK]=1, [BOS]=2, [EOS]=3.
 The model (`nvae.model.autoencoder.NVAE`) sees token ids only. Text in: `encode_batch` (texts -> a `Batch`
 of ids and pad mask), `collate` (id lists -> a `Batch`); text out: `decode_batch` (id lists, as
 `NVAE.generate` returns them -> texts). `encode_text` and `reconstruct_text` do the whole round
-trip for a model that carries its tokenizer (as `load_checkpoint` returns it).
+trip for a model that carries its tokenizer (as `load_checkpoint` returns it); `encoded_batches`
+encodes many id lists a batch at a time.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,8 +25,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 if TYPE_CHECKING:
-    from ..model.mixture import LatentMixture
     from ..model.autoencoder import NVAE
+    from ..model.mixture import LatentMixture
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]  # in id order: training gives them ids 0..3
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = range(len(SPECIAL_TOKENS))
@@ -407,6 +408,18 @@ def encode_text(model: NVAE, texts: str | list[str], alpha_delta: float | torch.
     """Texts -> the model's latent, with the tokenizer it carries (`encode_batch`, `NVAE.encode`)."""
     batch = encode_batch(_tokenizer_of(model), texts, model.cfg.max_len, model.device)
     return model.encode(batch.src, batch.pad_mask, alpha_delta)
+
+
+@torch.no_grad()
+def encoded_batches(
+    model: NVAE, ids: list[list[int]], alpha_delta: float | torch.Tensor | None = None, batch_size: int = 128
+) -> Iterator[tuple[int, Batch, LatentMixture]]:
+    """Encode token-id sentences (EOS not included) `batch_size` at a time, in the order given:
+    (index of the batch's first sentence, its `collate`d batch, the model's latent) per batch.
+    Eval mode is the caller's choice (`nvae.model.autoencoder.eval_mode`)."""
+    for start in range(0, len(ids), batch_size):
+        batch = collate(ids[start : start + batch_size], model.cfg.max_len, device=model.device)
+        yield start, batch, model.encode(batch.src, batch.pad_mask, alpha_delta)
 
 
 @torch.no_grad()

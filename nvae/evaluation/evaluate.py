@@ -14,7 +14,7 @@ import torch
 
 from ..data.text import collate, decode_batch, decode_ids
 from ..locations import cache_dir
-from ..model.autoencoder import NVAE
+from ..model.autoencoder import NVAE, eval_mode
 from ..store.atomic import write_file
 from ..store.checkpoint import fingerprint
 from .measures import sentence_pairs
@@ -101,22 +101,23 @@ def retained_by_length(res) -> dict[int, float]:
 
 @torch.no_grad()
 def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, seed: int = 0) -> dict:
-    """For random sentence pairs: decode F_tau for tau in TAUS; BLEU vs each endpoint per tau."""
-    model.eval()
+    """For random sentence pairs: decode F_tau for tau in TAUS (the paper's uniform mixing); BLEU vs
+    each endpoint per tau."""
     chosen = sentence_pairs(len(ids), pairs, seed)  # two distinct sentences each
     by_tau = {t: [] for t in TAUS}
     refs_a, refs_b, examples = [], [], []
-    for k, (i, j) in enumerate(chosen):
-        batch = collate([ids[i], ids[j]], model.cfg.max_len, device=model.device)
-        lat = model.encode(batch.src, batch.pad_mask)
-        a, b = lat.select(0).trim(), lat.select(1).trim()
-        texts = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(TAUS))))
-        for t, s in zip(TAUS, texts):
-            by_tau[t].append(s)
-        refs_a.append(decode_ids(model.tokenizer, ids[i]))
-        refs_b.append(decode_ids(model.tokenizer, ids[j]))
-        if k < 3:
-            examples.append({"a": refs_a[-1], "b": refs_b[-1], "strip": list(zip(TAUS, texts))})
+    with eval_mode(model):
+        for k, (i, j) in enumerate(chosen):
+            batch = collate([ids[i], ids[j]], model.cfg.max_len, device=model.device)
+            lat = model.encode(batch.src, batch.pad_mask)
+            a, b = lat.select(0).trim(), lat.select(1).trim()
+            texts = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(TAUS), "uniform")))
+            for t, s in zip(TAUS, texts):
+                by_tau[t].append(s)
+            refs_a.append(decode_ids(model.tokenizer, ids[i]))
+            refs_b.append(decode_ids(model.tokenizer, ids[j]))
+            if k < 3:
+                examples.append({"a": refs_a[-1], "b": refs_b[-1], "strip": list(zip(TAUS, texts))})
     bleu_a = [corpus_bleu(by_tau[t], refs_a) for t in TAUS]
     bleu_b = [corpus_bleu(by_tau[t], refs_b) for t in TAUS]
     # new sentences: unlike both decoded endpoints (tau = 0 and tau = 1), not merely unlike the inputs

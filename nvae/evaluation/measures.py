@@ -1,14 +1,17 @@
 """Measurements of a model's latent on plain values (token-id sentences, numbers), shared by the
-ablation harness, the report and the app:
+report's targets (`targets.py`), the pair study (`nvae.readout.pair_study`), the ablation harness
+and the diagnostics (`nvae.tools`) and the export's choosers (`nvae.cli.choose`):
 
 - `retained_curve` / `smoothness`: the retained proportion over the alpha^Delta slider and how
   smooth a control it is (monotone, share of values strictly inside (0.1, 0.9), largest jump);
+- `prior_weight`: the weight the prior component holds in the evaluation latent;
 - `pruning_comparison`: BLEU at one retained proportion for the learned choice of components,
   keeping every second position, and keeping a random subset of the same size;
 - `interpolation_paths`: strips between sentence pairs (distinct sentences, the largest step of
   sentence BLEU against decoded A, endpoints exact);
 - `prior_sample_stats`: decoded samples (from the prior or the aggregate-posterior fit), adjacent
-  repeated words and [UNK] rates.
+  repeated words and [UNK] rates;
+- `short_sentences_exact`: whether each of a few texts is reconstructed exactly.
 
 Nothing here parses arguments or writes files.
 """
@@ -21,9 +24,9 @@ import statistics
 
 import torch
 
-from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts
-from ..model.autoencoder import NVAE
-from ..model.grids import CURVE_POINTS, FINE_CURVE_POINTS, alpha_delta_values, tau_grid
+from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts, encoded_batches
+from ..model.autoencoder import NVAE, eval_mode
+from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values, tau_grid
 from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture
 from ..model.nvib import evaluation_latent
 from .metrics import reconstruct, sentence_bleu
@@ -44,18 +47,13 @@ INSIDE = (0.1, 0.9)  # a slider value counts as useful when the retained proport
 @torch.no_grad()
 def retained_curve(model: NVAE, ids: list[list[int]], values: list[float], batch_size: int = 128) -> list[dict]:
     """Mean retained proportion (over sentences) at each alpha^Delta; encoding only, no decoding."""
-    was_training = model.training
-    model.eval()
-    batches = [
-        collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device) for i in range(0, len(ids), batch_size)
-    ]
     curve = []
-    for ad in values:
-        props = []
-        for batch in batches:
-            props += model.encode(batch.src, batch.pad_mask, ad).retained_proportion.tolist()
-        curve.append({"alpha_delta": ad, "retained_proportion": sum(props) / max(len(props), 1)})
-    model.train(was_training)
+    with eval_mode(model):
+        for ad in values:
+            props = []
+            for _, _, latent in encoded_batches(model, ids, ad, batch_size):
+                props += latent.retained_proportion.tolist()
+            curve.append({"alpha_delta": ad, "retained_proportion": sum(props) / max(len(props), 1)})
     return curve
 
 
@@ -63,14 +61,10 @@ def prior_weight(model: NVAE, ids: list[list[int]], alpha_delta: float | None, b
     """Mean over sentences of the weight pi the prior component (component 0) holds in the
     evaluation latent at `alpha_delta`: the share of every decoder query's prior that goes to a
     component carrying nothing of the sentence. 0 for a baseline (no prior component)."""
-    was_training = model.training
-    model.eval()
     shares = []
-    for i in range(0, len(ids), batch_size):
-        batch = collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device)
-        lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
-        shares += (lat.pi.float() * (lat.source == PRIOR)).sum(-1).tolist()
-    model.train(was_training)
+    with eval_mode(model):
+        for _, _, lat in encoded_batches(model, ids, alpha_delta, batch_size):
+            shares += (lat.pi.float() * (lat.source == PRIOR)).sum(-1).tolist()
     return sum(shares) / max(len(shares), 1)
 
 
@@ -226,12 +220,10 @@ def interpolation_paths(
     decoded A, the largest change of that curve between neighbouring steps, and whether tau = 0
     and tau = 1 decode exactly like A and B alone. Returns medians and the per-pair records.
     """
-    was_training = model.training
-    model.eval()
     taus = tau_grid(steps, grid)
     chosen = sentence_pairs(len(ids), pairs, seed)
-    records = [pair_record(model, ids[i], ids[j], taus, alpha_delta, mixing) for i, j in chosen]
-    model.train(was_training)
+    with eval_mode(model):
+        records = [pair_record(model, ids[i], ids[j], taus, alpha_delta, mixing) for i, j in chosen]
     return {
         "taus": taus,
         "mixing": mixing,
@@ -263,13 +255,11 @@ def prior_sample_stats(
 ) -> dict:
     """Decode `n` latents drawn from `source`: the prior, or the aggregate-posterior fit stored
     beside the checkpoint (`nvae.evaluation.sampling.draw`)."""
-    was_training = model.training
-    model.eval()
     texts = []
-    for k in range(n):
-        lat = draw(model, source, components, alpha_delta=alpha_delta, seed=seed + k)
-        texts += decode_batch(model.tokenizer, model.generate(lat))
-    model.train(was_training)
+    with eval_mode(model):
+        for k in range(n):
+            lat = draw(model, source, components, alpha_delta=alpha_delta, seed=seed + k)
+            texts += decode_batch(model.tokenizer, model.generate(lat))
     return {"samples": texts, **repeat_and_unk_rates(texts), "source": source}
 
 
@@ -277,12 +267,10 @@ def prior_sample_stats(
 def short_sentences_exact(model: NVAE, texts: list[str], alpha_delta: float | None = None) -> list[dict]:
     """Each text's reconstruction, and whether it equals the tokenizer's round trip of the text."""
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
-    was_training = model.training
-    model.eval()
     batch = collate(ids, model.cfg.max_len, device=model.device)
-    latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
-    out = decode_batch(model.tokenizer, model.generate(latent))
-    model.train(was_training)
+    with eval_mode(model):
+        latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
+        out = decode_batch(model.tokenizer, model.generate(latent))
     return [
         {
             "text": t,
@@ -293,97 +281,3 @@ def short_sentences_exact(model: NVAE, texts: list[str], alpha_delta: float | No
         }
         for t, i, r, k in zip(texts, ids, out, latent.n_retained.tolist())
     ]
-
-
-def choose_default_alpha_delta(
-    model: NVAE,
-    ids: list[list[int]],
-    reference_bleu: float,
-    ratio: float = 0.95,
-    must_reconstruct: list[str] | None = None,
-    values: list[float] | None = None,
-) -> dict:
-    """The sparsest slider value of a loss-conditional model whose BLEU on `ids` is at least
-    `ratio` x `reference_bleu` and which reconstructs every text of `must_reconstruct` exactly.
-
-    BLEU grows with alpha^Delta, so the smallest qualifying value is found by bisection over the
-    slider's values (a handful of evaluations instead of 26); every evaluated point is returned.
-    """
-    values = sorted(values or alpha_delta_values(model.cfg))
-    tried: dict[float, dict] = {}
-
-    def ok(k: int) -> bool:
-        ad = values[k]
-        if ad not in tried:
-            s = reconstruct(model, ids, alpha_delta=ad).summary()
-            exact = short_sentences_exact(model, must_reconstruct, ad) if must_reconstruct else []
-            tried[ad] = {
-                "alpha_delta": ad,
-                "bleu": s["bleu"],
-                "retained_proportion": s["retained_proportion"],
-                "short_exact": sum(e["exact"] for e in exact),
-                "qualifies": s["bleu"] >= ratio * reference_bleu and all(e["exact"] for e in exact),
-            }
-        return tried[ad]["qualifies"]
-
-    lo, hi = 0, len(values) - 1
-    if not ok(hi):
-        chosen = None
-    else:
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if ok(mid):
-                hi = mid
-            else:
-                lo = mid + 1
-        chosen = values[hi]
-    return {
-        "alpha_delta": chosen,
-        "reference_bleu": reference_bleu,
-        "ratio": ratio,
-        "evaluated": [tried[v] for v in sorted(tried)],
-    }
-
-
-SPREAD_BIAS_GRID = (0.0, 0.5, 1.0, 2.0, 5.0)
-
-
-@torch.no_grad()
-def choose_spread_bias(
-    model: NVAE,
-    ids: list[list[int]],
-    grid: tuple[float, ...] = SPREAD_BIAS_GRID,
-    target: float = 0.5,
-    slack: float = 0.5,
-) -> dict:
-    """The positional prior of the kept set (`cfg.spread_bias`) for a trained loss-conditional NVAE:
-    at each value of `grid`, BLEU of the learned choice where the model keeps `target` of its
-    vectors; the smallest value within `slack` BLEU of the best is chosen (the least positional
-    that does as well). The model's setting is restored; every evaluated point is returned."""
-    before = model.cfg.spread_bias
-    if model.cfg.keep_positions == "tournament":  # its order is the prior's: it needs one
-        grid = tuple(beta for beta in grid if beta > 0)
-    evaluated = []
-    try:
-        for beta in grid:
-            model.cfg.spread_bias = beta
-            res = pruning_comparison(
-                model, ids, target, curve=retained_curve(model, ids, alpha_delta_values(model.cfg, CURVE_POINTS))
-            )
-            if res["alpha_delta"] is None:
-                continue
-            evaluated.append(
-                {
-                    "spread_bias": beta,
-                    "alpha_delta": res["alpha_delta"],
-                    **{name: res[name]["bleu"] for name in ("learned", "every_second", "random")},
-                    "retained_proportion": res["learned"]["retained_proportion"],
-                }
-            )
-    finally:
-        model.cfg.spread_bias = before
-    if not evaluated:
-        return {"spread_bias": None, "target": target, "evaluated": []}
-    best = max(e["learned"] for e in evaluated)
-    chosen = min(e["spread_bias"] for e in evaluated if e["learned"] >= best - slack)
-    return {"spread_bias": chosen, "target": target, "evaluated": evaluated}

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.text import collate, decode_ids
-from ..model.autoencoder import NVAE
+from ..model.autoencoder import NVAE, eval_mode
 
 
 def corpus_bleu(hypotheses: list[str], references: list[str]) -> float:
@@ -83,28 +83,27 @@ def reconstruct(
 
     `transform`, if given, maps each batch's latent to the one decoded (for example another
     choice of retained components, as in `nvae.evaluation.measures`)."""
-    was_training = model.training
-    model.eval()
     out = Reconstruction()
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # similar lengths batch well
     hyps: dict[int, str] = {}
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    for idx in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
-        batch = collate([ids[i] for i in idx], model.cfg.max_len, device=model.device)
-        latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
-        if transform is not None:
-            latent = transform(latent)
-        logits = model.decode(latent, model.decoder_input(batch.src)).float()
-        nll = torch.nn.functional.cross_entropy(
-            logits.flatten(0, 1), batch.src.flatten(), ignore_index=model.cfg.pad_id, reduction="sum"
-        )
-        out.nll_sum += float(nll)
-        out.n_target_tokens += int((~batch.pad_mask).sum())
-        out.n_inputs += latent.n_inputs.tolist()
-        out.n_retained += latent.n_retained.tolist()
-        if generate:
-            for i, g in zip(idx, model.generate(latent)):
-                hyps[i] = decode_ids(model.tokenizer, g)
+    with eval_mode(model):
+        for idx in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
+            batch = collate([ids[i] for i in idx], model.cfg.max_len, device=model.device)
+            latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
+            if transform is not None:
+                latent = transform(latent)
+            logits = model.decode(latent, model.decoder_input(batch.src)).float()
+            nll = torch.nn.functional.cross_entropy(
+                logits.flatten(0, 1), batch.src.flatten(), ignore_index=model.cfg.pad_id, reduction="sum"
+            )
+            out.nll_sum += float(nll)
+            out.n_target_tokens += int((~batch.pad_mask).sum())
+            out.n_inputs += latent.n_inputs.tolist()
+            out.n_retained += latent.n_retained.tolist()
+            if generate:
+                for i, g in zip(idx, model.generate(latent)):
+                    hyps[i] = decode_ids(model.tokenizer, g)
     # restore corpus order for the per-sentence lists
     inv = {i: k for k, i in enumerate(order)}
     out.n_inputs = [out.n_inputs[inv[i]] for i in range(len(ids))]
@@ -112,5 +111,4 @@ def reconstruct(
     if generate:
         out.hyps = [hyps[i] for i in range(len(ids))]
         out.refs = [decode_ids(model.tokenizer, s) for s in ids]
-    model.train(was_training)
     return out

@@ -16,8 +16,8 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from ..data.text import collate
-from ..model.autoencoder import NVAE
+from ..data.text import encoded_batches
+from ..model.autoencoder import NVAE, eval_mode
 from ..model.mixture import PRIOR, SAMPLED, LatentMixture, normalise_weights
 from ..model.nvib import IMPULSE_LOGVAR
 
@@ -35,14 +35,8 @@ def default_source(model: NVAE) -> str:
 @torch.no_grad()
 def fit_aggregate(model: NVAE, ids: list[list[int]], alpha_delta: float | None = None, batch_size: int = 128) -> dict:
     """Mean [P] and Cholesky factor [P, P] of the retained token components' means over `ids`."""
-    was_training = model.training
-    model.eval()
-    means = []
-    for i in range(0, len(ids), batch_size):
-        batch = collate(ids[i : i + batch_size], model.cfg.max_len, device=model.device)
-        latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
-        means.append(latent.mu[latent.retained].float())
-    model.train(was_training)
+    with eval_mode(model):
+        means = [lat.mu[lat.retained].float() for _, _, lat in encoded_batches(model, ids, alpha_delta, batch_size)]
     x = torch.cat(means)
     if x.shape[0] < 2:
         raise ValueError("fit_aggregate needs at least two retained components")

@@ -144,10 +144,11 @@ class LatentMixture:
         return rows
 
     # -- interpolation -----------------------------------------------------------------------
-    def mix(self, other: LatentMixture, tau: float | Tensor, mixing: str = "uniform") -> LatentMixture:
+    def mix(self, other: LatentMixture, tau: float | Tensor, mixing: str = DEFAULT_MIXING) -> LatentMixture:
         """Interpolate towards `other`, tau shared among the components by `mixing` (one of
-        `MIXINGS`): "uniform" is F_tau = (1 - tau) F_self + tau F_other (docs/nvib.md section 5);
-        "sweep" hands the components over from A to B first token first (the module's docstring).
+        `MIXINGS`; by default `DEFAULT_MIXING`, the app's and the CLI's): "uniform", the paper's, is
+        F_tau = (1 - tau) F_self + tau F_other (docs/nvib.md section 5); "sweep" hands the
+        components over from A to B first token first (the module's docstring).
 
         Both latents have batch size 1; `tau` may be a float or a 1-D tensor of T values, giving a
         batch of T mixtures. NVAE latents are sets, so their components are concatenated and

@@ -27,7 +27,7 @@ import torch
 
 from ..data.text import EOS_ID, UNK_ID, collate, encode_texts, tokens_of
 from ..evaluation.metrics import Reconstruction, reconstruct
-from ..model.autoencoder import NVAE
+from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import alpha_delta_values
 
 FUNCTION_WORDS = frozenset(
@@ -85,13 +85,6 @@ def draw(sentences: list[str], n: int, seed: int = 0) -> list[str]:
     if n >= len(sentences):
         return list(sentences)
     return random.Random(seed).sample(list(sentences), n)
-
-
-def split_sample(n: int, seed: int = 0, name: str = "wikitext-2", split: str = "test") -> list[str]:
-    """n sentences of a corpus split (`nvae.data.corpora.load_sentences`), drawn by `draw`."""
-    from ..data.corpora import load_sentences
-
-    return draw(load_sentences(name, split), n, seed)
 
 
 def _band(rank: int | None) -> str:
@@ -160,19 +153,17 @@ class EncodedCorpus:
 
 @torch.no_grad()
 def encode_corpus(model: NVAE, corpus: Corpus | list[str], batch_size: int = 64, progress=None) -> EncodedCorpus:
-    """Run the encoder once over `corpus`; `progress(done, total)` after each batch, in sentences.
-    Not for a model with `cfg.alpha_layer`, whose encoder output depends on alpha^Delta (ValueError)."""
+    """Run the encoder once over `corpus` (its output does not depend on alpha^Delta); `progress(done,
+    total)` after each batch, in sentences."""
     corpus = _as_corpus(model, corpus)
-    was_training = model.training
-    model.eval()
     batches, states = [], []
-    for start in range(0, len(corpus.ids), batch_size):
-        batch = collate(corpus.ids[start : start + batch_size], model.cfg.max_len, device=model.device)
-        batches.append(batch)
-        states.append(model.encode_states(batch.src, batch.pad_mask))
-        if progress:
-            progress(min(start + batch_size, len(corpus.ids)), len(corpus.ids))
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(corpus.ids), batch_size):
+            batch = collate(corpus.ids[start : start + batch_size], model.cfg.max_len, device=model.device)
+            batches.append(batch)
+            states.append(model.encode_states(batch.src, batch.pad_mask))
+            if progress:
+                progress(min(start + batch_size, len(corpus.ids)), len(corpus.ids))
     return EncodedCorpus(batches, states, batch_size)
 
 
@@ -195,32 +186,30 @@ def study_tables(
     ids, texts, ranks = corpus.ids, corpus.texts, ranks or {}
     if encoded is None:
         encoded = encode_corpus(model, corpus, batch_size, progress)
-    was_training = model.training
-    model.eval()
     points, by_class, by_band, by_word, first = [], {}, {}, {}, [0, 0]
-    for k, (batch, states) in enumerate(zip(encoded.batches, encoded.states)):
-        start = k * encoded.batch_size
-        latent = model.latent(states, batch.pad_mask, alpha_delta)[0]
-        sources, retained = latent.source.tolist(), latent.retained.tolist()
-        for b in range(batch.src.shape[0]):
-            n = int(latent.n_inputs[b])
-            full = batch.src[b, :n].tolist()
-            toks = tokens_of(model.tokenizer, full)
-            kept_pos = {src for src, kept in zip(sources[b], retained[b]) if kept}
-            points.append({"sentence": texts[start + b], "tokens": n, "retained": len(kept_pos)})
-            for pos, (tok, tid) in enumerate(zip(toks, full)):
-                kept = pos in kept_pos
-                kind = token_class(tok, tid)
-                for table, key in ((by_class, kind), (by_band, _band(ranks.get(tid)))):
-                    table.setdefault(key, [0, 0])[0] += kept
-                    table[key][1] += 1
-                if pos == 0:
-                    first[0] += kept
-                    first[1] += 1
-                if kind in ("function word", "content word"):
-                    by_word.setdefault(tok, [0, 0])[0] += kept
-                    by_word[tok][1] += 1
-    model.train(was_training)
+    with eval_mode(model):
+        for k, (batch, states) in enumerate(zip(encoded.batches, encoded.states)):
+            start = k * encoded.batch_size
+            latent = model.latent(states, batch.pad_mask, alpha_delta)[0]
+            sources, retained = latent.source.tolist(), latent.retained.tolist()
+            for b in range(batch.src.shape[0]):
+                n = int(latent.n_inputs[b])
+                full = batch.src[b, :n].tolist()
+                toks = tokens_of(model.tokenizer, full)
+                kept_pos = {src for src, kept in zip(sources[b], retained[b]) if kept}
+                points.append({"sentence": texts[start + b], "tokens": n, "retained": len(kept_pos)})
+                for pos, (tok, tid) in enumerate(zip(toks, full)):
+                    kept = pos in kept_pos
+                    kind = token_class(tok, tid)
+                    for table, key in ((by_class, kind), (by_band, _band(ranks.get(tid)))):
+                        table.setdefault(key, [0, 0])[0] += kept
+                        table[key][1] += 1
+                    if pos == 0:
+                        first[0] += kept
+                        first[1] += 1
+                    if kind in ("function word", "content word"):
+                        by_word.setdefault(tok, [0, 0])[0] += kept
+                        by_word[tok][1] += 1
 
     def shares(table, order):
         return [

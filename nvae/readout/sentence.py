@@ -10,8 +10,8 @@ What a reader (the app's pages, a notebook, the CLI) shows of a latent, computed
 - `encode_pair` / `interpolation_strip` / `mix_at`: mixtures between two sentences and which
   components of A and B carry a mixture's weight;
 - `component_points`: the retained components of many sentences as arrays (for a map);
-- `prior_samples` / `drawn_samples`: sentences decoded from latents drawn from the prior (or the
-  aggregate posterior when the checkpoint has its fit), each naming its source.
+- `drawn_samples`: sentences decoded from latents drawn from the prior (or the aggregate
+  posterior when the checkpoint has its fit), each naming its source.
 
 (Ordinary against denoising attention on a 2-D mixture, with no model, is `nvae.readout.attention2d`.)
 
@@ -23,19 +23,19 @@ Nothing here imports streamlit.
 from __future__ import annotations
 
 import difflib
-import random
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..data.text import UNK_ID, decode_batch, decode_ids, encode_batch, tokens_of
+from ..data.text import UNK_ID, decode_batch, decode_ids, encode_batch, encode_texts, encoded_batches, tokens_of
 from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
 from ..model.autoencoder import NVAE
 from ..model.grids import tau_grid
 from ..model.mixture import DEFAULT_MIXING, LatentMixture, source_label
+from .corpus_study import draw as draw_sentences
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
 
@@ -330,13 +330,10 @@ def mix_at(model: NVAE, pair: Pair, tau: float, mixing: str = DEFAULT_MIXING) ->
 
 
 def corpus_sample(tokenizer, n: int, seed: int = 0) -> list[str]:
-    """n sentences drawn (repeatably) from the local WikiText-2 test split."""
+    """n sentences drawn (repeatably, `corpus_study.draw`) from the local WikiText-2 test split."""
     from ..data.corpora import load_sentences
 
-    sentences = load_sentences("wikitext-2", "test", tokenizer)
-    if len(sentences) > n:
-        sentences = random.Random(seed).sample(sentences, n)
-    return sentences
+    return draw_sentences(load_sentences("wikitext-2", "test", tokenizer), n, seed)
 
 
 @torch.inference_mode()
@@ -346,10 +343,8 @@ def component_points(
     """The retained components of each sentence (the prior, the same for all, left out):
     means [M, P], sentence index, token position, token and weight pi, as arrays of length M."""
     means, sentence, position, token, weight = [], [], [], [], []
-    ad = alpha_delta_arg(model.cfg, alpha_delta)
-    for start in range(0, len(texts), batch_size):
-        batch = encode_batch(model.tokenizer, texts[start : start + batch_size], model.cfg.max_len, model.device)
-        latent = model.encode(batch.src, batch.pad_mask, ad)
+    ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
+    for start, batch, latent in encoded_batches(model, ids, alpha_delta_arg(model.cfg, alpha_delta), batch_size):
         keep = latent.retained & (latent.source >= 0)
         for b in range(latent.batch_size):
             tokens = tokens_of(model.tokenizer, batch.src[b, : int(latent.n_inputs[b])].tolist())
@@ -372,14 +367,6 @@ def component_points(
 
 
 # -- samples from the prior -----------------------------------------------------------------------
-
-
-@torch.inference_mode()
-def prior_samples(
-    model: NVAE, n_components: int, n_samples: int, seed: int, temperature: float, alpha_delta: float | None = None
-) -> list[dict]:
-    """Sentences decoded from latents drawn from the prior (NVAE only)."""
-    return drawn_samples(model, "prior", n_components, n_samples, seed, temperature, alpha_delta)
 
 
 SAMPLE_SOURCES = {

@@ -258,9 +258,3 @@ def query_plane(tr: Trace, t: int, h: int) -> dict:
         "query_norm": float(np.linalg.norm(u)),
         "spread_shown": shown / spread if spread > 0 else 1.0,
     }
-
-
-def head_weights(tr: Trace, t: int) -> np.ndarray:
-    """[N] the denoising attention weights at output step `t`, averaged over heads (what the Inspect
-    page's cross-attention heatmap shows for the last layer)."""
-    return tr.attention[t].mean(0)

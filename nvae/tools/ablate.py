@@ -40,6 +40,7 @@ from ..evaluation.measures import (
 )
 from ..evaluation.metrics import reconstruct
 from ..locations import PROJECT_ROOT
+from ..model.autoencoder import eval_mode
 from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values
 from ..store.checkpoint import load_checkpoint
 
@@ -74,7 +75,7 @@ def configs(recipe: str | None, settings: dict) -> tuple[ModelConfig, TrainConfi
     model_cfg, train_cfg = ModelConfig(), TrainConfig()
     apply_settings(model_cfg, train_cfg, SMALL)
     if recipe:
-        apply_settings(model_cfg, train_cfg, RECIPES[recipe])
+        apply_settings(model_cfg, train_cfg, RECIPES[recipe]["model"])
     apply_settings(model_cfg, train_cfg, settings)
     model_cfg.validate()
     train_cfg.validate()
@@ -119,8 +120,7 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     )
     out["half"] = pruning_comparison(model, ids, 0.5, curve=fine)
     log(f"half: {out['half']}")
-    model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         short = {}
         for ad in alphas:
             lat = encode_text(model, SHORT_SENTENCES, ad)
@@ -155,8 +155,7 @@ def measure_baseline(model, ids: list[list[int]], pairs: int, log=print) -> dict
     s = reconstruct(model, ids).summary()
     out: dict = {"at": {"fixed": {k: s[k] for k in ("bleu", "retained_proportion", "exact_match", "cross_entropy")}}}
     log(f"at: {out['at']}")
-    model.eval()
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         recon = decode_batch(model.tokenizer, model.generate(encode_text(model, SHORT_SENTENCES)))
     out["short_exact"] = {"fixed": {"exact": sum(a.lower() == b for a, b in zip(SHORT_SENTENCES, recon))}}
     interp = interpolation_paths(model, ids, pairs=pairs, steps=11, mixing="uniform")
