@@ -223,6 +223,11 @@ class ModelConfig:
     def head_dim(self) -> int:
         return self.d_model // self.n_heads
 
+    @property
+    def is_nvae(self) -> bool:
+        """The NVAE (an NVIB latent with pseudo-counts), not one of the baselines T, VT, VTP, VTS."""
+        return self.model_type == "nvae"
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

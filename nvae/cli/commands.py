@@ -106,7 +106,7 @@ def cmd_interpolate(args) -> None:
 
 def cmd_sample(args) -> None:
     model = _load(args)
-    if model.cfg.model_type != "nvae":
+    if not model.cfg.is_nvae:
         raise UsageError(
             f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: prior samples are "
             "defined for an NVAE only"
@@ -157,7 +157,7 @@ def cmd_evaluate(args) -> None:
     from ..store.model_card import run_info, write_model_card
 
     model = _load(args)
-    if args.targets and model.cfg.model_type != "nvae":
+    if args.targets and not model.cfg.is_nvae:
         raise UsageError(f"--targets measures an NVAE's latent; {args.checkpoint} is a {model.cfg.model_type.upper()}")
     ad = check_alpha_delta(model, args.alpha_delta)
     ids, truncated = _evaluation_ids(model, args)
@@ -297,7 +297,7 @@ def cmd_study(args) -> None:
     from ..readout.corpus_study import MAX_SENTENCES, corpus_study
 
     model = _load(args)
-    if model.cfg.model_type != "nvae":
+    if not model.cfg.is_nvae:
         raise UsageError(
             f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: a sparsity study needs an NVAE"
         )
@@ -410,7 +410,7 @@ def cmd_demo(args) -> None:
     from ..tools import demo_set
 
     model = _load(args)
-    if model.cfg.model_type != "nvae":
+    if not model.cfg.is_nvae:
         raise UsageError(f"{args.checkpoint} is a {model.cfg.model_type.upper()} baseline: the demo set needs an NVAE")
     out = Path(args.out)
     names = ("sentences.txt", "pairs.tsv", "README.md")

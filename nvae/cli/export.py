@@ -57,7 +57,7 @@ def _choose_spread_bias(model, n: int) -> str:
     from ..data.text import encode_texts
     from .choose import choose_spread_bias
 
-    if model.cfg.model_type != "nvae" or not model.cfg.alpha_delta_conditional:
+    if not model.cfg.is_nvae or not model.cfg.alpha_delta_conditional:
         raise UsageError("--choose-spread-bias: only a loss-conditional NVAE has a kept set to tune")
     tc = model.train_cfg
     texts = load_sentences(tc.data, "validation", model.tokenizer, tc.min_tokens, tc.max_tokens)[:n]
@@ -129,9 +129,9 @@ def cmd_export(args) -> None:
         if (run / name).exists():
             shutil.copy(run / name, dest / name)
             os.chmod(dest / name, FILE_MODE)
-    if args.fit_aggregate and model.cfg.model_type == "nvae":
+    if args.fit_aggregate and model.cfg.is_nvae:
         _fit_aggregate(model, dest, args.fit_aggregate)
     card = write_model_card(dest, None, [], run_info(dest), note)
     os.chmod(card, FILE_MODE)
-    ad = {"alpha_delta": model.cfg.alpha_delta} if model.cfg.model_type == "nvae" else {}  # a baseline has none
+    ad = {"alpha_delta": model.cfg.alpha_delta} if model.cfg.is_nvae else {}  # a baseline has none
     emit({"exported": str(dest), "half": args.half, **ad, "model_card": str(card)})

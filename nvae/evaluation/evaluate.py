@@ -41,7 +41,7 @@ def cached_reconstruct(
     """
     if not use_cache:
         return reconstruct(model, ids, alpha_delta=alpha_delta, progress=progress, batch_size=batch_size)
-    if model.cfg.model_type != "nvae":
+    if not model.cfg.is_nvae:
         ad = None  # the baselines have no alpha^Delta
     else:
         ad = float(model.cfg.alpha_delta if alpha_delta is None else alpha_delta)

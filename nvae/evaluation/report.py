@@ -174,7 +174,7 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
 
     # prior samples
     samples = []
-    if model.cfg.model_type == "nvae":
+    if model.cfg.is_nvae:
         for seed in range(PRIOR_SEEDS):
             lat = model.sample_prior(PRIOR_COMPONENTS, seed=seed)
             samples.append(decode_batch(model.tokenizer, model.generate(lat))[0])

@@ -59,7 +59,7 @@ class DecoderLayer(nn.Module):
         P = cfg.d_model
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(P), nn.LayerNorm(P), nn.LayerNorm(P)
         self.self_attn = SelfAttention(P, cfg.n_heads, cfg.dropout, causal=True)
-        self.cross_attn = LatentCrossAttention(P, cfg.n_heads, cfg.dropout, denoising=cfg.model_type == "nvae")
+        self.cross_attn = LatentCrossAttention(P, cfg.n_heads, cfg.dropout, denoising=cfg.is_nvae)
         self.ff = FeedForward(P, cfg.d_ff, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
 
@@ -251,7 +251,7 @@ class NVAE(nn.Module):
     def sample_prior(
         self, n_components: int, batch_size: int = 1, alpha_delta: float | None = None, seed: int | None = None
     ) -> LatentMixture:
-        if self.cfg.model_type != "nvae":
+        if not self.cfg.is_nvae:
             raise ValueError("prior sampling is defined for the NVAE only")
         return self.latent.sample_prior(n_components, batch_size, alpha_delta, seed)
 

@@ -85,4 +85,4 @@ class GaussianLatent(nn.Module):
 
 
 def make_latent_layer(cfg: ModelConfig) -> nn.Module:
-    return NVIB(cfg) if cfg.model_type == "nvae" else GaussianLatent(cfg)
+    return NVIB(cfg) if cfg.is_nvae else GaussianLatent(cfg)

@@ -30,7 +30,7 @@ def alpha_delta_values(cfg, n: int = CURVE_POINTS, alpha_delta: float | None = N
 def interior_alpha_deltas(cfg, n: int = 3) -> list[float]:
     """n log-spaced values strictly inside a loss-conditional NVAE's training range (5 decimals), where
     periodic evaluation during training also reads it; none for a model trained at one alpha^Delta."""
-    if not cfg.alpha_delta_conditional or cfg.model_type != "nvae":
+    if not cfg.alpha_delta_conditional or not cfg.is_nvae:
         return []
     lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
     return [round(math.exp(lo + (hi - lo) * (k + 1) / (n + 1)), 5) for k in range(n)]

@@ -136,7 +136,7 @@ def _as_corpus(model: NVAE, corpus: Corpus | list[str]) -> Corpus:
 
 
 def _check(model: NVAE) -> None:
-    if model.cfg.model_type != "nvae":
+    if not model.cfg.is_nvae:
         raise ValueError("a sparsity study needs an NVAE: a baseline keeps a fixed set of vectors")
 
 

@@ -41,7 +41,7 @@ MIN_STEPS, MAX_STEPS, DEFAULT_STEPS = 3, 41, 11
 def effective_alpha_delta(cfg, alpha_delta: float | None = None) -> float | None:
     """The alpha^Delta a latent is encoded at: the value given (clamped to the trained range) for a
     loss-conditional NVAE, else the model's own; None for a baseline (it has none)."""
-    if cfg.model_type != "nvae":
+    if not cfg.is_nvae:
         return None
     given = alpha_delta_arg(cfg, alpha_delta)
     return float(cfg.alpha_delta) if given is None else given

@@ -42,7 +42,7 @@ STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
 
 def alpha_delta_active(cfg) -> bool:
     """True when alpha^Delta changes this model's latent (a loss-conditional NVAE)."""
-    return cfg.model_type == "nvae" and bool(cfg.alpha_delta_conditional)
+    return cfg.is_nvae and bool(cfg.alpha_delta_conditional)
 
 
 def alpha_delta_arg(cfg, value: float | None) -> float | None:
@@ -378,7 +378,7 @@ SAMPLE_SOURCES = {
 def sample_sources(model: NVAE) -> list[str]:
     """The sources this checkpoint can draw latents from: the prior (an NVAE), and the aggregate
     posterior when its fit is stored beside the checkpoint (`model.aggregate`)."""
-    if model.cfg.model_type != "nvae":
+    if not model.cfg.is_nvae:
         return []
     return ["prior", "aggregate"] if getattr(model, "aggregate", None) is not None else ["prior"]
 

@@ -89,7 +89,7 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     """Encode `text` at `alpha_delta` (the model's default when None; clamped to the trained range),
     decode it greedily, and read every intermediate step. NVAE checkpoints only."""
     cfg = model.cfg
-    if cfg.model_type != "nvae":
+    if not cfg.is_nvae:
         raise ValueError("the walkthrough follows an NVAE's latent: a baseline has no prior, no alpha and no pruning")
     tok = model.tokenizer
     ad = alpha_delta_arg(cfg, alpha_delta)

@@ -112,7 +112,7 @@ def write_model_card(
         f"{model_cfg.vocab_size} (uncased WordPiece), {info['parameters']:,} parameters, weights "
         f"{'float16' if info['half'] else 'float32'} ({info['total_bytes'] / 1e6:.1f} MB on disk).",
     ]
-    if model_cfg.model_type == "nvae":
+    if model_cfg.is_nvae:
         if model_cfg.alpha_delta_conditional:
             lines.append(
                 f"- **alpha^Delta**: loss-conditional; drawn log-uniformly in [{model_cfg.alpha_delta_min}, "

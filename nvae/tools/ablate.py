@@ -92,7 +92,7 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     out: dict = {"sentences": len(ids)}
     t0 = time.time()
-    if model.cfg.model_type != "nvae":  # a baseline: its reconstruction, short sentences, interpolation
+    if not model.cfg.is_nvae:  # a baseline: its reconstruction, short sentences, interpolation
         return {**out, **measure_baseline(model, ids, pairs, log), "measure_seconds": round(time.time() - t0, 1)}
     curve = retained_curve(model, ids, alpha_delta_values(model.cfg))
     out["slider"] = {

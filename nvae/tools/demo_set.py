@@ -77,7 +77,7 @@ def choose(
 ) -> dict:
     """The demo set for `model` at `alpha_delta` (its default when None): {"sentences", "pairs",
     "measures", "left_out", ...}. `validation`: sentences of the validation split."""
-    if model.cfg.model_type != "nvae":
+    if not model.cfg.is_nvae:
         raise ValueError("the demo set shows an NVAE's pruning: choose it with an NVAE checkpoint")
     ad = model.cfg.alpha_delta if alpha_delta is None else alpha_delta
     written = list(WRITTEN if written is None else written)

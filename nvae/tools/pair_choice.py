@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if model.cfg.model_type != "nvae" or not model.cfg.alpha_delta_conditional:
+    if not model.cfg.is_nvae or not model.cfg.alpha_delta_conditional:
         print("error: the pair-choice study needs a loss-conditional NVAE", file=sys.stderr)
         return 2
     tc = model.train_cfg

@@ -207,7 +207,7 @@ def train(
     )
     bad_steps, steps_this_call, t0 = 0, 0, time.time()
     hi = math.log(model_cfg.alpha_delta_max)
-    is_nvae = model_cfg.model_type == "nvae"
+    is_nvae = model_cfg.is_nvae
     try:
         batches, batches_epoch = [], None
         while step < train_cfg.max_steps and stop["signal"] is None:
