@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import inputs, latents
+from nvae.readout import sentence as readout
 
 
 def header(title: str, intro: str = "") -> None:
@@ -59,9 +60,9 @@ def text_messages(check: inputs.TextCheck) -> bool:
 
 
 def token_messages(view, model, which: str = "The sentence") -> None:
-    """Notices about truncation and unknown pieces of one encoded sentence: every page that encodes
-    typed text shows them. `view` is a readout.SentenceView or readout.TokenInfo (n_inputs,
-    n_unknown, truncated)."""
+    """Notices about truncation, unknown pieces and a latent that keeps nothing of one encoded
+    sentence: every page that encodes typed text shows them. `view` is a readout.SentenceView,
+    readout.TokenInfo or walkthrough.Trace (n_inputs, n_unknown, truncated, n_retained)."""
     if view.n_inputs <= 1:
         st.warning(
             f"{which} has no token left after the tokenizer's normalisation (it drops accents and "
@@ -78,6 +79,9 @@ def token_messages(view, model, which: str = "The sentence") -> None:
             f"{which} has {view.n_unknown} piece(s) outside the model's vocabulary; they appear as [UNK].",
             icon=":material/help:",
         )
+    nothing_kept = readout.prior_only_notice(model, view.n_retained, view.n_inputs, which)
+    if nothing_kept:
+        st.warning(nothing_kept, icon=":material/block:")
 
 
 BLEU_FLAG = "not meaningful: mostly [UNK]"

@@ -123,7 +123,7 @@ def test_alpha_delta_link_values_are_exact(value):
     slider = at.select_slider(key="inspect.ad")
     assert slider.value == float(value)
     assert at.query_params["ad"] == value
-    assert not at.warning
+    assert not [w for w in at.warning if "keeps nothing" not in w.value]  # no notice about the link's value
     assert {float(o) for o in slider.options} >= set(ROUND)
     at = open_page("sparsity", {"ad": "0.5", "ad2": value})
     no_exception(at)

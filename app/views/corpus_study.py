@@ -208,10 +208,23 @@ if tables["truncated"]:
         f"only their first {cfg.max_len - 1} tokens were encoded.",
         icon=":material/content_cut:",
     )
+empty = sum(1 for p in points if p["retained"] == 0)
+if empty and latents.is_nvae(cfg):
+    lengths = readout.trained_lengths(model)
+    trained = f" The model was trained on sentences of {lengths[0]} to {lengths[1]} pieces." if lengths else ""
+    st.warning(
+        f"{empty:,} of the {tables['sentences']:,} sentences keep nothing at this α^Δ: the decoder reads only "
+        f"the prior component for them and writes a made-up sentence, not a reconstruction.{trained}",
+        icon=":material/block:",
+    )
 unknown = by_class.get("[UNK]", {}).get("count", 0)
 pieces = total_tokens - tables["sentences"]
 if unknown:
-    st.info(f"{unknown:,} of the {pieces:,} pieces are outside the model's vocabulary ([UNK]).", icon=":material/help:")
+    st.info(
+        f"{unknown:,} of the {pieces:,} pieces are outside the model's vocabulary ([UNK]) (the {total_tokens:,} "
+        f"input tokens less one [EOS] per sentence).",
+        icon=":material/help:",
+    )
 if tables["sentences"] < 20:
     st.caption(
         f"Only {tables['sentences']} sentence(s): the shares below rest on few tokens. "

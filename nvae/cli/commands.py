@@ -54,6 +54,7 @@ def _texts(args) -> list[str]:
 
 def cmd_encode(args) -> None:
     from ..data.text import decode_batch, encode_batch, tokens_of
+    from ..readout.sentence import prior_only_notice
 
     model = _load(args)
     texts = _texts(args)
@@ -64,6 +65,7 @@ def cmd_encode(args) -> None:
     for b, text in enumerate(texts):
         n = int(latent.n_inputs[b])
         tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
+        notice = prior_only_notice(model, int(latent.n_retained[b]), n)
         emit(
             {
                 "text": text,
@@ -74,6 +76,7 @@ def cmd_encode(args) -> None:
                 "n_tokens": n,
                 "retained_proportion": round(float(latent.retained_proportion[b]), 4),
                 "reconstruction": recon[b],
+                **({"notice": notice} if notice else {}),
             }
         )
 
@@ -82,6 +85,7 @@ def cmd_interpolate(args) -> None:
     import torch
 
     from ..data.text import decode_batch, encode_batch
+    from ..readout.sentence import prior_only_notice
 
     model = _load(args)
     if args.steps < 2 or args.steps > 101:
@@ -93,6 +97,11 @@ def cmd_interpolate(args) -> None:
     a, b = latent.select(0).trim(), latent.select(1).trim()
     taus = torch.linspace(0, 1, args.steps)
     texts = decode_batch(model.tokenizer, model.generate(a.mix(b, taus, args.mixing)))
+    notices = [
+        prior_only_notice(model, int(latent.n_retained[k]), int(latent.n_inputs[k]), f"Sentence {name}")
+        for k, name in enumerate("AB")
+    ]
+    notices = [n for n in notices if n]
     emit(
         {
             "a": args.a,
@@ -100,6 +109,7 @@ def cmd_interpolate(args) -> None:
             "mixing": args.mixing,
             "truncated": batch.truncated,
             "strip": [{"tau": round(float(t), 4), "text": s} for t, s in zip(taus, texts)],
+            **({"notices": notices} if notices else {}),
         }
     )
 

@@ -53,7 +53,32 @@ def alpha_delta_arg(cfg, value: float | None) -> float | None:
     return float(min(max(value, cfg.alpha_delta_min), cfg.alpha_delta_max))
 
 
-# -- what a sentence became: truncation, unknown pieces -------------------------------------------
+# -- what a sentence became: truncation, unknown pieces, nothing kept -----------------------------
+
+
+def trained_lengths(model) -> tuple[int, int] | None:
+    """(fewest, most) word pieces of the sentences the model was trained on ([EOS] not counted), from
+    the training settings its checkpoint stores; None when the model has none attached."""
+    tc = getattr(model, "train_cfg", None)
+    return None if tc is None else (int(tc.min_tokens), int(tc.max_tokens))
+
+
+def prior_only_notice(model, n_retained: int, n_inputs: int, which: str = "The sentence") -> str | None:
+    """A plain sentence for when an NVAE keeps none of a sentence's token components: the decoder then
+    reads the prior component alone, and what it writes is made up, not a reconstruction. Says how
+    long the input is and which lengths the model was trained on. None when something is kept, and
+    for a baseline (it keeps its vectors whatever the input)."""
+    if not model.cfg.is_nvae or n_retained > 0:
+        return None
+    pieces = max(int(n_inputs) - 1, 0)
+    lengths = trained_lengths(model)
+    trained = f" The model was trained on sentences of {lengths[0]} to {lengths[1]} pieces." if lengths else ""
+    more = " A larger α^Δ keeps more." if alpha_delta_active(model.cfg) else ""
+    return (
+        f"{which} keeps nothing: none of its {pieces} piece{'' if pieces == 1 else 's'} (nor [EOS]) has a "
+        f"component above the threshold, so the decoder reads only the prior component and writes a "
+        f"made-up sentence, not a reconstruction of it.{trained}{more}"
+    )
 
 
 def mostly_unknown(n_unknown: int, n_inputs: int) -> bool:
@@ -70,21 +95,26 @@ class TokenInfo:
     n_inputs: int  # tokens, [EOS] included
     n_unknown: int  # pieces outside the vocabulary ([UNK])
     truncated: bool
+    n_retained: int  # token components kept at the model's default alpha^Delta (a baseline: its vectors)
 
     @property
     def mostly_unknown(self) -> bool:
         return mostly_unknown(self.n_unknown, self.n_inputs)
 
 
+@torch.inference_mode()
 def token_info(model: NVAE, texts: list[str]) -> list[TokenInfo]:
-    """Tokenize only (no model call): each sentence's length, [UNK] count and truncation."""
-    batch = encode_batch(model.tokenizer, list(texts), model.cfg.max_len)
+    """Each sentence's length, [UNK] count and truncation, and how many components it keeps at the
+    model's default alpha^Delta (the encoder only: no decoding)."""
+    batch = encode_batch(model.tokenizer, list(texts), model.cfg.max_len, model.device)
+    kept = model.encode(batch.src, batch.pad_mask).n_retained.tolist()
     lengths = (~batch.pad_mask).sum(-1).tolist()
     return [
         TokenInfo(
             n_inputs=int(n),
             n_unknown=sum(i == UNK_ID for i in batch.src[b, : int(n)].tolist()),
             truncated=bool(batch.truncated[b]),
+            n_retained=int(kept[b]),
         )
         for b, n in enumerate(lengths)
     ]

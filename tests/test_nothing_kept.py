@@ -1,0 +1,70 @@
+"""A latent that keeps nothing of its sentence is said so plainly, with the lengths the model was
+trained on: in the library (`readout.prior_only_notice`), the command line (`nvae encode`,
+`nvae interpolate`) and every page that shows a sentence's latent (`app.messages.token_messages`;
+here Inspect and the Walkthrough, on the tiny test NVAE at an alpha^Delta where it keeps nothing)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import alerts, no_exception, open_page
+
+from nvae.readout import sentence as readout
+from nvae.store.checkpoint import load_checkpoint
+
+SHORT = "the war ended."
+LONG = "The game was released in Japan in 2011 and sold well in the following years."
+
+
+def test_the_library_says_when_nothing_is_kept_and_names_the_trained_lengths(app_checkpoints):
+    model = load_checkpoint(app_checkpoints["nvae"])
+    low, high = (readout.inspect_sentences(model, [SHORT], ad)[0] for ad in (0.01, 1.0))
+    assert low.n_retained == 0 and high.n_retained > 0
+    notice = readout.prior_only_notice(model, low.n_retained, low.n_inputs)
+    assert notice.startswith("The sentence keeps nothing") and "prior component" in notice
+    assert "trained on sentences of 6 to 49 pieces" in notice and f"{low.n_inputs - 1} pieces" in notice
+    assert readout.prior_only_notice(model, high.n_retained, high.n_inputs) is None
+    baseline = load_checkpoint(app_checkpoints["baseline"])  # a baseline keeps its vectors: no notice
+    assert readout.prior_only_notice(baseline, 0, 5) is None
+    info = readout.token_info(model, [SHORT, LONG])  # at the model's default alpha^Delta
+    assert [i.n_retained for i in info] == [
+        v.n_retained for v in readout.inspect_sentences(model, [SHORT, LONG], model.cfg.alpha_delta)
+    ]
+
+
+def test_the_command_line_adds_the_notice(app_checkpoints, capsys):
+    from nvae.cli.main import main
+
+    ckpt = str(app_checkpoints["nvae"])
+    assert main(["encode", SHORT, "--checkpoint", ckpt, "--alpha-delta", "0.01"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["retained"] == 0 and "keeps nothing" in row["notice"] and "6 to 49" in row["notice"]
+    assert main(["encode", SHORT, "--checkpoint", ckpt, "--alpha-delta", "1.0"]) == 0
+    assert "notice" not in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.parametrize("page", ["inspect", "walkthrough"])
+def test_a_page_warns_when_nothing_is_kept(page):
+    at = open_page(page, {"s": SHORT, "ad": "0.01"}, fresh=True)
+    no_exception(at)
+    assert any("keeps nothing" in a and "6 to 49 pieces" in a for a in alerts(at)), alerts(at)
+    at = open_page(page, {"s": SHORT, "ad": "1"}, fresh=True)
+    no_exception(at)
+    assert not any("keeps nothing" in a for a in alerts(at))
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+def test_the_corpus_study_counts_the_sentences_that_keep_nothing():
+    from test_app_pages import paste
+
+    at = open_page("corpus_study", {"ad": "0.01"})
+    paste(at, "the war ended.\nit rained.\nThe game was released in Japan in 2011.\n")
+    no_exception(at)
+    warned = [a for a in alerts(at) if "keep nothing" in a]
+    assert warned and warned[0].startswith("3 of the 3 sentences keep nothing") and "6 to 49 pieces" in warned[0]
+    at = open_page("corpus_study", {"ad": "1"})
+    paste(at, "The game was released in Japan in 2011 and sold well in the following years.\n")
+    no_exception(at)
+    assert not [a for a in alerts(at) if "keep nothing" in a]
