@@ -217,7 +217,7 @@ def test_batch_study_of_the_shipped_examples():
     assert len(anim["frames"]) == 5 and anim["frames"][1]["data"][1]["text"][0].startswith("τ = ")
     assert titled(at, f"Over all {n} pairs")
     assert at.query_params["mode"] == "batch" and at.query_params["steps"] == "5"
-    at.selectbox(key="interpolate.pair").set_value(n - 1).run()
+    next(s for s in at.selectbox if s.label == "Show the strip of pair").set_value(n - 1).run()
     no_exception(at)
     assert at.table[0].value["text"].iloc[0]
 

@@ -153,3 +153,17 @@ def test_shared_link_to_a_path_restores_it(server, page):
     sync_api.expect(labels).to_have_count(4, timeout=SLOW)
     metrics = texts(page, "stMetricLabel")
     assert [m for m in metrics if m.startswith("BLEU vs")] == ["BLEU vs A", "BLEU vs B", "BLEU vs C", "BLEU vs D"]
+
+
+def test_the_pair_chooser_names_the_uploaded_pairs_after_an_upload(server, page, tmp_path):
+    """Uploading a TSV of pairs replaces the examples everywhere, the chooser of the strip included
+    (its label used to keep naming the examples file's first pair)."""
+    visit(page, server, "interpolate", "mode=batch&steps=3")
+    upload = tmp_path / "mine.tsv"
+    upload.write_text("Uploaded first sentence here.\tAnother uploaded sentence there.\nOne more.\tAnd the last.\n")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+    idle(page)
+    page.get_by_text("input **mine.tsv**".replace("**", "")).first.wait_for(timeout=SLOW)
+    chooser = page.locator('[data-testid="stSelectbox"]').filter(has_text="Show the strip of pair")
+    shown = chooser.locator('input[role="combobox"]').input_value()
+    assert shown.startswith("1. Uploaded first sentence here."), shown

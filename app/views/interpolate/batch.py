@@ -127,7 +127,9 @@ def batch_study(page: InterpolatePage) -> None:
             "Show the strip of pair",
             list(range(n)),
             format_func=lambda i: f"{i + 1}. {result['records'][i]['a'][:60]} → {result['records'][i]['b'][:60]}",
-            key=state.wkey(PAGE, "pair"),
+            # keyed by the pairs studied: a keyed widget keeps its shown option across reruns, so after an
+            # upload the same key would go on naming the examples' pair while the strip is the upload's
+            key=f"{state.wkey(PAGE, 'pair')}.{cache.corpus_digest([a + chr(9) + b for a, b in parsed.pairs])[:12]}",
         )
         strip_table(result["records"][i]["strip"])
 
