@@ -32,7 +32,7 @@ st.set_page_config(page_title="NVAE explorer", page_icon=":material/scatter_plot
 HERE = Path(__file__).resolve().parent
 PAGES = {
     "inspect": st.Page(
-        HERE / "views/inspect.py", title="Inspect", icon=":material/search:", url_path="inspect", default=True
+        HERE / "views/inspect.py", title="Inspect", icon=":material/search:", url_path="home", default=True
     ),
     "sparsity": st.Page(
         HERE / "views/sparsity.py", title="Sparsity", icon=":material/filter_alt:", url_path="sparsity"
@@ -62,8 +62,11 @@ PAGES = {
     "model": st.Page(HERE / "views/model_page.py", title="Model", icon=":material/info:", url_path="model"),
 }
 PAGE_PARAM = state.Param("page", "choice", "inspect", choices=tuple(PAGES), label="page")
+# The default page is served at / only (its url_path, which no link uses, just keeps /inspect free):
+# /inspect, typed or linked, reaches it through a hidden page that hands over with the link's settings.
+INSPECT_ADDRESS = st.Page(HERE / "views/inspect_address.py", title="Inspect", url_path="inspect", visibility="hidden")
 
-nav = st.navigation(list(PAGES.values()))
+nav = st.navigation([*PAGES.values(), INSPECT_ADDRESS])
 
 chooser.restore_checkpoint_param()
 if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the query string

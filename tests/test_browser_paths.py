@@ -167,3 +167,13 @@ def test_the_pair_chooser_names_the_uploaded_pairs_after_an_upload(server, page,
     chooser = page.locator('[data-testid="stSelectbox"]').filter(has_text="Show the strip of pair")
     shown = chooser.locator('input[role="combobox"]').input_value()
     assert shown.startswith("1. Uploaded first sentence here."), shown
+
+
+def test_inspect_has_its_own_address_too(server, page):
+    """/inspect opens Inspect (the default page, also at /) with the link's settings, not a "Page not
+    found" dialog."""
+    visit(page, server, "inspect", "s=The+cat+sat+on+the+mat.")
+    assert page.locator("h1").first.inner_text() == "Inspect a sentence"
+    assert page.get_by_text("Page not found").count() == 0
+    assert "the cat sat on the mat." in texts(page, "stCode")
+    assert url_query(page)["s"] == ["The cat sat on the mat."]
