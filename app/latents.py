@@ -36,7 +36,8 @@ _LATENTS = {
     "t": "the encoder states themselves: one vector per token (no noise, no regulariser, nothing pruned)",
     "vt": "one Gaussian vector per token (nothing pruned)",
     "vtp": "one Gaussian vector pooled over the whole sentence",
-    "vts": "a Gaussian vector on every {nth} position (nothing pruned)",
+    "vts": "a Gaussian vector on every {nth} position (the positions between are dropped by that fixed rule, "
+    "whatever the words: the pages mark them pruned)",
 }
 
 

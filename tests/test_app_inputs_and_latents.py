@@ -113,6 +113,10 @@ def test_latent_descriptions():
     assert latents.latent_description("vtp").startswith("one Gaussian vector pooled")
     assert latents.latent_description("vts", 2).startswith("a Gaussian vector on every second position")
     assert latents.latent_description("vts", 4).startswith("a Gaussian vector on every 4th position")
+    # VTS drops the positions between by a fixed rule, and the pages mark them pruned: never "nothing pruned"
+    assert "dropped by that fixed rule" in latents.latent_description("vts") and not any(
+        "nothing pruned" in latents.latent_description(t) for t in ("vts", "vtp")
+    )
     assert "prior" in latents.latent_description("nvae")
     assert not any("prior" in latents.latent_description(t) for t in ("t", "vt", "vtp", "vts"))
 

@@ -297,6 +297,7 @@ def test_walkthrough_query_controls_and_link():
     at = open_page("walkthrough", {"step": "7"})
     no_exception(at)
     first = shown(at)
+    assert "√E = 2.82843, E = 8 being the width of one head's vectors" in first  # d_model 32 over 4 heads
     at.select_slider(key="walkthrough.t").set_value(2).run()
     no_exception(at)
     assert "To write token 3" in shown(at) and shown(at) != first

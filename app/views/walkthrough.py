@@ -245,7 +245,8 @@ def step_query() -> None:
         f"To write token {t + 1} ({q(tr.out_tokens[t])}), the decoder's last layer turns what it has written so "
         f"far into a **query** for each of its {H} heads; seen in the space of the components, head {h + 1}'s "
         f"query is a vector **u** of {P} numbers (‖u‖ = {view['query_norm']:.1f}). **Denoising attention** treats "
-        f"u as a noisy copy (noise variance √E = {tr.noise_var:g}) of a vector drawn from the mixture and returns "
+        f"u as a noisy copy (noise variance √E = {tr.noise_var:g}, E = {round(tr.noise_var**2)} being the width of one "
+        f"head's vectors) of a vector drawn from the mixture and returns "
         f"its best guess E[v | u], {view['shift']:.1f} away from u: mostly {reads} (weight {w[best]:.2f})."
     )
     output.plot(
