@@ -160,3 +160,42 @@ def test_interpolation_pairs_are_distinct_sentences():
     pairs = sentence_pairs(3, 500, seed=0)
     assert all(i != j for i, j in pairs)
     assert {i for i, _ in pairs} == {0, 1, 2} and {j for _, j in pairs} == {0, 1, 2}
+
+
+def test_a_model_card_states_its_note_once_without_shell_quoting(tiny_checkpoint, tmp_path, monkeypatch):
+    """The card's 'Measured by' command shows --card-note NOTE, not the note quoted for a shell (an
+    apostrophe used to come out as '"'"')."""
+    import shutil
+    import sys
+
+    from nvae.store.model_card import measuring_command, write_model_card
+
+    assert measuring_command(["evaluate", "--card-note", "the slider's values", "--limit", "5"]) == (
+        "evaluate --card-note NOTE --limit 5"
+    )
+    assert measuring_command(["evaluate", "--card-note=it's"]) == "evaluate --card-note=NOTE"
+    folder = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, folder)
+    note = "Chosen on validation: the sparsest of the slider's values."
+    monkeypatch.setattr(sys, "argv", ["nvae", "evaluate", "--model-card", "--card-note", note])
+    summary = {
+        "bleu": 1.0,
+        "cross_entropy": 2.0,
+        "perplexity": 7.4,
+        "retained_proportion": 0.5,
+        "mean_retained": 3.0,
+        "exact_match": 0.0,
+        "sentences": 4,
+    }
+    card = write_model_card(folder, summary, [], None, note).read_text()
+    assert card.count(note) == 1 and "'\"'\"'" not in card
+    assert "--card-note NOTE` (NOTE: the note above)." in card
+
+
+def test_no_shipped_model_card_shows_shell_quoting():
+    from pathlib import Path
+
+    cards = sorted((Path(__file__).resolve().parents[1] / "checkpoints").glob("*/MODEL_CARD.md"))
+    assert len(cards) >= 4
+    for card in cards:
+        assert "'\"'\"'" not in card.read_text(), card

@@ -13,6 +13,25 @@ from .checkpoint import describe, read_metrics
 from .format import CONFIG, METRICS, MODEL_CARD
 
 
+def measuring_command(argv: list[str]) -> str:
+    """The command line that measured a card, as a shell would take it, with the text of
+    `--card-note` shown as NOTE (the card states the note itself; quoted inside the command, an
+    apostrophe became '"'"')."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip:
+            shown.append("NOTE")
+            skip = False
+        elif arg == "--card-note":
+            shown.append(arg)
+            skip = True
+        elif arg.startswith("--card-note="):
+            shown.append("--card-note=NOTE")
+        else:
+            shown.append(arg)
+    return shlex.join(shown)
+
+
 def run_info(path: Path) -> dict | None:
     """The run.json beside a checkpoint (an exported folder holds it; a training run's
     RUN/checkpoint has it one level up); None when neither has a readable one."""
@@ -154,7 +173,8 @@ def write_model_card(
             "",
             "## Metrics on the test split",
             "",
-            "Measured by `python -m nvae " + shlex.join(sys.argv[1:]) + "`.",
+            f"Measured by `python -m nvae {measuring_command(sys.argv[1:])}`"
+            + (" (NOTE: the note above)." if note else "."),
             "",
             "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
             "|---|---|---|---|---|---|---|",
