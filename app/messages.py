@@ -35,6 +35,13 @@ def model_intro(cfg, nvae: str, baseline: str) -> None:
         show_intro(nvae)
 
 
+def kept_set_note(cfg, container=None) -> None:
+    """Who chooses the kept set for this checkpoint (`readout.kept_set_rule`): the content score, a
+    positional prior and its strength, or a baseline's fixed rule. On every page that shows kept and
+    pruned components."""
+    (container or st).info(readout.kept_set_rule(cfg), icon=":material/rule:")
+
+
 def show_notices(notices: list[str | None]) -> None:
     """Notices about the link's values (None entries, from clamps that changed nothing, are skipped)."""
     for notice in notices:

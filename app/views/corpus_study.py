@@ -35,6 +35,7 @@ model, key = chooser.get_model()
 cfg = model.cfg
 baseline = latents.is_baseline(cfg)
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
+messages.kept_set_note(cfg)
 examples = cache.example_sentences()
 PARAMS = [
     state.Param("src", "choice", "test", choices=tuple(SOURCES), label="sentences from"),

@@ -24,6 +24,7 @@ messages.header("Inspect a sentence")
 model, key = chooser.get_model()
 baseline = latents.is_baseline(model.cfg)
 messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
+messages.kept_set_note(model.cfg)
 PARAMS = [
     state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=inputs.MAX_SENTENCES, label="sentences"),
     *([] if baseline else [controls.alpha_param(model.cfg)]),  # a baseline has no alpha^Delta

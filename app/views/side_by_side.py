@@ -113,6 +113,7 @@ def inspect_view() -> None:
         with col:
             st.markdown(f"**{output.md_escape(name)}**")
             st.caption(kind(m))
+            messages.kept_set_note(m.cfg)
             if latents.is_baseline(m.cfg):
                 ads.append(None)
             else:

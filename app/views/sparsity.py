@@ -27,6 +27,7 @@ messages.header("Sparsity")
 model, key = chooser.get_model()
 cfg = model.cfg
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
+messages.kept_set_note(cfg)
 GRID = rounded_alpha_deltas(cfg)  # the curve: 26 log-spaced values, encoded in one batch
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
 COMPARE = controls.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), slider_stops(cfg))

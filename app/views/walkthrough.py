@@ -38,6 +38,7 @@ model, key = chooser.get_model()
 cfg = model.cfg
 baseline = latents.is_baseline(cfg)
 messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
+messages.kept_set_note(cfg)
 PARAMS = [
     state.Param("s", "text", DEFAULT, max_chars=MAX_EXAMPLE_CHARS, label="sentence"),
     *([] if baseline else [controls.alpha_param(cfg)]),

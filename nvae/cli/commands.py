@@ -54,7 +54,7 @@ def _texts(args) -> list[str]:
 
 def cmd_encode(args) -> None:
     from ..data.text import decode_batch, encode_batch, tokens_of
-    from ..readout.sentence import prior_only_notice
+    from ..readout.sentence import kept_set_rule, prior_only_notice
 
     model = _load(args)
     texts = _texts(args)
@@ -76,6 +76,7 @@ def cmd_encode(args) -> None:
                 "n_tokens": n,
                 "retained_proportion": round(float(latent.retained_proportion[b]), 4),
                 "reconstruction": recon[b],
+                "kept_by": kept_set_rule(model.cfg),
                 **({"notice": notice} if notice else {}),
             }
         )

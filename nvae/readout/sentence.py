@@ -53,6 +53,47 @@ def alpha_delta_arg(cfg, value: float | None) -> float | None:
     return float(min(max(value, cfg.alpha_delta_min), cfg.alpha_delta_max))
 
 
+# -- who chooses the kept set ----------------------------------------------------------------------
+
+
+def kept_set_rule(cfg) -> str:
+    """What decides which of a sentence's components (a baseline's vectors) the decoder reads, for a
+    checkpoint's config, in one or two plain sentences: the content score, a positional prior and its
+    strength, or a baseline's fixed rule. Every page that shows kept and pruned components says it."""
+    if not cfg.is_nvae:
+        if cfg.model_type == "vts":
+            nth = {2: "second", 3: "third"}.get(int(cfg.stride), f"{int(cfg.stride)}th")
+            return (
+                f"Who chooses the kept set: a fixed rule, every {nth} position (the first token, then every "
+                f"{nth} after it), whatever the words. Nothing about the choice is learned."
+            )
+        if cfg.model_type == "vtp":
+            return "Who chooses the kept set: nobody. The whole sentence is pooled into one vector."
+        return "Who chooses the kept set: nobody. The decoder reads one vector for every token."
+    how_many = "α^Δ sets how many." if cfg.alpha_delta_conditional else "How many depends on the sentence (one α^Δ)."
+    threshold = f"the tokens whose α is above {cfg.threshold:g} are kept"
+    if not cfg.spread_bias:
+        return (
+            "Who chooses the kept set: the model's content score. Each token gets a pseudo-count α from its "
+            f"encoder state, and {threshold}. {how_many}"
+        )
+    if cfg.keep_positions == "tournament":
+        pattern = (
+            "asks for one token of every neighbouring pair (of every four when a quarter are kept), and the "
+            "content score picks which token of each pair"
+        )
+    else:
+        pattern = (
+            "favours evenly spaced positions (every second position when half are kept, every fourth at a "
+            "quarter), and the content score decides only within that pattern"
+        )
+    return (
+        "Who chooses the kept set: position and content together. Each token's pseudo-count α comes from its "
+        f"encoder state plus a positional prior of strength {cfg.spread_bias:g} that {pattern}; {threshold}. "
+        f"The stronger the prior, the more the positions and the less the words decide. {how_many}"
+    )
+
+
 # -- what a sentence became: truncation, unknown pieces, nothing kept -----------------------------
 
 
