@@ -106,8 +106,10 @@ def model_fingerprints(path: Path) -> tuple[str, str]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def inspect_sentences(_model, key: str, texts: tuple[str, ...], alpha_delta: float | None):
-    return readout.inspect_sentences(_model, list(texts), alpha_delta)
+def inspect_sentences(
+    _model, key: str, texts: tuple[str, ...], alpha_delta: float | None, spread_bias: float | None = None
+):
+    return readout.inspect_sentences(_model, list(texts), alpha_delta, spread_bias)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

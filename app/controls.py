@@ -56,6 +56,44 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
     return float(value)
 
 
+PRIOR_STOPS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)  # strengths of the positional prior offered (plus the model's)
+PRIOR_LABEL = "positional prior (0 = the content score alone)"
+
+
+def has_positional_prior(cfg) -> bool:
+    """An NVAE exported with a positional prior on its kept set (`spread_bias` > 0)."""
+    return bool(cfg.is_nvae and cfg.spread_bias)
+
+
+def prior_param(cfg) -> state.Param:
+    """The shareable strength of the positional prior, `prior` in the link (default: the model's)."""
+    return state.Param("prior", "float", float(cfg.spread_bias), lo=0.0, hi=50.0, label=PRIOR_LABEL)
+
+
+def prior_control(page: str, cfg) -> float:
+    """A select-slider over the positional prior's strength: 0 (the content score alone), a few round
+    values and the model's own; what it changes is this page's view only, never the shared model."""
+    key = state.wkey(page, "prior")
+    current = st.session_state.get(key)
+    stops = sorted({*PRIOR_STOPS, float(cfg.spread_bias), *([float(current)] if isinstance(current, float) else [])})
+    notice = state.clamp_choice(key, stops, float(cfg.spread_bias))
+    if notice:
+        st.warning(notice, icon=":material/link:")
+    value = st.select_slider(
+        "Positional prior",
+        options=stops,
+        key=key,
+        format_func=lambda v: (
+            f"{v:g}" + (" (the model's)" if v == cfg.spread_bias else " (content only)" if v == 0 else "")
+        ),
+        persist_state="session",
+        help="The strength of the prior that pulls the kept set towards evenly spaced positions. 0 leaves the "
+        "choice to the content score alone; the checkpoint was exported with "
+        f"{cfg.spread_bias:g}.",
+    )
+    return float(value)
+
+
 def alpha_param(cfg, name: str = "ad", default: float | None = None, label: str = AD_LABEL) -> state.Param:
     """The shareable alpha^Delta setting, validated against the model's trained range
     (cfg.alpha_delta_min..alpha_delta_max). `label` names the control in notices."""

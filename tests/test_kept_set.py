@@ -61,3 +61,84 @@ def test_each_page_with_kept_components_says_who_chooses(page, app_checkpoints):
     assert rule in infos(at)
     if page == "side_by_side":  # both models, each in its own terms
         assert kept_set_rule(load_checkpoint(app_checkpoints["baseline"]).cfg) in infos(at)
+
+
+# -- the positional prior's strength as a control ----------------------------------------------------
+
+
+@pytest.fixture
+def prior_checkpoint(app_checkpoints, tmp_path, monkeypatch):
+    """The tiny NVAE exported with a positional prior of strength 5 (as the shipped default is), opened
+    by the app."""
+    import shutil
+
+    folder = tmp_path / "tiny-prior"
+    shutil.copytree(app_checkpoints["nvae"], folder)
+    data = json.loads((folder / "config.json").read_text())
+    data["model"]["spread_bias"] = 5.0
+    (folder / "config.json").write_text(json.dumps(data))
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(folder))
+    return folder
+
+
+def test_encode_takes_the_prior_strength_for_one_call(prior_checkpoint, app_checkpoints):
+    import torch
+
+    from nvae.data.text import encode_batch
+
+    model = load_checkpoint(prior_checkpoint)
+    batch = encode_batch(model.tokenizer, ["The river flows north through the valley to the sea."], model.cfg.max_len)
+    own = model.encode(batch.src, batch.pad_mask, 0.1)
+    assert torch.equal(model.encode(batch.src, batch.pad_mask, 0.1, 5.0).alpha, own.alpha)
+    content = model.encode(batch.src, batch.pad_mask, 0.1, 0.0)
+    plain = load_checkpoint(app_checkpoints["nvae"])  # the same weights with no prior in its config
+    assert torch.equal(content.alpha, plain.encode(batch.src, batch.pad_mask, 0.1).alpha)
+    assert not torch.equal(content.alpha, own.alpha) and model.cfg.spread_bias == 5.0  # the model is untouched
+    baseline = load_checkpoint(app_checkpoints["baseline"])
+    with pytest.raises(ValueError, match="no positional prior"):
+        baseline.encode(batch.src, batch.pad_mask, None, 0.0)
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+def test_inspect_shows_the_content_choice_beside_the_prior_and_takes_its_strength_from_the_link(prior_checkpoint):
+    sentence = "The river flows north through the valley to the sea."
+    model = load_checkpoint(prior_checkpoint)
+    own, content = (readout_views(model, sentence, p) for p in (None, 0.0))
+    at = open_page("inspect", {"s": sentence, "ad": "0.3"}, fresh=True)
+    no_exception(at)
+    prior = next(s for s in at.select_slider if s.key == "inspect.prior")
+    assert prior.value == 5.0 and at.query_params["prior"] == "5"
+    table = comparison(at)
+    assert list(table["kept set chosen by"]) == ["positional prior 5 (the model's)", "content score alone"]
+    assert list(table["reconstruction"]) == [own.reconstruction, content.reconstruction]
+    assert metric_value(at, "Retained components") == f"{own.n_retained} / {own.n_inputs}"
+    prior.set_value(0.0).run()  # the content score alone: the page's view, and the link, follow
+    no_exception(at)
+    assert at.query_params["prior"] == "0"
+    table = comparison(at)
+    assert list(table["kept set chosen by"]) == ["content score alone", "positional prior 5 (the model's)"]
+    again = open_page("inspect", {"s": sentence, "ad": "0.3", "prior": "0"}, fresh=True)
+    no_exception(again)
+    assert next(s for s in again.select_slider if s.key == "inspect.prior").value == 0.0
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+def test_a_checkpoint_without_a_prior_has_no_prior_control():
+    at = open_page("inspect", {"s": "The cat sat on the mat."}, fresh=True)
+    no_exception(at)
+    assert not [s for s in at.select_slider if s.key == "inspect.prior"] and "prior" not in at.query_params
+
+
+def readout_views(model, sentence: str, prior):
+    from nvae.readout.sentence import inspect_sentences
+
+    return inspect_sentences(model, [sentence], 0.3, prior)[0]
+
+
+def metric_value(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def comparison(at):
+    """The page's table of what the positional prior changes."""
+    return next(d.value for d in [*at.dataframe, *at.table] if "kept set chosen by" in d.value.columns)

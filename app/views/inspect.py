@@ -20,14 +20,46 @@ decoder attends to with equal weight. For each sentence you see its latent vecto
 decoder's reconstruction (with BLEU against the input) and which vectors each output token attends to.
 """
 
+
+def kept_tokens(view) -> str:
+    """The kept components' tokens, in sentence order."""
+    kept = [r["token"] for r in view.components if r["retained"] and r["source"] >= 0]
+    return " ".join(kept) if kept else "(nothing: only the prior)"
+
+
+def prior_comparison(view, other, prior: float, model_prior: float) -> None:
+    """The kept set and the reconstruction with the prior shown and with the other choice (the
+    content score alone, or the model's own prior when the content score is shown)."""
+    other_prior = 0.0 if prior else model_prior
+    rows = []
+    for v, strength in ((view, prior), (other, other_prior)):
+        what = "content score alone" if strength == 0 else f"positional prior {strength:g}"
+        if strength == model_prior:
+            what += " (the model's)"
+        rows.append(
+            {
+                "kept set chosen by": what,
+                "kept": f"{v.n_retained} / {v.n_inputs}",
+                "kept tokens": kept_tokens(v),
+                "reconstruction": v.reconstruction,
+                "BLEU": round(v.bleu, 1),
+            }
+        )
+    st.caption("What the positional prior changes: the same sentence and α^Δ, kept by each choice")
+    output.table(rows, width="stretch")
+
+
 messages.header("Inspect a sentence")
+
 model, key = chooser.get_model()
 baseline = latents.is_baseline(model.cfg)
+has_prior = controls.has_positional_prior(model.cfg)
 messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 messages.kept_set_note(model.cfg)
 PARAMS = [
     state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=inputs.MAX_SENTENCES, label="sentences"),
     *([] if baseline else [controls.alpha_param(model.cfg)]),  # a baseline has no alpha^Delta
+    *([controls.prior_param(model.cfg)] if has_prior else []),
 ]
 messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
 
@@ -43,13 +75,26 @@ with right:
         st.caption(f"This checkpoint is a {messages.latent_caption(model.cfg)}.")
     else:
         ad = controls.alpha_delta_control(PAGE, model.cfg)
+    prior = controls.prior_control(PAGE, model.cfg) if has_prior else None
 state.publish(
-    PARAMS, {"s": state.lines_to_texts(raw), **({} if ad is None else {"ad": ad})}, chooser.checkpoint_extra()
+    PARAMS,
+    {
+        "s": state.lines_to_texts(raw),
+        **({} if ad is None else {"ad": ad}),
+        **({} if prior is None else {"prior": prior}),
+    },
+    chooser.checkpoint_extra(),
 )
+# the model's own prior is None (its cached views are shared with the other pages); another strength is this
+# page's view only
+shown_prior = None if prior is None or prior == model.cfg.spread_bias else prior
 
 check = inputs.check_text(raw)
 if messages.text_messages(check):
-    views = cache.inspect_sentences(model, key, tuple(check.texts), ad)
+    views = cache.inspect_sentences(model, key, tuple(check.texts), ad, shown_prior)
+    # beside it, the other choice: the content score alone, or (when that is shown) the model's own prior
+    other_prior = 0.0 if prior else None
+    others = cache.inspect_sentences(model, key, tuple(check.texts), ad, other_prior) if has_prior else None
     # Only the open tab is drawn (a tab switch reruns the page from the cache): each sentence's
     # figures cost about 50 ms, and an alpha^Delta move would otherwise redraw every hidden one.
     tabs = st.tabs([f"Sentence {i + 1}" for i in range(len(views))], key=f"{PAGE}.tab", on_change="rerun")
@@ -76,6 +121,8 @@ if messages.text_messages(check):
             messages.bleu_metric(m3, "Reconstruction BLEU", view.bleu, view)
             with m3:
                 messages.bleu_warning(view)
+            if others is not None:
+                prior_comparison(view, others[i], prior, model.cfg.spread_bias)
             output.show_text("Input as the model reads it (lower-cased; unknown pieces as [UNK])", view.reference)
             output.show_text("Reconstruction (greedy decoding)", view.reconstruction)
             tokens, weights, kept = readout.token_weights(view)

@@ -129,12 +129,23 @@ class NVAE(nn.Module):
             x = layer(x, pad_mask)
         return self.enc_norm(x)
 
-    def encode(self, src: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> LatentMixture:
+    def encode(
+        self,
+        src: Tensor,
+        pad_mask: Tensor,
+        alpha_delta: float | Tensor | None = None,
+        spread_bias: float | None = None,
+    ) -> LatentMixture:
         """Token ids [B, L] (EOS included) and their pad mask -> latent.
 
         In training mode the latent is a sample; in eval mode it is the deterministic mixture with
-        components under the alpha threshold pruned.
+        components under the alpha threshold pruned. `spread_bias` sets the positional prior's strength
+        for this call (0: the content score alone; None: the config's).
         """
+        if spread_bias is not None:  # another strength of the positional prior, for this call only
+            if not self.cfg.is_nvae:
+                raise ValueError(f"a {self.cfg.model_type.upper()} baseline has no positional prior")
+            return self.latent(self.encode_states(src, pad_mask), pad_mask, alpha_delta, spread_bias)[0]
         return self._encode(src, pad_mask, alpha_delta)[0]
 
     def _encode(self, src: Tensor, pad_mask: Tensor, alpha_delta=None) -> tuple[LatentMixture, Tensor, Tensor]:

@@ -71,19 +71,28 @@ class NVIB(nn.Module):
         self.register_buffer("prior_alpha", torch.tensor(float(cfg.prior_alpha)))
 
     def forward(
-        self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None
+        self,
+        h: Tensor,
+        pad_mask: Tensor,
+        alpha_delta: float | Tensor | None = None,
+        spread_bias: float | None = None,
     ) -> tuple[LatentMixture, Tensor, Tensor]:
-        """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B])."""
-        with torch.autocast(device_type=h.device.type, enabled=False):
-            return self._forward(h.float(), pad_mask, alpha_delta)
+        """h [B, n, P], pad_mask [B, n] (True at padding) -> (latent, KL_G [B], KL_D [B]).
 
-    def _forward(self, h: Tensor, pad_mask: Tensor, alpha_delta) -> tuple[LatentMixture, Tensor, Tensor]:
+        `spread_bias`: the positional prior's strength for this call (None: the config's; 0: the content
+        score alone), so that a reader can show what the prior changes without touching a shared model."""
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return self._forward(h.float(), pad_mask, alpha_delta, spread_bias)
+
+    def _forward(
+        self, h: Tensor, pad_mask: Tensor, alpha_delta, spread_bias: float | None = None
+    ) -> tuple[LatentMixture, Tensor, Tensor]:
         cfg = self.cfg
         B, n, P = h.shape
         ad = self._alpha_delta(alpha_delta, B, h.device)
         mu_tok = linear32(self.mu_proj, h)
         logvar_tok = linear32(self.logvar_proj, h).clamp(LOGVAR_MIN, LOGVAR_MAX)
-        log_alpha = self._log_alpha(h, mu_tok, pad_mask, ad)
+        log_alpha = self._log_alpha(h, mu_tok, pad_mask, ad, spread_bias)
         alpha_tok = log_alpha.exp().masked_fill(pad_mask, 0.0)
 
         # prepend the prior component 0
@@ -127,7 +136,9 @@ class NVIB(nn.Module):
         ad = torch.as_tensor(alpha_delta, dtype=torch.float32, device=device)
         return ad.expand(B) if ad.dim() == 0 else ad
 
-    def _log_alpha(self, h: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor) -> Tensor:
+    def _log_alpha(
+        self, h: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor, spread_bias: float | None = None
+    ) -> Tensor:
         """log alpha_i [B, n], docs/nvib.md section 1: the paper's projection of h_i (with the quadratic
         term of the initialisation), then this project's two additions where the config asks for them,
         and the clamp.
@@ -143,8 +154,9 @@ class NVIB(nn.Module):
         log_alpha = linear32(self.alpha_proj, h).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
             2 * self.sqrt_e
         )
-        if cfg.spread_bias:
-            log_alpha = log_alpha + cfg.spread_bias * positional_prior(log_alpha, pad_mask, cfg.keep_positions)
+        bias = cfg.spread_bias if spread_bias is None else float(spread_bias)
+        if bias:
+            log_alpha = log_alpha + bias * positional_prior(log_alpha, pad_mask, cfg.keep_positions)
         if cfg.alpha_conditioning == "quantile":
             log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.quantile_scale)
         return _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)

@@ -194,12 +194,15 @@ def component_label(record: dict) -> str:
 
 
 @torch.inference_mode()
-def inspect_sentences(model: NVAE, texts: list[str], alpha_delta: float | None = None) -> list[SentenceView]:
-    """Encode, reconstruct (greedy) and read the cross-attention of each sentence."""
+def inspect_sentences(
+    model: NVAE, texts: list[str], alpha_delta: float | None = None, spread_bias: float | None = None
+) -> list[SentenceView]:
+    """Encode, reconstruct (greedy) and read the cross-attention of each sentence (`spread_bias`: the
+    positional prior's strength, None for the checkpoint's own, 0 for the content score alone)."""
     tok, cfg = model.tokenizer, model.cfg
     ad = alpha_delta_arg(cfg, alpha_delta)
     batch = encode_batch(tok, texts, cfg.max_len, model.device)
-    latent = model.encode(batch.src, batch.pad_mask, ad)
+    latent = model.encode(batch.src, batch.pad_mask, ad, spread_bias)
     generated = model.generate(latent)
     views = []
     for b, text in enumerate(texts):
