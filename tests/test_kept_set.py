@@ -142,3 +142,41 @@ def metric_value(at, label: str) -> str:
 def comparison(at):
     """The page's table of what the positional prior changes."""
     return next(d.value for d in [*at.dataframe, *at.table] if "kept set chosen by" in d.value.columns)
+
+
+SENTENCES = [
+    "The river flows north through the valley to the sea.",
+    "After the war, the town was rebuilt with money from the new government.",
+    "The film was released in the United States in 1998.",
+]
+
+
+def test_the_corpus_study_counts_the_kept_components_the_content_score_would_keep(prior_checkpoint, app_checkpoints):
+    from nvae.readout.corpus_study import study_tables
+    from nvae.readout.sentence import inspect_sentences
+
+    model = load_checkpoint(prior_checkpoint)
+    tables = study_tables(model, SENTENCES, 0.3)
+    kept = also = 0
+    for own, content in zip(inspect_sentences(model, SENTENCES, 0.3), inspect_sentences(model, SENTENCES, 0.3, 0.0)):
+        mine = {r["source"] for r in own.components if r["retained"] and r["source"] >= 0}
+        theirs = {r["source"] for r in content.components if r["retained"] and r["source"] >= 0}
+        kept, also = kept + len(mine), also + len(mine & theirs)
+    assert tables["content_agreement"] == {
+        "spread_bias": 5.0,
+        "kept": kept,
+        "also_by_content": also,
+        "share": also / kept,
+    }
+    assert "content_agreement" not in study_tables(load_checkpoint(app_checkpoints["nvae"]), SENTENCES, 0.3)
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+def test_the_corpus_study_page_says_who_chose(prior_checkpoint):
+    from test_app_pages import paste
+
+    at = open_page("corpus_study", {"ad": "0.3"})
+    paste(at, "\n".join(SENTENCES))
+    no_exception(at)
+    said = [i for i in infos(at) if i.startswith("Who chose them: of the ")]
+    assert said and "would also be kept by the content score alone" in said[0] and "strength 5" in said[0]

@@ -197,6 +197,15 @@ m[3].metric(
     f"{tables['mean_retained_proportion']:.3f}",
     help="the mean over sentences of retained components / input tokens",
 )
+agreement = tables.get("content_agreement")
+if agreement and agreement["kept"]:
+    by_prior = agreement["kept"] - agreement["also_by_content"]
+    st.info(
+        f"Who chose them: of the {agreement['kept']:,} kept components, {agreement['also_by_content']:,} "
+        f"({agreement['share']:.0%}) would also be kept by the content score alone (positional prior 0); the "
+        f"other {by_prior:,} are the positional prior's choice (strength {agreement['spread_bias']:g}).",
+        icon=":material/rule:",
+    )
 skipped = len(texts) - tables["sentences"]
 if skipped:
     st.warning(

@@ -180,18 +180,26 @@ def study_tables(
     """Everything of the study but the sweep, at `alpha_delta` (the model's default when None):
     encoding only. `ranks` (from `frequency_ranks`) sets the frequency bands; `progress(done, total)`
     is called after each batch, in sentences. `encoded` (`encode_corpus` of the same corpus and
-    model) skips the encoder."""
+    model) skips the encoder. For a model with a positional prior, `content_agreement` says how many
+    of the kept components the content score alone (the prior at 0) would also keep."""
     _check(model)
     corpus = _as_corpus(model, corpus)
     ids, texts, ranks = corpus.ids, corpus.texts, ranks or {}
     if encoded is None:
         encoded = encode_corpus(model, corpus, batch_size, progress)
     points, by_class, by_band, by_word, first = [], {}, {}, {}, [0, 0]
+    prior = bool(model.cfg.spread_bias)  # a positional prior: how much of the kept set would the content keep?
+    agree = [0, 0]  # kept components the content score alone also keeps, kept components
     with eval_mode(model):
         for k, (batch, states) in enumerate(zip(encoded.batches, encoded.states)):
             start = k * encoded.batch_size
             latent = model.latent(states, batch.pad_mask, alpha_delta)[0]
             sources, retained = latent.source.tolist(), latent.retained.tolist()
+            if prior:
+                content = model.latent(states, batch.pad_mask, alpha_delta, 0.0)[0]
+                both = latent.retained & content.retained & (latent.source >= 0)
+                agree[0] += int(both.sum())
+                agree[1] += int((latent.retained & (latent.source >= 0)).sum())
             for b in range(batch.src.shape[0]):
                 n = int(latent.n_inputs[b])
                 full = batch.src[b, :n].tolist()
@@ -228,6 +236,18 @@ def study_tables(
         "by_frequency_band": shares(by_band, [name for _, _, name in BANDS]),
         "most_pruned_words": [{"word": w, "pruned_share": s, "count": n} for w, s, n in words[:WORD_LIST]],
         "least_pruned_words": [{"word": w, "pruned_share": s, "count": n} for w, s, n in words[::-1][:WORD_LIST]],
+        **(
+            {
+                "content_agreement": {
+                    "spread_bias": float(model.cfg.spread_bias),
+                    "kept": agree[1],
+                    "also_by_content": agree[0],
+                    "share": agree[0] / agree[1] if agree[1] else None,
+                }
+            }
+            if prior
+            else {}
+        ),
         "mean_retained_proportion": sum(p["retained"] / p["tokens"] for p in points) / len(points),
     }
 
