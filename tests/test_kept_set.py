@@ -144,6 +144,8 @@ def comparison(at):
     return next(d.value for d in [*at.dataframe, *at.table] if "kept set chosen by" in d.value.columns)
 
 
+PRUNING_STEP = 5  # "Pruning at the threshold", the Walkthrough's fifth step
+
 SENTENCES = [
     "The river flows north through the valley to the sea.",
     "After the war, the town was rebuilt with money from the new government.",
@@ -180,3 +182,29 @@ def test_the_corpus_study_page_says_who_chose(prior_checkpoint):
     no_exception(at)
     said = [i for i in infos(at) if i.startswith("Who chose them: of the ")]
     assert said and "would also be kept by the content score alone" in said[0] and "strength 5" in said[0]
+
+
+def test_the_walkthrough_trace_carries_the_content_score_beside_the_prior(prior_checkpoint, app_checkpoints):
+    import math
+
+    from nvae.readout import walkthrough
+
+    tr = walkthrough.trace(load_checkpoint(prior_checkpoint), SENTENCES[0], 0.3)
+    content = readout_views(load_checkpoint(app_checkpoints["nvae"]), SENTENCES[0], None)  # no prior, same weights
+    for r, c in zip(tr.components, content.components):
+        assert math.isclose(r["log_alpha_content"], math.log(max(c["alpha"], 1e-300)), rel_tol=1e-5, abs_tol=1e-5)
+        assert r["retained_by_content"] == c["retained"]
+    plain = walkthrough.trace(load_checkpoint(app_checkpoints["nvae"]), SENTENCES[0], 0.3)
+    assert "log_alpha_content" not in plain.components[1]
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+def test_the_walkthrough_pruning_step_shows_the_content_score_beside_the_prior(prior_checkpoint):
+    from nvae.readout import walkthrough
+
+    at = open_page("walkthrough", {"s": SENTENCES[0], "ad": "0.3", "step": str(PRUNING_STEP)}, fresh=True)
+    no_exception(at)
+    table = next(d.value for d in [*at.dataframe, *at.table] if "log α, content score alone" in d.value.columns)
+    tr = walkthrough.trace(load_checkpoint(prior_checkpoint), SENTENCES[0], 0.3)
+    assert list(table["kept by the content alone"]) == [c["retained_by_content"] for c in tr.components[1:]]
+    assert any("positional prior** of strength 5" in m.value for m in at.markdown)

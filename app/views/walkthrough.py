@@ -204,6 +204,36 @@ def step_pruning() -> None:
         f"(retained proportion ν = {tr.retained_proportion:.2f}). {which}"
     )
     output.plot(figures.walkthrough.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
+    if toks and "log_alpha_content" in toks[0]:
+        by_content = [c["token"] for c in toks if c["retained_by_content"]]
+        st.markdown(
+            f"This checkpoint adds a **positional prior** of strength {model.cfg.spread_bias:g} to each token's "
+            "score, pulling the kept set towards evenly spaced positions. The table shows each token's log α "
+            "from the content score alone (the prior at 0) beside the log α with the prior: their difference is "
+            "what the prior changes (through the ranking, as α^Δ's conditioning ranks the scores). "
+            "The content score alone would keep "
+            + (
+                ", ".join(q(t) for t in by_content[:12]) + (" …" if len(by_content) > 12 else "")
+                if by_content
+                else "none"
+            )
+            + "."
+        )
+        output.table(
+            [
+                {
+                    "position": c["source"],
+                    "token": c["token"],
+                    "log α, content score alone": round(c["log_alpha_content"], 2),
+                    "log α with the prior": round(c["log_alpha"], 2),
+                    "change from the prior": round(c["log_alpha"] - c["log_alpha_content"], 2),
+                    "kept by the content alone": c["retained_by_content"],
+                    "kept": c["retained"],
+                }
+                for c in toks
+            ],
+            width="stretch",
+        )
     link("sparsity", "How α^Δ moves the cut: Sparsity", ":material/filter_alt:", {"s": text, **ad_link})
 
 

@@ -49,7 +49,8 @@ class Trace:
     layer: int  # the decoder layer whose queries are traced (the last), counted from 0
     states: np.ndarray  # [n, P] encoder states h_i
     components: list[dict]  # N = n + 1 rows, prior first: component, source, token, mu_norm, mean_variance,
-    # log_alpha, alpha, pi, retained (prior included: it is always kept)
+    # log_alpha, alpha, pi, retained (prior included: it is always kept); with a positional prior also
+    # log_alpha_content and retained_by_content: the same at the prior's strength 0 (the content score alone)
     mu: np.ndarray  # [N, P] component means
     var: np.ndarray  # [N, P] component variances
     prior_alpha: float  # the prior component's pseudo-count
@@ -144,6 +145,11 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     for r in records:
         r["mu_norm"] = float(norms[r["component"]])
         r["log_alpha"] = float(np.log(max(r["alpha"], 1e-300)))
+    if cfg.spread_bias:  # what the content score alone (the positional prior at 0) would give each token
+        content = model.latent(states, batch.pad_mask, ad, 0.0)[0].records(0, tokens)
+        for r, c in zip(records, content):
+            r["log_alpha_content"] = float(np.log(max(c["alpha"], 1e-300)))
+            r["retained_by_content"] = bool(c["retained"])
     reference = decode_ids(tok, ids)
     reconstruction = decode_ids(tok, generated)
     used_ad = float(cfg.alpha_delta if ad is None else ad)
