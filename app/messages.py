@@ -86,6 +86,13 @@ def token_messages(view, model, which: str = "The sentence") -> None:
             f"{which} has {view.n_unknown} piece(s) outside the model's vocabulary; they appear as [UNK].",
             icon=":material/help:",
         )
+    accents = getattr(view, "accents", [])
+    if accents:
+        shown = ", ".join(accents[:8]) + (" …" if len(accents) > 8 else "")
+        st.info(
+            f"{which} loses its accents before the model reads it (the tokenizer strips them): {shown}.",
+            icon=":material/text_format:",
+        )
     nothing_kept = readout.prior_only_notice(model, view.n_retained, view.n_inputs, which)
     if nothing_kept:
         st.warning(nothing_kept, icon=":material/block:")

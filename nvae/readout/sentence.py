@@ -23,7 +23,8 @@ Nothing here imports streamlit.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,20 @@ def kept_set_rule(cfg) -> str:
 # -- what a sentence became: truncation, unknown pieces, nothing kept -----------------------------
 
 
+def dropped_accents(tokenizer, text: str) -> list[str]:
+    """The words of `text` whose accents the tokenizer drops before the model reads them, as
+    'café → cafe' (lower-casing alone is not listed); [] when none is."""
+    normalizer = getattr(tokenizer, "normalizer", None)
+    if normalizer is None:
+        return []
+    changed = []
+    for word in dict.fromkeys(re.findall(r"\w+", text)):
+        read = normalizer.normalize_str(word)
+        if read != word.lower() and read.strip():
+            changed.append(f"{word} → {read}")
+    return changed
+
+
 def trained_lengths(model) -> tuple[int, int] | None:
     """(fewest, most) word pieces of the sentences the model was trained on ([EOS] not counted), from
     the training settings its checkpoint stores; None when the model has none attached."""
@@ -137,6 +152,7 @@ class TokenInfo:
     n_unknown: int  # pieces outside the vocabulary ([UNK])
     truncated: bool
     n_retained: int  # token components kept at the model's default alpha^Delta (a baseline: its vectors)
+    accents: list[str] = field(default_factory=list)  # words read without their accents ('café → cafe')
 
     @property
     def mostly_unknown(self) -> bool:
@@ -156,8 +172,9 @@ def token_info(model: NVAE, texts: list[str]) -> list[TokenInfo]:
             n_unknown=sum(i == UNK_ID for i in batch.src[b, : int(n)].tolist()),
             truncated=bool(batch.truncated[b]),
             n_retained=int(kept[b]),
+            accents=dropped_accents(model.tokenizer, text),
         )
-        for b, n in enumerate(lengths)
+        for b, (n, text) in enumerate(zip(lengths, texts))
     ]
 
 
@@ -182,6 +199,7 @@ class SentenceView:
     out_tokens: list[str]  # generated tokens, then [EOS] (rows of `attention`)
     attention: list[list[float]]  # [T, N] last decoder layer's cross-attention, head-averaged
     alpha_delta: float | None
+    accents: list[str] = field(default_factory=list)  # words read without their accents ('café → cafe')
 
     @property
     def mostly_unknown(self) -> bool:
@@ -233,6 +251,7 @@ def inspect_sentences(
                 out_tokens=tokens_of(tok, generated[b]) + ["[EOS]"],
                 attention=weights[0].float().cpu().tolist(),
                 alpha_delta=ad,
+                accents=dropped_accents(tok, text),
             )
         )
     return views

@@ -17,7 +17,7 @@ Their mean over heads equals the cross-attention weights `model.decode` reports
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from ..evaluation.metrics import sentence_bleu
 from ..model.attention import denoise
 from ..model.autoencoder import NVAE
 from ..model.mixture import PRIOR
-from .sentence import alpha_delta_arg, mostly_unknown
+from .sentence import alpha_delta_arg, dropped_accents, mostly_unknown
 
 TOP_K = 5  # next-token candidates kept per output step
 
@@ -69,6 +69,7 @@ class Trace:
     denoised: np.ndarray  # [T, H, P] the denoised vectors, posterior means E[v | u]
     choices: list[list[dict]]  # per output step: the TOP_K candidates {token, id, probability}, best first
     chosen: list[dict]  # per output step: the token greedy decoding wrote {token, id, probability, rank}
+    accents: list[str] = field(default_factory=list)  # words read without their accents ('café → cafe')
 
     @property
     def n_inputs(self) -> int:
@@ -186,6 +187,7 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
         denoised=vbar[0].transpose(0, 1).cpu().numpy(),
         choices=choices,
         chosen=chosen,
+        accents=dropped_accents(tok, text),
     )
 
 

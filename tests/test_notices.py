@@ -1,7 +1,9 @@
-"""A latent that keeps nothing of its sentence is said so plainly, with the lengths the model was
-trained on: in the library (`readout.prior_only_notice`), the command line (`nvae encode`,
-`nvae interpolate`) and every page that shows a sentence's latent (`app.messages.token_messages`;
-here Inspect and the Walkthrough, on the tiny test NVAE at an alpha^Delta where it keeps nothing)."""
+"""What a user must be told about how the model read their text: a latent that keeps nothing of its
+sentence (the decoder then writes a made-up sentence; the lengths the model was trained on), and
+accents the tokenizer drops. In the library (`readout.prior_only_notice`, `readout.dropped_accents`),
+the command line (`nvae encode`, `nvae interpolate`) and every page that shows a sentence's latent
+(`app.messages.token_messages`; here Inspect, the Walkthrough and the Corpus study, on the tiny test
+NVAE)."""
 
 from __future__ import annotations
 
@@ -68,3 +70,26 @@ def test_the_corpus_study_counts_the_sentences_that_keep_nothing():
     paste(at, "The game was released in Japan in 2011 and sold well in the following years.\n")
     no_exception(at)
     assert not [a for a in alerts(at) if "keep nothing" in a]
+
+
+def test_dropped_accents_are_named(app_checkpoints):
+    model = load_checkpoint(app_checkpoints["nvae"])
+    assert readout.dropped_accents(model.tokenizer, "Café au lait in Zürich, naïve. The CAT.") == [
+        "Café → cafe",
+        "Zürich → zurich",
+        "naïve → naive",
+    ]
+    assert readout.dropped_accents(model.tokenizer, "The cat sat on the mat.") == []
+    assert readout.token_info(model, ["Un café."])[0].accents == ["café → cafe"]
+    assert readout.inspect_sentences(model, ["Un café."])[0].accents == ["café → cafe"]
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.parametrize("page", ["inspect", "walkthrough"])
+def test_a_page_says_when_accents_are_dropped(page):
+    at = open_page(page, {"s": "Un café à Zürich."}, fresh=True)
+    no_exception(at)
+    said = [i.value for i in at.info if "loses its accents" in i.value]
+    assert said and "café → cafe" in said[0] and "Zürich → zurich" in said[0]
+    at = open_page(page, {"s": "The cat sat on the mat."}, fresh=True)
+    assert not [i.value for i in at.info if "loses its accents" in i.value]
