@@ -159,6 +159,81 @@ def pruning_comparison(
     return out
 
 
+RATES = (0.25, 1 / 3, 0.5, 0.75)  # the retained proportions of the rate-distortion curve
+
+
+def every_kth(k: int, drop: bool = False):
+    """A transform keeping the token components at positions 0, k, 2k, ... (`drop`: all the others,
+    e.g. all but every 4th for three quarters)."""
+
+    def transform(latent: LatentMixture) -> LatentMixture:
+        on = (latent.source >= 0) & (latent.source % k == 0)
+        return keep_components(latent, (latent.source >= 0) & ~on if drop else on)
+
+    return transform
+
+
+def evenly_spaced_like_learned(latent: LatentMixture) -> LatentMixture:
+    """Keep, in each sentence, as many token components as the model kept, at evenly spaced positions:
+    floor(j n / m) for j < m of its n tokens ([EOS] included), so every k-th position when m = n / k."""
+    keep = torch.zeros_like(latent.pad)
+    for b in range(latent.batch_size):
+        n, m = int(latent.n_inputs[b]), int(latent.n_retained[b])
+        if m:
+            positions = torch.tensor([j * n // m for j in range(m)], device=latent.source.device)
+            keep[b] = (latent.source[b] >= 0) & torch.isin(latent.source[b], positions)
+    return keep_components(latent, keep)
+
+
+def fixed_rule_for(rate: float):
+    """(name, transform) of the stride rule nearest `rate`: every k-th position (k = round(1 / rate)),
+    or all but every k-th above one half (k = round(1 / (1 - rate)))."""
+    if rate > 0.5:
+        k = max(2, round(1 / (1 - rate)))
+        return f"all but every {_ordinal(k)}", every_kth(k, drop=True)
+    k = max(1, round(1 / rate))
+    return ("all" if k == 1 else f"every {_ordinal(k)}"), every_kth(k)
+
+
+def _ordinal(k: int) -> str:
+    return {2: "second", 3: "third", 4: "fourth"}.get(k, f"{k}th")
+
+
+def rate_distortion(
+    model: NVAE,
+    ids: list[list[int]],
+    rates: tuple[float, ...] = RATES,
+    curve: list[dict] | None = None,
+    seed: int = 0,
+) -> list[dict]:
+    """BLEU against the retained proportion for the model's own (learned) choice and for fixed choices
+    on the same model at the same alpha^Delta: the stride rule nearest the rate (`fixed_rule_for`),
+    evenly spaced positions and a random subset, the last two with as many components per sentence
+    as the learned choice. One row per rate the model can reach (`alpha_delta_for_retained`)."""
+    curve = curve or retained_curve(model, ids, alpha_delta_values(model.cfg, FINE_CURVE_POINTS))
+    rows = []
+    for rate in rates:
+        name, stride = fixed_rule_for(rate)
+        res = pruning_comparison(
+            model,
+            ids,
+            rate,
+            curve,
+            seed,
+            choices={
+                "learned": None,
+                "stride": stride,
+                "evenly_spaced": evenly_spaced_like_learned,
+                "random": random_like_learned(seed),
+            },
+        )
+        if res["alpha_delta"] is None:
+            continue
+        res["stride"]["rule"] = name
+        rows.append(res)
+    return rows
+
+
 def sentence_pairs(n: int, pairs: int, seed: int) -> list[tuple[int, int]]:
     """`pairs` random (i, j) with i != j (distinct sentences)."""
     if n < 2:

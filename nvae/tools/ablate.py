@@ -7,6 +7,8 @@ train split, then measures on the validation split (never test) what the latent 
   inside (0.1, 0.9)? largest jump between neighbours?);
 - BLEU where the model keeps about half its vectors: the learned choice against every second
   position and a random half of the same size, on the same model;
+- the rate-distortion curve: the same at retained proportions 0.25, 1/3, 0.5 and 0.75, against the
+  nearest stride rule, evenly spaced positions and a random subset (`measures.rate_distortion`);
 - BLEU and retained proportion at a few alpha^Delta values, and short sentences reconstructed;
 - interpolation strips (distinct sentences, largest BLEU step against decoded A, endpoints);
 - prior samples (adjacent repeated words, [UNK]).
@@ -35,6 +37,7 @@ from ..evaluation.measures import (
     prior_sample_stats,
     prior_weight,
     pruning_comparison,
+    rate_distortion,
     retained_curve,
     smoothness,
 )
@@ -120,6 +123,15 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     )
     out["half"] = pruning_comparison(model, ids, 0.5, curve=fine)
     log(f"half: {out['half']}")
+    out["rate_distortion"] = rate_distortion(model, ids, curve=fine)
+    log(
+        "rate-distortion (BLEU learned / stride / evenly spaced / random): "
+        + "; ".join(
+            f"{r['target']:.2f}: {r['learned']['bleu']:.1f} / {r['stride']['bleu']:.1f} / "
+            f"{r['evenly_spaced']['bleu']:.1f} / {r['random']['bleu']:.1f}"
+            for r in out["rate_distortion"]
+        )
+    )
     with eval_mode(model), torch.no_grad():
         short = {}
         for ad in alphas:
