@@ -62,3 +62,19 @@ def test_the_curve_compares_every_choice_at_each_reachable_rate(model):
         # the learned point is the model's own reconstruction at that alpha^Delta
         own = measures.reconstruct(model, ids, alpha_delta=r["alpha_delta"]).summary()
         assert r["learned"]["bleu"] == own["bleu"] and kept == own["retained_proportion"]
+
+
+def test_nvae_evaluate_prints_the_curve(model, tmp_path, capsys):
+    import json
+
+    from nvae.cli.main import main
+
+    data = tmp_path / "sentences.txt"
+    data.write_text("\n".join(TEXTS * 3) + "\n")
+    folder = model.checkpoint_dir
+    assert main(["evaluate", "--checkpoint", str(folder), "--data", str(data), "--rate-distortion", "--no-cache"]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["rate_distortion"] and out["rate_distortion"][0]["stride"]["rule"].startswith("every")
+    baseline = make_tiny_checkpoint(tmp_path / "vts", model_type="vts")
+    assert main(["evaluate", "--checkpoint", str(baseline), "--data", str(data), "--rate-distortion"]) == 2
+    assert "loss-conditional NVAE" in capsys.readouterr().err

@@ -170,6 +170,8 @@ def cmd_evaluate(args) -> None:
     model = _load(args)
     if args.targets and not model.cfg.is_nvae:
         raise UsageError(f"--targets measures an NVAE's latent; {args.checkpoint} is a {model.cfg.model_type.upper()}")
+    if args.rate_distortion and not (model.cfg.is_nvae and model.cfg.alpha_delta_conditional):
+        raise UsageError("--rate-distortion needs a loss-conditional NVAE (its alpha^Delta sets how many it keeps)")
     ad = check_alpha_delta(model, args.alpha_delta)
     ids, truncated = _evaluation_ids(model, args)
     cache = not args.no_cache
@@ -201,6 +203,10 @@ def cmd_evaluate(args) -> None:
         report(model, ids, spec)
     if args.targets:
         summary["targets"] = _targets(model, ids, ad, args)
+    if args.rate_distortion:
+        from ..evaluation.measures import rate_distortion
+
+        summary["rate_distortion"] = rate_distortion(model, ids)
     if args.model_card:
         sweep = alpha_delta_sweep(model, ids, use_cache=cache)
         ckpt = Path(args.checkpoint)

@@ -154,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="sentence pairs of the interpolation study",
     )
     sp.add_argument(
+        "--rate-distortion",
+        action="store_true",
+        help="also measure BLEU at retained 0.25, 1/3, 0.5 and 0.75 for the learned choice of components "
+        "against the nearest stride rule, evenly spaced positions and a random subset, on the same model "
+        "(a loss-conditional NVAE)",
+    )
+    sp.add_argument(
         "--targets",
         action="store_true",
         help="also measure the latent's five targets on these sentences (at --alpha-delta, else the default) and "
