@@ -35,6 +35,21 @@ LAST_COMMIT_WITH_EXPERIMENTS = "8f2cd48"
 REMOVED_FIELDS = {"alpha_layer": 0, "stride_bias": 0.0}  # field -> the value that meant "off"
 REMOVED_TRAIN_FIELDS = {"extra": {}}
 RENAMED_FIELDS = {"alpha_spread": "quantile_scale"}  # old name -> new name ("spread" names the prior)
+# ModelConfig's defaults before they became the shipped default's recipe. Every config this version
+# writes names every field, so a field missing from a config.json was written by an earlier version,
+# whose default it then takes (not today's).
+EARLIER_DEFAULTS = {
+    "alpha_delta": 0.3,
+    "alpha_delta_conditional": False,
+    "alpha_delta_min": 0.01,
+    "alpha_delta_max": 1.0,
+    "alpha_conditioning": "input",
+    "quantile_scale": 1.5,
+    "prune_gate": "none",
+    "pi_concentration": 1.0,
+    "spread_bias": 0.0,
+    "keep_positions": "learned",
+}
 REMOVED_VALUES = {
     "alpha_conditioning": ("input", "direct", "budget", "spread"),
     "keep_positions": ("stride", "spread"),
@@ -49,15 +64,19 @@ def _closed(what: str) -> ConfigError:
 
 
 def _migrate_model(data: dict[str, Any]) -> dict[str, Any]:
-    """A model config as this version reads it: removed fields at their neutral value dropped, the
-    first models' `alpha_conditioning="input"` read as "none" where it did nothing (a model trained at
-    one alpha^Delta, or a baseline); anything a closed experiment changed raises ConfigError."""
+    """A model config as this version reads it: renamed fields under their new names, missing fields at
+    the default of the version that wrote it (`EARLIER_DEFAULTS`), removed fields at their neutral
+    value dropped, the first models' `alpha_conditioning="input"` read as "none" where it did nothing
+    (a model trained at one alpha^Delta, or a baseline); anything a closed experiment changed raises
+    ConfigError."""
     data = dict(data)
     for old, new in RENAMED_FIELDS.items():
         if old in data:
             if new in data:
                 raise ConfigError(f"ModelConfig: both {old!r} and its new name {new!r} are given")
             data[new] = data.pop(old)
+    for name, earlier in EARLIER_DEFAULTS.items():
+        data.setdefault(name, earlier)
     for name, neutral in REMOVED_FIELDS.items():
         if name in data:
             if data[name] != neutral:

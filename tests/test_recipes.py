@@ -163,3 +163,20 @@ def test_the_cli_loads_an_old_checkpoint_and_refuses_a_closed_one(tiny_checkpoin
     assert main(["encode", "The cat sat.", "--checkpoint", str(old)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "alpha_layer=1" in err and LAST_COMMIT_WITH_EXPERIMENTS in err
+
+
+def test_a_field_missing_from_an_earlier_config_takes_that_version_s_default(tmp_path):
+    """A config.json written before the defaults became the shipped recipe names fewer fields; what it
+    leaves out meant the earlier default (one alpha^Delta of 0.3, no gate, no prior), not today's."""
+    from nvae.config import EARLIER_DEFAULTS
+
+    model, _ = load_configs(_write(tmp_path, {"model_type": "nvae", "d_model": 64, "n_heads": 4}))
+    assert (model.alpha_delta, model.alpha_delta_conditional, model.prune_gate) == (0.3, False, "none")
+    assert (model.alpha_conditioning, model.spread_bias, model.pi_concentration) == ("none", 0.0, 1.0)
+    assert set(EARLIER_DEFAULTS) <= set(ModelConfig().to_dict())
+    # a config this version writes names every field: read back, it is the same config
+    path = tmp_path / "now.json"
+    from nvae.config import save_configs
+
+    save_configs(path, ModelConfig(), TrainConfig())
+    assert load_configs(path)[0] == ModelConfig()
