@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Latency of the app's main interactions, measured on the functions the pages call (nvae/readout.py,
+"""Latency of the app's main interactions, measured on the functions the pages call (nvae/readout/sentence.py,
 without the Streamlit caches, so every call does the model work), and optionally through AppTest
 reruns of the real pages (Streamlit's own overhead and caches included).
 

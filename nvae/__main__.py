@@ -1,4 +1,4 @@
-"""`python -m nvae ...`: see nvae/cli.py."""
+"""`python -m nvae ...`: see nvae/cli/main.py."""
 
 import sys
 

@@ -1,4 +1,4 @@
-"""The demo set (`nvae demo`, nvae/demo_set.py): which sentences and pairs are chosen, and the files
+"""The demo set (`nvae demo`, nvae/tools/demo_set.py): which sentences and pairs are chosen, and the files
 the command writes for the app's Examples menus."""
 
 from __future__ import annotations

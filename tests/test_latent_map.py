@@ -1,4 +1,4 @@
-"""nvae/latent_map.py: the Latent map computed once, stored beside the weights as a plain .npz,
+"""nvae/readout/latent_map.py: the Latent map computed once, stored beside the weights as a plain .npz,
 read back with validation (a damaged or stale file gives a notice, never a traceback), and new
 points placed on a stored layout by their nearest reference means (no UMAP)."""
 

@@ -1,4 +1,4 @@
-"""nvae/readout.py and nvae/attention2d.py: what is read off a latent, on the tiny checkpoints."""
+"""nvae/readout/sentence.py and nvae/readout/attention2d.py: what is read off a latent, on the tiny checkpoints."""
 
 from __future__ import annotations
 
