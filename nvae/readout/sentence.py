@@ -11,7 +11,9 @@ What a reader (the app's pages, a notebook, the CLI) shows of a latent, computed
   components of A and B carry a mixture's weight;
 - `component_points`: the retained components of many sentences as arrays (for a map);
 - `drawn_samples`: sentences decoded from latents drawn from the prior (or the aggregate
-  posterior when the checkpoint has its fit), each naming its source.
+  posterior when the checkpoint has its fit), each naming its source;
+- `kept_set_rule`, `prior_only_notice`, `dropped_accents`: what a user must be told of how the model
+  read a sentence (who chooses the kept set; nothing kept; accents the tokenizer drops).
 
 (Ordinary against denoising attention on a 2-D mixture, with no model, is `nvae.readout.attention2d`.)
 
