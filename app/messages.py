@@ -35,11 +35,11 @@ def model_intro(cfg, nvae: str, baseline: str) -> None:
         show_intro(nvae)
 
 
-def kept_set_note(cfg, container=None) -> None:
+def kept_set_note(cfg) -> None:
     """Who chooses the kept set for this checkpoint (`readout.kept_set_rule`): the content score, a
     positional prior and its strength, or a baseline's fixed rule. On every page that shows kept and
     pruned components."""
-    (container or st).info(readout.kept_set_rule(cfg), icon=":material/rule:")
+    st.info(readout.kept_set_rule(cfg), icon=":material/rule:")
 
 
 def show_notices(notices: list[str | None]) -> None:

@@ -41,7 +41,7 @@ from tokenizers.models import WordPiece
 from tokenizers.pre_tokenizers import Whitespace
 from tokenizers.trainers import WordPieceTrainer
 
-from nvae.config import ModelConfig, TrainConfig
+from nvae.config import EARLIER_DEFAULTS, ModelConfig, TrainConfig
 from nvae.data.corpora import load_sentences
 from nvae.data.text import train_tokenizer
 from nvae.model.autoencoder import NVAE
@@ -52,15 +52,8 @@ from nvae.store.checkpoint import load_checkpoint, save_checkpoint
 # the evaluation form (ModelConfig's defaults before they became the shipped recipe). A loss-conditional
 # tiny model reads alpha^Delta through the quantile conditioning (`tiny_model`).
 TEST_LATENT = {
-    "alpha_delta": 0.3,
-    "alpha_delta_conditional": False,
-    "alpha_delta_min": 0.01,
-    "alpha_delta_max": 1.0,
-    "alpha_conditioning": "none",
-    "quantile_scale": 1.5,
-    "prune_gate": "none",
-    "pi_concentration": 1.0,
-    "spread_bias": 0.0,
+    **EARLIER_DEFAULTS,
+    "alpha_conditioning": "none",  # what the earlier default "input" did without loss-conditional training
     "gaussian_train_prob": 0.5,
     "gaussian_train_pruned": True,
 }

@@ -220,8 +220,7 @@ if tables["truncated"]:
     )
 empty = sum(1 for p in points if p["retained"] == 0)
 if empty and latents.is_nvae(cfg):
-    lengths = readout.trained_lengths(model)
-    trained = f" The model was trained on sentences of {lengths[0]} to {lengths[1]} pieces." if lengths else ""
+    trained = readout.trained_lengths(model)
     st.warning(
         f"{empty:,} of the {tables['sentences']:,} sentences keep nothing at this α^Δ: the decoder reads only "
         f"the prior component for them and writes a made-up sentence, not a reconstruction.{trained}",

@@ -111,7 +111,7 @@ def keep_components(latent: LatentMixture, keep: torch.Tensor) -> LatentMixture:
 
 def every_second(latent: LatentMixture) -> LatentMixture:
     """Keep the token components at positions 0, 2, 4, ... (the positions VTS keeps)."""
-    return keep_components(latent, (latent.source >= 0) & (latent.source % 2 == 0))
+    return every_kth(2)(latent)
 
 
 def random_like_learned(seed: int = 0):
@@ -190,12 +190,13 @@ def fixed_rule_for(rate: float):
     or all but every k-th above one half (k = round(1 / (1 - rate)))."""
     if rate > 0.5:
         k = max(2, round(1 / (1 - rate)))
-        return f"all but every {_ordinal(k)}", every_kth(k, drop=True)
+        return f"all but every {ordinal(k)}", every_kth(k, drop=True)
     k = max(1, round(1 / rate))
-    return ("all" if k == 1 else f"every {_ordinal(k)}"), every_kth(k)
+    return ("all" if k == 1 else f"every {ordinal(k)}"), every_kth(k)
 
 
-def _ordinal(k: int) -> str:
+def ordinal(k: int) -> str:
+    """2 -> 'second', 3 -> 'third', 4 -> 'fourth', else '5th', ... (every k-th position)."""
     return {2: "second", 3: "third", 4: "fourth"}.get(k, f"{k}th")
 
 

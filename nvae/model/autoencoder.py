@@ -142,22 +142,25 @@ class NVAE(nn.Module):
         components under the alpha threshold pruned. `spread_bias` sets the positional prior's strength
         for this call (0: the content score alone; None: the config's).
         """
-        if spread_bias is not None:  # another strength of the positional prior, for this call only
-            if not self.cfg.is_nvae:
-                raise ValueError(f"a {self.cfg.model_type.upper()} baseline has no positional prior")
-            return self.latent(self.encode_states(src, pad_mask), pad_mask, alpha_delta, spread_bias)[0]
-        return self._encode(src, pad_mask, alpha_delta)[0]
+        return self._encode(src, pad_mask, alpha_delta, spread_bias)[0]
 
-    def _encode(self, src: Tensor, pad_mask: Tensor, alpha_delta=None) -> tuple[LatentMixture, Tensor, Tensor]:
+    def _encode(
+        self, src: Tensor, pad_mask: Tensor, alpha_delta=None, spread_bias: float | None = None
+    ) -> tuple[LatentMixture, Tensor, Tensor]:
         """The latent and its KL terms KL_G, KL_D per sequence [B]."""
-        return self.states_and_latent(src, pad_mask, alpha_delta)[1]
+        return self.states_and_latent(src, pad_mask, alpha_delta, spread_bias)[1]
 
     def states_and_latent(
-        self, src: Tensor, pad_mask: Tensor, alpha_delta=None
+        self, src: Tensor, pad_mask: Tensor, alpha_delta=None, spread_bias: float | None = None
     ) -> tuple[Tensor, tuple[LatentMixture, Tensor, Tensor]]:
-        """(the encoder output the latent was made from [B, L, P], (latent, KL_G, KL_D))."""
+        """(the encoder output the latent was made from [B, L, P], (latent, KL_G, KL_D)); `spread_bias`
+        as in `encode` (another strength of the positional prior for this call; NVAE only)."""
         states = self.encode_states(src, pad_mask)
-        return states, self.latent(states, pad_mask, alpha_delta)
+        if spread_bias is None:
+            return states, self.latent(states, pad_mask, alpha_delta)
+        if not self.cfg.is_nvae:
+            raise ValueError(f"a {self.cfg.model_type.upper()} baseline has no positional prior")
+        return states, self.latent(states, pad_mask, alpha_delta, spread_bias)
 
     # -- decoder -------------------------------------------------------------------------------
     def decoder_input(self, src: Tensor) -> Tensor:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from ..data.text import UNK_ID, decode_batch, decode_ids, encode_batch, encode_texts, encoded_batches, tokens_of
+from ..evaluation.measures import ordinal
 from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
 from ..model.autoencoder import NVAE
@@ -65,7 +66,7 @@ def kept_set_rule(cfg) -> str:
     strength, or a baseline's fixed rule. Every page that shows kept and pruned components says it."""
     if not cfg.is_nvae:
         if cfg.model_type == "vts":
-            nth = {2: "second", 3: "third"}.get(int(cfg.stride), f"{int(cfg.stride)}th")
+            nth = ordinal(int(cfg.stride))
             return (
                 f"Who chooses the kept set: a fixed rule, every {nth} position (the first token, then every "
                 f"{nth} after it), whatever the words. Nothing about the choice is learned."
@@ -114,11 +115,11 @@ def dropped_accents(tokenizer, text: str) -> list[str]:
     return changed
 
 
-def trained_lengths(model) -> tuple[int, int] | None:
-    """(fewest, most) word pieces of the sentences the model was trained on ([EOS] not counted), from
-    the training settings its checkpoint stores; None when the model has none attached."""
+def trained_lengths(model) -> str:
+    """' The model was trained on sentences of 6 to 49 pieces.' (a leading space, to follow another
+    sentence), from the training settings its checkpoint stores; '' when the model has none attached."""
     tc = getattr(model, "train_cfg", None)
-    return None if tc is None else (int(tc.min_tokens), int(tc.max_tokens))
+    return "" if tc is None else f" The model was trained on sentences of {tc.min_tokens} to {tc.max_tokens} pieces."
 
 
 def prior_only_notice(model, n_retained: int, n_inputs: int, which: str = "The sentence") -> str | None:
@@ -129,8 +130,7 @@ def prior_only_notice(model, n_retained: int, n_inputs: int, which: str = "The s
     if not model.cfg.is_nvae or n_retained > 0:
         return None
     pieces = max(int(n_inputs) - 1, 0)
-    lengths = trained_lengths(model)
-    trained = f" The model was trained on sentences of {lengths[0]} to {lengths[1]} pieces." if lengths else ""
+    trained = trained_lengths(model)
     more = " A larger α^Δ keeps more." if alpha_delta_active(model.cfg) else ""
     return (
         f"{which} keeps nothing: none of its {pieces} piece{'' if pieces == 1 else 's'} (nor [EOS]) has a "
