@@ -12,9 +12,10 @@ they run. A Streamlit cache would replay (and fail on) element updates made insi
 kept in a `ResultStore` instead (one per process, shared by the sessions, least recently used
 first out): a hit returns at once and never calls `progress`. The Latent map is kept the same way
 (`latent_map`): the checkpoint's shipped `latent_map.npz` when it is valid, else computed with
-progress and kept on disk. The stores themselves (`ResultStore`, `Prefetcher`, `KeyedLocks`) are
-app/stores.py's, which needs no streamlit; this module holds one of each per process and the
-policies that fill them.
+progress and kept on disk. A checkpoint's stored rate-distortion result (`rate_distortion.json`,
+`python -m nvae rate-distortion`) is only read, never computed here (`rate_distortion_of`). The
+stores themselves (`ResultStore`, `Prefetcher`, `KeyedLocks`) are app/stores.py's, which needs no
+streamlit; this module holds one of each per process and the policies that fill them.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from nvae.model.mixture import DEFAULT_MIXING
 from nvae.readout import corpus_study as study
 from nvae.readout import pair_study as paths_study
 from nvae.readout import paths as sentence_paths
+from nvae.readout import rate_distortion_file, walkthrough
 from nvae.readout import sentence as readout
-from nvae.readout import walkthrough
 from nvae.readout.latent_map import LatentMap, compute_map, load_map, map_file, save_map
 from nvae.store.checkpoint import fingerprint, load_checkpoint
 from nvae.store.format import CheckpointError
@@ -461,3 +462,26 @@ def map_measures(_model, key: str, n_sentences: int) -> dict:
     """Each layout's `layout_measures`, the share of the means' variance position carries, and the
     projection to open on (`map_stats.choose_projection`)."""
     return latent_map(_model, key, n_sentences).summary()
+
+
+# -- a checkpoint's stored rate-distortion result (nvae.readout.rate_distortion_file): read, never computed --
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def stored_rate_distortion(folder: str, stamp: str, model_fingerprint: str | None) -> tuple[dict | None, str | None]:
+    """`rate_distortion_file.load_record` of `folder`'s file, named by `stamp` (the file's and the
+    checkpoint's modification times) so that a new file or new weights are read again."""
+    return rate_distortion_file.load_record(rate_distortion_file.record_file(folder), model_fingerprint, folder)
+
+
+def rate_distortion_of(folder: Path, model_fingerprint: str | None = None) -> tuple[dict | None, str | None]:
+    """(record, None), (None, None) when the checkpoint has no file, or (None, a one-line notice) when
+    its file cannot be used (damaged, or made for other weights: checked by `model_fingerprint` when
+    given, else by the checkpoint's files)."""
+    file = rate_distortion_file.record_file(folder)
+    try:
+        info = file.stat()
+    except OSError:
+        return None, None
+    stamp = f"{info.st_mtime_ns}|{info.st_size}|{checkpoint_key(folder)}"
+    return stored_rate_distortion(str(folder), stamp, model_fingerprint)

@@ -26,6 +26,7 @@ class ConfigError(ValueError):
 
 ALPHA_CONDITIONINGS = ("none", "quantile")  # how alpha^Delta reaches the pseudo-counts
 KEEP_POSITIONS = ("learned", "tournament")  # how the positional prior orders the positions
+KEPT_POOLINGS = ("none", "segment")  # what a kept component stands for (nvib.pool_segments)
 
 # The closed experiments: fields and values that earlier checkpoints may name and the code no longer
 # has (docs/experiments.md has each one's measurements). A removed field at its neutral value is
@@ -49,6 +50,8 @@ EARLIER_DEFAULTS = {
     "pi_concentration": 1.0,
     "spread_bias": 0.0,
     "keep_positions": "learned",
+    "kept_pooling": "none",
+    "min_kept": 0,
 }
 REMOVED_VALUES = {
     "alpha_conditioning": ("input", "direct", "budget", "spread"),
@@ -188,6 +191,15 @@ class ModelConfig:
     # token of every pair (of every four, ...) and the scores pick which (`nvib.tournament_order`).
     # Needs spread_bias > 0.
     keep_positions: str = "learned"
+    # What a kept component's Gaussian stands for (nvib.pool_segments). "none" (the paper): its own
+    # token. "segment": its token and the pruned tokens after it up to the next kept one (the first
+    # kept token also those before it), averaged (means averaged, variances of the average), so that
+    # dropping a token moves its content into its kept left neighbour's component instead of losing
+    # it. The KL terms still read every token's own Gaussian; only what the decoder attends to changes.
+    kept_pooling: str = "none"
+    # At least this many token components are kept in every sentence (those with the largest
+    # pseudo-counts), whatever alpha^Delta; 0: none are forced (the paper).
+    min_kept: int = 0
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -237,6 +249,10 @@ class ModelConfig:
             raise ConfigError(f"keep_positions must be one of {KEEP_POSITIONS}, got {self.keep_positions!r}")
         if self.keep_positions == "tournament" and not self.spread_bias > 0:
             raise ConfigError("keep_positions=tournament orders the positional prior: it needs spread_bias > 0")
+        if self.kept_pooling not in KEPT_POOLINGS:
+            raise ConfigError(f"kept_pooling must be one of {KEPT_POOLINGS}, got {self.kept_pooling!r}")
+        if int(self.min_kept) < 0:
+            raise ConfigError("min_kept must be >= 0")
 
     @property
     def head_dim(self) -> int:
@@ -335,6 +351,9 @@ class TrainConfig:
 #                  corpus and budget as default-base
 #   default-base   the shipped default's first run (ablation G3 of docs/experiments.md): the pruning
 #                  gate, quantile conditioning, loss-conditional over [0.03, 0.5]; 5,000 steps
+#   segments       default-base with no positional prior, each kept component standing for its
+#                  segment (kept_pooling "segment") and at least one kept (min_kept 1): the latent
+#                  issue's candidate (docs/experiments.md, M rows); same corpus and budget
 #   default        the shipped default (checkpoints/nvae-default): default-base fine-tuned 3,000 steps
 #                  with the positional prior (spread_bias 2); these are ModelConfig's defaults
 #   tournament     the candidate checkpoints/nvae-tournament: the default fine-tuned 2,000 steps with
@@ -379,6 +398,10 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "default-base": {
         "model": {"spread_bias": 0.0},
+        "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600, "alpha_delta_warmup_min": 0.3},
+    },
+    "segments": {
+        "model": {"spread_bias": 0.0, "kept_pooling": "segment", "min_kept": 1},
         "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600, "alpha_delta_warmup_min": 0.3},
     },
     "default": {

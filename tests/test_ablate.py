@@ -17,7 +17,7 @@ def test_a_baseline_is_measured_on_what_it_has(tmp_path):
     fixed = res["at"]["fixed"]
     assert 0 <= fixed["bleu"] <= 100 and 0.4 <= fixed["retained_proportion"] <= 0.65  # every second vector
     assert 0 <= res["short_exact"]["fixed"]["exact"] <= 5
-    assert res["interpolation"]["endpoints_exact"] == 1.0  # position-wise: tau = 0 and 1 are A and B
+    assert res["interpolation"]["endpoints_match_reconstructions"] == 1.0  # tau = 0 and 1 are A and B
     line = summary_line({"name": "vts", **res})
     assert line.startswith("baseline: BLEU") and "retained 0." in line
 

@@ -133,18 +133,26 @@ def test_sweep_mixing_of_baselines_blends_the_first_positions_first(model_type):
         latent = model.encode(pair.src, pair.pad_mask)
         a, b = latent.select(0).trim(), latent.select(1).trim()
         mix = a.mix(b, torch.tensor([0.0, 0.2, 1.0]), "sweep")
-    n = max(a.n_components, b.n_components)
-    assert (a.n_components, b.n_components) == (8, 4) and n == 8  # positions 0, 1/7, ..., 1
-    # at tau 0.2 the front stands at 0.2 (1 + w): position 0 is B's, 1/7 a blend, 2/7 still A's
+    assert (a.n_components, b.n_components) == (8, 4)
+    # the sentences meet at relative positions (issue 26, tests/test_fair_mixing.py): at tau 0.2 the
+    # mixture has round(0.8 * 8 + 0.2 * 4) = 7 positions, at 0, 1/6, ..., 1, and the front stands at
+    # 0.2 (1 + w): position 0 is B's, 1/6 a blend, 2/6 still A's
+    assert (~mix.pad).sum(-1).tolist() == [8, 7, 4]
     w = SWEEP_WIDTH
-    share = (0.2 * (1 + w) - 1 / 7) / w
-    assert 0 < share < 1 and 0.2 * (1 + w) < 2 / 7
+    share = (0.2 * (1 + w) - 1 / 6) / w
+    assert 0 < share < 1 and 0.2 * (1 + w) < 2 / 6
+
+    def read(x, at):  # a sentence's vector at fractional index `at`
+        lo = int(at)
+        frac = at - lo
+        return x.mu[0, lo] if frac == 0 else (1 - frac) * x.mu[0, lo] + frac * x.mu[0, lo + 1]
+
     mid = mix.mu[1]
     torch.testing.assert_close(mid[0], b.mu[0, 0])
-    torch.testing.assert_close(mid[1], (1 - share) * a.mu[0, 1] + share * b.mu[0, 1], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(mid[2], a.mu[0, 2])
-    torch.testing.assert_close(mix.mu[0, :4], a.mu[0, :4])
-    torch.testing.assert_close(mix.mu[2, :4], b.mu[0, :4])
+    blend = (1 - share) * read(a, 7 / 6) + share * read(b, 3 / 6)
+    torch.testing.assert_close(mid[1], blend, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mid[2], read(a, 14 / 6), atol=1e-5, rtol=1e-5)
+    assert torch.equal(mix.mu[0], a.mu[0]) and torch.equal(mix.mu[2, :4], b.mu[0])
 
 
 def test_unknown_mixing_is_refused():

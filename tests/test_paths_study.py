@@ -13,6 +13,7 @@ import torch
 
 from nvae.data.text import encode_texts
 from nvae.evaluation import measures as experiments
+from nvae.evaluation.endpoints import INPUTS, MATCH, endpoint_value
 from nvae.model.grids import tau_grid
 from nvae.readout import map_stats
 from nvae.readout import pair_study as paths_study
@@ -193,9 +194,11 @@ def test_study_gives_the_numbers_of_interpolation_paths(models):
         assert m["distinct"] == t["distinct"]
         assert m["bleu_vs_decoded_a"] == pytest.approx(t["bleu_vs_a"])
         assert m["largest_step"] == pytest.approx(t["largest_step"])
-        assert m["endpoints_exact"] == t["endpoints_exact"]
-    for k in ("median_distinct", "median_largest_step", "endpoints_exact"):
+        assert m[MATCH] == endpoint_value(t, MATCH)
+        assert m[INPUTS] == endpoint_value(t, INPUTS)
+    for k in ("median_distinct", "median_largest_step"):
         assert mine[k] == pytest.approx(theirs[k])
+    assert mine[MATCH] == pytest.approx(endpoint_value(theirs, MATCH))
     assert mine["settings"] == {
         "steps": 7,
         "grid": "linear",
@@ -220,7 +223,7 @@ def test_study_curves_and_exports(models):
     assert all(0 <= v <= 1 for v in c["new"] + c["changed"])
     r0 = result["records"][0]
     assert c["bleu_a"][0] == pytest.approx((r0["strip"][0]["bleu_a"] + result["records"][1]["strip"][0]["bleu_a"]) / 2)
-    if all(r["endpoints_exact"] for r in result["records"]):
+    if all(r[MATCH] for r in result["records"]):
         assert c["new"][0] == 0 and c["new"][-1] == 0
     meta = {"checkpoint": "tiny-nvae", "alpha_delta": 0.3}
     pairs = paths_study.pair_rows(result, meta)
@@ -240,7 +243,7 @@ def test_study_curves_and_exports(models):
 def test_study_on_a_baseline_records_no_alpha_delta(models):
     result = paths_study.study(models["vt"], [(S[0], S[1])], steps=3)
     assert result["settings"]["alpha_delta"] is None and result["settings"]["model_type"] == "vt"
-    assert result["records"][0]["endpoints_exact"] in (True, False)
+    assert result["records"][0][MATCH] in (True, False)
 
 
 # -- what a map encodes --------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """The rate-distortion measure of a model's choice of components (`measures.rate_distortion`): at
 each retained proportion, the learned choice against fixed ones on the same model at the same
 alpha^Delta (the nearest stride rule, evenly spaced positions, a random subset), the last two with
-the learned choice's count in every sentence."""
+the learned choice's count in every sentence. Then its form for each kind of checkpoint
+(`nvae.evaluation.compression`) and the stored file `nvae rate-distortion` writes and the app reads
+(`nvae.readout.rate_distortion_file`)."""
 
 from __future__ import annotations
 
@@ -78,3 +80,129 @@ def test_nvae_evaluate_prints_the_curve(model, tmp_path, capsys):
     baseline = make_tiny_checkpoint(tmp_path / "vts", model_type="vts")
     assert main(["evaluate", "--checkpoint", str(baseline), "--data", str(data), "--rate-distortion"]) == 2
     assert "loss-conditional NVAE" in capsys.readouterr().err
+
+
+def test_kept_layout_says_how_regular_a_kept_set_is(model, monkeypatch):
+    """A stride keeps only even positions at one gap (1.0 and 1.0); keeping two of every three
+    positions gives gaps 1, 2, 1, 2, ...: about half the kept positions even, half the gaps the mode."""
+    ids, _ = encode_texts(model.tokenizer, TEXTS, model.cfg.max_len - 1)
+    real = measures.encoded_batches
+
+    def with_choice(transform):
+        def batches(*args, **kwargs):
+            for start, batch, latent in real(*args, **kwargs):
+                yield start, batch, transform(latent)
+
+        monkeypatch.setattr(measures, "encoded_batches", batches)
+        return measures.kept_layout(model, ids, 0.3)
+
+    stride = with_choice(measures.every_kth(2))
+    assert stride["even_share"] == 1.0 and stride["regular_gap_share"] == 1.0
+    two_of_three = with_choice(measures.every_kth(3, drop=True))  # keeps p % 3 != 0: 1, 2, 4, 5, ...
+    assert 0.3 < two_of_three["even_share"] < 0.7
+    assert 0.4 < two_of_three["regular_gap_share"] < 0.7
+    everything = with_choice(lambda latent: measures.keep_components(latent, latent.source >= 0))
+    assert everything["regular_gap_share"] == 1.0 and 0.4 < everything["even_share"] < 0.6
+
+
+# -- the stored result: `nvae rate-distortion CHECKPOINT` writes it, the app's loader reads it --------
+
+
+def test_each_kind_of_model_gets_its_own_form(model, tmp_path):
+    """A loss-conditional NVAE gets a curve over the rates, an NVAE at one fixed alpha^Delta its own
+    point with the fixed choices at its retained proportion, a baseline its own rule's point."""
+    from nvae.evaluation.compression import measure_compression
+
+    ids, _ = encode_texts(model.tokenizer, TEXTS, model.cfg.max_len - 1)
+    steps = []
+    curve = measure_compression(model, ids, progress=lambda done, total, what: steps.append((done, total)))
+    assert curve["kind"] == "curve" and len(curve["rows"]) >= 2
+    assert steps[-1] == (len(measures.RATES) + 2,) * 2  # one step per rate, after the point and the curve
+    own = measures.reconstruct(model, ids).summary()
+    assert curve["point"]["bleu"] == own["bleu"] and curve["point"]["alpha_delta"] == model.cfg.alpha_delta
+    fixed = load_checkpoint(make_responsive(make_tiny_checkpoint(tmp_path / "fixed", conditional=False, seed=2)))
+    point = measure_compression(fixed, ids)
+    kept = point["point"]["retained_proportion"]
+    assert point["kind"] == "point" and 0 < kept < 1 and [r["target"] for r in point["rows"]] == [kept]
+    assert point["rows"][0]["learned"]["bleu"] == point["point"]["bleu"]
+    assert point["rows"][0]["stride"]["rule"] == measures.fixed_rule_for(kept)[0]
+    vts = load_checkpoint(make_tiny_checkpoint(tmp_path / "vts", model_type="vts"))
+    base = measure_compression(vts, ids)
+    assert base["kind"] == "baseline" and base["rows"] == []
+    assert base["point"]["retained_proportion"] == measures.reconstruct(vts, ids).summary()["retained_proportion"]
+
+
+def test_nvae_rate_distortion_writes_a_file_the_loader_reads_back(model, tmp_path, capsys):
+    import json
+    import shutil
+
+    from nvae.cli.main import main
+    from nvae.readout import rate_distortion_file as rd
+    from nvae.store.checkpoint import fingerprint
+
+    ckpt = tmp_path / "nvae"
+    shutil.copytree(model.checkpoint_dir, ckpt)
+    assert rd.load_record(rd.record_file(ckpt)) == (None, None)  # no file yet: nothing, no notice
+    assert main(["rate-distortion", str(ckpt), "--limit", "8", "--quiet"]) == 0
+    printed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    record, notice = rd.load_record(rd.record_file(ckpt), fingerprint(load_checkpoint(ckpt)))
+    assert notice is None and record is not None
+    assert record["kind"] == "curve" and record["split"] == "validation" and record["sentences"] == 8
+    assert record["command"] == f"python -m nvae rate-distortion {ckpt} --limit 8"
+    assert {r["target"] for r in record["rows"]} <= set(measures.RATES)
+    assert record["rows"] == printed["rows"] and record["point"] == printed["point"]
+    assert rd.load_record(rd.record_file(ckpt)) == (record, None)  # checked by the files, unloaded
+    # an existing file is kept unless --force
+    assert main(["rate-distortion", str(ckpt), "--limit", "8", "--quiet"]) == 2
+    assert "--force" in capsys.readouterr().err
+    vts = make_tiny_checkpoint(tmp_path / "baseline-vts", model_type="vts")
+    assert main(["rate-distortion", str(vts), "--limit", "8", "--quiet"]) == 0
+    base, _ = rd.load_record(rd.record_file(vts))
+    assert base["kind"] == "baseline" and base["rows"] == [] and base["model_type"] == "vts"
+    assert base["sentences_sha256"] == record["sentences_sha256"]  # the same sentences as the NVAE's
+    assert 0.4 < base["point"]["retained_proportion"] < 0.65  # every second position
+
+
+def test_a_damaged_or_stale_file_gives_a_one_line_notice(tmp_path):
+    import json
+
+    from nvae.readout import rate_distortion_file as rd
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"weights")
+    point = {"bleu": 50.0, "retained_proportion": 0.5, "exact_match": 0.1, "alpha_delta": 0.1}
+    good = {
+        "format": rd.FORMAT_VERSION,
+        "command": "python -m nvae rate-distortion ckpt",
+        "split": "validation",
+        "model_type": "nvae",
+        "sentences": 3,
+        "fingerprint": "f" * 64,
+        "files_sha256": rd.files_digest(folder),
+        "kind": "curve",
+        "point": point,
+        "rows": [{"target": 0.5, "alpha_delta": 0.1, **{c: dict(point) for c in rd.CHOICES}}],
+    }
+    file = rd.save_record(rd.record_file(folder), good)
+    assert rd.load_record(file) == (good, None)
+    assert rd.load_record(file, "f" * 64) == (good, None)
+
+    def notice(text: str, fingerprint: str | None = None) -> str:
+        file.write_text(text)
+        record, message = rd.load_record(file, fingerprint)
+        assert record is None and message and "\n" not in message and message.startswith(f"{file} was not used: ")
+        return message
+
+    assert "not valid JSON" in notice("{torn")
+    assert "not valid JSON" in notice("\xff\xfe")
+    assert "format 7" in notice(json.dumps({**good, "format": 7}))
+    assert "no rows" in notice(json.dumps({**good, "rows": []}))
+    assert "BLEU" in notice(json.dumps({**good, "point": {**point, "bleu": 250}}))
+    assert "random" in notice(json.dumps({**good, "rows": [{**good["rows"][0], "random": None}]}))
+    assert "row 1's alpha^Delta" in notice(json.dumps({**good, "rows": [{**good["rows"][0], "alpha_delta": "x"}]}))
+    assert "'model_type'" in notice(json.dumps({k: v for k, v in good.items() if k != "model_type"}))
+    assert "other weights" in notice(json.dumps(good), "0" * 64)  # the loaded model's fingerprint differs
+    (folder / "model.safetensors").write_bytes(b"new weights")  # or, unloaded, the checkpoint's files
+    stale = notice(json.dumps(good))
+    assert "other weights" in stale and "python -m nvae rate-distortion ckpt --force" in stale

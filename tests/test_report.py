@@ -67,10 +67,15 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
         assert target in md
     targets = json.loads((tmp_path / "docs" / "results.json").read_text())["targets"]
     assert len(targets["slider"]["curve"]) == 26 and targets["interpolation"]["NVAE"]["pairs"] == 3
-    for fig in ("fig4_retained_vs_length", "fig5_bleu_vs_retained", "fig6_interpolation_bleu"):
+    for fig in ("fig4_retained_vs_length", "fig5_bleu_vs_retained", "fig6_interpolation_bleu", "fig7_rate_distortion"):
         assert f"figures/{fig}.png" in md
         assert (tmp_path / "docs" / "figures" / f"{fig}.png").stat().st_size > 1000
         assert (tmp_path / "docs" / "figures" / f"{fig}.html").exists()
+    assert "## Figure 7: rate-distortion" in md
+    compression = json.loads((tmp_path / "docs" / "results.json").read_text())["rate_distortion"]
+    assert compression[f"NVAE ({ckpt.name})"]["kind"] == "curve"
+    assert compression["VT (baseline-vt)"]["kind"] == "baseline"
+    assert compression["NVAE fixed alpha_delta=0.3 (nvae-ad0.3)"]["kind"] == "point"
     assert "| 0.01 |" in md  # the alpha^Delta sweep of the loss-conditional model
     assert "VT (baseline-vt)" in md
     assert "NVAE fixed alpha_delta=0.3 (nvae-ad0.3)" in md
@@ -98,6 +103,44 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     card = (ckpt / "MODEL_CARD.md").read_text()
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert f"| {summary['bleu']:.2f} |" in card
+
+
+def test_report_figure_7_compares_the_learned_choice_with_fixed_ones(tmp_path):
+    """Figure 7 on tiny models: the loss-conditional NVAE's four choices as curves, a fixed-alpha^Delta
+    NVAE's point with the fixed choices there, a baseline's point from its table row; PNG and HTML
+    written, and a table row per (model, rate)."""
+    from helpers import make_responsive, make_tiny_checkpoint
+
+    from nvae.data.text import encode_texts
+    from nvae.evaluation import report_render
+    from nvae.evaluation.metrics import reconstruct
+    from nvae.evaluation.report import rate_distortion_study
+
+    nvae = load_checkpoint(make_responsive(make_tiny_checkpoint(tmp_path / "nvae")))
+    fixed = load_checkpoint(make_responsive(make_tiny_checkpoint(tmp_path / "fixed", conditional=False, seed=2)))
+    texts = ["The river flows north through the valley.", "He was born in a small village in 1950.",
+             "The film was released in the United States.", "After the war, the town was rebuilt."]  # fmt: skip
+    ids, _ = encode_texts(nvae.tokenizer, texts, nvae.cfg.max_len - 1)
+    vts = {"bleu": 12.5, "retained_proportion": 0.51, "exact_match": 0.0, "cross_entropy": 3.0}
+    res = rate_distortion_study({"NVAE (nvae)": nvae, "NVAE fixed (fixed)": fixed}, {"VTS (vts)": vts}, ids, print)
+    assert [r["kind"] for r in res.values()] == ["curve", "point", "baseline"]
+    assert res["VTS (vts)"]["point"]["bleu"] == 12.5
+    assert res["NVAE fixed (fixed)"]["point"]["bleu"] == reconstruct(fixed, ids).summary()["bleu"]
+    series = report_render.rate_distortion_series(res)
+    labels = [s["label"] for s in series]
+    assert labels[:4] == [f"NVAE (nvae): {n}" for n in report_render.CHOICE_NAMES.values()]
+    assert labels[4:] == ["NVAE fixed (fixed): learned choice", "VTS (vts): its own rule"]
+    assert series[-1]["x"] == [0.51] and series[0]["y"] == [r["learned"]["bleu"] for r in res["NVAE (nvae)"]["rows"]]
+    assert report_render.write_rate_distortion_figure(res, tmp_path)
+    assert (tmp_path / "fig7_rate_distortion.png").stat().st_size > 1000
+    assert "Figure 7" in (tmp_path / "fig7_rate_distortion.html").read_text()
+    lines = report_render.rate_distortion_lines(res, "test sentences")
+    rows = [line for line in lines if line.startswith("| NVAE (nvae) |")]
+    assert len(rows) == len(res["NVAE (nvae)"]["rows"]) >= 2
+    cells = [[c.strip() for c in line.strip()[1:-1].split("|")] for line in lines if line.startswith("| VTS (vts) |")]
+    assert cells == [["VTS (vts)", "", "", "0.510", "12.50", "its own rule", "", "", "", "", ""]]
+    assert any(line.startswith("![fig7](figures/fig7_rate_distortion.png)") for line in lines)
+    assert not report_render.write_rate_distortion_figure({}, tmp_path / "none")  # nothing measured: no figure
 
 
 def test_bleu_at_retained_interpolates_along_the_sweep():

@@ -196,3 +196,96 @@ def study_sweep(sweep: list[dict], current: float | None = None) -> go.Figure:
     return apply_layout(
         fig, "Retained proportion and BLEU against alpha^Delta", height=380, legend=dict(orientation="h", y=-0.25)
     )
+
+
+# -- learned against fixed compression: a checkpoint's stored rate-distortion result ---------------
+
+CHOICE_STYLES = {  # choice -> (legend name, colour, dash, marker)
+    "learned": ("learned choice", BLUE, "solid", "circle"),
+    "stride": ("nearest stride rule", ORANGE, "dash", "square"),
+    "evenly_spaced": ("evenly spaced positions", GREEN, "dot", "diamond"),
+    "random": ("random subset", RED, "dashdot", "x"),
+}
+OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def _choice_hover(row: dict, choice: str) -> str:
+    p = row[choice]
+    rule = f" ({plain(p['rule'])})" if choice == "stride" and p.get("rule") else ""
+    ad = f"α^Δ {row['alpha_delta']:.3g}, " if row.get("alpha_delta") is not None else ""
+    return (
+        f"{CHOICE_STYLES[choice][0]}{rule}<br>{ad}retained {p['retained_proportion']:.3f}<br>"
+        f"BLEU {p['bleu']:.1f}, exact {p.get('exact_match', 0):.0%}"
+    )
+
+
+def rate_distortion(own: dict, name: str, others: Sequence[tuple[str, dict]] = ()) -> go.Figure:
+    """BLEU against the retained proportion from stored rate-distortion results
+    (`nvae.readout.rate_distortion_file`): the checkpoint's own choices as lines (learned, the nearest
+    stride rule, evenly spaced positions, a random subset; markers only where it has one rate), its
+    own default as a ringed point, and `others` (label, result): a baseline's own rule as a point, another
+    NVAE's learned choice as a thin line (or a point)."""
+    fig = go.Figure()
+    rows = own.get("rows") or []
+    mode = "lines+markers" if len(rows) > 1 else "markers"
+    for choice, (label, colour, dash, marker) in CHOICE_STYLES.items():
+        if not rows:
+            break
+        label = f"{label} ({plain(rows[0]['stride']['rule'])})" if choice == "stride" and len(rows) == 1 else label
+        fig.add_trace(
+            go.Scatter(
+                x=[r[choice]["retained_proportion"] for r in rows],
+                y=[r[choice]["bleu"] for r in rows],
+                mode=mode,
+                name=label,
+                line=dict(color=colour, dash=dash, width=3 if choice == "learned" else 2),
+                marker=dict(symbol=marker, size=9 if len(rows) == 1 else 7, color=colour),
+                hovertext=[_choice_hover(r, choice) for r in rows],
+                hoverinfo="text",
+            )
+        )
+    point = own["point"]
+    what = f"{plain(name)}: {'its own rule' if own['kind'] == 'baseline' else 'default α^Δ'}"
+    if point.get("alpha_delta") is not None:
+        what += f" {point['alpha_delta']:g}"
+    fig.add_trace(
+        go.Scatter(
+            x=[point["retained_proportion"]],
+            y=[point["bleu"]],
+            mode="markers",
+            name=what,
+            marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(color=BLUE, width=2), symbol="circle"),
+            hovertemplate=f"{what}<br>retained %{{x:.3f}}<br>BLEU %{{y:.1f}}<extra></extra>",
+        )
+    )
+    for k, (label, other) in enumerate(others):
+        colour = OTHER_COLOURS[k % len(OTHER_COLOURS)]
+        label = plain(label)
+        other_rows = other.get("rows") or []
+        if other["kind"] == "curve" and len(other_rows) > 1:
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["learned"]["retained_proportion"] for r in other_rows],
+                    y=[r["learned"]["bleu"] for r in other_rows],
+                    mode="lines+markers",
+                    name=f"{label}: learned choice",
+                    line=dict(color=colour, width=1.5),
+                    marker=dict(size=5, color=colour),
+                    hovertemplate=f"{label}, learned<br>retained %{{x:.3f}}<br>BLEU %{{y:.1f}}<extra></extra>",
+                )
+            )
+            continue
+        p = other["point"]
+        fig.add_trace(
+            go.Scatter(
+                x=[p["retained_proportion"]],
+                y=[p["bleu"]],
+                mode="markers",
+                name=label,
+                marker=dict(size=12, color=colour, symbol="star" if other["kind"] == "baseline" else "circle"),
+                hovertemplate=f"{label}<br>retained %{{x:.3f}}<br>BLEU %{{y:.1f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title="retained proportion (share of components kept)", range=[0, 1.03], dtick=0.25)
+    fig.update_yaxes(title="BLEU", range=[0, 102], dtick=20)
+    return apply_layout(fig, "BLEU against the retained proportion", height=440, legend=dict(orientation="h", y=-0.22))

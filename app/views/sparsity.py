@@ -6,7 +6,9 @@ import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.model.grids import rounded_alpha_deltas, slider_stops
+from nvae.readout import rate_distortion_file
 from nvae.readout import sentence as readout
+from nvae.store.model_card import project_relative
 
 PAGE = "sparsity"
 DEFAULT = "The game was released in Japan in 2011 and sold well."
@@ -44,9 +46,90 @@ PARAMS = [
     ),
 ]
 messages.show_notices(state.restore(PAGE, PARAMS))
+
+
+def compression_section() -> None:
+    """Learned against fixed compression: the checkpoint's stored rate-distortion result
+    (CHECKPOINT/rate_distortion.json, `python -m nvae rate-distortion`), with the other listed
+    checkpoints' own files beside it. Read from disk only: decoding four choices at four rates on
+    hundreds of sentences is too slow to do here."""
+    st.subheader("Learned against fixed compression")
+    path = chooser.active_checkpoint()
+    command = rate_distortion_file.command_for(project_relative(str(path)))
+    weights = getattr(model, "loaded_fingerprint", None)
+    own, notice = cache.rate_distortion_of(path, weights)
+    if notice:
+        st.warning(notice, icon=":material/warning:")
+    if own is None:
+        st.info(
+            f"No stored rate-distortion curve for this checkpoint. `{command}` measures it (BLEU against the "
+            f"retained proportion for the learned choice and for fixed choices, on "
+            f"{rate_distortion_file.DEFAULT_LIMIT} {rate_distortion_file.DEFAULT_SPLIT} sentences) and writes "
+            f"`{rate_distortion_file.FILE_NAME}` into the checkpoint folder; this section then draws it.",
+            icon=":material/info:",
+        )
+        return
+    others, skipped, elsewhere = [], [], []
+    for name, folder in chooser.available_checkpoints().items():
+        if folder.resolve() == path.resolve():
+            continue
+        record, problem = cache.rate_distortion_of(folder)
+        if problem:
+            skipped.append(problem)
+        if record is None:
+            continue
+        label = name if record["model_type"] == "nvae" else f"{record['model_type'].upper()} ({name})"
+        if record.get("sentences_sha256") != own.get("sentences_sha256"):
+            elsewhere.append(name)
+            label += " (other sentences)"
+        others.append((label, record))
+    fig = figures.sparsity.rate_distortion(own, path.name, others)
+    corpus = {"wikitext-2": "WikiText-2"}.get(own.get("corpus"), f"`{own.get('corpus')}`")
+    where = f"the first {own['sentences']} sentences of the {own['split']} split of {corpus}"
+    if own["kind"] == "curve":
+        shares = ", ".join(f"{r['target']:.2f}" for r in own["rows"])
+        what = (
+            f"The blue line is this model's own (learned) choice of components at the α^Δ that keeps each "
+            f"share ({shares}); the other lines decode the same model at the same α^Δ with a fixed choice "
+            "instead: the nearest stride rule (every fourth, third or second position, or all but every "
+            "fourth), evenly spaced positions and a random subset, the last two with as many components as "
+            "the learned choice in every sentence. The ring is the model at its default α^Δ."
+        )
+    elif own["kind"] == "point":
+        what = "This model was trained at one fixed α^Δ, so it has one point: its own choice of components" + (
+            ", beside fixed choices of the same size on the same model (the nearest stride rule, "
+            "evenly spaced positions, a random subset)."
+            if own["rows"]
+            else " (it keeps every component, so no fixed choice differs from it)."
+        )
+    else:
+        what = f"A {own['model_type'].upper()} baseline keeps a fixed set of vectors: one point, its own rule."
+    beside = (
+        " Beside it, from their own files: "
+        + ", ".join(label for label, _ in others)
+        + " (a baseline's point is its own fixed rule; another NVAE's line is its learned choice)."
+        if others
+        else ""
+    )
+    caption = (
+        f"BLEU of greedy reconstructions against the share of components kept, on {where}. {what}{beside} "
+        f"Higher at the same share is better. Reproduce: `{own['command']}` (written {own.get('created', '?')})."
+    )
+    output.plot(fig, "rate-distortion", key="rate_distortion", note=caption)
+    st.caption(caption)
+    if elsewhere:
+        st.caption(
+            f"Measured on other sentences than this checkpoint's: {', '.join(elsewhere)} (another split, "
+            "count or tokenizer); compare those with care."
+        )
+    for problem in skipped:
+        st.caption(problem)
+
+
 if baseline:
     state.publish(PARAMS, {"s": st.session_state[state.wkey(PAGE, "s")]}, chooser.checkpoint_extra())
     st.info("A baseline has no sparsity to control. Choose an NVAE checkpoint on the Model page.")
+    compression_section()
     st.stop()
 
 typed, examples = st.columns([3, 2], vertical_alignment="bottom")
@@ -110,3 +193,4 @@ def compare() -> None:
 
 
 compare()
+compression_section()

@@ -410,6 +410,49 @@ def cmd_map(args) -> None:
     )
 
 
+def cmd_rate_distortion(args) -> None:
+    """Write CHECKPOINT/rate_distortion.json (nvae.readout.rate_distortion_file): BLEU against the
+    retained proportion for the learned choice of components and for fixed choices on the same
+    model, on a split's sentences, with a progress bar that steps once per rate."""
+    from tqdm.auto import tqdm
+
+    from ..readout import rate_distortion_file as rd
+    from ..store.model_card import project_relative
+
+    out = rd.record_file(args.checkpoint)
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} already exists: pass --force to replace it")
+    model = _load(args)
+    args.data = None  # the corpus split, never a file: the app compares checkpoints on the same sentences
+    ids, truncated = _evaluation_ids(model, args)
+    command = project_relative(rd.command_for(args.checkpoint, args.split, args.limit, args.corpus))
+    bar = tqdm(total=1, desc="rate-distortion", unit="step", disable=args.quiet)
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+        bar.set_postfix_str(what)
+
+    try:
+        record = rd.compute_record(
+            model,
+            ids,
+            project_relative(str(args.checkpoint)),
+            command,
+            args.corpus,
+            args.split,
+            truncated=truncated,
+            progress=progress,
+        )
+    finally:
+        bar.close()
+    try:
+        rd.save_record(out, record)
+    except OSError as err:
+        raise UsageError(f"cannot write {out}: {err.strerror or err}") from None
+    emit({"file": str(out), **{k: v for k, v in record.items() if k not in ("what", "fingerprint", "files_sha256")}})
+
+
 def cmd_ablate(args) -> None:
     from ..tools.ablate import main
 

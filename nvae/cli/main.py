@@ -24,6 +24,7 @@ from .commands import (
     cmd_lm,
     cmd_map,
     cmd_pairs,
+    cmd_rate_distortion,
     cmd_sample,
     cmd_study,
     cmd_train,
@@ -268,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_map)
+
+    sp = sub.add_parser(
+        "rate-distortion",
+        help="write CHECKPOINT/rate_distortion.json: BLEU against the retained proportion, learned against "
+        "fixed choices of components (the app's Sparsity page)",
+    )
+    sp.add_argument("checkpoint", help="checkpoint folder")
+    sp.add_argument("--split", default="validation", choices=["train", "validation", "test"],
+                    help="(default validation)")  # fmt: skip
+    sp.add_argument("--corpus", default="wikitext-2",
+                    help="wikitext-2 (default; its validation and test splits are wiki-mix's) or wiki-mix")  # fmt: skip
+    sp.add_argument("--limit", type=COUNT, default=300, help="the split's first N sentences (default 300)")
+    sp.add_argument("--force", action="store_true", help="replace the file already there")
+    sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_rate_distortion)
 
     sp = sub.add_parser("export", help="copy a run's checkpoint for shipping (optionally half precision)")
     sp.add_argument("run", help="a training run folder (its checkpoint/ is exported) or a checkpoint folder")

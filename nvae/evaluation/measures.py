@@ -28,9 +28,11 @@ from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts, en
 from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values, tau_grid
 from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture
-from ..model.nvib import evaluation_latent
+from ..model.nvib import evaluation_latent, pool_segments
+from .endpoints import strip_endpoints, summarise_endpoints
 from .metrics import reconstruct, sentence_bleu
 from .sampling import draw
+from .step_kinds import step_kinds
 
 # Short everyday sentences (written for the project, from no split) that a useful default
 # alpha^Delta must reconstruct exactly; the app offers them as examples too.
@@ -55,6 +57,33 @@ def retained_curve(model: NVAE, ids: list[list[int]], values: list[float], batch
                 props += latent.retained_proportion.tolist()
             curve.append({"alpha_delta": ad, "retained_proportion": sum(props) / max(len(props), 1)})
     return curve
+
+
+def kept_layout(model: NVAE, ids: list[list[int]], alpha_delta: float | None, batch_size: int = 128) -> dict:
+    """How regular the model's own kept set is at `alpha_delta`: the share of kept token components at
+    even positions, and the share of gaps between neighbouring kept positions that equal their
+    sentence's most common gap (its mode; ties: the smallest). A fixed stride gives 1.0 on both
+    (every second position: even and regular); a choice by content gives less. Over every kept
+    component and every gap of the sentences ([EOS] counts as a position, as it is one)."""
+    kept = even = gaps = regular = 0
+    with eval_mode(model):
+        for _, _, latent in encoded_batches(model, ids, alpha_delta, batch_size):
+            for b in range(latent.batch_size):
+                positions = latent.source[b][latent.retained[b]].tolist()
+                positions.sort()
+                kept += len(positions)
+                even += sum(1 for p in positions if p % 2 == 0)
+                steps = [q - p for p, q in zip(positions, positions[1:])]
+                if steps:
+                    mode = min(set(steps), key=lambda g: (-steps.count(g), g))
+                    gaps += len(steps)
+                    regular += steps.count(mode)
+    return {
+        "even_share": even / kept if kept else None,
+        "regular_gap_share": regular / gaps if gaps else None,
+        "kept": kept,
+        "gaps": gaps,
+    }
 
 
 def prior_weight(model: NVAE, ids: list[list[int]], alpha_delta: float | None, batch_size: int = 128) -> float:
@@ -94,11 +123,15 @@ def alpha_delta_for_retained(curve: list[dict], target: float) -> float | None:
 
 def keep_components(latent: LatentMixture, keep: torch.Tensor) -> LatentMixture:
     """The latent with exactly the token components in `keep` [B, N] (the prior, if any, always
-    kept), weighted like evaluation weighs them: pi = alpha / sum over the kept components."""
+    kept), weighted like evaluation weighs them: pi = alpha / sum over the kept components. A model
+    whose kept components stand for their segments (`kept_pooling` "segment") pools the new set's."""
     mask = latent.pad | (~keep & (latent.source != PRIOR))
+    mu, logvar = latent.mu, latent.logvar
+    if latent.token_mu is not None:
+        mu, logvar = pool_segments(latent.token_mu, latent.token_logvar, ~mask, latent.pad, latent.source)
     return evaluation_latent(
-        latent.mu,
-        latent.logvar,
+        mu,
+        logvar,
         latent.alpha,
         latent.pad,
         latent.source,
@@ -231,6 +264,7 @@ def rate_distortion(
         if res["alpha_delta"] is None:
             continue
         res["stride"]["rule"] = name
+        res["learned"]["layout"] = kept_layout(model, ids, res["alpha_delta"])
         rows.append(res)
     return rows
 
@@ -259,22 +293,23 @@ def pair_record(
 ) -> dict:
     """One strip F_tau from sentence A to B (token ids, EOS not included; the model in eval mode):
     the decoded strip, its distinct sentences, sentence BLEU of each step against the decoded A,
-    the largest change of that curve between neighbouring steps, and whether tau = 0 and 1 decode
-    exactly like A and B alone."""
+    the largest change of that curve between neighbouring steps, and the two endpoint measures
+    (`evaluation.endpoints`: tau = 0 and 1 decode like A and B alone; they reproduce the inputs)."""
     batch = collate([a_ids, b_ids], model.cfg.max_len, device=model.device)
     lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
     a, b = lat.select(0).trim(), lat.select(1).trim()
     alone = decode_batch(model.tokenizer, model.generate(lat))
     strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus), mixing)))
     curve = [sentence_bleu(s, alone[0]) for s in strip]
+    refs = [decode_ids(model.tokenizer, a_ids), decode_ids(model.tokenizer, b_ids)]
     return {
-        "a": decode_ids(model.tokenizer, a_ids),
-        "b": decode_ids(model.tokenizer, b_ids),
+        "a": refs[0],
+        "b": refs[1],
         "strip": strip,
         "distinct": len(set(strip)),
         "bleu_vs_a": curve,
         "largest_step": max(abs(y - x) for x, y in zip(curve, curve[1:])),
-        "endpoints_exact": strip[0] == alone[0] and strip[-1] == alone[1],
+        **strip_endpoints(strip, alone, refs),
     }
 
 
@@ -293,8 +328,9 @@ def interpolation_paths(
     `mixing` (`mixture.MIXINGS`).
 
     Per pair: the number of distinct decoded sentences, sentence BLEU of each step against the
-    decoded A, the largest change of that curve between neighbouring steps, and whether tau = 0
-    and tau = 1 decode exactly like A and B alone. Returns medians and the per-pair records.
+    decoded A, the largest change of that curve between neighbouring steps, the two endpoint
+    measures (`evaluation.endpoints`) and what the middle steps are (`step_kinds`). Returns medians,
+    shares and the per-pair records.
     """
     taus = tau_grid(steps, grid)
     chosen = sentence_pairs(len(ids), pairs, seed)
@@ -306,7 +342,8 @@ def interpolation_paths(
         "pairs": len(records),
         "median_distinct": statistics.median(r["distinct"] for r in records),
         "median_largest_step": statistics.median(r["largest_step"] for r in records),
-        "endpoints_exact": sum(r["endpoints_exact"] for r in records) / len(records),
+        **summarise_endpoints(records),
+        "step_kinds": step_kinds([r["strip"] for r in records]),
         "records": records,
     }
 

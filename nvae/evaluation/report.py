@@ -6,6 +6,9 @@ docs/results.md with figures (PNG via matplotlib, interactive HTML via plotly) i
   figure 5  BLEU against retained proportion while sweeping alpha^Delta
   figure 6  interpolation: BLEU of the decoded text against each endpoint across tau, and the
             share of outputs that differ from both endpoints
+  figure 7  rate-distortion: BLEU against retained proportion for the learned choice of components
+            and fixed choices on the same model (`compression.measure_compression`), for the NVAE
+            and every fixed-alpha^Delta NVAE, with the baselines' own points
   targets   nvae/targets.py, with verdicts
   examples  prior samples and interpolations
 
@@ -26,6 +29,7 @@ from ..locations import CHECKPOINTS_DIR, default_checkpoint
 from ..model.autoencoder import NVAE
 from ..store.checkpoint import load_checkpoint
 from ..store.model_card import run_info
+from .compression import measure_compression
 from .evaluate import (
     alpha_delta_sweep,
     bleu_at_retained,
@@ -166,6 +170,12 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
             # and at the fixed model's retained proportion (same sparsity, whatever alpha^Delta)
             p["conditional_bleu_same_retained"] = bleu_at_retained(sweep, p["retained_proportion"])
 
+    # figure 7: rate-distortion, the learned choice of components against fixed ones, same sentences
+    nvaes = {name: m for name, m in models.items() if m.cfg.is_nvae}
+    nvaes.update({row: m for (row, _), m in zip(rows[len(models) :], fixed.values())})
+    baseline_rows = {name: r for name, r in rows[: len(models)] if not models[name].cfg.is_nvae}
+    compression = rate_distortion_study(nvaes, baseline_rows, ids)
+
     # figure 6: interpolation
     interp = {}
     for name, m in models.items():
@@ -212,7 +222,25 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
         samples=samples,
         training_text=training_texts([*models.values(), *fixed.values()]),
         targets=targets,
+        compression=compression,
     )
+
+
+def rate_distortion_study(
+    nvaes: dict[str, NVAE], baseline_rows: dict[str, dict], ids: list[list[int]], log=_log
+) -> dict[str, dict]:
+    """Figure 7's numbers: `measure_compression` of each NVAE on `ids` (a loss-conditional one: a
+    curve over the rates; one trained at a fixed alpha^Delta: its own point and the fixed choices
+    there), and each baseline's own point from its row of the table (`reconstruct`'s summary on
+    the same sentences), named as the table names them."""
+    out = {}
+    for name, m in nvaes.items():
+        log(f"report: rate-distortion {name}")
+        out[name] = measure_compression(m, ids)
+    for name, r in baseline_rows.items():
+        point = {k: r[k] for k in ("bleu", "retained_proportion", "exact_match")}
+        out[name] = {"kind": "baseline", "point": {**point, "alpha_delta": None}, "rows": []}
+    return out
 
 
 def report(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> Path:
@@ -233,6 +261,7 @@ def report(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> Path:
                     k: {kk: vv for kk, vv in v.items() if kk != "examples"} for k, v in numbers.interp.items()
                 },
                 "targets": numbers.targets,
+                "rate_distortion": numbers.compression,
             },
             indent=2,
         )

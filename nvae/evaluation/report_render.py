@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compression import CHOICES, choice_series, learned_series
 from .sampling import SOURCE_NAMES
 from .targets import render_targets
 
@@ -41,6 +42,16 @@ class ReportNumbers:
     samples: list[str]  # one prior sample per seed
     training_text: dict[tuple[str, str] | None, int]  # (data, split) a model trained on -> how many models
     targets: dict
+    # figure 7: model name (as in the table) -> `compression.measure_compression`'s result
+    compression: dict[str, dict] = field(default_factory=dict)
+
+
+CHOICE_NAMES = {
+    "learned": "learned choice",
+    "stride": "nearest stride rule",
+    "evenly_spaced": "evenly spaced positions",
+    "random": "random subset",
+}
 
 
 def figure(name: str, out: Path, series: list[dict], xlabel: str, ylabel: str, title: str, kind: str = "line") -> None:
@@ -72,7 +83,7 @@ def figure(name: str, out: Path, series: list[dict], xlabel: str, ylabel: str, t
 
 
 def write_figures(nums: ReportNumbers, out: Path) -> None:
-    """Figures 4, 5 and 6 (and 6b) into the folder `out`."""
+    """Figures 4, 5, 6 (and 6b) and 7 into the folder `out`."""
     series = [{"label": name, "x": list(by), "y": list(by.values())} for name, by in nums.retained_by_length.items()]
     series.append({"label": "all tokens", "x": series[0]["x"], "y": series[0]["x"]})
     figure(
@@ -127,6 +138,42 @@ def write_figures(nums: ReportNumbers, out: Path) -> None:
         "share of outputs unlike both decoded endpoints",
         "Figure 6b: new sentences along the path",
     )
+    write_rate_distortion_figure(nums.compression, out)
+
+
+def rate_distortion_series(compression: dict[str, dict]) -> list[dict]:
+    """Figure 7's series: every choice of the first NVAE with rows (learned, the nearest stride rule,
+    evenly spaced, random), then each other NVAE's learned choice (a line, or its one point) and
+    each baseline's own point."""
+    main = next((name for name, r in compression.items() if r["kind"] != "baseline" and r["rows"]), None)
+    series = []
+    if main is not None:
+        for choice in CHOICES:
+            x, y = choice_series(compression[main], choice)
+            series.append({"label": f"{main}: {CHOICE_NAMES[choice]}", "x": x, "y": y})
+    for name, r in compression.items():
+        if name == main:
+            continue
+        x, y = learned_series(r)
+        own = "its own rule" if r["kind"] == "baseline" else "learned choice"
+        series.append({"label": f"{name}: {own}", "x": x, "y": y})
+    return series
+
+
+def write_rate_distortion_figure(compression: dict[str, dict], out: Path) -> bool:
+    """Figure 7 (fig7_rate_distortion.png and .html) into `out`; False when there is nothing to draw."""
+    series = rate_distortion_series(compression)
+    if not series:
+        return False
+    figure(
+        "fig7_rate_distortion",
+        out,
+        series,
+        "retained proportion nu",
+        "BLEU",
+        "Figure 7: rate-distortion, learned against fixed choices",
+    )
+    return True
 
 
 def sentences_read(nums: ReportNumbers) -> tuple[str, str]:
@@ -201,6 +248,7 @@ def render_markdown(nums: ReportNumbers) -> str:
     lines += _sweep_lines(nums) + _fixed_lines(nums)
     lines += ["![fig5](figures/fig5_bleu_vs_retained.png) ([interactive](figures/fig5_bleu_vs_retained.html))", ""]
     lines += _interpolation_lines(nums, what)
+    lines += rate_distortion_lines(nums.compression, what)
     if nums.samples:
         lines += [
             "## Prior samples",
@@ -277,6 +325,65 @@ def _fixed_lines(nums: ReportNumbers) -> list[str]:
                 f"{b:.2f} | {b - p['bleu']:+.2f} |"
             )
         lines.append("")
+    return lines
+
+
+def _share(layout: dict, key: str) -> str:
+    value = layout.get(key)
+    return f"{value:.2f}" if value is not None else ""
+
+
+def rate_distortion_lines(compression: dict[str, dict], what: str = "sentences") -> list[str]:
+    """Figure 7's section: what it compares, its table (one row per model and rate) and how often
+    the learned choice beats every fixed one."""
+    if not compression:
+        return []
+    lines = [
+        "## Figure 7: rate-distortion (learned against fixed choices of components)",
+        "",
+        f"BLEU on the same {what} against the retained proportion. For a loss-conditional NVAE, at the "
+        "alpha^Delta that keeps a quarter, a third, a half and three quarters of the components, its own "
+        "(learned) choice against fixed choices decoded by the same model at the same alpha^Delta: the "
+        "nearest stride rule, evenly spaced positions and a random subset (the last two with as many "
+        "components as the learned choice in every sentence). An NVAE trained at one fixed alpha^Delta "
+        "gives the same comparison at its own retained proportion; a baseline, the point of its own rule. "
+        "The layout columns say how regular the learned kept set is (a stride gives 1 and 1).",
+        "",
+        "| model | target | alpha^Delta | retained | BLEU: learned | stride rule | BLEU: stride | "
+        "BLEU: evenly spaced | BLEU: random | kept at even positions | regular gaps |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    wins, total = 0, 0
+    for name, r in compression.items():
+        if not r["rows"]:
+            p = r["point"]
+            rule = "its own rule" if r["kind"] == "baseline" else "keeps every component"
+            ad = f"{p['alpha_delta']:g}" if p.get("alpha_delta") is not None else ""
+            lines.append(f"| {name} | | {ad} | {p['retained_proportion']:.3f} | {p['bleu']:.2f} | {rule} | | | | | |")
+            continue
+        for row in r["rows"]:
+            learned, layout = row["learned"], row["learned"].get("layout", {})
+            fixed_best = max(row[c]["bleu"] for c in CHOICES if c != "learned")
+            wins += learned["bleu"] >= fixed_best
+            total += 1
+
+            lines.append(
+                f"| {name} | {row['target']:.3f} | {row['alpha_delta']:.4g} | {learned['retained_proportion']:.3f} | "
+                f"{learned['bleu']:.2f} | {row['stride'].get('rule', '')} | {row['stride']['bleu']:.2f} | "
+                f"{row['evenly_spaced']['bleu']:.2f} | {row['random']['bleu']:.2f} | {_share(layout, 'even_share')} | "
+                f"{_share(layout, 'regular_gap_share')} |"
+            )
+    lines.append("")
+    if total:
+        lines += [
+            f"The learned choice reaches at least the best fixed choice's BLEU at {wins} of {total} "
+            f"(model, rate) points.",
+            "",
+        ]
+    lines += [
+        "![fig7](figures/fig7_rate_distortion.png) ([interactive](figures/fig7_rate_distortion.html))",
+        "",
+    ]
     return lines
 
 

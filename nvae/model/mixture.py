@@ -3,8 +3,9 @@
 `LatentMixture` holds a batch of Dirichlet-weighted Gaussian mixtures: the NVAE's posterior after
 pruning (component 0 is the prior), a baseline's set of vectors (no prior), or prior samples.
 `LatentMixture.mix` interpolates between two of them (docs/nvib.md section 5): with a prior
-component, the union of both sets with weights (1 - tau) pi_a and tau pi_b; without one, position
-by position. Shapes: B batch, N components, P = d_model.
+component, the union of both sets with weights (1 - tau) pi_a and tau pi_b; without one (the
+baselines), position by position at the same RELATIVE position, the length interpolated too
+(`_mix_positions`). Shapes: B batch, N components, P = d_model.
 
 Two ways of sharing tau among the components (`MIXINGS`): "uniform", the paper's, gives every
 component of A the weight 1 - tau and every one of B the weight tau; "sweep" moves a front along
@@ -12,6 +13,15 @@ the sentence, so that B's components enter from the first token as tau grows whi
 same order (a component at relative position p in its sentence: B's share is
 clip((tau (1 + w) - p) / w, 0, 1), w = `SWEEP_WIDTH`; the prior component follows tau). Both are
 mixtures of the two posteriors' components, and both give exactly A at tau = 0 and B at tau = 1.
+
+Without a prior component (the baselines: vectors with uniform weights, in sentence order) the
+mixture at tau has n_tau = round((1 - tau) n_A + tau n_B) positions (`mixed_length`), all with the
+same weight. Position k sits at relative position p = k / (n_tau - 1); there each sentence's vectors
+are read at the same relative position (index p (n - 1), linearly interpolated between its two
+nearest components when that index is fractional: `RESAMPLING`), and the two are blended with B's
+share at p (the mixing above). So tau = 0 is exactly A and tau = 1 exactly B whichever is longer, no
+position enters or leaves with a fractional weight, and for "uniform" mixing mix(A, B, tau) equals
+mix(B, A, 1 - tau) (up to rounding).
 """
 
 from __future__ import annotations
@@ -29,6 +39,12 @@ TINY = 1e-30
 MIXINGS = ("sweep", "uniform")  # how tau is shared among the components; the first is the default
 DEFAULT_MIXING = MIXINGS[0]
 SWEEP_WIDTH = 0.1  # the front's width in relative position, chosen on validation (docs/experiments.md)
+# How a baseline's vectors are read at a relative position that falls between two of its components:
+# "linear" blends the two, "nearest" takes the closer one. Linear is the default: with sweep mixing,
+# on 120 strips of short/long pairs in both orders, it left 4 VTS and 58 T strips degenerate
+# (a phrase looping or a runaway length) against nearest's 15 and 64 (issue 26)
+RESAMPLINGS = ("linear", "nearest")
+RESAMPLING = RESAMPLINGS[0]
 
 
 def source_label(source: int, tokens: list[str] | None = None) -> str:
@@ -58,6 +74,9 @@ class LatentMixture:
                            pruned component still learns whether it should have been kept
     has_prior  bool        component 0 is the prior (NVAE); False for the baselines
     threshold  float       alpha threshold under which a component counts as pruned
+    token_mu, token_logvar [B, N, P]  with `kept_pooling` "segment" only: every component's own
+                           Gaussian before pooling (mu, logvar are then the pooled ones), so that a
+                           reader can pool the segments of another kept set (nvib.pool_segments)
     """
 
     mu: Tensor
@@ -72,6 +91,8 @@ class LatentMixture:
     has_prior: bool = True
     threshold: float = 0.1
     gate: Tensor | None = None
+    token_mu: Tensor | None = None
+    token_logvar: Tensor | None = None
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -152,8 +173,9 @@ class LatentMixture:
 
         Both latents have batch size 1; `tau` may be a float or a 1-D tensor of T values, giving a
         batch of T mixtures. NVAE latents are sets, so their components are concatenated and
-        re-weighted; latents without a prior (the baselines) are mixed position by position,
-        the shorter one padded, each unmatched position weighted by its owner's share.
+        re-weighted; latents without a prior (the baselines) are mixed position by position at the
+        same relative position, with round((1 - tau) n_A + tau n_B) positions of equal weight
+        (`_mix_positions`; rows shorter than the longest are padded).
         """
         if self.batch_size != 1 or other.batch_size != 1:
             raise ValueError("mix() takes two latents of batch size 1")
@@ -169,10 +191,7 @@ class LatentMixture:
             wa = 1 - _share_of_b(self.relative_position(), tau, mixing, self.source < 0)  # [T, Na]
             wb = _share_of_b(other.relative_position(), tau, mixing, other.source < 0)  # [T, Nb]
             return _mix_sets(self, other, wa, wb, T)
-        n = max(self.n_components, other.n_components)
-        where = torch.arange(n, device=self.device, dtype=torch.float32)[None] / max(n - 1, 1)
-        share = _share_of_b(where, tau, mixing)
-        return _mix_positions(self, other, 1 - share, share, T)
+        return _mix_positions(self, other, tau, mixing)
 
     def relative_position(self) -> Tensor:
         """[B, N] where each component's source token sits in its sentence, 0 (first) to 1 (EOS);
@@ -224,36 +243,93 @@ def _mix_sets(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T: int
     )
 
 
-def _pad_to(x: Tensor, n: int, value: float | bool | int) -> Tensor:
-    if x.shape[1] == n:
-        return x
-    pad_shape = (x.shape[0], n - x.shape[1], *x.shape[2:])
-    return torch.cat([x, torch.full(pad_shape, value, dtype=x.dtype, device=x.device)], dim=1)
+def mixed_length(n_a: int | Tensor, n_b: int | Tensor, tau: float | Tensor) -> Tensor:
+    """round((1 - tau) n_a + tau n_b), at least 1: the number of positions of a position-wise mixture
+    (and of its input tokens). Rounded the same way from either end (ties to even, float noise
+    removed first), so mixed_length(a, b, tau) == mixed_length(b, a, 1 - tau)."""
+    tau = torch.as_tensor(tau, dtype=torch.float64)
+    n_a = torch.as_tensor(n_a, dtype=torch.float64, device=tau.device)
+    n_b = torch.as_tensor(n_b, dtype=torch.float64, device=tau.device)
+    exact = (1 - tau) * n_a + tau * n_b
+    return (torch.round(exact * 1e6) / 1e6).round().clamp_min(1).long()
 
 
-def _mix_positions(a: LatentMixture, b: LatentMixture, wa: Tensor, wb: Tensor, T: int) -> LatentMixture:
-    n = max(a.n_components, b.n_components)
-    a_real = ~_pad_to(a.pad, n, True)  # [1, n]
-    b_real = ~_pad_to(b.pad, n, True)
-    # position j: both real -> (1 - tau) a_j + tau b_j; one real -> that one's vector
-    ca = torch.where(b_real, wa, torch.ones_like(wa))[..., None] * a_real[..., None].float()
-    cb = torch.where(a_real, wb, torch.ones_like(wb))[..., None] * b_real[..., None].float()
-    mu = ca * _pad_to(a.mu, n, 0.0) + cb * _pad_to(b.mu, n, 0.0)
-    logvar = ca * _pad_to(a.logvar, n, 0.0) + cb * _pad_to(b.logvar, n, 0.0)
-    # weight 1 where both are real, the owner's share where only one is
-    weights = (a_real & b_real).float() + (a_real & ~b_real).float() * wa + (~a_real & b_real).float() * wb
-    pad = ~(a_real | b_real)
+def aligned_index(n_from: int, n_to: Tensor, k: Tensor) -> Tensor:
+    """The fractional index into a sequence of `n_from` components that sits at the relative
+    position of index `k` in a sequence of `n_to` ([T, 1] or broadcastable): k (n_from - 1) / (n_to - 1)
+    (0 when n_to is 1), exact when it is a whole number; float64, clamped to [0, n_from - 1]."""
+    k = k.to(torch.float64)
+    span = (n_to.to(torch.float64) - 1).clamp_min(1)
+    return (k * (n_from - 1) / span).clamp(0, max(n_from - 1, 0))
+
+
+def _resample(x: Tensor, index: Tensor, resampling: str) -> Tensor:
+    """x [n, ...] read at the fractional `index` [T, m]: -> [T, m, ...]; whole indices give x exactly."""
+    if resampling == "nearest":
+        return x[torch.floor(index + 0.5).long().clamp(0, x.shape[0] - 1)]
+    lo = index.floor().long()
+    hi = (lo + 1).clamp(max=x.shape[0] - 1)
+    frac = (index - lo).to(x.dtype).reshape(*index.shape, *([1] * (x.dim() - 1)))
+    return torch.where(frac == 0, x[lo], (1 - frac) * x[lo] + frac * x[hi])
+
+
+def position_sources(a: LatentMixture, b: LatentMixture, n: int) -> tuple[list[int], list[int]]:
+    """For a position-wise mixture of `a` and `b` with `n` positions: the source token of the
+    component of A, and of B, nearest to each position's relative place (what the position blends)."""
+    sources = []
+    for x in (a, b):
+        real = x.source[0][~x.pad[0]]
+        index = aligned_index(real.shape[0], torch.tensor([n]), torch.arange(n)[None])[0]
+        sources.append(real[torch.floor(index + 0.5).long().to(real.device)].tolist())
+    return sources[0], sources[1]
+
+
+def _mix_positions(a: LatentMixture, b: LatentMixture, tau: Tensor, mixing: str) -> LatentMixture:
+    """Latents without a prior component, mixed position by position at the same relative position
+    (the module's docstring): row t has n_t = `mixed_length` positions, position k at relative place
+    p = k / (n_t - 1); each sentence's components (padding left out) are read there (`RESAMPLING`)
+    and blended as (1 - s) A(p) + s B(p), s = B's share at p (`_share_of_b`). Every position has the
+    same weight; positions past n_t are padding."""
+    real_a, real_b = ~a.pad[0], ~b.pad[0]
+    n_a, n_b = int(real_a.sum()), int(real_b.sum())
+    if not n_a or not n_b:
+        raise ValueError("mix() needs at least one component in each latent")
+    dev = a.device
+    n = mixed_length(n_a, n_b, tau.detach().to("cpu", torch.float64)).to(dev)  # [T]
+    width = int(n.max())
+    k = torch.arange(width, device=dev)[None]  # [1, W]
+    pad = k >= n[:, None]  # [T, W]
+    where = (k.to(torch.float64) / (n[:, None].to(torch.float64) - 1).clamp_min(1)).clamp(0, 1)
+    share = _share_of_b(where.to(torch.float32), tau, mixing)  # [T, W]
+    ia, ib = aligned_index(n_a, n[:, None], k), aligned_index(n_b, n[:, None], k)
+
+    def blend(xa: Tensor, xb: Tensor) -> Tensor:
+        va, vb = _resample(xa, ia, RESAMPLING), _resample(xb, ib, RESAMPLING)
+        s = share.to(va.dtype).reshape(*share.shape, *([1] * (va.dim() - 2)))
+        return torch.where(s == 0, va, torch.where(s == 1, vb, (1 - s) * va + s * vb))
+
+    mu = blend(a.mu[0][real_a], b.mu[0][real_b]).masked_fill(pad[..., None], 0.0)
+    logvar = blend(a.logvar[0][real_a], b.logvar[0][real_b]).masked_fill(pad[..., None], 0.0)
+    alpha = blend(a.alpha[0][real_a], b.alpha[0][real_b]).masked_fill(pad, 0.0)
+    # each sentence's weights relative to its largest: all 1 for a baseline's uniform weights, so
+    # every position of the mixture weighs the same (a masked component weighs 0 and stays masked)
+    rel_a, rel_b = (x.pi[0][r] / x.pi[0][r].max().clamp_min(TINY) for x, r in ((a, real_a), (b, real_b)))
+    weights = blend(rel_a, rel_b).masked_fill(pad, 0.0)
     mask = pad | (weights <= 0)
-    source = torch.where(a_real, _pad_to(a.source, n, 0), _pad_to(b.source, n, 0)).expand(T, n)
+    # the source token: A's nearest component while A holds the larger share, then B's
+    src_a = _resample(a.source[0][real_a], ia, "nearest")
+    src_b = _resample(b.source[0][real_b], ib, "nearest")
+    source = torch.where(share < 0.5, src_a, src_b).masked_fill(pad, 0)
+    n_inputs = mixed_length(a.n_inputs[0].cpu(), b.n_inputs[0].cpu(), tau.detach().to("cpu", torch.float64))
     return LatentMixture(
         mu=mu,
         logvar=logvar,
-        alpha=weights.masked_fill(mask, 0.0),
+        alpha=alpha,
         pi=normalise_weights(weights, mask),
         mask=mask,
-        pad=pad.expand(T, n),
+        pad=pad,
         source=source,
-        n_inputs=torch.maximum(a.n_inputs, b.n_inputs).expand(T),
+        n_inputs=n_inputs.to(device=dev, dtype=a.n_inputs.dtype),
         has_prior=False,
         threshold=a.threshold,
     )

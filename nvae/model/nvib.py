@@ -115,19 +115,42 @@ class NVIB(nn.Module):
         alpha0_p = prior_alpha_ + ad * n_inputs
         kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.kappa)
 
+        floor = self._floor(log_alpha, pad_mask)  # [B, N] components kept whatever alpha (min_kept)
         gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
         if self.training and cfg.prune_gate == "st":
-            gate = self._gate(log_alpha, pad)
+            gate = self._gate(log_alpha, pad, floor)
+            mu_d, logvar_d = self._pool(mu, logvar, gate > 0.5, pad, source)
             if gaussian:  # the evaluation form and its weights, with every component in the gate
-                latent = evaluation_latent(mu, logvar, alpha, pad, source, n_inputs, pad, cfg.threshold, gate)
+                latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, pad, cfg.threshold, gate)
             else:
-                latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, False, gate)
+                latent = self._sample(mu_d, logvar_d, alpha, pad, source, n_inputs, False, gate)
         elif self.training and not (gaussian and cfg.gaussian_train_pruned):
             latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, gaussian)
         else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
-            mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR))
-            latent = evaluation_latent(mu, logvar, alpha, pad, source, n_inputs, mask, cfg.threshold)
+            mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR) & ~floor)
+            mu_d, logvar_d = self._pool(mu, logvar, ~mask, pad, source)
+            latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, mask, cfg.threshold)
+        if cfg.kept_pooling != "none":  # what a reader needs to pool another kept set (measures.keep_components)
+            latent.token_mu, latent.token_logvar = mu, logvar
         return latent, kl_g, kl_d
+
+    def _floor(self, log_alpha: Tensor, pad_mask: Tensor) -> Tensor:
+        """[B, N] True for the `min_kept` token components with the largest pseudo-counts of each
+        sentence (the prior component and padding False): kept whatever their alpha."""
+        B, n = log_alpha.shape
+        floor = torch.zeros(B, n + 1, dtype=torch.bool, device=log_alpha.device)
+        k = min(int(self.cfg.min_kept), n)
+        if k:
+            top = log_alpha.detach().masked_fill(pad_mask, float("-inf")).topk(k, dim=-1).indices
+            floor[:, 1:] = torch.zeros_like(pad_mask).scatter(1, top, True) & ~pad_mask
+        return floor
+
+    def _pool(self, mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
+        """The means and log-variances the decoder reads: each token's own (`kept_pooling` "none"), or
+        each kept component's segment average (`pool_segments`)."""
+        if self.cfg.kept_pooling == "none":
+            return mu, logvar
+        return pool_segments(mu, logvar, kept, pad, source)
 
     # alpha_delta: a float, a [B] tensor, or None for the config's value
     def _alpha_delta(self, alpha_delta, B: int, device) -> Tensor:
@@ -168,16 +191,18 @@ class NVIB(nn.Module):
             ad = self._alpha_delta(alpha_delta, h.shape[0], h.device)
             return self._log_alpha(h, linear32(self.mu_proj, h), pad_mask, ad)
 
-    def _gate(self, log_alpha: Tensor, pad: Tensor) -> Tensor:
+    def _gate(self, log_alpha: Tensor, pad: Tensor, floor: Tensor | None = None) -> Tensor:
         """[B, N] pruning gate of the training batches (prune_gate "st"), prior component first.
 
-        Forward: 1 where evaluation keeps a component (alpha > threshold), else 0, so training
-        decodes from exactly the set evaluation keeps. Backward: the gradient of
+        Forward: 1 where evaluation keeps a component (alpha > threshold, or in `floor`), else 0, so
+        training decodes from exactly the set evaluation keeps. Backward: the gradient of
         sigmoid((log alpha - log threshold) / gate_temperature).
         """
         cfg = self.cfg
         soft = torch.sigmoid((log_alpha - math.log(cfg.threshold)) / cfg.gate_temperature)
         hard = (log_alpha > math.log(cfg.threshold)).to(soft.dtype)
+        if floor is not None:
+            hard = torch.maximum(hard, floor[:, 1:].to(soft.dtype))
         gate_tok = hard + soft - soft.detach()
         gate = torch.cat([torch.ones_like(gate_tok[:, :1]), gate_tok], dim=1)
         return gate.masked_fill(pad, 0.0)
@@ -344,6 +369,32 @@ def positional_prior(scores: Tensor, pad_mask: Tensor, keep_positions: str = "le
     return prior - mean
 
 
+def pool_segments(mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
+    """Each kept token component's Gaussian replaced by the average of its segment's: the token itself
+    and the pruned tokens after it up to the next kept one; the pruned tokens before a sentence's
+    first kept token join that first segment (`kept_pooling` "segment").
+
+    mu, logvar [B, N, P]; kept, pad [B, N] bool; source [B, N] (the token's index, or < 0 for the
+    prior and other components that are no token's, which are never pooled and join no segment).
+    One sentence per row, its tokens in order. The average of c Gaussians has the mean of their
+    means and the variance sum(var) / c^2. Pruned components keep their own Gaussians (the decoder
+    does not read them). Differentiable in mu and logvar; `kept` is a hard set."""
+    B, N, P = mu.shape
+    token = (source >= 0) & ~pad
+    head = token & kept
+    seg = torch.cumsum(head.long(), dim=1).clamp_min(1)  # each kept token opens a segment; 0 is no one's
+    member = (token & head.any(-1, keepdim=True)).to(mu.dtype)
+    index = seg[..., None].expand(B, N, P)
+    sum_mu = mu.new_zeros(B, N + 1, P).scatter_add(1, index, mu * member[..., None])
+    sum_var = mu.new_zeros(B, N + 1, P).scatter_add(1, index, logvar.exp() * member[..., None])
+    count = mu.new_zeros(B, N + 1).scatter_add(1, seg, member).clamp_min(1.0).gather(1, seg)[..., None]
+    pooled = head[..., None]
+    mu_out = torch.where(pooled, sum_mu.gather(1, index) / count, mu)
+    var_out = sum_var.gather(1, index) / count.pow(2)
+    logvar_out = torch.where(pooled, var_out.clamp_min(1e-30).log().clamp(LOGVAR_MIN, LOGVAR_MAX), logvar)
+    return mu_out, logvar_out
+
+
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass (straight-through).
 
@@ -422,4 +473,4 @@ def linear32(layer: nn.Linear, x: Tensor) -> Tensor:
     return nn.functional.linear(x.float(), layer.weight.float(), bias)
 
 
-__all__ = ["NVIB", "kl_gaussian", "kl_dirichlet", "evaluation_latent", "linear32"]
+__all__ = ["NVIB", "kl_gaussian", "kl_dirichlet", "evaluation_latent", "linear32", "pool_segments"]

@@ -3,8 +3,9 @@
 - `parse_pairs`: a TSV of sentence pairs checked line by line (size, text or binary, columns,
   empty or identical sentences), with messages a reader can act on;
 - `study` / `study_pair` / `summarise` / `finish`: each pair's strip and summary (distinct sentences, the
-  largest step of sentence BLEU against the decoded A, endpoints exact: the measures of
-  `experiments.interpolation_paths`, computed the same way) and the corpus-level curves over tau;
+  largest step of sentence BLEU against the decoded A, whether the endpoints match the reconstructions:
+  the measures of `experiments.interpolation_paths`, computed the same way; and the share of endpoints
+  that reproduce the inputs themselves, `evaluation.endpoints`) and the corpus-level curves over tau;
 - `pair_rows`, `step_rows`, `curve_rows`, `study_json` the exports, each recording the checkpoint,
   alpha^Delta and the inputs.
 
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 
 from ..data.text import clean_user_text
+from ..evaluation.endpoints import INPUTS, KEYS, MATCH, strip_endpoints, summarise_endpoints
 from ..evaluation.metrics import sentence_bleu
 from ..model.autoencoder import NVAE
 from ..model.grids import tau_grid
@@ -146,7 +148,9 @@ def study_pair(
     """One pair's strip (as `readout.interpolation_strip`) and its summary, measured as
     `experiments.interpolation_paths` measures it: distinct decoded sentences, sentence BLEU of each
     step against the decoded A and the largest change of that curve between neighbouring steps,
-    whether tau = 0 and 1 decode exactly like A and B alone; and which steps are new (neither)."""
+    whether tau = 0 and 1 decode exactly like A and B alone (`endpoints.MATCH`); the share of the
+    two endpoints that reproduce the inputs themselves (`endpoints.INPUTS`); and which steps are
+    new (neither decoded A nor decoded B)."""
     check_steps(steps, grid, mixing)
     w = encode_waypoints(model, [text_a, text_b], alpha_delta)
     taus = tau_grid(int(steps), grid)
@@ -165,15 +169,15 @@ def study_pair(
         "distinct": len(set(texts)),
         "bleu_vs_decoded_a": curve,
         "largest_step": max(abs(y - x) for x, y in zip(curve, curve[1:])),
-        "endpoints_exact": texts[0] == w.decoded[0] and texts[-1] == w.decoded[1],
+        **strip_endpoints(texts, w.decoded, w.refs),
         "new": [t != w.decoded[0] and t != w.decoded[1] for t in texts],
     }
 
 
 def summarise(records: list[dict], taus: Sequence[float]) -> dict[str, Any]:
-    """The corpus-level numbers of a study: the medians and share of `interpolation_paths`, and
-    curves over tau (mean BLEU against the inputs A and B, share of pairs whose step is new, share
-    whose step changed from the one before)."""
+    """The corpus-level numbers of a study: the medians and share of `interpolation_paths`, the
+    share of endpoints that reproduce the inputs, and curves over tau (mean BLEU against the inputs
+    A and B, share of pairs whose step is new, share whose step changed from the one before)."""
     n = len(records)
     if not n:
         raise ValueError("a study needs at least one pair")
@@ -195,7 +199,7 @@ def summarise(records: list[dict], taus: Sequence[float]) -> dict[str, Any]:
         "pairs": n,
         "median_distinct": statistics.median(r["distinct"] for r in records),
         "median_largest_step": statistics.median(r["largest_step"] for r in records),
-        "endpoints_exact": sum(r["endpoints_exact"] for r in records) / n,
+        **summarise_endpoints(records),
         "curves": curves,
         "records": records,
     }
@@ -256,7 +260,8 @@ def pair_rows(result: dict, meta: dict | None = None) -> list[dict]:
             "b": r["b"],
             "distinct": r["distinct"],
             "largest_step": r["largest_step"],
-            "endpoints_exact": r["endpoints_exact"],
+            MATCH: r[MATCH],
+            INPUTS: r[INPUTS],
             "new_steps": int(sum(r["new"])),
             "decoded_a": r["decoded_a"],
             "decoded_b": r["decoded_b"],
@@ -304,7 +309,7 @@ def study_json(result: dict, meta: dict | None = None, inputs: list[dict] | None
         **(meta or {}),
         "settings": result.get("settings", {}),
         "inputs": inputs if inputs is not None else [{"a": r["a"], "b": r["b"]} for r in result["records"]],
-        "summary": {k: result[k] for k in ("pairs", "median_distinct", "median_largest_step", "endpoints_exact")},
+        "summary": {k: result[k] for k in ("pairs", "median_distinct", "median_largest_step", *KEYS)},
         "taus": result["taus"],
         "curves": result["curves"],
         "pairs": result["records"],

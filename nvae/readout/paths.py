@@ -29,7 +29,7 @@ from ..data.text import decode_batch, decode_ids, encode_batch, tokens_of
 from ..evaluation.metrics import sentence_bleu
 from ..model.autoencoder import NVAE
 from ..model.grids import tau_grid
-from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture, check_mixing
+from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture, check_mixing, position_sources
 from .sentence import Pair, alpha_delta_arg, interpolation_strip, word_diff
 
 LETTERS = "ABCDE"
@@ -253,6 +253,8 @@ def path_components(
         for k in range(len(taus)):
             if i > 0 and k == 0:
                 continue
+            if not mixed.has_prior:  # what each position blends: A's and B's tokens at its relative place
+                places = position_sources(w.latents[i], w.latents[i + 1], int((~mixed.pad[k]).sum()))
             row: dict[int, float] = {}
             for j in np.flatnonzero(keep[k]):
                 vec = mu[k, j]
@@ -266,7 +268,8 @@ def path_components(
                         name = tokens[s] if 0 <= s < len(tokens) else str(s)
                     else:
                         letter = f"{labels[i]}+{labels[i + 1]}"
-                        parts = [t[s] for t in (w.tokens[i], w.tokens[i + 1]) if 0 <= s < len(t)]
+                        pair = zip((w.tokens[i], w.tokens[i + 1]), (places[0][j], places[1][j]))
+                        parts = [t[p] for t, p in pair if 0 <= p < len(t)]
                         name = "/".join(dict.fromkeys(parts))
                     means.append(vec)
                     position.append(s)

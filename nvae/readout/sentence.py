@@ -38,7 +38,7 @@ from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
 from ..model.autoencoder import NVAE
 from ..model.grids import tau_grid
-from ..model.mixture import DEFAULT_MIXING, LatentMixture, source_label
+from ..model.mixture import DEFAULT_MIXING, LatentMixture, position_sources, source_label
 from .corpus_study import draw as draw_sentences
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
@@ -75,6 +75,7 @@ def kept_set_rule(cfg) -> str:
             return "Who chooses the kept set: nobody. The whole sentence is pooled into one vector."
         return "Who chooses the kept set: nobody. The decoder reads one vector for every token."
     how_many = "α^Δ sets how many." if cfg.alpha_delta_conditional else "How many depends on the sentence (one α^Δ)."
+    how_many += _kept_extras(cfg)
     threshold = f"the tokens whose α is above {cfg.threshold:g} are kept"
     if not cfg.spread_bias:
         return (
@@ -96,6 +97,22 @@ def kept_set_rule(cfg) -> str:
         f"encoder state plus a positional prior of strength {cfg.spread_bias:g} that {pattern}; {threshold}. "
         f"The stronger the prior, the more the positions and the less the words decide. {how_many}"
     )
+
+
+def _kept_extras(cfg) -> str:
+    """The sentences `kept_set_rule` adds for a floor of kept components and for pooled segments."""
+    out = ""
+    k = int(getattr(cfg, "min_kept", 0))
+    if k:
+        which = "the token with the largest α" if k == 1 else f"the {k} tokens with the largest α"
+        out += f" Every sentence keeps at least {which}, even under the threshold."
+    if getattr(cfg, "kept_pooling", "none") == "segment":
+        out += (
+            " Each kept component stands for its token and the pruned tokens after it, up to the next kept "
+            "one: the decoder reads their average, so a pruned token's content is merged into its kept "
+            "left neighbour rather than lost."
+        )
+    return out
 
 
 # -- what a sentence became: truncation, unknown pieces, nothing kept -----------------------------
@@ -378,13 +395,15 @@ def interpolation_strip(
 def mix_provenance(pair: Pair, mixed: LatentMixture, i: int) -> tuple[str, str]:
     """(origin, token) of component i of `pair.a.mix(pair.b, tau)`: "A" or "B" and its source
     token for a mixture of sets (NVAE: `LatentMixture.mix` concatenates A's components, then
-    B's), "A+B" and both position-i tokens for a position-wise mixture (the baselines)."""
+    B's), "A+B" and the tokens of A and of B at position i's relative place for a position-wise
+    mixture (the baselines: `mixture.position_sources`)."""
     src = int(mixed.source[0, i])
     if pair.a.has_prior:
         from_a = i < pair.a.n_components
         origin, names = ("A", [_token(pair.tokens_a, src)]) if from_a else ("B", [_token(pair.tokens_b, src)])
     else:
-        origin, names = "A+B", [_token(pair.tokens_a, src), _token(pair.tokens_b, src)]
+        src_a, src_b = position_sources(pair.a, pair.b, int((~mixed.pad[0]).sum()))
+        origin, names = "A+B", [_token(pair.tokens_a, src_a[i]), _token(pair.tokens_b, src_b[i])]
     return origin, "/".join(dict.fromkeys(t for t in names if t))
 
 

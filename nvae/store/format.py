@@ -9,6 +9,8 @@ pickle-free reader of its safetensors files.
     aggregate.safetensors        optional: the aggregate-posterior fit (nvae.evaluation.sampling)
     latent_map.npz               optional: the app's Latent map (nvae.readout.latent_map; ignored once the
                                  weights change)
+    rate_distortion.json         optional: BLEU against the retained proportion, learned against fixed
+                                 choices (nvae.readout.rate_distortion_file; ignored once the weights change)
     metrics.jsonl, MODEL_CARD.md optional: written by others; kept when the folder is overwritten
 
 The checkpoint itself is written and read by nvae.store.checkpoint, the training state by
@@ -33,6 +35,7 @@ METRICS = "metrics.jsonl"
 MODEL_CARD = "MODEL_CARD.md"
 AGGREGATE = "aggregate.safetensors"  # a fit to the weights (nvae.evaluation.sampling): stale once they change
 LATENT_MAP = "latent_map.npz"  # the app's Latent map (nvae.readout.latent_map): stale once the weights change
+RATE_DISTORTION = "rate_distortion.json"  # nvae.readout.rate_distortion_file: stale once the weights change
 # Files nvae.store.checkpoint writes; everything else found in a destination folder is carried over.
 OWN_FILES = (WEIGHTS, CONFIG, TOKENIZER, STATE_JSON, STATE_TENSORS, AGGREGATE)
 # The files of a complete checkpoint (what an interrupted save may restore).

@@ -31,6 +31,7 @@ import torch
 from ..config import RECIPES, ModelConfig, TrainConfig, apply_settings
 from ..data.corpora import load_sentences
 from ..data.text import decode_batch, encode_text, encode_texts
+from ..evaluation.endpoints import KEYS as ENDPOINT_KEYS
 from ..evaluation.measures import (
     SHORT_SENTENCES,
     interpolation_paths,
@@ -72,6 +73,10 @@ SMALL = {
     "seed": 0,
 }
 MEASURE_ALPHAS = (0.02, 0.05, 0.1, 0.2, 0.5)
+
+
+def _share(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
 
 
 def configs(recipe: str | None, settings: dict) -> tuple[ModelConfig, TrainConfig]:
@@ -132,6 +137,14 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
             for r in out["rate_distortion"]
         )
     )
+    log(
+        "kept layout (share at even positions / share of gaps equal to the sentence's most common): "
+        + "; ".join(
+            f"{r['target']:.2f}: {_share(r['learned']['layout']['even_share'])} / "
+            f"{_share(r['learned']['layout']['regular_gap_share'])}"
+            for r in out["rate_distortion"]
+        )
+    )
     with eval_mode(model), torch.no_grad():
         short = {}
         for ad in alphas:
@@ -145,7 +158,7 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     ad_mid = out["half"].get("alpha_delta")
     # the ablations compare training recipes on the paper's uniform mixing (the table's column)
     interp = interpolation_paths(model, ids, pairs=pairs, steps=11, alpha_delta=ad_mid, mixing="uniform")
-    out["interpolation"] = {k: interp[k] for k in ("median_distinct", "median_largest_step", "endpoints_exact")}
+    out["interpolation"] = {k: interp[k] for k in ("median_distinct", "median_largest_step", *ENDPOINT_KEYS)}
     out["interpolation"]["alpha_delta"] = ad_mid
     out["interpolation"]["example"] = interp["records"][0]["strip"]
     log(f"interpolation: {out['interpolation']}")
@@ -171,7 +184,7 @@ def measure_baseline(model, ids: list[list[int]], pairs: int, log=print) -> dict
         recon = decode_batch(model.tokenizer, model.generate(encode_text(model, SHORT_SENTENCES)))
     out["short_exact"] = {"fixed": {"exact": sum(a.lower() == b for a, b in zip(SHORT_SENTENCES, recon))}}
     interp = interpolation_paths(model, ids, pairs=pairs, steps=11, mixing="uniform")
-    out["interpolation"] = {k: interp[k] for k in ("median_distinct", "median_largest_step", "endpoints_exact")}
+    out["interpolation"] = {k: interp[k] for k in ("median_distinct", "median_largest_step", *ENDPOINT_KEYS)}
     out["interpolation"]["example"] = interp["records"][0]["strip"]
     log(f"interpolation: {out['interpolation']}")
     return out

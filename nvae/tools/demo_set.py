@@ -22,6 +22,7 @@ import itertools
 import random
 
 from ..data.text import UNK_ID, encode_texts
+from ..evaluation.endpoints import MATCH, endpoint_value
 from ..evaluation.measures import SHORT_SENTENCES, pair_record
 from ..evaluation.metrics import reconstruct
 from ..model.autoencoder import NVAE
@@ -94,7 +95,7 @@ def choose(
     scored = []
     for a, b in itertools.combinations(chosen, 2):
         rec = pair_record(model, a["ids"], b["ids"], taus, ad)
-        key = (not rec["endpoints_exact"], rec["distinct"] < MIN_DISTINCT, rec["largest_step"], -rec["distinct"])
+        key = (not endpoint_value(rec, MATCH), rec["distinct"] < MIN_DISTINCT, rec["largest_step"], -rec["distinct"])
         scored.append((key, a["text"], b["text"], rec))
     scored.sort(key=lambda x: x[:3])
     pairs, used = [], set()
@@ -104,7 +105,14 @@ def choose(
         if a in used or b in used:
             continue
         used |= {a, b}
-        pairs.append({"a": a, "b": b, **{k: rec[k] for k in ("distinct", "largest_step", "endpoints_exact", "strip")}})
+        pairs.append(
+            {
+                "a": a,
+                "b": b,
+                **{k: rec[k] for k in ("distinct", "largest_step", "strip")},
+                MATCH: endpoint_value(rec, MATCH),
+            }
+        )
 
     def row(r, source):
         return {"text": r["text"], "source": source, "retained_proportion": round(r["retained_proportion"], 3)}

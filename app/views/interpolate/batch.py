@@ -8,6 +8,7 @@ import streamlit as st
 from app import cache, figures, output, state
 from app.views.interpolate.settings import EXAMPLES_FILE, GRIDS, MIXING_NAMES, PAGE, InterpolatePage, strip_settings
 from app.views.interpolate.strip_table import strip_table
+from nvae.evaluation.endpoints import HELP, INPUTS, LABELS, MATCH
 from nvae.locations import examples_dir
 from nvae.readout import pair_study as paths_study
 
@@ -77,7 +78,7 @@ def batch_study(page: InterpolatePage) -> None:
     info = {**page.meta(), "input": source}
     inputs = [{"line": n, "a": a, "b": b} for n, (a, b) in zip(parsed.lines, parsed.pairs)]
 
-    m = st.columns(4)
+    m = st.columns(5)
     m[0].metric("Pairs", result["pairs"])
     m[1].metric("Median distinct sentences", f"{result['median_distinct']:g}", help=f"of {len(taus)} steps")
     m[2].metric(
@@ -85,7 +86,8 @@ def batch_study(page: InterpolatePage) -> None:
         f"{result['median_largest_step']:.1f}",
         help="the largest change, between neighbouring steps, of sentence BLEU against the decoded A",
     )
-    m[3].metric("Endpoints exact", f"{result['endpoints_exact']:.0%}", help="τ = 0 and 1 decode like A and B alone")
+    m[3].metric(LABELS[MATCH], f"{result[MATCH]:.0%}", help=HELP[MATCH])
+    m[4].metric(LABELS[INPUTS], f"{result[INPUTS]:.0%}", help=HELP[INPUTS])
     ad = info["alpha_delta"]
     st.caption(
         f"Checkpoint **{output.md_escape(info['checkpoint'])}**"
@@ -104,7 +106,8 @@ def batch_study(page: InterpolatePage) -> None:
                 "B": r["b"],
                 "distinct": r["distinct"],
                 "largest BLEU step": round(r["largest_step"], 1),
-                "endpoints exact": r["endpoints_exact"],
+                LABELS[MATCH].lower(): r[MATCH],
+                LABELS[INPUTS].lower(): f"{round(2 * r[INPUTS])} of 2",
                 "new sentences": int(sum(r["new"])),
             }
             for i, r in enumerate(result["records"])
