@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nvae.model.mixture import source_label
-from nvae.readout.sentence import SentenceView
+from nvae.readout.sentence import SentenceView, segments
 
 # -- which kind of latent ---------------------------------------------------------------------------
 
@@ -51,9 +51,10 @@ def latent_description(model_type: str, stride: int = 2) -> str:
 # -- tables ---------------------------------------------------------------------------------------
 
 
-def components_table(view: SentenceView) -> list[dict]:
-    """Rows for the components table and its CSV/JSON export."""
-    return [
+def components_table(view: SentenceView, pooled: bool = False) -> list[dict]:
+    """Rows for the components table and its CSV/JSON export; `pooled` (a model whose kept components
+    stand for their segments) adds the tokens each kept component stands for."""
+    rows = [
         {
             "component": r["component"],
             "source": source_label(r["source"]).strip("⟨⟩") if r["source"] < 0 else f"token {r['source']}",
@@ -65,6 +66,11 @@ def components_table(view: SentenceView) -> list[dict]:
         }
         for r in view.components
     ]
+    if pooled:
+        members = segments(view.components)
+        for row in rows:
+            row["stands for"] = " ".join(members.get(row["component"], []))
+    return rows
 
 
 # -- latent map selections -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ goes, and that short inputs keep something."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from helpers import make_tokenizer, tiny_model
 
@@ -134,3 +135,53 @@ def test_the_kept_set_rule_says_what_a_kept_component_stands_for():
     assert "content score" in pooled and "pruned tokens after it" in pooled
     assert "at least the token with the largest α" in pooled
     assert "pruned tokens after it" not in plain and "at least" not in plain
+
+
+# -- what the pages say about a pooling checkpoint ---------------------------------------------------
+
+
+def test_segments_name_the_tokens_each_kept_component_stands_for():
+    from nvae.readout.sentence import segments
+
+    rows = [{"component": 0, "source": PRIOR, "token": "⟨prior⟩", "retained": True}] + [
+        {"component": i + 1, "source": i, "token": t, "retained": k}
+        for i, (t, k) in enumerate(zip(["the", "cat", "sat", "on", "the", "mat", "[EOS]"], [0, 1, 0, 0, 1, 0, 1]))
+    ]
+    assert segments(rows) == {2: ["the", "cat", "sat", "on"], 5: ["the", "mat"], 7: ["[EOS]"]}
+    assert segments([r | {"retained": r["source"] < 0} for r in rows]) == {}
+
+
+@pytest.fixture
+def pooled_checkpoint(app_checkpoints, tmp_path, monkeypatch):
+    """The app's tiny NVAE with kept components standing for their segments, opened by the app."""
+    import json
+    import shutil
+
+    folder = tmp_path / "tiny-pooled"
+    shutil.copytree(app_checkpoints["nvae"], folder)
+    data = json.loads((folder / "config.json").read_text())
+    data["model"]["kept_pooling"] = "segment"
+    (folder / "config.json").write_text(json.dumps(data))
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(folder))
+    return folder
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+def test_inspect_and_the_walkthrough_say_what_a_kept_component_stands_for(pooled_checkpoint):
+    from helpers import no_exception, open_page
+
+    from nvae.store.checkpoint import load_checkpoint
+
+    sentence = "The river flows north through the valley to the sea."
+    at = open_page("inspect", {"s": sentence, "ad": "0.1"}, fresh=True)
+    no_exception(at)
+    table = next(df.value for df in at.dataframe if "stands for" in df.value.columns)
+    tokens = table[table["source"] != "prior"]
+    kept = tokens[tokens["status"] == "retained"]
+    assert 0 < len(kept) < len(tokens), "the test needs kept and pruned tokens"
+    assert (kept["stands for"].str.len() > 0).all() and (tokens[tokens["status"] == "pruned"]["stands for"] == "").all()
+    assert sum(len(s.split()) for s in kept["stands for"]) == len(tokens), "every token in one kept component"
+    walk = open_page("walkthrough", {"s": sentence, "ad": "0.1", "step": "5"}, fresh=True)  # pruning
+    no_exception(walk)
+    assert any("each kept component stands for its own token" in m.value for m in walk.markdown)
+    assert load_checkpoint(pooled_checkpoint).cfg.kept_pooling == "segment"

@@ -137,7 +137,7 @@ if messages.text_messages(check):
                 f"components-{i + 1}",
                 key=f"bars_{i}",
             )
-            rows = latents.components_table(view)
+            rows = latents.components_table(view, pooled=model.cfg.kept_pooling == "segment")
             if baseline:  # every vector is kept with the same weight: no pseudo-count, nothing pruned
                 rows = [{k: v for k, v in r.items() if k not in ("alpha", "status")} for r in rows]
                 st.caption("Latent vectors (the decoder attends to each with the same weight)")

@@ -204,6 +204,15 @@ def step_pruning() -> None:
         f"(retained proportion ν = {tr.retained_proportion:.2f}). {which}"
     )
     output.plot(figures.walkthrough.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
+    if model.cfg.kept_pooling == "segment":
+        members = readout.segments(tr.components)
+        shown = "; ".join(" ".join(q(t) for t in m) for m in list(members.values())[:8])
+        st.markdown(
+            "In this checkpoint a pruned token is not lost: **each kept component stands for its own token and "
+            "the pruned tokens after it** (the first kept one also for those before it), and the decoder reads the "
+            "average of their Gaussians, so the means and variances on the next steps are those averages. "
+            + (f"Here: {shown}{' …' if len(members) > 8 else ''}." if members else "")
+        )
     if toks and "log_alpha_content" in toks[0]:
         by_content = [c["token"] for c in toks if c["retained_by_content"]]
         st.markdown(

@@ -115,6 +115,27 @@ def _kept_extras(cfg) -> str:
     return out
 
 
+def segments(records: list[dict]) -> dict[int, list[str]]:
+    """For a model whose kept components stand for their segments (`kept_pooling` "segment"): each
+    kept token component's number -> the tokens it stands for, in order (itself and the pruned tokens
+    after it up to the next kept one; the first kept one also those before it), from the rows of
+    `LatentMixture.records` (one sentence). {} when no token component is kept."""
+    tokens = sorted((r for r in records if r["source"] >= 0), key=lambda r: r["source"])
+    out: dict[int, list[str]] = {}
+    leading: list[str] = []
+    head = None
+    for r in tokens:
+        if r["retained"]:
+            head = r["component"]
+            out[head] = leading + [r["token"]]
+            leading = []
+        elif head is None:
+            leading.append(r["token"])
+        else:
+            out[head].append(r["token"])
+    return out
+
+
 # -- what a sentence became: truncation, unknown pieces, nothing kept -----------------------------
 
 
