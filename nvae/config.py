@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 
 ALPHA_CONDITIONINGS = ("none", "quantile")  # how alpha^Delta reaches the pseudo-counts
 KEEP_POSITIONS = ("learned", "tournament")  # how the positional prior orders the positions
-KEPT_POOLINGS = ("none", "segment", "sized")  # what a kept component stands for (nvib.pool_segments)
+KEPT_POOLINGS = ("none", "segment")  # what a kept component stands for (nvib.pool_segments)
 
 # The closed experiments: fields and values that earlier checkpoints may name and the code no longer
 # has (docs/experiments.md has each one's measurements). A removed field at its neutral value is
@@ -196,7 +196,6 @@ class ModelConfig:
     # kept token also those before it), averaged (means averaged, variances of the average), so that
     # dropping a token moves its content into its kept left neighbour's component instead of losing
     # it. The KL terms still read every token's own Gaussian; only what the decoder attends to changes.
-    # "sized": "segment", and a kept component's pseudo-count (so its weight pi) is its segment's sum.
     kept_pooling: str = "none"
     # At least this many token components are kept in every sentence (those with the largest
     # pseudo-counts), whatever alpha^Delta; 0: none are forced (the paper).

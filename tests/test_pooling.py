@@ -28,7 +28,7 @@ def test_a_kept_component_averages_its_token_and_the_pruned_tokens_after_it():
     mu, logvar, source, pad = _one_sentence()
     #          prior  t0    t1     t2    t3     t4     t5
     kept = torch.tensor([[True, False, True, False, False, True, False]])
-    out_mu, out_logvar, _ = pool_segments(mu, logvar, kept, pad, source)
+    out_mu, out_logvar = pool_segments(mu, logvar, kept, pad, source)
     var = logvar.exp()
     # t1 stands for t0 (before the first kept token), t1, t2, t3; t4 for t4, t5
     assert torch.allclose(out_mu[0, 2], mu[0, 1:5].mean(0), atol=1e-6)
@@ -42,11 +42,11 @@ def test_a_kept_component_averages_its_token_and_the_pruned_tokens_after_it():
 
 def test_keeping_every_token_changes_nothing_and_keeping_none_too():
     mu, logvar, source, pad = _one_sentence()
-    out_mu, out_logvar, _ = pool_segments(mu, logvar, torch.ones_like(pad), pad, source)
+    out_mu, out_logvar = pool_segments(mu, logvar, torch.ones_like(pad), pad, source)
     assert torch.allclose(out_mu, mu) and torch.allclose(out_logvar, logvar)
     only_prior = torch.zeros_like(pad)
     only_prior[:, 0] = True
-    out_mu, out_logvar, _ = pool_segments(mu, logvar, only_prior, pad, source)
+    out_mu, out_logvar = pool_segments(mu, logvar, only_prior, pad, source)
     assert torch.equal(out_mu, mu) and torch.equal(out_logvar, logvar)
 
 
@@ -57,7 +57,7 @@ def test_padding_joins_no_segment():
     source = torch.cat([source, torch.tensor([[4, 5]])], dim=1)
     pad = torch.cat([pad, torch.tensor([[True, True]])], dim=1)
     kept = torch.tensor([[True, False, False, True, False, False, False]])
-    out_mu, _, _ = pool_segments(mu, logvar, kept, pad, source)
+    out_mu, _ = pool_segments(mu, logvar, kept, pad, source)
     assert torch.allclose(out_mu[0, 3], mu[0, 1:5].mean(0), atol=1e-6)
 
 
@@ -93,7 +93,7 @@ def test_fixed_choices_pool_their_own_segments():
     assert int(latent.n_retained[0]) == latent.n_components - 1  # everything kept: no pooling
     keep = (latent.source >= 0) & (latent.source % 2 == 0)
     chosen = keep_components(latent, keep)
-    expected, _, _ = pool_segments(
+    expected, _ = pool_segments(
         latent.token_mu, latent.token_logvar, keep | (latent.source == PRIOR), latent.pad, latent.source
     )
     assert torch.allclose(chosen.mu, expected)
@@ -185,25 +185,3 @@ def test_inspect_and_the_walkthrough_say_what_a_kept_component_stands_for(pooled
     no_exception(walk)
     assert any("each kept component stands for its own token" in m.value for m in walk.markdown)
     assert load_checkpoint(pooled_checkpoint).cfg.kept_pooling == "segment"
-
-
-def test_sized_pooling_gives_a_kept_component_its_segment_s_pseudo_counts():
-    mu, logvar, source, pad = _one_sentence()
-    alpha = torch.tensor([[1.0, 0.5, 2.0, 0.25, 0.125, 3.0, 0.0625]])
-    kept = torch.tensor([[True, False, True, False, False, True, False]])
-    _, _, pooled = pool_segments(mu, logvar, kept, pad, source, alpha)
-    assert torch.allclose(pooled[0], torch.tensor([1.0, 0.5, 2.875, 0.25, 0.125, 3.0625, 0.0625]))
-    assert pool_segments(mu, logvar, kept, pad, source)[2] is None
-    tok = make_tokenizer()
-    ids = torch.tensor([tok.encode("the cat sat on the mat").ids + [3]])
-    pad_mask = torch.zeros_like(ids, dtype=torch.bool)
-    model = tiny_model(tok, kept_pooling="sized", alpha_delta_conditional=True).eval()
-    h = model.encode_states(ids, pad_mask)
-    ad = model.cfg.threshold * float(torch.exp(-model.latent.log_alphas(h, pad_mask, 1.0).mean()))
-    latent, _, _ = model.latent(h, pad_mask, alpha_delta=ad)
-    kept = latent.retained[0]
-    assert 0 < int(kept.sum()) < len(kept) - 1
-    token = latent.source[0] >= 0
-    # the kept components' pseudo-counts hold every token's (those before the first kept one too)
-    assert torch.allclose(latent.alpha[0][kept].sum(), latent.token_alpha[0][token].sum())
-    assert torch.allclose(keep_components(latent, kept[None]).alpha, latent.alpha)

@@ -126,16 +126,13 @@ def keep_components(latent: LatentMixture, keep: torch.Tensor) -> LatentMixture:
     kept), weighted like evaluation weighs them: pi = alpha / sum over the kept components. A model
     whose kept components stand for their segments (`kept_pooling` "segment") pools the new set's."""
     mask = latent.pad | (~keep & (latent.source != PRIOR))
-    mu, logvar, alpha = latent.mu, latent.logvar, latent.alpha
+    mu, logvar = latent.mu, latent.logvar
     if latent.token_mu is not None:
-        mu, logvar, pooled = pool_segments(
-            latent.token_mu, latent.token_logvar, ~mask, latent.pad, latent.source, latent.token_alpha
-        )
-        alpha = alpha if pooled is None else pooled
+        mu, logvar = pool_segments(latent.token_mu, latent.token_logvar, ~mask, latent.pad, latent.source)
     return evaluation_latent(
         mu,
         logvar,
-        alpha,
+        latent.alpha,
         latent.pad,
         latent.source,
         latent.n_inputs,

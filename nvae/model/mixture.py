@@ -76,8 +76,7 @@ class LatentMixture:
     threshold  float       alpha threshold under which a component counts as pruned
     token_mu, token_logvar [B, N, P]  with `kept_pooling` "segment" only: every component's own
                            Gaussian before pooling (mu, logvar are then the pooled ones), so that a
-                           reader can pool the segments of another kept set (nvib.pool_segments);
-    token_alpha [B, N]     with `kept_pooling` "sized" only: the pseudo-counts before pooling
+                           reader can pool the segments of another kept set (nvib.pool_segments)
     """
 
     mu: Tensor
@@ -94,7 +93,6 @@ class LatentMixture:
     gate: Tensor | None = None
     token_mu: Tensor | None = None
     token_logvar: Tensor | None = None
-    token_alpha: Tensor | None = None
 
     # -- views -------------------------------------------------------------------------------
     @property

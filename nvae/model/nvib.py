@@ -119,21 +119,19 @@ class NVIB(nn.Module):
         gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
         if self.training and cfg.prune_gate == "st":
             gate = self._gate(log_alpha, pad, floor)
-            mu_d, logvar_d, alpha_d = self._pool(mu, logvar, alpha, gate > 0.5, pad, source)
+            mu_d, logvar_d = self._pool(mu, logvar, gate > 0.5, pad, source)
             if gaussian:  # the evaluation form and its weights, with every component in the gate
-                latent = evaluation_latent(mu_d, logvar_d, alpha_d, pad, source, n_inputs, pad, cfg.threshold, gate)
+                latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, pad, cfg.threshold, gate)
             else:
-                latent = self._sample(mu_d, logvar_d, alpha_d, pad, source, n_inputs, False, gate)
+                latent = self._sample(mu_d, logvar_d, alpha, pad, source, n_inputs, False, gate)
         elif self.training and not (gaussian and cfg.gaussian_train_pruned):
             latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, gaussian)
         else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR) & ~floor)
-            mu_d, logvar_d, alpha_d = self._pool(mu, logvar, alpha, ~mask, pad, source)
-            latent = evaluation_latent(mu_d, logvar_d, alpha_d, pad, source, n_inputs, mask, cfg.threshold)
+            mu_d, logvar_d = self._pool(mu, logvar, ~mask, pad, source)
+            latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, mask, cfg.threshold)
         if cfg.kept_pooling != "none":  # what a reader needs to pool another kept set (measures.keep_components)
             latent.token_mu, latent.token_logvar = mu, logvar
-            if cfg.kept_pooling == "sized":
-                latent.token_alpha = alpha
         return latent, kl_g, kl_d
 
     def _floor(self, log_alpha: Tensor, pad_mask: Tensor) -> Tensor:
@@ -147,17 +145,12 @@ class NVIB(nn.Module):
             floor[:, 1:] = torch.zeros_like(pad_mask).scatter(1, top, True) & ~pad_mask
         return floor
 
-    def _pool(
-        self, mu: Tensor, logvar: Tensor, alpha: Tensor, kept: Tensor, pad: Tensor, source: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """The means, log-variances and pseudo-counts the decoder reads: each token's own
-        (`kept_pooling` "none"), each kept component's segment average ("segment"), and with "sized"
-        also the segment's summed pseudo-count (`pool_segments`). The KL terms never read these."""
+    def _pool(self, mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
+        """The means and log-variances the decoder reads: each token's own (`kept_pooling` "none"), or
+        each kept component's segment average (`pool_segments`)."""
         if self.cfg.kept_pooling == "none":
-            return mu, logvar, alpha
-        sized = alpha if self.cfg.kept_pooling == "sized" else None
-        mu_d, logvar_d, alpha_d = pool_segments(mu, logvar, kept, pad, source, sized)
-        return mu_d, logvar_d, alpha if alpha_d is None else alpha_d
+            return mu, logvar
+        return pool_segments(mu, logvar, kept, pad, source)
 
     # alpha_delta: a float, a [B] tensor, or None for the config's value
     def _alpha_delta(self, alpha_delta, B: int, device) -> Tensor:
@@ -376,9 +369,7 @@ def positional_prior(scores: Tensor, pad_mask: Tensor, keep_positions: str = "le
     return prior - mean
 
 
-def pool_segments(
-    mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor, alpha: Tensor | None = None
-) -> tuple[Tensor, Tensor, Tensor | None]:
+def pool_segments(mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
     """Each kept token component's Gaussian replaced by the average of its segment's: the token itself
     and the pruned tokens after it up to the next kept one; the pruned tokens before a sentence's
     first kept token join that first segment (`kept_pooling` "segment").
@@ -387,9 +378,7 @@ def pool_segments(
     prior and other components that are no token's, which are never pooled and join no segment).
     One sentence per row, its tokens in order. The average of c Gaussians has the mean of their
     means and the variance sum(var) / c^2. Pruned components keep their own Gaussians (the decoder
-    does not read them). With `alpha` [B, N] given (`kept_pooling` "sized"), a kept component's
-    pseudo-count becomes its segment's sum (size-aware weights, as in token merging); else None is
-    returned for it. Differentiable in mu, logvar and alpha; `kept` is a hard set."""
+    does not read them). Differentiable in mu and logvar; `kept` is a hard set."""
     B, N, P = mu.shape
     token = (source >= 0) & ~pad
     head = token & kept
@@ -403,10 +392,7 @@ def pool_segments(
     mu_out = torch.where(pooled, sum_mu.gather(1, index) / count, mu)
     var_out = sum_var.gather(1, index) / count.pow(2)
     logvar_out = torch.where(pooled, var_out.clamp_min(1e-30).log().clamp(LOGVAR_MIN, LOGVAR_MAX), logvar)
-    if alpha is None:
-        return mu_out, logvar_out, None
-    sum_alpha = alpha.new_zeros(B, N + 1).scatter_add(1, seg, alpha * member)
-    return mu_out, logvar_out, torch.where(head, sum_alpha.gather(1, seg), alpha)
+    return mu_out, logvar_out
 
 
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
