@@ -53,6 +53,10 @@ EARLIER_DEFAULTS = {
     "kept_pooling": "none",
     "min_kept": 0,
 }
+# Fields added after stored artefacts (latent maps, rate-distortion files) were fingerprinted, with the
+# value that changes nothing: `store.checkpoint.fingerprint` leaves a field out at that value, so that
+# adding a field does not make every stored artefact stale.
+NEUTRAL_ADDITIONS = {"kept_pooling": "none", "min_kept": 0}
 REMOVED_VALUES = {
     "alpha_conditioning": ("input", "direct", "budget", "spread"),
     "keep_positions": ("stride", "spread"),

@@ -185,3 +185,20 @@ def test_inspect_and_the_walkthrough_say_what_a_kept_component_stands_for(pooled
     no_exception(walk)
     assert any("each kept component stands for its own token" in m.value for m in walk.markdown)
     assert load_checkpoint(pooled_checkpoint).cfg.kept_pooling == "segment"
+
+
+def test_the_new_settings_at_their_neutral_values_leave_stored_fingerprints_valid():
+    """Latent maps and rate-distortion files store the weights' fingerprint; a field added later, at
+    the value that changes nothing, must not change it (config.NEUTRAL_ADDITIONS), while using it must."""
+    from nvae.config import NEUTRAL_ADDITIONS
+    from nvae.store.checkpoint import fingerprint
+
+    model = tiny_model(make_tokenizer())
+    plain = fingerprint(model)
+    assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept"}
+    model.cfg.kept_pooling = "segment"
+    assert fingerprint(model) != plain
+    model.cfg.kept_pooling, model.cfg.min_kept = "none", 1
+    assert fingerprint(model) != plain
+    model.cfg.min_kept = 0
+    assert fingerprint(model) == plain

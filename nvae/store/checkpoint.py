@@ -27,7 +27,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-from ..config import ConfigError, ModelConfig, TrainConfig, load_configs, save_configs
+from ..config import NEUTRAL_ADDITIONS, ConfigError, ModelConfig, TrainConfig, load_configs, save_configs
 from ..data.text import load_tokenizer, tokenizer_mismatch
 from ..model.autoencoder import NVAE
 from .atomic import recover_interrupted_save, swap_into_place, temp_sibling
@@ -372,11 +372,16 @@ def fingerprint(model: NVAE, ignore: tuple[str, ...] = ()) -> str:
     Two models with the same fingerprint give the same outputs; the app recomputes it to show that
     the model shared by all sessions has not been changed by any of them. `ignore` names config
     fields left out (the evaluation store leaves out a loss-conditional model's default
-    alpha^Delta, which it keys separately).
+    alpha^Delta, which it keys separately). Fields added later at the value that changes nothing
+    (`config.NEUTRAL_ADDITIONS`) are left out too, so that adding one keeps stored fingerprints valid.
     """
     model = _unwrap(model)
     h = hashlib.sha256()
-    cfg = {k: v for k, v in model.cfg.to_dict().items() if k not in ignore}
+    cfg = {
+        k: v
+        for k, v in model.cfg.to_dict().items()
+        if k not in ignore and not (k in NEUTRAL_ADDITIONS and v == NEUTRAL_ADDITIONS[k])
+    }
     h.update(json.dumps(cfg, sort_keys=True).encode())
     h.update(b"train" if any(m.training for m in model.modules()) else b"eval")
     for name, tensor in sorted(model.state_dict().items()):
