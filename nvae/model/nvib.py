@@ -7,8 +7,10 @@ recipe) exactly the set evaluation keeps, in training without it sampled vectors
 weights (the paper), in evaluation the Gaussian mixture with the components under the threshold
 pruned. Prior sampling (section 4) closes the class. Below it, the two additions to the paper's
 pseudo-counts that shipped checkpoints use (the quantile conditioning on alpha^Delta, the
-positional prior), then the KL formulas and the evaluation latent. The latent type and
-interpolation (section 5) are in nvae/model/mixture.py.
+positional prior), what a kept component can stand for (`pool_segments`: its token and the pruned
+tokens after it, the latent issue's candidate; `min_kept`, a floor of kept components), then the KL
+formulas and the evaluation latent. The latent type and interpolation (section 5) are in
+nvae/model/mixture.py.
 
 Shapes: B batch, n input tokens (end-of-sentence included), N = n + 1 components (component 0 is
 the prior), P = d_model.
