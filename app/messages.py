@@ -40,6 +40,9 @@ def kept_set_note(cfg) -> None:
     positional prior and its strength, or a baseline's fixed rule. On every page that shows kept and
     pruned components."""
     st.info(readout.kept_set_rule(cfg), icon=":material/rule:")
+    notice = readout.reading_notice(cfg)
+    if notice:
+        st.warning(notice, icon=":material/warning:")
 
 
 def show_notices(notices: list[str | None]) -> None:

@@ -208,3 +208,28 @@ def test_the_walkthrough_pruning_step_shows_the_content_score_beside_the_prior(p
     tr = walkthrough.trace(load_checkpoint(prior_checkpoint), SENTENCES[0], 0.3)
     assert list(table["kept by the content alone"]) == [c["retained_by_content"] for c in tr.components[1:]]
     assert any("positional prior** of strength 5" in m.value for m in at.markdown)
+
+
+def test_a_checkpoint_never_trained_on_the_evaluation_form_is_said_to_be_understated():
+    from nvae.config import recipe_configs
+    from nvae.readout.sentence import reading_notice
+
+    assert "understate" in reading_notice(recipe_configs("paper")[0])
+    assert reading_notice(ModelConfig()) is None and reading_notice(ModelConfig(model_type="vts")) is None
+
+
+@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+def test_inspect_warns_that_a_paper_recipe_checkpoint_is_read_in_another_form(app_checkpoints, tmp_path, monkeypatch):
+    import shutil
+
+    from nvae.readout.sentence import reading_notice
+
+    folder = tmp_path / "tiny-paper"
+    shutil.copytree(app_checkpoints["nvae"], folder)
+    data = json.loads((folder / "config.json").read_text())
+    data["model"]["gaussian_train_prob"] = 0.0
+    (folder / "config.json").write_text(json.dumps(data))
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(folder))
+    at = open_page("inspect", {"s": "The cat sat on the mat."}, fresh=True)
+    no_exception(at)
+    assert reading_notice(load_checkpoint(folder).cfg) in [w.value for w in at.warning]
