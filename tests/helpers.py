@@ -102,6 +102,18 @@ def make_responsive(path: Path) -> Path:
     return save_checkpoint(path, model, model.train_cfg)
 
 
+def variant_checkpoint(source: Path, folder: Path, **model_settings) -> Path:
+    """A copy of the checkpoint `source` at `folder` whose config.json has `model_settings` changed
+    (the same weights read another way: a positional prior, segment pooling, ...)."""
+    import json
+
+    shutil.copytree(source, folder)
+    data = json.loads((folder / "config.json").read_text())
+    data["model"].update(model_settings)
+    (folder / "config.json").write_text(json.dumps(data))
+    return folder
+
+
 def make_app_checkpoints(folder: Path) -> dict[str, Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import latent_config, no_exception, open_page
+from helpers import latent_config, no_exception, open_page, variant_checkpoint
 
 from nvae.config import ModelConfig
 from nvae.readout.sentence import kept_set_rule
@@ -70,13 +70,7 @@ def test_each_page_with_kept_components_says_who_chooses(page, app_checkpoints):
 def prior_checkpoint(app_checkpoints, tmp_path, monkeypatch):
     """The tiny NVAE exported with a positional prior of strength 5 (as the shipped default is), opened
     by the app."""
-    import shutil
-
-    folder = tmp_path / "tiny-prior"
-    shutil.copytree(app_checkpoints["nvae"], folder)
-    data = json.loads((folder / "config.json").read_text())
-    data["model"]["spread_bias"] = 5.0
-    (folder / "config.json").write_text(json.dumps(data))
+    folder = variant_checkpoint(app_checkpoints["nvae"], tmp_path / "tiny-prior", spread_bias=5.0)
     monkeypatch.setenv("NVAE_CHECKPOINT", str(folder))
     return folder
 
@@ -220,15 +214,9 @@ def test_a_checkpoint_never_trained_on_the_evaluation_form_is_said_to_be_underst
 
 @pytest.mark.usefixtures("restore_torch_threads", "app_env")
 def test_inspect_warns_that_a_paper_recipe_checkpoint_is_read_in_another_form(app_checkpoints, tmp_path, monkeypatch):
-    import shutil
-
     from nvae.readout.sentence import reading_notice
 
-    folder = tmp_path / "tiny-paper"
-    shutil.copytree(app_checkpoints["nvae"], folder)
-    data = json.loads((folder / "config.json").read_text())
-    data["model"]["gaussian_train_prob"] = 0.0
-    (folder / "config.json").write_text(json.dumps(data))
+    folder = variant_checkpoint(app_checkpoints["nvae"], tmp_path / "tiny-paper", gaussian_train_prob=0.0)
     monkeypatch.setenv("NVAE_CHECKPOINT", str(folder))
     at = open_page("inspect", {"s": "The cat sat on the mat."}, fresh=True)
     no_exception(at)

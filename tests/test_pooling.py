@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import make_tokenizer, tiny_model
+from helpers import make_tokenizer, tiny_model, variant_checkpoint
 
 from nvae.config import ConfigError, ModelConfig
 from nvae.evaluation.measures import keep_components
@@ -154,14 +154,7 @@ def test_segments_name_the_tokens_each_kept_component_stands_for():
 @pytest.fixture
 def pooled_checkpoint(app_checkpoints, tmp_path, monkeypatch):
     """The app's tiny NVAE with kept components standing for their segments, opened by the app."""
-    import json
-    import shutil
-
-    folder = tmp_path / "tiny-pooled"
-    shutil.copytree(app_checkpoints["nvae"], folder)
-    data = json.loads((folder / "config.json").read_text())
-    data["model"]["kept_pooling"] = "segment"
-    (folder / "config.json").write_text(json.dumps(data))
+    folder = variant_checkpoint(app_checkpoints["nvae"], tmp_path / "tiny-pooled", kept_pooling="segment")
     monkeypatch.setenv("NVAE_CHECKPOINT", str(folder))
     return folder
 
