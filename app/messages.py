@@ -41,7 +41,9 @@ def kept_set_note(cfg) -> None:
     pruned components."""
     st.info(readout.kept_set_rule(cfg), icon=":material/rule:")
     notice = readout.reading_notice(cfg)
-    if notice:
+    if notice and getattr(cfg, "decode_form", "integral") == "means":
+        st.info(notice, icon=":material/functions:")
+    elif notice:
         st.warning(notice, icon=":material/warning:")
 
 

@@ -1,7 +1,8 @@
 """The paper recipe's checkpoint read two ways: by the evaluation form of denoising attention (the
-Gaussian-mixture integral, what every page and `nvae evaluate` use) and by its training form with the
-noise left out (each kept component's mean as its vector, z = mu). The two agree when the variances
-are small; `--recipe paper` never trains on the integral (gaussian_train_prob 0).
+Gaussian-mixture integral, `decode_form` "integral", what the other NVAEs are read with) and by its
+training form with the noise left out (each kept component's mean as its vector, z = mu, `decode_form`
+"means", what its shipped config.json says). The two agree when the variances are small; `--recipe
+paper` never trains on the integral (gaussian_train_prob 0).
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/paper_forms.py [--checkpoint checkpoints/nvae-paper] [--limit 300]
 
@@ -28,16 +29,25 @@ from nvae.evaluation.metrics import reconstruct  # noqa: E402
 from nvae.model.autoencoder import eval_mode  # noqa: E402
 
 
+def read_with(model, form: str):
+    """The model read with `decode_form` `form`, whatever its config.json says."""
+    model.cfg = dataclasses.replace(model.cfg, decode_form=form)
+    for layer in model.decoder:
+        layer.cross_attn.read_means = form == "means"
+    return model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "nvae-paper"))
     parser.add_argument("--limit", type=int, default=300)
     args = parser.parse_args()
-    model = load_checkpoint(args.checkpoint)
+    model = read_with(load_checkpoint(args.checkpoint), "integral")
+    means_model = read_with(load_checkpoint(args.checkpoint), "means")
     texts = load_sentences("wikitext-2", "validation", model.tokenizer, 6, 49)[: args.limit]
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     integral = reconstruct(model, ids).summary()
-    means = reconstruct(model, ids, transform=lambda lat: dataclasses.replace(lat, z=lat.mu)).summary()
+    means = reconstruct(means_model, ids).summary()
     variances = []
     with eval_mode(model), torch.no_grad():
         for _, _, lat in encoded_batches(model, ids):

@@ -27,6 +27,7 @@ class ConfigError(ValueError):
 ALPHA_CONDITIONINGS = ("none", "quantile")  # how alpha^Delta reaches the pseudo-counts
 KEEP_POSITIONS = ("learned", "tournament")  # how the positional prior orders the positions
 KEPT_POOLINGS = ("none", "segment")  # what a kept component stands for (nvib.pool_segments)
+DECODE_FORMS = ("integral", "means")  # how the decoder reads an evaluation latent (attention.LatentCrossAttention)
 
 # The closed experiments: fields and values that earlier checkpoints may name and the code no longer
 # has (docs/experiments.md has each one's measurements). A removed field at its neutral value is
@@ -52,11 +53,12 @@ EARLIER_DEFAULTS = {
     "keep_positions": "learned",
     "kept_pooling": "none",
     "min_kept": 0,
+    "decode_form": "integral",
 }
 # Fields added after stored artefacts (latent maps, rate-distortion files) were fingerprinted, with the
 # value that changes nothing: `store.checkpoint.fingerprint` leaves a field out at that value, so that
 # adding a field does not make every stored artefact stale.
-NEUTRAL_ADDITIONS = {"kept_pooling": "none", "min_kept": 0}
+NEUTRAL_ADDITIONS = {"kept_pooling": "none", "min_kept": 0, "decode_form": "integral"}
 REMOVED_VALUES = {
     "alpha_conditioning": ("input", "direct", "budget", "spread"),
     "keep_positions": ("stride", "spread"),
@@ -204,6 +206,12 @@ class ModelConfig:
     # At least this many token components are kept in every sentence (those with the largest
     # pseudo-counts), whatever alpha^Delta; 0: none are forced (the paper).
     min_kept: int = 0
+    # How the decoder reads a latent outside training (NVAE only). "integral": denoising attention's
+    # exact integral over each kept component's Gaussian (docs/model.md). "means": each kept
+    # component's mean as its vector (z = mu), the training form with the noise left out: the fair
+    # reading of a model never trained on the integral (gaussian_train_prob 0, the paper's recipe),
+    # whose decoder otherwise meets the prior component's variance 1 for the first time at evaluation.
+    decode_form: str = "integral"
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -255,6 +263,8 @@ class ModelConfig:
             raise ConfigError("keep_positions=tournament orders the positional prior: it needs spread_bias > 0")
         if self.kept_pooling not in KEPT_POOLINGS:
             raise ConfigError(f"kept_pooling must be one of {KEPT_POOLINGS}, got {self.kept_pooling!r}")
+        if self.decode_form not in DECODE_FORMS:
+            raise ConfigError(f"decode_form must be one of {DECODE_FORMS}, got {self.decode_form!r}")
         if int(self.min_kept) < 0:
             raise ConfigError("min_kept must be >= 0")
 
@@ -397,6 +407,7 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
             "prune_gate": "none",
             "pi_concentration": 1.0,
             "spread_bias": 0.0,
+            "decode_form": "means",  # read the way it is trained (it never meets the integral)
         },
         "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600},
     },

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -208,7 +209,8 @@ def test_a_checkpoint_never_trained_on_the_evaluation_form_is_said_to_be_underst
     from nvae.config import recipe_configs
     from nvae.readout.sentence import reading_notice
 
-    assert "understate" in reading_notice(recipe_configs("paper")[0])
+    paper = dataclasses.replace(recipe_configs("paper")[0], decode_form="integral")
+    assert "understate" in reading_notice(paper)
     assert reading_notice(ModelConfig()) is None and reading_notice(ModelConfig(model_type="vts")) is None
 
 

@@ -188,7 +188,7 @@ def test_the_new_settings_at_their_neutral_values_leave_stored_fingerprints_vali
 
     model = tiny_model(make_tokenizer())
     plain = fingerprint(model)
-    assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept"}
+    assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept", "decode_form"}
     model.cfg.kept_pooling = "segment"
     assert fingerprint(model) != plain
     model.cfg.kept_pooling, model.cfg.min_kept = "none", 1

@@ -111,13 +111,18 @@ class LatentCrossAttention(nn.Module):
         logit_i = q_h . W_k^h z_i / sqrt(E) + log pi_i - ||z_i||^2 / (2 sqrt(E))
     and on an evaluation latent (`latent.z` is None) the exact Gaussian-mixture integral
     `denoise` with u_h = (W_k^h)^T q_h and noise variance sqrt(E), then W_v and its bias.
+    read_means=True (`decode_form` "means") reads an evaluation latent in the sample form with
+    z = mu instead of the integral.
     denoising=False (the baselines): ordinary attention over z (or mu), plus log pi (uniform for
     a baseline's own latent, so it cancels; it carries the weights of an interpolation).
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, denoising: bool = True):
+    def __init__(
+        self, d_model: int, n_heads: int, dropout: float = 0.0, denoising: bool = True, read_means: bool = False
+    ):
         super().__init__()
         self.n_heads, self.head_dim, self.dropout, self.denoising = n_heads, d_model // n_heads, dropout, denoising
+        self.read_means = read_means
         self.sqrt_e = math.sqrt(self.head_dim)
         self.q_proj = nn.Linear(d_model, d_model)
         self.k_proj = nn.Linear(d_model, d_model, bias=False)  # a key bias cancels in the softmax
@@ -138,7 +143,7 @@ class LatentCrossAttention(nn.Module):
         gate = latent.gate
         # with a pruning gate, log pi stays out of the logits: it enters as a linear weight
         gated = None if gate is None else (latent.pi.float() * gate.float())[:, None, None, :]
-        if latent.z is not None or not self.denoising:
+        if latent.z is not None or not self.denoising or self.read_means:
             z = latent.z if latent.z is not None else latent.mu
             z = z.to(self.k_proj.weight.dtype) if not torch.is_autocast_enabled(z.device.type) else z
             bias = latent.log_pi.float() if gate is None else torch.zeros_like(latent.pi, dtype=torch.float32)

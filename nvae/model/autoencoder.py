@@ -59,7 +59,9 @@ class DecoderLayer(nn.Module):
         P = cfg.d_model
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(P), nn.LayerNorm(P), nn.LayerNorm(P)
         self.self_attn = SelfAttention(P, cfg.n_heads, cfg.dropout, causal=True)
-        self.cross_attn = LatentCrossAttention(P, cfg.n_heads, cfg.dropout, denoising=cfg.is_nvae)
+        self.cross_attn = LatentCrossAttention(
+            P, cfg.n_heads, cfg.dropout, denoising=cfg.is_nvae, read_means=cfg.decode_form == "means"
+        )
         self.ff = FeedForward(P, cfg.d_ff, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
 

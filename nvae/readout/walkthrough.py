@@ -121,6 +121,8 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     q = q.view(1, T, H, E).transpose(1, 2)  # [1, H, T, E]
     u = torch.einsum("bhte,hep->bhtp", q, cross.k_proj.weight.float().view(H, E, P))
     mu, var = latent.mu.float(), latent.logvar.float().exp()
+    if cross.read_means:  # decode_form "means": the integral with every variance 0 is z = mu's sample form
+        var = torch.zeros_like(var)
     vbar, weights = denoise(u, mu, var, latent.log_pi.float(), cross.sqrt_e)
 
     probs = logits.clone()
