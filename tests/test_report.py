@@ -27,6 +27,7 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     # a training run's checkpoint (RUN/checkpoint, its run.json one level up), given out of order
     sparse = make_tiny_checkpoint(tmp_path / "nvae-ad0.05" / "checkpoint", conditional=False, seed=2, alpha_delta=0.05)
     (sparse.parent / "run.json").write_text(json.dumps({"train": {"max_steps": 1234}}))
+    paper = make_tiny_checkpoint(tmp_path / "tiny-paper", conditional=False, seed=3)  # another NVAE to set beside
     out = subprocess.run(
         [
             sys.executable,
@@ -45,6 +46,8 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
             "--fixed",
             str(fixed),
             str(sparse),
+            "--compare",
+            str(paper),
             "--out",
             str(tmp_path / "docs"),
             "--model-card",
@@ -76,6 +79,11 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     assert compression[f"NVAE ({ckpt.name})"]["kind"] == "curve"
     assert compression["VT (baseline-vt)"]["kind"] == "baseline"
     assert compression["NVAE fixed alpha_delta=0.3 (nvae-ad0.3)"]["kind"] == "point"
+    # the compared NVAE is in the table, figure 4, figure 6 and figure 7
+    results = json.loads((tmp_path / "docs" / "results.json").read_text())
+    assert compression["NVAE (tiny-paper)"]["kind"] == "point"
+    assert "NVAE (tiny-paper)" in results["table"] and "NVAE (tiny-paper)" in results["interpolation"]
+    assert list(results["table"])[0] == f"NVAE ({ckpt.name})"  # the report's own NVAE comes first
     assert "| 0.01 |" in md  # the alpha^Delta sweep of the loss-conditional model
     assert "VT (baseline-vt)" in md
     assert "NVAE fixed alpha_delta=0.3 (nvae-ad0.3)" in md
@@ -89,8 +97,8 @@ def test_evaluate_report_and_model_card(tiny_checkpoint, tiny_baseline_checkpoin
     assert "monotonically" in md
     # the report states the command that reproduces it, with the models it compared
     assert (
-        f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} --fixed {fixed} {sparse}`"
-        in md
+        f"--checkpoint {ckpt} --limit 12 --pairs 3 --baselines {tiny_baseline_checkpoint} "
+        f"--fixed {fixed} {sparse} --compare {paper}`" in md
     )
     # reproduction.md is written from the same numbers, each finding with its verdict
     rep = (tmp_path / "docs" / "reproduction.md").read_text()

@@ -193,6 +193,7 @@ def cmd_evaluate(args) -> None:
             pairs=args.pairs,
             baselines=args.baselines,
             fixed=args.fixed,
+            compare=args.compare,
             lm=args.lm,
             limit=args.limit,
             use_cache=cache,

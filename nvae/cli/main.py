@@ -142,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="NVAEs trained at one fixed alpha^Delta, to compare the loss-conditional model with "
         "(default: checkpoints/nvae-ad*)",
     )
+    sp.add_argument(
+        "--compare",
+        nargs="*",
+        default=None,
+        help="other NVAEs for every table and figure of the report beside the checkpoint "
+        "(default: checkpoints/nvae-paper, the paper's recipe)",
+    )
     sp.add_argument("--out", default=str(PROJECT_ROOT / "docs"), help="report folder")
     sp.add_argument(
         "--lm",

@@ -54,6 +54,7 @@ class ReportSpec:
     pairs: int = 100
     baselines: list[str] | None = None  # None: checkpoints/baseline-*
     fixed: list[str] | None = None  # None: checkpoints/nvae-ad*
+    compare: list[str] | None = None  # None: checkpoints/nvae-paper (other NVAEs in every table and figure)
     lm: str | None = None
     limit: int | None = None
     use_cache: bool = True
@@ -76,7 +77,7 @@ class ReportSpec:
         parts += ["--pairs", str(self.pairs)]
         if self.lm:
             parts += ["--lm", str(self.lm)]
-        for flag, paths in (("--baselines", self.baselines), ("--fixed", self.fixed)):
+        for flag, paths in (("--baselines", self.baselines), ("--fixed", self.fixed), ("--compare", self.compare)):
             if paths is not None:
                 parts += [flag, *map(str, paths)]
         return shlex.join(parts)
@@ -86,6 +87,14 @@ def _find_baselines(spec: ReportSpec) -> list[Path]:
     if spec.baselines is not None:
         return [Path(p) for p in spec.baselines]
     return sorted(p for p in CHECKPOINTS_DIR.glob("baseline-*") if p.is_dir())
+
+
+def _find_compared_nvaes(spec: ReportSpec) -> list[Path]:
+    """The other NVAEs the report sets beside the checkpoint (the paper's recipe by default), never
+    the checkpoint itself."""
+    paths = [Path(p) for p in spec.compare] if spec.compare is not None else [CHECKPOINTS_DIR / "nvae-paper"]
+    main = Path(spec.checkpoint).resolve() if spec.checkpoint else None
+    return [p for p in paths if p.is_dir() and p.resolve() != main]
 
 
 def _find_fixed_nvaes(spec: ReportSpec) -> list[Path]:
@@ -130,6 +139,8 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
     device = next(model.parameters()).device
     cache = spec.use_cache
     models = {f"NVAE ({_label(spec.checkpoint)})": model}
+    for path in _find_compared_nvaes(spec):
+        models[f"NVAE ({_label(path)})"] = load_checkpoint(path, device)
     for path in _find_baselines(spec):
         m = load_checkpoint(path, device)
         models[f"{m.cfg.model_type.upper()} ({_label(path)})"] = m
