@@ -4,6 +4,8 @@ goes, and that short inputs keep something."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import make_tokenizer, tiny_model, variant_checkpoint
@@ -12,6 +14,9 @@ from nvae.config import ConfigError, ModelConfig
 from nvae.evaluation.measures import keep_components
 from nvae.model.mixture import PRIOR
 from nvae.model.nvib import pool_segments
+from nvae.store.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _one_sentence(n: int = 6, P: int = 3):
@@ -163,8 +168,6 @@ def pooled_checkpoint(app_checkpoints, tmp_path, monkeypatch):
 def test_inspect_and_the_walkthrough_say_what_a_kept_component_stands_for(pooled_checkpoint):
     from helpers import no_exception, open_page
 
-    from nvae.store.checkpoint import load_checkpoint
-
     sentence = "The river flows north through the valley to the sea."
     at = open_page("inspect", {"s": sentence, "ad": "0.1"}, fresh=True)
     no_exception(at)
@@ -195,3 +198,43 @@ def test_the_new_settings_at_their_neutral_values_leave_stored_fingerprints_vali
     assert fingerprint(model) != plain
     model.cfg.min_kept = 0
     assert fingerprint(model) == plain
+
+
+def test_very_short_inputs_keep_a_component_with_the_floor_and_none_without():
+    """Target 7's measure: at an alpha^Delta that prunes everything, a model with `min_kept` 1 keeps one
+    component of every very short input; without the floor, none."""
+    from nvae.evaluation.measures import VERY_SHORT_INPUTS, short_inputs
+
+    tok = make_tokenizer()
+    floor = short_inputs(tiny_model(tok, alpha_delta_conditional=True, min_kept=1).eval(), alpha_delta=1e-6)
+    none = short_inputs(tiny_model(tok, alpha_delta_conditional=True).eval(), alpha_delta=1e-6)
+    assert floor["n"] == none["n"] > 0
+    assert floor["kept_none"] == 0 and all(r["retained"] == 1 for r in floor["inputs"])
+    assert none["kept_none"] == none["n"]
+    assert all(1 <= r["pieces"] <= 5 for r in floor["inputs"])
+    # under the shipped tokenizer every one of them is 1 to 5 word pieces, so none is left out
+    from nvae.data.text import encode_texts
+
+    shipped = load_checkpoint(ROOT / "checkpoints" / "nvae-default").tokenizer
+    ids, _ = encode_texts(shipped, VERY_SHORT_INPUTS, 63)
+    assert all(1 <= len(i) <= 5 for i in ids)
+
+
+def test_the_report_rows_of_who_chooses_and_of_very_short_inputs():
+    from nvae.evaluation.targets import GOALS, _kept_set_rows
+
+    def rows(layout, very_short):
+        out = []
+        res = {"goals": GOALS, "layout": layout, "very_short": very_short}
+        _kept_set_rows(res, lambda *r: out.append(r))
+        return {r[0][:2]: r[3] for r in out}
+
+    prior = {"alpha_delta": 0.09, "spread_bias": 5.0, "even_share": 0.94, "regular_gap_share": 0.84}
+    content = {"alpha_delta": 0.12, "spread_bias": 0.0, "even_share": 0.52, "regular_gap_share": 0.62}
+    strided_by_content = {**content, "even_share": 0.9}
+    nothing = {"n": 4, "kept_none": 4, "exact": 0}
+    everything = {"n": 4, "kept_none": 0, "exact": 4}
+    assert rows(prior, nothing) == {"6.": False, "7.": False}
+    assert rows(content, everything) == {"6.": True, "7.": True}
+    assert rows(strided_by_content, {**everything, "exact": 3})["6."] is False
+    assert rows(content, {**everything, "exact": 3})["7."] is False

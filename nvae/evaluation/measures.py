@@ -43,6 +43,35 @@ SHORT_SENTENCES = [
     "The game was released in Japan in 2011.",
     "He was born in London.",
 ]
+# Very short inputs (written for the project, from no split; 1 to 5 word pieces under the shipped
+# tokenizer): the default must keep at least one of their components and reconstruct them exactly,
+# not decode them from the prior alone.
+VERY_SHORT_INPUTS = [
+    "rain",
+    "music",
+    "paris",
+    "yes",
+    "no.",
+    "hello world",
+    "thank you.",
+    "good morning.",
+    "it rained.",
+    "he left.",
+    "she won.",
+    "they lost.",
+    "the end.",
+    "the cat sat.",
+    "the war ended.",
+    "the city grew.",
+    "we met again.",
+    "it was late.",
+    "a new album.",
+    "the film failed.",
+    "the river froze.",
+    "the band split up.",
+    "he died in 1990.",
+    "the game sold well.",
+]
 INSIDE = (0.1, 0.9)  # a slider value counts as useful when the retained proportion lies strictly inside
 
 
@@ -394,3 +423,20 @@ def short_sentences_exact(model: NVAE, texts: list[str], alpha_delta: float | No
         }
         for t, i, r, k in zip(texts, ids, out, latent.n_retained.tolist())
     ]
+
+
+def short_inputs(model: NVAE, alpha_delta: float | None = None, max_pieces: int = 5) -> dict:
+    """The very short inputs (`VERY_SHORT_INPUTS` of 1 to `max_pieces` word pieces under the model's
+    tokenizer) at `alpha_delta` (None: the default): each one's reconstruction, components kept
+    ([EOS] counts, the prior does not) and whether it is exact; and how many keep none or differ."""
+    ids, _ = encode_texts(model.tokenizer, VERY_SHORT_INPUTS, model.cfg.max_len - 1)
+    texts = [t for t, i in zip(VERY_SHORT_INPUTS, ids) if 1 <= len(i) <= max_pieces]
+    rows = short_sentences_exact(model, texts, alpha_delta)
+    for r in rows:
+        r["pieces"] = r["tokens"] - 1
+    return {
+        "inputs": rows,
+        "n": len(rows),
+        "kept_none": sum(r["retained"] == 0 for r in rows),
+        "exact": sum(r["exact"] for r in rows),
+    }

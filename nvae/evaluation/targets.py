@@ -14,7 +14,10 @@ in, a dict out, and its markdown section.
 5. prior samples land on the data (40 samples: repeats <= 3%, [UNK] <= 3%, LM perplexity within
    2x of real sentences). Measured on the sampler the app and `nvae sample` use by default: the
    aggregate-posterior fit when the checkpoint has one, else the prior; the prior's own samples
-   are measured beside it when they are not the default.
+   are measured beside it when they are not the default;
+6. the NVIB chooses the kept set (no positional prior; at retained 0.5 at most 70% of the kept
+   positions even and at most 70% of the gaps equal to the sentence's most common gap);
+7. very short inputs (1 to 5 word pieces) keep a component and come back exactly at the default.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from .endpoints import INPUTS, MATCH, endpoint_value, with_endpoints
 from .measures import (
     SHORT_SENTENCES,
     interpolation_paths,
+    kept_layout,
     prior_sample_stats,
     pruning_comparison,
     retained_curve,
+    short_inputs,
     short_sentences_exact,
     smoothness,
 )
@@ -48,6 +53,8 @@ GOALS = {
     "prior_repeat": 0.03,
     "prior_unk": 0.03,
     "prior_ppl_ratio": 2.0,
+    "layout_even": 0.70,
+    "layout_regular": 0.70,
 }
 
 
@@ -101,6 +108,12 @@ def measure_targets(
         res["default"]["t_bleu"] = t["bleu"]
         res["default"]["bleu_ratio"] = s["bleu"] / t["bleu"] if t["bleu"] else None
     res["default"]["short"] = short_sentences_exact(model, SHORT_SENTENCES)
+
+    log("targets: who chooses the kept set, very short inputs")
+    if res["half"].get("alpha_delta") is not None:
+        ad = res["half"]["alpha_delta"]
+        res["layout"] = {"alpha_delta": ad, "spread_bias": float(model.cfg.spread_bias), **kept_layout(model, ids, ad)}
+    res["very_short"] = short_inputs(model)
 
     # target 4 on the default mixing (the app's and the CLI's), with the paper's uniform mixing
     # beside it; T and VT (position-wise) on both
@@ -255,7 +268,37 @@ def verdicts(res: dict) -> list[dict]:
         and p["unk_rate"] <= g["prior_unk"]
         and (ppl is None or ppl <= g["prior_ppl_ratio"]),
     )
+    _kept_set_rows(res, row)
     return rows
+
+
+def _kept_set_rows(res: dict, row) -> None:
+    """Rows 6 and 7: who chooses the kept set at half (no positional prior, an irregular layout) and
+    very short inputs (something kept, reconstructed exactly). Absent from results written before."""
+    g = res["goals"]
+    lay = res.get("layout")
+    if lay is not None:
+        prior = lay["spread_bias"]
+        row(
+            "6. the NVIB chooses the kept set",
+            f"at retained 0.5 (alpha^Delta {lay['alpha_delta']:.4g}): kept positions even {lay['even_share']:.2f}, "
+            f"gaps equal to the sentence's most common gap {lay['regular_gap_share']:.2f}; positional prior "
+            + (f"of strength {prior:g}" if prior else "none"),
+            f"no positional prior, even <= {g.get('layout_even', 0.7):.2f}, regular gaps <= "
+            f"{g.get('layout_regular', 0.7):.2f}",
+            prior == 0
+            and lay["even_share"] <= g.get("layout_even", 0.7)
+            and lay["regular_gap_share"] <= g.get("layout_regular", 0.7),
+        )
+    vs = res.get("very_short")
+    if vs is not None:
+        row(
+            "7. very short inputs keep something",
+            f"{vs['n']} inputs of 1 to 5 word pieces at the default: {vs['n'] - vs['kept_none']} keep a component, "
+            f"{vs['exact']} come back exactly",
+            "every one keeps a component and comes back exactly",
+            vs["kept_none"] == 0 and vs["exact"] == vs["n"],
+        )
 
 
 def render_targets(res: dict) -> list[str]:
@@ -279,6 +322,13 @@ def render_targets(res: dict) -> list[str]:
         f"{s['retained']} of {s['tokens']} vectors)"
         for s in res["default"]["short"]
     ]
+    if "very_short" in res:
+        lines += ["", "Very short inputs at the default:", ""]
+        lines += [
+            f"- {s['text']} -> {s['reconstruction'] or '(nothing)'} ({'exact' if s['exact'] else 'not exact'}, "
+            f"{s['retained']} of {s['tokens']} vectors)"
+            for s in res["very_short"]["inputs"]
+        ]
     for key in ("prior", "prior_paper"):
         if key in res:
             source = res[key]["source"]
