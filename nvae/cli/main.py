@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         default=None,
         help="other NVAEs for every table and figure of the report beside the checkpoint "
-        "(default: checkpoints/nvae-paper, the paper's recipe)",
+        "(default: checkpoints/nvae-paper, the paper's recipe, and checkpoints/nvae-segments)",
     )
     sp.add_argument("--out", default=str(PROJECT_ROOT / "docs"), help="report folder")
     sp.add_argument(

@@ -54,7 +54,7 @@ class ReportSpec:
     pairs: int = 100
     baselines: list[str] | None = None  # None: checkpoints/baseline-*
     fixed: list[str] | None = None  # None: checkpoints/nvae-ad*
-    compare: list[str] | None = None  # None: checkpoints/nvae-paper (other NVAEs in every table and figure)
+    compare: list[str] | None = None  # None: COMPARED (other NVAEs in every table and figure)
     lm: str | None = None
     limit: int | None = None
     use_cache: bool = True
@@ -89,10 +89,16 @@ def _find_baselines(spec: ReportSpec) -> list[Path]:
     return sorted(p for p in CHECKPOINTS_DIR.glob("baseline-*") if p.is_dir())
 
 
+# the other shipped NVAEs a report sets beside its checkpoint: the paper's recipe, and the latent
+# that chooses by content with pooled segments (docs/experiments.md)
+COMPARED = ("nvae-paper", "nvae-segments")
+
+
 def _find_compared_nvaes(spec: ReportSpec) -> list[Path]:
     """The other NVAEs the report sets beside the checkpoint (the paper's recipe by default), never
     the checkpoint itself."""
-    paths = [Path(p) for p in spec.compare] if spec.compare is not None else [CHECKPOINTS_DIR / "nvae-paper"]
+    default = [CHECKPOINTS_DIR / name for name in COMPARED]
+    paths = [Path(p) for p in spec.compare] if spec.compare is not None else default
     main = Path(spec.checkpoint).resolve() if spec.checkpoint else None
     return [p for p in paths if p.is_dir() and p.resolve() != main]
 
