@@ -241,6 +241,10 @@ def test_a_model_card_states_its_note_once_without_shell_quoting(tiny_checkpoint
     card = write_model_card(folder, summary, [], None, note).read_text()
     assert card.count(note) == 1 and "'\"'\"'" not in card
     assert "--card-note NOTE` (NOTE: the note above)." in card
+    # measured again without a note (`evaluate --model-card` alone), the card keeps the note it had
+    monkeypatch.setattr(sys, "argv", ["nvae", "evaluate", "--model-card"])
+    again = write_model_card(folder, {**summary, "bleu": 2.0}, [], None).read_text()
+    assert again.count(note) == 1 and "| 2.00 |" in again
 
 
 def test_no_shipped_model_card_shows_shell_quoting():

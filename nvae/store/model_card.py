@@ -113,6 +113,17 @@ def project_relative(command: str) -> str:
     return command.replace(f"{PROJECT_ROOT}/", "")
 
 
+def _existing_note(checkpoint: Path) -> str:
+    """The note of the model card already in `checkpoint`, or ""."""
+    card = Path(checkpoint) / "MODEL_CARD.md"
+    if not card.exists():
+        return ""
+    for line in card.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("- **Note**: "):
+            return line[len("- **Note**: ") :]
+    return ""
+
+
 def write_model_card(
     checkpoint: Path, summary: dict | None, sweep: list[dict], run_info: dict | None, note: str = ""
 ) -> Path:
@@ -157,6 +168,7 @@ def write_model_card(
         lines.append(f"- **Resumed** at step {call['start_step']} with `{project_relative(call['command'])}`")
     if train_cfg.init_from:
         lines.append(f"- **Initialised from** {init_statement(train_cfg.init_from)}")
+    note = note or _existing_note(checkpoint)  # a card rewritten without a note keeps the one it had
     if note:
         lines.append(f"- **Note**: {note}")
     if summary is None:
