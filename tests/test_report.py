@@ -245,6 +245,7 @@ def test_a_model_card_states_its_note_once_without_shell_quoting(tiny_checkpoint
     monkeypatch.setattr(sys, "argv", ["nvae", "evaluate", "--model-card"])
     again = write_model_card(folder, {**summary, "bleu": 2.0}, [], None).read_text()
     assert again.count(note) == 1 and "| 2.00 |" in again
+    assert "--model-card`." in again and "NOTE: the note above" not in again  # its command has no note
 
 
 def test_no_shipped_model_card_shows_shell_quoting():

@@ -181,12 +181,13 @@ def write_model_card(
             "",
         ]
     else:
+        command = measuring_command(sys.argv[1:])
         lines += [
             "",
             "## Metrics on the test split",
             "",
-            f"Measured by `python -m nvae {measuring_command(sys.argv[1:])}`"
-            + (" (NOTE: the note above)." if note else "."),
+            f"Measured by `python -m nvae {command}`"
+            + (" (NOTE: the note above)." if "NOTE" in command.split() or "--card-note=NOTE" in command else "."),
             "",
             "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
             "|---|---|---|---|---|---|---|",
