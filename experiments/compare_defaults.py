@@ -56,7 +56,12 @@ def main() -> None:
         model = load_checkpoint(path)
         texts = load_sentences("wikitext-2", "validation", model.tokenizer, 6, 49)[: args.limit]
         res = measure_targets(
-            model, texts, t_model=t_model, vts_model=vts_model, pairs=args.pairs, log=lambda m: print(m, file=sys.stderr)
+            model,
+            texts,
+            t_model=t_model,
+            vts_model=vts_model,
+            pairs=args.pairs,
+            log=lambda m: print(m, file=sys.stderr),
         )
         everything[path] = res
         d, s, h = res["default"], res["slider"], res["half"]
