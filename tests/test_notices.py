@@ -26,6 +26,7 @@ def test_the_library_says_when_nothing_is_kept_and_names_the_trained_lengths(app
     notice = readout.prior_only_notice(model, low.n_retained, low.n_inputs)
     assert notice.startswith("The sentence keeps nothing") and "prior component" in notice
     assert "trained on sentences of 6 to 49 pieces" in notice and f"{low.n_inputs - 1} pieces" in notice
+    assert "floor of kept components (min_kept" in notice  # where to find a model that keeps something
     assert readout.prior_only_notice(model, high.n_retained, high.n_inputs) is None
     baseline = load_checkpoint(app_checkpoints["baseline"])  # a baseline keeps its vectors: no notice
     assert readout.prior_only_notice(baseline, 0, 5) is None

@@ -198,6 +198,10 @@ def prior_only_notice(model, n_retained: int, n_inputs: int, which: str = "The s
     pieces = max(int(n_inputs) - 1, 0)
     trained = trained_lengths(model)
     more = " A larger α^Δ keeps more." if alpha_delta_active(model.cfg) else ""
+    more += (
+        " A checkpoint with a floor of kept components (min_kept, such as the shipped nvae-segments) keeps "
+        "something of every sentence."
+    )
     return (
         f"{which} keeps nothing: none of its {pieces} piece{'' if pieces == 1 else 's'} (nor [EOS]) has a "
         f"component above the threshold, so the decoder reads only the prior component and writes a "
