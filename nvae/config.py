@@ -54,12 +54,11 @@ EARLIER_DEFAULTS = {
     "kept_pooling": "none",
     "min_kept": 0,
     "decode_form": "integral",
-    "coverage_weight": 0.0,
 }
 # Fields added after stored artefacts (latent maps, rate-distortion files) were fingerprinted, with the
 # value that changes nothing: `store.checkpoint.fingerprint` leaves a field out at that value, so that
 # adding a field does not make every stored artefact stale.
-NEUTRAL_ADDITIONS = {"kept_pooling": "none", "min_kept": 0, "decode_form": "integral", "coverage_weight": 0.0}
+NEUTRAL_ADDITIONS = {"kept_pooling": "none", "min_kept": 0, "decode_form": "integral"}
 REMOVED_VALUES = {
     "alpha_conditioning": ("input", "direct", "budget", "spread"),
     "keep_positions": ("stride", "spread"),
@@ -213,10 +212,6 @@ class ModelConfig:
     # reading of a model never trained on the integral (gaussian_train_prob 0, the paper's recipe),
     # whose decoder otherwise meets the prior component's variance 1 for the first time at evaluation.
     decode_form: str = "integral"
-    # Training with the pruning gate only (an experiment, docs/experiments.md): weight of a cost on
-    # long stretches of pruned tokens, the share of windows of L consecutive tokens with nothing kept,
-    # L = ceil(2 / the batch's kept share) (nvib.coverage_cost). 0: none.
-    coverage_weight: float = 0.0
 
     def validate(self) -> None:
         if self.model_type not in MODEL_TYPES:

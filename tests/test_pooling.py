@@ -191,7 +191,7 @@ def test_the_new_settings_at_their_neutral_values_leave_stored_fingerprints_vali
 
     model = tiny_model(make_tokenizer())
     plain = fingerprint(model)
-    assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept", "decode_form", "coverage_weight"}
+    assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept", "decode_form"}
     model.cfg.kept_pooling = "segment"
     assert fingerprint(model) != plain
     model.cfg.kept_pooling, model.cfg.min_kept = "none", 1
@@ -238,25 +238,3 @@ def test_the_report_rows_of_who_chooses_and_of_very_short_inputs():
     assert rows(content, everything) == {"6.": True, "7.": True}
     assert rows(strided_by_content, {**everything, "exact": 3})["6."] is False
     assert rows(content, {**everything, "exact": 3})["7."] is False
-
-
-def test_the_coverage_cost_counts_windows_with_nothing_kept_and_pushes_their_tokens_up():
-    """`coverage_cost` (an experiment): the share of windows of L = ceil(2 / kept share) tokens with
-    nothing kept; 0 for an evenly spaced kept set; its gradient raises the gates of an empty window's
-    tokens; padding opens no window."""
-    from nvae.model.nvib import coverage_cost
-
-    pad = torch.zeros(1, 13, dtype=torch.bool)
-    even = torch.tensor([[1.0] + [1, 0, 0, 0] * 3])  # prior, then 12 tokens: share 1/4, L = 8
-    assert float(coverage_cost(even, pad)) == 0.0
-    gap = torch.tensor([[1.0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]], requires_grad=True)  # share 1/4, L = 8
-    cost = coverage_cost(gap, pad)
-    assert abs(float(cost) - 2 / 5) < 1e-6  # windows 3-10 and 4-11 of the 5 hold nothing kept
-    cost.backward()
-    assert bool((gap.grad[0, 4:] < 0).all()) and float(gap.grad[0, 0]) == 0.0
-    padded = torch.tensor([[1.0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
-    pad_tail = torch.tensor([[False] * 9 + [True] * 4])  # 8 real tokens, share 3/8: L = 6
-    # windows 0-5, 1-6, 2-7 each hold a kept token; the pruned tokens 3-7 reach 6 only with padding
-    assert float(coverage_cost(padded, pad_tail)) == 0.0
-    assert float(coverage_cost(padded, torch.zeros(1, 13, dtype=torch.bool))) > 0  # unpadded, they do
-    assert ModelConfig().coverage_weight == 0.0

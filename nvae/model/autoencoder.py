@@ -23,7 +23,6 @@ from ..config import ModelConfig, TrainConfig
 from .attention import LatentCrossAttention, SelfAttention
 from .baselines import make_latent_layer
 from .mixture import PRIOR, LatentMixture
-from .nvib import coverage_cost
 
 
 def sinusoidal_positions(n: int, d: int) -> Tensor:
@@ -201,8 +200,6 @@ class NVAE(nn.Module):
         ce = F.cross_entropy(logits.float().flatten(0, 1), src.flatten(), ignore_index=self.cfg.pad_id)
         kl_g, kl_d = kl_g.mean(), kl_d.mean()
         loss = ce + kl_weight * (lambda_g * kl_g + lambda_d * kl_d)
-        if self.cfg.coverage_weight and latent.gate is not None:
-            loss = loss + self.cfg.coverage_weight * coverage_cost(latent.gate, latent.pad)
         # retained as evaluation would count it (alpha above the threshold), for progress display
         kept = ((latent.alpha > latent.threshold) & ~latent.pad & (latent.source != PRIOR)).sum(-1)
         retained = kept.float() / latent.n_inputs.clamp_min(1) / (self.cfg.kappa if latent.has_prior else 1)

@@ -440,24 +440,6 @@ def kl_dirichlet(alpha0_q: Tensor, alpha0_p: Tensor, n: Tensor, kappa: int = 1) 
     return (kl / (n.double() + 1.0)).to(alpha0_q.dtype)
 
 
-def coverage_cost(gate: Tensor, pad: Tensor) -> Tensor:
-    """The share of windows of L consecutive token components in which the pruning gate keeps
-    nothing, L = ceil(2 / the batch's kept share), clamped to [2, 16]: a cost on long stretches of
-    pruned tokens (which one pooled component must then stand for). `gate`, `pad` [B, N], prior
-    component first. The gate's straight-through gradient reaches every token of an empty window
-    (raise its alpha) and the one kept token of a window (keep it)."""
-    g = gate[:, 1:].float()
-    real = ~pad[:, 1:]
-    n = real.sum(-1)
-    share = float((g.detach() * real).sum() / n.sum().clamp_min(1))
-    L = int(min(16, max(2, math.ceil(2 / max(share, 1e-3)))))
-    if g.shape[1] < L:
-        return g.new_zeros(())
-    empty = (1 - g).masked_fill(~real, 0.0).unfold(1, L, 1).prod(-1)  # [B, n - L + 1]
-    windows = (n - L + 1).clamp_min(0).sum()
-    return empty.sum() / windows.clamp_min(1)
-
-
 def evaluation_latent(
     mu: Tensor,
     logvar: Tensor,
