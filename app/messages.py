@@ -41,7 +41,7 @@ def kept_set_note(cfg) -> None:
     pruned components."""
     st.info(readout.kept_set_rule(cfg), icon=":material/rule:")
     notice = readout.reading_notice(cfg)
-    if notice and getattr(cfg, "decode_form", "integral") == "means":
+    if notice and cfg.decode_form == "means":
         st.info(notice, icon=":material/functions:")
     elif notice:
         st.warning(notice, icon=":material/warning:")

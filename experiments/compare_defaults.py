@@ -23,13 +23,14 @@ sys.path.insert(0, str(ROOT))  # run from anywhere
 from nvae import load_checkpoint  # noqa: E402
 from nvae.data.corpora import load_sentences  # noqa: E402
 from nvae.evaluation.targets import measure_targets  # noqa: E402
+from nvae.readout.rate_distortion_file import read_record, record_file  # noqa: E402
 
 
 def curve_rows(folder: Path) -> list[str]:
-    path = folder / "rate_distortion.json"
+    path = record_file(folder)
     if not path.exists():
         return [f"  (no {path.name}: run `nvae rate-distortion {folder}`)"]
-    data = json.loads(path.read_text())
+    data = read_record(path)
     out = [f"  rate-distortion ({data['split']}, {data['sentences']} sentences): learned / stride / even / random"]
     for r in data["rows"]:
         lay = r["learned"].get("layout", {})

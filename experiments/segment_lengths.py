@@ -15,7 +15,6 @@ that share among all tokens.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from nvae import load_checkpoint  # noqa: E402
 from nvae.data.corpora import load_sentences  # noqa: E402
 from nvae.data.text import encode_texts, encoded_batches  # noqa: E402
 from nvae.model.autoencoder import eval_mode  # noqa: E402
+from nvae.readout.rate_distortion_file import read_record, record_file  # noqa: E402
 
 
 def segments(kept: list[int], n: int) -> list[int]:
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=300)
     args = parser.parse_args()
     model = load_checkpoint(args.checkpoint)
-    rows = json.loads((Path(args.checkpoint) / "rate_distortion.json").read_text())["rows"]
+    rows = read_record(record_file(args.checkpoint))["rows"]
     ad = min(rows, key=lambda r: abs(r["target"] - args.rate))["alpha_delta"]
     texts = load_sentences("wikitext-2", "validation", model.tokenizer, 6, 49)[: args.limit]
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)

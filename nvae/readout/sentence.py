@@ -109,7 +109,7 @@ def reading_notice(cfg) -> str | None:
     understate the model (a plain warning)."""
     if not cfg.is_nvae:
         return None
-    if getattr(cfg, "decode_form", "integral") == "means":
+    if cfg.decode_form == "means":
         return (
             "This checkpoint is read with each kept component's mean as its vector (z = μ): the form it was "
             "trained on, with the sampling noise left out. It never met the integral over each Gaussian that "

@@ -187,7 +187,7 @@ def write_model_card(
             "## Metrics on the test split",
             "",
             f"Measured by `python -m nvae {command}`"
-            + (" (NOTE: the note above)." if "NOTE" in command.split() or "--card-note=NOTE" in command else "."),
+            + (" (NOTE: the note above)." if "--card-note" in command else "."),
             "",
             "| BLEU | cross-entropy | perplexity | retained proportion | mean retained | exact match | sentences |",
             "|---|---|---|---|---|---|---|",
