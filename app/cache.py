@@ -35,11 +35,7 @@ from app.stores import KeyedLocks, Prefetcher, ResultStore
 from nvae.data.examples import pairs, sentences
 from nvae.model.grids import alpha_delta_values
 from nvae.model.mixture import DEFAULT_MIXING
-from nvae.readout import corpus_study as study
-from nvae.readout import pair_study as paths_study
-from nvae.readout import paths as sentence_paths
-from nvae.readout import rate_distortion_file, walkthrough
-from nvae.readout import sentence as readout
+from nvae.readout import corpus_study, pair_study, rate_distortion_file, sentence, sentence_paths, walkthrough
 from nvae.readout.latent_map import LatentMap, compute_map, load_map, map_file, save_map
 from nvae.store.checkpoint import fingerprint, load_checkpoint
 from nvae.store.format import CheckpointError
@@ -110,32 +106,32 @@ def model_fingerprints(path: Path) -> tuple[str, str]:
 def inspect_sentences(
     _model, key: str, texts: tuple[str, ...], alpha_delta: float | None, spread_bias: float | None = None
 ):
-    return readout.inspect_sentences(_model, list(texts), alpha_delta, spread_bias)
+    return sentence.inspect_sentences(_model, list(texts), alpha_delta, spread_bias)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def token_info(_model, key: str, texts: tuple[str, ...]):
     """How each sentence was tokenized (length, [UNK] pieces, truncation): for the notices."""
-    return readout.token_info(_model, list(texts))
+    return sentence.token_info(_model, list(texts))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def sparsity_curve(_model, key: str, text: str, grid: tuple[float, ...]):
-    return readout.sparsity_curve(_model, text, list(grid))
+    return sentence.sparsity_curve(_model, text, list(grid))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def encode_pair(_model, key: str, text_a: str, text_b: str):
-    return readout.encode_pair(_model, text_a, text_b)
+    return sentence.encode_pair(_model, text_a, text_b)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def interpolation_strip(
     _model, key: str, text_a: str, text_b: str, taus: tuple[float, ...] | None = None, mixing: str = DEFAULT_MIXING
 ):
-    """The strip at `taus` (default: readout.STRIP_TAUS, the 11 steps 0, 0.1, ..., 1)."""
+    """The strip at `taus` (default: sentence.STRIP_TAUS, the 11 steps 0, 0.1, ..., 1)."""
     pair = encode_pair(_model, key, text_a, text_b)
-    return readout.interpolation_strip(_model, pair, list(taus) if taus else readout.STRIP_TAUS, mixing)
+    return sentence.interpolation_strip(_model, pair, list(taus) if taus else sentence.STRIP_TAUS, mixing)
 
 
 def interpolation_strip_of(
@@ -145,7 +141,7 @@ def interpolation_strip_of(
     return interpolation_strip(load_model(path), checkpoint_key(path), text_a, text_b, taus, mixing)
 
 
-# -- paths through several sentences (nvae.readout.paths), the study of many pairs (nvae.readout.pair_study) --
+# -- paths through several sentences (nvae.readout.sentence_paths), the study of many pairs (nvae.readout.pair_study) --
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -168,7 +164,7 @@ def path_strip_of(path: Path, texts: tuple[str, ...], steps: int, grid: str, mix
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def study_pair(_model, key: str, text_a: str, text_b: str, steps: int, grid: str, mixing: str = DEFAULT_MIXING):
-    return paths_study.study_pair(_model, text_a, text_b, steps, grid, mixing=mixing)
+    return pair_study.study_pair(_model, text_a, text_b, steps, grid, mixing=mixing)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -221,7 +217,7 @@ def path_on_map(
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def mix_at(_model, key: str, text_a: str, text_b: str, tau: float, mixing: str = DEFAULT_MIXING):
-    return readout.mix_at(_model, encode_pair(_model, key, text_a, text_b), tau, mixing)
+    return sentence.mix_at(_model, encode_pair(_model, key, text_a, text_b), tau, mixing)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -267,7 +263,7 @@ def drawn_samples(
     temperature: float,
     alpha_delta: float | None,
 ) -> list[dict]:
-    """`readout.drawn_samples`, kept per setting; then the next seed's samples are drawn in the
+    """`sentence.drawn_samples`, kept per setting; then the next seed's samples are drawn in the
     background (`Prefetcher`), so that stepping the seed with its + button finds them ready."""
     store = sample_results()
 
@@ -277,10 +273,10 @@ def drawn_samples(
     wanted = (key, *setting(seed))
     prefetcher().wait(wanted)
     hit = store.get(wanted)
-    result = hit if hit is not None else store.put(wanted, readout.drawn_samples(_model, *setting(seed)))
+    result = hit if hit is not None else store.put(wanted, sentence.drawn_samples(_model, *setting(seed)))
     if seed < SEED_MAX:
         ahead = setting(seed + 1)
-        prefetcher().submit((key, *ahead), store, lambda: readout.drawn_samples(_model, *ahead))
+        prefetcher().submit((key, *ahead), store, lambda: sentence.drawn_samples(_model, *ahead))
     return result
 
 
@@ -310,15 +306,15 @@ def test_split() -> tuple[str, ...]:
 def study_ranks(_model, key: str) -> tuple[dict[int, int], int]:
     """(token frequency ranks, sentences counted) over `nvae.readout.corpus_study.reference_texts`: the frequency
     bands of the study. ({}, 0) when the model trained on a text file."""
-    texts = study.reference_texts(_model)
-    return (study.frequency_ranks(_model, texts), len(texts)) if texts else ({}, 0)
+    texts = corpus_study.reference_texts(_model)
+    return (corpus_study.frequency_ranks(_model, texts), len(texts)) if texts else ({}, 0)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def study_corpus(_model, key: str, digest: str, _texts: tuple[str, ...]):
     """The corpus tokenized once (`nvae.readout.corpus_study.prepare_corpus`; raises ValueError when nothing
     is left)."""
-    return study.prepare_corpus(_model, list(_texts))
+    return corpus_study.prepare_corpus(_model, list(_texts))
 
 
 ENCODED_SENTENCES = 1000  # corpora up to this size keep their encoder states (about 6 MB a 100 sentences)
@@ -350,9 +346,9 @@ def study_tables(_model, key: str, texts: tuple[str, ...], alpha_delta: float | 
         if len(corpus.ids) <= ENCODED_SENTENCES:
             store = encoded_corpora()
             encoded = store.get((key, digest)) or store.put(
-                (key, digest), study.encode_corpus(_model, corpus, progress=progress)
+                (key, digest), corpus_study.encode_corpus(_model, corpus, progress=progress)
             )
-        return study.study_tables(_model, corpus, alpha_delta, ranks, progress=progress, encoded=encoded)
+        return corpus_study.study_tables(_model, corpus, alpha_delta, ranks, progress=progress, encoded=encoded)
 
     return _stored(("tables", key, digest, alpha_delta), compute)
 
@@ -362,10 +358,10 @@ def study_sweep(_model, key: str, texts: tuple[str, ...], alpha_delta: float | N
     model trained at a fixed one, whose sweep is that one value)."""
     digest = corpus_digest(texts)
     corpus = study_corpus(_model, key, digest, texts)
-    values = tuple(alpha_delta_values(_model.cfg, study.SWEEP_POINTS, alpha_delta))
+    values = tuple(alpha_delta_values(_model.cfg, corpus_study.SWEEP_POINTS, alpha_delta))
     return _stored(
         ("sweep", key, digest, values),
-        lambda: study.study_sweep(_model, corpus, alpha_delta, progress=progress),
+        lambda: corpus_study.study_sweep(_model, corpus, alpha_delta, progress=progress),
     )
 
 
@@ -447,7 +443,7 @@ def latent_map(_model, key: str, n_sentences: int, progress=None) -> LatentMap:
 def map_overlay(_model, key: str, n_sentences: int, texts: tuple[str, ...], projection: str = "means"):
     """The user's sentences' retained components and their places on the map of `projection`
     ("means", or "residual": the means with position removed), by their nearest corpus means."""
-    points = readout.component_points(_model, list(texts))
+    points = sentence.component_points(_model, list(texts))
     xy = latent_map(_model, key, n_sentences).place(points["means"], points["position"], projection)
     return points, xy
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import inputs, latents
-from nvae.readout import sentence as readout
+from nvae.readout import sentence
 
 
 def header(title: str, intro: str = "") -> None:
@@ -36,11 +36,11 @@ def model_intro(cfg, nvae: str, baseline: str) -> None:
 
 
 def kept_set_note(cfg) -> None:
-    """Who chooses the kept set for this checkpoint (`readout.kept_set_rule`): the content score, a
+    """Who chooses the kept set for this checkpoint (`sentence.kept_set_rule`): the content score, a
     positional prior and its strength, or a baseline's fixed rule. On every page that shows kept and
     pruned components."""
-    st.info(readout.kept_set_rule(cfg), icon=":material/rule:")
-    notice = readout.reading_notice(cfg)
+    st.info(sentence.kept_set_rule(cfg), icon=":material/rule:")
+    notice = sentence.reading_notice(cfg)
     if notice and cfg.decode_form == "means":
         st.info(notice, icon=":material/functions:")
     elif notice:
@@ -73,8 +73,8 @@ def text_messages(check: inputs.TextCheck) -> bool:
 
 def token_messages(view, model, which: str = "The sentence") -> None:
     """Notices about truncation, unknown pieces and a latent that keeps nothing of one encoded
-    sentence: every page that encodes typed text shows them. `view` is a readout.SentenceView,
-    readout.TokenInfo or walkthrough.Trace (n_inputs, n_unknown, truncated, n_retained)."""
+    sentence: every page that encodes typed text shows them. `view` is a sentence.SentenceView,
+    sentence.TokenInfo or walkthrough.Trace (n_inputs, n_unknown, truncated, n_retained)."""
     if view.n_inputs <= 1:
         st.warning(
             f"{which} has no token left after the tokenizer's normalisation (it drops accents and "
@@ -98,7 +98,7 @@ def token_messages(view, model, which: str = "The sentence") -> None:
             f"{which} loses its accents before the model reads it (the tokenizer strips them): {shown}.",
             icon=":material/text_format:",
         )
-    nothing_kept = readout.prior_only_notice(model, view.n_retained, view.n_inputs, which)
+    nothing_kept = sentence.prior_only_notice(model, view.n_retained, view.n_inputs, which)
     if nothing_kept:
         st.warning(nothing_kept, icon=":material/block:")
 

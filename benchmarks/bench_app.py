@@ -52,8 +52,7 @@ from app.latents import is_nvae  # noqa: E402
 from nvae.data.text import encode_text  # noqa: E402
 from nvae.locations import default_checkpoint  # noqa: E402
 from nvae.model.grids import rounded_alpha_deltas  # noqa: E402
-from nvae.readout import corpus_study as study  # noqa: E402
-from nvae.readout import sentence as readout  # noqa: E402
+from nvae.readout import corpus_study, sentence  # noqa: E402
 from nvae.store.checkpoint import load_checkpoint  # noqa: E402
 from nvae.store.format import CheckpointError  # noqa: E402
 
@@ -129,49 +128,49 @@ def bench_functions(model, repeats: int) -> list[dict]:
     grid = rounded_alpha_deltas(cfg)
     sent = lambda i: SENTENCES[i % len(SENTENCES)]  # noqa: E731
     rows = [
-        summary("type a sentence (Inspect)", timed(lambda i: readout.inspect_sentences(model, [sent(i)]), repeats)),
+        summary("type a sentence (Inspect)", timed(lambda i: sentence.inspect_sentences(model, [sent(i)]), repeats)),
         summary("encode only", timed(lambda i: encode_text(model, [sent(i)]), repeats)),
         summary(
             "move alpha^Delta (re-encode)",
-            timed(lambda i: readout.inspect_sentences(model, [SENTENCES[0]], grid[i % len(grid)]), repeats),
+            timed(lambda i: sentence.inspect_sentences(model, [SENTENCES[0]], grid[i % len(grid)]), repeats),
             GOAL_MS,
         ),
     ]
-    pair = readout.encode_pair(model, SENTENCES[0], SENTENCES[1])
+    pair = sentence.encode_pair(model, SENTENCES[0], SENTENCES[1])
     rows.append(
         summary(
             "move tau (decode one mixture)",
-            timed(lambda i: readout.mix_at(model, pair, (i % 21) / 20), repeats),
+            timed(lambda i: sentence.mix_at(model, pair, (i % 21) / 20), repeats),
             GOAL_MS,
         )
     )
 
     def strip(i):
-        p = readout.encode_pair(model, sent(i), sent(i + 1))
-        readout.interpolation_strip(model, p)
+        p = sentence.encode_pair(model, sent(i), sent(i + 1))
+        sentence.interpolation_strip(model, p)
 
     rows.append(summary("11-step strip (encode pair + decode 11)", timed(strip, max(5, repeats // 3))))
     rows.append(
         summary(
             "sparsity curve (26 alpha^Delta values)",
-            timed(lambda i: readout.sparsity_curve(model, sent(i), grid), max(5, repeats // 3)),
+            timed(lambda i: sentence.sparsity_curve(model, sent(i), grid), max(5, repeats // 3)),
         )
     )
     if is_nvae(cfg):  # the Corpus study's slider: 100 sentences, encoded afresh or from kept states
-        corpus = study.prepare_corpus(model, (SENTENCES * 40)[:100])
+        corpus = corpus_study.prepare_corpus(model, (SENTENCES * 40)[:100])
         n = max(5, repeats // 3)
         rows.append(
             summary(
                 "Corpus study, move alpha^Delta: re-encode 100 sentences",
-                timed(lambda i: study.study_tables(model, corpus, grid[i % len(grid)]), n),
+                timed(lambda i: corpus_study.study_tables(model, corpus, grid[i % len(grid)]), n),
                 GOAL_MS,
             )
         )
-        encoded = study.encode_corpus(model, corpus)
+        encoded = corpus_study.encode_corpus(model, corpus)
         rows.append(
             summary(
                 "Corpus study, move alpha^Delta: kept encoder states (the app)",
-                timed(lambda i: study.study_tables(model, corpus, grid[i % len(grid)], encoded=encoded), n),
+                timed(lambda i: corpus_study.study_tables(model, corpus, grid[i % len(grid)], encoded=encoded), n),
                 GOAL_MS,
             )
         )

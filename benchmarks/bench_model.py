@@ -36,7 +36,7 @@ model_inputs.py; timing.py holds the timing and statistics, machine.py the CPU a
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
+import datetime
 import json
 import os
 import platform
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     if args.wait_idle > 0:
         wait_idle(args.wait_idle)
-    now = _dt.datetime.now().astimezone()
+    now = datetime.datetime.now().astimezone()
     header = {
         "date": now.isoformat(timespec="seconds"),
         "torch": torch.__version__,

@@ -27,20 +27,20 @@ def test_a_stopped_ablation_is_kept_for_resuming_and_never_measured(tmp_path, mo
     (a half-trained model's measures would read as the idea's)."""
     import pytest
 
-    import nvae.tools.ablate as ablate_mod
-    import nvae.training.loop as train_mod
+    from nvae.tools import ablate
+    from nvae.training import loop
 
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("\n".join(f"the cat number {i} sat on the mat today." for i in range(60)) + "\n")
-    monkeypatch.setattr(ablate_mod, "ABLATION_DIR", tmp_path / "ablations")
-    real_train = train_mod.train
-    monkeypatch.setattr(train_mod, "train", lambda *a, **k: real_train(*a, **{**k, "stop_after": 2}))
+    monkeypatch.setattr(ablate, "ABLATION_DIR", tmp_path / "ablations")
+    real_train = loop.train
+    monkeypatch.setattr(loop, "train", lambda *a, **k: real_train(*a, **{**k, "stop_after": 2}))
     settings = {
         "data": str(corpus), "eval_split": "", "vocab_size": 80, "d_model": 16, "n_heads": 2, "d_ff": 16,
         "n_enc_layers": 1, "n_dec_layers": 1, "max_steps": 4, "batch_size": 8, "checkpoint_every": 2,
     }  # fmt: skip
-    with pytest.raises(ablate_mod.AblationStopped, match="stopped at step 2 of 4"):
-        ablate_mod.ablate("stopped", "default", settings, n_sentences=4, pairs=1, progress=False)
+    with pytest.raises(ablate.AblationStopped, match="stopped at step 2 of 4"):
+        ablate.ablate("stopped", "default", settings, n_sentences=4, pairs=1, progress=False)
     assert not (tmp_path / "ablations" / "results.jsonl").exists()
     assert (tmp_path / "ablations" / "stopped" / "checkpoint" / "training_state.json").exists()
 

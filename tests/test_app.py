@@ -298,17 +298,17 @@ def test_samples_controls():
 
 def test_samples_are_kept_and_the_next_seed_is_drawn_ahead(app_checkpoints):
     """The Samples page keeps what it drew, and draws the next seed's samples in the background:
-    the same numbers `readout.drawn_samples` gives, ready before they are asked for."""
+    the same numbers `sentence.drawn_samples` gives, ready before they are asked for."""
     from app import cache
-    from nvae.readout import sentence as readout
+    from nvae.readout import sentence
 
     model = load_checkpoint(app_checkpoints["nvae"]).eval()
     first = cache.drawn_samples(model, "prefetch-test", "prior", 4, 2, 7, 0.0, None)
-    assert first == readout.drawn_samples(model, "prior", 4, 2, 7, 0.0)
+    assert first == sentence.drawn_samples(model, "prior", 4, 2, 7, 0.0)
     ahead = ("prefetch-test", "prior", 4, 2, 8, 0.0, None)
     cache.prefetcher().wait(ahead)
     kept = cache.sample_results().get(ahead)
-    assert kept == readout.drawn_samples(model, "prior", 4, 2, 8, 0.0)
+    assert kept == sentence.drawn_samples(model, "prior", 4, 2, 8, 0.0)
     assert cache.drawn_samples(model, "prefetch-test", "prior", 4, 2, 8, 0.0, None) is kept  # not drawn again
     assert cache.sample_results().get(("prefetch-test", "prior", 4, 2, 6, 0.0, None)) is None  # only ahead
 

@@ -1,7 +1,7 @@
 """The app's plain functions, on the tiny checkpoints (no server): typed text checked (app/inputs.py),
 the alpha^Delta slider's stops (`nvae.model.grids`, `app.controls.nearest`), a checkpoint's latent
 in its own terms and as table rows, and the map's selections (app/latents.py). What is read off a
-latent is tests/test_readout.py; the map's layout is tests/test_latent_map.py."""
+latent is tests/test_sentence_readout.py; the map's layout is tests/test_latent_map.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 
 from app import controls, inputs, latents
 from nvae.model.grids import rounded_alpha_deltas, slider_stops
-from nvae.readout import sentence as readout
+from nvae.readout import sentence
 from nvae.store.checkpoint import load_checkpoint
 
 
@@ -62,7 +62,7 @@ def test_alpha_grid_and_nearest(models):
 
 
 def test_components_table(models):
-    v = readout.inspect_sentences(models["nvae"], ["The game was released in Japan.", "hi 😀 <b>"], 0.3)[0]
+    v = sentence.inspect_sentences(models["nvae"], ["The game was released in Japan.", "hi 😀 <b>"], 0.3)[0]
     rows = latents.components_table(v)
     assert rows[0]["source"] == "prior" and {r["status"] for r in rows} <= {"retained", "pruned"}
 

@@ -13,7 +13,7 @@ import pytest
 from helpers import no_exception, open_page
 
 from nvae.data.text import encode_texts
-from nvae.readout import rate_distortion_file as rd
+from nvae.readout import rate_distortion_file
 from nvae.store.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
@@ -42,9 +42,9 @@ def folders(app_env, tmp_path, monkeypatch):
 def write_record(folder) -> dict:
     model = load_checkpoint(folder)
     ids, _ = encode_texts(model.tokenizer, TEXTS, model.cfg.max_len - 1)
-    command = rd.command_for(folder, limit=len(ids))
-    record = rd.compute_record(model, ids, folder, command, "wikitext-2", "validation")
-    rd.save_record(rd.record_file(folder), record)
+    command = rate_distortion_file.command_for(folder, limit=len(ids))
+    record = rate_distortion_file.compute_record(model, ids, folder, command, "wikitext-2", "validation")
+    rate_distortion_file.save_record(rate_distortion_file.record_file(folder), record)
     return record
 
 
@@ -86,11 +86,13 @@ def test_without_a_file_the_section_names_the_command_and_a_bad_file_is_reported
     info = [i.value for i in at.info if "No stored rate-distortion" in i.value]
     assert info and f"`python -m nvae rate-distortion {folders['nvae']}`" in info[0]
     assert not at.warning
-    rd.record_file(folders["nvae"]).write_text("{torn")
+    rate_distortion_file.record_file(folders["nvae"]).write_text("{torn")
     at.run()
     no_exception(at)
     assert section_figure(at) is None
-    assert [w.value for w in at.warning] == [f"{rd.record_file(folders['nvae'])} was not used: it is not valid JSON."]
+    assert [w.value for w in at.warning] == [
+        f"{rate_distortion_file.record_file(folders['nvae'])} was not used: it is not valid JSON."
+    ]
     assert [i.value for i in at.info if "No stored rate-distortion" in i.value]
 
 

@@ -14,13 +14,11 @@ import torch
 from helpers import TINY_SENTENCES, make_tokenizer, tiny_model
 from tokenizers import Tokenizer
 
-import nvae.store.atomic as atomic
-import nvae.store.checkpoint as ckpt
-import nvae.store.format as ckpt_format
-import nvae.store.train_state as train_state
+import nvae.store.format
 from nvae.config import TrainConfig
 from nvae.data.text import collate
 from nvae.model.autoencoder import NVAE
+from nvae.store import atomic, checkpoint, train_state
 from nvae.store.atomic import recover_interrupted_save
 from nvae.store.checkpoint import describe, load_checkpoint, read_metrics, save_checkpoint
 from nvae.store.format import REQUIRED_FILES, CheckpointError
@@ -184,7 +182,7 @@ def test_pickle_disguised_as_weights_is_never_unpickled(saved, tmp_path, protoco
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("module", [ckpt, ckpt_format, train_state, atomic], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [checkpoint, nvae.store.format, train_state, atomic], ids=lambda m: m.__name__)
 def test_module_never_uses_pickle(module):
     source = Path(module.__file__).read_text()
     for call in ("torch.load(", "import pickle", "pickle.load", "pickle.loads("):
@@ -271,7 +269,7 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-@pytest.mark.parametrize("victim", [(ckpt, "save_configs"), (atomic, "fsync")], ids=["save_configs", "fsync"])
+@pytest.mark.parametrize("victim", [(checkpoint, "save_configs"), (atomic, "fsync")], ids=["save_configs", "fsync"])
 def test_failed_overwrite_keeps_the_old_checkpoint(saved, tok, monkeypatch, victim):
     before = load_checkpoint(saved).state_dict()
 

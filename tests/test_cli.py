@@ -142,7 +142,7 @@ def test_commands_leave_the_callers_grad_mode_alone(ckpts, capsys):
 def test_pairs_study_from_the_command_line_gives_the_library_numbers(ckpts, tmp_path, capsys):
     import json
 
-    from nvae.readout import pair_study as paths_study
+    from nvae.readout import pair_study
     from nvae.store.checkpoint import load_checkpoint
 
     tsv = tmp_path / "pairs.tsv"
@@ -155,7 +155,7 @@ def test_pairs_study_from_the_command_line_gives_the_library_numbers(ckpts, tmp_
     assert "line 2" in captured.err  # the skipped line is named
     assert [p["line"] for p in res["inputs"]] == [1, 3] and res["settings"]["steps"] == 5
     model = load_checkpoint(ckpts["nvae"]).eval()
-    direct = paths_study.study(model, [(p["a"], p["b"]) for p in res["inputs"]], 5, "linear", None)
+    direct = pair_study.study(model, [(p["a"], p["b"]) for p in res["inputs"]], 5, "linear", None)
     assert res["summary"]["median_distinct"] == direct["median_distinct"]
     assert res["summary"]["median_largest_step"] == direct["median_largest_step"]
     assert [r["strip"][2]["text"] for r in res["pairs"]] == [r["strip"][2]["text"] for r in direct["records"]]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nvae.data import corpora as data
+from nvae.data import corpora
 from nvae.data.corpora import LengthBatcher, collate, load_paragraphs, load_sentences
 from nvae.data.text import is_heading, train_tokenizer
 
@@ -22,9 +22,9 @@ from nvae.data.text import is_heading, train_tokenizer
 
 def test_data_dir_default_is_the_repository_data_folder(monkeypatch):
     monkeypatch.delenv("NVAE_DATA_DIR", raising=False)
-    assert data.data_dir() == Path(__file__).resolve().parents[1] / "data"
-    assert (data.data_dir() / "wikitext-2" / "wiki.valid.tokens.gz").is_file()
-    assert (data.data_dir() / "README.md").is_file()
+    assert corpora.data_dir() == Path(__file__).resolve().parents[1] / "data"
+    assert (corpora.data_dir() / "wikitext-2" / "wiki.valid.tokens.gz").is_file()
+    assert (corpora.data_dir() / "README.md").is_file()
 
 
 @pytest.mark.parametrize("split, at_least", [("train", 4000), ("validation", 1500), ("test", 1800)])
@@ -48,8 +48,8 @@ def test_load_paragraphs_first_paragraphs():
 
 
 def test_data_readme_lists_every_file_with_its_checksum():
-    readme = (data.data_dir() / "README.md").read_text()
-    files = sorted(p for p in data.data_dir().rglob("*") if p.is_file() and p.name != "README.md")
+    readme = (corpora.data_dir() / "README.md").read_text()
+    files = sorted(p for p in corpora.data_dir().rglob("*") if p.is_file() and p.name != "README.md")
     assert len(files) == 8
     for path in files:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -62,27 +62,29 @@ def test_mix_names():
     mix = load_paragraphs("wiki-mix", "train")
     assert len(mix) > len(load_paragraphs("wikitext-2", "train"))
     assert load_paragraphs("wiki-mix", "test") == load_paragraphs("wikitext-2", "test")
-    assert load_paragraphs("+".join(data.MIX_SOURCES), "train") == mix
+    assert load_paragraphs("+".join(corpora.MIX_SOURCES), "train") == mix
     with pytest.raises(FileNotFoundError, match="nosuch"):
         load_paragraphs("wikitext-2+nosuch", "train")
 
 
 def test_normalize_line_styles():
-    assert data.normalize_line(" = Title = ", "prose") == ""
-    assert data.normalize_line(" = Title = ", "typed") == "= Title ="
-    assert data.normalize_line("a four - lane road , `` the bridge '' .", "tokens") == 'a four-lane road, "the bridge".'
-    assert data.normalize_line("the men 's event ( born 1963 ) .", "tokens") == "the men's event (born 1963)."
-    assert data.normalize_line("Prose, as written (here).", "prose") == "Prose, as written (here)."
+    assert corpora.normalize_line(" = Title = ", "prose") == ""
+    assert corpora.normalize_line(" = Title = ", "typed") == "= Title ="
+    assert (
+        corpora.normalize_line("a four - lane road , `` the bridge '' .", "tokens") == 'a four-lane road, "the bridge".'
+    )
+    assert corpora.normalize_line("the men 's event ( born 1963 ) .", "tokens") == "the men's event (born 1963)."
+    assert corpora.normalize_line("Prose, as written (here).", "prose") == "Prose, as written (here)."
 
 
-@pytest.mark.parametrize("corpus", ["wikitext-2", "wiki-mix", "+".join(data.TRAIN_SOURCES)])
+@pytest.mark.parametrize("corpus", ["wikitext-2", "wiki-mix", "+".join(corpora.TRAIN_SOURCES)])
 def test_no_training_sentence_is_a_validation_or_test_sentence(corpus):
     train = load_sentences(corpus, "train")
     assert len(train) == len(set(train)) > 15000  # deduplicated
     held = set(load_sentences(corpus, "validation")) | set(load_sentences(corpus, "test"))
     assert len(held) > 15000
     assert not held & set(train)
-    assert not {data.sentence_key(s) for s in held} & {data.sentence_key(s) for s in train}
+    assert not {corpora.sentence_key(s) for s in held} & {corpora.sentence_key(s) for s in train}
     # nor after the tokenizer's own normalisation, for the sentences long enough to train on
     tok = train_tokenizer(train[:2000], vocab_size=2000)
 

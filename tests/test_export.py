@@ -66,16 +66,16 @@ def test_a_baselines_card_and_export_speak_in_its_own_terms(tmp_path, capsys):
 def test_export_chooses_the_positional_prior_on_validation(tmp_path, monkeypatch, capsys):
     """`export --choose-spread-bias`: the value `choose_spread_bias` picks on validation sentences is
     stored in the shipped config and the model card says how it was chosen; a fixed model is refused."""
-    from nvae.cli import choose as experiments
+    from nvae.cli import choose
 
     calls = []
 
-    def choose(model, ids, **kw):
+    def fake_choose(model, ids, **kw):
         calls.append(len(ids))
         rows = [{"spread_bias": b, "learned": 50.0 + b, "alpha_delta": 0.1} for b in (0.0, 2.0)]
         return {"spread_bias": 2.0, "target": 0.5, "evaluated": rows}
 
-    monkeypatch.setattr(experiments, "choose_spread_bias", choose)
+    monkeypatch.setattr(choose, "choose_spread_bias", fake_choose)
     cond = make_tiny_checkpoint(tmp_path / "cond")
     assert main(["export", str(cond), str(tmp_path / "out"), "--choose-spread-bias", "--choose-sentences", "20"]) == 0
     assert calls and 0 < calls[0] <= 20  # validation sentences

@@ -304,7 +304,7 @@ def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level(
 
 
 def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
-    from nvae.cli import choose as experiments
+    from nvae.cli import choose
 
     bleu = {0.0: 60.0, 0.5: 90.0, 1.0: 93.8, 2.0: 94.2, 5.0: 94.0}
     seen = []
@@ -314,18 +314,18 @@ def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
         row = {"bleu": bleu[model.cfg.spread_bias], "retained_proportion": 0.5}
         return {"alpha_delta": 0.1, "learned": row, "every_second": row, "random": row}
 
-    monkeypatch.setattr(experiments, "pruning_comparison", comparison)
-    monkeypatch.setattr(experiments, "retained_curve", lambda *a, **k: [])
+    monkeypatch.setattr(choose, "pruning_comparison", comparison)
+    monkeypatch.setattr(choose, "retained_curve", lambda *a, **k: [])
     model = tiny(alpha_conditioning="quantile", alpha_delta_conditional=True)
-    res = experiments.choose_spread_bias(model, [[5, 6, 7]])
-    assert seen == list(experiments.SPREAD_BIAS_GRID) and res["spread_bias"] == 1.0  # within 0.5 of 94.2
+    res = choose.choose_spread_bias(model, [[5, 6, 7]])
+    assert seen == list(choose.SPREAD_BIAS_GRID) and res["spread_bias"] == 1.0  # within 0.5 of 94.2
     assert model.cfg.spread_bias == 0.0  # restored
     seen.clear()  # a tournament model's order is its prior: 0 is never tried (nor chosen)
     ranked = tiny(
         alpha_conditioning="quantile", alpha_delta_conditional=True, keep_positions="tournament", spread_bias=5.0
     )
     bleu[0.0] = 99.0
-    res = experiments.choose_spread_bias(ranked, [[5, 6, 7]])
+    res = choose.choose_spread_bias(ranked, [[5, 6, 7]])
     assert 0.0 not in seen and res["spread_bias"] == 1.0 and ranked.cfg.spread_bias == 5.0
 
 

@@ -1,6 +1,6 @@
 """What a user must be told about how the model read their text: a latent that keeps nothing of its
 sentence (the decoder then writes a made-up sentence; the lengths the model was trained on), and
-accents the tokenizer drops. In the library (`readout.prior_only_notice`, `readout.dropped_accents`),
+accents the tokenizer drops. In the library (`sentence.prior_only_notice`, `sentence.dropped_accents`),
 the command line (`nvae encode`, `nvae interpolate`) and every page that shows a sentence's latent
 (`app.messages.token_messages`; here Inspect, the Walkthrough and the Corpus study, on the tiny test
 NVAE)."""
@@ -12,7 +12,7 @@ import json
 import pytest
 from helpers import alerts, no_exception, open_page
 
-from nvae.readout import sentence as readout
+from nvae.readout import sentence
 from nvae.store.checkpoint import load_checkpoint
 
 SHORT = "the war ended."
@@ -21,18 +21,18 @@ LONG = "The game was released in Japan in 2011 and sold well in the following ye
 
 def test_the_library_says_when_nothing_is_kept_and_names_the_trained_lengths(app_checkpoints):
     model = load_checkpoint(app_checkpoints["nvae"])
-    low, high = (readout.inspect_sentences(model, [SHORT], ad)[0] for ad in (0.01, 1.0))
+    low, high = (sentence.inspect_sentences(model, [SHORT], ad)[0] for ad in (0.01, 1.0))
     assert low.n_retained == 0 and high.n_retained > 0
-    notice = readout.prior_only_notice(model, low.n_retained, low.n_inputs)
+    notice = sentence.prior_only_notice(model, low.n_retained, low.n_inputs)
     assert notice.startswith("The sentence keeps nothing") and "prior component" in notice
     assert "trained on sentences of 6 to 49 pieces" in notice and f"{low.n_inputs - 1} pieces" in notice
     assert "floor of kept components (min_kept" in notice  # where to find a model that keeps something
-    assert readout.prior_only_notice(model, high.n_retained, high.n_inputs) is None
+    assert sentence.prior_only_notice(model, high.n_retained, high.n_inputs) is None
     baseline = load_checkpoint(app_checkpoints["baseline"])  # a baseline keeps its vectors: no notice
-    assert readout.prior_only_notice(baseline, 0, 5) is None
-    info = readout.token_info(model, [SHORT, LONG])  # at the model's default alpha^Delta
+    assert sentence.prior_only_notice(baseline, 0, 5) is None
+    info = sentence.token_info(model, [SHORT, LONG])  # at the model's default alpha^Delta
     assert [i.n_retained for i in info] == [
-        v.n_retained for v in readout.inspect_sentences(model, [SHORT, LONG], model.cfg.alpha_delta)
+        v.n_retained for v in sentence.inspect_sentences(model, [SHORT, LONG], model.cfg.alpha_delta)
     ]
 
 
@@ -75,14 +75,14 @@ def test_the_corpus_study_counts_the_sentences_that_keep_nothing():
 
 def test_dropped_accents_are_named(app_checkpoints):
     model = load_checkpoint(app_checkpoints["nvae"])
-    assert readout.dropped_accents(model.tokenizer, "Café au lait in Zürich, naïve. The CAT.") == [
+    assert sentence.dropped_accents(model.tokenizer, "Café au lait in Zürich, naïve. The CAT.") == [
         "Café → cafe",
         "Zürich → zurich",
         "naïve → naive",
     ]
-    assert readout.dropped_accents(model.tokenizer, "The cat sat on the mat.") == []
-    assert readout.token_info(model, ["Un café."])[0].accents == ["café → cafe"]
-    assert readout.inspect_sentences(model, ["Un café."])[0].accents == ["café → cafe"]
+    assert sentence.dropped_accents(model.tokenizer, "The cat sat on the mat.") == []
+    assert sentence.token_info(model, ["Un café."])[0].accents == ["café → cafe"]
+    assert sentence.inspect_sentences(model, ["Un café."])[0].accents == ["café → cafe"]
 
 
 @pytest.mark.usefixtures("restore_torch_threads", "app_env")

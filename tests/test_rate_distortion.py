@@ -137,27 +137,35 @@ def test_nvae_rate_distortion_writes_a_file_the_loader_reads_back(model, tmp_pat
     import shutil
 
     from nvae.cli.main import main
-    from nvae.readout import rate_distortion_file as rd
+    from nvae.readout import rate_distortion_file
     from nvae.store.checkpoint import fingerprint
 
     ckpt = tmp_path / "nvae"
     shutil.copytree(model.checkpoint_dir, ckpt)
-    assert rd.load_record(rd.record_file(ckpt)) == (None, None)  # no file yet: nothing, no notice
+    assert rate_distortion_file.load_record(rate_distortion_file.record_file(ckpt)) == (
+        None,
+        None,
+    )  # no file yet: nothing, no notice
     assert main(["rate-distortion", str(ckpt), "--limit", "8", "--quiet"]) == 0
     printed = json.loads(capsys.readouterr().out.splitlines()[-1])
-    record, notice = rd.load_record(rd.record_file(ckpt), fingerprint(load_checkpoint(ckpt)))
+    record, notice = rate_distortion_file.load_record(
+        rate_distortion_file.record_file(ckpt), fingerprint(load_checkpoint(ckpt))
+    )
     assert notice is None and record is not None
     assert record["kind"] == "curve" and record["split"] == "validation" and record["sentences"] == 8
     assert record["command"] == f"python -m nvae rate-distortion {ckpt} --limit 8"
     assert {r["target"] for r in record["rows"]} <= set(measures.RATES)
     assert record["rows"] == printed["rows"] and record["point"] == printed["point"]
-    assert rd.load_record(rd.record_file(ckpt)) == (record, None)  # checked by the files, unloaded
+    assert rate_distortion_file.load_record(rate_distortion_file.record_file(ckpt)) == (
+        record,
+        None,
+    )  # checked by the files, unloaded
     # an existing file is kept unless --force
     assert main(["rate-distortion", str(ckpt), "--limit", "8", "--quiet"]) == 2
     assert "--force" in capsys.readouterr().err
     vts = make_tiny_checkpoint(tmp_path / "baseline-vts", model_type="vts")
     assert main(["rate-distortion", str(vts), "--limit", "8", "--quiet"]) == 0
-    base, _ = rd.load_record(rd.record_file(vts))
+    base, _ = rate_distortion_file.load_record(rate_distortion_file.record_file(vts))
     assert base["kind"] == "baseline" and base["rows"] == [] and base["model_type"] == "vts"
     assert base["sentences_sha256"] == record["sentences_sha256"]  # the same sentences as the NVAE's
     assert 0.4 < base["point"]["retained_proportion"] < 0.65  # every second position
@@ -166,31 +174,31 @@ def test_nvae_rate_distortion_writes_a_file_the_loader_reads_back(model, tmp_pat
 def test_a_damaged_or_stale_file_gives_a_one_line_notice(tmp_path):
     import json
 
-    from nvae.readout import rate_distortion_file as rd
+    from nvae.readout import rate_distortion_file
 
     folder = tmp_path / "ckpt"
     folder.mkdir()
     (folder / "model.safetensors").write_bytes(b"weights")
     point = {"bleu": 50.0, "retained_proportion": 0.5, "exact_match": 0.1, "alpha_delta": 0.1}
     good = {
-        "format": rd.FORMAT_VERSION,
+        "format": rate_distortion_file.FORMAT_VERSION,
         "command": "python -m nvae rate-distortion ckpt",
         "split": "validation",
         "model_type": "nvae",
         "sentences": 3,
         "fingerprint": "f" * 64,
-        "files_sha256": rd.files_digest(folder),
+        "files_sha256": rate_distortion_file.files_digest(folder),
         "kind": "curve",
         "point": point,
-        "rows": [{"target": 0.5, "alpha_delta": 0.1, **{c: dict(point) for c in rd.CHOICES}}],
+        "rows": [{"target": 0.5, "alpha_delta": 0.1, **{c: dict(point) for c in rate_distortion_file.CHOICES}}],
     }
-    file = rd.save_record(rd.record_file(folder), good)
-    assert rd.load_record(file) == (good, None)
-    assert rd.load_record(file, "f" * 64) == (good, None)
+    file = rate_distortion_file.save_record(rate_distortion_file.record_file(folder), good)
+    assert rate_distortion_file.load_record(file) == (good, None)
+    assert rate_distortion_file.load_record(file, "f" * 64) == (good, None)
 
     def notice(text: str, fingerprint: str | None = None) -> str:
         file.write_text(text)
-        record, message = rd.load_record(file, fingerprint)
+        record, message = rate_distortion_file.load_record(file, fingerprint)
         assert record is None and message and "\n" not in message and message.startswith(f"{file} was not used: ")
         return message
 

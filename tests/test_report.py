@@ -175,33 +175,33 @@ def test_report_names_a_run_checkpoint_by_its_run():
 def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, tmp_path, monkeypatch):
     """A stored reconstruction is reused for the same model, sentences and alpha^Delta; another
     weight, another alpha^Delta or a damaged entry recompute."""
-    from nvae.evaluation import evaluate as ev
+    from nvae.evaluation import evaluate
 
     monkeypatch.setenv("NVAE_CACHE_DIR", str(tmp_path / "cache"))
     model = load_checkpoint(tiny_checkpoint)
     ids = [model.tokenizer.encode(t).ids for t in ("the cat sat on the mat .", "a storm hit the coast in june .")]
     calls = []
-    real = ev.reconstruct
-    monkeypatch.setattr(ev, "reconstruct", lambda *a, **k: calls.append(k.get("alpha_delta")) or real(*a, **k))
-    first = ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary()
-    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
-    assert ev.cached_reconstruct(model, ids, alpha_delta=None).summary() == first  # 0.3 is the default
+    real = evaluate.reconstruct
+    monkeypatch.setattr(evaluate, "reconstruct", lambda *a, **k: calls.append(k.get("alpha_delta")) or real(*a, **k))
+    first = evaluate.cached_reconstruct(model, ids, alpha_delta=0.3).summary()
+    assert evaluate.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert evaluate.cached_reconstruct(model, ids, alpha_delta=None).summary() == first  # 0.3 is the default
     assert calls == [0.3]
     model.cfg.alpha_delta = 0.05  # another default (export --alpha-delta): the explicit 0.3 is still stored
-    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert evaluate.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
     assert calls == [0.3]
     model.cfg.alpha_delta = 0.3
-    ev.cached_reconstruct(model, ids, alpha_delta=0.05)
+    evaluate.cached_reconstruct(model, ids, alpha_delta=0.05)
     assert calls == [0.3, 0.05]
     for entry in (tmp_path / "cache" / "eval").glob("*.json"):
         entry.write_text("{not json")
-    assert ev.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
+    assert evaluate.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
     assert len(calls) == 3
     with torch.no_grad():
         next(model.parameters()).add_(1.0)
-    ev.cached_reconstruct(model, ids, alpha_delta=0.3)
+    evaluate.cached_reconstruct(model, ids, alpha_delta=0.3)
     assert len(calls) == 4
-    ev.cached_reconstruct(model, ids, alpha_delta=0.3, use_cache=False)
+    evaluate.cached_reconstruct(model, ids, alpha_delta=0.3, use_cache=False)
     assert len(calls) == 5
 
 

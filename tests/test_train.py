@@ -187,15 +187,15 @@ def test_non_finite_losses_stop_cleanly(corpus, tmp_path, monkeypatch):
     train(run, model_cfg, train_cfg, progress=False, stop_after=8)
     good = load_checkpoint(run / "checkpoint").state_dict()
     # from now on every loss is NaN
-    import nvae.model.autoencoder as model_mod
+    from nvae.model import autoencoder
 
-    original = model_mod.NVAE.forward
+    original = autoencoder.NVAE.forward
 
     def nan_forward(self, *a, **k):
         loss, parts = original(self, *a, **k)
         return loss * float("nan"), parts
 
-    monkeypatch.setattr(model_mod.NVAE, "forward", nan_forward)
+    monkeypatch.setattr(autoencoder.NVAE, "forward", nan_forward)
     with pytest.raises(TrainingStopped, match="non-finite"):
         train(run, model_cfg, train_cfg, resume=True, progress=False)
     kept = load_checkpoint(run / "checkpoint")

@@ -11,8 +11,7 @@ import torch
 from helpers import make_app_checkpoints
 
 from nvae.model.mixture import PRIOR
-from nvae.readout import sentence as readout
-from nvae.readout import walkthrough
+from nvae.readout import sentence, walkthrough
 from nvae.store.checkpoint import fingerprint, load_checkpoint
 
 TEXT = "The game was released in Japan in 2011."
@@ -30,7 +29,7 @@ def model(paths):
 
 def test_trace_agrees_with_the_readout(model):
     tr = walkthrough.trace(model, TEXT, 0.3)
-    (view,) = readout.inspect_sentences(model, [TEXT], 0.3)
+    (view,) = sentence.inspect_sentences(model, [TEXT], 0.3)
     assert tr.tokens == view.tokens and tr.n_inputs == view.n_inputs
     assert tr.n_retained == view.n_retained
     assert tr.retained_proportion == pytest.approx(view.retained_proportion)

@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from app.figures.interpolation import colour_of, step_label, waypoint_axis
 from app.figures.style import GREY, RED, apply_layout, plain
-from nvae.readout.paths import path_centroids
+from nvae.readout.sentence_paths import path_centroids
 
 FRAME_MS = 700  # one step of a player
 PLAYER_TITLE = "Each step: the decoded sentence and its BLEU against every sentence"

@@ -6,8 +6,7 @@ import shlex
 import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
-from nvae.readout import corpus_study as study
-from nvae.readout import sentence as readout
+from nvae.readout import corpus_study, sentence
 
 PAGE = "corpus-study"
 SOURCES = {"test": "A sample of the test split", "paste": "Paste sentences", "file": "Upload a file"}
@@ -101,7 +100,7 @@ if source == "test":
         "Seed", 0, 2**31 - 1, key=state.wkey(PAGE, "seed"), persist_state="session", help="Which sample is drawn."
     )
     values.update(n=int(n), seed=int(seed))
-    data = study.draw(list(pool), int(n), int(seed))
+    data = corpus_study.draw(list(pool), int(n), int(seed))
     check = inputs.check_corpus(data, "The sample")
     described = f"{len(check.texts)} sentences of the WikiText-2 test split drawn with seed {int(seed)}"
 elif source == "paste":
@@ -112,7 +111,7 @@ elif source == "paste":
         max_chars=inputs.MAX_STUDY_BYTES // 5,
         persist_state="session",
     )
-    controls.examples_menu(state.wkey(PAGE, "s"), "corpus-study.example", all_of_them=len(examples))
+    controls.examples_menu(state.wkey(PAGE, "s"), "corpus-corpus_study.example", all_of_them=len(examples))
     lines = state.lines_to_texts(raw)
     if len(lines) <= LINK_SENTENCES and len(raw) <= LINK_CHARS:
         values["s"] = lines
@@ -141,7 +140,7 @@ if not messages.text_messages(check):
     st.stop()
 
 texts = tuple(check.texts)
-ad_arg = readout.alpha_delta_arg(cfg, ad)
+ad_arg = sentence.alpha_delta_arg(cfg, ad)
 
 
 def run_with_progress(label: str, unit: str, work):
@@ -220,7 +219,7 @@ if tables["truncated"]:
     )
 empty = sum(1 for p in points if p["retained"] == 0)
 if empty and latents.is_nvae(cfg):
-    trained = readout.trained_lengths(model)
+    trained = sentence.trained_lengths(model)
     st.warning(
         f"{empty:,} of the {tables['sentences']:,} sentences keep nothing at this α^Δ: the decoder reads only "
         f"the prior component for them and writes a made-up sentence, not a reconstruction.{trained}",
@@ -282,12 +281,12 @@ def tokens_tab() -> None:
 
 def words_tab() -> None:
     """The words most and least often pruned."""
-    st.markdown(f"**Words** (function and content words seen at least {study.MIN_WORD_COUNT} times)")
+    st.markdown(f"**Words** (function and content words seen at least {corpus_study.MIN_WORD_COUNT} times)")
     most = {r["word"] for r in tables["most_pruned_words"]}
     if most & {r["word"] for r in tables["least_pruned_words"]}:
         st.caption(
-            f"Fewer than {2 * study.WORD_LIST} words occur often enough, so the two lists share words: read them as "
-            "one list, sorted both ways."
+            f"Fewer than {2 * corpus_study.WORD_LIST} words occur often enough, so the two lists share words: "
+            "read them as one list, sorted both ways."
         )
     w1, w2 = st.columns(2)
     for col, name, title in (
@@ -306,7 +305,7 @@ def words_tab() -> None:
                 output.download_table(rows, f"corpus-{name.replace('_', '-')}", key=f"{name}_table", meta=meta)
             else:
                 st.caption(
-                    f"No word occurs {study.MIN_WORD_COUNT} times or more in this corpus: study more sentences "
+                    f"No word occurs {corpus_study.MIN_WORD_COUNT} times or more in this corpus: study more sentences "
                     "for these lists."
                 )
 
@@ -349,7 +348,7 @@ def whole_tab() -> None:
     row.download_button(
         "Study as JSON",
         lambda: json.dumps(whole, ensure_ascii=False, indent=1).encode(),
-        file_name="corpus-study.json",
+        file_name="corpus-corpus_study.json",
         mime="application/json",
         key="whole_json",
         on_click="ignore",
@@ -365,7 +364,7 @@ def whole_tab() -> None:
         icon=":material/download:",
     )
     command = f"python -m nvae study corpus.txt --checkpoint {shlex.quote(str(path))}"
-    if readout.alpha_delta_active(cfg):
+    if sentence.alpha_delta_active(cfg):
         command += f" --alpha-delta {tables['alpha_delta']:g}"
     st.caption("The same numbers from the command line (with the sentences above saved as corpus.txt):")
     st.code(command, language="bash")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
-from nvae.readout import sentence as readout
+from nvae.readout import sentence
 
 PAGE = "inspect"
 DEFAULT = ["The game was released in Japan in 2011.", "He was born in a small village in the north of England."]
@@ -125,7 +125,7 @@ if messages.text_messages(check):
                 prior_comparison(view, others[i], prior, model.cfg.spread_bias)
             output.show_text("Input as the model reads it (lower-cased; unknown pieces as [UNK])", view.reference)
             output.show_text("Reconstruction (greedy decoding)", view.reconstruction)
-            tokens, weights, kept = readout.token_weights(view)
+            tokens, weights, kept = sentence.token_weights(view)
             strip_title, bars_title = (
                 ("Input tokens coloured by the weight of their vector", "Weights of the latent vectors (all equal)")
                 if baseline

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
-from nvae.readout import sentence as readout
+from nvae.readout import sentence
 from nvae.store.checkpoint import CheckpointError
 
 PAGE = "side-by-side"
@@ -148,7 +148,7 @@ def inspect_view() -> None:
                     messages.bleu_metric(col, "Reconstruction BLEU", v.bleu, v)
                     messages.bleu_warning(v)
                     output.show_text("Reconstruction (greedy decoding)", v.reconstruction)
-                    tokens, weights, kept = readout.token_weights(v)
+                    tokens, weights, kept = sentence.token_weights(v)
                     output.token_strip(
                         tokens,
                         weights,

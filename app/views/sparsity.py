@@ -6,8 +6,7 @@ import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.model.grids import rounded_alpha_deltas, slider_stops
-from nvae.readout import rate_distortion_file
-from nvae.readout import sentence as readout
+from nvae.readout import rate_distortion_file, sentence
 from nvae.store.model_card import project_relative
 
 PAGE = "sparsity"
@@ -145,7 +144,7 @@ if not messages.text_messages(check):
     )
     st.stop()
 text = check.texts[0]
-active = readout.alpha_delta_active(cfg)
+active = sentence.alpha_delta_active(cfg)
 curve = cache.sparsity_curve(model, key, text, tuple(GRID)) if active else None
 
 
@@ -170,7 +169,7 @@ def compare() -> None:
             f"α^Δ, so there is no curve to draw."
         )
     messages.bleu_warning(views[0], "the sentence")
-    vmax = max(max(readout.token_weights(v)[1] or [0]) for v in views) or 1.0
+    vmax = max(max(sentence.token_weights(v)[1] or [0]) for v in views) or 1.0
     for col, view, name in zip(st.columns(2), views, ("left", "right")):
         with col:
             st.metric(
@@ -178,7 +177,7 @@ def compare() -> None:
                 f"{view.n_retained} / {view.n_inputs}",
                 help="retained components / input tokens",
             )
-            tokens, weights, kept = readout.token_weights(view)
+            tokens, weights, kept = sentence.token_weights(view)
             output.token_strip(
                 tokens,
                 weights,

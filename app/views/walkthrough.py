@@ -5,8 +5,7 @@ import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from nvae.data.examples import MAX_EXAMPLE_CHARS
-from nvae.readout import sentence as readout
-from nvae.readout import walkthrough
+from nvae.readout import sentence, walkthrough
 
 PAGE = "walkthrough"
 DEFAULT = "The game was released in Japan in 2011."
@@ -80,7 +79,7 @@ messages.token_messages(tr, model)
 T, H, P = tr.queries.shape
 n = tr.n_inputs
 extra = chooser.checkpoint_extra()
-ad_link = {"ad": f"{tr.alpha_delta:.6g}"} if readout.alpha_delta_active(cfg) else {}
+ad_link = {"ad": f"{tr.alpha_delta:.6g}"} if sentence.alpha_delta_active(cfg) else {}
 
 
 def q(token: str) -> str:
@@ -205,7 +204,7 @@ def step_pruning() -> None:
     )
     output.plot(figures.walkthrough.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
     if model.cfg.kept_pooling == "segment":
-        members = readout.segments(tr.components)
+        members = sentence.segments(tr.components)
         shown = "; ".join(" ".join(q(t) for t in m) for m in list(members.values())[:8])
         st.markdown(
             "In this checkpoint a pruned token is not lost: **each kept component stands for its own token and "

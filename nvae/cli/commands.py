@@ -337,22 +337,22 @@ def cmd_study(args) -> None:
 
 def cmd_pairs(args) -> None:
     """The batch interpolation study of a TSV of sentence pairs (the Interpolate page's), as JSON."""
-    from ..readout import pair_study as paths_study
+    from ..readout import pair_study
 
     model = _load(args)
     try:
         data = Path(args.file).read_bytes()
     except OSError as err:
         raise UsageError(f"cannot read {args.file}: {err.strerror or err}") from None
-    parsed = paths_study.parse_pairs(data)
+    parsed = pair_study.parse_pairs(data)
     if parsed.errors:
         raise UsageError(f"{args.file}: {parsed.errors[0]}")
     for notice in parsed.notices:
         print(f"note: {notice}", file=sys.stderr)
     ad = check_alpha_delta(model, args.alpha_delta)
-    result = paths_study.study(model, parsed.pairs, args.steps, args.grid, ad, mixing=args.mixing)
+    result = pair_study.study(model, parsed.pairs, args.steps, args.grid, ad, mixing=args.mixing)
     inputs = [{"line": n, "a": a, "b": b} for n, (a, b) in zip(parsed.lines, parsed.pairs)]
-    res = paths_study.study_json(result, {"checkpoint": str(args.checkpoint), "file": args.file}, inputs)
+    res = pair_study.study_json(result, {"checkpoint": str(args.checkpoint), "file": args.file}, inputs)
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
         print(f"wrote {args.out}", file=sys.stderr)
@@ -417,16 +417,16 @@ def cmd_rate_distortion(args) -> None:
     model, on a split's sentences, with a progress bar that steps once per rate."""
     from tqdm.auto import tqdm
 
-    from ..readout import rate_distortion_file as rd
+    from ..readout import rate_distortion_file
     from ..store.model_card import project_relative
 
-    out = rd.record_file(args.checkpoint)
+    out = rate_distortion_file.record_file(args.checkpoint)
     if out.exists() and not args.force:
         raise UsageError(f"{out} already exists: pass --force to replace it")
     model = _load(args)
     args.data = None  # the corpus split, never a file: the app compares checkpoints on the same sentences
     ids, truncated = _evaluation_ids(model, args)
-    command = project_relative(rd.command_for(args.checkpoint, args.split, args.limit, args.corpus))
+    command = project_relative(rate_distortion_file.command_for(args.checkpoint, args.split, args.limit, args.corpus))
     bar = tqdm(total=1, desc="rate-distortion", unit="step", disable=args.quiet)
 
     def progress(done: int, total: int, what: str) -> None:
@@ -435,7 +435,7 @@ def cmd_rate_distortion(args) -> None:
         bar.set_postfix_str(what)
 
     try:
-        record = rd.compute_record(
+        record = rate_distortion_file.compute_record(
             model,
             ids,
             project_relative(str(args.checkpoint)),
@@ -448,7 +448,7 @@ def cmd_rate_distortion(args) -> None:
     finally:
         bar.close()
     try:
-        rd.save_record(out, record)
+        rate_distortion_file.save_record(out, record)
     except OSError as err:
         raise UsageError(f"cannot write {out}: {err.strerror or err}") from None
     emit({"file": str(out), **{k: v for k, v in record.items() if k not in ("what", "fingerprint", "files_sha256")}})

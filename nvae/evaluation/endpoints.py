@@ -6,7 +6,7 @@
   reconstruction is wrong.
 - `INPUTS` ("endpoints reproduce inputs"): the share of the two endpoints (tau = 0 against input A,
   tau = 1 against input B) whose decoded text is the input itself, compared as the project compares
-  a reconstruction with its input (`measures.short_sentences_exact`, `readout.paths.Waypoints.refs`):
+  a reconstruction with its input (`measures.short_sentences_exact`, `readout.sentence_paths.Waypoints.refs`):
   against the tokenizer's round trip of the input (`data.text.decode_ids` of its ids), so case,
   accents and spacing the tokenizer normalises away do not count.
 

@@ -28,8 +28,8 @@ from ..evaluation.metrics import sentence_bleu
 from ..model.autoencoder import NVAE
 from ..model.grids import tau_grid
 from ..model.mixture import DEFAULT_MIXING
-from .paths import DEFAULT_STEPS, check_steps, effective_alpha_delta, encode_waypoints
 from .sentence import interpolation_strip
+from .sentence_paths import DEFAULT_STEPS, check_steps, effective_alpha_delta, encode_waypoints
 
 # -- a file of pairs ------------------------------------------------------------------------------
 

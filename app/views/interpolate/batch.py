@@ -10,7 +10,7 @@ from app.views.interpolate.settings import EXAMPLES_FILE, GRIDS, MIXING_NAMES, P
 from app.views.interpolate.strip_table import strip_table
 from nvae.evaluation.endpoints import HELP, INPUTS, LABELS, MATCH
 from nvae.locations import examples_dir
-from nvae.readout import pair_study as paths_study
+from nvae.readout import pair_study
 
 
 def download_json(obj, stem: str, key: str, label: str = "Download JSON") -> None:
@@ -44,7 +44,7 @@ def batch_study(page: InterpolatePage) -> None:
     model, key = page.model, page.key
     st.markdown(
         "Upload a **TSV file of sentence pairs** (one pair a line: sentence A, a tab, sentence B; an optional "
-        f"header line `a⇥b`; up to {paths_study.MAX_PAIRS} pairs, {paths_study.MAX_BYTES // 1000} kB). Each pair "
+        f"header line `a⇥b`; up to {pair_study.MAX_PAIRS} pairs, {pair_study.MAX_BYTES // 1000} kB). Each pair "
         "is decoded along τ; you get each strip and its summary, the curves over all pairs, and downloads. "
         f"Without a file the study runs on `{EXAMPLES_FILE}`."
     )
@@ -61,7 +61,7 @@ def batch_study(page: InterpolatePage) -> None:
         st.caption(f"No file uploaded: studying the pairs of `{EXAMPLES_FILE}`.")
     else:
         data, source = uploaded.getvalue(), uploaded.name
-    parsed = paths_study.parse_pairs(data)
+    parsed = pair_study.parse_pairs(data)
     for e in parsed.errors:
         st.error(e, icon=":material/error:")
     for n in parsed.notices:
@@ -74,7 +74,7 @@ def batch_study(page: InterpolatePage) -> None:
         records.append(cache.study_pair(model, key, a, b, steps, grid, mixing))
         bar.progress((k + 1) / len(parsed.pairs), text=f"Interpolating pair {k + 1} of {len(parsed.pairs)}…")
     bar.empty()
-    result = paths_study.finish(records, model.cfg, steps, grid, mixing=mixing)
+    result = pair_study.finish(records, model.cfg, steps, grid, mixing=mixing)
     info = {**page.meta(), "input": source}
     inputs = [{"line": n, "a": a, "b": b} for n, (a, b) in zip(parsed.lines, parsed.pairs)]
 
@@ -116,12 +116,12 @@ def batch_study(page: InterpolatePage) -> None:
     )
     row = st.container(horizontal=True)
     with row:
-        download_csv(paths_study.pair_rows(result, info), "interpolation-study-pairs", "study_pairs_csv", "Pairs CSV")
-        download_csv(paths_study.step_rows(result, info), "interpolation-study-steps", "study_steps_csv", "Steps CSV")
+        download_csv(pair_study.pair_rows(result, info), "interpolation-study-pairs", "study_pairs_csv", "Pairs CSV")
+        download_csv(pair_study.step_rows(result, info), "interpolation-study-steps", "study_steps_csv", "Steps CSV")
         download_csv(
-            paths_study.curve_rows(result, info), "interpolation-study-curves", "study_curves_csv", "Curves CSV"
+            pair_study.curve_rows(result, info), "interpolation-study-curves", "study_curves_csv", "Curves CSV"
         )
-        download_json(paths_study.study_json(result, info, inputs), "interpolation-study", "study_json", "All as JSON")
+        download_json(pair_study.study_json(result, info, inputs), "interpolation-study", "study_json", "All as JSON")
 
     @st.fragment
     def one_pair() -> None:

@@ -23,7 +23,7 @@ from app.views.interpolate.settings import (
     value,
 )
 from app.views.interpolate.strip_table import strip_table
-from nvae.readout import paths as sentence_paths
+from nvae.readout import sentence_paths
 from nvae.store.format import CheckpointError
 
 CHANGES = "Highlighted rows differ from the step before; the `change` column lists the words removed (-) and added (+)."

@@ -12,7 +12,7 @@ from app import chooser, latents, messages, state
 from nvae.model.autoencoder import NVAE
 from nvae.model.grids import tau_grid
 from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
-from nvae.readout import paths as sentence_paths
+from nvae.readout import sentence_paths
 
 PAGE = "interpolate"
 DEFAULT_A = "The film received positive reviews from critics."

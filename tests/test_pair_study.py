@@ -1,5 +1,5 @@
-"""nvae.readout.paths (paths through several sentences), nvae.readout.pair_study (the study of a file of
-pairs), nvae.readout.map_stats (what a map of component means encodes) and readout.drawn_samples, on tiny
+"""nvae.readout.sentence_paths (paths through several sentences), nvae.readout.pair_study (the study of a file of
+pairs), nvae.readout.map_stats (what a map of component means encodes) and sentence.drawn_samples, on tiny
 checkpoints."""
 
 from __future__ import annotations
@@ -12,13 +12,10 @@ import pytest
 import torch
 
 from nvae.data.text import encode_texts
-from nvae.evaluation import measures as experiments
+from nvae.evaluation import measures
 from nvae.evaluation.endpoints import INPUTS, MATCH, endpoint_value
 from nvae.model.grids import tau_grid
-from nvae.readout import map_stats
-from nvae.readout import pair_study as paths_study
-from nvae.readout import paths as sentence_paths
-from nvae.readout import sentence as readout
+from nvae.readout import map_stats, pair_study, sentence, sentence_paths
 from nvae.store.checkpoint import load_checkpoint
 
 S = ["The cat sat on the mat.", "A storm hit the coast in June.", "He was born in London."]
@@ -61,8 +58,8 @@ def test_a_two_sentence_path_is_todays_strip(models):
     """Two sentences at the default settings give exactly the Interpolate page's 11-step strip."""
     model = models["nvae"]
     out = sentence_paths.path_strip(model, S[:2])
-    strip = readout.interpolation_strip(model, readout.encode_pair(model, *S[:2]))
-    assert [r["tau"] for r in out["segments"][0]] == readout.STRIP_TAUS
+    strip = sentence.interpolation_strip(model, sentence.encode_pair(model, *S[:2]))
+    assert [r["tau"] for r in out["segments"][0]] == sentence.STRIP_TAUS
     for mine, theirs in zip(out["segments"][0], strip):
         assert mine["text"] == theirs["text"] and mine["change"] == theirs["change"]
         assert mine["bleu_a"] == pytest.approx(theirs["bleu_a"]) and mine["bleu_b"] == pytest.approx(theirs["bleu_b"])
@@ -105,7 +102,7 @@ def test_segment_at_and_labels():
 def test_path_components_of_a_mixture_of_sets(models):
     model = models["nvae"]
     comps = sentence_paths.path_components(model, S, steps=5)
-    points = readout.component_points(model, S)  # each waypoint's retained components alone
+    points = sentence.component_points(model, S)  # each waypoint's retained components alone
     assert comps["means"].shape == (len(points["token"]), model.cfg.d_model)
     assert set(comps["origin"]) == {"A", "B", "C"}
     w = comps["weights"]
@@ -139,7 +136,7 @@ def test_path_centroids():
 
 def test_parse_pairs_reads_a_good_file():
     data = "\ufeffa\tb\n# a comment\nThe cat sat.\tA storm hit.\r\n\nShe plays.\tHe was born.\textra\n".encode()
-    out = paths_study.parse_pairs(data)
+    out = pair_study.parse_pairs(data)
     assert out.pairs == [("The cat sat.", "A storm hit."), ("She plays.", "He was born.")]
     assert out.lines == [3, 5] and not out.errors
     assert out.notices == ["Ignored the columns after the second on line 5."]
@@ -158,35 +155,35 @@ def test_parse_pairs_reads_a_good_file():
     ],
 )
 def test_parse_pairs_bad_files(data, message):
-    out = paths_study.parse_pairs(data)
+    out = pair_study.parse_pairs(data)
     assert not out.pairs and out.errors and message in out.errors[0]
 
 
 def test_parse_pairs_skips_bad_lines_and_names_them():
     text = "a1\tb1\nonly one column\na2\t\n\tb3\nsame\tsame\n" + "x" * 2500 + "\ty\n"
-    out = paths_study.parse_pairs(text)
-    assert out.pairs[0] == ("a1", "b1") and len(out.pairs) == 2 and len(out.pairs[1][0]) == paths_study.MAX_CHARS
+    out = pair_study.parse_pairs(text)
+    assert out.pairs[0] == ("a1", "b1") and len(out.pairs) == 2 and len(out.pairs[1][0]) == pair_study.MAX_CHARS
     joined = " | ".join(out.notices)
     assert "line 2: one column" in joined
     assert "lines 3, 4: a sentence is empty" in joined
     assert "line 5: the two sentences are the same" in joined
     assert "longer than 2000 characters on line 6" in joined
     many = "".join(f"a{i}\tb{i}\n" for i in range(150))
-    out = paths_study.parse_pairs(many)
-    assert len(out.pairs) == paths_study.MAX_PAIRS and "first 100 of the 150" in out.notices[-1]
+    out = pair_study.parse_pairs(many)
+    assert len(out.pairs) == pair_study.MAX_PAIRS and "first 100 of the 150" in out.notices[-1]
 
 
 # -- the study -----------------------------------------------------------------------------------
 
 
 def test_study_gives_the_numbers_of_interpolation_paths(models):
-    """The study of given pairs measures each pair exactly as experiments.interpolation_paths does."""
+    """The study of given pairs measures each pair exactly as measures.interpolation_paths does."""
     model = models["nvae"]
     ids, _ = encode_texts(model.tokenizer, S, model.cfg.max_len - 1)
-    theirs = experiments.interpolation_paths(model, ids, pairs=3, steps=7, seed=1)
+    theirs = measures.interpolation_paths(model, ids, pairs=3, steps=7, seed=1)
     pairs = [(r["a"], r["b"]) for r in theirs["records"]]
     done = []
-    mine = paths_study.study(model, pairs, steps=7, progress=lambda k, n: done.append((k, n)))
+    mine = pair_study.study(model, pairs, steps=7, progress=lambda k, n: done.append((k, n)))
     assert done == [(1, 3), (2, 3), (3, 3)]
     assert mine["taus"] == theirs["taus"]
     for m, t in zip(mine["records"], theirs["records"]):
@@ -207,15 +204,15 @@ def test_study_gives_the_numbers_of_interpolation_paths(models):
         "model_type": "nvae",
     }
     # the paper's uniform mixing, measured the same way by both
-    theirs = experiments.interpolation_paths(model, ids, pairs=3, steps=7, seed=1, mixing="uniform")
-    mine = paths_study.study(model, pairs, steps=7, mixing="uniform")
+    theirs = measures.interpolation_paths(model, ids, pairs=3, steps=7, seed=1, mixing="uniform")
+    mine = pair_study.study(model, pairs, steps=7, mixing="uniform")
     assert [[s["text"] for s in m["strip"]] for m in mine["records"]] == [t["strip"] for t in theirs["records"]]
     assert mine["settings"]["mixing"] == theirs["mixing"] == "uniform"
 
 
 def test_study_curves_and_exports(models):
     model = models["nvae"]
-    result = paths_study.study(model, [(S[0], S[1]), (S[1], S[2])], steps=5, grid="logodds")
+    result = pair_study.study(model, [(S[0], S[1]), (S[1], S[2])], steps=5, grid="logodds")
     c = result["curves"]
     assert c["tau"] == tau_grid(5, "logodds")
     for k in ("bleu_a", "bleu_b", "bleu_vs_decoded_a", "new", "changed"):
@@ -226,22 +223,22 @@ def test_study_curves_and_exports(models):
     if all(r[MATCH] for r in result["records"]):
         assert c["new"][0] == 0 and c["new"][-1] == 0
     meta = {"checkpoint": "tiny-nvae", "alpha_delta": 0.3}
-    pairs = paths_study.pair_rows(result, meta)
-    steps = paths_study.step_rows(result, meta)
-    curves = paths_study.curve_rows(result, meta)
+    pairs = pair_study.pair_rows(result, meta)
+    steps = pair_study.step_rows(result, meta)
+    curves = pair_study.curve_rows(result, meta)
     assert len(pairs) == 2 and len(steps) == 10 and len(curves) == 5
     assert all(r["checkpoint"] == "tiny-nvae" and r["alpha_delta"] == 0.3 for r in pairs + steps + curves)
     assert pairs[0]["a"] == S[0] and steps[0]["tau"] == 0.0
-    blob = json.loads(json.dumps(paths_study.study_json(result, meta)))
+    blob = json.loads(json.dumps(pair_study.study_json(result, meta)))
     assert blob["checkpoint"] == "tiny-nvae" and blob["settings"]["grid"] == "logodds"
     assert blob["inputs"] == [{"a": S[0], "b": S[1]}, {"a": S[1], "b": S[2]}]
     assert blob["summary"]["pairs"] == 2 and len(blob["pairs"]) == 2
     with pytest.raises(ValueError):
-        paths_study.summarise([], [0.0, 1.0])
+        pair_study.summarise([], [0.0, 1.0])
 
 
 def test_study_on_a_baseline_records_no_alpha_delta(models):
-    result = paths_study.study(models["vt"], [(S[0], S[1])], steps=3)
+    result = pair_study.study(models["vt"], [(S[0], S[1])], steps=3)
     assert result["settings"]["alpha_delta"] is None and result["settings"]["model_type"] == "vt"
     assert result["records"][0][MATCH] in (True, False)
 
@@ -267,14 +264,14 @@ def test_layout_r2_tells_position_from_token():
     rng = np.random.default_rng(1)
     n_sent, length = 60, 12
     position = np.tile(np.arange(length), n_sent)
-    sentence = np.repeat(np.arange(n_sent), length)
+    sentence_of = np.repeat(np.arange(n_sent), length)
     token = rng.choice(list("abcdefgh"), size=len(position))
     by_position = np.stack([position, position**0.5], 1) + rng.normal(scale=0.05, size=(len(position), 2))
-    r2 = map_stats.layout_r2(by_position, position, token, sentence)
+    r2 = map_stats.layout_r2(by_position, position, token, sentence_of)
     assert r2["position"] > 0.95 and r2["token"] < 0.1
     codes = {t: rng.normal(size=2) * 3 for t in "abcdefgh"}
     by_token = np.stack([codes[t] for t in token]) + rng.normal(scale=0.05, size=(len(token), 2))
-    r2 = map_stats.layout_r2(by_token, position, token, sentence)
+    r2 = map_stats.layout_r2(by_token, position, token, sentence_of)
     assert r2["token"] > 0.95 and r2["position"] < 0.1
     assert map_stats.axes_encode(r2) == "mostly token identity"
     assert map_stats.axes_encode({"position": 0.99, "token": -0.2}) == "mostly token position"
@@ -313,7 +310,7 @@ def test_choose_projection_and_top_tokens():
 def test_the_position_removed_map_of_a_model(models):
     """On a real latent: removing position leaves no position in the means, their token content stays."""
     model = models["nvae"]
-    points = readout.component_points(model, S * 4)
+    points = sentence.component_points(model, S * 4)
     residual, fit = map_stats.remove_position(points["means"], points["position"])
     assert map_stats.share_explained(residual, points["position"]) < 1e-6
     again = fit.apply(points["means"], points["position"])
@@ -327,18 +324,18 @@ def test_drawn_samples_name_their_source(models):
     from nvae.evaluation.sampling import fit_aggregate
 
     model = models["nvae"]
-    assert readout.sample_sources(model) == ["prior"]
-    assert readout.sample_sources(models["vt"]) == []
-    prior = readout.drawn_samples(model, "prior", 5, 2, seed=3, temperature=0.0)
+    assert sentence.sample_sources(model) == ["prior"]
+    assert sentence.sample_sources(models["vt"]) == []
+    prior = sentence.drawn_samples(model, "prior", 5, 2, seed=3, temperature=0.0)
     assert [s["source"] for s in prior] == ["prior", "prior"]
-    assert [s["text"] for s in prior] == [s["text"] for s in readout.drawn_samples(model, "prior", 5, 2, 3, 0.0)]
+    assert [s["text"] for s in prior] == [s["text"] for s in sentence.drawn_samples(model, "prior", 5, 2, 3, 0.0)]
     with pytest.raises(FileNotFoundError):
-        readout.drawn_samples(model, "aggregate", 5, 2, seed=3, temperature=0.0)
+        sentence.drawn_samples(model, "aggregate", 5, 2, seed=3, temperature=0.0)
     ids, _ = encode_texts(model.tokenizer, S * 3, model.cfg.max_len - 1)
     try:
         model.aggregate = fit_aggregate(model, ids)
-        assert readout.sample_sources(model) == ["prior", "aggregate"]
-        agg = readout.drawn_samples(model, "aggregate", 5, 2, seed=3, temperature=0.0)
+        assert sentence.sample_sources(model) == ["prior", "aggregate"]
+        agg = sentence.drawn_samples(model, "aggregate", 5, 2, seed=3, temperature=0.0)
         assert [s["source"] for s in agg] == ["aggregate", "aggregate"]
         assert all(math.isclose(sum(s["weights"]), 1.0, rel_tol=1e-4) for s in agg)
     finally:

@@ -9,7 +9,7 @@ import pytest
 from helpers import make_tiny_checkpoint
 
 from nvae.model.grids import alpha_delta_values
-from nvae.readout import corpus_study as study
+from nvae.readout import corpus_study
 from nvae.store.checkpoint import load_checkpoint
 
 TEXTS = [
@@ -29,12 +29,12 @@ def model(tiny_checkpoint):
 
 
 def test_parts_make_the_whole_study(model):
-    ranks = study.frequency_ranks(model, study.reference_texts(model))
+    ranks = corpus_study.frequency_ranks(model, corpus_study.reference_texts(model))
     seen = []
-    whole = study.corpus_study(model, TEXTS, 0.5, ranks=ranks, progress=lambda d, n: seen.append((d, n)))
-    corpus = study.prepare_corpus(model, TEXTS)
-    tables = study.study_tables(model, corpus, 0.5, ranks)
-    sweep = study.study_sweep(model, corpus, 0.5)
+    whole = corpus_study.corpus_study(model, TEXTS, 0.5, ranks=ranks, progress=lambda d, n: seen.append((d, n)))
+    corpus = corpus_study.prepare_corpus(model, TEXTS)
+    tables = corpus_study.study_tables(model, corpus, 0.5, ranks)
+    sweep = corpus_study.study_sweep(model, corpus, 0.5)
     assert whole == {**{k: v for k, v in tables.items() if k != "mean_retained_proportion"}, "sweep": sweep,
                      "mean_retained_proportion": tables["mean_retained_proportion"]}  # fmt: skip
     assert list(whole) == [
@@ -52,57 +52,59 @@ def test_parts_make_the_whole_study(model):
     total = len(corpus.ids) * (1 + len(sweep))
     assert [n for _, n in seen] == [total] * len(seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == total
-    with_refs = study.corpus_study(model, TEXTS, 0.5, reference_texts=study.reference_texts(model))
+    with_refs = corpus_study.corpus_study(model, TEXTS, 0.5, reference_texts=corpus_study.reference_texts(model))
     assert with_refs == whole
 
 
 def test_encoder_states_serve_every_alpha_delta(model):
     """The app keeps a corpus's encoder states and reruns only the NVIB layer when alpha^Delta moves:
     the tables must be those of a fresh encoding, at every value (batches of 2 to cross a boundary)."""
-    corpus = study.prepare_corpus(model, TEXTS)
-    encoded = study.encode_corpus(model, corpus, batch_size=2)
+    corpus = corpus_study.prepare_corpus(model, TEXTS)
+    encoded = corpus_study.encode_corpus(model, corpus, batch_size=2)
     assert len(encoded.batches) == 3 and [s.shape[0] for s in encoded.states] == [2, 2, 1]
     for ad in (0.05, 0.5, 1.0):
-        assert study.study_tables(model, corpus, ad, encoded=encoded) == study.study_tables(model, corpus, ad)
+        assert corpus_study.study_tables(model, corpus, ad, encoded=encoded) == corpus_study.study_tables(
+            model, corpus, ad
+        )
 
 
 def test_prepare_corpus(model):
-    corpus = study.prepare_corpus(model, TEXTS)
+    corpus = corpus_study.prepare_corpus(model, TEXTS)
     assert corpus.given == 6 and corpus.skipped == 1 and corpus.capped == 0
     assert corpus.texts == [t for t in TEXTS if t.strip() and t != "\u0301\u0300"]
     assert len(corpus.ids) == len(corpus.truncated) == 5
-    capped = study.prepare_corpus(model, TEXTS, max_sentences=2)
+    capped = corpus_study.prepare_corpus(model, TEXTS, max_sentences=2)
     assert capped.capped == 4 and capped.texts == [TEXTS[0], TEXTS[2]]
     for bad in ([], ["", "   "], ["\u0301"]):
         with pytest.raises(ValueError, match="no sentence"):
-            study.prepare_corpus(model, bad)
+            corpus_study.prepare_corpus(model, bad)
 
 
 def test_sweep_of_a_fixed_model_has_its_one_value(tmp_path):
     fixed = load_checkpoint(make_tiny_checkpoint(tmp_path / "fixed", conditional=False, alpha_delta=0.2))
-    assert alpha_delta_values(fixed.cfg, study.SWEEP_POINTS) == [0.2]
-    sweep = study.study_sweep(fixed, ["The cat sat on the mat."])
+    assert alpha_delta_values(fixed.cfg, corpus_study.SWEEP_POINTS) == [0.2]
+    sweep = corpus_study.study_sweep(fixed, ["The cat sat on the mat."])
     assert [r["alpha_delta"] for r in sweep] == [0.2]
 
 
 def test_reference_texts_and_draws(model, tmp_path):
-    refs = study.reference_texts(model)
-    assert refs and len(refs) <= study.REFERENCE_SENTENCES
+    refs = corpus_study.reference_texts(model)
+    assert refs and len(refs) <= corpus_study.REFERENCE_SENTENCES
     corpus_file = tmp_path / "train.txt"
     corpus_file.write_text("One sentence.\n")
     model.train_cfg.data, data = str(corpus_file), model.train_cfg.data
     try:
-        assert study.reference_texts(model) is None  # trained on a file: no bands
+        assert corpus_study.reference_texts(model) is None  # trained on a file: no bands
     finally:
         model.train_cfg.data = data
     pool = [f"s{i}" for i in range(50)]
-    assert study.draw(pool, 10, 3) == study.draw(pool, 10, 3) != study.draw(pool, 10, 4)
-    assert set(study.draw(pool, 10, 3)) <= set(pool) and study.draw(pool, 99) == pool
+    assert corpus_study.draw(pool, 10, 3) == corpus_study.draw(pool, 10, 3) != corpus_study.draw(pool, 10, 4)
+    assert set(corpus_study.draw(pool, 10, 3)) <= set(pool) and corpus_study.draw(pool, 99) == pool
 
 
 def test_a_baseline_has_nothing_to_study(tiny_baseline_checkpoint):
     baseline = load_checkpoint(tiny_baseline_checkpoint)
-    for call in (study.study_tables, study.study_sweep):
+    for call in (corpus_study.study_tables, corpus_study.study_sweep):
         with pytest.raises(ValueError, match="baseline"):
             call(baseline, ["The cat sat on the mat."])
 
@@ -114,5 +116,7 @@ def test_the_command_line_prints_the_library_study(model, tiny_checkpoint, tmp_p
     corpus.write_text("\n".join(TEXTS) + "\n")
     assert main(["study", "--checkpoint", str(tiny_checkpoint), str(corpus)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    expected = study.corpus_study(model, corpus.read_text().splitlines(), None, study.reference_texts(model))
+    expected = corpus_study.corpus_study(
+        model, corpus.read_text().splitlines(), None, corpus_study.reference_texts(model)
+    )
     assert printed == {"checkpoint": str(tiny_checkpoint), "file": str(corpus), **expected}

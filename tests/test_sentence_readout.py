@@ -13,8 +13,7 @@ from nvae.data.text import encode_text
 from nvae.evaluation import metrics
 from nvae.evaluation.measures import keep_components
 from nvae.model.grids import alpha_delta_values
-from nvae.readout import attention2d
-from nvae.readout import sentence as readout
+from nvae.readout import attention2d, sentence
 from nvae.store.checkpoint import load_checkpoint
 
 
@@ -34,16 +33,16 @@ def models(tmp_path_factory, one_thread):
 
 
 def test_word_diff():
-    assert readout.word_diff("a b c", "a b c") == ""
-    assert readout.word_diff("a b c", "a x c") == "-b +x"
-    assert readout.word_diff("a b", "a b c d") == "+c d"
-    assert readout.word_diff("a b c", "a") == "-b c"
+    assert sentence.word_diff("a b c", "a b c") == ""
+    assert sentence.word_diff("a b c", "a x c") == "-b +x"
+    assert sentence.word_diff("a b", "a b c d") == "+c d"
+    assert sentence.word_diff("a b c", "a") == "-b c"
 
 
 def test_alpha_delta_arg(models):
     cfg = models["nvae"].cfg
-    assert readout.alpha_delta_arg(cfg, 7.0) == cfg.alpha_delta_max
-    assert readout.alpha_delta_arg(models["vt"].cfg, 0.5) is None
+    assert sentence.alpha_delta_arg(cfg, 7.0) == cfg.alpha_delta_max
+    assert sentence.alpha_delta_arg(models["vt"].cfg, 0.5) is None
 
 
 # -- model calls ---------------------------------------------------------------------------------
@@ -51,7 +50,7 @@ def test_alpha_delta_arg(models):
 
 def test_inspect_sentences(models):
     model = models["nvae"]
-    views = readout.inspect_sentences(model, ["The game was released in Japan.", "hi 😀 <b>"], 0.3)
+    views = sentence.inspect_sentences(model, ["The game was released in Japan.", "hi 😀 <b>"], 0.3)
     v = views[0]
     assert v.tokens[-1] == "[EOS]" and v.n_inputs == len(v.tokens)
     assert len(v.components) == v.n_inputs + 1 and v.components[0]["token"] == "⟨prior⟩"
@@ -60,7 +59,7 @@ def test_inspect_sentences(models):
     assert np.allclose(np.asarray(v.attention).sum(-1), 1.0, atol=1e-4)
     assert 0 <= v.bleu <= 100 and v.reference == "the game was released in japan."
     assert views[1].n_unknown >= 1
-    tokens, weights, kept = readout.token_weights(v)
+    tokens, weights, kept = sentence.token_weights(v)
     assert tokens == v.tokens and len(weights) == len(kept) == len(tokens)
     assert sum(w for w, k in zip(weights, kept) if k) <= 1.0 + 1e-6
 
@@ -74,39 +73,39 @@ def test_component_weights_are_pi_or_the_share_with_nothing_pruned(models):
     records = latent.records(0)
     everything = keep_components(latent, ~latent.pad).pi[0]
     assert any(not r["retained"] for r in records)  # both branches of the rule are used
-    for r, w in zip(records, readout.component_weights(records)):
+    for r, w in zip(records, sentence.component_weights(records)):
         assert w == pytest.approx(r["pi"] if r["retained"] else float(everything[r["component"]]), rel=1e-5)
 
 
 def test_inspect_truncates_long_text(models):
-    v = readout.inspect_sentences(models["nvae"], ["word " * 500])[0]
+    v = sentence.inspect_sentences(models["nvae"], ["word " * 500])[0]
     assert v.truncated and v.n_inputs == models["nvae"].cfg.max_len
 
 
 def test_sparsity_curve_monotone_for_responsive_model(models):
     model = models["nvae"]
     grid = alpha_delta_values(model.cfg)  # the library's slider: 26 log-spaced values over the trained range
-    curve = readout.sparsity_curve(model, "The game was released in Japan in 2011.", grid)
+    curve = sentence.sparsity_curve(model, "The game was released in Japan in 2011.", grid)
     assert len(curve["retained"]) == len(grid) == len(curve["bleu"])
     assert curve["retained"][0] < curve["retained"][-1]
-    single = readout.inspect_sentences(model, ["The game was released in Japan in 2011."], grid[3])[0]
+    single = sentence.inspect_sentences(model, ["The game was released in Japan in 2011."], grid[3])[0]
     assert single.n_retained == curve["retained"][3]  # batch of alpha values = one at a time
 
 
 @pytest.mark.parametrize("kind", ["nvae", "vt"])
 def test_interpolation(models, kind):
     model = models[kind]
-    pair = readout.encode_pair(model, "The film was good.", "He was born in a small village in England.")
-    rows = readout.interpolation_strip(model, pair)
-    assert [r["tau"] for r in rows] == readout.STRIP_TAUS
+    pair = sentence.encode_pair(model, "The film was good.", "He was born in a small village in England.")
+    rows = sentence.interpolation_strip(model, pair)
+    assert [r["tau"] for r in rows] == sentence.STRIP_TAUS
     ends = [
-        readout.inspect_sentences(model, [t])[0].reconstruction
+        sentence.inspect_sentences(model, [t])[0].reconstruction
         for t in ("The film was good.", "He was born in a small village in England.")
     ]
     assert rows[0]["text"] == ends[0] and rows[-1]["text"] == ends[1]  # tau 0 and 1 decode like the ends
     for prev, row in zip(rows, rows[1:]):
         assert row["changed"] == (row["text"] != prev["text"])
-    mixed = readout.mix_at(model, pair, 0.3, "uniform")  # the paper's shares: B holds 0.3
+    mixed = sentence.mix_at(model, pair, 0.3, "uniform")  # the paper's shares: B holds 0.3
     total = sum(c["weight"] for c in mixed["components"])
     assert total == pytest.approx(1.0, abs=1e-4)
     if kind == "nvae":
@@ -118,18 +117,18 @@ def test_interpolation(models, kind):
 
 
 def test_prior_samples(models):
-    samples = readout.drawn_samples(models["nvae"], "prior", 5, 3, seed=1, temperature=0.7)
-    again = readout.drawn_samples(models["nvae"], "prior", 5, 3, seed=1, temperature=0.7)
+    samples = sentence.drawn_samples(models["nvae"], "prior", 5, 3, seed=1, temperature=0.7)
+    again = sentence.drawn_samples(models["nvae"], "prior", 5, 3, seed=1, temperature=0.7)
     assert [s["text"] for s in samples] == [s["text"] for s in again]
     assert all(len(s["weights"]) == 6 and math.isclose(sum(s["weights"]), 1.0, rel_tol=1e-4) for s in samples)
     with pytest.raises(ValueError):
-        readout.drawn_samples(models["vt"], "prior", 5, 1, 0, 0.0)
+        sentence.drawn_samples(models["vt"], "prior", 5, 1, 0, 0.0)
 
 
 def test_component_points(models):
     model = models["nvae"]
     texts = [f"Sentence number {i} is about the war." for i in range(8)]
-    pts = readout.component_points(model, texts, batch_size=3)
+    pts = sentence.component_points(model, texts, batch_size=3)
     m = len(pts["token"])
     assert pts["means"].shape == (m, model.cfg.d_model)
     assert len(pts["sentence"]) == len(pts["weight"]) == m and set(pts["sentence"]) == set(range(8))
@@ -139,16 +138,16 @@ def test_component_points(models):
 
 
 def test_mostly_unknown_threshold():
-    assert readout.mostly_unknown(7, 8)  # seven [UNK] pieces + [EOS]
-    assert readout.mostly_unknown(3, 6) and not readout.mostly_unknown(2, 5)  # more than half of the pieces
-    assert not readout.mostly_unknown(0, 1) and not readout.mostly_unknown(0, 9)
+    assert sentence.mostly_unknown(7, 8)  # seven [UNK] pieces + [EOS]
+    assert sentence.mostly_unknown(3, 6) and not sentence.mostly_unknown(2, 5)  # more than half of the pieces
+    assert not sentence.mostly_unknown(0, 1) and not sentence.mostly_unknown(0, 9)
 
 
 def test_token_info_matches_inspect(models):
     model = models["nvae"]
     texts = ["القاهرة هي عاصمة مصر وأكبر مدنها اليوم", "The game was released in Japan.", "word " * 100]
-    infos = readout.token_info(model, texts)
-    views = readout.inspect_sentences(model, texts)
+    infos = sentence.token_info(model, texts)
+    views = sentence.inspect_sentences(model, texts)
     for info, view in zip(infos, views):
         assert (info.n_inputs, info.n_unknown, info.truncated) == (view.n_inputs, view.n_unknown, view.truncated)
         assert info.mostly_unknown == view.mostly_unknown

@@ -16,8 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app.views.interpolate.settings import MIXING_NAMES
 from nvae.data import examples
 from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
-from nvae.readout import pair_study as paths_study
-from nvae.readout import sentence as readout
+from nvae.readout import pair_study, sentence
 from nvae.store.checkpoint import load_checkpoint
 
 C, D = "The cat sat on the mat.", "He was born in London."
@@ -87,7 +86,7 @@ def test_mixing_is_a_control_in_the_url_and_decodes_what_the_library_decodes(app
         at.radio(key="interpolate.mixing").set_value(mixing).run()
         no_exception(at)
         assert at.query_params["mixing"] == mixing
-        expected = readout.interpolation_strip(model, readout.encode_pair(model, a, b), readout.STRIP_TAUS, mixing)
+        expected = sentence.interpolation_strip(model, sentence.encode_pair(model, a, b), sentence.STRIP_TAUS, mixing)
         shown[mixing] = list(at.table[0].value["text"])
         assert shown[mixing] == [r["text"] for r in expected]
     assert shown["uniform"] != shown["sweep"]  # the two mixings give different strips on this pair
@@ -234,7 +233,7 @@ def test_batch_study_takes_the_mixing_from_the_link(app_env):
     assert any("uniform (the paper's) mixing" in c for c in captions(at))
     model = load_checkpoint(app_env["nvae"])
     a, b = examples.pairs()[0]
-    expected = paths_study.study_pair(model, a, b, 3, "linear", mixing="uniform")["strip"]
+    expected = pair_study.study_pair(model, a, b, 3, "linear", mixing="uniform")["strip"]
     assert list(at.table[0].value["text"]) == [r["text"] for r in expected]
 
 
