@@ -372,7 +372,9 @@ class TrainConfig:
 #                  with the positional prior (spread_bias 2); these are ModelConfig's defaults
 #   tournament     the candidate checkpoints/nvae-tournament: the default fine-tuned 2,000 steps with
 #                  the prior's order by content
-#   baseline-t, baseline-vts   the T and VTS baselines on the same corpus and budget as default-base
+#   baseline-t, baseline-vt, baseline-vtp, baseline-vts   the paper's four baselines (T: the states
+#                  themselves; VT: a Gaussian per token; VTP: one pooled Gaussian; VTS: a Gaussian every
+#                  second token) on the same corpus and budget as default-base
 #
 # Shipping a run (`nvae export`) chooses two settings on validation and writes them into the
 # checkpoint: the default alpha^Delta and the positional prior's strength (their model cards say).
@@ -428,6 +430,8 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
         "train": {**_FINE_TUNE, "init_from": "checkpoints/nvae-default", "max_steps": 2000, "seed": 2},
     },
     "baseline-t": {"model": {"model_type": "t"}, "train": dict(_BASE_RUN)},
+    "baseline-vt": {"model": {"model_type": "vt"}, "train": dict(_BASE_RUN)},
+    "baseline-vtp": {"model": {"model_type": "vtp"}, "train": dict(_BASE_RUN)},
     "baseline-vts": {"model": {"model_type": "vts"}, "train": dict(_BASE_RUN)},
 }
 
