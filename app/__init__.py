@@ -10,7 +10,14 @@ figures/      pure functions -> plotly figures (and the token strip's HTML), by 
               (colours, template, safe text, HTML export), components.py, attention.py, sparsity.py,
               interpolation.py, player.py (the animations), training.py, walkthrough.py
 
+How a page is built: its script starts with `page = page_scaffold(PAGE, title, intros=...)` (page.py),
+which draws the title and intro, loads the model and shows pending notices; `page.restore(PARAMS)` sets
+the controls from an opened link and declares the page's link (its controls' values, or `page.link(...)`);
+the scaffold alone writes the link into the address bar: when the run ends (main.py's `page_run()`), at
+`page.stop()` (never `st.stop()`) and when a `@link_fragment` reruns alone.
+
 What the pages share, in the order a page uses them:
+page.py       the page scaffold: the shared start of every page and the one writer of its link
 chooser.py    which checkpoint: those there are, the session's choice, `?ckpt=`, the model or an error
 cache.py      the caches: the shared model (st.cache_resource) and the pages' results over
               `nvae.readout.sentence` (st.cache_data), keyed by the checkpoint; the latent map on disk

@@ -11,6 +11,7 @@ import math
 import streamlit as st
 
 from app import cache, state
+from nvae.config import alpha_delta_range
 from nvae.model.grids import slider_stops
 from nvae.readout.sentence import alpha_delta_active
 
@@ -96,13 +97,15 @@ def prior_control(page: str, cfg) -> float:
 
 def alpha_param(cfg, name: str = "ad", default: float | None = None, label: str = AD_LABEL) -> state.Param:
     """The shareable alpha^Delta setting, validated against the model's trained range
-    (cfg.alpha_delta_min..alpha_delta_max). `label` names the control in notices."""
+    (`nvae.config.alpha_delta_range`): a link's value outside it falls back to the default with a
+    notice. `label` names the control in notices."""
+    lo, hi = alpha_delta_range(cfg)
     return state.Param(
         name,
         "float",
         float(cfg.alpha_delta if default is None else default),
-        lo=float(cfg.alpha_delta_min),
-        hi=float(cfg.alpha_delta_max),
+        lo=lo,
+        hi=hi,
         label=label,
         range_name="this model's range",
     )

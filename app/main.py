@@ -6,8 +6,8 @@ st.navigation gives every page its own address (/inspect, /sparsity, /interpolat
 /side-by-side, /samples, /denoising, /corpus-study, /walkthrough, /model: `url_path` below, not the
 file's name) and the query string holds the page's settings, so the address bar is always a link to
 the current view. `?page=NAME` on any address opens that page too. The pages draw with app/figures/
-and the shared modules beside this file (chooser, cache, state, inputs, latents, messages, controls,
-output).
+and the shared modules beside this file (page, chooser, cache, state, inputs, latents, messages,
+controls, output); each starts with page.page_scaffold and runs inside page.page_run, which writes its link.
 
 Environment: NVAE_CHECKPOINT (default checkpoint folder), NVAE_CHECKPOINTS_DIR (folders to list instead of checkpoints/
 on the Model page), NVAE_APP_THREADS (torch threads, default 1), NVAE_APP_MAP_SENTENCES (corpus
@@ -25,6 +25,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import cache, chooser, output, state  # noqa: E402
+from app.page import page_run  # noqa: E402
 
 cache.use_app_threads()  # torch's thread count: here, not when a module is imported
 st.set_page_config(page_title="NVAE explorer", page_icon=":material/scatter_plot:", layout="wide")
@@ -83,5 +84,6 @@ with st.sidebar:
     st.caption(f"Checkpoint: **{output.md_escape(path.name)}** (change it on the Model page)")
     st.caption("The address bar always holds a link to the current view: copy it to share.")
 
-nav.run()
+with page_run():  # the page scaffold (app/page.py) writes the page's link when its run ends
+    nav.run()
 cache.freeze_heap()  # once per server, after the first page has loaded the model and the libraries

@@ -25,4 +25,4 @@ def random_sentences(n: int, lo: int, hi: int, vocab: int, rng: random.Random) -
 def encode_ids(model: NVAE, ids: list[list[int]]):
     """The latent of token-id sentences (collated on the model's device)."""
     batch = collate(ids, model.cfg.max_len, device=model.device)
-    return model.encode(batch.src, batch.pad_mask)
+    return model.encode(batch.src, batch.pad_mask).latent

@@ -124,7 +124,7 @@ NEW_RESAMPLING = mx.RESAMPLING
 @torch.inference_mode()
 def strips(model, a_text, b_text, taus, mixing, rule):
     batch = encode_batch(model.tokenizer, [a_text, b_text], model.cfg.max_len, model.device)
-    lat = model.encode(batch.src, batch.pad_mask)
+    lat = model.encode(batch.src, batch.pad_mask).latent
     a, b = lat.select(0).trim(), lat.select(1).trim()
     if rule == "old":
         mixed = old_mix(a, b, taus, mixing)

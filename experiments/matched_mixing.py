@@ -166,7 +166,7 @@ def plan_stats(model, ids: list[list[int]], pairs: int) -> dict:
     with eval_mode(model):
         for i, j in sentence_pairs(len(ids), pairs, 0):  # interpolation_paths' pairs (seed 0)
             batch = collate([ids[i], ids[j]], model.cfg.max_len, device=model.device)
-            lat = model.encode(batch.src, batch.pad_mask)
+            lat = model.encode(batch.src, batch.pad_mask).latent
             a, b = lat.select(0).trim(), lat.select(1).trim()
             rows, cols, mass = matched_plan(a, b)
             pa, pb = a.relative_position()[0, rows], b.relative_position()[0, cols]

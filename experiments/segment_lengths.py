@@ -6,7 +6,7 @@ every sentence, at the alpha^Delta its rate-distortion file gives for a retained
         [--checkpoint checkpoints/nvae-segments] [--rate 0.5] [--limit 300]
 
 A segment is a kept token and the pruned tokens after it up to the next kept one (the pruned tokens
-before the first kept one join the first segment), [EOS] included, as `nvib.pool_segments` pools
+before the first kept one join the first segment), [EOS] included, as `kept_set.pool_segments` pools
 them. Prints the mean segment length, the share of segments of 4 tokens or more, the mean longest
 segment of a sentence, and the share of kept components that open a word (not a ## piece) beside
 that share among all tokens.

@@ -26,7 +26,7 @@ class ConfigError(ValueError):
 
 ALPHA_CONDITIONINGS = ("none", "quantile")  # how alpha^Delta reaches the pseudo-counts
 KEEP_POSITIONS = ("learned", "tournament")  # how the positional prior orders the positions
-KEPT_POOLINGS = ("none", "segment")  # what a kept component stands for (nvib.pool_segments)
+KEPT_POOLINGS = ("none", "segment")  # what a kept component stands for (kept_set.pool_segments)
 DECODE_FORMS = ("integral", "means")  # how the decoder reads an evaluation latent (attention.LatentCrossAttention)
 
 # The closed experiments: fields and values that earlier checkpoints may name and the code no longer
@@ -35,6 +35,10 @@ DECODE_FORMS = ("integral", "means")  # how the decoder reads an evaluation late
 # runs it.
 LAST_COMMIT_WITH_EXPERIMENTS = "8f2cd48"
 REMOVED_FIELDS = {"alpha_layer": 0, "stride_bias": 0.0}  # field -> the value that meant "off"
+# Settings that held one value in every recipe and shipped checkpoint, now constants of the code
+# (docs/model.md); a config naming another value fails with the commit that still reads the field.
+LAST_COMMIT_WITH_SETTINGS = "53a7b9f"
+FIXED_FIELDS = {"gate_temperature": 1.0, "log_alpha_min": -10.0, "log_alpha_max": 10.0}
 REMOVED_TRAIN_FIELDS = {"extra": {}}
 RENAMED_FIELDS = {"alpha_spread": "quantile_scale"}  # old name -> new name ("spread" names the prior)
 # ModelConfig's defaults before they became the shipped default's recipe. Every config this version
@@ -59,6 +63,19 @@ EARLIER_DEFAULTS = {
 # value that changes nothing: `store.checkpoint.fingerprint` leaves a field out at that value, so that
 # adding a field does not make every stored artefact stale.
 NEUTRAL_ADDITIONS = {"kept_pooling": "none", "min_kept": 0, "decode_form": "integral"}
+
+
+def fingerprinted_fields(cfg: ModelConfig) -> dict[str, Any]:
+    """The config as `store.checkpoint.fingerprint` reads it, so that stored artefacts stay valid when
+    fields come and go: its fields, less those added later at their neutral value (NEUTRAL_ADDITIONS),
+    plus those removed later at the value every earlier config wrote (FIXED_FIELDS; and
+    `gaussian_train_pruned`, false where the paper's recipe set it, an NVAE with no gate and no
+    evaluation-form batches, true everywhere else)."""
+    data = {k: v for k, v in cfg.to_dict().items() if not (k in NEUTRAL_ADDITIONS and v == NEUTRAL_ADDITIONS[k])}
+    paper_like = cfg.is_nvae and cfg.prune_gate == "none" and cfg.gaussian_train_prob == 0
+    return {**data, **FIXED_FIELDS, "gaussian_train_pruned": not paper_like}
+
+
 REMOVED_VALUES = {
     "alpha_conditioning": ("input", "direct", "budget", "spread"),
     "keep_positions": ("stride", "spread"),
@@ -69,6 +86,23 @@ def _closed(what: str) -> ConfigError:
     return ConfigError(
         f"{what} was a closed experiment and is no longer in the code (docs/experiments.md); "
         f"commit {LAST_COMMIT_WITH_EXPERIMENTS} still runs it"
+    )
+
+
+def _fixed(what: str) -> ConfigError:
+    return ConfigError(
+        f"{what}: this setting is now a constant of the code (no recipe used another value); "
+        f"commit {LAST_COMMIT_WITH_SETTINGS} still reads it"
+    )
+
+
+def _gaussian_train_pruned_did_nothing(data: dict[str, Any]) -> bool:
+    """`gaussian_train_pruned` False (removed) changed training only for an NVAE with no pruning gate
+    that trained some batches on the evaluation form; everywhere else it did nothing."""
+    return (
+        data.get("model_type", "nvae") != "nvae"
+        or data.get("prune_gate") == "st"
+        or not data.get("gaussian_train_prob", 0.0) > 0
     )
 
 
@@ -90,6 +124,16 @@ def _migrate_model(data: dict[str, Any]) -> dict[str, Any]:
         if name in data:
             if data[name] != neutral:
                 raise _closed(f"{name}={data[name]!r}")
+            del data[name]
+    if "gaussian_train_pruned" in data:
+        # True: the evaluation-form batches hard-masked the pruned components, as the code now always does
+        if data["gaussian_train_pruned"] is not True and not _gaussian_train_pruned_did_nothing(data):
+            raise _closed(f"gaussian_train_pruned={data['gaussian_train_pruned']!r}")
+        del data["gaussian_train_pruned"]
+    for name, value in FIXED_FIELDS.items():
+        if name in data:
+            if data[name] != value:
+                raise _fixed(f"{name}={data[name]!r}")
             del data[name]
     if data.get("alpha_conditioning") == "input":
         # "input" added an MLP of alpha^Delta to the states only when alpha^Delta was an input
@@ -157,13 +201,11 @@ class ModelConfig:
     alpha_delta_max: float = 0.5
     kappa: int = 1  # samples per component while training
     # Share of training batches whose decoder integrates over the Gaussian components (the
-    # evaluation form of denoising attention) instead of attending to sampled vectors. Training on
-    # both forms keeps the decoder consistent with how it is evaluated (docs/model.md). 0: the paper.
+    # evaluation form of denoising attention) instead of attending to sampled vectors, with the
+    # evaluation-time weights pi = alpha / sum(retained alpha) and the components at or under
+    # `threshold` pruned, so the decoder trains on exactly the set it will be evaluated on
+    # (docs/model.md). 0: the paper.
     gaussian_train_prob: float = 0.5
-    # In those batches, use the evaluation-time weights too: pi = alpha / sum(retained alpha), with
-    # components at or under `threshold` pruned, so the decoder trains on exactly the set it will
-    # be evaluated on. False: Dirichlet-sampled weights over all components.
-    gaussian_train_pruned: bool = True
     threshold: float = 0.1  # eval: a component is retained when alpha > threshold
     # How alpha^Delta reaches the pseudo-counts (nvib.NVIB._log_alpha). "none" (the paper): it does
     # not; it is in the prior only. "quantile": log alpha_i = log alpha^Delta + the sentence's mean
@@ -172,18 +214,15 @@ class ModelConfig:
     alpha_conditioning: str = "quantile"
     quantile_scale: float = 0.75
     # The pruning gate while training. "none" (the paper): training batches keep every component
-    # (sampled weights) or hard-mask the pruned ones (gaussian_train_pruned), neither with a
+    # (sampled weights) or hard-mask the pruned ones (the evaluation-form batches), neither with a
     # gradient. "st": every training batch drops exactly the components evaluation prunes
-    # (alpha <= threshold), and a straight-through gradient, sigmoid((log alpha - log threshold)
-    # / gate_temperature), tells each pseudo-count whether the loss wants its component kept.
+    # (alpha <= threshold), and a straight-through gradient, sigmoid(log alpha - log threshold),
+    # tells each pseudo-count whether the loss wants its component kept (nvae/model/kept_set.py).
     prune_gate: str = "st"
-    gate_temperature: float = 1.0
     # Training weights pi ~ Dir(pi_concentration * alpha). 1 is the paper; larger values make the
     # draws less noisy (log pi of a component with alpha 0.1 varies by about 10 nats at 1); 0
     # uses their mean alpha / sum(alpha), with no noise.
     pi_concentration: float = 0.0
-    log_alpha_min: float = -10.0
-    log_alpha_max: float = 10.0  # exp overflows fp16 at about 11
     init_logvar: float = -4.0  # initial log-variance of the posterior components
     stride: int = 2  # VTS keeps every stride-th position
     # The positional prior: spread_bias x (1 - 2 vdc(i)), centred on the sentence, is added to
@@ -194,10 +233,10 @@ class ModelConfig:
     spread_bias: float = 2.0
     # "learned": the prior's order is van der Corput's. "tournament": the van der Corput tree whose
     # every node puts first the half holding the better raw score, so that the prior asks for one
-    # token of every pair (of every four, ...) and the scores pick which (`nvib.tournament_order`).
+    # token of every pair (of every four, ...) and the scores pick which (`kept_set.tournament_order`).
     # Needs spread_bias > 0.
     keep_positions: str = "learned"
-    # What a kept component's Gaussian stands for (nvib.pool_segments). "none" (the paper): its own
+    # What a kept component's Gaussian stands for (kept_set.pool_segments). "none" (the paper): its own
     # token. "segment": its token and the pruned tokens after it up to the next kept one (the first
     # kept token also those before it), averaged (means averaged, variances of the average), so that
     # dropping a token moves its content into its kept left neighbour's component instead of losing
@@ -241,8 +280,6 @@ class ModelConfig:
             raise ConfigError("need 0 < alpha_delta_min <= alpha_delta_max")
         if not 0.0 <= self.gaussian_train_prob <= 1.0:
             raise ConfigError("gaussian_train_prob must be in [0, 1]")
-        if self.log_alpha_min >= self.log_alpha_max:
-            raise ConfigError("log_alpha_min must be < log_alpha_max")
         if self.alpha_conditioning not in ALPHA_CONDITIONINGS:
             raise ConfigError(
                 f"alpha_conditioning must be one of {ALPHA_CONDITIONINGS}, got {self.alpha_conditioning!r}"
@@ -251,8 +288,6 @@ class ModelConfig:
             raise ConfigError("quantile_scale must be > 0")
         if self.prune_gate not in ("none", "st"):
             raise ConfigError(f"prune_gate must be 'none' or 'st', got {self.prune_gate!r}")
-        if not self.gate_temperature > 0:
-            raise ConfigError("gate_temperature must be > 0")
         if not self.pi_concentration >= 0:
             raise ConfigError("pi_concentration must be >= 0")
         if not self.threshold > 0:
@@ -283,6 +318,94 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         return _from_dict(cls, data)
+
+
+# -- alpha^Delta's trained range ----------------------------------------------------------------------
+# A loss-conditional model (`alpha_delta_conditional`) was trained over [alpha_delta_min,
+# alpha_delta_max] and reads alpha^Delta only there. Every reader of a checkpoint (the app, the CLI,
+# the readers, the grids and sweeps) asks `resolve_alpha_delta` or `alpha_delta_in_range`, and the
+# model refuses the rest itself (`check_trained_range`, in NVIB._alpha_delta).
+
+OUT_OF_RANGE = ("refuse", "clamp")  # what `resolve_alpha_delta` does with a request outside the range
+# How far past an end of the stored range the model still accepts a value, relative: float rounding (a
+# training draw exp(log alpha_delta_max), a bound read in float32), not extrapolation.
+ALPHA_DELTA_ROUNDING = 1e-6
+
+
+class AlphaDeltaError(ConfigError):
+    """A requested alpha^Delta a model does not take: negative, or outside a loss-conditional model's
+    trained range."""
+
+
+def alpha_delta_range(cfg) -> tuple[float, float]:
+    """[alpha_delta_min, alpha_delta_max]: the range a loss-conditional model was trained over, which
+    the app's slider, the grids and the sweeps span. A model trained at one alpha^Delta keeps the two
+    bounds in its config too, but they bind nothing there (`resolve_alpha_delta`)."""
+    return float(cfg.alpha_delta_min), float(cfg.alpha_delta_max)
+
+
+def alpha_delta_in_range(cfg, value: float, slack: float = 0.0) -> bool:
+    """Whether `value` lies in `alpha_delta_range(cfg)`, each end moved out by the relative `slack`
+    (0 for a request, the exact bounds; `ALPHA_DELTA_ROUNDING` for the model)."""
+    lo, hi = alpha_delta_range(cfg)
+    return lo * (1 - slack) <= value <= hi * (1 + slack)
+
+
+def alpha_delta_is_input(cfg) -> bool:
+    """True when alpha^Delta changes the model's latent: a loss-conditional NVAE. A model trained at one
+    alpha^Delta reads it in its prior only (KL_D and prior samples); a baseline ignores it."""
+    return cfg.is_nvae and bool(cfg.alpha_delta_conditional)
+
+
+def resolve_alpha_delta(cfg, requested: float | None, out_of_range: str = "refuse", what: str = "alpha_delta"):
+    """The alpha^Delta to give a model of config `cfg` when `requested` is asked for; None (the model's
+    own, `cfg.alpha_delta`) when nothing is. The one rule of alpha^Delta's trained range:
+
+    - "refuse" (the CLI: the user asked for exactly this value). A negative value raises AlphaDeltaError
+      "{what} must be >= 0". A config that is loss-conditional refuses a value outside its trained range
+      with AlphaDeltaError "{what} must lie in [min, max], the range this model was trained on", whatever
+      the model type. Anything else is returned as given: a model trained at one alpha^Delta reads it in
+      its prior only (the CLI adds a note), a baseline ignores it.
+    - "clamp" (the app and the readers, which show the latent a model makes). A loss-conditional NVAE
+      gets the value moved to the nearer end of its trained range; every other model gets None, its
+      own value, since its latent does not depend on alpha^Delta.
+
+    The model itself takes no value outside a loss-conditional model's range (`check_trained_range`), so
+    a caller with a value from elsewhere (a grid, a stored file, a link) resolves it here first. The
+    app's link parameter and slider use the same range (`alpha_delta_range`) and keep their own notice."""
+    if out_of_range not in OUT_OF_RANGE:
+        raise ValueError(f"out_of_range must be one of {OUT_OF_RANGE}, got {out_of_range!r}")
+    if requested is None:
+        return None
+    if out_of_range == "clamp":
+        if not alpha_delta_is_input(cfg):
+            return None
+        lo, hi = alpha_delta_range(cfg)
+        return float(min(max(requested, lo), hi))
+    if requested < 0:
+        raise AlphaDeltaError(f"{what} must be >= 0")
+    if cfg.alpha_delta_conditional and not alpha_delta_in_range(cfg, requested):
+        raise AlphaDeltaError(
+            f"{what} must lie in [{cfg.alpha_delta_min}, {cfg.alpha_delta_max}], the range this model was trained on"
+        )
+    return requested
+
+
+def check_trained_range(cfg, smallest: float, largest: float | None = None) -> None:
+    """The model's own check, as a language model checks its block size: a loss-conditional model given
+    alpha^Delta values from `smallest` to `largest` (one value: `smallest` alone) outside its trained
+    range, beyond float rounding (`ALPHA_DELTA_ROUNDING`), raises ValueError naming the value and the
+    range. A model trained at one alpha^Delta takes any value (its prior only), as does a baseline."""
+    if not cfg.alpha_delta_conditional:
+        return
+    for value in (smallest,) if largest is None else (smallest, largest):
+        if not alpha_delta_in_range(cfg, value, ALPHA_DELTA_ROUNDING):
+            lo, hi = alpha_delta_range(cfg)
+            raise ValueError(
+                f"alpha_delta={value:g} is outside [{lo:g}, {hi:g}], the range this loss-conditional model was "
+                "trained on (alpha_delta_min, alpha_delta_max of its config); it does not extrapolate: resolve a "
+                "requested value first (nvae.config.resolve_alpha_delta)"
+            )
 
 
 @dataclass
@@ -405,7 +528,6 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
             "alpha_delta_conditional": False,
             "alpha_conditioning": "none",
             "gaussian_train_prob": 0.0,
-            "gaussian_train_pruned": False,
             "prune_gate": "none",
             "pi_concentration": 1.0,
             "spread_bias": 0.0,
@@ -482,8 +604,10 @@ def apply_settings(model: ModelConfig, train: TrainConfig, settings: dict[str, A
             setattr(train, key, coerce_setting(train, key, value))
         elif key in RENAMED_FIELDS:
             raise ConfigError(f"the setting {key!r} is now called {RENAMED_FIELDS[key]!r}")
-        elif key in REMOVED_FIELDS or key in REMOVED_TRAIN_FIELDS:
+        elif key in REMOVED_FIELDS or key in REMOVED_TRAIN_FIELDS or key == "gaussian_train_pruned":
             raise _closed(f"the setting {key!r}")
+        elif key in FIXED_FIELDS:
+            raise _fixed(f"the setting {key!r}")
         else:
             raise ConfigError(f"unknown setting {key!r}")
 

@@ -1,7 +1,7 @@
 """Shared fixtures: tiny checkpoints (built by `helpers.make_tiny_checkpoint`) for the CLI and app
 tests, the app's checkpoints (`helpers.make_app_checkpoints`) and the environment that points the app
-at them. An AppTest module asks for them with
-`pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")`."""
+at them (an AppTest module asks for it with `pytestmark = pytest.mark.usefixtures("app_env")`), and,
+for every test, torch's thread count given back as the test found it."""
 
 from __future__ import annotations
 
@@ -39,13 +39,15 @@ def app_env(app_checkpoints, monkeypatch, tmp_path_factory) -> dict[str, Path]:
     return app_checkpoints
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(autouse=True)
 def restore_torch_threads():
-    """The app sets torch to one thread when it runs (cache.use_app_threads, from app/main.py); give
-    the tests after the module theirs back."""
+    """Every test leaves torch's thread count as it found it: the app sets it when it runs
+    (cache.use_app_threads, from app/main.py), and a library can change it behind torch's back (numba's
+    OpenMP layer under UMAP did: one thread became two, and a later test ran 13 times slower)."""
     before = torch.get_num_threads()
     yield
-    torch.set_num_threads(before)
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

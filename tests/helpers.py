@@ -13,6 +13,7 @@ untrained-but-valid model, saved as a checkpoint.
 `make_tokenizer()`, `tiny_model(tok)`: a word-level tokenizer on eight sentences and an untrained
 model on it (checkpoint and training-state tests).
 
+`app_pages()`: the app's pages, read from app/main.py's `PAGES` dict.
 `open_page(page, query)`: the app under streamlit.testing (AppTest) on one of its pages;
 `no_exception`, `metric`, `captions`, `codes`, `alerts`: what the AppTest tests read off it. The fixtures that point the
 app at the checkpoints above are in conftest.py.
@@ -22,6 +23,7 @@ app at the checkpoints above are in conftest.py.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import shutil
@@ -55,7 +57,6 @@ TEST_LATENT = {
     **EARLIER_DEFAULTS,
     "alpha_conditioning": "none",  # what the earlier default "input" did without loss-conditional training
     "gaussian_train_prob": 0.5,
-    "gaussian_train_pruned": True,
 }
 
 
@@ -194,6 +195,31 @@ def open_page(page: str, query: dict | None = None, fresh: bool = False) -> AppT
     if page != "inspect" or query or fresh:
         at.run()
     return at
+
+
+def app_pages() -> list[str]:
+    """The app's pages as `open_page` names them ("inspect", "interpolate", "latent_map", ...), in menu
+    order: the scripts of the st.Page entries of app/main.py's `PAGES` dict, read with `ast` (no
+    Streamlit run), so that a page added there is in every test this list drives."""
+    tree = ast.parse(Path(MAIN).read_text(encoding="utf-8"))
+    found = [
+        node.value
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        and any(
+            getattr(t, "id", "") == "PAGES" for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
+    ]
+    assert len(found) == 1 and isinstance(found[0], ast.Dict), "app/main.py: no PAGES = {...} dict"
+    names = []
+    for entry in found[0].values:
+        assert isinstance(entry, ast.Call) and getattr(entry.func, "attr", "") == "Page", ast.unparse(entry)
+        script = entry.args[0] if entry.args else next(k.value for k in entry.keywords if k.arg == "page")
+        path = next(
+            Path(c.value) for c in ast.walk(script) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+        )  # views/NAME.py, or views/NAME/page.py for a page in a folder of its own
+        names.append(path.parent.name if path.name == "page.py" else path.stem)
+    return names
 
 
 def no_exception(at: AppTest) -> None:

@@ -8,27 +8,36 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import APP_TIMEOUT, MAIN, alerts, codes, make_app_checkpoints, metric, no_exception, open_page
+from helpers import (
+    APP_TIMEOUT,
+    MAIN,
+    alerts,
+    app_pages,
+    codes,
+    make_app_checkpoints,
+    metric,
+    no_exception,
+    open_page,
+)
 from streamlit.testing.v1 import AppTest
 
 from nvae.data.text import encode_batch
 from nvae.store.checkpoint import load_checkpoint
 
-PAGES = [
-    "inspect",
-    "sparsity",
-    "interpolate",
-    "latent_map",
-    "samples",
-    "denoising",
-    "model_page",
-    "corpus_study",
-    "walkthrough",
-]
-pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
+PAGES = app_pages()  # every page app/main.py lists, Side by side included
+pytestmark = pytest.mark.usefixtures("app_env")
 
 
 # -- every page ----------------------------------------------------------------------------------
+
+
+def test_the_page_list_is_read_from_the_app():
+    """`app_pages` finds every st.Page of app/main.py's PAGES, each a script that exists."""
+    main = Path(MAIN).read_text(encoding="utf-8")
+    assert len(PAGES) == len(set(PAGES)) == main.split("\nPAGES = {", 1)[1].split("\n}", 1)[0].count("st.Page(")
+    assert {"inspect", "interpolate", "side_by_side", "model_page"} <= set(PAGES)
+    views = Path(MAIN).parent / "views"
+    assert all((views / f"{p}.py").is_file() or (views / p / "page.py").is_file() for p in PAGES)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -278,8 +287,8 @@ def test_responsive_checkpoint_reacts_to_alpha_delta(tmp_path):
     model = load_checkpoint(paths["nvae"])
     with torch.inference_mode():
         batch = encode_batch(model.tokenizer, ["The game was released in Japan in 2011."], model.cfg.max_len)
-        low = int(model.encode(batch.src, batch.pad_mask, alpha_delta=0.01).n_retained[0])
-        high = int(model.encode(batch.src, batch.pad_mask, alpha_delta=1.0).n_retained[0])
+        low = int(model.encode(batch.src, batch.pad_mask, alpha_delta=0.01).latent.n_retained[0])
+        high = int(model.encode(batch.src, batch.pad_mask, alpha_delta=1.0).latent.n_retained[0])
     assert low < high
 
 

@@ -10,7 +10,7 @@ import pytest
 from helpers import MAIN, alerts, each_tab, no_exception, open_page
 from streamlit.testing.v1 import AppTest
 
-pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
+pytestmark = pytest.mark.usefixtures("app_env")
 
 
 # -- fixes: BLEU on [UNK] input, token notices, baselines, exact alpha^Delta, every setting in the URL

@@ -15,7 +15,6 @@ from nvae.readout import latent_map
 from nvae.store.checkpoint import load_checkpoint
 
 N = 25
-pytestmark = pytest.mark.usefixtures("restore_torch_threads")
 
 
 def pca_layout(vectors, seed=0):

@@ -21,7 +21,7 @@ SENTENCES = [
     "After the war, the town was rebuilt with money from the new government.",
     "The film was released in the United States in 1998.",
 ]
-pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
+pytestmark = pytest.mark.usefixtures("app_env")
 
 
 def alerts(at: AppTest) -> list[str]:

@@ -16,7 +16,7 @@ from nvae.data.text import encode_texts
 from nvae.readout import rate_distortion_file
 from nvae.store.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
+pytestmark = pytest.mark.usefixtures("app_env")
 SECTION = "Learned against fixed compression"
 TITLE = "BLEU against the retained proportion"
 TEXTS = [

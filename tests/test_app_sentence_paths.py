@@ -20,7 +20,7 @@ from nvae.readout import pair_study, sentence
 from nvae.store.checkpoint import load_checkpoint
 
 C, D = "The cat sat on the mat.", "He was born in London."
-pytestmark = pytest.mark.usefixtures("restore_torch_threads", "app_env")
+pytestmark = pytest.mark.usefixtures("app_env")
 open_page = functools.partial(helpers.open_page, fresh=True)  # every page opened on a cleared query string
 
 

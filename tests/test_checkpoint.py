@@ -32,7 +32,7 @@ def tok() -> Tokenizer:
 def encode_ids(model: NVAE):
     """The latent of two fixed id sentences."""
     batch = collate([[5, 6, 7, 8], [9, 10, 11]], model.cfg.max_len, device=model.device)
-    return model.encode(batch.src, batch.pad_mask)
+    return model.encode(batch.src, batch.pad_mask).latent
 
 
 @pytest.fixture

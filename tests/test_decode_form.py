@@ -70,7 +70,7 @@ def test_the_shipped_paper_checkpoint_is_read_by_its_means():
     assert all(layer.cross_attn.read_means for layer in load_checkpoint(CHECKPOINTS / "nvae-paper").decoder)
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_inspect_says_a_checkpoint_is_read_by_its_means(app_checkpoints, tmp_path, monkeypatch):
     folder = variant_checkpoint(
         app_checkpoints["nvae"], tmp_path / "tiny-means", gaussian_train_prob=0.0, decode_form="means"

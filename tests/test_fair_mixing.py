@@ -234,7 +234,7 @@ def test_a_baseline_decodes_exactly_a_and_b_at_the_ends_in_both_orders(tok, mode
     model = tiny_model(tok, model_type, max_len=24).eval()
     with torch.no_grad():
         batch = encode_batch(tok, [SHORT, LONG], model.cfg.max_len)
-        lat = model.encode(batch.src, batch.pad_mask)
+        lat = model.encode(batch.src, batch.pad_mask).latent
         short, long = lat.select(0).trim(), lat.select(1).trim()
         assert short.n_components < long.n_components
         for x, y in ((short, long), (long, short)):

@@ -64,7 +64,7 @@ def _roundtrip(model, text: str):
     assert 1 <= n_ids <= model.cfg.max_len  # EOS always there, never past the limit
     if batch.truncated[0]:
         assert n_ids == model.cfg.max_len
-    latent = model.encode(batch.src, batch.pad_mask, alpha_delta=0.3)
+    latent = model.encode(batch.src, batch.pad_mask, alpha_delta=0.3).latent
     _check_latent(latent)
     assert 0 <= int(latent.n_retained[0]) <= n_ids
     logits = model.decode(latent, model.decoder_input(batch.src))

@@ -3,16 +3,18 @@ conditioning of the pseudo-counts on alpha^Delta, the positional prior and its t
 the Dirichlet concentration of training weights (docs/model.md). Each recipe still trains."""
 
 import math
+import random
 
 import pytest
 import torch
 from helpers import latent_config
 
-from nvae.config import RECIPES, ModelConfig, TrainConfig, apply_settings
+from nvae.config import RECIPES, ModelConfig, apply_settings, recipe_configs
 from nvae.data.text import collate
 from nvae.model.attention import gated_softmax
 from nvae.model.autoencoder import NVAE
 from nvae.model.mixture import PRIOR
+from nvae.training.schedules import alpha_delta_floor, kl_weight
 
 SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 
@@ -45,9 +47,9 @@ def test_gate_forward_drops_exactly_what_evaluation_prunes():
         model.latent.alpha_proj.bias.fill_(math.log(0.1))
     model.train()
     torch.manual_seed(0)
-    train_latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    train_latent = model.encode(batch.src, batch.pad_mask).latent
     model.eval()
-    eval_latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    eval_latent = model.encode(batch.src, batch.pad_mask).latent
     kept_in_training = (train_latent.gate > 0) & ~train_latent.pad
     kept_in_eval = ~eval_latent.mask
     assert torch.equal(kept_in_training, kept_in_eval)
@@ -84,12 +86,12 @@ def test_gradients_reach_the_pseudo_counts_of_pruned_components_through_the_gate
 
 def test_without_the_gate_pruned_components_get_no_reconstruction_gradient():
     """The paper's training: a hard-masked component has no gradient (why the gate exists)."""
-    model = tiny(alpha_delta=0.1, gaussian_train_prob=1.0, gaussian_train_pruned=True).train()
+    model = tiny(alpha_delta=0.1, gaussian_train_prob=1.0).train()
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
     torch.manual_seed(0)
-    latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     latent.alpha.retain_grad()
     logits = model.decode(latent, model.decoder_input(batch.src))
     torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.src.flatten(), ignore_index=0).backward()
@@ -102,7 +104,7 @@ def test_without_the_gate_pruned_components_get_no_reconstruction_gradient():
 def test_pi_concentration_zero_uses_the_mean_weights():
     model = tiny(pi_concentration=0.0, gaussian_train_prob=0.0).train()
     batch = collate(SENTS, model.cfg.max_len)
-    latent, _, _ = model._encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     expected = latent.alpha.masked_fill(latent.pad, 0) / latent.alpha.masked_fill(latent.pad, 0).sum(-1, keepdim=True)
     torch.testing.assert_close(latent.pi, expected)
 
@@ -114,29 +116,39 @@ def test_larger_concentration_gives_less_noisy_weights():
         batch = collate(SENTS, model.cfg.max_len)
         torch.manual_seed(0)
         logs = torch.stack(
-            [model._encode(batch.src, batch.pad_mask)[0].pi[0, 1:8].clamp_min(1e-30).log() for _ in range(50)]
+            [model.encode(batch.src, batch.pad_mask).latent.pi[0, 1:8].clamp_min(1e-30).log() for _ in range(50)]
         )
         spreads.append(float(logs.detach().std(0).mean()))
     assert spreads[1] < spreads[0] / 2
 
 
+# A recipe's own settings on a tiny architecture: every latent setting stays the recipe's.
+TINY_ARCHITECTURE = {
+    "vocab_size": 48,
+    "d_model": 32,
+    "n_heads": 2,
+    "d_ff": 64,
+    "n_enc_layers": 1,
+    "n_dec_layers": 1,
+    "max_len": 24,
+    "dropout": 0.0,
+}
+TINY_STEPS = 120
+
+
 @pytest.mark.parametrize("recipe", sorted(RECIPES))
 def test_every_recipe_trains(recipe):
-    model_cfg, train_cfg = (
-        latent_config(
-            vocab_size=48,
-            d_model=64,
-            n_heads=4,
-            d_ff=128,
-            n_enc_layers=2,
-            n_dec_layers=2,
-            max_len=24,
-            dropout=0.0,
-            alpha_delta=0.2,
-        ),
-        TrainConfig(),
-    )
-    apply_settings(model_cfg, train_cfg, RECIPES[recipe]["model"])
+    """Each recipe from its own configs (`recipe_configs`: the gate, the quantile conditioning, the
+    loss-conditional alpha^Delta draws, the positional prior, pooling and floor as it ships), shrunk
+    to a tiny architecture and a 120-step schedule: the reconstruction loss halves."""
+    model_cfg, train_cfg = recipe_configs(recipe)
+    shipped = model_cfg.to_dict()
+    apply_settings(model_cfg, train_cfg, TINY_ARCHITECTURE)
+    assert {k for k, v in model_cfg.to_dict().items() if v != shipped[k]} <= TINY_ARCHITECTURE.keys()  # size only
+    # the recipe's schedule at the tiny budget: KL and alpha^Delta warmup at the same share of the run
+    scale = TINY_STEPS / train_cfg.max_steps
+    train_cfg.kl_start_step = round(train_cfg.kl_start_step * scale)
+    train_cfg.kl_anneal_steps = round(train_cfg.kl_anneal_steps * scale)
     torch.manual_seed(0)
     model = NVAE(model_cfg)
     g = torch.Generator().manual_seed(1)
@@ -145,13 +157,25 @@ def test_every_recipe_trains(recipe):
     ]
     batch = collate(data, model.cfg.max_len)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    draws = random.Random(0)
     losses = []
-    for step in range(150):
+    for step in range(TINY_STEPS):
         model.train()
-        loss, out = model(batch.src, batch.pad_mask, kl_weight=min(1.0, step / 75), lambda_g=0.001, lambda_d=1.0)
+        alpha_delta = None  # as the training loop draws it
+        if model_cfg.alpha_delta_conditional:
+            low = alpha_delta_floor(train_cfg, model_cfg, step)
+            alpha_delta = math.exp(draws.uniform(low, math.log(model_cfg.alpha_delta_max)))
+        loss, out = model(
+            batch.src,
+            batch.pad_mask,
+            alpha_delta,
+            kl_weight=kl_weight(train_cfg, step),
+            lambda_g=train_cfg.lambda_g,
+            lambda_d=train_cfg.lambda_d,
+        )
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
         opt.step()
         losses.append(float(out.ce.detach()))
     assert all(math.isfinite(x) for x in losses)
@@ -244,7 +268,7 @@ def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_s
     with torch.no_grad():
         model.latent.alpha_proj.weight.normal_(0, 0.5)
     batch = collate(SENTS, model.cfg.max_len)
-    a, b = model.encode(batch.src, batch.pad_mask, 0.02), model.encode(batch.src, batch.pad_mask, 0.5)
+    a, b = model.encode(batch.src, batch.pad_mask, 0.02).latent, model.encode(batch.src, batch.pad_mask, 0.5).latent
     for row in range(len(SENTS)):
         real = ~a.pad[row] & (a.source[row] != PRIOR)
         la = a.alpha[row][real].log()
@@ -266,7 +290,7 @@ def test_quantile_conditioning_spreads_each_sentence_by_its_ranks_whatever_the_s
 def test_van_der_corput_ranks_positions_into_nested_evenly_spread_sets():
     """The positional prior's order: ranked by it, the first half of the positions is every second one,
     the first quarter every fourth."""
-    from nvae.model.nvib import van_der_corput
+    from nvae.model.kept_set import van_der_corput
 
     assert van_der_corput(8).tolist() == [0.0, 0.5, 0.25, 0.75, 0.125, 0.625, 0.375, 0.875]
     ranked = van_der_corput(16).argsort().tolist()
@@ -277,6 +301,7 @@ def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level(
     """`spread_bias`: a positional prior on the raw scores, centred on each sentence, so the number
     kept at an alpha^Delta stays the same while the kept set leans to the van der Corput order."""
     kw = dict(alpha_conditioning="quantile", quantile_scale=0.75, alpha_delta_conditional=True)
+    kw.update(alpha_delta_min=1e-3)  # the range the search below reads
     plain, biased = tiny(**kw).eval(), tiny(spread_bias=50.0, **kw).eval()
     biased.load_state_dict(plain.state_dict())
     with torch.no_grad():
@@ -289,14 +314,14 @@ def test_spread_bias_moves_the_ranks_towards_spread_positions_and_not_the_level(
         ad = next(
             v
             for v in (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
-            if int(plain.encode(batch.src, batch.pad_mask, v).n_retained[0]) >= 6
+            if int(plain.encode(batch.src, batch.pad_mask, v).latent.n_retained[0]) >= 6
         )
-        a, b = (m.encode(batch.src, batch.pad_mask, ad) for m in (plain, biased))
+        a, b = (m.encode(batch.src, batch.pad_mask, ad).latent for m in (plain, biased))
     assert int(a.n_retained[0]) == int(b.n_retained[0])  # the level is unchanged
     kept = sorted(int(b.source[0, i]) for i in range(b.n_components) if bool(b.retained[0, i]))
     k = len(kept)
     assert 0 < k < 16
-    from nvae.model.nvib import van_der_corput
+    from nvae.model.kept_set import van_der_corput
 
     first = sorted(van_der_corput(16).argsort()[:k].tolist())  # the k positions the prior ranks first
     assert kept == first
@@ -330,9 +355,9 @@ def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
 
 
 def test_tournament_order_puts_the_better_token_of_every_block_first():
-    """`nvib.tournament_order`: ranked by it, the first half of the positions is the better of every
+    """`kept_set.tournament_order`: ranked by it, the first half of the positions is the better of every
     pair, the first quarter the best of every four; padding and ties keep van der Corput's order."""
-    from nvae.model.nvib import tournament_order, van_der_corput
+    from nvae.model.kept_set import tournament_order, van_der_corput
 
     scores = torch.tensor([[0.0, 1, 5, 2, 0, 0, 3, 9]])
     order = tournament_order(scores, torch.zeros(1, 8, dtype=torch.bool))
@@ -350,6 +375,7 @@ def test_tournament_positions_keep_the_model_s_choice_of_one_token_in_every_pair
     """`keep_positions=tournament` with a strong prior: at half the tokens kept, one of every pair,
     the one with the larger raw score; the level is that of the plain model."""
     kw = dict(alpha_conditioning="quantile", quantile_scale=0.75, alpha_delta_conditional=True)
+    kw.update(alpha_delta_min=1e-6, alpha_delta_max=100.0)  # the range the search below reads
     plain, ranked = tiny(**kw).eval(), tiny(keep_positions="tournament", spread_bias=50.0, **kw).eval()
     ranked.load_state_dict(plain.state_dict())
     with torch.no_grad():  # content scores with their own order, at a level where few are kept
@@ -362,9 +388,9 @@ def test_tournament_positions_keep_the_model_s_choice_of_one_token_in_every_pair
         ad = next(
             v
             for v in torch.logspace(-6, 2, 200).tolist()
-            if int(ranked.encode(batch.src, batch.pad_mask, v).n_retained[0]) >= 8
+            if int(ranked.encode(batch.src, batch.pad_mask, v).latent.n_retained[0]) >= 8
         )
-        latent = ranked.encode(batch.src, batch.pad_mask, ad)
+        latent = ranked.encode(batch.src, batch.pad_mask, ad).latent
         # the plain model's scores: a monotone function of the raw scores within the sentence
         raw = plain.latent.log_alphas(plain.encode_states(batch.src, batch.pad_mask), batch.pad_mask, ad)[0]
     kept = {int(latent.source[0, i]) for i in range(latent.n_components) if bool(latent.retained[0, i])}

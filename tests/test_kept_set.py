@@ -53,7 +53,7 @@ def infos(at) -> list[str]:
     return [i.value for i in at.info]
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 @pytest.mark.parametrize("page", ["inspect", "sparsity", "walkthrough", "corpus_study", "side_by_side"])
 def test_each_page_with_kept_components_says_who_chooses(page, app_checkpoints):
     at = open_page(page, fresh=page == "inspect")
@@ -83,18 +83,18 @@ def test_encode_takes_the_prior_strength_for_one_call(prior_checkpoint, app_chec
 
     model = load_checkpoint(prior_checkpoint)
     batch = encode_batch(model.tokenizer, ["The river flows north through the valley to the sea."], model.cfg.max_len)
-    own = model.encode(batch.src, batch.pad_mask, 0.1)
-    assert torch.equal(model.encode(batch.src, batch.pad_mask, 0.1, 5.0).alpha, own.alpha)
-    content = model.encode(batch.src, batch.pad_mask, 0.1, 0.0)
+    own = model.encode(batch.src, batch.pad_mask, 0.1).latent
+    assert torch.equal(model.encode(batch.src, batch.pad_mask, 0.1, 5.0).latent.alpha, own.alpha)
+    content = model.encode(batch.src, batch.pad_mask, 0.1, 0.0).latent
     plain = load_checkpoint(app_checkpoints["nvae"])  # the same weights with no prior in its config
-    assert torch.equal(content.alpha, plain.encode(batch.src, batch.pad_mask, 0.1).alpha)
+    assert torch.equal(content.alpha, plain.encode(batch.src, batch.pad_mask, 0.1).latent.alpha)
     assert not torch.equal(content.alpha, own.alpha) and model.cfg.spread_bias == 5.0  # the model is untouched
     baseline = load_checkpoint(app_checkpoints["baseline"])
     with pytest.raises(ValueError, match="no positional prior"):
         baseline.encode(batch.src, batch.pad_mask, None, 0.0)
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_inspect_shows_the_content_choice_beside_the_prior_and_takes_its_strength_from_the_link(prior_checkpoint):
     sentence = "The river flows north through the valley to the sea."
     model = load_checkpoint(prior_checkpoint)
@@ -117,7 +117,7 @@ def test_inspect_shows_the_content_choice_beside_the_prior_and_takes_its_strengt
     assert next(s for s in again.select_slider if s.key == "inspect.prior").value == 0.0
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_a_checkpoint_without_a_prior_has_no_prior_control():
     at = open_page("inspect", {"s": "The cat sat on the mat."}, fresh=True)
     no_exception(at)
@@ -168,7 +168,7 @@ def test_the_corpus_study_counts_the_kept_components_the_content_score_would_kee
     assert "content_agreement" not in study_tables(load_checkpoint(app_checkpoints["nvae"]), SENTENCES, 0.3)
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_the_corpus_study_page_says_who_chose(prior_checkpoint):
     from test_app_pages import paste
 
@@ -193,7 +193,7 @@ def test_the_walkthrough_trace_carries_the_content_score_beside_the_prior(prior_
     assert "log_alpha_content" not in plain.components[1]
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_the_walkthrough_pruning_step_shows_the_content_score_beside_the_prior(prior_checkpoint):
     from nvae.readout import walkthrough
 
@@ -214,7 +214,7 @@ def test_a_checkpoint_never_trained_on_the_evaluation_form_is_said_to_be_underst
     assert reading_notice(ModelConfig()) is None and reading_notice(ModelConfig(model_type="vts")) is None
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_inspect_warns_that_a_paper_recipe_checkpoint_is_read_in_another_form(app_checkpoints, tmp_path, monkeypatch):
     from nvae.readout.sentence import reading_notice
 

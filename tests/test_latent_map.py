@@ -129,10 +129,40 @@ def test_progress_is_reported(model, fast_fit):
 
 def test_fit_layout_is_a_real_umap():
     rng = np.random.default_rng(0)
+    torch.set_num_threads(1)  # numba's OpenMP layer turned one torch thread into two (one per core)
     xy = latent_map.fit_layout(np.concatenate([rng.normal(size=(20, 8)), rng.normal(size=(20, 8)) + 6]))
+    assert torch.get_num_threads() == 1
     assert xy.shape == (40, 2) and xy.dtype == np.float32 and np.isfinite(xy).all()
     a, b = xy[:20].mean(0), xy[20:].mean(0)
     assert np.linalg.norm(a - b) > np.linalg.norm(xy[:20] - a, axis=1).mean()  # the clusters stay apart
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_fit_layout_gives_torch_its_thread_count_back(monkeypatch, fails):
+    """Whatever the UMAP fit does to the thread count torch reads (numba's OpenMP layer changed it, and
+    a later one-thread test ran 13 times slower), fit_layout leaves it as it was, failed fit or not."""
+    import sys
+    import types
+
+    before = torch.get_num_threads()
+
+    class ThreadChangingUMAP:
+        def __init__(self, **kw):
+            pass
+
+        def fit_transform(self, vectors):
+            torch.set_num_threads(before + 1)
+            if fails:
+                raise RuntimeError("the fit failed")
+            return np.zeros((len(vectors), 2))
+
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=ThreadChangingUMAP))
+    if fails:
+        with pytest.raises(RuntimeError, match="the fit failed"):
+            latent_map.fit_layout(np.zeros((10, 4)))
+    else:
+        assert latent_map.fit_layout(np.zeros((10, 4))).shape == (10, 2)
+    assert torch.get_num_threads() == before
 
 
 # -- the file -------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from helpers import latent_config
 
 from nvae.model.attention import LatentCrossAttention, denoise
 from nvae.model.mixture import PRIOR, LatentMixture
-from nvae.model.nvib import NVIB, kl_dirichlet, kl_gaussian
+from nvae.model.nvib import LOG_ALPHA_MAX, NVIB, kl_dirichlet, kl_gaussian
 
 
 def test_kl_gaussian_matches_torch_distributions():
@@ -164,10 +164,9 @@ def test_denoise_keeps_the_u_squared_term():
     assert w[0, 0, 0, 1] > 0.99
 
 
-@pytest.mark.parametrize("pruned", [True, False])
-def test_gaussian_training_batches_use_evaluation_weights_when_pruned(pruned):
-    """gaussian_train_pruned: the evaluation-form training batches see exactly the evaluation latent."""
-    cfg = latent_config(d_model=16, n_heads=2, dropout=0.0, gaussian_train_prob=1.0, gaussian_train_pruned=pruned)
+def test_gaussian_training_batches_use_evaluation_weights():
+    """Without the gate, the evaluation-form training batches see exactly the evaluation latent."""
+    cfg = latent_config(d_model=16, n_heads=2, dropout=0.0, gaussian_train_prob=1.0)
     torch.manual_seed(0)
     layer = NVIB(cfg)
     with torch.no_grad():  # log alpha spread around log(threshold): about half the tokens pruned
@@ -181,20 +180,16 @@ def test_gaussian_training_batches_use_evaluation_weights_when_pruned(pruned):
     assert train_latent.z is None  # the decoder integrates over the Gaussians
     pruned_now = eval_latent.mask & ~eval_latent.pad
     assert bool(pruned_now.any()) and bool((~eval_latent.mask & ~eval_latent.pad).sum() > 2)
-    if pruned:
-        assert torch.equal(train_latent.mask, eval_latent.mask)
-        torch.testing.assert_close(train_latent.pi, eval_latent.pi)
-    else:  # Dirichlet draws over every unpadded component
-        assert not bool((train_latent.mask & ~train_latent.pad).any())
-        assert not torch.allclose(train_latent.pi, eval_latent.pi)
+    assert torch.equal(train_latent.mask, eval_latent.mask)
+    torch.testing.assert_close(train_latent.pi, eval_latent.pi)
 
 
 def test_pruned_and_padded_components_never_give_nan():
-    cfg = latent_config(d_model=16, n_heads=2, log_alpha_min=-30.0)
+    cfg = latent_config(d_model=16, n_heads=2)
     layer = NVIB(cfg)
     with torch.no_grad():
         layer.alpha_quad.fill_(0.0)
-        layer.alpha_proj.bias.fill_(-30.0)  # every token's alpha ~ 1e-13: all pruned in eval
+        layer.alpha_proj.bias.fill_(-30.0)  # every token's alpha at the clamp, exp(-10): all pruned in eval
     h = torch.randn(3, 5, 16)
     pad = torch.tensor([[False] * 5, [False, False, True, True, True], [False] + [True] * 4])
     for training in (True, False):
@@ -214,7 +209,7 @@ def test_extreme_pseudo_counts_are_finite_and_differentiable():
     h = torch.randn(2, 4, 16) * 50  # log alpha far beyond the clamp on the high side
     h.requires_grad_(True)
     latent, kl_g, kl_d = layer(h, torch.zeros(2, 4, dtype=torch.bool))
-    assert latent.alpha.max() <= math.exp(cfg.log_alpha_max) * 1.0001
+    assert latent.alpha.max() <= math.exp(LOG_ALPHA_MAX) * 1.0001
     loss = kl_g.sum() + kl_d.sum() + latent.pi.sum()
     loss.backward()
     assert torch.isfinite(h.grad).all()
@@ -254,9 +249,9 @@ def test_clamped_pseudo_counts_still_get_the_kl_gradient():
     cfg = latent_config(d_model=16, n_heads=2)
     layer = NVIB(cfg).eval()
     with torch.no_grad():
-        layer.alpha_proj.bias.fill_(50.0)  # far above log_alpha_max
+        layer.alpha_proj.bias.fill_(50.0)  # far above LOG_ALPHA_MAX
     h = torch.randn(1, 4, 16)
     latent, _, kl_d = layer(h, torch.zeros(1, 4, dtype=torch.bool))
-    assert torch.allclose(latent.alpha[0, 1:], torch.full((4,), math.exp(cfg.log_alpha_max)))
+    assert torch.allclose(latent.alpha[0, 1:], torch.full((4,), math.exp(LOG_ALPHA_MAX)))
     kl_d.sum().backward()
     assert layer.alpha_proj.bias.grad.item() > 0  # descending lowers log alpha

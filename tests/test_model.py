@@ -2,6 +2,7 @@
 numerics, and that tiny models really learn."""
 
 import dataclasses
+import json
 
 import pytest
 import sacrebleu
@@ -10,7 +11,7 @@ from helpers import latent_config
 
 from nvae.data.text import collate
 from nvae.model.autoencoder import NVAE
-from nvae.model.mixture import MIXINGS, PRIOR, SWEEP_WIDTH
+from nvae.model.mixture import MIXINGS, PRIOR, SWEEP_WIDTH, ComponentRow, LatentMixture
 
 ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 
@@ -40,11 +41,11 @@ def test_sentence_alone_equals_inside_padded_batch(model_type):
     model = tiny(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
-        latent = model.encode(batch.src, batch.pad_mask)
+        latent = model.encode(batch.src, batch.pad_mask).latent
         logits = model.decode(latent, model.decoder_input(batch.src))
         for i, s in enumerate(SENTS):
             alone = collate([s], model.cfg.max_len)
-            lat1 = model.encode(alone.src, alone.pad_mask)
+            lat1 = model.encode(alone.src, alone.pad_mask).latent
             n = lat1.n_components
             torch.testing.assert_close(latent.mu[i, :n], lat1.mu[0], atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(latent.alpha[i, :n], lat1.alpha[0], atol=1e-5, rtol=1e-5)
@@ -59,7 +60,7 @@ def test_decoder_is_permutation_invariant_in_the_components(model_type, sampled)
     model = tiny(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
-        latent = model.encode(batch.src, batch.pad_mask)
+        latent = model.encode(batch.src, batch.pad_mask).latent
         if sampled:
             latent = dataclasses.replace(latent, z=latent.mu + 0.1 * torch.randn_like(latent.mu))
         perm = torch.randperm(latent.n_components)
@@ -77,7 +78,7 @@ def test_interpolation_weights_and_endpoints(model_type, mixing):
     model = tiny(model_type).eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
-        latent = model.encode(pair.src, pair.pad_mask)
+        latent = model.encode(pair.src, pair.pad_mask).latent
         a, b = latent.select(0).trim(), latent.select(1).trim()
         taus = torch.linspace(0, 1, 11)
         mix = a.mix(b, taus, mixing)
@@ -97,7 +98,7 @@ def test_sweep_mixing_hands_components_over_first_token_first():
     model = tiny("nvae").eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
-        latent = model.encode(pair.src, pair.pad_mask, alpha_delta=1e6)  # keep every component
+        latent = model.encode(pair.src, pair.pad_mask, alpha_delta=1e6).latent  # keep every component
         a, b = latent.select(0).trim(), latent.select(1).trim()
         taus = torch.linspace(0, 1, 21)
         mix = a.mix(b, taus, "sweep")
@@ -130,7 +131,7 @@ def test_sweep_mixing_of_baselines_blends_the_first_positions_first(model_type):
     model = tiny(model_type).eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
-        latent = model.encode(pair.src, pair.pad_mask)
+        latent = model.encode(pair.src, pair.pad_mask).latent
         a, b = latent.select(0).trim(), latent.select(1).trim()
         mix = a.mix(b, torch.tensor([0.0, 0.2, 1.0]), "sweep")
     assert (a.n_components, b.n_components) == (8, 4)
@@ -159,7 +160,7 @@ def test_unknown_mixing_is_refused():
     model = tiny("nvae").eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
-        latent = model.encode(pair.src, pair.pad_mask)
+        latent = model.encode(pair.src, pair.pad_mask).latent
     with pytest.raises(ValueError, match="unknown mixing 'linear'"):
         latent.select(0).trim().mix(latent.select(1).trim(), 0.5, "linear")
 
@@ -168,7 +169,7 @@ def test_unknown_mixing_is_refused():
 def test_cached_generation_equals_full_redecoding(model_type):
     model = tiny(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
-    latent = model.encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     assert model.generate(latent, max_len=20) == model.generate(latent, max_len=20, use_cache=False)
     prior = model.sample_prior(4, batch_size=2, seed=1) if model_type == "nvae" else latent
     assert model.generate(prior, max_len=12) == model.generate(prior, max_len=12, use_cache=False)
@@ -228,21 +229,58 @@ def test_bf16_autocast_is_finite():
 def test_retained_counts_and_prior_component():
     model = tiny("nvae").eval()
     batch = collate(SENTS, model.cfg.max_len)
-    latent = model.encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     assert bool((latent.source[:, 0] == PRIOR).all())
     assert latent.n_inputs.tolist() == [8, 4, 6]
     assert bool((latent.retained_proportion <= 1).all())
     rows = latent.records(1)
-    assert len(rows) == 5 and rows[0]["token"] == "⟨prior⟩"
-    assert abs(sum(r["pi"] for r in rows) - 1) < 1e-5
+    assert all(isinstance(r, ComponentRow) for r in rows)
+    assert len(rows) == 5 and rows[0].token == "⟨prior⟩"
+    assert [r.component for r in rows] == list(range(5))  # padding left out, component order kept
+    assert abs(sum(r.pi for r in rows) - 1) < 1e-5
+
+
+def test_component_rows_are_typed_plain_values_in_the_printed_order():
+    """`records` on a latent written by hand: one frozen ComponentRow per real component, its values
+    plain Python, its fields in the order the CLI prints them (`dataclasses.asdict`)."""
+    latent = LatentMixture(
+        mu=torch.zeros(1, 4, 2),
+        logvar=torch.log(torch.tensor([[[1.0, 1.0], [0.5, 1.5], [0.25, 0.25], [9.0, 9.0]]])),
+        alpha=torch.tensor([[2.0, 5.0, 0.05, 0.0]]),
+        pi=torch.tensor([[0.25, 0.75, 0.0, 0.0]]),
+        mask=torch.tensor([[False, False, True, True]]),
+        pad=torch.tensor([[False, False, False, True]]),
+        source=torch.tensor([[PRIOR, 0, 1, 0]]),
+        n_inputs=torch.tensor([2]),
+    )
+    rows = latent.records(0, ["cat", "[EOS]"])
+    assert [dataclasses.asdict(r) for r in rows] == [
+        {"component": 0, "source": PRIOR, "token": "⟨prior⟩", "alpha": 2.0, "pi": 0.25, "retained": True,
+         "mean_variance": 1.0},
+        {"component": 1, "source": 0, "token": "cat", "alpha": 5.0, "pi": 0.75, "retained": True,
+         "mean_variance": 1.0},
+        {"component": 2, "source": 1, "token": "[EOS]", "alpha": pytest.approx(0.05), "pi": 0.0, "retained": False,
+         "mean_variance": pytest.approx(0.25)},
+    ]  # fmt: skip
+    assert [f.name for f in dataclasses.fields(ComponentRow)] == list(dataclasses.asdict(rows[0]))
+    printed = ["component", "source", "token", "alpha", "pi", "retained", "mean_variance"]
+    assert list(dataclasses.asdict(rows[0])) == printed
+    assert all(type(v) in (int, str, float, bool) for r in rows for v in dataclasses.asdict(r).values())
+    assert json.dumps(dataclasses.asdict(rows[1])) == (
+        '{"component": 1, "source": 0, "token": "cat", "alpha": 5.0, "pi": 0.75, "retained": true, '
+        '"mean_variance": 1.0}'
+    )
+    assert latent.records(0)[1].token == "0"  # without tokens: the source index
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rows[0].pi = 1.0
 
 
 def test_loss_conditional_alpha_delta_is_an_input():
     model = tiny("nvae", alpha_delta_conditional=True)  # alpha^Delta reaches the pseudo-counts (quantile)
     model.eval()
     batch = collate(SENTS, model.cfg.max_len)
-    a = model.encode(batch.src, batch.pad_mask, alpha_delta=0.05).alpha
-    b = model.encode(batch.src, batch.pad_mask, alpha_delta=0.8).alpha
+    a = model.encode(batch.src, batch.pad_mask, alpha_delta=0.05).latent.alpha
+    b = model.encode(batch.src, batch.pad_mask, alpha_delta=0.8).latent.alpha
     assert (a - b).abs().max() > 1e-4
 
 
@@ -277,7 +315,7 @@ def _learn(model_type: str, steps: int, **kw) -> tuple[float, float]:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     model.eval()
-    latent = model.encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     hyp = [" ".join(f"w{t}" for t in ids) for ids in model.generate(latent)]
     ref = [" ".join(f"w{t}" for t in ids) for ids in data]
     return sacrebleu.corpus_bleu(hyp, [ref]).score, float(latent.retained_proportion.mean())
@@ -301,9 +339,9 @@ def test_half_precision_model_encodes_and_decodes(model_type):
     """model.half() keeps working: the latent layers compute in float32 from float16 weights."""
     model = tiny(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
-    full = model.generate(model.encode(batch.src, batch.pad_mask))
+    full = model.generate(model.encode(batch.src, batch.pad_mask).latent)
     model.half()
-    latent = model.encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     assert latent.mu.dtype == torch.float32 and torch.isfinite(latent.mu).all()
     half = model.generate(latent)
     assert len(half) == len(SENTS) and all(isinstance(t, int) for ids in half for t in ids)

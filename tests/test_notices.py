@@ -47,7 +47,7 @@ def test_the_command_line_adds_the_notice(app_checkpoints, capsys):
     assert "notice" not in json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 @pytest.mark.parametrize("page", ["inspect", "walkthrough"])
 def test_a_page_warns_when_nothing_is_kept(page):
     at = open_page(page, {"s": SHORT, "ad": "0.01"}, fresh=True)
@@ -58,7 +58,7 @@ def test_a_page_warns_when_nothing_is_kept(page):
     assert not any("keeps nothing" in a for a in alerts(at))
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_the_corpus_study_counts_the_sentences_that_keep_nothing():
     from test_app_pages import paste
 
@@ -85,7 +85,7 @@ def test_dropped_accents_are_named(app_checkpoints):
     assert sentence.inspect_sentences(model, ["Un café."])[0].accents == ["café → cafe"]
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 @pytest.mark.parametrize("page", ["inspect", "walkthrough"])
 def test_a_page_says_when_accents_are_dropped(page):
     at = open_page(page, {"s": "Un café à Zürich."}, fresh=True)

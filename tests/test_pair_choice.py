@@ -17,7 +17,7 @@ def latent_of(model, texts):
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     batch = collate(ids, model.cfg.max_len)
     with torch.no_grad():
-        return model.encode(batch.src, batch.pad_mask, 0.2), ids
+        return model.encode(batch.src, batch.pad_mask, 0.2).latent, ids
 
 
 def test_each_pair_keeps_the_token_with_the_larger_or_smaller_pseudo_count():

@@ -12,11 +12,14 @@ from helpers import make_tokenizer, tiny_model, variant_checkpoint
 
 from nvae.config import ConfigError, ModelConfig
 from nvae.evaluation.measures import keep_components
+from nvae.model.kept_set import pool_segments
 from nvae.model.mixture import PRIOR
-from nvae.model.nvib import pool_segments
 from nvae.store.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
+# A loss-conditional tiny model whose trained range reaches an alpha^Delta that prunes every component
+# (1e-6): the model reads no value outside its range.
+WIDE = {"alpha_delta_conditional": True, "alpha_delta_min": 1e-6}
 
 
 def _one_sentence(n: int = 6, P: int = 3):
@@ -73,7 +76,7 @@ def test_a_kept_component_depends_on_the_pruned_tokens_only_with_pooling():
     ids = torch.tensor([tok.encode("the cat sat on the mat").ids + [3]])
     pad_mask = torch.zeros_like(ids, dtype=torch.bool)
     for pooling, expected in (("segment", True), ("none", False)):
-        model = tiny_model(tok, kept_pooling=pooling, alpha_delta_conditional=True).eval()
+        model = tiny_model(tok, kept_pooling=pooling, **WIDE).eval()
         h = model.encode_states(ids, pad_mask).detach().requires_grad_(True)
         # the quantile conditioning's level at the threshold: about half the tokens kept
         ad = model.cfg.threshold * float(torch.exp(-model.latent.log_alphas(h, pad_mask, 1.0).detach().mean()))
@@ -109,16 +112,16 @@ def test_min_kept_keeps_the_largest_pseudo_counts_in_evaluation_and_training():
     tok = make_tokenizer()
     ids = torch.tensor([tok.encode("the cat sat").ids + [3]])
     pad_mask = torch.zeros_like(ids, dtype=torch.bool)
-    model = tiny_model(tok, alpha_delta_conditional=True, min_kept=1).eval()
+    model = tiny_model(tok, **WIDE, min_kept=1).eval()
     h = model.encode_states(ids, pad_mask)
     latent, _, _ = model.latent(h, pad_mask, alpha_delta=1e-6)
     log_alpha = model.latent.log_alphas(h, pad_mask, alpha_delta=1e-6)
     assert int(latent.n_retained[0]) == 1
     assert bool((latent.alpha[0, 1:] <= latent.threshold).all()), "kept by the floor, not by alpha"
     assert int(latent.retained[0, 1:].nonzero()) == int(log_alpha[0].argmax())
-    without = tiny_model(tok, alpha_delta_conditional=True).eval()
+    without = tiny_model(tok, **WIDE).eval()
     assert int(without.latent(h, pad_mask, alpha_delta=1e-6)[0].n_retained[0]) == 0
-    gated = tiny_model(tok, alpha_delta_conditional=True, min_kept=1, prune_gate="st", gaussian_train_prob=0.0).train()
+    gated = tiny_model(tok, **WIDE, min_kept=1, prune_gate="st", gaussian_train_prob=0.0).train()
     latent, _, _ = gated.latent(h, pad_mask, alpha_delta=1e-6)
     assert float(latent.gate[0, 1:].detach().sum()) == 1.0
 
@@ -164,7 +167,7 @@ def pooled_checkpoint(app_checkpoints, tmp_path, monkeypatch):
     return folder
 
 
-@pytest.mark.usefixtures("restore_torch_threads", "app_env")
+@pytest.mark.usefixtures("app_env")
 def test_inspect_and_the_walkthrough_say_what_a_kept_component_stands_for(pooled_checkpoint):
     from helpers import no_exception, open_page
 
@@ -206,8 +209,8 @@ def test_very_short_inputs_keep_a_component_with_the_floor_and_none_without():
     from nvae.evaluation.measures import VERY_SHORT_INPUTS, short_inputs
 
     tok = make_tokenizer()
-    floor = short_inputs(tiny_model(tok, alpha_delta_conditional=True, min_kept=1).eval(), alpha_delta=1e-6)
-    none = short_inputs(tiny_model(tok, alpha_delta_conditional=True).eval(), alpha_delta=1e-6)
+    floor = short_inputs(tiny_model(tok, **WIDE, min_kept=1).eval(), alpha_delta=1e-6)
+    none = short_inputs(tiny_model(tok, **WIDE).eval(), alpha_delta=1e-6)
     assert floor["n"] == none["n"] > 0
     assert floor["kept_none"] == 0 and all(r["retained"] == 1 for r in floor["inputs"])
     assert none["kept_none"] == none["n"]

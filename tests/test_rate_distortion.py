@@ -35,7 +35,7 @@ def kept_positions(latent, b: int) -> list[int]:
 def test_the_fixed_rules_keep_what_they_say(model):
     ids, _ = encode_texts(model.tokenizer, TEXTS, model.cfg.max_len - 1)
     batch = collate(ids, model.cfg.max_len)
-    latent = model.encode(batch.src, batch.pad_mask, 0.3)
+    latent = model.encode(batch.src, batch.pad_mask, 0.3).latent
     n = int(latent.n_inputs[0])
     assert kept_positions(measures.every_kth(2)(latent), 0) == kept_positions(measures.every_second(latent), 0)
     assert kept_positions(measures.every_kth(3)(latent), 0) == list(range(0, n, 3))

@@ -10,6 +10,7 @@ import pytest
 
 from nvae.config import (
     LAST_COMMIT_WITH_EXPERIMENTS,
+    LAST_COMMIT_WITH_SETTINGS,
     RECIPES,
     ConfigError,
     ModelConfig,
@@ -133,6 +134,36 @@ def test_a_closed_experiment_fails_with_one_line_naming_the_commit(tmp_path, cha
     message = str(err.value)
     assert "\n" not in message and LAST_COMMIT_WITH_EXPERIMENTS in message and "closed experiment" in message
     assert next(iter(change)) in message
+
+
+def test_a_setting_made_constant_loads_at_its_one_value_and_fails_otherwise(tmp_path):
+    """gate_temperature, log_alpha_min and log_alpha_max held one value in every recipe and shipped
+    checkpoint; gaussian_train_pruned False did something only without the gate and with evaluation-form
+    batches. Every shipped config.json names them and loads; another value fails in one line."""
+    shipped = {
+        **ModelConfig().to_dict(),
+        "gate_temperature": 1.0,
+        "log_alpha_min": -10.0,
+        "log_alpha_max": 10.0,
+        "gaussian_train_pruned": True,
+    }
+    assert load_configs(_write(tmp_path, shipped))[0] == ModelConfig()
+    paper = {**shipped, "prune_gate": "none", "gaussian_train_prob": 0.0, "gaussian_train_pruned": False}
+    assert load_configs(_write(tmp_path, paper))[0].gaussian_train_prob == 0.0  # the paper's: it did nothing
+    baseline = {**shipped, "model_type": "vts", "prune_gate": "none", "gaussian_train_pruned": False}
+    assert load_configs(_write(tmp_path, baseline))[0].model_type == "vts"
+    for change in ({"gate_temperature": 0.5}, {"log_alpha_max": 12.0}):
+        with pytest.raises(ConfigError) as err:
+            load_configs(_write(tmp_path, {**shipped, **change}))
+        message = str(err.value)
+        assert "\n" not in message and LAST_COMMIT_WITH_SETTINGS in message and next(iter(change)) in message
+    used = {**shipped, "prune_gate": "none", "gaussian_train_prob": 0.5, "gaussian_train_pruned": False}
+    with pytest.raises(ConfigError, match="gaussian_train_pruned=False.*closed experiment"):
+        load_configs(_write(tmp_path, used))
+    with pytest.raises(ConfigError, match="constant"):
+        apply_settings(ModelConfig(), TrainConfig(), {"gate_temperature": 2.0})
+    with pytest.raises(ConfigError, match="closed experiment"):
+        apply_settings(ModelConfig(), TrainConfig(), {"gaussian_train_pruned": False})
 
 
 def test_a_renamed_field_is_read_under_its_new_name_and_not_twice(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -72,9 +73,9 @@ def test_component_weights_are_pi_or_the_share_with_nothing_pruned(models):
         latent = encode_text(model, ["The game was released in Japan in 2011."], alpha_delta=0.05)
     records = latent.records(0)
     everything = keep_components(latent, ~latent.pad).pi[0]
-    assert any(not r["retained"] for r in records)  # both branches of the rule are used
-    for r, w in zip(records, sentence.component_weights(records)):
-        assert w == pytest.approx(r["pi"] if r["retained"] else float(everything[r["component"]]), rel=1e-5)
+    assert any(not r.retained for r in records)  # both branches of the rule are used
+    for r, w in zip(records, sentence.component_weights([dataclasses.asdict(r) for r in records])):
+        assert w == pytest.approx(r.pi if r.retained else float(everything[r.component]), rel=1e-5)
 
 
 def test_inspect_truncates_long_text(models):

@@ -346,7 +346,7 @@ def test_encode_text_and_reconstruct_text_use_the_model_tokenizer(tok):
     batch = encode_batch(tok, texts, cfg.max_len)
     with torch.no_grad():
         latent = encode_text(model, texts, alpha_delta=0.2)
-        direct = model.encode(batch.src, batch.pad_mask, 0.2)
+        direct = model.encode(batch.src, batch.pad_mask, 0.2).latent
     torch.testing.assert_close(latent.mu, direct.mu)
     out = reconstruct_text(model, texts, alpha_delta=0.2)
     assert out == decode_batch(tok, model.generate(direct)) and all(isinstance(t, str) for t in out)

@@ -5,11 +5,15 @@ picture is an honest projection."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from helpers import make_app_checkpoints
 
+from nvae.data.text import encode_batch
+from nvae.model.autoencoder import NVAE
 from nvae.model.mixture import PRIOR
 from nvae.readout import sentence, walkthrough
 from nvae.store.checkpoint import fingerprint, load_checkpoint
@@ -59,6 +63,50 @@ def test_trace_denoised_vectors_follow_the_formula(model):
         u, w = tr.queries[t, h].astype(np.float64), tr.attention[t, h].astype(np.float64)
         proposals = (tr.var * u + s * tr.mu) / (tr.var + s)
         assert np.allclose(w @ proposals, tr.denoised[t, h], rtol=1e-4, atol=1e-4)
+
+
+def _queries_by_hand(model, latent, tgt_in, layer: int = -1):
+    """Decoder layer `layer`'s cross-attention queries in latent space, u_h = (W_k^h)^T q_h, computed
+    from the layers' parts: the embedding, the layers before it, its self-attention block, q_proj and
+    k_proj (eval mode: no dropout)."""
+    layers = list(model.decoder)
+    x = model._embed(tgt_in)
+    for block in layers[: layer % len(layers)]:
+        x, _ = block(x, block.cross_attn.prepare(latent))
+    here = layers[layer]
+    x = x + here.self_attn(here.norm1(x))
+    cross = here.cross_attn
+    H, E, P = cross.n_heads, cross.head_dim, model.cfg.d_model
+    q = cross.q_proj(here.norm2(x)).float()
+    B, T = q.shape[:2]
+    q = q.view(B, T, H, E).transpose(1, 2)
+    return torch.einsum("bhte,hep->bhtp", q, cross.k_proj.weight.float().view(H, E, P))
+
+
+@pytest.mark.parametrize("n_dec_layers", [None, 3])
+def test_queries_are_the_decoders_own(model, n_dec_layers):
+    """`NVAE.cross_queries`, and so the trace's queries, equal the queries computed from the decoder's
+    parts, bit for bit, on the tiny checkpoint (one decoder layer) and on a model with three."""
+    if n_dec_layers is not None:
+        torch.manual_seed(0)
+        model = NVAE(dataclasses.replace(model.cfg, n_dec_layers=n_dec_layers), model.tokenizer).eval()
+    with torch.inference_mode():
+        batch = encode_batch(model.tokenizer, [TEXT, "A storm hit the coast."], model.cfg.max_len)
+        latent = model.encode(batch.src, batch.pad_mask, 0.3).latent
+        tgt_in = model.decoder_input(batch.src)
+        mine = model.cross_queries(latent, tgt_in)
+        T = tgt_in.shape[1]
+        assert mine.shape == (2, model.cfg.n_heads, T, model.cfg.d_model) and mine.dtype == torch.float32
+        assert torch.equal(mine, _queries_by_hand(model, latent, tgt_in))
+        first = model.cross_queries(latent, tgt_in, layer=0)
+        assert torch.equal(first, _queries_by_hand(model, latent, tgt_in, 0))
+        assert torch.equal(first, mine) == (len(model.decoder) == 1)
+        tr = walkthrough.trace(model, TEXT, 0.3)
+        written = [c["id"] for c in tr.chosen]
+        tgt_in = torch.tensor([[model.cfg.bos_id] + written[:-1]])
+        alone = encode_batch(model.tokenizer, [TEXT], model.cfg.max_len)
+        one = model.encode(alone.src, alone.pad_mask, 0.3).latent
+        assert np.array_equal(tr.queries, _queries_by_hand(model, one, tgt_in)[0].transpose(0, 1).numpy())
 
 
 def test_trace_next_tokens_are_the_greedy_choices(model):

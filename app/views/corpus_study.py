@@ -6,6 +6,7 @@ import shlex
 import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
+from app.page import page_scaffold
 from nvae.readout import corpus_study, sentence
 
 PAGE = "corpus-study"
@@ -29,12 +30,9 @@ CLASS_NOTE = (
     "again on its own, whatever its class."
 )
 
-messages.header("Corpus study")
-model, key = chooser.get_model()
-cfg = model.cfg
+page = page_scaffold(PAGE, "Corpus study", intros=(INTRO_NVAE, INTRO_BASELINE), kept_set=True)
+model, key, cfg = page.model, page.key, page.cfg
 baseline = latents.is_baseline(cfg)
-messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
-messages.kept_set_note(cfg)
 examples = cache.example_sentences()
 PARAMS = [
     state.Param("src", "choice", "test", choices=tuple(SOURCES), label="sentences from"),
@@ -50,7 +48,7 @@ PARAMS = [
     ),
     *([] if baseline else [controls.alpha_param(cfg)]),
 ]
-messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
+page.restore(PARAMS)  # the link: the settings as their controls hold them (a baseline's), or `values` below
 
 
 def setting(name: str):
@@ -58,16 +56,11 @@ def setting(name: str):
 
 
 if baseline:  # the link still keeps the settings and the checkpoint
-    state.publish(
-        PARAMS,
-        {"src": setting("src"), "n": setting("n"), "seed": setting("seed"), "s": state.lines_to_texts(setting("s"))},
-        chooser.checkpoint_extra(),
-    )
     st.info(
         f"This checkpoint is a {messages.latent_caption(cfg)}. Choose an NVAE checkpoint on the Model page "
         "to study its pruning."
     )
-    st.stop()
+    page.stop()
 
 left, right = st.columns([3, 2])
 with left:
@@ -83,6 +76,7 @@ with right:
     ad = controls.alpha_delta_control(PAGE, cfg)
 
 values = {"src": source, "n": setting("n"), "seed": setting("seed"), "ad": ad}
+page.link(values)  # filled in below: pasted sentences only when the link can hold them, never a file
 link_note = None
 if source == "test":
     pool = cache.test_split()
@@ -111,7 +105,7 @@ elif source == "paste":
         max_chars=inputs.MAX_STUDY_BYTES // 5,
         persist_state="session",
     )
-    controls.examples_menu(state.wkey(PAGE, "s"), "corpus-corpus_study.example", all_of_them=len(examples))
+    controls.examples_menu(state.wkey(PAGE, "s"), "corpus-study.example", all_of_them=len(examples))
     lines = state.lines_to_texts(raw)
     if len(lines) <= LINK_SENTENCES and len(raw) <= LINK_CHARS:
         values["s"] = lines
@@ -128,16 +122,14 @@ else:
     )
     link_note = "The link does not hold an uploaded file: whoever opens it uploads the file again."
     if upload is None:
-        state.publish(PARAMS, values, chooser.checkpoint_extra())
         st.info("Upload a text file (one sentence per line) to study it.", icon=":material/upload_file:")
-        st.stop()
+        page.stop()
     check = inputs.check_corpus(upload.getvalue(), "The file")
     described = f"{len(check.texts)} sentences of the file {upload.name}"
-state.publish(PARAMS, values, chooser.checkpoint_extra())
 if link_note:
     st.caption(link_note)
 if not messages.text_messages(check):
-    st.stop()
+    page.stop()
 
 texts = tuple(check.texts)
 ad_arg = sentence.alpha_delta_arg(cfg, ad)
@@ -166,7 +158,7 @@ except ValueError:  # every line lost all its tokens to the tokenizer's normalis
         "and control characters).",
         icon=":material/edit_off:",
     )
-    st.stop()
+    page.stop()
 
 digest = cache.corpus_digest(texts)
 path = chooser.active_checkpoint()
@@ -348,7 +340,7 @@ def whole_tab() -> None:
     row.download_button(
         "Study as JSON",
         lambda: json.dumps(whole, ensure_ascii=False, indent=1).encode(),
-        file_name="corpus-corpus_study.json",
+        file_name="corpus-study.json",
         mime="application/json",
         key="whole_json",
         on_click="ignore",

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app import chooser, figures, messages, output, state
+from app import figures, messages, output, state
+from app.page import link_fragment, page_scaffold
 from nvae.readout import attention2d
 
 PAGE = "denoising"
@@ -12,7 +13,8 @@ DEFAULTS = [  # weight, mean x, mean y, variance x, variance y
     (0.2, 0.0, 3.0, 0.2, 1.0),
 ]
 
-messages.header(
+page = page_scaffold(
+    PAGE,
     "Denoising attention in 2-D",
     """
 Attention reads a set of vectors. **Denoising attention** (the poster's figure 2) reads a
@@ -21,6 +23,7 @@ the query **u** as a noisy observation (noise variance √d) of an unknown vecto
 returns the best guess of v, the posterior mean E[v | u]. Ordinary attention is the special case of
 point-like components.
 """,
+    model=False,
 )
 
 D_OPTIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
@@ -43,7 +46,7 @@ PARAMS = [
         for name, label, col, lo, hi in COMPONENT
     ),
 ]
-messages.show_notices(state.restore(PAGE, PARAMS))
+page.restore(PARAMS)
 messages.show_notices(
     [
         state.clamp_choice(state.wkey(PAGE, "d"), D_OPTIONS, 2),
@@ -52,7 +55,7 @@ messages.show_notices(
 )
 
 
-@st.fragment
+@link_fragment
 def demo() -> None:
     """The controls, the figure and the numbers: a slider move reruns only these, not the text below."""
     controls, view = st.columns([1, 2])
@@ -79,7 +82,7 @@ def demo() -> None:
         means = [(values[f"mx{i}"], values[f"my{i}"]) for i in range(k)]
         variances = [(values[f"vx{i}"], values[f"vy{i}"]) for i in range(k)]
         weights = [values[f"w{i}"] for i in range(k)]
-    state.publish(PARAMS, values, chooser.checkpoint_extra())  # the link holds every setting (and the checkpoint)
+    page.link(values)  # every setting of the components in use (and the checkpoint)
 
     result = attention2d.denoising_demo(means, variances, weights, (ux, uy), d)
     with view:

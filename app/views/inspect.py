@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
+from app import cache, controls, figures, inputs, latents, messages, output, state
+from app.page import page_scaffold
 from nvae.readout import sentence
 
 PAGE = "inspect"
@@ -49,19 +50,16 @@ def prior_comparison(view, other, prior: float, model_prior: float) -> None:
     output.table(rows, width="stretch")
 
 
-messages.header("Inspect a sentence")
-
-model, key = chooser.get_model()
+page = page_scaffold(PAGE, "Inspect a sentence", intros=(INTRO_NVAE, INTRO_BASELINE), kept_set=True)
+model, key = page.model, page.key
 baseline = latents.is_baseline(model.cfg)
 has_prior = controls.has_positional_prior(model.cfg)
-messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
-messages.kept_set_note(model.cfg)
 PARAMS = [
     state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=inputs.MAX_SENTENCES, label="sentences"),
     *([] if baseline else [controls.alpha_param(model.cfg)]),  # a baseline has no alpha^Delta
     *([controls.prior_param(model.cfg)] if has_prior else []),
 ]
-messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
+page.restore(PARAMS)  # the link: the sentences, alpha^Delta and the prior's strength, as their controls hold them
 
 left, right = st.columns([3, 2])
 raw = left.text_area(
@@ -76,15 +74,6 @@ with right:
     else:
         ad = controls.alpha_delta_control(PAGE, model.cfg)
     prior = controls.prior_control(PAGE, model.cfg) if has_prior else None
-state.publish(
-    PARAMS,
-    {
-        "s": state.lines_to_texts(raw),
-        **({} if ad is None else {"ad": ad}),
-        **({} if prior is None else {"prior": prior}),
-    },
-    chooser.checkpoint_extra(),
-)
 # the model's own prior is None (its cached views are shared with the other pages); another strength is this
 # page's view only
 shown_prior = None if prior is None or prior == model.cfg.spread_bias else prior

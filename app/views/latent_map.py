@@ -3,7 +3,8 @@ what its axes encode (measured: how much token position and token identity expla
 
 import streamlit as st
 
-from app import cache, chooser, figures, inputs, latents, messages, output, state
+from app import cache, figures, inputs, latents, messages, output, state
+from app.page import page_scaffold
 from nvae.readout import latent_map, map_stats
 
 PAGE = "latent-map"
@@ -29,10 +30,9 @@ nearest corpus vectors; draw a **box or lasso** around points to list their sent
 PROJECTIONS = {"means": "the means (plain UMAP)", "residual": "the means with position removed"}
 COLOURS = {"token": f"token ({N_TOKENS} most frequent)", "weight": "weight π", "position": "token position"}
 
-messages.header("Latent map")
-model, key = chooser.get_model()
+page = page_scaffold(PAGE, "Latent map", intros=(INTRO_NVAE, INTRO_BASELINE))
+model, key = page.model, page.key
 baseline = latents.is_baseline(model.cfg)
-messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 
 slot = st.empty()
 
@@ -52,7 +52,7 @@ with st.spinner(f"Loading the latent map of {N_SENTENCES} test sentences…"):
     except ValueError as err:  # too few components to lay out (a checkpoint that prunes everything)
         slot.empty()
         st.error(f"No latent map for this checkpoint: {err}.")
-        st.stop()
+        page.stop()  # before the link is declared: the address bar stays as it was
 slot.empty()
 if data.notice:
     st.info(f"{data.notice} The map was computed by this app instead (`python -m nvae map` writes a new file).")
@@ -64,7 +64,7 @@ PARAMS = [
     state.Param("colour", "choice", "token", choices=tuple(COLOURS), label="colour"),
     state.Param("proj", "choice", measures["default"], choices=tuple(PROJECTIONS), label="layout"),
 ]
-messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
+page.restore(PARAMS)  # the link: the sentences, the colouring and the layout, as their controls hold them
 
 left, right = st.columns([3, 2])
 raw = left.text_area(
@@ -88,9 +88,6 @@ with right:
         help="Removing position: the mean of the component means at each token position is subtracted "
         "(a regression on position) before UMAP, for the corpus and your sentences alike.",
     )
-state.publish(
-    PARAMS, {"s": state.lines_to_texts(raw), "colour": colour, "proj": projection}, chooser.checkpoint_extra()
-)
 
 layout = data.layouts[projection]
 here = cache.layout_measures(model, key, N_SENTENCES, projection)

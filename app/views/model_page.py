@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from app import cache, chooser, figures, latents, messages, output, state
+from app import cache, chooser, figures, latents, output
+from app.page import page_scaffold
 from nvae.store.checkpoint import describe, read_metrics
 from nvae.store.format import CheckpointError
 
@@ -14,34 +15,34 @@ NVAE_ONLY = (
     "quantile_scale",
     "prior_",
     "prune_gate",
-    "gate_temperature",
     "pi_concentration",
     "gaussian_train",
     "kappa",
-    "log_alpha",
     "init_logvar",
     "lambda_d",
 )
 LATENT_SHORT = {"t": "encoder states", "vt": "vector per token", "vtp": "one pooled vector", "vts": "strided vectors"}
 
-messages.header(
+page = page_scaffold(
+    PAGE,
     "Model",
     """
 Which checkpoint the app is using, what it is (its model card), how it is configured and how its
 training went. If several checkpoints exist (the NVAE and the paper's baselines T, VT, VTP, VTS),
 choose one here: every page then uses it.
 """,
+    model=False,  # it reads the checkpoint's files, and shows why when they cannot be read
 )
 
 chooser.checkpoint_selector(key="model_page_ckpt")
 path = chooser.active_checkpoint()
-state.publish([], {}, chooser.checkpoint_extra())
+page.link({}, params=[])  # the link holds the checkpoint only
 st.caption(f"Folder: {output.md_escape(path)}")
 try:
     info = describe(path)
 except CheckpointError as err:
     st.error(f"This checkpoint cannot be read. {output.md_escape(err)}", icon=":material/error:")
-    st.stop()
+    page.stop()
 
 cfg = info["config"]
 c = st.columns(4)

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import cache, chooser, figures, latents, messages, output, state
+from app.page import page_scaffold
 from nvae.evaluation import sampling
 from nvae.readout.sentence import SAMPLE_SOURCES, sample_sources
 
@@ -27,10 +28,8 @@ This page decodes latents drawn from an NVAE's Dirichlet prior (or its aggregate
 checkpoint is a **{kind} baseline**, whose latent is {latent}.
 """
 
-messages.header("Samples")
-model, key = chooser.get_model()
-cfg = model.cfg
-messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
+page = page_scaffold(PAGE, "Samples", intros=(INTRO_NVAE, INTRO_BASELINE))
+model, key, cfg = page.model, page.key, page.cfg
 sources = sample_sources(model)
 default_source = sampling.default_source(model)
 PARAMS = [
@@ -40,17 +39,14 @@ PARAMS = [
     state.Param("temp", "float", 0.0, lo=0.0, hi=2.0, label="Temperature"),
     state.Param("source", "choice", default_source, choices=tuple(SAMPLE_SOURCES), label="source"),
 ]
-messages.show_notices(state.restore(PAGE, PARAMS))
+page.restore(PARAMS)  # the link: the settings as their controls hold them
 messages.show_notices([state.clamp_number(state.wkey(PAGE, "temp"), 0.0, 2.0, 0.0)])
 if latents.is_baseline(cfg):
     # the link still carries the checkpoint and the settings (they apply again on an NVAE checkpoint)
-    state.publish(
-        PARAMS, {p.name: st.session_state[state.wkey(PAGE, p.name)] for p in PARAMS}, chooser.checkpoint_extra()
-    )
     st.info(
         "Sampling from the Dirichlet prior is defined for the NVAE only. Choose an NVAE checkpoint on the Model page."
     )
-    st.stop()
+    page.stop()
 if st.session_state[state.wkey(PAGE, "source")] not in sources:  # a link's `aggregate` on a checkpoint without the fit
     notice = state.clamp_choice(state.wkey(PAGE, "source"), sources, default_source)
     if notice:
@@ -82,7 +78,6 @@ if len(sources) == 1:
         "(`nvae export RUN DEST --fit-aggregate` stores one beside the weights); with it, the page can also "
         "draw from the aggregate posterior."
     )
-state.publish(PARAMS, {"k": k, "n": n, "seed": seed, "temp": temp, "source": source}, chooser.checkpoint_extra())
 
 samples = cache.drawn_samples(model, key, source, int(k), int(n), int(seed), float(temp), None)
 if len(sources) > 1:

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
+from app.page import link_fragment, page_scaffold
 from nvae.readout import sentence
 from nvae.store.checkpoint import CheckpointError
 
@@ -21,13 +22,13 @@ BLEU); *Interpolate* each model's strip between two sentences, their BLEU curves
 decoded text at τ. Both choices and the inputs are in the link.
 """
 
-messages.header("Two models side by side", INTRO)
-model, key = chooser.get_model()
+page = page_scaffold(PAGE, "Two models side by side", INTRO)
+model, key = page.model, page.key
 left_path = chooser.active_checkpoint()
 others = {n: p for n, p in chooser.available_checkpoints().items() if p.resolve() != left_path.resolve()}
 if not others:
     st.info("Only one checkpoint was found: put another one (e.g. a baseline) in `checkpoints/` to compare.")
-    st.stop()
+    page.stop()  # before the link is declared: the address bar stays as it was
 default_other = next((n for n, p in others.items() if p.name.startswith("baseline-")), next(iter(others)))
 left_is_nvae = not latents.is_baseline(model.cfg)
 PARAMS = [
@@ -42,7 +43,7 @@ PARAMS = [
     state.Param("ad2", "float", None, lo=0.0, label="α^Δ (right)"),
 ]
 ss = st.session_state
-messages.show_notices(state.restore(PAGE, PARAMS, to_widget={"s": state.texts_to_lines}))
+page.restore(PARAMS)
 messages.show_notices(
     [
         state.clamp_choice(state.wkey(PAGE, "other"), list(others), default_other),
@@ -60,14 +61,14 @@ with c3:
         "View", list(VIEWS), key=state.wkey(PAGE, "view"), horizontal=True, format_func=VIEWS.get,
         persist_state="session",
     )  # fmt: skip
+page.link({"other": other, "view": view})  # until the view below gives the rest of the link
 left_name = next((n for n, p in chooser.available_checkpoints().items() if p.resolve() == left_path.resolve()), None)
 left_name = left_name or left_path.name
 try:
     right = cache.load_model(others[other])
 except CheckpointError as err:
     st.error(f"The right checkpoint could not be loaded. {output.md_escape(err)}", icon=":material/error:")
-    state.publish(PARAMS, {"other": other, "view": view}, chooser.checkpoint_extra())
-    st.stop()
+    page.stop()
 right_key = cache.checkpoint_key(others[other])
 right_is_nvae = not latents.is_baseline(right.cfg)
 sides = [(left_name, model, key), (other, right, right_key)]
@@ -119,7 +120,7 @@ def inspect_view() -> None:
             else:
                 label = "α^Δ (left)" if ad_name == "ad" else "α^Δ (right)"
                 ads.append(controls.alpha_delta_control(PAGE, m.cfg, name=ad_name, label=label))
-    state.publish(PARAMS, published(ad=ads[0] if left_is_nvae else None, ad2=ads[1]), chooser.checkpoint_extra())
+    page.link(published(ad=ads[0] if left_is_nvae else None, ad2=ads[1]))
     check = inputs.check_text(raw)
     if not messages.text_messages(check):
         return
@@ -173,7 +174,7 @@ def interpolate_view() -> None:
     checks = [inputs.check_text(raw_a, one_per_line=False), inputs.check_text(raw_b, one_per_line=False)]
     ok = [messages.text_messages(c) for c in checks]
     if not all(ok):
-        state.publish(PARAMS, published(), chooser.checkpoint_extra())
+        page.link(published())
         return
     text_a, text_b = checks[0].texts[0], checks[1].texts[0]
     infos = cache.token_info(model, key, (text_a, text_b))
@@ -186,13 +187,13 @@ def interpolate_view() -> None:
         "its vectors position by position in the same order."
     )
 
-    @st.fragment
+    @link_fragment
     def at_tau() -> None:
         tau = st.slider(
             "τ (0 = sentence A, 1 = sentence B)", 0.0, 1.0, step=0.05, key=state.wkey(PAGE, "tau"),
             persist_state="session",
         )  # fmt: skip
-        state.publish(PARAMS, published(tau=tau), chooser.checkpoint_extra())
+        page.link(published(tau=tau))
         cols = st.columns(2)
         for col, (name, m, k) in zip(cols, sides):
             mixed = cache.mix_at(m, k, text_a, text_b, tau)

@@ -5,6 +5,7 @@ import math
 import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
+from app.page import link_fragment, page_scaffold
 from nvae.model.grids import rounded_alpha_deltas, slider_stops
 from nvae.readout import rate_distortion_file, sentence
 from nvae.store.model_card import project_relative
@@ -24,11 +25,8 @@ This page shows how an NVAE prunes its latent. This checkpoint is a **{kind} bas
 is {latent}: the number of vectors is fixed by the sentence, so there is nothing to prune.
 """
 
-messages.header("Sparsity")
-model, key = chooser.get_model()
-cfg = model.cfg
-messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
-messages.kept_set_note(cfg)
+page = page_scaffold(PAGE, "Sparsity", intros=(INTRO_NVAE, INTRO_BASELINE), kept_set=True)
+model, key, cfg = page.model, page.key, page.cfg
 GRID = rounded_alpha_deltas(cfg)  # the curve: 26 log-spaced values, encoded in one batch
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
 COMPARE = controls.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), slider_stops(cfg))
@@ -44,7 +42,7 @@ PARAMS = [
         ]
     ),
 ]
-messages.show_notices(state.restore(PAGE, PARAMS))
+page.restore(PARAMS)  # the link: the sentence and both alpha^Delta values, as their controls hold them
 
 
 def compression_section() -> None:
@@ -126,10 +124,9 @@ def compression_section() -> None:
 
 
 if baseline:
-    state.publish(PARAMS, {"s": st.session_state[state.wkey(PAGE, "s")]}, chooser.checkpoint_extra())
     st.info("A baseline has no sparsity to control. Choose an NVAE checkpoint on the Model page.")
     compression_section()
-    st.stop()
+    page.stop()
 
 typed, examples = st.columns([3, 2], vertical_alignment="bottom")
 raw = typed.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
@@ -137,18 +134,13 @@ with examples:
     controls.examples_menu(state.wkey(PAGE, "s"), "sparsity.example")
 check = inputs.check_text(raw, one_per_line=False)
 if not messages.text_messages(check):
-    state.publish(
-        PARAMS,
-        {"s": raw, "ad": st.session_state[state.wkey(PAGE, "ad")], "ad2": st.session_state[state.wkey(PAGE, "ad2")]},
-        chooser.checkpoint_extra(),
-    )
-    st.stop()
+    page.stop()
 text = check.texts[0]
 active = sentence.alpha_delta_active(cfg)
 curve = cache.sparsity_curve(model, key, text, tuple(GRID)) if active else None
 
 
-@st.fragment
+@link_fragment
 def compare() -> None:
     """The two alpha^Delta values, the curve's markers and the two encodings: reruns alone."""
     c1, c2 = st.columns(2)
@@ -156,7 +148,6 @@ def compare() -> None:
         ad = controls.alpha_delta_control(PAGE, cfg, "ad", "α^Δ (left)")
     with c2:
         ad2 = controls.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right), to compare")
-    state.publish(PARAMS, {"s": raw, "ad": ad, "ad2": ad2}, chooser.checkpoint_extra())
     views = cache.inspect_sentences(model, key, (text,), ad) + cache.inspect_sentences(model, key, (text,), ad2)
     messages.token_messages(views[0], model)
     if curve is not None:

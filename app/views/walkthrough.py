@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
+from app.page import link_fragment, page_scaffold
 from nvae.data.examples import MAX_EXAMPLE_CHARS
 from nvae.readout import sentence, walkthrough
 
@@ -32,12 +33,9 @@ component and pruning. This checkpoint is a **{kind} baseline**, whose latent is
 none of these steps.
 """
 
-messages.header("Walkthrough")
-model, key = chooser.get_model()
-cfg = model.cfg
+page = page_scaffold(PAGE, "Walkthrough", intros=(INTRO_NVAE, INTRO_BASELINE), kept_set=True)
+model, key, cfg = page.model, page.key, page.cfg
 baseline = latents.is_baseline(cfg)
-messages.model_intro(cfg, INTRO_NVAE, INTRO_BASELINE)
-messages.kept_set_note(cfg)
 PARAMS = [
     state.Param("s", "text", DEFAULT, max_chars=MAX_EXAMPLE_CHARS, label="sentence"),
     *([] if baseline else [controls.alpha_param(cfg)]),
@@ -45,23 +43,11 @@ PARAMS = [
     state.Param("t", "int", 0, lo=0, hi=cfg.max_len, label="output step"),
     state.Param("h", "int", 0, lo=0, hi=max(cfg.n_heads - 1, 0), label="head"),
 ]
-messages.show_notices(state.restore(PAGE, PARAMS))
-
-
-def setting(name: str):
-    return st.session_state[state.wkey(PAGE, name)]
-
-
-def current(extra: dict | None = None) -> dict:
-    values = {p.name: setting(p.name) for p in PARAMS if state.wkey(PAGE, p.name) in st.session_state}
-    values.update(extra or {})
-    return values
-
+page.restore(PARAMS)  # the link: the sentence, alpha^Delta, the step, the output step and the head
 
 if baseline:
-    state.publish(PARAMS, current(), chooser.checkpoint_extra())
     st.info("Choose an NVAE checkpoint on the Model page to follow a sentence through its latent.")
-    st.stop()
+    page.stop()
 
 typed, menu, slider = st.columns([3, 2, 2], vertical_alignment="bottom")
 raw = typed.text_input("Sentence", key=state.wkey(PAGE, "s"), persist_state="session")
@@ -71,8 +57,7 @@ with slider:
     ad = controls.alpha_delta_control(PAGE, cfg)
 check = inputs.check_text(raw, one_per_line=False)
 if not messages.text_messages(check):
-    state.publish(PARAMS, current({"s": raw, "ad": ad}), chooser.checkpoint_extra())
-    st.stop()
+    page.stop()
 text = check.texts[0]
 tr = cache.walkthrough_trace(model, key, text, ad)
 messages.token_messages(tr, model)
@@ -391,7 +376,7 @@ SHOW = [
 ]
 
 
-@st.fragment
+@link_fragment
 def tour() -> None:
     """The step navigator and the step: Back, Next and the step's own controls rerun only this."""
     k = state.wkey(PAGE, "step")
@@ -422,7 +407,6 @@ def tour() -> None:
     st.progress(step / len(STEPS))
     st.subheader(f"{step}. {STEPS[step - 1]}")
     SHOW[step - 1]()
-    state.publish(PARAMS, current({"s": raw, "ad": ad}), extra)
 
 
 tour()

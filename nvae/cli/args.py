@@ -69,17 +69,17 @@ def check_device(device: str | None) -> str | None:
 
 def check_alpha_delta(model, value):
     """A --alpha-delta value `model` accepts (None stays None), or a UsageError; a note on stderr
-    when the model was trained at one fixed alpha^Delta."""
+    when the model was trained at one fixed alpha^Delta. The rule is `nvae.config.resolve_alpha_delta`'s
+    ("refuse"): outside a loss-conditional model's trained range, one line and exit status 2."""
+    from ..config import AlphaDeltaError, resolve_alpha_delta
+
+    cfg = model.cfg
+    try:
+        value = resolve_alpha_delta(cfg, value, "refuse", what="--alpha-delta")
+    except AlphaDeltaError as e:
+        raise UsageError(str(e)) from None
     if value is None:
         return None
-    if value < 0:
-        raise UsageError("--alpha-delta must be >= 0")
-    cfg = model.cfg
-    if cfg.alpha_delta_conditional and not cfg.alpha_delta_min <= value <= cfg.alpha_delta_max:
-        raise UsageError(
-            f"--alpha-delta must lie in [{cfg.alpha_delta_min}, {cfg.alpha_delta_max}], "
-            f"the range this model was trained on"
-        )
     if not cfg.alpha_delta_conditional:
         print(
             f"note: this model was trained at alpha_delta={cfg.alpha_delta}; --alpha-delta only changes "

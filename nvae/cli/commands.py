@@ -8,6 +8,7 @@ Output is JSON, one object per line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -60,7 +61,7 @@ def cmd_encode(args) -> None:
     texts = _texts(args)
     ad = check_alpha_delta(model, args.alpha_delta)
     batch = encode_batch(model.tokenizer, texts, model.cfg.max_len, model.device)
-    latent = model.encode(batch.src, batch.pad_mask, ad)
+    latent = model.encode(batch.src, batch.pad_mask, ad).latent
     recon = decode_batch(model.tokenizer, model.generate(latent))
     for b, text in enumerate(texts):
         n = int(latent.n_inputs[b])
@@ -71,7 +72,7 @@ def cmd_encode(args) -> None:
                 "text": text,
                 "tokens": tokens,
                 "truncated": batch.truncated[b],
-                "components": latent.records(b, tokens),
+                "components": [dataclasses.asdict(row) for row in latent.records(b, tokens)],
                 "retained": int(latent.n_retained[b]),
                 "n_tokens": n,
                 "retained_proportion": round(float(latent.retained_proportion[b]), 4),
@@ -94,7 +95,7 @@ def cmd_interpolate(args) -> None:
     for t in (args.a, args.b):
         _texts(argparse.Namespace(text=[t], file=None))
     batch = encode_batch(model.tokenizer, [args.a, args.b], model.cfg.max_len, model.device)
-    latent = model.encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     a, b = latent.select(0).trim(), latent.select(1).trim()
     taus = torch.linspace(0, 1, args.steps)
     texts = decode_batch(model.tokenizer, model.generate(a.mix(b, taus, args.mixing)))

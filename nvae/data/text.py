@@ -407,7 +407,7 @@ def _tokenizer_of(model: NVAE) -> Tokenizer:
 def encode_text(model: NVAE, texts: str | list[str], alpha_delta: float | torch.Tensor | None = None) -> LatentMixture:
     """Texts -> the model's latent, with the tokenizer it carries (`encode_batch`, `NVAE.encode`)."""
     batch = encode_batch(_tokenizer_of(model), texts, model.cfg.max_len, model.device)
-    return model.encode(batch.src, batch.pad_mask, alpha_delta)
+    return model.encode(batch.src, batch.pad_mask, alpha_delta).latent
 
 
 @torch.no_grad()
@@ -419,7 +419,7 @@ def encoded_batches(
     Eval mode is the caller's choice (`nvae.model.autoencoder.eval_mode`)."""
     for start in range(0, len(ids), batch_size):
         batch = collate(ids[start : start + batch_size], model.cfg.max_len, device=model.device)
-        yield start, batch, model.encode(batch.src, batch.pad_mask, alpha_delta)
+        yield start, batch, model.encode(batch.src, batch.pad_mask, alpha_delta).latent
 
 
 @torch.no_grad()

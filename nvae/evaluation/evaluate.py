@@ -12,6 +12,7 @@ import sys
 
 import torch
 
+from ..config import alpha_delta_in_range
 from ..data.text import collate, decode_batch, decode_ids
 from ..locations import cache_dir
 from ..model.autoencoder import NVAE, eval_mode
@@ -74,7 +75,7 @@ def alpha_delta_sweep(model: NVAE, ids: list[list[int]], use_cache: bool = True,
         return []
     sweep = []
     for ad in ALPHA_DELTA_SWEEP:
-        if model.cfg.alpha_delta_min <= ad <= model.cfg.alpha_delta_max:
+        if alpha_delta_in_range(model.cfg, ad):
             if log:
                 log(f"report: alpha_delta sweep {ad}")
             s = cached_reconstruct(model, ids, alpha_delta=ad, use_cache=use_cache).summary()
@@ -109,7 +110,7 @@ def interpolation_study(model: NVAE, ids: list[list[int]], pairs: int = 100, see
     with eval_mode(model):
         for k, (i, j) in enumerate(chosen):
             batch = collate([ids[i], ids[j]], model.cfg.max_len, device=model.device)
-            lat = model.encode(batch.src, batch.pad_mask)
+            lat = model.encode(batch.src, batch.pad_mask).latent
             a, b = lat.select(0).trim(), lat.select(1).trim()
             texts = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(TAUS), "uniform")))
             for t, s in zip(TAUS, texts):

@@ -27,8 +27,9 @@ import torch
 from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts, encoded_batches
 from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values, tau_grid
+from ..model.kept_set import pool_segments, segment_starts
 from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture
-from ..model.nvib import evaluation_latent, pool_segments
+from ..model.nvib import evaluation_latent
 from .endpoints import strip_endpoints, summarise_endpoints
 from .metrics import reconstruct, sentence_bleu
 from .sampling import draw
@@ -247,6 +248,23 @@ def evenly_spaced_like_learned(latent: LatentMixture) -> LatentMixture:
     return keep_components(latent, keep)
 
 
+def segmentation_like_learned(latent: LatentMixture) -> LatentMixture:
+    """Keep, in each sentence, as many token components as the model kept (at least one), at the first
+    tokens of the best split of the sentence into that many contiguous segments of alike token means
+    (`kept_set.segment_starts`: least summed within-segment squared error, exact). The means read are
+    each token's own (`latent.token_mu` of a pooling model, before pooling; else the components')."""
+    mu = latent.token_mu if latent.token_mu is not None else latent.mu
+    token = (latent.source >= 0) & ~latent.pad
+    n = int(token.sum(-1).max()) if latent.batch_size else 0
+    # a latent's token components are its sentence's tokens in order: gather them to [B, n, P]
+    order = torch.where(token, latent.source, latent.source.new_full((), 10**6)).argsort(-1)[:, :n]
+    x = mu.gather(1, order[..., None].expand(-1, -1, mu.shape[-1]))
+    pad = ~token.gather(1, order)
+    starts = segment_starts(x, pad, latent.n_retained.clamp_min(1))
+    keep = torch.zeros_like(latent.pad).scatter(1, order, starts & ~pad)
+    return keep_components(latent, keep)
+
+
 def fixed_rule_for(rate: float):
     """(name, transform) of the stride rule nearest `rate`: every k-th position (k = round(1 / rate)),
     or all but every k-th above one half (k = round(1 / (1 - rate)))."""
@@ -325,7 +343,7 @@ def pair_record(
     the largest change of that curve between neighbouring steps, and the two endpoint measures
     (`evaluation.endpoints`: tau = 0 and 1 decode like A and B alone; they reproduce the inputs)."""
     batch = collate([a_ids, b_ids], model.cfg.max_len, device=model.device)
-    lat = model.encode(batch.src, batch.pad_mask, alpha_delta)
+    lat = model.encode(batch.src, batch.pad_mask, alpha_delta).latent
     a, b = lat.select(0).trim(), lat.select(1).trim()
     alone = decode_batch(model.tokenizer, model.generate(lat))
     strip = decode_batch(model.tokenizer, model.generate(a.mix(b, torch.tensor(taus), mixing)))
@@ -411,7 +429,7 @@ def short_sentences_exact(model: NVAE, texts: list[str], alpha_delta: float | No
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     batch = collate(ids, model.cfg.max_len, device=model.device)
     with eval_mode(model):
-        latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
+        latent = model.encode(batch.src, batch.pad_mask, alpha_delta).latent
         out = decode_batch(model.tokenizer, model.generate(latent))
     return [
         {

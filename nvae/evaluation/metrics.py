@@ -90,7 +90,7 @@ def reconstruct(
     with eval_mode(model):
         for idx in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
             batch = collate([ids[i] for i in idx], model.cfg.max_len, device=model.device)
-            latent = model.encode(batch.src, batch.pad_mask, alpha_delta)
+            latent = model.encode(batch.src, batch.pad_mask, alpha_delta).latent
             if transform is not None:
                 latent = transform(latent)
             logits = model.decode(latent, model.decoder_input(batch.src)).float()

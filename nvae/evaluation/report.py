@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import alpha_delta_in_range
 from ..data.text import decode_batch, decode_ids
 from ..locations import CHECKPOINTS_DIR, default_checkpoint
 from ..model.autoencoder import NVAE
@@ -182,8 +183,9 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
     ]
     if model.cfg.alpha_delta_conditional:  # the loss-conditional model at each fixed model's value
         for p in fixed_points:
-            c = cached_reconstruct(model, ids, alpha_delta=p["alpha_delta"], use_cache=cache).summary()
-            p["conditional"] = {k: c[k] for k in ("bleu", "retained_proportion", "cross_entropy")}
+            if alpha_delta_in_range(model.cfg, p["alpha_delta"]):  # else no reading: the cells stay empty
+                c = cached_reconstruct(model, ids, alpha_delta=p["alpha_delta"], use_cache=cache).summary()
+                p["conditional"] = {k: c[k] for k in ("bleu", "retained_proportion", "cross_entropy")}
             # and at the fixed model's retained proportion (same sparsity, whatever alpha^Delta)
             p["conditional_bleu_same_retained"] = bleu_at_retained(sweep, p["retained_proportion"])
 

@@ -18,8 +18,7 @@ import torch
 
 from ..data.text import encoded_batches
 from ..model.autoencoder import NVAE, eval_mode
-from ..model.mixture import PRIOR, SAMPLED, LatentMixture, normalise_weights
-from ..model.nvib import IMPULSE_LOGVAR
+from ..model.mixture import IMPULSE_LOGVAR, PRIOR, SAMPLED, LatentMixture, normalise_weights
 
 AGGREGATE_FILE = "aggregate.safetensors"
 SOURCES = ("prior", "aggregate")

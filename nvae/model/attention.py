@@ -7,6 +7,7 @@ Shapes: B batch, T queries, N latent components, H heads, E = P / H head dimensi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -104,6 +105,36 @@ def denoise(u: Tensor, mu: Tensor, var: Tensor, log_pi: Tensor, noise_var: float
     return vbar, weights
 
 
+@dataclass
+class SampleForm:
+    """`LatentCrossAttention.prepare` of a latent read in the sample form (sampled vectors z, an
+    evaluation latent read by its means, or a baseline's vectors): the keys, the values and the
+    per-component bias of the logits."""
+
+    k: Tensor  # [B, H, N, E] W_k z
+    v: Tensor  # [B, H, N, E] W_v z + b_v
+    bias: Tensor  # [B, 1, 1, N] float32: log pi (0 with a pruning gate), minus ||z||^2 / (2 sqrt E) if denoising
+    gated: Tensor | None = None  # [B, 1, 1, N] pi * gate, the linear weights, when the latent has a pruning gate
+
+
+@dataclass
+class GaussianForm:
+    """`LatentCrossAttention.prepare` of an evaluation latent read by the Gaussian integral
+    (`denoise`): its latent-only terms, b = var + sqrt E (see `prepare`)."""
+
+    wk: Tensor  # [H, E, P] W_k^h, float32
+    wv: Tensor  # [H, E, P] W_v^h, float32
+    inv_b: Tensor  # [B, N, P] 1 / b
+    shrink: Tensor  # [B, N, P] var / b
+    const: Tensor  # [B, 1, 1, N] log pi (0 with a pruning gate) - 0.5 sum mu^2 / b - 0.5 sum log b
+    k2: Tensor  # [B, H, N, E] W_k^h (mu / b)
+    v2: Tensor  # [B, H, N, E] W_v^h (sqrt(E) mu / b) + b_v
+    gated: Tensor | None = None  # [B, 1, 1, N] pi * gate, the linear weights, when the latent has a pruning gate
+
+
+PreparedLatent = SampleForm | GaussianForm  # what `LatentCrossAttention.prepare` returns
+
+
 class LatentCrossAttention(nn.Module):
     """Cross-attention from decoder states onto a LatentMixture.
 
@@ -129,9 +160,9 @@ class LatentCrossAttention(nn.Module):
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
 
-    def prepare(self, latent: LatentMixture) -> dict:
+    def prepare(self, latent: LatentMixture) -> PreparedLatent:
         """Everything that depends on the latent alone, computed once per decode (and once per
-        generation, not once per step).
+        generation, not once per step): a `SampleForm` or a `GaussianForm`.
 
         Sample form: keys W_k z, values W_v z + b_v, and the bias log pi - ||z||^2 / (2 sqrt E).
         Gaussian form: with b = var + sqrt(E), the logit of `denoise` splits into
@@ -149,13 +180,12 @@ class LatentCrossAttention(nn.Module):
             bias = latent.log_pi.float() if gate is None else torch.zeros_like(latent.pi, dtype=torch.float32)
             if self.denoising:
                 bias = bias - z.float().pow(2).sum(-1) / (2 * self.sqrt_e)
-            return {
-                "form": "sample",
-                "k": _split_heads(self.k_proj(z), H),
-                "v": _split_heads(self.v_proj(z), H),
-                "bias": bias[:, None, None, :],
-                "gated": gated,
-            }
+            return SampleForm(
+                k=_split_heads(self.k_proj(z), H),
+                v=_split_heads(self.v_proj(z), H),
+                bias=bias[:, None, None, :],
+                gated=gated,
+            )
         with torch.autocast(device_type=latent.device.type, enabled=False):
             mu, var = latent.mu.float(), latent.logvar.float().exp()
             b = var + self.sqrt_e
@@ -164,38 +194,46 @@ class LatentCrossAttention(nn.Module):
             wv = self.v_proj.weight.float().view(H, E, -1)  # W_v^h [H, E, P]
             log_pi = latent.log_pi.float() if gate is None else 0.0
             const = log_pi - 0.5 * (mu * mu * inv_b).sum(-1) - 0.5 * b.log().sum(-1)
-            return {
-                "form": "gaussian",
-                "wk": wk,
-                "wv": wv,
-                "inv_b": inv_b,
-                "shrink": var * inv_b,
-                "gated": gated,
-                "const": const[:, None, None, :],
-                "k2": torch.einsum("bnp,hep->bhne", mu * inv_b, wk),
-                "v2": (
+            return GaussianForm(
+                wk=wk,
+                wv=wv,
+                inv_b=inv_b,
+                shrink=var * inv_b,
+                const=const[:, None, None, :],
+                k2=torch.einsum("bnp,hep->bhne", mu * inv_b, wk),
+                v2=(
                     torch.einsum("bnp,hep->bhne", self.sqrt_e * mu * inv_b, wv)
                     + self.v_proj.bias.float().view(1, H, 1, E)
                 ),
-            }
+                gated=gated,
+            )
+
+    def latent_queries(self, x: Tensor) -> Tensor:
+        """The queries in latent space, u_h = (W_k^h)^T q_h [B, H, T, P] (float32), for x [B, T, P]:
+        what denoising attention compares with the components (`denoise`'s u; the evaluation form of
+        `forward` forms the same)."""
+        H, E = self.n_heads, self.head_dim
+        q = _split_heads(self.q_proj(x), H).float()  # [B, H, T, E]
+        return torch.einsum("bhte,hep->bhtp", q, self.k_proj.weight.float().view(H, E, -1))
 
     def forward(
-        self, x: Tensor, latent: LatentMixture | dict, need_weights: bool = False
+        self, x: Tensor, latent: LatentMixture | PreparedLatent, need_weights: bool = False
     ) -> tuple[Tensor, Tensor | None]:
-        """x [B, T, P] -> (out [B, T, P], head-averaged weights [B, T, N] if need_weights)."""
-        prep = latent if isinstance(latent, dict) else self.prepare(latent)
+        """x [B, T, P] -> (out [B, T, P], head-averaged weights [B, T, N] if need_weights); `latent`
+        as it is, or already prepared (`prepare`)."""
+        prep = self.prepare(latent) if isinstance(latent, LatentMixture) else latent
         q = _split_heads(self.q_proj(x), self.n_heads)  # [B, H, T, E]
-        gated = prep.get("gated")
-        if prep["form"] == "sample" and gated is not None:  # training with the pruning gate
+        gated = prep.gated
+        if isinstance(prep, SampleForm) and gated is not None:  # training with the pruning gate
             with torch.autocast(device_type=x.device.type, enabled=False):
-                scores = q.float() @ prep["k"].float().transpose(-1, -2) / self.sqrt_e + prep["bias"]
+                scores = q.float() @ prep.k.float().transpose(-1, -2) / self.sqrt_e + prep.bias
                 weights = F.dropout(gated_softmax(scores, gated), self.dropout, self.training)
-                out = (weights @ prep["v"].float()).to(q.dtype)
-        elif prep["form"] == "sample":
+                out = (weights @ prep.v.float()).to(q.dtype)
+        elif isinstance(prep, SampleForm):
             # the bias (log pi - ||z||^2 / (2 sqrt E)) keeps float32: in bf16 its resolution at
             # magnitudes of 16-128 would be 0.125-0.5 nats
             dtype = q.dtype
-            k, v, bias = prep["k"].to(dtype), prep["v"].to(dtype), prep["bias"]
+            k, v, bias = prep.k.to(dtype), prep.v.to(dtype), prep.bias
             if dtype != bias.dtype:
                 k, v, q = k.float(), v.float(), q.float()
             with torch.autocast(device_type=x.device.type, enabled=False):
@@ -211,15 +249,15 @@ class LatentCrossAttention(nn.Module):
         else:  # the evaluation form: `denoise`, rearranged (see prepare)
             with torch.autocast(device_type=x.device.type, enabled=False):
                 qf = q.float()
-                u = torch.einsum("bhte,hep->bhtp", qf, prep["wk"])  # the query in latent space
+                u = torch.einsum("bhte,hep->bhtp", qf, prep.wk)  # the query in latent space
                 logits = (
-                    prep["const"]
-                    - 0.5 * torch.einsum("bhtp,bnp->bhtn", u * u, prep["inv_b"])
-                    + qf @ prep["k2"].transpose(-1, -2)
+                    prep.const
+                    - 0.5 * torch.einsum("bhtp,bnp->bhtn", u * u, prep.inv_b)
+                    + qf @ prep.k2.transpose(-1, -2)
                 )
                 weights = torch.softmax(logits, dim=-1) if gated is None else gated_softmax(logits, gated)
-                pulled = u * torch.einsum("bhtn,bnp->bhtp", weights, prep["shrink"])
-                out = torch.einsum("bhtp,hep->bhte", pulled, prep["wv"]) + weights @ prep["v2"]
+                pulled = u * torch.einsum("bhtn,bnp->bhtp", weights, prep.shrink)
+                out = torch.einsum("bhtp,hep->bhte", pulled, prep.wv) + weights @ prep.v2
             out = out.to(q.dtype)
         out = self.out_proj(_merge_heads(out))
         return out, (weights.mean(1) if need_weights else None)

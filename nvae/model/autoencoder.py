@@ -11,16 +11,19 @@ EOS. Pre-LayerNorm blocks, sinusoidal positions, output projection tied to the e
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from huggingface_hub import ModelHubMixin
 from torch import Tensor, nn
 
 from ..config import ModelConfig, TrainConfig
-from .attention import LatentCrossAttention, SelfAttention
+from .attention import LatentCrossAttention, PreparedLatent, SelfAttention
 from .baselines import make_latent_layer
 from .mixture import PRIOR, LatentMixture
 
@@ -66,12 +69,25 @@ class DecoderLayer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def forward(
-        self, x: Tensor, latent: LatentMixture | dict, cache: dict | None = None, need_weights: bool = False
+        self,
+        x: Tensor,
+        latent: LatentMixture | PreparedLatent,
+        cache: dict | None = None,
+        need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        x = x + self.drop(self.self_attn(self.norm1(x), cache=cache))
+        x = self._self_block(x, cache)
         attn, weights = self.cross_attn(self.norm2(x), latent, need_weights=need_weights)
         x = x + self.drop(attn)
         return x + self.drop(self.ff(self.norm3(x))), weights
+
+    def _self_block(self, x: Tensor, cache: dict | None = None) -> Tensor:
+        return x + self.drop(self.self_attn(self.norm1(x), cache=cache))
+
+    def cross_queries(self, x: Tensor) -> Tensor:
+        """The queries of this layer's cross-attention in latent space, u_h = (W_k^h)^T q_h
+        [B, H, T, P] (float32), for the layer's input x [B, T, P]: the self-attention block as in
+        `forward`, then `LatentCrossAttention.latent_queries`."""
+        return self.cross_attn.latent_queries(self.norm2(self._self_block(x)))
 
 
 @dataclass
@@ -86,8 +102,25 @@ class LossParts:
     latent: LatentMixture
 
 
-class NVAE(nn.Module):
+@dataclass
+class EncoderOutput:
+    """What `NVAE.encode` (and `NVAE.latent_from_states`) returns.
+
+    In training mode `latent` is a sample and the KL terms are in the graph; in eval mode `latent` is
+    the deterministic mixture with the components under the alpha threshold pruned.
+    """
+
+    latent: LatentMixture
+    states: Tensor  # [B, L, P] the encoder output the latent was made from (it does not depend on alpha^Delta)
+    kl_g: Tensor  # [B] KL_G per sequence
+    kl_d: Tensor  # [B] KL_D per sequence (0 for a baseline)
+
+
+class NVAE(nn.Module, ModelHubMixin):
     """Transformer autoencoder with an NVIB latent (or a baseline latent, by `cfg.model_type`).
+
+    `NVAE.from_pretrained(folder or hub id)` and `model.save_pretrained(folder)` read and write a
+    checkpoint folder (huggingface_hub's ModelHubMixin; the methods say how).
 
     It sees token ids only: `src` [B, L] (tokens + EOS, right-padded) and `pad_mask` (True at pad);
     text in and out is `nvae.data.text` (`encode_batch`, `collate`, `decode_batch`). `tokenizer` is
@@ -137,32 +170,35 @@ class NVAE(nn.Module):
         pad_mask: Tensor,
         alpha_delta: float | Tensor | None = None,
         spread_bias: float | None = None,
-    ) -> LatentMixture:
-        """Token ids [B, L] (EOS included) and their pad mask -> latent.
+    ) -> EncoderOutput:
+        """Token ids [B, L] (EOS included) and their pad mask -> `EncoderOutput`: the latent
+        (`.latent`), the encoder output it was made from (`.states`) and its KL terms per sequence
+        (`.kl_g`, `.kl_d`).
 
-        In training mode the latent is a sample; in eval mode it is the deterministic mixture with
-        components under the alpha threshold pruned. `spread_bias` sets the positional prior's strength
-        for this call (0: the content score alone; None: the config's).
+        `alpha_delta`: a float, a [B] tensor, or None for the config's value. `spread_bias` sets the
+        positional prior's strength for this call (0: the content score alone; None: the config's;
+        NVAE only).
         """
-        return self._encode(src, pad_mask, alpha_delta, spread_bias)[0]
+        return self.latent_from_states(self.encode_states(src, pad_mask), pad_mask, alpha_delta, spread_bias)
 
-    def _encode(
-        self, src: Tensor, pad_mask: Tensor, alpha_delta=None, spread_bias: float | None = None
-    ) -> tuple[LatentMixture, Tensor, Tensor]:
-        """The latent and its KL terms KL_G, KL_D per sequence [B]."""
-        return self.states_and_latent(src, pad_mask, alpha_delta, spread_bias)[1]
-
-    def states_and_latent(
-        self, src: Tensor, pad_mask: Tensor, alpha_delta=None, spread_bias: float | None = None
-    ) -> tuple[Tensor, tuple[LatentMixture, Tensor, Tensor]]:
-        """(the encoder output the latent was made from [B, L, P], (latent, KL_G, KL_D)); `spread_bias`
-        as in `encode` (another strength of the positional prior for this call; NVAE only)."""
-        states = self.encode_states(src, pad_mask)
+    def latent_from_states(
+        self,
+        states: Tensor,
+        pad_mask: Tensor,
+        alpha_delta: float | Tensor | None = None,
+        spread_bias: float | None = None,
+    ) -> EncoderOutput:
+        """The latent layer alone, on encoder states [B, L, P] (`encode_states`, or an earlier
+        `encode(...).states`): the `EncoderOutput` that `encode` gives for the same sentences, at
+        another alpha^Delta or prior strength without running the encoder again. Arguments as in
+        `encode`."""
         if spread_bias is None:
-            return states, self.latent(states, pad_mask, alpha_delta)
-        if not self.cfg.is_nvae:
+            latent, kl_g, kl_d = self.latent(states, pad_mask, alpha_delta)
+        elif not self.cfg.is_nvae:
             raise ValueError(f"a {self.cfg.model_type.upper()} baseline has no positional prior")
-        return states, self.latent(states, pad_mask, alpha_delta, spread_bias)
+        else:
+            latent, kl_g, kl_d = self.latent(states, pad_mask, alpha_delta, spread_bias)
+        return EncoderOutput(latent, states, kl_g, kl_d)
 
     # -- decoder -------------------------------------------------------------------------------
     def decoder_input(self, src: Tensor) -> Tensor:
@@ -181,6 +217,18 @@ class NVAE(nn.Module):
         logits = self._logits(x)
         return (logits, weights) if need_weights else logits
 
+    def cross_queries(self, latent: LatentMixture, tgt_in: Tensor, layer: int = -1) -> Tensor:
+        """The queries of decoder layer `layer`'s cross-attention (the last by default) in latent space,
+        u_h = (W_k^h)^T q_h [B, H, T, P] (float32), under teacher forcing on tgt_in [B, T] as in
+        `decode`: what denoising attention compares with the latent's components
+        (`nvae.model.attention.denoise` turns them into its weights and denoised vectors)."""
+        layers = list(self.decoder)
+        index = range(len(layers))[layer]
+        x = self._embed(tgt_in)
+        for block in layers[:index]:
+            x, _ = block(x, block.cross_attn.prepare(latent))
+        return layers[index].cross_queries(x)
+
     def forward(
         self,
         src: Tensor,
@@ -195,7 +243,8 @@ class NVAE(nn.Module):
         loss = CE + kl_weight * (lambda_g * KL_G + lambda_d * KL_D), CE per real target token and
         the KL terms batch means (docs/nvib.md section 2).
         """
-        latent, kl_g, kl_d = self._encode(src, pad_mask, alpha_delta)
+        enc = self.encode(src, pad_mask, alpha_delta)
+        latent, kl_g, kl_d = enc.latent, enc.kl_g, enc.kl_d
         logits = self.decode(latent, self.decoder_input(src))
         ce = F.cross_entropy(logits.float().flatten(0, 1), src.flatten(), ignore_index=self.cfg.pad_id)
         kl_g, kl_d = kl_g.mean(), kl_d.mean()
@@ -273,6 +322,127 @@ class NVAE(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    # -- checkpoint folders and hub ids (huggingface_hub.ModelHubMixin) ------------------------------
+    # How a checkpoint folder is read and written. The model wing knows no file format and never
+    # imports the store wing: nvae.store.pretrained hands its reader and writer to the class
+    # (`use_folder_format`) when it is imported, and `import nvae` imports it (Python runs
+    # nvae/__init__.py before any module of the package), so every NVAE has them.
+    _folder_format: ClassVar[tuple[Callable[..., NVAE], Callable[..., object]] | None] = None
+
+    @classmethod
+    def use_folder_format(cls, read: Callable[..., NVAE], write: Callable[..., object]) -> None:
+        """Set what `from_pretrained` and `save_pretrained` call: read(name_or_folder, revision=,
+        cache_dir=, force_download=, token=, local_files_only=, device=) -> NVAE, and
+        write(folder, model, half=)."""
+        NVAE._folder_format = (read, write)
+
+    @classmethod
+    def _folder_io(cls) -> tuple[Callable[..., NVAE], Callable[..., object]]:
+        if NVAE._folder_format is None:
+            raise RuntimeError("no checkpoint folder format is set: import nvae (nvae.store.pretrained sets it)")
+        return NVAE._folder_format
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | Path,
+        *,
+        force_download: bool = False,
+        token: str | bool | None = None,
+        cache_dir: str | Path | None = None,
+        local_files_only: bool = False,
+        revision: str | None = None,
+        device: str | torch.device = "cpu",
+    ) -> NVAE:
+        """A checkpoint folder, or a hub id, -> the NVAE in eval mode on `device`, its tokenizer in
+        `model.tokenizer`: the same as `nvae.store.checkpoint.load_checkpoint(folder, device)`.
+
+        A folder that exists is read as it is, offline. Otherwise a hub id ("owner/name") names a
+        repository holding a checkpoint folder's files: its snapshot is downloaded
+        (`huggingface_hub.snapshot_download` with `revision`, `cache_dir`, `token`, `force_download`
+        and `local_files_only`) and read. A missing folder or a repository that cannot be fetched
+        raises `nvae.store.format.CheckpointError` naming it.
+
+        This takes the place of ModelHubMixin's own `from_pretrained`, which reads config.json as the
+        mixin's config (here it is the checkpoint's) and, for a hub id, fetches it on its own before
+        the download; the work is done in the mixin's hook `_from_pretrained`, as the mixin intends.
+        """
+        return cls._from_pretrained(
+            model_id=str(pretrained_model_name_or_path),
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            local_files_only=local_files_only,
+            token=token,
+            device=device,
+        )
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        device: str | torch.device = "cpu",
+    ) -> NVAE:
+        """ModelHubMixin's hook: the registered folder reader (`from_pretrained`)."""
+        read = cls._folder_io()[0]
+        return read(
+            model_id,
+            revision=revision,
+            cache_dir=cache_dir,
+            force_download=force_download,
+            token=token,
+            local_files_only=local_files_only,
+            device=device,
+        )
+
+    def save_pretrained(
+        self,
+        save_directory: str | Path,
+        *,
+        config: dict | None = None,
+        repo_id: str | None = None,
+        push_to_hub: bool = False,
+        model_card_kwargs: dict | None = None,
+        half: bool | None = None,
+        **push_to_hub_kwargs,
+    ) -> str | None:
+        """Write the checkpoint folder `save_directory` that `from_pretrained` (and `load_checkpoint`,
+        and the CLI's --checkpoint) read back: the same weights, config and tokenizer, written
+        atomically by `nvae.store.checkpoint.save_checkpoint`. Returns None, or with `push_to_hub` the
+        URL of the commit.
+
+        half             float16 (True) or float32 (False) weights; None: the precision of the folder
+                         the model was loaded from (float32 for a model built in code)
+        push_to_hub      then upload it to the hub repository `repo_id` (default: the folder's name)
+                         with ModelHubMixin.push_to_hub, which writes it again, in the stored
+                         precision, and takes `push_to_hub_kwargs`
+
+        The files beside the weights (model card, metrics, latent map, rate-distortion file,
+        aggregate fit) come along from the folder the model was loaded from while the model is still
+        the one that folder holds (nvae.store.pretrained says why); an existing destination keeps its
+        own other files. Only the checkpoint's files are written: ModelHubMixin's own
+        `save_pretrained` would rewrite config.json as the mixin's config and add a README.md model
+        card beside MODEL_CARD.md, so `config` must be None and `model_card_kwargs` is not used.
+        """
+        if config is not None:
+            raise ValueError("save_pretrained takes no config: the model's is model.cfg, which config.json holds")
+        if push_to_hub and half is not None:
+            raise ValueError("push_to_hub writes the stored precision; save with `half`, then upload that folder")
+        self._save_pretrained(Path(save_directory), half=half)
+        if push_to_hub:
+            return self.push_to_hub(repo_id or Path(save_directory).name, **push_to_hub_kwargs)
+        return None
+
+    def _save_pretrained(self, save_directory: Path, half: bool | None = None) -> None:
+        """ModelHubMixin's hook: the registered folder writer (`save_pretrained`)."""
+        self._folder_io()[1](save_directory, self, half=half)
 
 
 @contextmanager

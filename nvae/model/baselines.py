@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from .mixture import POOLED, LatentMixture, normalise_weights
-from .nvib import IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, NVIB, kl_gaussian, linear32
+from .mixture import IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, POOLED, LatentMixture, normalise_weights
+from .nvib import NVIB, kl_gaussian, linear32
 
 
 class GaussianLatent(nn.Module):

@@ -3,8 +3,8 @@ range, and tau from one sentence to another. One home for each, so that the repo
 slider and the corpus study read a model at the same values.
 
 alpha^Delta grids take a `ModelConfig` (`model.cfg`): a loss-conditional model (trained over
-[alpha_delta_min, alpha_delta_max]) is read across that range, a model trained at one alpha^Delta at
-that value alone.
+[alpha_delta_min, alpha_delta_max], `nvae.config.alpha_delta_range`) is read across that range, a
+model trained at one alpha^Delta at that value alone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from ..config import alpha_delta_range
 
 CURVE_POINTS = 26  # the retained-proportion curve of the targets and the ablations
 FINE_CURVE_POINTS = 41  # the finer curve that finds the alpha^Delta of a retained proportion
@@ -23,7 +25,7 @@ def alpha_delta_values(cfg, n: int = CURVE_POINTS, alpha_delta: float | None = N
     otherwise the one value the model has (`alpha_delta`, or the config's default)."""
     if not cfg.alpha_delta_conditional:
         return [cfg.alpha_delta if alpha_delta is None else alpha_delta]
-    lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
+    lo, hi = (math.log(v) for v in alpha_delta_range(cfg))
     return [math.exp(lo + (hi - lo) * k / (n - 1)) for k in range(n)]
 
 
@@ -32,14 +34,14 @@ def interior_alpha_deltas(cfg, n: int = 3) -> list[float]:
     periodic evaluation during training also reads it; none for a model trained at one alpha^Delta."""
     if not cfg.alpha_delta_conditional or not cfg.is_nvae:
         return []
-    lo, hi = math.log(cfg.alpha_delta_min), math.log(cfg.alpha_delta_max)
+    lo, hi = (math.log(v) for v in alpha_delta_range(cfg))
     return [round(math.exp(lo + (hi - lo) * (k + 1) / (n + 1)), 5) for k in range(n)]
 
 
 def rounded_alpha_deltas(cfg, n: int = 25) -> list[float]:
     """n log-spaced alpha^Delta values over the model's trained range at 3 significant digits, plus the
     config's own value (the app's retained-proportion curve)."""
-    lo, hi = float(cfg.alpha_delta_min), float(cfg.alpha_delta_max)
+    lo, hi = alpha_delta_range(cfg)
     if hi <= lo:
         return [lo]
     values = {float(f"{v:.3g}") for v in np.geomspace(lo, hi, n)}
@@ -52,7 +54,7 @@ def slider_stops(cfg, extra=()) -> list[float]:
     (..., 0.01, 0.012, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, ..., 1, ...), both ends of the range,
     the model's default, and any `extra` value inside the range (a link's exact value), each kept to
     6 significant digits (as the URL writes it). Nothing is hard-coded to one model's range."""
-    lo, hi = float(cfg.alpha_delta_min), float(cfg.alpha_delta_max)
+    lo, hi = alpha_delta_range(cfg)
     if hi <= lo:
         return [lo]
     values = {lo, hi, float(f"{min(max(cfg.alpha_delta, lo), hi):.6g}")}

@@ -5,7 +5,8 @@ pruning (component 0 is the prior), a baseline's set of vectors (no prior), or p
 `LatentMixture.mix` interpolates between two of them (docs/nvib.md section 5): with a prior
 component, the union of both sets with weights (1 - tau) pi_a and tau pi_b; without one (the
 baselines), position by position at the same RELATIVE position, the length interpolated too
-(`_mix_positions`). Shapes: B batch, N components, P = d_model.
+(`_mix_positions`). Shapes: B batch, N components, P = d_model. `LatentMixture.records` reads one
+sentence's components as typed rows (`ComponentRow`).
 
 Two ways of sharing tau among the components (`MIXINGS`): "uniform", the paper's, gives every
 component of A the weight 1 - tau and every one of B the weight tau; "sweep" moves a front along
@@ -27,7 +28,6 @@ mix(B, A, 1 - tau) (up to rounding).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -36,6 +36,8 @@ PRIOR = -1  # `source` of the prior component
 POOLED = -2  # `source` of a vector pooled over all tokens (VTP)
 SAMPLED = -3  # `source` of a component drawn from the prior (prior samples)
 TINY = 1e-30
+LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
+IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
 MIXINGS = ("sweep", "uniform")  # how tau is shared among the components; the first is the default
 DEFAULT_MIXING = MIXINGS[0]
 SWEEP_WIDTH = 0.1  # the front's width in relative position, chosen on validation (docs/experiments.md)
@@ -53,6 +55,20 @@ def source_label(source: int, tokens: list[str] | None = None) -> str:
     if source in special:
         return special[source]
     return tokens[source] if tokens is not None and 0 <= source < len(tokens) else str(source)
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    """One component of one sentence's latent as plain Python values (`LatentMixture.records`): what
+    the CLI prints (`dataclasses.asdict`, fields in this order) and the app's tables show."""
+
+    component: int  # its index in the latent (0: the prior component of an NVAE)
+    source: int  # the input token it came from, or PRIOR, POOLED, SAMPLED
+    token: str  # how its source reads (`source_label`)
+    alpha: float  # its pseudo-count
+    pi: float  # its weight in the mixture the decoder reads (0 when pruned)
+    retained: bool  # True when the decoder reads it (not pruned)
+    mean_variance: float  # its variance, averaged over the dimensions
 
 
 @dataclass
@@ -76,7 +92,7 @@ class LatentMixture:
     threshold  float       alpha threshold under which a component counts as pruned
     token_mu, token_logvar [B, N, P]  with `kept_pooling` "segment" only: every component's own
                            Gaussian before pooling (mu, logvar are then the pooled ones), so that a
-                           reader can pool the segments of another kept set (nvib.pool_segments)
+                           reader can pool the segments of another kept set (kept_set.pool_segments)
     """
 
     mu: Tensor
@@ -142,25 +158,25 @@ class LatentMixture:
             **{k: (v[:, :keep] if isinstance(v, Tensor) and v.dim() >= 2 else v) for k, v in self.__dict__.items()}
         )
 
-    def records(self, b: int = 0, tokens: list[str] | None = None) -> list[dict[str, Any]]:
-        """Plain Python rows for display: one per (non-padding) component of sentence b."""
+    def records(self, b: int = 0, tokens: list[str] | None = None) -> list[ComponentRow]:
+        """One `ComponentRow` per (non-padding) component of sentence b, in component order, as plain
+        Python values (`tokens`: the sentence's tokens, for the rows' `token`)."""
         rows = []
         var = self.logvar[b].detach().float().exp().mean(-1)
         for i in range(self.n_components):
             if bool(self.pad[b, i]):
                 continue
             src = int(self.source[b, i])
-            token = source_label(src, tokens)
             rows.append(
-                {
-                    "component": i,
-                    "source": src,
-                    "token": token,
-                    "alpha": float(self.alpha[b, i].detach()),
-                    "pi": float(self.pi[b, i].detach()),
-                    "retained": not bool(self.mask[b, i]),
-                    "mean_variance": float(var[i]),
-                }
+                ComponentRow(
+                    component=i,
+                    source=src,
+                    token=source_label(src, tokens),
+                    alpha=float(self.alpha[b, i].detach()),
+                    pi=float(self.pi[b, i].detach()),
+                    retained=not bool(self.mask[b, i]),
+                    mean_variance=float(var[i]),
+                )
             )
         return rows
 

@@ -5,12 +5,11 @@ pseudo-counts (section 1), prepends the prior component, computes the KL terms (
 hands the decoder one of three latents: in training with the pruning gate (section 8, the shipped
 recipe) exactly the set evaluation keeps, in training without it sampled vectors with Dirichlet
 weights (the paper), in evaluation the Gaussian mixture with the components under the threshold
-pruned. Prior sampling (section 4) closes the class. Below it, the two additions to the paper's
-pseudo-counts that shipped checkpoints use (the quantile conditioning on alpha^Delta, the
-positional prior), what a kept component can stand for (`pool_segments`: its token and the pruned
-tokens after it, the latent issue's candidate; `min_kept`, a floor of kept components), then the KL
-formulas and the evaluation latent. The latent type and interpolation (section 5) are in
-nvae/model/mixture.py.
+pruned. Prior sampling (section 4) closes the class; the KL formulas and the evaluation latent
+follow it. This project's additions to the paper's layer (the positional prior and quantile
+conditioning of the pseudo-counts, a floor of kept components, the training gate, segment pooling)
+are in nvae/model/kept_set.py, called from here where the config asks for them. The latent type and
+interpolation (section 5) are in nvae/model/mixture.py.
 
 Shapes: B batch, n input tokens (end-of-sentence included), N = n + 1 components (component 0 is
 the prior), P = d_model.
@@ -24,15 +23,13 @@ import threading
 import torch
 from torch import Tensor, nn
 
-from ..config import ModelConfig
-from .mixture import PRIOR, SAMPLED, LatentMixture, normalise_weights
+from ..config import ModelConfig, check_trained_range
+from . import kept_set
+from .mixture import IMPULSE_LOGVAR, LOGVAR_MAX, LOGVAR_MIN, PRIOR, SAMPLED, LatentMixture, normalise_weights
 
 _GLOBAL_RNG = threading.Lock()  # held while a seeded draw uses torch's global random state
 
-LOGVAR_MIN, LOGVAR_MAX = -20.0, 10.0  # clamp of the components' log-variances
-IMPULSE_LOGVAR = -30.0  # log-variance standing for "no variance" (prior samples are impulses)
-SPREAD_EPS = 0.05  # keeps the standardised scores finite when a sentence's scores are all equal
-QUANTILE_TEMPERATURE = 0.3  # softness of the soft ranks, in units of the standardised score
+LOG_ALPHA_MIN, LOG_ALPHA_MAX = -10.0, 10.0  # clamp of the log pseudo-counts (exp overflows fp16 at about 11)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,47 +114,39 @@ class NVIB(nn.Module):
         alpha0_p = prior_alpha_ + ad * n_inputs
         kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.kappa)
 
-        floor = self._floor(log_alpha, pad_mask)  # [B, N] components kept whatever alpha (min_kept)
+        floor = kept_set.floor(log_alpha, pad_mask, cfg.min_kept)  # [B, N] kept whatever alpha (min_kept)
         gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
         if self.training and cfg.prune_gate == "st":
-            gate = self._gate(log_alpha, pad, floor)
-            mu_d, logvar_d = self._pool(mu, logvar, gate > 0.5, pad, source)
+            gate = kept_set.gate(log_alpha, pad, cfg.threshold, floor)
+            mu_d, logvar_d = kept_set.pool(mu, logvar, gate > 0.5, pad, source, cfg.kept_pooling)
             if gaussian:  # the evaluation form and its weights, with every component in the gate
                 latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, pad, cfg.threshold, gate)
             else:
                 latent = self._sample(mu_d, logvar_d, alpha, pad, source, n_inputs, False, gate)
-        elif self.training and not (gaussian and cfg.gaussian_train_pruned):
-            latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, gaussian)
+        elif self.training and not gaussian:
+            latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, False)
         else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR) & ~floor)
-            mu_d, logvar_d = self._pool(mu, logvar, ~mask, pad, source)
+            mu_d, logvar_d = kept_set.pool(mu, logvar, ~mask, pad, source, cfg.kept_pooling)
             latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, mask, cfg.threshold)
         if cfg.kept_pooling != "none":  # what a reader needs to pool another kept set (measures.keep_components)
             latent.token_mu, latent.token_logvar = mu, logvar
         return latent, kl_g, kl_d
 
-    def _floor(self, log_alpha: Tensor, pad_mask: Tensor) -> Tensor:
-        """[B, N] True for the `min_kept` token components with the largest pseudo-counts of each
-        sentence (the prior component and padding False): kept whatever their alpha."""
-        B, n = log_alpha.shape
-        floor = torch.zeros(B, n + 1, dtype=torch.bool, device=log_alpha.device)
-        k = min(int(self.cfg.min_kept), n)
-        if k:
-            top = log_alpha.detach().masked_fill(pad_mask, float("-inf")).topk(k, dim=-1).indices
-            floor[:, 1:] = torch.zeros_like(pad_mask).scatter(1, top, True) & ~pad_mask
-        return floor
-
-    def _pool(self, mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
-        """The means and log-variances the decoder reads: each token's own (`kept_pooling` "none"), or
-        each kept component's segment average (`pool_segments`)."""
-        if self.cfg.kept_pooling == "none":
-            return mu, logvar
-        return pool_segments(mu, logvar, kept, pad, source)
-
-    # alpha_delta: a float, a [B] tensor, or None for the config's value
     def _alpha_delta(self, alpha_delta, B: int, device) -> Tensor:
+        """alpha^Delta as a [B] tensor: `alpha_delta` (a float or a [B] tensor), or the config's own value
+        for None. A loss-conditional model takes a given value only inside the range it was trained on,
+        float rounding allowed, and raises ValueError otherwise (`nvae.config.check_trained_range`): it
+        does not extrapolate, so callers resolve a request first (`nvae.config.resolve_alpha_delta`). A
+        model trained at one alpha^Delta reads it in its prior only and takes any value."""
         if alpha_delta is None:
             alpha_delta = self.cfg.alpha_delta
+        elif self.cfg.alpha_delta_conditional:
+            if isinstance(alpha_delta, (int, float)):
+                check_trained_range(self.cfg, float(alpha_delta))
+            elif (given := torch.as_tensor(alpha_delta).detach()).numel():  # one value per sentence
+                smallest, largest = torch.aminmax(given.double())
+                check_trained_range(self.cfg, float(smallest), float(largest))
         ad = torch.as_tensor(alpha_delta, dtype=torch.float32, device=device)
         return ad.expand(B) if ad.dim() == 0 else ad
 
@@ -165,26 +154,14 @@ class NVIB(nn.Module):
         self, h: Tensor, mu_tok: Tensor, pad_mask: Tensor, ad: Tensor, spread_bias: float | None = None
     ) -> Tensor:
         """log alpha_i [B, n], docs/nvib.md section 1: the paper's projection of h_i (with the quadratic
-        term of the initialisation), then this project's two additions where the config asks for them,
-        and the clamp.
-
-        - `spread_bias` > 0, the positional prior: its term (`positional_prior`) pulls the kept set
-          towards positions spread evenly over the sentence.
-        - `alpha_conditioning = "quantile"`: alpha^Delta sets the level, log alpha^Delta + the
-          sentence's mean score, and each token's rank in its sentence sets its place around it,
-          `quantile_scale` x the normal quantile of its (soft) rank, so that the retained share follows
-          alpha^Delta and the scores cannot bunch. "none" (the paper): alpha^Delta enters the prior only.
-        """
-        cfg = self.cfg
-        log_alpha = linear32(self.alpha_proj, h).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
+        term of the initialisation), then this project's additions where the config asks for them
+        (`kept_set.condition_scores`: the positional prior, `spread_bias` overriding the config's, and
+        quantile conditioning on alpha^Delta), and the clamp."""
+        scores = linear32(self.alpha_proj, h).squeeze(-1) + self.alpha_quad.float() * mu_tok.pow(2).sum(-1) / (
             2 * self.sqrt_e
         )
-        bias = cfg.spread_bias if spread_bias is None else float(spread_bias)
-        if bias:
-            log_alpha = log_alpha + bias * positional_prior(log_alpha, pad_mask, cfg.keep_positions)
-        if cfg.alpha_conditioning == "quantile":
-            log_alpha = ad.clamp_min(1e-8).log()[:, None] + _quantile_scores(log_alpha, pad_mask, cfg.quantile_scale)
-        return _clamp_keep_grad(log_alpha, cfg.log_alpha_min, cfg.log_alpha_max)
+        log_alpha = kept_set.condition_scores(scores, pad_mask, ad, self.cfg, spread_bias)
+        return _clamp_keep_grad(log_alpha, LOG_ALPHA_MIN, LOG_ALPHA_MAX)
 
     def log_alphas(self, h: Tensor, pad_mask: Tensor, alpha_delta: float | Tensor | None = None) -> Tensor:
         """The tokens' log pseudo-counts [B, n] read from states h [B, n, P] (what `forward` uses)."""
@@ -192,22 +169,6 @@ class NVIB(nn.Module):
             h = h.float()
             ad = self._alpha_delta(alpha_delta, h.shape[0], h.device)
             return self._log_alpha(h, linear32(self.mu_proj, h), pad_mask, ad)
-
-    def _gate(self, log_alpha: Tensor, pad: Tensor, floor: Tensor | None = None) -> Tensor:
-        """[B, N] pruning gate of the training batches (prune_gate "st"), prior component first.
-
-        Forward: 1 where evaluation keeps a component (alpha > threshold, or in `floor`), else 0, so
-        training decodes from exactly the set evaluation keeps. Backward: the gradient of
-        sigmoid((log alpha - log threshold) / gate_temperature).
-        """
-        cfg = self.cfg
-        soft = torch.sigmoid((log_alpha - math.log(cfg.threshold)) / cfg.gate_temperature)
-        hard = (log_alpha > math.log(cfg.threshold)).to(soft.dtype)
-        if floor is not None:
-            hard = torch.maximum(hard, floor[:, 1:].to(soft.dtype))
-        gate_tok = hard + soft - soft.detach()
-        gate = torch.cat([torch.ones_like(gate_tok[:, :1]), gate_tok], dim=1)
-        return gate.masked_fill(pad, 0.0)
 
     def _sample(
         self, mu, logvar, alpha, pad, source, n_inputs, gaussian: bool, gate: Tensor | None = None
@@ -289,114 +250,6 @@ class NVIB(nn.Module):
         )
 
 
-# ---------------------------------------------------------------------------------------------
-# The pseudo-counts: this project's two additions to the paper's projection (section 1)
-# ---------------------------------------------------------------------------------------------
-
-
-def _quantile_scores(scores: Tensor, pad_mask: Tensor, spread: float) -> Tensor:
-    """mean_j f_j + spread x Phi^-1(q_i), q_i = (soft rank of f_i among the sentence's tokens + 1/2) / n.
-
-    The forward pass uses the exact rank (ties broken by position), so the quantiles of a sentence are
-    spread evenly whatever the scores' distribution; the gradient is that of the soft rank, the sum of
-    sigmoid((z_i - z_j) / QUANTILE_TEMPERATURE) over the other real tokens j, z the standardised scores.
-    Padding positions get the mean.
-    """
-    real = (~pad_mask).float()
-    count = real.sum(-1, keepdim=True).clamp_min(1.0)
-    mean = (scores * real).sum(-1, keepdim=True) / count
-    std = (((scores - mean) ** 2 * real).sum(-1, keepdim=True) / count + 1e-8).sqrt()
-    z = (scores - mean) / (std + SPREAD_EPS)
-    others = real[:, None, :] * (1.0 - torch.eye(z.shape[1], device=z.device))
-    soft = (torch.sigmoid((z[:, :, None] - z[:, None, :]) / QUANTILE_TEMPERATURE) * others).sum(-1)
-    hard = z.masked_fill(pad_mask, float("inf")).argsort(-1).argsort(-1).float()  # rank among the real tokens
-    rank = soft + (hard - soft).detach()  # the exact rank forward, the soft rank's gradient backward
-    q = ((rank + 0.5) / count).clamp(0.5 / count, 1.0 - 0.5 / count)
-    quantile = math.sqrt(2.0) * torch.erfinv(2.0 * q - 1.0)
-    return mean + spread * quantile * real
-
-
-def van_der_corput(n: int, device=None) -> Tensor:
-    """[n] the base-2 radical inverse of 0..n-1 (bits of the position mirrored about the binary
-    point): 0, 0.5, 0.25, 0.75, 0.125, ... Ranked by it, the first k positions of any k are
-    spread evenly over the sentence."""
-    pos = torch.arange(n, device=device)
-    out = torch.zeros(n, device=device)
-    scale = 0.5
-    for _ in range(max(1, (n - 1).bit_length())):
-        out += (pos % 2) * scale
-        pos = pos // 2
-        scale /= 2
-    return out
-
-
-def tournament_order(scores: Tensor, pad_mask: Tensor) -> Tensor:
-    """[B, n] the van der Corput values of a content-ordered binary tree over the positions.
-
-    The positions are leaves of a binary tree (pairs 2i, 2i + 1, then pairs of pairs, ...). At every
-    node the half whose best real score is the higher takes the lower bit, so ranked by the result,
-    the first half of the positions is the better token of every pair, the first quarter the best of
-    every four, and so on: the coverage of `van_der_corput`, the choice inside each block by content.
-    Ties and blocks without a real token keep van der Corput's order. `scores` are read, not
-    differentiated (the order is a rank)."""
-    B, n = scores.shape
-    bits = max(1, (n - 1).bit_length())
-    size = 1 << bits
-    s = scores.detach().float().masked_fill(pad_mask, float("-inf"))
-    s = torch.nn.functional.pad(s, (0, size - n), value=float("-inf"))
-    flips = torch.zeros(B, size, dtype=torch.long, device=scores.device)
-    for level in range(bits):
-        half = 1 << level
-        best = s.view(B, size // (2 * half), 2, half).amax(-1)  # [B, blocks, 2]
-        swap = (best[..., 1] > best[..., 0]).long()  # [B, blocks]
-        flips += swap.repeat_interleave(2 * half, dim=1) << level
-    index = torch.arange(size, device=scores.device)[None, :] ^ flips
-    vdc = van_der_corput(size, scores.device)
-    return vdc[index][:, :n]
-
-
-def positional_prior(scores: Tensor, pad_mask: Tensor, keep_positions: str = "learned") -> Tensor:
-    """[B, n] the positional prior's term, to be scaled by `spread_bias` and added to the raw scores:
-    1 - 2 x (position's van der Corput value), centred on each sentence's real tokens so that it moves
-    the ranks and not the level. Ranked by it, the first half of the positions is every second one,
-    the first quarter every fourth, and so on. `keep_positions="tournament"` uses the content-ordered
-    tree of `tournament_order` instead (the same coverage, each block's best token first)."""
-    if keep_positions == "tournament":
-        order = tournament_order(scores, pad_mask)
-    else:
-        order = van_der_corput(scores.shape[1], scores.device)[None, :].expand_as(scores)
-    prior = 1.0 - 2.0 * order
-    real = (~pad_mask).float()
-    mean = (prior * real).sum(-1, keepdim=True) / real.sum(-1, keepdim=True).clamp_min(1.0)
-    return prior - mean
-
-
-def pool_segments(mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
-    """Each kept token component's Gaussian replaced by the average of its segment's: the token itself
-    and the pruned tokens after it up to the next kept one; the pruned tokens before a sentence's
-    first kept token join that first segment (`kept_pooling` "segment").
-
-    mu, logvar [B, N, P]; kept, pad [B, N] bool; source [B, N] (the token's index, or < 0 for the
-    prior and other components that are no token's, which are never pooled and join no segment).
-    One sentence per row, its tokens in order. The average of c Gaussians has the mean of their
-    means and the variance sum(var) / c^2. Pruned components keep their own Gaussians (the decoder
-    does not read them). Differentiable in mu and logvar; `kept` is a hard set."""
-    B, N, P = mu.shape
-    token = (source >= 0) & ~pad
-    head = token & kept
-    seg = torch.cumsum(head.long(), dim=1).clamp_min(1)  # each kept token opens a segment; 0 is no one's
-    member = (token & head.any(-1, keepdim=True)).to(mu.dtype)
-    index = seg[..., None].expand(B, N, P)
-    sum_mu = mu.new_zeros(B, N + 1, P).scatter_add(1, index, mu * member[..., None])
-    sum_var = mu.new_zeros(B, N + 1, P).scatter_add(1, index, logvar.exp() * member[..., None])
-    count = mu.new_zeros(B, N + 1).scatter_add(1, seg, member).clamp_min(1.0).gather(1, seg)[..., None]
-    pooled = head[..., None]
-    mu_out = torch.where(pooled, sum_mu.gather(1, index) / count, mu)
-    var_out = sum_var.gather(1, index) / count.pow(2)
-    logvar_out = torch.where(pooled, var_out.clamp_min(1e-30).log().clamp(LOGVAR_MIN, LOGVAR_MAX), logvar)
-    return mu_out, logvar_out
-
-
 def _clamp_keep_grad(x: Tensor, lo: float, hi: float) -> Tensor:
     """Clamp in the forward pass, identity in the backward pass (straight-through).
 
@@ -475,4 +328,4 @@ def linear32(layer: nn.Linear, x: Tensor) -> Tensor:
     return nn.functional.linear(x.float(), layer.weight.float(), bias)
 
 
-__all__ = ["NVIB", "kl_gaussian", "kl_dirichlet", "evaluation_latent", "linear32", "pool_segments"]
+__all__ = ["NVIB", "kl_gaussian", "kl_dirichlet", "evaluation_latent", "linear32"]

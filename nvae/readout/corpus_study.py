@@ -143,8 +143,8 @@ def _check(model: NVAE) -> None:
 @dataclass
 class EncodedCorpus:
     """The encoder's output for each batch of a corpus (`encode_corpus`). It does not depend on
-    alpha^Delta, so a study at another alpha^Delta needs only the NVIB layer: for the app's 100
-    sentences that is about a tenth of the encoding."""
+    alpha^Delta, so a study at another alpha^Delta needs only the NVIB layer
+    (`NVAE.latent_from_states`): for the app's 100 sentences that is about a tenth of the encoding."""
 
     batches: list  # the collated batches (nvae.data.text.collate), `batch_size` sentences each
     states: list[torch.Tensor]  # the encoder states of each batch [B, n, P]
@@ -193,10 +193,10 @@ def study_tables(
     with eval_mode(model):
         for k, (batch, states) in enumerate(zip(encoded.batches, encoded.states)):
             start = k * encoded.batch_size
-            latent = model.latent(states, batch.pad_mask, alpha_delta)[0]
+            latent = model.latent_from_states(states, batch.pad_mask, alpha_delta).latent
             sources, retained = latent.source.tolist(), latent.retained.tolist()
             if prior:
-                content = model.latent(states, batch.pad_mask, alpha_delta, 0.0)[0]
+                content = model.latent_from_states(states, batch.pad_mask, alpha_delta, 0.0).latent
                 both = latent.retained & content.retained & (latent.source >= 0)
                 agree[0] += int(both.sum())
                 agree[1] += int((latent.retained & (latent.source >= 0)).sum())

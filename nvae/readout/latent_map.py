@@ -143,17 +143,27 @@ def knn_place(query: np.ndarray, reference: np.ndarray, layout: np.ndarray, k: i
 
 
 def fit_layout(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A 2-D UMAP layout [M, 2] of `vectors` [M, P] (15 neighbours or fewer, min_dist 0.1)."""
+    """A 2-D UMAP layout [M, 2] of `vectors` [M, P] (15 neighbours or fewer, min_dist 0.1).
+
+    Torch's thread count is left as it was: UMAP runs on numba, whose OpenMP threading layer can
+    change the OpenMP thread count that torch reads (one torch thread became two, one per core), and
+    a caller kept on one thread (the app, the tests) would then go on with more, much slower."""
     import warnings
 
+    import torch
     import umap
 
     vectors = np.asarray(vectors, dtype=np.float32)
     n_neighbors = int(max(2, min(15, len(vectors) - 1)))
     reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=0.1, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap: "n_jobs overridden by random_state", numba notes
-        xy = reducer.fit_transform(vectors)
+    threads = torch.get_num_threads()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # umap: "n_jobs overridden by random_state", numba notes
+            xy = reducer.fit_transform(vectors)
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     return np.asarray(xy, dtype=np.float32)
 
 

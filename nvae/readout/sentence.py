@@ -26,19 +26,20 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..config import alpha_delta_is_input, resolve_alpha_delta
 from ..data.text import UNK_ID, decode_batch, decode_ids, encode_batch, encode_texts, encoded_batches, tokens_of
 from ..evaluation.measures import ordinal
 from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
 from ..model.autoencoder import NVAE
 from ..model.grids import tau_grid
-from ..model.mixture import DEFAULT_MIXING, LatentMixture, position_sources, source_label
+from ..model.mixture import DEFAULT_MIXING, ComponentRow, LatentMixture, position_sources, source_label
 from .corpus_study import draw as draw_sentences
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
@@ -46,15 +47,13 @@ STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
 
 def alpha_delta_active(cfg) -> bool:
     """True when alpha^Delta changes this model's latent (a loss-conditional NVAE)."""
-    return cfg.is_nvae and bool(cfg.alpha_delta_conditional)
+    return alpha_delta_is_input(cfg)
 
 
 def alpha_delta_arg(cfg, value: float | None) -> float | None:
     """The alpha_delta to pass to `model.encode`: the value (clamped to the trained range) for a
-    loss-conditional NVAE, else None."""
-    if value is None or not alpha_delta_active(cfg):
-        return None
-    return float(min(max(value, cfg.alpha_delta_min), cfg.alpha_delta_max))
+    loss-conditional NVAE, else None (`nvae.config.resolve_alpha_delta`, "clamp")."""
+    return resolve_alpha_delta(cfg, value, "clamp")
 
 
 # -- who chooses the kept set ----------------------------------------------------------------------
@@ -236,7 +235,7 @@ def token_info(model: NVAE, texts: list[str]) -> list[TokenInfo]:
     """Each sentence's length, [UNK] count and truncation, and how many components it keeps at the
     model's default alpha^Delta (the encoder only: no decoding)."""
     batch = encode_batch(model.tokenizer, list(texts), model.cfg.max_len, model.device)
-    kept = model.encode(batch.src, batch.pad_mask).n_retained.tolist()
+    kept = model.encode(batch.src, batch.pad_mask).latent.n_retained.tolist()
     lengths = (~batch.pad_mask).sum(-1).tolist()
     return [
         TokenInfo(
@@ -262,7 +261,7 @@ class SentenceView:
     tokens: list[str]  # input tokens, [EOS] included
     truncated: bool
     n_unknown: int  # input pieces outside the vocabulary ([UNK])
-    components: list[dict]  # LatentMixture.records, plus "label"
+    components: list[dict]  # LatentMixture.records as dicts (dataclasses.asdict), plus "label"
     n_retained: int
     n_inputs: int
     retained_proportion: float
@@ -278,9 +277,12 @@ class SentenceView:
         return mostly_unknown(self.n_unknown, self.n_inputs)
 
 
-def component_label(record: dict) -> str:
-    """'#3 game': component number and its source token (or ⟨prior⟩)."""
-    return f"#{record['component']} {record['token']}"
+def component_label(row: ComponentRow | dict) -> str:
+    """'#3 game': component number and its source token (or ⟨prior⟩), of a row of
+    `LatentMixture.records` or of its dict."""
+    if isinstance(row, dict):
+        return f"#{row['component']} {row['token']}"
+    return f"#{row.component} {row.token}"
 
 
 @torch.inference_mode()
@@ -292,16 +294,14 @@ def inspect_sentences(
     tok, cfg = model.tokenizer, model.cfg
     ad = alpha_delta_arg(cfg, alpha_delta)
     batch = encode_batch(tok, texts, cfg.max_len, model.device)
-    latent = model.encode(batch.src, batch.pad_mask, ad, spread_bias)
+    latent = model.encode(batch.src, batch.pad_mask, ad, spread_bias).latent
     generated = model.generate(latent)
     views = []
     for b, text in enumerate(texts):
         n = int(latent.n_inputs[b])
         ids = batch.src[b, :n].tolist()
         tokens = tokens_of(tok, ids)
-        records = latent.records(b, tokens)
-        for r in records:
-            r["label"] = component_label(r)
+        records = [{**asdict(row), "label": component_label(row)} for row in latent.records(b, tokens)]
         single = latent.select(b).trim()
         tgt_in = torch.tensor([[cfg.bos_id] + generated[b]], device=single.device)
         _, weights = model.decode(single, tgt_in, need_weights=True)
@@ -330,7 +330,8 @@ def inspect_sentences(
 
 
 def component_weights(components: list[dict]) -> list[float]:
-    """The weight each component (a `LatentMixture.records` row) shows: pi when retained, else the
+    """The weight each component (a row of `SentenceView.components`: a `LatentMixture.records` row as
+    a dict) shows: pi when retained, else the
     share alpha / sum(alpha) it would have had (its pi were nothing pruned)."""
     total = sum(c["alpha"] for c in components) or 1.0
     return [c["pi"] if c["retained"] else c["alpha"] / total for c in components]
@@ -362,7 +363,7 @@ def sparsity_curve(model: NVAE, text: str, grid: list[float]) -> dict[str, list]
     tok = model.tokenizer
     batch = encode_batch(tok, [text] * len(grid), model.cfg.max_len, model.device)
     ad = torch.tensor(grid, dtype=torch.float32, device=batch.src.device)
-    latent = model.encode(batch.src, batch.pad_mask, ad)
+    latent = model.encode(batch.src, batch.pad_mask, ad).latent
     n = int(latent.n_inputs[0])
     reference = decode_ids(tok, batch.src[0, :n].tolist())
     texts = [decode_ids(tok, g) for g in model.generate(latent)]
@@ -395,7 +396,7 @@ class Pair:
 def encode_pair(model: NVAE, text_a: str, text_b: str) -> Pair:
     tok = model.tokenizer
     batch = encode_batch(tok, [text_a, text_b], model.cfg.max_len, model.device)
-    latent = model.encode(batch.src, batch.pad_mask)
+    latent = model.encode(batch.src, batch.pad_mask).latent
     ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(2)]
     return Pair(
         a=latent.select(0).trim(),

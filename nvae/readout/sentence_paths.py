@@ -80,7 +80,7 @@ def encode_waypoints(model: NVAE, texts: Sequence[str], alpha_delta: float | Non
     texts = list(texts)
     tok = model.tokenizer
     batch = encode_batch(tok, texts, model.cfg.max_len, model.device)
-    latent = model.encode(batch.src, batch.pad_mask, alpha_delta_arg(model.cfg, alpha_delta))
+    latent = model.encode(batch.src, batch.pad_mask, alpha_delta_arg(model.cfg, alpha_delta)).latent
     ids = [batch.src[i, : int(latent.n_inputs[i])].tolist() for i in range(len(texts))]
     return Waypoints(
         texts=texts,

@@ -8,8 +8,8 @@ queries and where denoising attention sends them, the next token chosen, and the
 - `query_plane(trace, t, h)`: one decoder query (output step t, head h) and the mixture it reads,
   projected to 2-D for the picture of `nvae.readout.attention2d` / the Denoising page.
 
-The queries are the model's own: the decoder is run up to its last layer's cross-attention, and
-the query in latent space u_h = (W_k^h)^T q_h is read there, as `nvae.model.attention` computes it;
+The queries are the model's own: `NVAE.cross_queries` runs the decoder up to its last layer's
+cross-attention and reads the query in latent space u_h = (W_k^h)^T q_h there;
 `nvae.model.attention.denoise` then gives the weights and the denoised vector (docs/nvib.md section 3).
 Their mean over heads equals the cross-attention weights `model.decode` reports
 (tests/test_walkthrough.py checks it). Nothing here imports streamlit.
@@ -17,7 +17,8 @@ Their mean over heads equals the cross-attention weights `model.decode` reports
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -96,7 +97,8 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     tok = model.tokenizer
     ad = alpha_delta_arg(cfg, alpha_delta)
     batch = encode_batch(tok, [text], cfg.max_len, model.device)
-    states, (latent, _, _) = model.states_and_latent(batch.src, batch.pad_mask, ad)  # latent: what encode returns
+    enc = model.encode(batch.src, batch.pad_mask, ad)
+    states, latent = enc.states, enc.latent
     n = int(latent.n_inputs[0])
     ids = batch.src[0, :n].tolist()
     tokens = tokens_of(tok, ids)
@@ -106,24 +108,14 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     tgt_in = torch.tensor([[cfg.bos_id] + written[:-1]], device=latent.device)
     logits = model.decode(latent, tgt_in).float()[0]  # [T, V]
 
-    # the last decoder layer's queries: the decoder run up to that layer's cross-attention, as
-    # DecoderLayer.forward computes it (dropout is off in eval mode)
-    layers = list(model.decoder)
-    x = model._embed(tgt_in)
-    for layer in layers[:-1]:
-        x, _ = layer(x, layer.cross_attn.prepare(latent))
-    last = layers[-1]
-    x = x + last.self_attn(last.norm1(x))
-    cross = last.cross_attn
-    H, E, P = cross.n_heads, cross.head_dim, cfg.d_model
-    q = cross.q_proj(last.norm2(x)).float()  # [1, T, P]
-    T = q.shape[1]
-    q = q.view(1, T, H, E).transpose(1, 2)  # [1, H, T, E]
-    u = torch.einsum("bhte,hep->bhtp", q, cross.k_proj.weight.float().view(H, E, P))
+    # the last decoder layer's queries in latent space [1, H, T, P], as the model forms them
+    u = model.cross_queries(latent, tgt_in)
+    H, T = u.shape[1], u.shape[2]
+    noise_var = math.sqrt(cfg.d_model // cfg.n_heads)  # sqrt(E), E the head width
     mu, var = latent.mu.float(), latent.logvar.float().exp()
-    if cross.read_means:  # decode_form "means": the integral with every variance 0 is z = mu's sample form
+    if cfg.decode_form == "means":  # read by its means: the integral with every variance 0 is z = mu's sample form
         var = torch.zeros_like(var)
-    vbar, weights = denoise(u, mu, var, latent.log_pi.float(), cross.sqrt_e)
+    vbar, weights = denoise(u, mu, var, latent.log_pi.float(), noise_var)
 
     probs = logits.clone()
     probs[:, cfg.pad_id] = float("-inf")  # never written, as in NVAE.generate
@@ -143,16 +135,16 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
             {"token": tokens_of(tok, [w])[0], "id": int(w), "probability": p, "rank": int((probs[t] > p).sum()) + 1}
         )
 
-    records = latent.records(0, tokens)
+    records = [asdict(row) for row in latent.records(0, tokens)]  # dicts: the trace adds its own keys
     norms = mu[0].norm(dim=-1).tolist()
     for r in records:
         r["mu_norm"] = float(norms[r["component"]])
         r["log_alpha"] = float(np.log(max(r["alpha"], 1e-300)))
     if cfg.spread_bias:  # what the content score alone (the positional prior at 0) would give each token
-        content = model.latent(states, batch.pad_mask, ad, 0.0)[0].records(0, tokens)
+        content = model.latent_from_states(states, batch.pad_mask, ad, 0.0).latent.records(0, tokens)
         for r, c in zip(records, content):
-            r["log_alpha_content"] = float(np.log(max(c["alpha"], 1e-300)))
-            r["retained_by_content"] = bool(c["retained"])
+            r["log_alpha_content"] = float(np.log(max(c.alpha, 1e-300)))
+            r["retained_by_content"] = c.retained
     reference = decode_ids(tok, ids)
     reconstruction = decode_ids(tok, generated)
     used_ad = float(cfg.alpha_delta if ad is None else ad)
@@ -166,9 +158,9 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
         n_unknown=sum(i == UNK_ID for i in ids),
         alpha_delta=used_ad,
         threshold=float(latent.threshold),
-        noise_var=float(cross.sqrt_e),
+        noise_var=noise_var,
         n_heads=H,
-        layer=len(layers) - 1,
+        layer=cfg.n_dec_layers - 1,
         states=states[0, :n].float().cpu().numpy(),
         components=records,
         mu=mu[0].cpu().numpy(),

@@ -27,7 +27,7 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-from ..config import NEUTRAL_ADDITIONS, ConfigError, ModelConfig, TrainConfig, load_configs, save_configs
+from ..config import ConfigError, ModelConfig, TrainConfig, fingerprinted_fields, load_configs, save_configs
 from ..data.text import load_tokenizer, tokenizer_mismatch
 from ..model.autoencoder import NVAE
 from .atomic import recover_interrupted_save, swap_into_place, temp_sibling
@@ -51,6 +51,9 @@ from .format import (
 from .train_state import save_training_state
 
 FP16_MAX = 65504.0
+# What save_checkpoint's `carry_from` leaves behind: the files it writes itself, but for the
+# aggregate-posterior fit (a fit to the very weights `carry_from` holds)
+NOT_CARRIED_FROM_SOURCE = tuple(name for name in OWN_FILES if name != AGGREGATE)
 
 
 # -- small helpers -----------------------------------------------------------------------------
@@ -148,6 +151,7 @@ def save_checkpoint(
     train_cfg: TrainConfig | None = None,
     half: bool = False,
     training_state: dict[str, Any] | None = None,
+    carry_from: str | Path | None = None,
 ) -> Path:
     """Write the checkpoint folder `path` atomically and return it.
 
@@ -156,10 +160,15 @@ def save_checkpoint(
     half            store floating parameters as float16 (about half the size)
     training_state  optional {"optimizer", "scheduler", "step", "rng", "extra"} (see
                     save_training_state), written in the same atomic swap
+    carry_from      optional checkpoint folder that holds these very weights (nvae.store.pretrained
+                    decides): its other files (MODEL_CARD.md, metrics.jsonl, latent_map.npz, ...,
+                    and its aggregate-posterior fit, valid for the same weights) are copied in, in the
+                    same atomic swap; its training state is not
 
     Files of an existing destination that this module does not write (MODEL_CARD.md,
-    metrics.jsonl, ...) are carried over; stale training state is not. An existing non-empty folder
-    that holds neither config.json nor model.safetensors is never replaced.
+    metrics.jsonl, ...) are carried over, unless `carry_from` has a file of the same name; stale
+    training state is not. An existing non-empty folder that holds neither config.json nor
+    model.safetensors is never replaced.
     """
     path = Path(path)
     model = _unwrap(model)
@@ -207,14 +216,19 @@ def save_checkpoint(
             save_training_state(
                 tmp, ts["optimizer"], ts.get("scheduler"), ts.get("step", 0), ts.get("rng"), ts.get("extra")
             )
-        if path.is_dir():  # carry over the files we do not own
-            for entry in path.iterdir():
-                if entry.name in OWN_FILES or (tmp / entry.name).exists():
+        # carry over the files we do not own: those of `carry_from` first (their contents: a hub
+        # snapshot's files are links into the hub's cache), then the destination's as they are
+        carried = [(Path(carry_from), NOT_CARRIED_FROM_SOURCE, True)] if carry_from is not None else []
+        for folder, skip, follow in [*carried, (path, OWN_FILES, False)]:
+            if not folder.is_dir():
+                continue
+            for entry in folder.iterdir():
+                if entry.name in skip or (tmp / entry.name).exists():
                     continue
                 if entry.is_dir():
-                    shutil.copytree(entry, tmp / entry.name, symlinks=True)
+                    shutil.copytree(entry, tmp / entry.name, symlinks=not follow)
                 else:
-                    shutil.copy2(entry, tmp / entry.name, follow_symlinks=False)
+                    shutil.copy2(entry, tmp / entry.name, follow_symlinks=follow)
         for f in tmp.rglob("*"):
             if f.is_file():
                 os.chmod(f, FILE_MODE)  # safetensors writes 0600; a checkpoint is meant to be shared
@@ -282,6 +296,8 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> NVA
     model.load_state_dict({k: v.to(dtype=expected[k].dtype) for k, v in tensors.items()}, strict=True)
     model = model.to(device).eval()
     model.checkpoint_dir = path
+    # the precision the weights were stored in, which save_pretrained keeps (read back as float32)
+    model.stored_dtype = torch.float16 if any(t.dtype == torch.float16 for t in tensors.values()) else torch.float32
     model.train_cfg = train_cfg
     model.aggregate = None
     if (path / AGGREGATE).is_file():
@@ -373,15 +389,13 @@ def fingerprint(model: NVAE, ignore: tuple[str, ...] = ()) -> str:
     the model shared by all sessions has not been changed by any of them. `ignore` names config
     fields left out (the evaluation store leaves out a loss-conditional model's default
     alpha^Delta, which it keys separately). Fields added later at the value that changes nothing
-    (`config.NEUTRAL_ADDITIONS`) are left out too, so that adding one keeps stored fingerprints valid.
+    (`config.NEUTRAL_ADDITIONS`) are left out too, and fields removed since are read at the value they
+    always held (`config.fingerprinted_fields`), so that a field coming or going keeps stored
+    fingerprints valid.
     """
     model = _unwrap(model)
     h = hashlib.sha256()
-    cfg = {
-        k: v
-        for k, v in model.cfg.to_dict().items()
-        if k not in ignore and not (k in NEUTRAL_ADDITIONS and v == NEUTRAL_ADDITIONS[k])
-    }
+    cfg = {k: v for k, v in fingerprinted_fields(model.cfg).items() if k not in ignore}
     h.update(json.dumps(cfg, sort_keys=True).encode())
     h.update(b"train" if any(m.training for m in model.modules()) else b"eval")
     for name, tensor in sorted(model.state_dict().items()):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import RECIPES, ModelConfig, TrainConfig, apply_settings
+from ..config import RECIPES, ModelConfig, TrainConfig, alpha_delta_in_range, apply_settings
 from ..data.corpora import load_sentences
 from ..data.text import decode_batch, encode_text, encode_texts
 from ..evaluation.endpoints import KEYS as ENDPOINT_KEYS
@@ -112,7 +112,7 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     out["at"] = {}
     cfg = model.cfg
     alphas = (
-        [a for a in MEASURE_ALPHAS if cfg.alpha_delta_min <= a <= cfg.alpha_delta_max]
+        [a for a in MEASURE_ALPHAS if alpha_delta_in_range(cfg, a)]
         if cfg.alpha_delta_conditional
         else [cfg.alpha_delta]
     )

@@ -50,7 +50,6 @@ def batch_study(page: InterpolatePage) -> None:
     )
     settings = strip_settings()
     steps, grid, taus, mixing = settings.steps, settings.grid, settings.taus, settings.mixing
-    page.publish()
     uploaded = st.file_uploader("Pairs (TSV)", type=["tsv", "txt"], key=state.wkey(PAGE, "upload"))
     if uploaded is None:
         try:

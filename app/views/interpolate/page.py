@@ -5,7 +5,8 @@ animations), batch (a file of pairs)."""
 
 import streamlit as st
 
-from app import chooser, latents, messages, state
+from app import chooser, latents, state
+from app.page import page_scaffold
 from app.views.interpolate.batch import batch_study
 from app.views.interpolate.path import path_view
 from app.views.interpolate.player import on_the_map, play_path
@@ -31,12 +32,11 @@ what changes from step to step. Add sentences C, D, E for a path A → B → C �
 through it, or study a whole file of pairs.
 """
 
-messages.header("Interpolate between sentences")
-model, key = chooser.get_model()
+scaffold = page_scaffold(PAGE, "Interpolate between sentences", intros=(INTRO_NVAE, INTRO_BASELINE))
+model, key = scaffold.model, scaffold.key
 baseline = latents.is_baseline(model.cfg)
-messages.model_intro(model.cfg, INTRO_NVAE, INTRO_BASELINE)
 baselines = {} if baseline else chooser.baseline_checkpoints(exclude=chooser.active_checkpoint())
-page = InterpolatePage(model, key, baselines)
+page = InterpolatePage(model, key, baselines, scaffold)
 page.restore()
 
 mode = st.radio(
@@ -46,7 +46,7 @@ mode = st.radio(
 
 if mode == "batch":
     batch_study(page)
-    st.stop()
+    scaffold.stop()
 
 path = path_view(page)
 play_path(page, path)

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from app import cache, figures, inputs, messages, output, state
+from app.page import link_fragment
 from app.views.interpolate.settings import (
     EXAMPLES_FILE,
     EXTRA,
@@ -98,8 +99,7 @@ def checked_texts(page: InterpolatePage) -> tuple[str, ...]:
     checks = [inputs.check_text(r, one_per_line=False) for r in raws]
     ok = [messages.text_messages(c) for c in checks]
     if not all(ok):
-        page.publish()
-        st.stop()
+        page.scaffold.stop()
     return tuple(c.texts[0] for c in checks)
 
 
@@ -164,7 +164,7 @@ def two_sentences(page: InterpolatePage, texts, infos, settings: StripSettings, 
         page, choice, lambda p: cache.interpolation_strip_of(p, text_a, text_b, strip_taus, mixing)
     )
 
-    @st.fragment
+    @link_fragment
     def at_tau() -> None:
         """The tau slider and what depends on it alone: reruns without the rest of the page."""
         tau = st.slider(
@@ -175,7 +175,6 @@ def two_sentences(page: InterpolatePage, texts, infos, settings: StripSettings, 
             key=state.wkey(PAGE, "tau"),
             persist_state="session",
         )
-        page.publish(tau=tau)
         mixed = cache.mix_at(model, key, text_a, text_b, tau, mixing)
         left, right = st.columns([2, 3])
         with left:
@@ -231,7 +230,7 @@ def through_sentences(
     n = len(texts)
     messages.show_notices([state.clamp_number(state.wkey(PAGE, "t"), 0.0, float(n - 1), 0.5)])
 
-    @st.fragment
+    @link_fragment
     def at_position() -> None:
         """The position slider and what depends on it alone: reruns without the rest of the page."""
         t = st.slider(
@@ -242,7 +241,6 @@ def through_sentences(
             key=state.wkey(PAGE, "t"),
             persist_state="session",
         )
-        page.publish(t=t)
         segment, tau = sentence_paths.segment_at(t, n)
         mixed = cache.mix_at(model, key, texts[segment], texts[segment + 1], tau, mixing)
         bleus = sentence_paths.bleu_against(mixed["text"], path["waypoints"])

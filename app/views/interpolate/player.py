@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import cache, output, state
+from app.page import link_fragment
 from app.views.interpolate.path import DecodedPath
 from app.views.interpolate.settings import PAGE, InterpolatePage
 from nvae.readout import map_stats
@@ -22,7 +23,7 @@ def play_path(page: InterpolatePage, path: DecodedPath) -> None:
     output.plot(fig, "interpolation-player", key="player")
 
 
-@st.fragment
+@link_fragment
 def on_the_map(page: InterpolatePage, path: DecodedPath) -> None:
     """The path's mixtures placed on the latent map (opt-in: without a shipped map its first fit takes a minute)."""
     show = st.toggle(
@@ -32,7 +33,6 @@ def on_the_map(page: InterpolatePage, path: DecodedPath) -> None:
         help="The components each step's mixture holds, placed on the Latent map's layout by their nearest "
         "corpus means, and the weighted centre of each step joined into a line.",
     )
-    page.publish()
     if not show:
         return
     model, key = page.model, page.key

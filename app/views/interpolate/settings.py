@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import chooser, latents, messages, state
+from app.page import Page
 from nvae.model.autoencoder import NVAE
 from nvae.model.grids import tau_grid
 from nvae.model.mixture import DEFAULT_MIXING, MIXINGS
@@ -57,11 +58,13 @@ def link_params(baselines: dict[str, Path]) -> list[state.Param]:
 @dataclass
 class InterpolatePage:
     """What the parts of the page share: the model and its cache key, the baseline checkpoints to
-    compare it with (none when the model is a baseline itself), and the link's parameters."""
+    compare it with (none when the model is a baseline itself), the page scaffold (which writes the
+    link) and the link's parameters."""
 
     model: NVAE
     key: str
     baselines: dict[str, Path]
+    scaffold: Page
     params: list[state.Param] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,16 +75,17 @@ class InterpolatePage:
         return latents.is_baseline(self.model.cfg)
 
     def restore(self) -> None:
-        """The controls set from the link, with a notice for anything it could not use."""
+        """The controls set from the link, with a notice for anything it could not use; the link is the
+        view `settings` gives when the scaffold writes it."""
         to_widget = {"baseline": lambda v: NONE if v == "none" else v}
-        messages.show_notices(state.restore(PAGE, self.params, to_widget=to_widget))
+        self.scaffold.restore(self.params, to_widget=to_widget, link_values=self.settings)
         messages.show_notices([state.clamp_number(state.wkey(PAGE, "tau"), 0.0, 1.0, 0.5)])
         if self.baselines:
             default = next(iter(self.baselines))
             messages.show_notices([state.clamp_choice(state.wkey(PAGE, "baseline"), [NONE, *self.baselines], default)])
 
-    def settings(self, **now) -> dict:
-        """The page's view as the link holds it (`now`: the values of controls drawn later)."""
+    def settings(self) -> dict:
+        """The page's view as the link holds it, from its controls as they stand."""
         mode = value("mode")
         values = {"mode": mode, "steps": int(value("steps")), "grid": value("grid"), "mixing": value("mixing")}
         if mode == "path":
@@ -89,18 +93,14 @@ class InterpolatePage:
             for x in EXTRA:
                 values[x] = value(x) if str(value(x)).strip() else None
             if any(values[x] for x in EXTRA):
-                values["t"] = now.get("t", value("t"))
+                values["t"] = value("t")
             else:
-                values["tau"] = now.get("tau", value("tau"))
+                values["tau"] = value("tau")
             values["map"] = bool(value("map"))
             if self.baselines:
                 choice = value("baseline")
                 values["baseline"] = "none" if choice == NONE else choice
         return values
-
-    def publish(self, **now) -> None:
-        """The view written into the address bar."""
-        state.publish(self.params, self.settings(**now), chooser.checkpoint_extra())
 
     def meta(self) -> dict:
         """What every export records: the checkpoint, its alpha^Delta, the tau grid and the mixing."""
