@@ -43,6 +43,8 @@ def bench_train(args, out: dict) -> None:
     contenders["nvae_paper"] = NVAE(recipe_configs("paper")[0])
     seed_all()  # kept components standing for their segments, at least one kept (docs/model.md)
     contenders["nvae_pooled"] = NVAE(ModelConfig(kept_pooling="segment", min_kept=1))
+    seed_all()  # the same, its kept set placed by the segmentation of its token means (docs/nvib.md section 9)
+    contenders["nvae_segments"] = NVAE(ModelConfig(kept_pooling="segment", min_kept=1, kept_chooser="segments"))
     batch = collate(ids, base.max_len)
     src, pad_mask = batch.src, batch.pad_mask
 
@@ -70,6 +72,7 @@ def bench_train(args, out: dict) -> None:
         "nvae_paper": "NVAE, the paper's recipe (sampled vectors, no gate, one alpha^Delta)",
         "nvae_g1": "NVAE, gaussian_train_prob=1 (Gaussian integral)",
         "nvae_pooled": "NVAE, default with kept_pooling=segment and min_kept=1",
+        "nvae_segments": "NVAE, nvae_pooled with kept_chooser=segments (the batched segmentation)",
     }
     for name, ts in times.items():
         s = summary(ts)

@@ -4,13 +4,15 @@ each sentence (the stride rule excepted) on the same model at the same alpha^Del
 
     OMP_NUM_THREADS=1 .venv/bin/python experiments/segmentation_check.py \
         [--checkpoint checkpoints/nvae-segments] [--corpus wikitext-2] [--split validation] \
-        [--offset 0] [--limit 300] [--out FILE.json]
+        [--offset 0] [--limit 300] [--chooser score] [--out FILE.json]
 
 Choices: learned (the model's own), stride (every k-th, `measures.fixed_rule_for`), evenly spaced,
 random, and segmentation (`measures.segmentation_like_learned`: the first tokens of the split into
 that many contiguous segments whose token means are most alike, `kept_set.segment_starts`). A pooling
 model pools each choice's own segments (`measures.keep_components`). Greedy decoding, sacrebleu corpus
 BLEU (`metrics.reconstruct`). Settings are read on validation; the test split is for the report.
+`--chooser` reads the checkpoint with another `kept_chooser` than its config's ("score": the content
+score's own choice; "segments": the segmentation places the model's count), which is what "learned" is.
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--offset", type=int, default=0)
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chooser", choices=("score", "segments"), default=None, help="override kept_chooser")
     ap.add_argument("--out", default=None, help="also write the rows as JSON")
     args = ap.parse_args(argv)
 
     model = load_checkpoint(args.checkpoint)
+    if args.chooser:
+        model.cfg.kept_chooser = args.chooser
     tc = model.train_cfg
     texts = load_sentences(args.corpus, args.split, model.tokenizer, tc.min_tokens, tc.max_tokens)
     texts = texts[args.offset : args.offset + args.limit]
@@ -85,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "checkpoint": args.checkpoint,
+                    "chooser": model.cfg.kept_chooser,
                     "split": args.split,
                     "offset": args.offset,
                     "sentences": len(ids),

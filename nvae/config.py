@@ -27,6 +27,7 @@ class ConfigError(ValueError):
 ALPHA_CONDITIONINGS = ("none", "quantile")  # how alpha^Delta reaches the pseudo-counts
 KEEP_POSITIONS = ("learned", "tournament")  # how the positional prior orders the positions
 KEPT_POOLINGS = ("none", "segment")  # what a kept component stands for (kept_set.pool_segments)
+KEPT_CHOOSERS = ("score", "segments")  # who places the kept components (kept_set.choose_segments)
 DECODE_FORMS = ("integral", "means")  # how the decoder reads an evaluation latent (attention.LatentCrossAttention)
 
 # The closed experiments: fields and values that earlier checkpoints may name and the code no longer
@@ -58,11 +59,19 @@ EARLIER_DEFAULTS = {
     "kept_pooling": "none",
     "min_kept": 0,
     "decode_form": "integral",
+    "kept_chooser": "score",
+    "segments_train_share": 1.0,
 }
 # Fields added after stored artefacts (latent maps, rate-distortion files) were fingerprinted, with the
 # value that changes nothing: `store.checkpoint.fingerprint` leaves a field out at that value, so that
 # adding a field does not make every stored artefact stale.
-NEUTRAL_ADDITIONS = {"kept_pooling": "none", "min_kept": 0, "decode_form": "integral"}
+NEUTRAL_ADDITIONS = {
+    "kept_pooling": "none",
+    "min_kept": 0,
+    "decode_form": "integral",
+    "kept_chooser": "score",
+    "segments_train_share": 1.0,
+}
 
 
 def fingerprinted_fields(cfg: ModelConfig) -> dict[str, Any]:
@@ -242,6 +251,17 @@ class ModelConfig:
     # dropping a token moves its content into its kept left neighbour's component instead of losing
     # it. The KL terms still read every token's own Gaussian; only what the decoder attends to changes.
     kept_pooling: str = "none"
+    # Who places the kept components. "score" (the paper): the components whose pseudo-count is over
+    # the threshold (and the floor). "segments": as many per sentence as the score keeps (at least one),
+    # at the first tokens of the split of the sentence into that many contiguous segments whose token
+    # means are most alike (kept_set.choose_segments, an exact dynamic programme); each kept component
+    # then stands for its segment (needs kept_pooling "segment") and carries its segment's summed
+    # pseudo-count. In training with the gate, the segmentation's set is decoded and the score keeps its
+    # straight-through gradient.
+    kept_chooser: str = "score"
+    # With kept_chooser "segments": the share of training batches that decode the segmentation's set; the
+    # others decode the score's own set (irregular, so the decoder learns to read any layout). 1: all.
+    segments_train_share: float = 1.0
     # At least this many token components are kept in every sentence (those with the largest
     # pseudo-counts), whatever alpha^Delta; 0: none are forced (the paper).
     min_kept: int = 0
@@ -298,6 +318,12 @@ class ModelConfig:
             raise ConfigError("keep_positions=tournament orders the positional prior: it needs spread_bias > 0")
         if self.kept_pooling not in KEPT_POOLINGS:
             raise ConfigError(f"kept_pooling must be one of {KEPT_POOLINGS}, got {self.kept_pooling!r}")
+        if self.kept_chooser not in KEPT_CHOOSERS:
+            raise ConfigError(f"kept_chooser must be one of {KEPT_CHOOSERS}, got {self.kept_chooser!r}")
+        if not 0.0 <= self.segments_train_share <= 1.0:
+            raise ConfigError("segments_train_share must be in [0, 1]")
+        if self.kept_chooser == "segments" and self.kept_pooling != "segment":
+            raise ConfigError("kept_chooser=segments keeps segments: it needs kept_pooling='segment'")
         if self.decode_form not in DECODE_FORMS:
             raise ConfigError(f"decode_form must be one of {DECODE_FORMS}, got {self.decode_form!r}")
         if int(self.min_kept) < 0:

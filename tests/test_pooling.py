@@ -194,9 +194,13 @@ def test_the_new_settings_at_their_neutral_values_leave_stored_fingerprints_vali
 
     model = tiny_model(make_tokenizer())
     plain = fingerprint(model)
-    assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept", "decode_form"}
+    assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept", "decode_form", "kept_chooser", "segments_train_share"}
     model.cfg.kept_pooling = "segment"
     assert fingerprint(model) != plain
+    pooled = fingerprint(model)
+    model.cfg.kept_chooser = "segments"
+    assert fingerprint(model) != pooled
+    model.cfg.kept_chooser = "score"
     model.cfg.kept_pooling, model.cfg.min_kept = "none", 1
     assert fingerprint(model) != plain
     model.cfg.min_kept = 0

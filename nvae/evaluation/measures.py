@@ -27,7 +27,7 @@ import torch
 from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts, encoded_batches
 from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values, tau_grid
-from ..model.kept_set import pool_segments, segment_starts
+from ..model.kept_set import pool_alpha, pool_segments, segment_starts
 from ..model.mixture import DEFAULT_MIXING, PRIOR, LatentMixture
 from ..model.nvib import evaluation_latent
 from .endpoints import strip_endpoints, summarise_endpoints
@@ -154,15 +154,18 @@ def alpha_delta_for_retained(curve: list[dict], target: float) -> float | None:
 def keep_components(latent: LatentMixture, keep: torch.Tensor) -> LatentMixture:
     """The latent with exactly the token components in `keep` [B, N] (the prior, if any, always
     kept), weighted like evaluation weighs them: pi = alpha / sum over the kept components. A model
-    whose kept components stand for their segments (`kept_pooling` "segment") pools the new set's."""
+    whose kept components stand for their segments (`kept_pooling` "segment") pools the new set's, and
+    one that sums a segment's pseudo-counts (`kept_chooser` "segments") sums the new set's."""
     mask = latent.pad | (~keep & (latent.source != PRIOR))
-    mu, logvar = latent.mu, latent.logvar
+    mu, logvar, alpha = latent.mu, latent.logvar, latent.alpha
     if latent.token_mu is not None:
         mu, logvar = pool_segments(latent.token_mu, latent.token_logvar, ~mask, latent.pad, latent.source)
+    if latent.token_alpha is not None:  # a pooled component carries its segment's pseudo-counts
+        alpha = pool_alpha(latent.token_alpha, ~mask, latent.pad, latent.source)
     return evaluation_latent(
         mu,
         logvar,
-        latent.alpha,
+        alpha,
         latent.pad,
         latent.source,
         latent.n_inputs,

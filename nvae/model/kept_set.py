@@ -14,7 +14,11 @@ which components survive and what a survivor stands for, in the order the layer 
   4. the pruning gate while training (`prune_gate` "st"): training decodes from exactly the set
      evaluation keeps, with a straight-through gradient on each pseudo-count (`gate`);
   5. segment pooling (`kept_pooling` "segment"): a kept component stands for its token and the
-     pruned tokens after it (`pool_segments`).
+     pruned tokens after it (`pool_segments`);
+  6. the segmentation chooser (`kept_chooser` "segments"): the pseudo-counts give how many components
+     a sentence keeps, and the kept ones are the first tokens of the split of the sentence into that
+     many contiguous segments of alike token means (`choose_segments`, `segment_starts`); each pooled
+     component then carries its segment's summed pseudo-count (`pool_alpha`).
 
 Every function is pure (tensors in, tensors out) and reads the config only through its arguments.
 Shapes: B batch, n input tokens, N = n + 1 components (component 0 is the prior), P = d_model.
@@ -185,6 +189,38 @@ def pool(
     return pool_segments(mu, logvar, kept, pad, source)
 
 
+def _segments(kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(head [B, N]: kept token components, each opening a segment; seg [B, N]: the segment of each
+    component, 1 for the first, the pruned tokens before a sentence's first kept one included; member
+    [B, N]: components that belong to a segment, the tokens of a sentence that keeps one)."""
+    token = (source >= 0) & ~pad
+    head = token & kept
+    seg = torch.cumsum(head.long(), dim=1).clamp_min(1)  # each kept token opens a segment; 0 is no one's
+    member = token & head.any(-1, keepdim=True)
+    return head, seg, member
+
+
+def pool_alpha(alpha: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> Tensor:
+    """[B, N] each kept token component's pseudo-count replaced by the sum of its segment's (the
+    segments of `pool_segments`): merging components of a Dirichlet adds their pseudo-counts (its
+    aggregation property), so a pooled component weighs what its tokens weighed together. Other
+    components keep their own."""
+    head, seg, member = _segments(kept, pad, source)
+    B, N = alpha.shape
+    total = alpha.new_zeros(B, N + 1).scatter_add(1, seg, alpha * member.to(alpha.dtype))
+    return torch.where(head, total.gather(1, seg), alpha)
+
+
+def choose_segments(token_mu: Tensor, pad_mask: Tensor, kept: Tensor) -> Tensor:
+    """[B, N] the segmentation chooser's kept set: as many token components per sentence as `kept`
+    holds (at least one), at the first tokens of the best split of the sentence into that many
+    contiguous segments of alike token means (`segment_starts`); component 0 (the prior) as `kept`
+    has it. token_mu [B, N, P] every component's own mean, prior first; pad_mask [B, n]; kept [B, N]."""
+    counts = kept[:, 1:].sum(-1)
+    starts = segment_starts(token_mu[:, 1:], pad_mask, counts)
+    return torch.cat([kept[:, :1], starts], dim=1)
+
+
 def pool_segments(mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source: Tensor) -> tuple[Tensor, Tensor]:
     """Each kept token component's Gaussian replaced by the average of its segment's: the token itself
     and the pruned tokens after it up to the next kept one; the pruned tokens before a sentence's
@@ -196,10 +232,8 @@ def pool_segments(mu: Tensor, logvar: Tensor, kept: Tensor, pad: Tensor, source:
     means and the variance sum(var) / c^2. Pruned components keep their own Gaussians (the decoder
     does not read them). Differentiable in mu and logvar; `kept` is a hard set."""
     B, N, P = mu.shape
-    token = (source >= 0) & ~pad
-    head = token & kept
-    seg = torch.cumsum(head.long(), dim=1).clamp_min(1)  # each kept token opens a segment; 0 is no one's
-    member = (token & head.any(-1, keepdim=True)).to(mu.dtype)
+    head, seg, member = _segments(kept, pad, source)
+    member = member.to(mu.dtype)
     index = seg[..., None].expand(B, N, P)
     sum_mu = mu.new_zeros(B, N + 1, P).scatter_add(1, index, mu * member[..., None])
     sum_var = mu.new_zeros(B, N + 1, P).scatter_add(1, index, logvar.exp() * member[..., None])
@@ -269,5 +303,7 @@ __all__ = [
     "gate",
     "pool",
     "pool_segments",
+    "pool_alpha",
+    "choose_segments",
     "segment_starts",
 ]

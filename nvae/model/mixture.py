@@ -93,6 +93,8 @@ class LatentMixture:
     token_mu, token_logvar [B, N, P]  with `kept_pooling` "segment" only: every component's own
                            Gaussian before pooling (mu, logvar are then the pooled ones), so that a
                            reader can pool the segments of another kept set (kept_set.pool_segments)
+    token_alpha [B, N]     with `kept_chooser` "segments" only: every component's own pseudo-count
+                           (alpha then holds a kept component's segment sum, kept_set.pool_alpha)
     """
 
     mu: Tensor
@@ -109,6 +111,7 @@ class LatentMixture:
     gate: Tensor | None = None
     token_mu: Tensor | None = None
     token_logvar: Tensor | None = None
+    token_alpha: Tensor | None = None
 
     # -- views -------------------------------------------------------------------------------
     @property

@@ -116,21 +116,33 @@ class NVIB(nn.Module):
 
         floor = kept_set.floor(log_alpha, pad_mask, cfg.min_kept)  # [B, N] kept whatever alpha (min_kept)
         gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
+        segments = cfg.kept_chooser == "segments"
         if self.training and cfg.prune_gate == "st":
             gate = kept_set.gate(log_alpha, pad, cfg.threshold, floor)
-            mu_d, logvar_d = kept_set.pool(mu, logvar, gate > 0.5, pad, source, cfg.kept_pooling)
+            kept = gate > 0.5
+            if segments and float(torch.rand(())) < cfg.segments_train_share:
+                # the segmentation's set forward, the score's straight-through gradient backward
+                kept = kept_set.choose_segments(mu.detach(), pad_mask, kept)
+                gate = gate - gate.detach() + kept.to(gate.dtype)
+            mu_d, logvar_d = kept_set.pool(mu, logvar, kept, pad, source, cfg.kept_pooling)
+            alpha_d = kept_set.pool_alpha(alpha, kept, pad, source) if segments else alpha  # both sets sum
             if gaussian:  # the evaluation form and its weights, with every component in the gate
-                latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, pad, cfg.threshold, gate)
+                latent = evaluation_latent(mu_d, logvar_d, alpha_d, pad, source, n_inputs, pad, cfg.threshold, gate)
             else:
-                latent = self._sample(mu_d, logvar_d, alpha, pad, source, n_inputs, False, gate)
+                latent = self._sample(mu_d, logvar_d, alpha_d, pad, source, n_inputs, False, gate)
         elif self.training and not gaussian:
             latent = self._sample(mu, logvar, alpha, pad, source, n_inputs, False)
         else:  # the evaluation form: the Gaussian mixture with pi = alpha over retained components
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR) & ~floor)
+            if segments:  # as many as the pseudo-counts keep, where the segmentation puts them
+                mask = pad | ~kept_set.choose_segments(mu, pad_mask, ~mask)
             mu_d, logvar_d = kept_set.pool(mu, logvar, ~mask, pad, source, cfg.kept_pooling)
-            latent = evaluation_latent(mu_d, logvar_d, alpha, pad, source, n_inputs, mask, cfg.threshold)
+            alpha_d = kept_set.pool_alpha(alpha, ~mask, pad, source) if segments else alpha
+            latent = evaluation_latent(mu_d, logvar_d, alpha_d, pad, source, n_inputs, mask, cfg.threshold)
         if cfg.kept_pooling != "none":  # what a reader needs to pool another kept set (measures.keep_components)
             latent.token_mu, latent.token_logvar = mu, logvar
+        if segments:
+            latent.token_alpha = alpha
         return latent, kl_g, kl_d
 
     def _alpha_delta(self, alpha_delta, B: int, device) -> Tensor:

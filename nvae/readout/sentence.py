@@ -76,6 +76,15 @@ def kept_set_rule(cfg) -> str:
     how_many = "α^Δ sets how many." if cfg.alpha_delta_conditional else "How many depends on the sentence (one α^Δ)."
     how_many += _kept_extras(cfg)
     threshold = f"the tokens whose α is above {cfg.threshold:g} are kept"
+    if cfg.kept_chooser == "segments":
+        least = max(1, int(cfg.min_kept))
+        count = f"How many: as many tokens as have a pseudo-count α above {cfg.threshold:g}, at least {least}"
+        count += " (α^Δ sets it)." if cfg.alpha_delta_conditional else "."
+        return (
+            "Who chooses the kept set: the segmentation of the model's own vectors. Each sentence is split into "
+            "that many contiguous pieces whose tokens' vectors are most alike, and the first token of each piece "
+            "is kept, standing for the whole piece (the decoder reads the piece's average). " + count
+        )
     if not cfg.spread_bias:
         return (
             "Who chooses the kept set: the model's content score. Each token gets a pseudo-count α from its "
