@@ -207,3 +207,27 @@ def test_a_share_of_training_batches_decodes_the_scores_own_set():
     assert torch.equal(score, (latent.token_alpha > 0.1) | (latent.source < 0) & ~latent.pad)
     torch.manual_seed(0)
     assert torch.equal(_layer(segments_train_share=1.0).train()(h, pad, 0.3)[0].gate.detach() > 0.5, segmented)
+
+
+def test_encode_prints_each_kept_components_span_on_a_pooling_model(app_checkpoints, tmp_path, capsys):
+    import json
+
+    from helpers import variant_checkpoint
+
+    from nvae.cli.main import main
+
+    plain = app_checkpoints["nvae"]
+    pooled = variant_checkpoint(plain, tmp_path / "pooled", **{**SEGMENTS, "min_kept": 1})
+    text = "The river flows north through the valley to the sea."
+    assert main(["encode", text, "--checkpoint", str(pooled), "--alpha-delta", "0.1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    spans = out["segments"]
+    kept = [c for c in out["components"] if c["retained"] and c["source"] >= 0]
+    assert [s["component"] for s in spans] == [c["component"] for c in kept] and len(spans) >= 1
+    assert spans[0]["span"][0] == 0 and spans[-1]["span"][1] == out["n_tokens"]  # the whole sentence, once
+    assert all(a["span"][1] == b["span"][0] for a, b in zip(spans, spans[1:]))
+    for s, c in zip(spans[1:], kept[1:]):
+        assert s["span"][0] == c["source"]  # a segment opens at its kept token
+    assert all(s["tokens"] == out["tokens"][s["span"][0] : s["span"][1]] for s in spans)
+    assert main(["encode", text, "--checkpoint", str(plain)]) == 0
+    assert "segments" not in json.loads(capsys.readouterr().out)  # a kept component is its own token

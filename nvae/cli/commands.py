@@ -55,7 +55,7 @@ def _texts(args) -> list[str]:
 
 def cmd_encode(args) -> None:
     from ..data.text import decode_batch, encode_batch, tokens_of
-    from ..readout.sentence import kept_set_rule, prior_only_notice
+    from ..readout.sentence import kept_set_rule, prior_only_notice, segment_spans
 
     model = _load(args)
     texts = _texts(args)
@@ -67,12 +67,15 @@ def cmd_encode(args) -> None:
         n = int(latent.n_inputs[b])
         tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
         notice = prior_only_notice(model, int(latent.n_retained[b]), n)
+        rows = [dataclasses.asdict(row) for row in latent.records(b, tokens)]
+        pooled = model.cfg.is_nvae and model.cfg.kept_pooling != "none"  # a kept component stands for a segment
         emit(
             {
                 "text": text,
                 "tokens": tokens,
                 "truncated": batch.truncated[b],
-                "components": [dataclasses.asdict(row) for row in latent.records(b, tokens)],
+                "components": rows,
+                **({"segments": segment_spans(rows)} if pooled else {}),
                 "retained": int(latent.n_retained[b]),
                 "n_tokens": n,
                 "retained_proportion": round(float(latent.retained_proportion[b]), 4),

@@ -172,6 +172,17 @@ def segments(records: list[dict]) -> dict[int, list[str]]:
     return out
 
 
+def segment_spans(records: list[dict]) -> list[dict]:
+    """The segments of `segments` as token positions, for printing: one {"component", "span": [start,
+    end), "tokens"} per kept token component, in sentence order (the spans cover the sentence once)."""
+    position = {r["component"]: r["source"] for r in records}
+    out = []
+    for component, tokens in segments(records).items():
+        start = position[component] if out else 0  # the first segment also holds the tokens before it
+        out.append({"component": component, "span": [start, start + len(tokens)], "tokens": tokens})
+    return out
+
+
 # -- what a sentence became: truncation, unknown pieces, nothing kept -----------------------------
 
 
