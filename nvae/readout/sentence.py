@@ -195,8 +195,9 @@ def dropped_accents(tokenizer, text: str) -> list[str]:
     changed = []
     for word in dict.fromkeys(re.findall(r"\w+", text)):
         read = normalizer.normalize_str(word)
-        if read != word.lower() and read.strip():
-            changed.append(f"{word} → {read}")
+        # spaces the tokenizer puts around Chinese, Japanese and Korean characters change no letter
+        if "".join(read.split()) != word.lower() and read.strip():
+            changed.append(f"{word} → {read.strip()}")
     return changed
 
 
