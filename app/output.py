@@ -25,6 +25,11 @@ def md_escape(text) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
+def plural(n: int, word: str) -> str:
+    """'1 component', '2 components': a count and its noun."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def show_text(label: str, text: str) -> None:
     """A piece of user or model text, shown verbatim (never interpreted as markdown or HTML)."""
     st.caption(label)

@@ -98,3 +98,13 @@ def test_a_page_says_when_accents_are_dropped(page):
         at = open_page(page, {"s": plain}, fresh=True)
         no_exception(at)
         assert not [i.value for i in at.info if "loses its accents" in i.value], plain
+
+
+@pytest.mark.usefixtures("app_env")
+def test_the_walkthroughs_last_step_counts_one_component_in_the_singular():
+    """A sentence that keeps nothing is decoded from the prior component alone: '1 component'."""
+    at = open_page("walkthrough", {"s": SHORT, "ad": "0.01", "step": "9"}, fresh=True)
+    no_exception(at)
+    said = " ".join(m.value for m in at.markdown)
+    assert "decoded from 1 component (the prior and 0 of the" in said
+    assert "1 components" not in said

@@ -338,8 +338,8 @@ def step_reconstruction() -> None:
     )
     st.markdown(
         f"Writing one token at a time, each new token fed back as the next input, {until}, gives the "
-        f"**reconstruction**: {written} tokens decoded from {tr.n_retained + 1} components (the prior and "
-        f"{tr.n_retained} of the {n} tokens). Sentence BLEU against the input as the model reads it: "
+        f"**reconstruction**: {written} tokens decoded from {output.plural(tr.n_retained + 1, 'component')} (the prior "
+        f"and {tr.n_retained} of the {n} tokens). Sentence BLEU against the input as the model reads it: "
         f"**{tr.bleu:.1f}**{flag}."
     )
     output.show_text("Input as the model reads it", tr.reference)
