@@ -36,15 +36,22 @@ def test_the_library_says_when_nothing_is_kept_and_names_the_trained_lengths(app
     ]
 
 
-def test_the_command_line_adds_the_notice(app_checkpoints, capsys):
+def test_the_command_line_adds_the_notice(app_checkpoints, capsys, tmp_path):
     from nvae.cli.main import main
 
     ckpt = str(app_checkpoints["nvae"])
     assert main(["encode", SHORT, "--checkpoint", ckpt, "--alpha-delta", "0.01"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["retained"] == 0 and "keeps nothing" in row["notice"] and "6 to 49" in row["notice"]
+    assert row["retained"] == 0 and len(row["notices"]) == 1  # one key, one shape: a list, as interpolate's
+    assert "keeps nothing" in row["notices"][0] and "6 to 49" in row["notices"][0]
     assert main(["encode", SHORT, "--checkpoint", ckpt, "--alpha-delta", "1.0"]) == 0
-    assert "notice" not in json.loads(capsys.readouterr().out)
+    assert "notices" not in json.loads(capsys.readouterr().out)
+    from helpers import variant_checkpoint
+
+    sparse = variant_checkpoint(app_checkpoints["nvae"], tmp_path / "sparse", alpha_delta=0.01)
+    assert main(["interpolate", SHORT, LONG, "--checkpoint", str(sparse), "--steps", "3"]) == 0
+    strip = json.loads(capsys.readouterr().out)
+    assert strip["notices"][0].startswith("Sentence A keeps nothing")  # the same key and shape as encode's
 
 
 @pytest.mark.usefixtures("app_env")

@@ -81,7 +81,7 @@ def cmd_encode(args) -> None:
                 "retained_proportion": round(float(latent.retained_proportion[b]), 4),
                 "reconstruction": recon[b],
                 "kept_by": kept_set_rule(model.cfg),
-                **({"notice": notice} if notice else {}),
+                **({"notices": [notice]} if notice else {}),  # the key and shape `interpolate` uses
             }
         )
 
