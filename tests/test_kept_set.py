@@ -106,6 +106,7 @@ def test_inspect_shows_the_content_choice_beside_the_prior_and_takes_its_strengt
     table = comparison(at)
     assert list(table["kept set chosen by"]) == ["positional prior 5 (the model's)", "content score alone"]
     assert list(table["reconstruction"]) == [own.reconstruction, content.reconstruction]
+    assert list(table.columns).index("BLEU") < list(table.columns).index("kept tokens")  # never pushed off
     assert metric_value(at, "Retained components") == f"{own.n_retained} / {own.n_inputs}"
     prior.set_value(0.0).run()  # the content score alone: the page's view, and the link, follow
     no_exception(at)
@@ -223,3 +224,13 @@ def test_inspect_warns_that_a_paper_recipe_checkpoint_is_read_in_another_form(ap
     at = open_page("inspect", {"s": "The cat sat on the mat."}, fresh=True)
     no_exception(at)
     assert reading_notice(load_checkpoint(folder).cfg) in [w.value for w in at.warning]
+
+
+@pytest.mark.usefixtures("app_env")
+def test_a_sentence_that_keeps_no_token_says_the_prior_component_in_one_sense(prior_checkpoint):
+    """The comparison's 'kept tokens' cell for a sentence that keeps none: 'prior' there names the prior
+    component, never the positional prior of the row's other cell."""
+    at = open_page("inspect", {"s": "the war ended.", "ad": "0.01"}, fresh=True)
+    no_exception(at)
+    cells = list(comparison(at)["kept tokens"])
+    assert cells == ["(no token: the decoder reads the prior component alone)"] * 2

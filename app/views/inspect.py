@@ -25,7 +25,7 @@ decoder's reconstruction (with BLEU against the input) and which vectors each ou
 def kept_tokens(view) -> str:
     """The kept components' tokens, in sentence order."""
     kept = [r["token"] for r in view.components if r["retained"] and r["source"] >= 0]
-    return " ".join(kept) if kept else "(nothing: only the prior)"
+    return " ".join(kept) if kept else "(no token: the decoder reads the prior component alone)"
 
 
 def prior_comparison(view, other, prior: float, model_prior: float) -> None:
@@ -41,9 +41,9 @@ def prior_comparison(view, other, prior: float, model_prior: float) -> None:
             {
                 "kept set chosen by": what,
                 "kept": f"{v.n_retained} / {v.n_inputs}",
+                "BLEU": round(v.bleu, 1),  # before the long columns, so that a long reconstruction never hides it
                 "kept tokens": kept_tokens(v),
                 "reconstruction": v.reconstruction,
-                "BLEU": round(v.bleu, 1),
             }
         )
     st.caption("What the positional prior changes: the same sentence and α^Δ, kept by each choice")
