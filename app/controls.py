@@ -40,6 +40,8 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
     if notice:
         st.warning(notice, icon=":material/link:")
     active = alpha_delta_active(cfg)
+    if not active:  # a disabled slider shows the value the model uses, whatever the page's default or link
+        st.session_state[key] = nearest(cfg.alpha_delta, stops)
     value = st.select_slider(
         label,
         options=stops,

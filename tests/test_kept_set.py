@@ -234,3 +234,18 @@ def test_a_sentence_that_keeps_no_token_says_the_prior_component_in_one_sense(pr
     no_exception(at)
     cells = list(comparison(at)["kept tokens"])
     assert cells == ["(no token: the decoder reads the prior component alone)"] * 2
+
+
+@pytest.mark.usefixtures("app_env")
+def test_a_fixed_alpha_delta_models_disabled_sliders_show_the_value_it_uses(tmp_path, monkeypatch):
+    """Sparsity on a model trained at one alpha^Delta: both sliders are disabled and both show that
+    value (the right one used to show its own default, 0.1, for a model at 0.3)."""
+    from helpers import make_tiny_checkpoint
+
+    folder = make_tiny_checkpoint(tmp_path / "fixed", conditional=False, alpha_delta=0.3)
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(folder))
+    at = open_page("sparsity", {"s": "The cat sat on the mat."}, fresh=True)
+    no_exception(at)
+    sliders = {s.key: s for s in at.select_slider}
+    assert sliders["sparsity.ad"].disabled and sliders["sparsity.ad2"].disabled
+    assert sliders["sparsity.ad"].value == sliders["sparsity.ad2"].value == 0.3
