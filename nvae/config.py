@@ -248,8 +248,9 @@ class ModelConfig:
     # What a kept component's Gaussian stands for (kept_set.pool_segments). "none" (the paper): its own
     # token. "segment": its token and the pruned tokens after it up to the next kept one (the first
     # kept token also those before it), averaged (means averaged, variances of the average), so that
-    # dropping a token moves its content into its kept left neighbour's component instead of losing
-    # it. The KL terms still read every token's own Gaussian; only what the decoder attends to changes.
+    # dropping a token moves its content into the nearest kept component before it (after it, for tokens
+    # before the first kept one) instead of losing it. The KL terms still read every token's own
+    # Gaussian; only what the decoder attends to changes.
     kept_pooling: str = "none"
     # Who places the kept components. "score" (the paper): the components whose pseudo-count is over
     # the threshold (and the floor). "segments": as many per sentence as the score keeps (at least one),

@@ -249,3 +249,14 @@ def test_a_fixed_alpha_delta_models_disabled_sliders_show_the_value_it_uses(tmp_
     sliders = {s.key: s for s in at.select_slider}
     assert sliders["sparsity.ad"].disabled and sliders["sparsity.ad2"].disabled
     assert sliders["sparsity.ad"].value == sliders["sparsity.ad2"].value == 0.3
+
+
+def test_the_segments_note_says_where_leading_pruned_tokens_go():
+    """Pruned tokens join the kept component before them, except before the first kept one, where they
+    join the one after: the note must not say 'left neighbour' alone (a leading 'the' joins the right)."""
+    from helpers import latent_config
+
+    from nvae.readout.sentence import kept_set_rule
+
+    rule = kept_set_rule(latent_config(kept_pooling="segment", min_kept=1))
+    assert "before the first kept one join the first" in rule and "left neighbour" not in rule

@@ -145,8 +145,9 @@ def _kept_extras(cfg) -> str:
     if getattr(cfg, "kept_pooling", "none") == "segment":
         out += (
             " Each kept component stands for its token and the pruned tokens after it, up to the next kept "
-            "one: the decoder reads their average, so a pruned token's content is merged into its kept "
-            "left neighbour rather than lost."
+            "one (pruned tokens before the first kept one join the first): the decoder reads their average, "
+            "so a pruned token's content is merged into the nearest kept component before it, or after it "
+            "at the start of the sentence, rather than lost."
         )
     return out
 
