@@ -76,6 +76,31 @@ def test_the_stored_curve_is_drawn_with_the_baselines_point(folders):
     assert f"`python -m nvae rate-distortion {folders['nvae']} --limit 6`" in caption
     assert "VT (baseline-vt)" in caption
     assert not [i.value for i in at.info if "No stored rate-distortion" in i.value]
+    # the verdict in words: one sentence per measured share, the winner named with its BLEU
+    said = next(m.value for m in at.markdown if m.value.startswith("**Which choice wins where**"))
+    for line in rate_distortion_file.verdict(own):
+        assert line in said
+    assert len(rate_distortion_file.verdict(own)) == len(own["rows"]) >= 1
+
+
+def test_the_verdict_names_the_winner_at_each_share():
+    def row(target, learned, stride, evenly, rand, rule):
+        return {
+            "target": target,
+            "learned": {"bleu": learned, "retained_proportion": target},
+            "stride": {"bleu": stride, "rule": rule},
+            "evenly_spaced": {"bleu": evenly},
+            "random": {"bleu": rand},
+        }
+
+    record = {
+        "rows": [row(0.25, 34.8, 53.5, 52.0, 37.1, "every fourth"), row(0.5, 94.6, 92.6, 91.0, 73.7, "every second")]
+    }
+    assert rate_distortion_file.verdict(record) == [
+        "At a quarter kept, every fourth position wins: 53.5 BLEU against 34.8 for the model's own choice.",
+        "At half kept, the model's own choice wins: 94.6 BLEU (92.6 for every second position).",
+    ]
+    assert rate_distortion_file.verdict({"rows": []}) == []
 
 
 def test_without_a_file_the_section_names_the_command_and_a_bad_file_is_reported(folders):

@@ -113,6 +113,9 @@ def compression_section() -> None:
         f"Higher at the same share is better. Reproduce: `{own['command']}` (written {own.get('created', '?')})."
     )
     output.plot(fig, "rate-distortion", key="rate_distortion", note=caption)
+    words = rate_distortion_file.verdict(own)
+    if words:
+        st.markdown("**Which choice wins where** (this checkpoint): " + " ".join(words))
     st.caption(caption)
     if elsewhere:
         st.caption(
