@@ -260,3 +260,12 @@ def test_the_segments_note_says_where_leading_pruned_tokens_go():
 
     rule = kept_set_rule(latent_config(kept_pooling="segment", min_kept=1))
     assert "before the first kept one join the first" in rule and "left neighbour" not in rule
+
+
+@pytest.mark.usefixtures("app_env")
+def test_inspect_says_that_quantile_conditioned_alphas_are_rank_based(prior_checkpoint):
+    """The same α values reshuffle between prior strengths; the page says why (quantile conditioning)."""
+    at = open_page("inspect", {"s": "The river flows north through the valley to the sea.", "ad": "0.3"}, fresh=True)
+    no_exception(at)
+    assert load_checkpoint(prior_checkpoint).cfg.alpha_conditioning == "quantile"
+    assert any("comes from its rank in the sentence" in c.value for c in at.caption)

@@ -132,6 +132,12 @@ if messages.text_messages(check):
                 st.caption("Latent vectors (the decoder attends to each with the same weight)")
             else:
                 st.caption("Components (component 0 is the prior)")
+                if model.cfg.alpha_conditioning == "quantile":
+                    st.caption(
+                        "Under this model's quantile conditioning a token's α comes from its rank in the sentence: "
+                        "the sentence's α values are spread evenly by rank and set in level by α^Δ, so a change of "
+                        "the positional prior reorders which token gets which value, not the values."
+                    )
             output.table(rows, width="stretch")
             output.download_table(rows, f"components-{i + 1}", key=f"components_{i}")
             output.plot(
