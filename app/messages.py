@@ -71,10 +71,11 @@ def text_messages(check: inputs.TextCheck) -> bool:
     return not check.errors
 
 
-def token_messages(view, model, which: str = "The sentence") -> None:
+def token_messages(view, model, which: str = "The sentence", nothing_kept: bool = True) -> None:
     """Notices about truncation, unknown pieces and a latent that keeps nothing of one encoded
     sentence: every page that encodes typed text shows them. `view` is a sentence.SentenceView,
-    sentence.TokenInfo or walkthrough.Trace (n_inputs, n_unknown, truncated, n_retained)."""
+    sentence.TokenInfo or walkthrough.Trace (n_inputs, n_unknown, truncated, n_retained).
+    `nothing_kept` False: the page shows that notice per decoded view itself (`nothing_kept_notice`)."""
     if view.n_inputs <= 1:
         st.warning(
             f"{which} has no token left after the tokenizer's normalisation (it drops accents and "
@@ -98,6 +99,13 @@ def token_messages(view, model, which: str = "The sentence") -> None:
             f"{which} loses its accents before the model reads it (the tokenizer strips them): {shown}.",
             icon=":material/text_format:",
         )
+    if nothing_kept:
+        nothing_kept_notice(view, model, which)
+
+
+def nothing_kept_notice(view, model, which: str = "The sentence") -> None:
+    """The warning for one decoded view that keeps none of its token components (`which` names the
+    sentence, and the checkpoint or α^Δ where a page shows several views): nothing when it keeps one."""
     nothing_kept = sentence.prior_only_notice(model, view.n_retained, view.n_inputs, which)
     if nothing_kept:
         st.warning(nothing_kept, icon=":material/block:")

@@ -115,3 +115,40 @@ def test_the_walkthroughs_last_step_counts_one_component_in_the_singular():
     said = " ".join(m.value for m in at.markdown)
     assert "decoded from 1 component (the prior and 0 of the" in said
     assert "1 components" not in said
+
+
+@pytest.mark.usefixtures("app_env")
+def test_sparsity_warns_for_the_right_hand_view_too():
+    """The right-hand α^Δ that keeps nothing gets its own notice, naming that α^Δ (it used to get none)."""
+    at = open_page("sparsity", {"s": SHORT, "ad": "1", "ad2": "0.01"}, fresh=True)
+    no_exception(at)
+    said = [a for a in alerts(at) if "keeps nothing" in a]
+    assert len(said) == 1 and said[0].startswith("At the right-hand α^Δ = 0.01, the sentence keeps nothing")
+
+
+@pytest.mark.usefixtures("app_env")
+def test_side_by_side_warns_for_every_view_naming_the_sentence_and_the_checkpoint(
+    app_checkpoints, tmp_path, monkeypatch
+):
+    """Two NVAEs side by side, three sentences: each view that keeps nothing says which sentence on which
+    checkpoint (the page used to check the left-hand views only, with one unnamed notice)."""
+    import shutil
+
+    from helpers import variant_checkpoint
+
+    root = tmp_path / "pair"
+    shutil.copytree(app_checkpoints["nvae"], root / "tiny-nvae")
+    variant_checkpoint(app_checkpoints["nvae"], root / "tiny-sparse", alpha_delta=0.01)
+    monkeypatch.setenv("NVAE_CHECKPOINT", str(root / "tiny-nvae"))
+    monkeypatch.setenv("NVAE_CHECKPOINTS_DIR", str(root))
+    texts = [SHORT, "it rained.", LONG]
+    at = open_page("side_by_side", {"s": texts, "other": "tiny-sparse", "ad": "1", "ad2": "0.01"}, fresh=True)
+    no_exception(at)
+    said = [a for a in alerts(at) if "keeps nothing" in a]
+    assert said, alerts(at)
+    assert all(
+        a.startswith(("Sentence 1, on tiny-sparse,", "Sentence 2, on tiny-sparse,", "Sentence 3, on tiny-sparse,"))
+        for a in said
+    )
+    assert any(a.startswith("Sentence 1, on tiny-sparse, keeps nothing") for a in said)
+    assert not [a for a in said if "on tiny-nvae" in a]  # the left keeps something at α^Δ 1

@@ -126,8 +126,13 @@ def inspect_view() -> None:
         return
     texts = tuple(check.texts)
     views = [cache.inspect_sentences(m, k, texts, ad) for (_, m, k), ad in zip(sides, ads)]
-    for info_view in views[0]:
-        messages.token_messages(info_view, model)
+    for i, info_view in enumerate(views[0]):  # what the tokenizer did, read on the left-hand checkpoint
+        which = f"Sentence {i + 1}" if len(texts) > 1 else "The sentence"
+        messages.token_messages(info_view, model, which, nothing_kept=False)
+    for (name, m, _), vs in zip(sides, views):  # every decoded view: its own notice, naming sentence and checkpoint
+        for i, v in enumerate(vs):
+            which = f"Sentence {i + 1}" if len(texts) > 1 else "The sentence"
+            messages.nothing_kept_notice(v, m, f"{which}, on {name},")
     summary = []
     for i in range(len(texts)):
         row = {"sentence": i + 1}

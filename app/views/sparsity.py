@@ -152,7 +152,9 @@ def compare() -> None:
     with c2:
         ad2 = controls.alpha_delta_control(PAGE, cfg, "ad2", "α^Δ (right), to compare")
     views = cache.inspect_sentences(model, key, (text,), ad) + cache.inspect_sentences(model, key, (text,), ad2)
-    messages.token_messages(views[0], model)
+    messages.token_messages(views[0], model, nothing_kept=False)
+    for view, side, value in zip(views, ("left", "right"), (ad, ad2)):  # each decoded view's own notice
+        messages.nothing_kept_notice(view, model, f"At the {side}-hand α^Δ = {value:g}, the sentence")
     if curve is not None:
         output.plot(figures.sparsity.sparsity_curve(curve, (ad, ad2)), "sparsity-curve", key="curve")
         if views[0].mostly_unknown:
