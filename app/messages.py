@@ -106,7 +106,7 @@ def token_messages(view, model, which: str = "The sentence", nothing_kept: bool 
 def nothing_kept_notice(view, model, which: str = "The sentence") -> None:
     """The warning for one decoded view that keeps none of its token components (`which` names the
     sentence, and the checkpoint or α^Δ where a page shows several views): nothing when it keeps one."""
-    nothing_kept = sentence.prior_only_notice(model, view.n_retained, view.n_inputs, which)
+    nothing_kept = sentence.prior_only_notice(model, view.n_retained, view.n_inputs, which, getattr(view, "text", None))
     if nothing_kept:
         st.warning(nothing_kept, icon=":material/block:")
 

@@ -152,3 +152,32 @@ def test_side_by_side_warns_for_every_view_naming_the_sentence_and_the_checkpoin
     )
     assert any(a.startswith("Sentence 1, on tiny-sparse, keeps nothing") for a in said)
     assert not [a for a in said if "on tiny-nvae" in a]  # the left keeps something at α^Δ 1
+
+
+def test_the_notices_advice_is_computed_for_that_input_on_that_checkpoint(app_checkpoints, tmp_path):
+    """'A larger α^Δ keeps more' was said whatever the input; now the notice names the smallest slider
+    value that keeps something of this sentence, checked against encoding there and just below, or says
+    that none does (a model whose slider stops before any value keeps it)."""
+    from helpers import variant_checkpoint
+
+    from nvae.model.grids import slider_stops
+
+    model = load_checkpoint(app_checkpoints["nvae"])
+    low = sentence.inspect_sentences(model, [SHORT], 0.01)[0]
+    notice = sentence.prior_only_notice(model, low.n_retained, low.n_inputs, text=SHORT)
+    first = sentence.smallest_keeping_alpha_delta(model, SHORT)
+    assert first is not None and f"From α^Δ = {first:g} on, it keeps at least one component." in notice
+    stops = slider_stops(model.cfg)
+    assert sentence.inspect_sentences(model, [SHORT], first)[0].n_retained > 0
+    below = [s for s in stops if s < first]
+    assert not below or sentence.inspect_sentences(model, [SHORT], max(below))[0].n_retained == 0
+    narrow = load_checkpoint(
+        variant_checkpoint(
+            app_checkpoints["nvae"], tmp_path / "narrow", alpha_delta=0.01, alpha_delta_min=0.01, alpha_delta_max=0.011
+        )
+    )
+    assert sentence.smallest_keeping_alpha_delta(narrow, SHORT) is None
+    notice = sentence.prior_only_notice(narrow, 0, low.n_inputs, text=SHORT)
+    assert "No α^Δ the slider offers (up to 0.011) keeps a component of it" in notice
+    assert "larger α^Δ keeps more" not in notice
+    assert "α^Δ" not in sentence.prior_only_notice(model, 0, low.n_inputs)  # without the text: no claim

@@ -66,7 +66,7 @@ def cmd_encode(args) -> None:
     for b, text in enumerate(texts):
         n = int(latent.n_inputs[b])
         tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
-        notice = prior_only_notice(model, int(latent.n_retained[b]), n)
+        notice = prior_only_notice(model, int(latent.n_retained[b]), n, text=text)
         rows = [dataclasses.asdict(row) for row in latent.records(b, tokens)]
         pooled = model.cfg.is_nvae and model.cfg.kept_pooling != "none"  # a kept component stands for a segment
         emit(
@@ -103,8 +103,8 @@ def cmd_interpolate(args) -> None:
     taus = torch.linspace(0, 1, args.steps)
     texts = decode_batch(model.tokenizer, model.generate(a.mix(b, taus, args.mixing)))
     notices = [
-        prior_only_notice(model, int(latent.n_retained[k]), int(latent.n_inputs[k]), f"Sentence {name}")
-        for k, name in enumerate("AB")
+        prior_only_notice(model, int(latent.n_retained[k]), int(latent.n_inputs[k]), f"Sentence {name}", text)
+        for k, (name, text) in enumerate(zip("AB", (args.a, args.b)))
     ]
     notices = [n for n in notices if n]
     emit(

@@ -37,8 +37,8 @@ from ..data.text import UNK_ID, decode_batch, decode_ids, encode_batch, encode_t
 from ..evaluation.measures import ordinal
 from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
-from ..model.autoencoder import NVAE
-from ..model.grids import tau_grid
+from ..model.autoencoder import NVAE, eval_mode
+from ..model.grids import slider_stops, tau_grid
 from ..model.mixture import DEFAULT_MIXING, ComponentRow, LatentMixture, position_sources, source_label
 from .corpus_study import draw as draw_sentences
 
@@ -209,20 +209,52 @@ def trained_lengths(model) -> str:
     return "" if tc is None else f" The model was trained on sentences of {tc.min_tokens} to {tc.max_tokens} pieces."
 
 
-def prior_only_notice(model, n_retained: int, n_inputs: int, which: str = "The sentence") -> str | None:
+@torch.no_grad()
+def smallest_keeping_alpha_delta(model, text: str) -> float | None:
+    """The smallest α^Δ among the slider's stops (`grids.slider_stops`) at which `text` keeps a token
+    component on this model, or None when none does (or alpha^Delta changes nothing for this model).
+    One batch: the sentence's encoder states read at every stop."""
+    if not alpha_delta_active(model.cfg):
+        return None
+    stops = slider_stops(model.cfg)
+    batch = encode_batch(model.tokenizer, [text], model.cfg.max_len, model.device)
+    with eval_mode(model):
+        states = model.encode_states(batch.src, batch.pad_mask)
+        k = len(stops)
+        latent = model.latent_from_states(
+            states.expand(k, -1, -1), batch.pad_mask.expand(k, -1), torch.tensor(stops, device=model.device)
+        ).latent
+    kept = [ad for ad, n in zip(stops, latent.n_retained.tolist()) if n > 0]
+    return min(kept) if kept else None
+
+
+def prior_only_notice(
+    model, n_retained: int, n_inputs: int, which: str = "The sentence", text: str | None = None
+) -> str | None:
     """A plain sentence for when an NVAE keeps none of a sentence's token components: the decoder then
     reads the prior component alone, and what it writes is made up, not a reconstruction. Says how
     long the input is and which lengths the model was trained on. None when something is kept, and
-    for a baseline (it keeps its vectors whatever the input)."""
+    for a baseline (it keeps its vectors whatever the input). With the sentence's `text`, it says what
+    α^Δ would keep something of it on this model, computed (`smallest_keeping_alpha_delta`), or that no
+    α^Δ the slider offers does; without it, it claims nothing about α^Δ."""
     if not model.cfg.is_nvae or n_retained > 0:
         return None
     pieces = max(int(n_inputs) - 1, 0)
     trained = trained_lengths(model)
-    more = " A larger α^Δ keeps more." if alpha_delta_active(model.cfg) else ""
-    more += (
-        " A checkpoint with a floor of kept components (min_kept, such as the shipped nvae-segments) keeps "
-        "something of every sentence."
-    )
+    more = ""
+    if text is not None and alpha_delta_active(model.cfg):
+        first = smallest_keeping_alpha_delta(model, text)
+        top = f"{model.cfg.alpha_delta_max:g}"
+        more = (
+            f" No α^Δ the slider offers (up to {top}) keeps a component of it on this checkpoint."
+            if first is None
+            else f" From α^Δ = {first:g} on, it keeps at least one component."
+        )
+    if not model.cfg.min_kept:
+        more += (
+            " A checkpoint with a floor of kept components (min_kept, such as the shipped nvae-segments) keeps "
+            "something of every sentence."
+        )
     return (
         f"{which} keeps nothing: none of its {pieces} piece{'' if pieces == 1 else 's'} (nor [EOS]) has a "
         f"component above the threshold, so the decoder reads only the prior component and writes a "
