@@ -269,3 +269,25 @@ def test_inspect_says_that_quantile_conditioned_alphas_are_rank_based(prior_chec
     no_exception(at)
     assert load_checkpoint(prior_checkpoint).cfg.alpha_conditioning == "quantile"
     assert any("comes from its rank in the sentence" in c.value for c in at.caption)
+
+
+def test_the_command_line_takes_the_prior_as_inspect_does(prior_checkpoint, app_checkpoints, capsys):
+    """`nvae encode --prior X`: the positional prior's strength for this call, as Inspect's control and
+    its link's `prior`: the same components as the library at that strength; refused for a baseline."""
+    import json
+
+    from nvae.cli.main import main
+
+    text = "The river flows north through the valley to the sea."
+    model = load_checkpoint(prior_checkpoint)
+    content = readout_views(model, text, 0.0)
+    assert main(["encode", text, "--checkpoint", str(prior_checkpoint), "--alpha-delta", "0.3", "--prior", "0"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [c["retained"] for c in out["components"]] == [c["retained"] for c in content.components]
+    assert out["prior"] == 0.0 and "the model's content score" in out["kept_by"]
+    assert main(["encode", text, "--checkpoint", str(prior_checkpoint), "--alpha-delta", "0.3"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    assert "prior" not in own and "position and content together" in own["kept_by"]
+    assert [c["alpha"] for c in own["components"]] != [c["alpha"] for c in out["components"]]
+    assert main(["encode", text, "--checkpoint", str(app_checkpoints["baseline"]), "--prior", "1"]) == 2
+    assert "no positional prior" in capsys.readouterr().err

@@ -60,8 +60,12 @@ def cmd_encode(args) -> None:
     model = _load(args)
     texts = _texts(args)
     ad = check_alpha_delta(model, args.alpha_delta)
+    if args.prior is not None and not model.cfg.is_nvae:
+        raise UsageError(f"--prior: a {model.cfg.model_type.upper()} baseline has no positional prior")
+    # "who chooses" for the strength this call used (the checkpoint's own when --prior is not given)
+    shown_cfg = model.cfg if args.prior is None else dataclasses.replace(model.cfg, spread_bias=args.prior)
     batch = encode_batch(model.tokenizer, texts, model.cfg.max_len, model.device)
-    latent = model.encode(batch.src, batch.pad_mask, ad).latent
+    latent = model.encode(batch.src, batch.pad_mask, ad, args.prior).latent
     recon = decode_batch(model.tokenizer, model.generate(latent))
     for b, text in enumerate(texts):
         n = int(latent.n_inputs[b])
@@ -80,7 +84,8 @@ def cmd_encode(args) -> None:
                 "n_tokens": n,
                 "retained_proportion": round(float(latent.retained_proportion[b]), 4),
                 "reconstruction": recon[b],
-                "kept_by": kept_set_rule(model.cfg),
+                "kept_by": kept_set_rule(shown_cfg),
+                **({"prior": args.prior} if args.prior is not None else {}),
                 **({"notices": [notice]} if notice else {}),  # the key and shape `interpolate` uses
             }
         )

@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("text", nargs="*")
     sp.add_argument("--file", help="one sentence per line")
     alpha_delta_option(sp)
+    sp.add_argument(
+        "--prior",
+        type=number(0, 50, what="a number"),
+        default=None,
+        help="the positional prior's strength for this call, as Inspect's control and its link's `prior` "
+        "(0: the content score alone; default: the checkpoint's own); an NVAE only",
+    )
     sp.set_defaults(func=cmd_encode)
 
     sp = with_model(sub.add_parser("interpolate", help="decode mixtures of F_A and F_B from tau = 0 to 1"))
