@@ -181,3 +181,21 @@ def test_the_notices_advice_is_computed_for_that_input_on_that_checkpoint(app_ch
     assert "No α^Δ the slider offers (up to 0.011) keeps a component of it" in notice
     assert "larger α^Δ keeps more" not in notice
     assert "α^Δ" not in sentence.prior_only_notice(model, 0, low.n_inputs)  # without the text: no claim
+
+
+@pytest.mark.usefixtures("app_env")
+@pytest.mark.parametrize(
+    "page, params",
+    [
+        ("interpolate", {"a": "The cat sat on the mat.", "b": "A storm hit the coast in June."}),
+        ("latent_map", {}),
+        ("side_by_side", {"view": "interpolate", "a": "Alpha here.", "b": "Beta there.", "tau": "0.3"}),
+    ],
+)
+def test_who_chooses_the_kept_set_on_every_page_that_shows_one(page, params):
+    """Interpolate, Latent map and Side by side's Interpolate view say who chooses the kept set, as
+    Inspect does (side by side: for each checkpoint)."""
+    at = open_page(page, params, fresh=True)
+    no_exception(at)
+    said = [i.value for i in at.info if i.value.startswith("Who chooses the kept set")]
+    assert len(said) == (2 if page == "side_by_side" else 1), said

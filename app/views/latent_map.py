@@ -30,7 +30,7 @@ nearest corpus vectors; draw a **box or lasso** around points to list their sent
 PROJECTIONS = {"means": "the means (plain UMAP)", "residual": "the means with position removed"}
 COLOURS = {"token": f"token ({N_TOKENS} most frequent)", "weight": "weight π", "position": "token position"}
 
-page = page_scaffold(PAGE, "Latent map", intros=(INTRO_NVAE, INTRO_BASELINE))
+page = page_scaffold(PAGE, "Latent map", intros=(INTRO_NVAE, INTRO_BASELINE), kept_set=True)
 model, key = page.model, page.key
 baseline = latents.is_baseline(model.cfg)
 

@@ -182,6 +182,10 @@ def interpolate_view() -> None:
         page.link(published())
         return
     text_a, text_b = checks[0].texts[0], checks[1].texts[0]
+    for col, (name, m, _) in zip(st.columns(2), sides):  # who chooses what each side mixes
+        with col:
+            st.markdown(f"**{output.md_escape(name)}**")
+            messages.kept_set_note(m.cfg)
     infos = cache.token_info(model, key, (text_a, text_b))
     for name, info in zip("AB", infos):
         messages.token_messages(info, model, f"Sentence {name}")

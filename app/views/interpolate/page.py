@@ -32,7 +32,7 @@ what changes from step to step. Add sentences C, D, E for a path A → B → C �
 through it, or study a whole file of pairs.
 """
 
-scaffold = page_scaffold(PAGE, "Interpolate between sentences", intros=(INTRO_NVAE, INTRO_BASELINE))
+scaffold = page_scaffold(PAGE, "Interpolate between sentences", intros=(INTRO_NVAE, INTRO_BASELINE), kept_set=True)
 model, key = scaffold.model, scaffold.key
 baseline = latents.is_baseline(model.cfg)
 baselines = {} if baseline else chooser.baseline_checkpoints(exclude=chooser.active_checkpoint())
