@@ -148,6 +148,25 @@ TINY_SENTENCES = [
 SPECIALS = ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]
 
 
+def tiny_nvae(model_type: str = "nvae", **kw) -> NVAE:
+    """An untrained d_model-32 model with two decoder layers on a 50-token vocabulary, no dropout (the
+    model tests' own; its config overridable by `kw`)."""
+    torch.manual_seed(0)
+    cfg = latent_config(
+        model_type=model_type,
+        vocab_size=50,
+        d_model=32,
+        n_heads=4,
+        d_ff=64,
+        n_enc_layers=1,
+        n_dec_layers=2,
+        max_len=24,
+        dropout=0.0,
+        **kw,
+    )
+    return NVAE(cfg)
+
+
 def make_tokenizer(sentences=TINY_SENTENCES, vocab_size: int = 80, specials=SPECIALS) -> Tokenizer:
     tok = Tokenizer(WordPiece(unk_token="[UNK]"))
     tok.pre_tokenizer = Whitespace()

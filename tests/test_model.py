@@ -7,7 +7,7 @@ import json
 import pytest
 import sacrebleu
 import torch
-from helpers import latent_config
+from helpers import latent_config, tiny_nvae
 
 from nvae.data.text import collate
 from nvae.model.autoencoder import NVAE
@@ -16,29 +16,12 @@ from nvae.model.mixture import MIXINGS, PRIOR, SWEEP_WIDTH, ComponentRow, Latent
 ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 
 
-def tiny(model_type="nvae", **kw) -> NVAE:
-    torch.manual_seed(0)
-    cfg = latent_config(
-        model_type=model_type,
-        vocab_size=50,
-        d_model=32,
-        n_heads=4,
-        d_ff=64,
-        n_enc_layers=1,
-        n_dec_layers=2,
-        max_len=24,
-        dropout=0.0,
-        **kw,
-    )
-    return NVAE(cfg)
-
-
 SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
 
 
 @pytest.mark.parametrize("model_type", ALL_TYPES)
 def test_sentence_alone_equals_inside_padded_batch(model_type):
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
         latent = model.encode(batch.src, batch.pad_mask).latent
@@ -57,7 +40,7 @@ def test_sentence_alone_equals_inside_padded_batch(model_type):
 @pytest.mark.parametrize("model_type", ["nvae", "vt"])
 @pytest.mark.parametrize("sampled", [False, True])
 def test_decoder_is_permutation_invariant_in_the_components(model_type, sampled):
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
         latent = model.encode(batch.src, batch.pad_mask).latent
@@ -75,7 +58,7 @@ def test_decoder_is_permutation_invariant_in_the_components(model_type, sampled)
 @pytest.mark.parametrize("mixing", MIXINGS)
 @pytest.mark.parametrize("model_type", ALL_TYPES)
 def test_interpolation_weights_and_endpoints(model_type, mixing):
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
         latent = model.encode(pair.src, pair.pad_mask).latent
@@ -95,7 +78,7 @@ def test_interpolation_weights_and_endpoints(model_type, mixing):
 
 
 def test_sweep_mixing_hands_components_over_first_token_first():
-    model = tiny("nvae").eval()
+    model = tiny_nvae("nvae").eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
         latent = model.encode(pair.src, pair.pad_mask, alpha_delta=1e6).latent  # keep every component
@@ -128,7 +111,7 @@ def test_sweep_mixing_hands_components_over_first_token_first():
 
 @pytest.mark.parametrize("model_type", ["vt", "t"])
 def test_sweep_mixing_of_baselines_blends_the_first_positions_first(model_type):
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
         latent = model.encode(pair.src, pair.pad_mask).latent
@@ -157,7 +140,7 @@ def test_sweep_mixing_of_baselines_blends_the_first_positions_first(model_type):
 
 
 def test_unknown_mixing_is_refused():
-    model = tiny("nvae").eval()
+    model = tiny_nvae("nvae").eval()
     with torch.no_grad():
         pair = collate(SENTS[:2], model.cfg.max_len)
         latent = model.encode(pair.src, pair.pad_mask).latent
@@ -167,7 +150,7 @@ def test_unknown_mixing_is_refused():
 
 @pytest.mark.parametrize("model_type", ["nvae", "vtp"])
 def test_cached_generation_equals_full_redecoding(model_type):
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     latent = model.encode(batch.src, batch.pad_mask).latent
     assert model.generate(latent, max_len=20) == model.generate(latent, max_len=20, use_cache=False)
@@ -179,7 +162,7 @@ def test_cached_generation_equals_full_redecoding(model_type):
 
 @pytest.mark.parametrize("gaussian_train_prob", [0.0, 1.0])
 def test_gradients_reach_every_parameter(gaussian_train_prob):
-    model = tiny("nvae", gaussian_train_prob=gaussian_train_prob).train()
+    model = tiny_nvae("nvae", gaussian_train_prob=gaussian_train_prob).train()
     batch = collate(SENTS, model.cfg.max_len)
     loss, _ = model(batch.src, batch.pad_mask, lambda_g=1.0, lambda_d=1.0)
     loss.backward()  # CE + KL_G + KL_D
@@ -193,7 +176,7 @@ def test_gradients_reach_every_parameter(gaussian_train_prob):
 
 @pytest.mark.parametrize("model_type", ["nvae", "vts", "t"])
 def test_forward_returns_the_training_loss_and_its_parts(model_type):
-    model = tiny(model_type).train()
+    model = tiny_nvae(model_type).train()
     batch = collate(SENTS, model.cfg.max_len)
     loss, parts = model(batch.src, batch.pad_mask, kl_weight=0.5, lambda_g=0.01, lambda_d=2.0)
     assert loss.dim() == 0 and loss.requires_grad
@@ -209,7 +192,7 @@ def test_forward_returns_the_training_loss_and_its_parts(model_type):
 
 @pytest.mark.parametrize("model_type", ["vt", "vtp", "vts", "t"])
 def test_baseline_gradients(model_type):
-    model = tiny(model_type).train()
+    model = tiny_nvae(model_type).train()
     batch = collate(SENTS, model.cfg.max_len)
     _, out = model(batch.src, batch.pad_mask)
     (out.ce + out.kl_g).backward()
@@ -217,7 +200,7 @@ def test_baseline_gradients(model_type):
 
 
 def test_bf16_autocast_is_finite():
-    model = tiny("nvae")
+    model = tiny_nvae("nvae")
     batch = collate(SENTS, model.cfg.max_len)
     for training in (True, False):
         model.train(training)
@@ -227,7 +210,7 @@ def test_bf16_autocast_is_finite():
 
 
 def test_retained_counts_and_prior_component():
-    model = tiny("nvae").eval()
+    model = tiny_nvae("nvae").eval()
     batch = collate(SENTS, model.cfg.max_len)
     latent = model.encode(batch.src, batch.pad_mask).latent
     assert bool((latent.source[:, 0] == PRIOR).all())
@@ -276,7 +259,7 @@ def test_component_rows_are_typed_plain_values_in_the_printed_order():
 
 
 def test_loss_conditional_alpha_delta_is_an_input():
-    model = tiny("nvae", alpha_delta_conditional=True)  # alpha^Delta reaches the pseudo-counts (quantile)
+    model = tiny_nvae("nvae", alpha_delta_conditional=True)  # alpha^Delta reaches the pseudo-counts (quantile)
     model.eval()
     batch = collate(SENTS, model.cfg.max_len)
     a = model.encode(batch.src, batch.pad_mask, alpha_delta=0.05).latent.alpha
@@ -337,7 +320,7 @@ def test_tiny_baselines_learn(model_type, threshold):
 @pytest.mark.parametrize("model_type", ALL_TYPES)
 def test_half_precision_model_encodes_and_decodes(model_type):
     """model.half() keeps working: the latent layers compute in float32 from float16 weights."""
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     full = model.generate(model.encode(batch.src, batch.pad_mask).latent)
     model.half()

@@ -4,32 +4,15 @@ latent layer alone on states already encoded), and the typed result of the cross
 
 import pytest
 import torch
-from helpers import latent_config
+from helpers import tiny_nvae
 
 from nvae.data.text import collate
 from nvae.model.attention import GaussianForm, SampleForm
-from nvae.model.autoencoder import NVAE, EncoderOutput
+from nvae.model.autoencoder import EncoderOutput
 from nvae.model.mixture import LatentMixture
 
 ALL_TYPES = ["nvae", "t", "vt", "vtp", "vts"]
 SENTS = [[5, 6, 7, 8, 9, 10, 11], [12, 13, 14], [15, 16, 17, 18, 19]]
-
-
-def tiny(model_type="nvae", **kw) -> NVAE:
-    torch.manual_seed(0)
-    cfg = latent_config(
-        model_type=model_type,
-        vocab_size=50,
-        d_model=32,
-        n_heads=4,
-        d_ff=64,
-        n_enc_layers=1,
-        n_dec_layers=2,
-        max_len=24,
-        dropout=0.0,
-        **kw,
-    )
-    return NVAE(cfg)
 
 
 def assert_same_latent(a: LatentMixture, b: LatentMixture) -> None:
@@ -44,7 +27,7 @@ def assert_same_latent(a: LatentMixture, b: LatentMixture) -> None:
 
 @pytest.mark.parametrize("model_type", ALL_TYPES)
 def test_encode_returns_the_latent_its_states_and_its_kl_terms(model_type):
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     B, L = batch.src.shape
     with torch.no_grad():
@@ -64,7 +47,7 @@ def test_encode_returns_the_latent_its_states_and_its_kl_terms(model_type):
 
 @pytest.mark.parametrize("model_type", ["nvae", "vt"])
 def test_encode_in_training_mode_keeps_the_kl_terms_in_the_graph(model_type):
-    model = tiny(model_type, gaussian_train_prob=0.0).train()
+    model = tiny_nvae(model_type, gaussian_train_prob=0.0).train()
     batch = collate(SENTS, model.cfg.max_len)
     out = model.encode(batch.src, batch.pad_mask, 0.2)
     assert out.kl_g.requires_grad and out.latent.z is not None  # a sample
@@ -72,7 +55,7 @@ def test_encode_in_training_mode_keeps_the_kl_terms_in_the_graph(model_type):
 
 @pytest.mark.parametrize("model_type", ALL_TYPES)
 def test_latent_from_states_equals_a_full_encode(model_type):
-    model = tiny(model_type).eval()
+    model = tiny_nvae(model_type).eval()
     batch = collate(SENTS, model.cfg.max_len)
     with torch.no_grad():
         states = model.encode(batch.src, batch.pad_mask, 0.2).states
@@ -106,7 +89,7 @@ def test_latent_from_states_equals_a_full_encode(model_type):
     ],
 )
 def test_prepare_gives_one_typed_form_and_the_layer_reads_it_as_the_latent(model_type, settings, training, form):
-    model = tiny(model_type, **settings).train(training)
+    model = tiny_nvae(model_type, **settings).train(training)
     batch = collate(SENTS, model.cfg.max_len)
     torch.manual_seed(1)
     with torch.no_grad():

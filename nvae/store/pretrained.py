@@ -50,16 +50,10 @@ def hub_id_problem(name: str) -> str | None:
     return None
 
 
-def resolve(
-    name_or_folder: str | Path,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    force_download: bool = False,
-    token: str | bool | None = None,
-    local_files_only: bool = False,
-) -> Path:
+def resolve(name_or_folder: str | Path, **download) -> Path:
     """The checkpoint folder `name_or_folder` names: the path itself when it exists, else the
-    downloaded snapshot of the hub repository of that id (the options are snapshot_download's)."""
+    downloaded snapshot of the hub repository of that id (`download`: snapshot_download's options,
+    revision, cache_dir, force_download, token, local_files_only)."""
     path = Path(name_or_folder).expanduser()
     recover_interrupted_save(path, REQUIRED_FILES)  # a folder caught mid-save is a folder, not an id
     if path.exists():
@@ -69,14 +63,7 @@ def resolve(
     if problem is not None:
         raise CheckpointError(f"{path}: checkpoint folder missing (and not a hub id either: {problem})")
     try:
-        folder = huggingface_hub.snapshot_download(
-            repo_id=name,
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            token=token,
-            local_files_only=local_files_only,
-        )
+        folder = huggingface_hub.snapshot_download(repo_id=name, **download)
     except Exception as e:  # not found, private, offline, no network: all mean no checkpoint
         raise CheckpointError(
             f"{name}: no checkpoint folder of that name here, and the hub repository {name!r} could not be "
@@ -85,19 +72,9 @@ def resolve(
     return Path(folder)
 
 
-def read_pretrained(
-    name_or_folder: str | Path,
-    *,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    force_download: bool = False,
-    token: str | bool | None = None,
-    local_files_only: bool = False,
-    device: str | torch.device = "cpu",
-) -> NVAE:
-    """`NVAE.from_pretrained`: `load_checkpoint` on the folder `resolve` finds."""
-    folder = resolve(name_or_folder, revision, cache_dir, force_download, token, local_files_only)
-    return load_checkpoint(folder, device)
+def read_pretrained(name_or_folder: str | Path, *, device: str | torch.device = "cpu", **download) -> NVAE:
+    """`NVAE.from_pretrained`: `load_checkpoint` on the folder `resolve` finds (`download` as there)."""
+    return load_checkpoint(resolve(name_or_folder, **download), device)
 
 
 def unchanged_source(model: NVAE) -> Path | None:
