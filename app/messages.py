@@ -41,7 +41,7 @@ def kept_set_note(cfg) -> None:
     pruned components."""
     st.info(sentence.kept_set_rule(cfg), icon=":material/rule:")
     notice = sentence.reading_notice(cfg)
-    if notice and cfg.decode_form == "means":
+    if notice and cfg.nvib.decode_form == "means":
         st.info(notice, icon=":material/functions:")
     elif notice:
         st.warning(notice, icon=":material/warning:")

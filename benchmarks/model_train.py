@@ -18,7 +18,7 @@ from benchmarks.model_contenders import PlainTransformerAE, make_train_step
 from benchmarks.model_inputs import SEED, random_sentences, seed_all
 from benchmarks.model_profile import profile_nvae
 from benchmarks.timing import goal_mark, interleaved, paired_ratio, summary
-from nvae.config import ModelConfig, recipe_configs
+from nvae.config import ModelConfig, model_config, recipe_configs
 from nvae.data.text import collate
 from nvae.model.autoencoder import NVAE
 
@@ -36,15 +36,15 @@ def bench_train(args, out: dict) -> None:
     contenders: dict[str, nn.Module] = {}
     seed_all()
     contenders["plain"] = PlainTransformerAE(base)
-    for name, prob in (("nvae", base.gaussian_train_prob), ("nvae_g0", 0.0), ("nvae_g1", 1.0)):
+    for name, prob in (("nvae", base.nvib.gaussian_train_prob), ("nvae_g0", 0.0), ("nvae_g1", 1.0)):
         seed_all()
-        contenders[name] = NVAE(ModelConfig(gaussian_train_prob=prob))
+        contenders[name] = NVAE(model_config(gaussian_train_prob=prob))
     seed_all()  # the NVIB as the paper trains it
     contenders["nvae_paper"] = NVAE(recipe_configs("paper")[0])
     seed_all()  # kept components standing for their segments, at least one kept (docs/model.md)
-    contenders["nvae_pooled"] = NVAE(ModelConfig(kept_pooling="segment", min_kept=1))
+    contenders["nvae_pooled"] = NVAE(model_config(kept_pooling="segment", min_kept=1))
     seed_all()  # the same, its kept set placed by the segmentation of its token means (docs/nvib.md section 9)
-    contenders["nvae_segments"] = NVAE(ModelConfig(kept_pooling="segment", min_kept=1, kept_chooser="segments"))
+    contenders["nvae_segments"] = NVAE(model_config(kept_pooling="segment", min_kept=1, kept_chooser="segments"))
     batch = collate(ids, base.max_len)
     src, pad_mask = batch.src, batch.pad_mask
 
@@ -67,7 +67,7 @@ def bench_train(args, out: dict) -> None:
     }
     labels = {
         "plain": "plain nn.Transformer AE",
-        "nvae": f"NVAE, default: the shipped recipe (gaussian_train_prob={base.gaussian_train_prob})",
+        "nvae": f"NVAE, default: the shipped recipe (gaussian_train_prob={base.nvib.gaussian_train_prob})",
         "nvae_g0": "NVAE, gaussian_train_prob=0 (sampled vectors, SDPA)",
         "nvae_paper": "NVAE, the paper's recipe (sampled vectors, no gate, one alpha^Delta)",
         "nvae_g1": "NVAE, gaussian_train_prob=1 (Gaussian integral)",

@@ -66,7 +66,7 @@ def main() -> None:
         )
         everything[path] = res
         d, s, h = res["default"], res["slider"], res["half"]
-        lines = [f"== {path} (alpha^Delta {model.cfg.alpha_delta:g})", *curve_rows(Path(path))]
+        lines = [f"== {path} (alpha^Delta {model.cfg.nvib.alpha_delta:g})", *curve_rows(Path(path))]
         lines.append(
             f"  slider: inside {s['share_inside']:.2f}, largest jump {s['max_jump']:.3f}, monotone {s['monotone']}"
         )

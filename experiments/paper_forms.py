@@ -31,7 +31,7 @@ from nvae.model.autoencoder import eval_mode  # noqa: E402
 
 def read_with(model, form: str):
     """The model read with `decode_form` `form`, whatever its config.json says."""
-    model.cfg = dataclasses.replace(model.cfg, decode_form=form)
+    model.cfg = dataclasses.replace(model.cfg, nvib=dataclasses.replace(model.cfg.nvib, decode_form=form))
     for layer in model.decoder:
         layer.cross_attn.read_means = form == "means"
     return model

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     model = load_checkpoint(args.checkpoint)
     if args.chooser:
-        model.cfg.kept_chooser = args.chooser
+        model.cfg.nvib.kept_chooser = args.chooser
     tc = model.train_cfg
     texts = load_sentences(args.corpus, args.split, model.tokenizer, tc.min_tokens, tc.max_tokens)
     texts = texts[args.offset : args.offset + args.limit]
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "checkpoint": args.checkpoint,
-                    "chooser": model.cfg.kept_chooser,
+                    "chooser": model.cfg.nvib.kept_chooser,
                     "split": args.split,
                     "offset": args.offset,
                     "sentences": len(ids),

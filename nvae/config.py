@@ -74,14 +74,39 @@ NEUTRAL_ADDITIONS = {
 }
 
 
+# The NVIB fields as every baseline checkpoint wrote them before they were grouped under
+# `ModelConfig.nvib` (a baseline never read them; its fingerprint still does, so that its stored
+# artefacts stay valid).
+BASELINE_NVIB_FINGERPRINT = {
+    "prior_alpha": 1.0,
+    "alpha_delta": 0.3,
+    "alpha_delta_conditional": False,
+    "alpha_delta_min": 0.01,
+    "alpha_delta_max": 1.0,
+    "kappa": 1,
+    "gaussian_train_prob": 0.5,
+    "alpha_conditioning": "none",
+    "quantile_scale": 1.5,
+    "prune_gate": "none",
+    "pi_concentration": 1.0,
+    "spread_bias": 0.0,
+    "keep_positions": "learned",
+    **NEUTRAL_ADDITIONS,
+}
+
+
 def fingerprinted_fields(cfg: ModelConfig) -> dict[str, Any]:
     """The config as `store.checkpoint.fingerprint` reads it, so that stored artefacts stay valid when
     fields come and go: its fields, less those added later at their neutral value (NEUTRAL_ADDITIONS),
     plus those removed later at the value every earlier config wrote (FIXED_FIELDS; and
     `gaussian_train_pruned`, false where the paper's recipe set it, an NVAE with no gate and no
-    evaluation-form batches, true everywhere else)."""
-    data = {k: v for k, v in cfg.to_dict().items() if not (k in NEUTRAL_ADDITIONS and v == NEUTRAL_ADDITIONS[k])}
-    paper_like = cfg.is_nvae and cfg.prune_gate == "none" and cfg.gaussian_train_prob == 0
+    evaluation-form batches, true everywhere else). The NVIB group reads as the flat fields it was
+    before the grouping; a baseline's, which it no longer has, at the values every baseline checkpoint
+    wrote then (BASELINE_NVIB_FINGERPRINT)."""
+    flat = cfg.to_dict()
+    flat.update(flat.pop("nvib") or BASELINE_NVIB_FINGERPRINT)
+    data = {k: v for k, v in flat.items() if not (k in NEUTRAL_ADDITIONS and v == NEUTRAL_ADDITIONS[k])}
+    paper_like = cfg.is_nvae and cfg.nvib.prune_gate == "none" and cfg.nvib.gaussian_train_prob == 0
     return {**data, **FIXED_FIELDS, "gaussian_train_pruned": not paper_like}
 
 
@@ -120,8 +145,20 @@ def _migrate_model(data: dict[str, Any]) -> dict[str, Any]:
     the default of the version that wrote it (`EARLIER_DEFAULTS`), removed fields at their neutral
     value dropped, the first models' `alpha_conditioning="input"` read as "none" where it did nothing
     (a model trained at one alpha^Delta, or a baseline); anything a closed experiment changed raises
-    ConfigError."""
+    ConfigError. The NVIB layer's fields are migrated with the rest, then grouped under "nvib" (a
+    config from before the grouping names them at the top level); a baseline's are dropped, since it
+    never read them."""
     data = dict(data)
+    if "nvib" in data:
+        nvib = data.pop("nvib")
+        if nvib is not None and not isinstance(nvib, dict):
+            raise ConfigError(f"ModelConfig: nvib must be a JSON object or null, got {nvib!r}")
+        if nvib is not None and data.get("model_type", "nvae") != "nvae":
+            raise ConfigError(f"ModelConfig: a {data['model_type']!r} model has no NVIB layer: its nvib must be null")
+        both = sorted(set(nvib or {}) & set(data))
+        if both:
+            raise ConfigError(f"ModelConfig: {both} given both in nvib and at the top level")
+        data.update(nvib or {})
     for old, new in RENAMED_FIELDS.items():
         if old in data:
             if new in data:
@@ -152,6 +189,8 @@ def _migrate_model(data: dict[str, Any]) -> dict[str, Any]:
     for name, values in REMOVED_VALUES.items():
         if data.get(name) in values:
             raise _closed(f"{name}={data[name]!r}")
+    group = {name: data.pop(name) for name in NVIB_FIELDS if name in data}
+    data["nvib"] = group if data.get("model_type", "nvae") == "nvae" else None
     return data
 
 
@@ -173,32 +212,19 @@ def _from_dict(cls, data: dict[str, Any]):
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{cls.__name__}: unknown field(s) {unknown}")
+    if cls is ModelConfig and data["nvib"] is not None:
+        data["nvib"] = NVIBConfig(**data["nvib"])
     obj = cls(**data)
     obj.validate()
     return obj
 
 
 @dataclass
-class ModelConfig:
-    """Architecture and latent settings. The defaults are the shipped default NVAE's recipe
-    (`RECIPES["default"]`, checkpoints/nvae-default): what its last training run was given."""
+class NVIBConfig:
+    """The NVIB layer's settings (docs/nvib.md): what only the NVAE reads. A baseline's config has none
+    (`ModelConfig.nvib` is None). The defaults are the shipped default NVAE's recipe."""
 
-    model_type: str = "nvae"  # nvae | t | vt | vtp | vts
-    vocab_size: int = 8000
-    d_model: int = 256
-    n_heads: int = 4
-    n_enc_layers: int = 2
-    n_dec_layers: int = 2
-    d_ff: int = 1024
-    dropout: float = 0.1
-    max_len: int = 64  # longest input in tokens, end-of-sentence included
-    pad_id: int = 0
-    unk_id: int = 1
-    bos_id: int = 2
-    eos_id: int = 3
-    # NVIB prior: component 0 is N(prior_mu, prior_var) with pseudo-count prior_alpha.
-    prior_mu: float = 0.0
-    prior_var: float = 1.0
+    # Component 0 of the prior has pseudo-count prior_alpha (its Gaussian is ModelConfig's prior_mu, prior_var).
     prior_alpha: float = 1.0
     # Conditional prior alpha0_p = prior_alpha + alpha_delta * n (docs/nvib.md section 2).
     alpha_delta: float = 0.1
@@ -215,7 +241,6 @@ class ModelConfig:
     # `threshold` pruned, so the decoder trains on exactly the set it will be evaluated on
     # (docs/model.md). 0: the paper.
     gaussian_train_prob: float = 0.5
-    threshold: float = 0.1  # eval: a component is retained when alpha > threshold
     # How alpha^Delta reaches the pseudo-counts (nvib.NVIB._log_alpha). "none" (the paper): it does
     # not; it is in the prior only. "quantile": log alpha_i = log alpha^Delta + the sentence's mean
     # score + quantile_scale x the normal quantile of token i's soft rank in its sentence, so the
@@ -232,8 +257,6 @@ class ModelConfig:
     # draws less noisy (log pi of a component with alpha 0.1 varies by about 10 nats at 1); 0
     # uses their mean alpha / sum(alpha), with no noise.
     pi_concentration: float = 0.0
-    init_logvar: float = -4.0  # initial log-variance of the posterior components
-    stride: int = 2  # VTS keeps every stride-th position
     # The positional prior: spread_bias x (1 - 2 vdc(i)), centred on the sentence, is added to
     # position i's raw score before alpha^Delta's conditioning, vdc the van der Corput order
     # (0, 4, 2, 6, 1, 5, 3, 7 for eight), so that at every alpha^Delta the kept set leans towards
@@ -274,27 +297,10 @@ class ModelConfig:
     decode_form: str = "integral"
 
     def validate(self) -> None:
-        if self.model_type not in MODEL_TYPES:
-            raise ConfigError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
-        if self.d_model % self.n_heads:
-            raise ConfigError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
-        for name in (
-            "vocab_size",
-            "d_model",
-            "n_heads",
-            "n_enc_layers",
-            "n_dec_layers",
-            "d_ff",
-            "max_len",
-            "kappa",
-            "stride",
-        ):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError("dropout must be in [0, 1)")
-        if self.prior_var <= 0 or self.prior_alpha <= 0:
-            raise ConfigError("prior_var and prior_alpha must be > 0")
+        if self.prior_alpha <= 0:
+            raise ConfigError("prior_alpha must be > 0")
+        if int(self.kappa) < 1:
+            raise ConfigError("kappa must be >= 1")
         if self.alpha_delta < 0:
             raise ConfigError("alpha_delta must be >= 0")
         if not 0 < self.alpha_delta_min <= self.alpha_delta_max:
@@ -311,8 +317,6 @@ class ModelConfig:
             raise ConfigError(f"prune_gate must be 'none' or 'st', got {self.prune_gate!r}")
         if not self.pi_concentration >= 0:
             raise ConfigError("pi_concentration must be >= 0")
-        if not self.threshold > 0:
-            raise ConfigError("threshold must be > 0")
         if self.keep_positions not in KEEP_POSITIONS:
             raise ConfigError(f"keep_positions must be one of {KEEP_POSITIONS}, got {self.keep_positions!r}")
         if self.keep_positions == "tournament" and not self.spread_bias > 0:
@@ -329,6 +333,76 @@ class ModelConfig:
             raise ConfigError(f"decode_form must be one of {DECODE_FORMS}, got {self.decode_form!r}")
         if int(self.min_kept) < 0:
             raise ConfigError("min_kept must be >= 0")
+
+
+NVIB_FIELDS = tuple(f.name for f in dataclasses.fields(NVIBConfig))
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and latent settings. The defaults are the shipped default NVAE's recipe
+    (`RECIPES["default"]`, checkpoints/nvae-default): what its last training run was given."""
+
+    model_type: str = "nvae"  # nvae | t | vt | vtp | vts
+    vocab_size: int = 8000
+    d_model: int = 256
+    n_heads: int = 4
+    n_enc_layers: int = 2
+    n_dec_layers: int = 2
+    d_ff: int = 1024
+    dropout: float = 0.1
+    max_len: int = 64  # longest input in tokens, end-of-sentence included
+    pad_id: int = 0
+    unk_id: int = 1
+    bos_id: int = 2
+    eos_id: int = 3
+    # The Gaussian prior N(prior_mu, prior_var) of every latent model (the NVIB's component 0; VT, VTP
+    # and VTS's KL), the posterior's initial log-variance, and the retention threshold.
+    prior_mu: float = 0.0
+    prior_var: float = 1.0
+    init_logvar: float = -4.0  # initial log-variance of the posterior components
+    threshold: float = 0.1  # eval: a component is retained when alpha > threshold
+    stride: int = 2  # VTS keeps every stride-th position
+    # The NVIB layer's settings: an NVAE's own (`NVIBConfig()` when none is given), None for a baseline.
+    nvib: NVIBConfig | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.nvib, dict):
+            self.nvib = NVIBConfig(**self.nvib)
+        if self.nvib is None and self.model_type == "nvae":
+            self.nvib = NVIBConfig()
+
+    def validate(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ConfigError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        for name in (
+            "vocab_size",
+            "d_model",
+            "n_heads",
+            "n_enc_layers",
+            "n_dec_layers",
+            "d_ff",
+            "max_len",
+            "stride",
+        ):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("dropout must be in [0, 1)")
+        if self.prior_var <= 0:
+            raise ConfigError("prior_var must be > 0")
+        if not self.threshold > 0:
+            raise ConfigError("threshold must be > 0")
+        if self.is_nvae != (self.nvib is not None):
+            raise ConfigError(
+                "an NVAE needs its NVIB settings (nvib)"
+                if self.is_nvae
+                else f"a {self.model_type!r} model has no NVIB layer: its nvib must be None"
+            )
+        if self.nvib is not None:
+            self.nvib.validate()
 
     @property
     def head_dim(self) -> int:
@@ -367,8 +441,10 @@ class AlphaDeltaError(ConfigError):
 def alpha_delta_range(cfg) -> tuple[float, float]:
     """[alpha_delta_min, alpha_delta_max]: the range a loss-conditional model was trained over, which
     the app's slider, the grids and the sweeps span. A model trained at one alpha^Delta keeps the two
-    bounds in its config too, but they bind nothing there (`resolve_alpha_delta`)."""
-    return float(cfg.alpha_delta_min), float(cfg.alpha_delta_max)
+    bounds in its config too, but they bind nothing there (`resolve_alpha_delta`). A baseline has no
+    alpha^Delta: the default NVAE's range, for grids that span every model alike."""
+    nvib = cfg.nvib or NVIBConfig()
+    return float(nvib.alpha_delta_min), float(nvib.alpha_delta_max)
 
 
 def alpha_delta_in_range(cfg, value: float, slack: float = 0.0) -> bool:
@@ -378,21 +454,27 @@ def alpha_delta_in_range(cfg, value: float, slack: float = 0.0) -> bool:
     return lo * (1 - slack) <= value <= hi * (1 + slack)
 
 
+def default_alpha_delta(cfg) -> float:
+    """The alpha^Delta a model is read at when none is asked for: an NVAE's own (`cfg.nvib.alpha_delta`);
+    a baseline has none and ignores it: the default NVAE's, for grids that span every model alike."""
+    return float((cfg.nvib or NVIBConfig()).alpha_delta)
+
+
 def alpha_delta_is_input(cfg) -> bool:
     """True when alpha^Delta changes the model's latent: a loss-conditional NVAE. A model trained at one
     alpha^Delta reads it in its prior only (KL_D and prior samples); a baseline ignores it."""
-    return cfg.is_nvae and bool(cfg.alpha_delta_conditional)
+    return cfg.is_nvae and bool(cfg.nvib.alpha_delta_conditional)
 
 
 def resolve_alpha_delta(cfg, requested: float | None, out_of_range: str = "refuse", what: str = "alpha_delta"):
     """The alpha^Delta to give a model of config `cfg` when `requested` is asked for; None (the model's
-    own, `cfg.alpha_delta`) when nothing is. The one rule of alpha^Delta's trained range:
+    own, `cfg.nvib.alpha_delta`) when nothing is. The one rule of alpha^Delta's trained range:
 
     - "refuse" (the CLI: the user asked for exactly this value). A negative value raises AlphaDeltaError
       "{what} must be >= 0". A config that is loss-conditional refuses a value outside its trained range
-      with AlphaDeltaError "{what} must lie in [min, max], the range this model was trained on", whatever
-      the model type. Anything else is returned as given: a model trained at one alpha^Delta reads it in
-      its prior only (the CLI adds a note), a baseline ignores it.
+      with AlphaDeltaError "{what} must lie in [min, max], the range this model was trained on". Anything
+      else is returned as given: a model trained at one alpha^Delta reads it in its prior only (the CLI
+      adds a note), a baseline ignores it.
     - "clamp" (the app and the readers, which show the latent a model makes). A loss-conditional NVAE
       gets the value moved to the nearer end of its trained range; every other model gets None, its
       own value, since its latent does not depend on alpha^Delta.
@@ -411,9 +493,10 @@ def resolve_alpha_delta(cfg, requested: float | None, out_of_range: str = "refus
         return float(min(max(requested, lo), hi))
     if requested < 0:
         raise AlphaDeltaError(f"{what} must be >= 0")
-    if cfg.alpha_delta_conditional and not alpha_delta_in_range(cfg, requested):
+    if alpha_delta_is_input(cfg) and not alpha_delta_in_range(cfg, requested):
         raise AlphaDeltaError(
-            f"{what} must lie in [{cfg.alpha_delta_min}, {cfg.alpha_delta_max}], the range this model was trained on"
+            f"{what} must lie in [{cfg.nvib.alpha_delta_min}, {cfg.nvib.alpha_delta_max}], the range this model "
+            "was trained on"
         )
     return requested
 
@@ -423,7 +506,7 @@ def check_trained_range(cfg, smallest: float, largest: float | None = None) -> N
     alpha^Delta values from `smallest` to `largest` (one value: `smallest` alone) outside its trained
     range, beyond float rounding (`ALPHA_DELTA_ROUNDING`), raises ValueError naming the value and the
     range. A model trained at one alpha^Delta takes any value (its prior only), as does a baseline."""
-    if not cfg.alpha_delta_conditional:
+    if not alpha_delta_is_input(cfg):
         return
     for value in (smallest,) if largest is None else (smallest, largest):
         if not alpha_delta_in_range(cfg, value, ALPHA_DELTA_ROUNDING):
@@ -585,6 +668,18 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def model_config(**settings: Any) -> ModelConfig:
+    """A ModelConfig from flat settings (`model_config(model_type="nvae", alpha_delta=0.3)`), as a recipe
+    or `--set` gives them: `apply_settings` over the defaults, validated."""
+    model = ModelConfig(model_type=settings.get("model_type", "nvae"))
+    apply_settings(model, TrainConfig(), settings)
+    unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(ModelConfig)} - set(NVIB_FIELDS))
+    if unknown:
+        raise ConfigError(f"ModelConfig: unknown field(s) {unknown}")
+    model.validate()
+    return model
+
+
 def recipe_configs(name: str) -> tuple[ModelConfig, TrainConfig]:
     """The model and training settings of recipe `name` (over the defaults)."""
     if name not in RECIPES:
@@ -620,12 +715,28 @@ def coerce_setting(obj, key: str, value: Any) -> Any:
 
 
 def apply_settings(model: ModelConfig, train: TrainConfig, settings: dict[str, Any]) -> None:
-    """Set fields of either config by name (a model field wins), each checked against its field's
-    type; unknown names and values of the wrong type raise ConfigError."""
-    model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    """Set fields of either config by name (a model field wins; the NVIB layer's by their own names, as
+    `alpha_delta`), each checked against its field's type; unknown names, values of the wrong type and an
+    NVIB setting for a baseline raise ConfigError. `model_type` is set first: a baseline has no NVIB
+    settings, an NVAE gets the defaults' when it had none."""
+    model_fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"nvib"}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    if "model_type" in settings:
+        model.model_type = coerce_setting(model, "model_type", settings["model_type"])
+        if not model.is_nvae:
+            model.nvib = None
+        elif model.nvib is None:
+            model.nvib = NVIBConfig()
     for key, value in settings.items():
-        if key in model_fields:
+        if key == "model_type":
+            continue
+        if key in NVIB_FIELDS:
+            if model.nvib is None:
+                raise ConfigError(
+                    f"{key} is a setting of the NVIB layer, which a {model.model_type!r} model does not have"
+                )
+            setattr(model.nvib, key, coerce_setting(model.nvib, key, value))
+        elif key in model_fields:
             setattr(model, key, coerce_setting(model, key, value))
         elif key in train_fields:
             setattr(train, key, coerce_setting(train, key, value))

@@ -43,7 +43,7 @@ from tokenizers.models import WordPiece
 from tokenizers.pre_tokenizers import Whitespace
 from tokenizers.trainers import WordPieceTrainer
 
-from nvae.config import EARLIER_DEFAULTS, ModelConfig, TrainConfig
+from nvae.config import EARLIER_DEFAULTS, NVIB_FIELDS, ModelConfig, TrainConfig, model_config
 from nvae.data.corpora import load_sentences
 from nvae.data.text import train_tokenizer
 from nvae.model.autoencoder import NVAE
@@ -62,11 +62,13 @@ TEST_LATENT = {
 
 def latent_config(**kw) -> ModelConfig:
     """A ModelConfig with TEST_LATENT's settings under `kw` (a loss-conditional one with the quantile
-    conditioning unless `kw` names another)."""
+    conditioning unless `kw` names another); a baseline's without the NVIB settings it does not have."""
     settings = {**TEST_LATENT, **kw}
     if settings["alpha_delta_conditional"] and "alpha_conditioning" not in kw:
         settings["alpha_conditioning"] = "quantile"
-    return ModelConfig(**settings)
+    if settings.get("model_type", "nvae") != "nvae":
+        settings = {k: v for k, v in settings.items() if k not in NVIB_FIELDS}
+    return model_config(**settings)
 
 
 def make_tiny_checkpoint(
@@ -105,12 +107,14 @@ def make_responsive(path: Path) -> Path:
 
 def variant_checkpoint(source: Path, folder: Path, **model_settings) -> Path:
     """A copy of the checkpoint `source` at `folder` whose config.json has `model_settings` changed
-    (the same weights read another way: a positional prior, segment pooling, ...)."""
+    (the same weights read another way: a positional prior, segment pooling, ...); the NVIB layer's
+    settings go into the config's NVIB group."""
     import json
 
     shutil.copytree(source, folder)
     data = json.loads((folder / "config.json").read_text())
-    data["model"].update(model_settings)
+    for key, value in model_settings.items():
+        (data["model"]["nvib"] if key in NVIB_FIELDS else data["model"])[key] = value
     (folder / "config.json").write_text(json.dumps(data))
     return folder
 

@@ -24,6 +24,7 @@ from nvae.config import (
     alpha_delta_is_input,
     alpha_delta_range,
     check_trained_range,
+    model_config,
     recipe_configs,
     resolve_alpha_delta,
 )
@@ -31,9 +32,8 @@ from nvae.locations import CHECKPOINTS_DIR
 from nvae.model.grids import alpha_delta_values, interior_alpha_deltas, rounded_alpha_deltas, slider_stops
 
 CONDITIONAL = ModelConfig()  # the shipped default's recipe: loss-conditional over [0.03, 0.5]
-ONE_ALPHA = ModelConfig(alpha_delta=0.3, alpha_delta_conditional=False, alpha_conditioning="none")
-BASELINE = ModelConfig(model_type="vt", alpha_delta_conditional=False)
-CONDITIONAL_BASELINE = ModelConfig(model_type="vt")  # a recipe baseline keeps the default's range
+ONE_ALPHA = model_config(alpha_delta=0.3, alpha_delta_conditional=False, alpha_conditioning="none")
+BASELINE = model_config(model_type="vt")  # no NVIB settings: no alpha^Delta, no range
 CLI_RANGE_ERROR = "--alpha-delta must lie in [0.03, 0.5], the range this model was trained on"
 # the ranges the project trains over: the shipped default's, the first models' and the ablations',
 # the narrow ones of docs/experiments.md, and two of no round numbers
@@ -41,7 +41,7 @@ RANGES = [(0.03, 0.5), (0.01, 1.0), (0.005, 0.2), (0.07, 0.11), (0.09, 0.11), (0
 
 
 def conditional(lo: float, hi: float, **kw) -> ModelConfig:
-    return ModelConfig(alpha_delta=math.sqrt(lo * hi), alpha_delta_min=lo, alpha_delta_max=hi, **kw)
+    return model_config(alpha_delta=math.sqrt(lo * hi), alpha_delta_min=lo, alpha_delta_max=hi, **kw)
 
 
 def accepted(cfg, value: float) -> bool:
@@ -58,10 +58,10 @@ def accepted(cfg, value: float) -> bool:
 
 def test_the_range_and_who_reads_alpha_delta_as_an_input():
     assert alpha_delta_range(CONDITIONAL) == (0.03, 0.5)
-    assert alpha_delta_range(SimpleNamespace(alpha_delta_min=1, alpha_delta_max=2)) == (1.0, 2.0)
+    assert alpha_delta_range(SimpleNamespace(nvib=SimpleNamespace(alpha_delta_min=1, alpha_delta_max=2))) == (1.0, 2.0)
+    assert alpha_delta_range(BASELINE) == (0.03, 0.5)  # a baseline has none: grids span the default NVAE's
     assert alpha_delta_is_input(CONDITIONAL)
     assert not alpha_delta_is_input(ONE_ALPHA) and not alpha_delta_is_input(BASELINE)
-    assert not alpha_delta_is_input(CONDITIONAL_BASELINE)
     assert alpha_delta_in_range(CONDITIONAL, 0.03) and alpha_delta_in_range(CONDITIONAL, 0.5)
     assert not alpha_delta_in_range(CONDITIONAL, 0.5000001) and not alpha_delta_in_range(CONDITIONAL, 0.0299999)
     assert alpha_delta_in_range(CONDITIONAL, 0.5000001, ALPHA_DELTA_ROUNDING)
@@ -109,13 +109,15 @@ def test_a_model_trained_at_one_alpha_delta_reads_it_in_its_prior_only():
     check_trained_range(ONE_ALPHA, 0.0, 1e6)
 
 
-def test_a_baseline_ignores_alpha_delta_and_the_cli_answers_by_its_config():
+def test_a_baseline_ignores_alpha_delta():
+    """A baseline's config has no NVIB settings, so no trained range binds it: the CLI passes a value on
+    (with its note), a reader gets None, and the model takes any value >= 0."""
+    assert BASELINE.nvib is None
     assert resolve_alpha_delta(BASELINE, 7.0, "refuse") == 7.0
     assert resolve_alpha_delta(BASELINE, 0.2, "clamp") is None
-    assert resolve_alpha_delta(CONDITIONAL_BASELINE, 0.2, "clamp") is None
-    # a config that says loss-conditional keeps its range in the CLI, as the CLI always did
-    with pytest.raises(AlphaDeltaError, match="the range this model was trained on"):
-        resolve_alpha_delta(CONDITIONAL_BASELINE, 7.0, "refuse")
+    with pytest.raises(AlphaDeltaError, match=">= 0"):
+        resolve_alpha_delta(BASELINE, -0.5, "refuse")
+    check_trained_range(BASELINE, 0.0, 1e6)
 
 
 def test_an_unknown_policy_is_refused():
@@ -217,7 +219,7 @@ def test_training_draws_and_the_warm_up_stay_inside_the_range(lo, hi):
     for warm in (0.0, lo, math.sqrt(lo * hi), hi, 10 * hi):
         train = TrainConfig(kl_start_step=10, kl_anneal_steps=10, alpha_delta_warmup_min=warm)
         for step in (0, 9, 10, 15, 20, 1000):
-            floor, top = alpha_delta_floor(train, cfg, step), math.log(cfg.alpha_delta_max)
+            floor, top = alpha_delta_floor(train, cfg, step), math.log(cfg.nvib.alpha_delta_max)
             draws = [math.exp(floor), math.exp(top), *(math.exp(rng.uniform(floor, top)) for _ in range(20))]
             assert all(accepted(cfg, v) for v in draws), (warm, step)
 
@@ -228,13 +230,13 @@ def test_every_recipe_and_shipped_checkpoint_has_its_default_inside_its_range():
     from nvae.tools.ablate import SMALL
 
     configs = [recipe_configs(name)[0] for name in RECIPES]
-    configs.append(ModelConfig(**{k: v for k, v in SMALL.items() if k.startswith("alpha_delta")}))
+    configs.append(model_config(**{k: v for k, v in SMALL.items() if k.startswith("alpha_delta")}))
     for path in sorted(CHECKPOINTS_DIR.glob("*/config.json")):
         configs.append(ModelConfig.from_dict(json.loads(path.read_text())["model"]))
     assert len(configs) > len(RECIPES)
     for cfg in configs:
-        if cfg.alpha_delta_conditional:
-            assert alpha_delta_in_range(cfg, cfg.alpha_delta), cfg
+        if alpha_delta_is_input(cfg):
+            assert alpha_delta_in_range(cfg, cfg.nvib.alpha_delta), cfg
 
 
 def test_export_s_chosen_default_rounded_to_five_decimals_stays_inside_the_shipped_range():
@@ -285,7 +287,7 @@ def test_the_cli_command_on_the_shipped_default_gives_the_same_line(capsys):
 def test_the_app_s_link_parameter_uses_the_owner_s_range_and_keeps_its_notice():
     from app import controls, state
 
-    cfg = ModelConfig(alpha_delta=0.203)
+    cfg = model_config(alpha_delta=0.203)
     param = controls.alpha_param(cfg)
     assert (param.lo, param.hi) == alpha_delta_range(cfg)
     assert state.parse_param(param, "5") == (

@@ -140,7 +140,7 @@ def test_alpha_delta_round_stops_follow_the_model_range(app_checkpoints, tmp_pat
 
     path = make_tiny_checkpoint(tmp_path / "narrow-nvae")
     model = load_checkpoint(path)
-    model.cfg.alpha_delta_min, model.cfg.alpha_delta_max, model.cfg.alpha_delta = 0.005, 0.2, 0.05
+    model.cfg.nvib.alpha_delta_min, model.cfg.nvib.alpha_delta_max, model.cfg.nvib.alpha_delta = 0.005, 0.2, 0.05
     save_checkpoint(path, model, model.train_cfg)
     monkeypatch.setenv("NVAE_CHECKPOINT", str(path))
     at = open_page("inspect", {"ad": "0.3"})

@@ -52,7 +52,7 @@ def test_check_text_lines_and_limits():
 def test_alpha_grid_and_nearest(models):
     cfg = models["nvae"].cfg
     grid = rounded_alpha_deltas(cfg)
-    assert grid[0] == cfg.alpha_delta_min and grid[-1] == cfg.alpha_delta_max and cfg.alpha_delta in grid
+    assert grid[0] == cfg.nvib.alpha_delta_min and grid[-1] == cfg.nvib.alpha_delta_max and cfg.nvib.alpha_delta in grid
     assert grid == sorted(set(grid))
     assert controls.nearest(0.29, grid) == 0.3
     assert controls.nearest(5.0, grid) == 1.0
@@ -95,7 +95,7 @@ def test_selected_rows_and_grouping():
 def test_alpha_stops_are_round_and_inside_the_range(lo, hi, default):
     from types import SimpleNamespace
 
-    cfg = SimpleNamespace(alpha_delta_min=lo, alpha_delta_max=hi, alpha_delta=default)
+    cfg = SimpleNamespace(nvib=SimpleNamespace(alpha_delta_min=lo, alpha_delta_max=hi, alpha_delta=default))
     stops = slider_stops(cfg)
     assert stops == sorted(set(stops)) and stops[0] == lo and stops[-1] == hi and default in stops
     assert {v for v in (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0) if lo <= v <= hi} <= set(stops)

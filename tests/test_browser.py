@@ -95,7 +95,7 @@ def test_page_renders(server, page, name):
 
 def largest_alpha_delta() -> float:
     """The top of the served checkpoint's alpha^Delta slider: its trained range's end."""
-    return load_configs(SERVER_LOGS["checkpoint"] / "config.json")[0].alpha_delta_max
+    return load_configs(SERVER_LOGS["checkpoint"] / "config.json")[0].nvib.alpha_delta_max
 
 
 def test_type_sentence_and_move_alpha_delta(server, page):

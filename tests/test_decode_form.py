@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import make_tokenizer, no_exception, open_page, tiny_model, variant_checkpoint
 
-from nvae.config import ConfigError, ModelConfig, recipe_configs
+from nvae.config import ConfigError, ModelConfig, model_config, recipe_configs
 from nvae.readout.sentence import reading_notice
 from nvae.store.checkpoint import fingerprint, load_checkpoint
 
@@ -44,21 +44,23 @@ def test_reading_by_the_means_is_the_sample_form_with_z_equal_to_mu():
 
 def test_the_setting_is_validated_and_changes_the_fingerprint_only_when_used():
     with pytest.raises(ConfigError, match="decode_form"):
-        ModelConfig(decode_form="mode").validate()
+        model_config(decode_form="mode").validate()
     model = tiny_model(make_tokenizer())
     plain = fingerprint(model)
-    model.cfg.decode_form = "means"
+    model.cfg.nvib.decode_form = "means"
     assert fingerprint(model) != plain
-    model.cfg.decode_form = "integral"
+    model.cfg.nvib.decode_form = "integral"
     assert fingerprint(model) == plain
 
 
 def test_the_paper_recipe_is_read_by_its_means_and_the_pages_say_so():
     paper, _ = recipe_configs("paper")
-    assert paper.decode_form == "means" and paper.gaussian_train_prob == 0.0
+    assert paper.nvib.decode_form == "means" and paper.nvib.gaussian_train_prob == 0.0
     assert "z = μ" in reading_notice(paper)
     # the same model read by the integral it never trained on is said to be understated
-    assert "understate" in reading_notice(dataclasses.replace(paper, decode_form="integral"))
+    assert "understate" in reading_notice(
+        dataclasses.replace(paper, nvib=dataclasses.replace(paper.nvib, decode_form="integral"))
+    )
     assert reading_notice(ModelConfig()) is None
 
 
@@ -66,7 +68,7 @@ def test_the_shipped_paper_checkpoint_is_read_by_its_means():
     from test_recipes import CHECKPOINTS
 
     cfg = load_checkpoint(CHECKPOINTS / "nvae-paper").cfg
-    assert cfg.decode_form == "means"
+    assert cfg.nvib.decode_form == "means"
     assert all(layer.cross_attn.read_means for layer in load_checkpoint(CHECKPOINTS / "nvae-paper").decoder)
 
 

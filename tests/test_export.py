@@ -17,8 +17,8 @@ def test_export_sets_a_conditional_models_default_alpha_delta(tmp_path, capsys):
     or a value outside the training range is refused with exit status 2."""
     cond = make_tiny_checkpoint(tmp_path / "cond")
     assert main(["export", str(cond), str(tmp_path / "out"), "--half", "--alpha-delta", "0.1"]) == 0
-    assert json.loads((tmp_path / "out" / "config.json").read_text())["model"]["alpha_delta"] == 0.1
-    assert load_checkpoint(tmp_path / "out").cfg.alpha_delta == 0.1
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["model"]["nvib"]["alpha_delta"] == 0.1
+    assert load_checkpoint(tmp_path / "out").cfg.nvib.alpha_delta == 0.1
     assert main(["export", str(cond), str(tmp_path / "out2"), "--alpha-delta", "5"]) == 2
     fixed = make_tiny_checkpoint(tmp_path / "fixed", conditional=False)
     assert main(["export", str(fixed), str(tmp_path / "out3"), "--alpha-delta", "0.1"]) == 2
@@ -79,7 +79,7 @@ def test_export_chooses_the_positional_prior_on_validation(tmp_path, monkeypatch
     cond = make_tiny_checkpoint(tmp_path / "cond")
     assert main(["export", str(cond), str(tmp_path / "out"), "--choose-spread-bias", "--choose-sentences", "20"]) == 0
     assert calls and 0 < calls[0] <= 20  # validation sentences
-    assert load_checkpoint(tmp_path / "out").cfg.spread_bias == 2.0
+    assert load_checkpoint(tmp_path / "out").cfg.nvib.spread_bias == 2.0
     card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
     assert "spread_bias 2 chosen on" in card and "validation" in card
     fixed = make_tiny_checkpoint(tmp_path / "fixed", conditional=False)

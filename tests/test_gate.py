@@ -9,7 +9,7 @@ import pytest
 import torch
 from helpers import latent_config
 
-from nvae.config import RECIPES, ModelConfig, apply_settings, recipe_configs
+from nvae.config import RECIPES, alpha_delta_is_input, apply_settings, model_config, recipe_configs
 from nvae.data.text import collate
 from nvae.model.attention import gated_softmax
 from nvae.model.autoencoder import NVAE
@@ -162,9 +162,9 @@ def test_every_recipe_trains(recipe):
     for step in range(TINY_STEPS):
         model.train()
         alpha_delta = None  # as the training loop draws it
-        if model_cfg.alpha_delta_conditional:
+        if alpha_delta_is_input(model_cfg):
             low = alpha_delta_floor(train_cfg, model_cfg, step)
-            alpha_delta = math.exp(draws.uniform(low, math.log(model_cfg.alpha_delta_max)))
+            alpha_delta = math.exp(draws.uniform(low, math.log(model_cfg.nvib.alpha_delta_max)))
         loss, out = model(
             batch.src,
             batch.pad_mask,
@@ -335,8 +335,8 @@ def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
     seen = []
 
     def comparison(model, ids, target, curve=None):
-        seen.append(model.cfg.spread_bias)
-        row = {"bleu": bleu[model.cfg.spread_bias], "retained_proportion": 0.5}
+        seen.append(model.cfg.nvib.spread_bias)
+        row = {"bleu": bleu[model.cfg.nvib.spread_bias], "retained_proportion": 0.5}
         return {"alpha_delta": 0.1, "learned": row, "every_second": row, "random": row}
 
     monkeypatch.setattr(choose, "pruning_comparison", comparison)
@@ -344,14 +344,14 @@ def test_choose_spread_bias_takes_the_smallest_value_near_the_best(monkeypatch):
     model = tiny(alpha_conditioning="quantile", alpha_delta_conditional=True)
     res = choose.choose_spread_bias(model, [[5, 6, 7]])
     assert seen == list(choose.SPREAD_BIAS_GRID) and res["spread_bias"] == 1.0  # within 0.5 of 94.2
-    assert model.cfg.spread_bias == 0.0  # restored
+    assert model.cfg.nvib.spread_bias == 0.0  # restored
     seen.clear()  # a tournament model's order is its prior: 0 is never tried (nor chosen)
     ranked = tiny(
         alpha_conditioning="quantile", alpha_delta_conditional=True, keep_positions="tournament", spread_bias=5.0
     )
     bleu[0.0] = 99.0
     res = choose.choose_spread_bias(ranked, [[5, 6, 7]])
-    assert 0.0 not in seen and res["spread_bias"] == 1.0 and ranked.cfg.spread_bias == 5.0
+    assert 0.0 not in seen and res["spread_bias"] == 1.0 and ranked.cfg.nvib.spread_bias == 5.0
 
 
 def test_tournament_order_puts_the_better_token_of_every_block_first():
@@ -398,4 +398,4 @@ def test_tournament_positions_keep_the_model_s_choice_of_one_token_in_every_pair
     assert all(len(kept & {p, p + 1}) == 1 for p in range(0, 16, 2))
     assert all((p in kept) == bool(raw[p] >= raw[p + 1]) for p in range(0, 16, 2))
     with pytest.raises(Exception, match="spread_bias"):
-        ModelConfig(keep_positions="tournament", spread_bias=0.0).validate()
+        model_config(keep_positions="tournament", spread_bias=0.0).validate()

@@ -4,13 +4,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 from helpers import latent_config, no_exception, open_page, variant_checkpoint
 
-from nvae.config import ModelConfig
+from nvae.config import ModelConfig, model_config
 from nvae.readout.sentence import kept_set_rule
 from nvae.store.checkpoint import load_checkpoint
 
@@ -18,15 +17,15 @@ from nvae.store.checkpoint import load_checkpoint
 def test_the_rule_names_what_decides_for_each_kind_of_checkpoint():
     content = kept_set_rule(latent_config(spread_bias=0.0))
     assert content.startswith("Who chooses the kept set: the model's content score.") and "prior" not in content
-    prior = kept_set_rule(ModelConfig(spread_bias=5.0))  # the shipped default's kind
+    prior = kept_set_rule(model_config(spread_bias=5.0))  # the shipped default's kind
     assert "position and content together" in prior and "positional prior of strength 5" in prior
     assert "evenly spaced positions" in prior and "α^Δ sets how many" in prior
-    paired = kept_set_rule(ModelConfig(spread_bias=2.0, keep_positions="tournament"))
+    paired = kept_set_rule(model_config(spread_bias=2.0, keep_positions="tournament"))
     assert "one token of every neighbouring pair" in paired and "strength 2" in paired
-    vts = kept_set_rule(ModelConfig(model_type="vts", stride=2))
+    vts = kept_set_rule(model_config(model_type="vts", stride=2))
     assert "a fixed rule, every second position" in vts and "whatever the words" in vts
-    assert "nobody" in kept_set_rule(ModelConfig(model_type="t"))
-    assert "pooled" in kept_set_rule(ModelConfig(model_type="vtp"))
+    assert "nobody" in kept_set_rule(model_config(model_type="t"))
+    assert "pooled" in kept_set_rule(model_config(model_type="vtp"))
     paper = kept_set_rule(latent_config())  # one alpha^Delta: the number kept is the model's
     assert "one α^Δ" in paper
 
@@ -88,7 +87,7 @@ def test_encode_takes_the_prior_strength_for_one_call(prior_checkpoint, app_chec
     content = model.encode(batch.src, batch.pad_mask, 0.1, 0.0).latent
     plain = load_checkpoint(app_checkpoints["nvae"])  # the same weights with no prior in its config
     assert torch.equal(content.alpha, plain.encode(batch.src, batch.pad_mask, 0.1).latent.alpha)
-    assert not torch.equal(content.alpha, own.alpha) and model.cfg.spread_bias == 5.0  # the model is untouched
+    assert not torch.equal(content.alpha, own.alpha) and model.cfg.nvib.spread_bias == 5.0  # the model is untouched
     baseline = load_checkpoint(app_checkpoints["baseline"])
     with pytest.raises(ValueError, match="no positional prior"):
         baseline.encode(batch.src, batch.pad_mask, None, 0.0)
@@ -210,9 +209,10 @@ def test_a_checkpoint_never_trained_on_the_evaluation_form_is_said_to_be_underst
     from nvae.config import recipe_configs
     from nvae.readout.sentence import reading_notice
 
-    paper = dataclasses.replace(recipe_configs("paper")[0], decode_form="integral")
+    paper = recipe_configs("paper")[0]
+    paper.nvib.decode_form = "integral"
     assert "understate" in reading_notice(paper)
-    assert reading_notice(ModelConfig()) is None and reading_notice(ModelConfig(model_type="vts")) is None
+    assert reading_notice(ModelConfig()) is None and reading_notice(model_config(model_type="vts")) is None
 
 
 @pytest.mark.usefixtures("app_env")
@@ -267,7 +267,7 @@ def test_inspect_says_that_quantile_conditioned_alphas_are_rank_based(prior_chec
     """The same α values reshuffle between prior strengths; the page says why (quantile conditioning)."""
     at = open_page("inspect", {"s": "The river flows north through the valley to the sea.", "ad": "0.3"}, fresh=True)
     no_exception(at)
-    assert load_checkpoint(prior_checkpoint).cfg.alpha_conditioning == "quantile"
+    assert load_checkpoint(prior_checkpoint).cfg.nvib.alpha_conditioning == "quantile"
     assert any("comes from its rank in the sentence" in c.value for c in at.caption)
 
 

@@ -32,7 +32,7 @@ def test_the_library_says_when_nothing_is_kept_and_names_the_trained_lengths(app
     assert sentence.prior_only_notice(baseline, 0, 5) is None
     info = sentence.token_info(model, [SHORT, LONG])  # at the model's default alpha^Delta
     assert [i.n_retained for i in info] == [
-        v.n_retained for v in sentence.inspect_sentences(model, [SHORT, LONG], model.cfg.alpha_delta)
+        v.n_retained for v in sentence.inspect_sentences(model, [SHORT, LONG], model.cfg.nvib.alpha_delta)
     ]
 
 

@@ -51,7 +51,7 @@ def test_the_study_keeps_the_same_number_of_components_for_each_pair_choice():
     model = tiny_model(tok, alpha_delta_conditional=True, alpha_conditioning="quantile").eval()
     ids, _ = encode_texts(tok, TINY_SENTENCES, model.cfg.max_len - 1)
     rows = pair_choice.study(model, ids, biases=(0.0, 2.0))
-    assert model.cfg.spread_bias == 0.0  # restored
+    assert model.cfg.nvib.spread_bias == 0.0  # restored
     for r in rows:
         if r["alpha_delta"] is None:
             continue

@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import make_tokenizer, tiny_model, variant_checkpoint
 
-from nvae.config import ConfigError, ModelConfig
+from nvae.config import ConfigError, model_config
 from nvae.evaluation.measures import keep_components
 from nvae.model.kept_set import pool_segments
 from nvae.model.mixture import PRIOR
@@ -129,7 +129,7 @@ def test_min_kept_keeps_the_largest_pseudo_counts_in_evaluation_and_training():
 def test_the_new_settings_are_validated():
     for bad in ({"kept_pooling": "mean"}, {"min_kept": -1}):
         try:
-            ModelConfig(**bad).validate()
+            model_config(**bad).validate()
         except ConfigError:
             continue
         raise AssertionError(f"{bad} was accepted")
@@ -138,8 +138,8 @@ def test_the_new_settings_are_validated():
 def test_the_kept_set_rule_says_what_a_kept_component_stands_for():
     from nvae.readout.sentence import kept_set_rule
 
-    plain = kept_set_rule(ModelConfig(spread_bias=0.0))
-    pooled = kept_set_rule(ModelConfig(spread_bias=0.0, kept_pooling="segment", min_kept=1))
+    plain = kept_set_rule(model_config(spread_bias=0.0))
+    pooled = kept_set_rule(model_config(spread_bias=0.0, kept_pooling="segment", min_kept=1))
     assert "content score" in pooled and "pruned tokens after it" in pooled
     assert "at least the token with the largest α" in pooled
     assert "pruned tokens after it" not in plain and "at least" not in plain
@@ -183,7 +183,7 @@ def test_inspect_and_the_walkthrough_say_what_a_kept_component_stands_for(pooled
     walk = open_page("walkthrough", {"s": sentence, "ad": "0.1", "step": "5"}, fresh=True)  # pruning
     no_exception(walk)
     assert any("each kept component stands for its own token" in m.value for m in walk.markdown)
-    assert load_checkpoint(pooled_checkpoint).cfg.kept_pooling == "segment"
+    assert load_checkpoint(pooled_checkpoint).cfg.nvib.kept_pooling == "segment"
 
 
 def test_the_new_settings_at_their_neutral_values_leave_stored_fingerprints_valid():
@@ -195,15 +195,15 @@ def test_the_new_settings_at_their_neutral_values_leave_stored_fingerprints_vali
     model = tiny_model(make_tokenizer())
     plain = fingerprint(model)
     assert set(NEUTRAL_ADDITIONS) == {"kept_pooling", "min_kept", "decode_form", "kept_chooser", "segments_train_share"}
-    model.cfg.kept_pooling = "segment"
+    model.cfg.nvib.kept_pooling = "segment"
     assert fingerprint(model) != plain
     pooled = fingerprint(model)
-    model.cfg.kept_chooser = "segments"
+    model.cfg.nvib.kept_chooser = "segments"
     assert fingerprint(model) != pooled
-    model.cfg.kept_chooser = "score"
-    model.cfg.kept_pooling, model.cfg.min_kept = "none", 1
+    model.cfg.nvib.kept_chooser = "score"
+    model.cfg.nvib.kept_pooling, model.cfg.nvib.min_kept = "none", 1
     assert fingerprint(model) != plain
-    model.cfg.min_kept = 0
+    model.cfg.nvib.min_kept = 0
     assert fingerprint(model) == plain
 
 

@@ -119,7 +119,7 @@ def test_each_kind_of_model_gets_its_own_form(model, tmp_path):
     assert curve["kind"] == "curve" and len(curve["rows"]) >= 2
     assert steps[-1] == (len(measures.RATES) + 2,) * 2  # one step per rate, after the point and the curve
     own = measures.reconstruct(model, ids).summary()
-    assert curve["point"]["bleu"] == own["bleu"] and curve["point"]["alpha_delta"] == model.cfg.alpha_delta
+    assert curve["point"]["bleu"] == own["bleu"] and curve["point"]["alpha_delta"] == model.cfg.nvib.alpha_delta
     fixed = load_checkpoint(make_responsive(make_tiny_checkpoint(tmp_path / "fixed", conditional=False, seed=2)))
     point = measure_compression(fixed, ids)
     kept = point["point"]["retained_proportion"]

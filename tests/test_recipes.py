@@ -11,12 +11,15 @@ import pytest
 from nvae.config import (
     LAST_COMMIT_WITH_EXPERIMENTS,
     LAST_COMMIT_WITH_SETTINGS,
+    NVIB_FIELDS,
     RECIPES,
     ConfigError,
     ModelConfig,
+    NVIBConfig,
     TrainConfig,
     apply_settings,
     load_configs,
+    model_config,
     recipe_configs,
 )
 
@@ -32,26 +35,6 @@ SHIPPED = {
     "baseline-t": ("baseline-t", {}),
     "baseline-vts": ("baseline-vts", {}),
 }
-# what a baseline's model reads of its config (the rest are NVIB settings it has no use for)
-BASELINE_FIELDS = (
-    "model_type",
-    "vocab_size",
-    "d_model",
-    "n_heads",
-    "n_enc_layers",
-    "n_dec_layers",
-    "d_ff",
-    "dropout",
-    "max_len",
-    "pad_id",
-    "unk_id",
-    "bos_id",
-    "eos_id",
-    "prior_mu",
-    "prior_var",
-    "init_logvar",
-    "stride",
-)
 
 
 def test_the_defaults_are_the_shipped_default_recipe():
@@ -69,8 +52,8 @@ def test_each_shipped_checkpoint_is_its_recipe(name):
     assert train == want_train
     if model.model_type == "nvae":
         for key, value in exported.items():
-            assert getattr(model, key) == value
-            setattr(want_model, key, value)
+            assert getattr(model.nvib, key) == value
+            setattr(want_model.nvib, key, value)
         assert model == want_model
         card = (folder / "MODEL_CARD.md").read_text()
         if exported:  # the export's choices, stated
@@ -78,9 +61,9 @@ def test_each_shipped_checkpoint_is_its_recipe(name):
                 assert f"spread_bias {exported['spread_bias']:g} chosen on" in card
             assert f"Default alpha^Delta {exported['alpha_delta']:.4g}" in card
         else:  # one alpha^Delta, as trained
-            assert f"fixed at {model.alpha_delta:g}" in card
-    else:
-        assert {k: getattr(model, k) for k in BASELINE_FIELDS} == {k: getattr(want_model, k) for k in BASELINE_FIELDS}
+            assert f"fixed at {model.nvib.alpha_delta:g}" in card
+    else:  # its config carries no NVIB settings: the whole of it is the recipe's
+        assert model.nvib is None and model == want_model
 
 
 def test_every_recipe_is_valid_and_names_only_known_settings():
@@ -89,11 +72,22 @@ def test_every_recipe_is_valid_and_names_only_known_settings():
         model, train = ModelConfig(), TrainConfig()
         apply_settings(model, train, recipe["model"])
         model.validate()
-        assert set(recipe["model"]) <= set(model.to_dict()), name
+        assert set(recipe["model"]) <= set(flat(model) if model.is_nvae else model.to_dict()), name
         assert set(recipe["train"]) <= set(train.to_dict()), name
     paper, _ = recipe_configs("paper")
-    assert (paper.alpha_conditioning, paper.prune_gate, paper.gaussian_train_prob) == ("none", "none", 0.0)
-    assert not paper.alpha_delta_conditional and paper.spread_bias == 0.0 and paper.alpha_delta == 0.3
+    assert (paper.nvib.alpha_conditioning, paper.nvib.prune_gate, paper.nvib.gaussian_train_prob) == (
+        "none",
+        "none",
+        0.0,
+    )
+    assert not paper.nvib.alpha_delta_conditional and paper.nvib.spread_bias == 0.0 and paper.nvib.alpha_delta == 0.3
+
+
+def flat(cfg: ModelConfig) -> dict:
+    """`cfg` as the versions before the NVIB group wrote it: every field at the top level."""
+    data = cfg.to_dict()
+    nvib = data.pop("nvib") or {}
+    return {**data, **nvib}
 
 
 def _write(tmp_path: Path, model: dict, train: dict | None = None) -> Path:
@@ -103,15 +97,15 @@ def _write(tmp_path: Path, model: dict, train: dict | None = None) -> Path:
 
 
 def test_a_removed_field_at_its_neutral_value_loads(tmp_path):
-    old = {**ModelConfig().to_dict(), "alpha_layer": 0, "stride_bias": 0.0}
+    old = {**flat(ModelConfig()), "alpha_layer": 0, "stride_bias": 0.0}
     old["alpha_spread"] = old.pop("quantile_scale")  # the former name of the quantile conditioning's scale
     model, train = load_configs(_write(tmp_path, old, {"extra": {}}))
     assert model == ModelConfig() and train == TrainConfig()
     # the first models' "input" conditioning did nothing without loss-conditional training
-    fixed = {**ModelConfig().to_dict(), "alpha_conditioning": "input", "alpha_delta_conditional": False}
-    assert load_configs(_write(tmp_path, fixed))[0].alpha_conditioning == "none"
-    baseline = {**ModelConfig().to_dict(), "model_type": "vts", "alpha_conditioning": "input"}
-    assert load_configs(_write(tmp_path, baseline))[0].alpha_conditioning == "none"
+    fixed = {**flat(ModelConfig()), "alpha_conditioning": "input", "alpha_delta_conditional": False}
+    assert load_configs(_write(tmp_path, fixed))[0].nvib.alpha_conditioning == "none"
+    baseline = {**flat(ModelConfig()), "model_type": "vts", "alpha_conditioning": "input"}
+    assert load_configs(_write(tmp_path, baseline))[0].nvib is None  # a baseline never read them
 
 
 @pytest.mark.parametrize(
@@ -128,7 +122,7 @@ def test_a_removed_field_at_its_neutral_value_loads(tmp_path):
     ],
 )
 def test_a_closed_experiment_fails_with_one_line_naming_the_commit(tmp_path, change):
-    path = _write(tmp_path, {**ModelConfig().to_dict(), **change})
+    path = _write(tmp_path, {**flat(ModelConfig()), **change})
     with pytest.raises(ConfigError) as err:
         load_configs(path)
     message = str(err.value)
@@ -141,7 +135,7 @@ def test_a_setting_made_constant_loads_at_its_one_value_and_fails_otherwise(tmp_
     checkpoint; gaussian_train_pruned False did something only without the gate and with evaluation-form
     batches. Every shipped config.json names them and loads; another value fails in one line."""
     shipped = {
-        **ModelConfig().to_dict(),
+        **flat(ModelConfig()),
         "gate_temperature": 1.0,
         "log_alpha_min": -10.0,
         "log_alpha_max": 10.0,
@@ -149,7 +143,7 @@ def test_a_setting_made_constant_loads_at_its_one_value_and_fails_otherwise(tmp_
     }
     assert load_configs(_write(tmp_path, shipped))[0] == ModelConfig()
     paper = {**shipped, "prune_gate": "none", "gaussian_train_prob": 0.0, "gaussian_train_pruned": False}
-    assert load_configs(_write(tmp_path, paper))[0].gaussian_train_prob == 0.0  # the paper's: it did nothing
+    assert load_configs(_write(tmp_path, paper))[0].nvib.gaussian_train_prob == 0.0  # the paper's: it did nothing
     baseline = {**shipped, "model_type": "vts", "prune_gate": "none", "gaussian_train_pruned": False}
     assert load_configs(_write(tmp_path, baseline))[0].model_type == "vts"
     for change in ({"gate_temperature": 0.5}, {"log_alpha_max": 12.0}):
@@ -168,7 +162,7 @@ def test_a_setting_made_constant_loads_at_its_one_value_and_fails_otherwise(tmp_
 
 def test_a_renamed_field_is_read_under_its_new_name_and_not_twice(tmp_path):
     model, _ = load_configs(_write(tmp_path, {"model_type": "nvae", "alpha_spread": 1.25}))
-    assert model.quantile_scale == 1.25
+    assert model.nvib.quantile_scale == 1.25
     with pytest.raises(ConfigError, match="both"):
         load_configs(_write(tmp_path, {"alpha_spread": 1.25, "quantile_scale": 1.0}))
     with pytest.raises(ConfigError, match="now called 'quantile_scale'"):
@@ -177,7 +171,7 @@ def test_a_renamed_field_is_read_under_its_new_name_and_not_twice(tmp_path):
 
 def test_a_removed_training_field_in_use_fails(tmp_path):
     with pytest.raises(ConfigError, match=LAST_COMMIT_WITH_EXPERIMENTS):
-        load_configs(_write(tmp_path, ModelConfig().to_dict(), {"extra": {"note": 1}}))
+        load_configs(_write(tmp_path, flat(ModelConfig()), {"extra": {"note": 1}}))
     with pytest.raises(ConfigError, match="closed experiment"):
         apply_settings(ModelConfig(), TrainConfig(), {"alpha_layer": 1})
 
@@ -208,12 +202,39 @@ def test_a_field_missing_from_an_earlier_config_takes_that_version_s_default(tmp
     from nvae.config import EARLIER_DEFAULTS
 
     model, _ = load_configs(_write(tmp_path, {"model_type": "nvae", "d_model": 64, "n_heads": 4}))
-    assert (model.alpha_delta, model.alpha_delta_conditional, model.prune_gate) == (0.3, False, "none")
-    assert (model.alpha_conditioning, model.spread_bias, model.pi_concentration) == ("none", 0.0, 1.0)
-    assert set(EARLIER_DEFAULTS) <= set(ModelConfig().to_dict())
+    assert (model.nvib.alpha_delta, model.nvib.alpha_delta_conditional, model.nvib.prune_gate) == (0.3, False, "none")
+    assert (model.nvib.alpha_conditioning, model.nvib.spread_bias, model.nvib.pi_concentration) == ("none", 0.0, 1.0)
+    assert set(EARLIER_DEFAULTS) <= set(flat(ModelConfig()))
     # a config this version writes names every field: read back, it is the same config
     path = tmp_path / "now.json"
     from nvae.config import save_configs
 
     save_configs(path, ModelConfig(), TrainConfig())
     assert load_configs(path)[0] == ModelConfig()
+
+
+def test_the_nvib_settings_are_grouped_and_a_baseline_has_none(tmp_path):
+    """The NVIB layer's settings live in `ModelConfig.nvib` (None for a baseline). A config from before
+    the grouping (every field at the top level) loads as the grouped one; a baseline's drops the NVIB
+    fields it never read. Settings keep their flat names (recipes, --set), and an NVIB setting for a
+    baseline, or an NVIB group in a baseline's config, fails in one line."""
+    assert ModelConfig().nvib == NVIBConfig() and ModelConfig(model_type="t").nvib is None
+    assert NVIB_FIELDS == tuple(ModelConfig().to_dict()["nvib"])
+    assert not set(NVIB_FIELDS) & set(ModelConfig().to_dict())
+    for cfg in (ModelConfig(), model_config(alpha_delta=0.2, kept_pooling="segment"), recipe_configs("paper")[0]):
+        assert load_configs(_write(tmp_path, flat(cfg)))[0] == cfg
+        assert ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg  # the grouped form round-trips
+    vt = load_configs(_write(tmp_path, {**flat(ModelConfig()), "model_type": "vt"}))[0]
+    assert vt == ModelConfig(model_type="vt") and vt.to_dict()["nvib"] is None
+    with pytest.raises(ConfigError, match="a 'vt' model has no NVIB layer"):
+        load_configs(_write(tmp_path, {**ModelConfig().to_dict(), "model_type": "vt"}))
+    with pytest.raises(ConfigError, match="given both"):
+        load_configs(_write(tmp_path, {**ModelConfig().to_dict(), "alpha_delta": 0.2}))
+    with pytest.raises(ConfigError, match="setting of the NVIB layer, which a 'vts' model does not have"):
+        model_config(model_type="vts", alpha_delta=0.2)
+    with pytest.raises(ConfigError, match="no NVIB layer"):
+        ModelConfig(model_type="t", nvib=NVIBConfig()).validate()
+    model, train = recipe_configs("baseline-vt")
+    assert model.nvib is None
+    apply_settings(model, train, {"model_type": "nvae", "alpha_delta": 0.2})  # the type first, then its settings
+    assert model.nvib == NVIBConfig(alpha_delta=0.2)

@@ -77,7 +77,7 @@ def test_each_recipe_trains_exports_reloads_and_encodes(name, trained, tmp_path,
     run = trained(name)
     assert load_training_state(run / "checkpoint")["step"] == TINY_TRAIN["max_steps"]
     want, want_train = recipe_configs(name)
-    conditional = want.is_nvae and want.alpha_delta_conditional
+    conditional = want.is_nvae and want.nvib.alpha_delta_conditional
     export = ["export", str(run), str(tmp_path / name), "--half"]
     export += ["--alpha-delta", str(EXPORT_ALPHA_DELTA)] if conditional else []
     assert main(export) == 0, capsys.readouterr().err
@@ -90,7 +90,7 @@ def test_each_recipe_trains_exports_reloads_and_encodes(name, trained, tmp_path,
     apply_settings(want, want_train, settings)
     want.vocab_size = shipped.tokenizer.get_vocab_size()
     if conditional:
-        want.alpha_delta = EXPORT_ALPHA_DELTA
+        want.nvib.alpha_delta = EXPORT_ALPHA_DELTA
     assert shipped.cfg == want
     assert shipped.train_cfg == want_train
 
@@ -117,8 +117,8 @@ def test_each_recipe_trains_exports_reloads_and_encodes(name, trained, tmp_path,
     if want.is_nvae:  # the floor: at least min_kept tokens kept at the sparsest alpha^Delta, and only
         # those once no pseudo-count reaches the threshold
         with torch.no_grad():
-            sparsest = encode_text(shipped, SENTENCE, shipped.cfg.alpha_delta_min if conditional else None)
+            sparsest = encode_text(shipped, SENTENCE, shipped.cfg.nvib.alpha_delta_min if conditional else None)
             shipped.cfg.threshold = 1e9
             bare = encode_text(shipped, SENTENCE)
-        assert int(sparsest.n_retained[0]) >= want.min_kept
-        assert int(bare.n_retained[0]) == want.min_kept
+        assert int(sparsest.n_retained[0]) >= want.nvib.min_kept
+        assert int(bare.n_retained[0]) == want.nvib.min_kept

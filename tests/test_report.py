@@ -187,10 +187,10 @@ def test_evaluation_results_are_reused_only_for_the_same_model(tiny_checkpoint, 
     assert evaluate.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
     assert evaluate.cached_reconstruct(model, ids, alpha_delta=None).summary() == first  # 0.3 is the default
     assert calls == [0.3]
-    model.cfg.alpha_delta = 0.05  # another default (export --alpha-delta): the explicit 0.3 is still stored
+    model.cfg.nvib.alpha_delta = 0.05  # another default (export --alpha-delta): the explicit 0.3 is still stored
     assert evaluate.cached_reconstruct(model, ids, alpha_delta=0.3).summary() == first
     assert calls == [0.3]
-    model.cfg.alpha_delta = 0.3
+    model.cfg.nvib.alpha_delta = 0.3
     evaluate.cached_reconstruct(model, ids, alpha_delta=0.05)
     assert calls == [0.3, 0.05]
     for entry in (tmp_path / "cache" / "eval").glob("*.json"):

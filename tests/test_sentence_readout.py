@@ -42,7 +42,7 @@ def test_word_diff():
 
 def test_alpha_delta_arg(models):
     cfg = models["nvae"].cfg
-    assert sentence.alpha_delta_arg(cfg, 7.0) == cfg.alpha_delta_max
+    assert sentence.alpha_delta_arg(cfg, 7.0) == cfg.nvib.alpha_delta_max
     assert sentence.alpha_delta_arg(models["vt"].cfg, 0.5) is None
 
 

@@ -304,7 +304,11 @@ def test_local_corpus_trains_on_train_and_evaluates_on_validation():
 
 def test_periodic_evaluation_reads_a_loss_conditional_model_at_several_alpha_deltas(corpus, tmp_path):
     model_cfg, train_cfg = tiny_configs(corpus, eval_split="validation", eval_every=12, eval_sentences=8)
-    model_cfg.alpha_delta_conditional, model_cfg.alpha_delta_min, model_cfg.alpha_delta_max = True, 0.01, 1.0
+    model_cfg.nvib.alpha_delta_conditional, model_cfg.nvib.alpha_delta_min, model_cfg.nvib.alpha_delta_max = (
+        True,
+        0.01,
+        1.0,
+    )
     train(tmp_path / "run", model_cfg, train_cfg, progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     sweep = [r for r in records if r["kind"] == "eval_sweep"]
@@ -335,7 +339,7 @@ def test_init_from_starts_a_run_from_another_runs_weights(corpus, tmp_path):
     model_cfg, train_cfg = tiny_configs(corpus)
     first = train(tmp_path / "first", model_cfg, train_cfg, progress=False)
     model_cfg2, train_cfg2 = tiny_configs(corpus, init_from=str(tmp_path / "first"), max_steps=1, lr=1e-12)
-    model_cfg2.alpha_delta = 0.5  # a latent setting may differ
+    model_cfg2.nvib.alpha_delta = 0.5  # a latent setting may differ
     second = train(tmp_path / "second", model_cfg2, train_cfg2, progress=False)
     assert (tmp_path / "second" / "tokenizer.json").read_bytes() == (first / "tokenizer.json").read_bytes()
     assert load_training_state(second)["step"] == 1

@@ -126,7 +126,7 @@ def test_trace_prior_and_pruning(model):
     for tr, ad in ((low, 0.01), (high, 1.0)):
         prior = tr.components[0]
         assert prior["source"] == PRIOR and prior["retained"] and prior["mu_norm"] == 0
-        assert tr.prior_alpha == pytest.approx(model.cfg.prior_alpha)
+        assert tr.prior_alpha == pytest.approx(model.cfg.nvib.prior_alpha)
         assert tr.prior_total == pytest.approx(tr.prior_alpha + ad * tr.n_inputs)
         assert tr.posterior_total == pytest.approx(sum(c["alpha"] for c in tr.components), rel=1e-5)
         kept = [c for c in tr.components if c["source"] >= 0 and c["retained"]]

@@ -55,10 +55,12 @@ if latents.is_baseline(cfg):  # no prior component, no alpha^Delta
         f"{cfg['model_type'].upper()} baseline, whose latent is "
         f"{latents.latent_description(cfg['model_type'], cfg.get('stride', 2))}."
     )
-elif cfg.get("alpha_delta_conditional"):
-    c[3].metric("α^Δ range (loss-conditional)", f"{cfg['alpha_delta_min']:g} – {cfg['alpha_delta_max']:g}")
+elif cfg["nvib"]["alpha_delta_conditional"]:
+    c[3].metric(
+        "α^Δ range (loss-conditional)", f"{cfg['nvib']['alpha_delta_min']:g} – {cfg['nvib']['alpha_delta_max']:g}"
+    )
 else:
-    c[3].metric("α^Δ (fixed)", f"{cfg['alpha_delta']:g}")
+    c[3].metric("α^Δ (fixed)", f"{cfg['nvib']['alpha_delta']:g}")
 try:
     at_load, now = cache.model_fingerprints(path)
 except CheckpointError as err:

@@ -11,6 +11,8 @@ import json
 import math
 import sys
 
+from ..config import alpha_delta_is_input
+
 
 class UsageError(Exception):
     """Bad input from the user: reported in one line, exit status 2."""
@@ -80,10 +82,14 @@ def check_alpha_delta(model, value):
         raise UsageError(str(e)) from None
     if value is None:
         return None
-    if not cfg.alpha_delta_conditional:
+    if not alpha_delta_is_input(cfg):
+        trained = (
+            f"was trained at alpha_delta={cfg.nvib.alpha_delta}"
+            if cfg.is_nvae
+            else f"is a {cfg.model_type.upper()} baseline"
+        )
         print(
-            f"note: this model was trained at alpha_delta={cfg.alpha_delta}; --alpha-delta only changes "
-            f"a loss-conditional model's latent",
+            f"note: this model {trained}; --alpha-delta only changes a loss-conditional model's latent",
             file=sys.stderr,
         )
     return value

@@ -79,17 +79,17 @@ def choose_spread_bias(
     target: float = 0.5,
     slack: float = 0.5,
 ) -> dict:
-    """The positional prior of the kept set (`cfg.spread_bias`) for a trained loss-conditional NVAE:
+    """The positional prior of the kept set (`cfg.nvib.spread_bias`) for a trained loss-conditional NVAE:
     at each value of `grid`, BLEU of the learned choice where the model keeps `target` of its
     vectors; the smallest value within `slack` BLEU of the best is chosen (the least positional
     that does as well). The model's setting is restored; every evaluated point is returned."""
-    before = model.cfg.spread_bias
-    if model.cfg.keep_positions == "tournament":  # its order is the prior's: it needs one
+    before = model.cfg.nvib.spread_bias
+    if model.cfg.nvib.keep_positions == "tournament":  # its order is the prior's: it needs one
         grid = tuple(beta for beta in grid if beta > 0)
     evaluated = []
     try:
         for beta in grid:
-            model.cfg.spread_bias = beta
+            model.cfg.nvib.spread_bias = beta
             res = pruning_comparison(
                 model, ids, target, curve=retained_curve(model, ids, alpha_delta_values(model.cfg, CURVE_POINTS))
             )
@@ -104,7 +104,7 @@ def choose_spread_bias(
                 }
             )
     finally:
-        model.cfg.spread_bias = before
+        model.cfg.nvib.spread_bias = before
     if not evaluated:
         return {"spread_bias": None, "target": target, "evaluated": []}
     best = max(e["learned"] for e in evaluated)

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..config import alpha_delta_is_input, default_alpha_delta
 from ..locations import DEFAULT_CHECKPOINT
 from .args import UsageError, check_alpha_delta, check_device, emit
 
@@ -63,7 +64,11 @@ def cmd_encode(args) -> None:
     if args.prior is not None and not model.cfg.is_nvae:
         raise UsageError(f"--prior: a {model.cfg.model_type.upper()} baseline has no positional prior")
     # "who chooses" for the strength this call used (the checkpoint's own when --prior is not given)
-    shown_cfg = model.cfg if args.prior is None else dataclasses.replace(model.cfg, spread_bias=args.prior)
+    shown_cfg = (
+        model.cfg
+        if args.prior is None
+        else dataclasses.replace(model.cfg, nvib=dataclasses.replace(model.cfg.nvib, spread_bias=args.prior))
+    )
     batch = encode_batch(model.tokenizer, texts, model.cfg.max_len, model.device)
     latent = model.encode(batch.src, batch.pad_mask, ad, args.prior).latent
     recon = decode_batch(model.tokenizer, model.generate(latent))
@@ -72,7 +77,7 @@ def cmd_encode(args) -> None:
         tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
         notice = prior_only_notice(model, int(latent.n_retained[b]), n, text=text)
         rows = [dataclasses.asdict(row) for row in latent.records(b, tokens)]
-        pooled = model.cfg.is_nvae and model.cfg.kept_pooling != "none"  # a kept component stands for a segment
+        pooled = model.cfg.is_nvae and model.cfg.nvib.kept_pooling != "none"  # a kept component stands for a segment
         emit(
             {
                 "text": text,
@@ -179,7 +184,7 @@ def cmd_evaluate(args) -> None:
     model = _load(args)
     if args.targets and not model.cfg.is_nvae:
         raise UsageError(f"--targets measures an NVAE's latent; {args.checkpoint} is a {model.cfg.model_type.upper()}")
-    if args.rate_distortion and not (model.cfg.is_nvae and model.cfg.alpha_delta_conditional):
+    if args.rate_distortion and not alpha_delta_is_input(model.cfg):
         raise UsageError("--rate-distortion needs a loss-conditional NVAE (its alpha^Delta sets how many it keeps)")
     ad = check_alpha_delta(model, args.alpha_delta)
     ids, truncated = _evaluation_ids(model, args)
@@ -190,7 +195,7 @@ def cmd_evaluate(args) -> None:
         "checkpoint": str(args.checkpoint),
         "data": args.data or f"{args.corpus}:{args.split}",
         "model_type": model.cfg.model_type,
-        "alpha_delta": ad if ad is not None else model.cfg.alpha_delta,
+        "alpha_delta": ad if ad is not None else default_alpha_delta(model.cfg),
         **res.summary(),
         "truncated": truncated,
         "seconds": round(time.time() - t0, 2),
@@ -233,7 +238,7 @@ def _targets(model, ids: list[list[int]], alpha_delta: float | None, args) -> di
     from ..store.checkpoint import load_checkpoint
 
     if alpha_delta is not None:
-        model.cfg.alpha_delta = alpha_delta  # every target reads the model at its default
+        model.cfg.nvib.alpha_delta = alpha_delta  # every target reads the model at its default
     by_type = {}
     for path in args.baselines or []:
         other = load_checkpoint(path, device=model.device)

@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..config import alpha_delta_is_input
 from ..store.format import LATENT_MAP
 from .args import UsageError, check_alpha_delta, emit
 
@@ -25,7 +26,7 @@ def _choose_on_validation(model, reference: str, n: int) -> tuple[float, str]:
     from ..store.checkpoint import load_checkpoint
     from .choose import choose_default_alpha_delta
 
-    if not model.cfg.alpha_delta_conditional:
+    if not alpha_delta_is_input(model.cfg):
         raise UsageError("--choose-alpha-delta: the model was trained at one alpha^Delta; there is nothing to choose")
     ref = load_checkpoint(reference)
     tc = model.train_cfg
@@ -57,7 +58,7 @@ def _choose_spread_bias(model, n: int) -> str:
     from ..data.text import encode_texts
     from .choose import choose_spread_bias
 
-    if not model.cfg.is_nvae or not model.cfg.alpha_delta_conditional:
+    if not alpha_delta_is_input(model.cfg):
         raise UsageError("--choose-spread-bias: only a loss-conditional NVAE has a kept set to tune")
     tc = model.train_cfg
     texts = load_sentences(tc.data, "validation", model.tokenizer, tc.min_tokens, tc.max_tokens)[:n]
@@ -66,7 +67,7 @@ def _choose_spread_bias(model, n: int) -> str:
     print(json.dumps({"choose_spread_bias": res}), file=sys.stderr)
     if res["spread_bias"] is None:
         raise UsageError("--choose-spread-bias: the model never keeps half its vectors over its range")
-    model.cfg.spread_bias = res["spread_bias"]
+    model.cfg.nvib.spread_bias = res["spread_bias"]
     grid = ", ".join(f"{e['spread_bias']:g}: {e['learned']:.1f}" for e in res["evaluated"])
     return (
         f"Positional prior spread_bias {res['spread_bias']:g} chosen on {len(ids)} validation sentences: the "
@@ -111,12 +112,16 @@ def cmd_export(args) -> None:
         args.alpha_delta, why = _choose_on_validation(model, args.choose_alpha_delta, args.choose_sentences)
         note = f"{note} {why}".strip()
     if args.alpha_delta is not None:
-        if not model.cfg.alpha_delta_conditional:
-            raise UsageError(
-                f"--alpha-delta: {src} was trained at alpha_delta={model.cfg.alpha_delta}; only a "
-                "loss-conditional model's default can be chosen after training"
+        if not alpha_delta_is_input(model.cfg):
+            what = (
+                f"was trained at alpha_delta={model.cfg.nvib.alpha_delta}"
+                if model.cfg.is_nvae
+                else f"is a {model.cfg.model_type.upper()} baseline, with no alpha^Delta"
             )
-        model.cfg.alpha_delta = check_alpha_delta(model, args.alpha_delta)
+            raise UsageError(
+                f"--alpha-delta: {src} {what}; only a loss-conditional model's default can be chosen after training"
+            )
+        model.cfg.nvib.alpha_delta = check_alpha_delta(model, args.alpha_delta)
     dest = save_checkpoint(dest, model, getattr(model, "train_cfg", None), half=args.half)
     stale_map = dest / LATENT_MAP
     if stale_map.exists():  # it was fitted on the weights this export replaced
@@ -133,5 +138,5 @@ def cmd_export(args) -> None:
         _fit_aggregate(model, dest, args.fit_aggregate)
     card = write_model_card(dest, None, [], run_info(dest), note)
     os.chmod(card, FILE_MODE)
-    ad = {"alpha_delta": model.cfg.alpha_delta} if model.cfg.is_nvae else {}  # a baseline has none
+    ad = {"alpha_delta": model.cfg.nvib.alpha_delta} if model.cfg.is_nvae else {}  # a baseline has none
     emit({"exported": str(dest), "half": args.half, **ad, "model_card": str(card)})

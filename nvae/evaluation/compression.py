@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..config import alpha_delta_is_input
 from ..model.autoencoder import NVAE
 from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values
 from .measures import RATES, rate_distortion, retained_curve
@@ -45,7 +46,7 @@ def steps(model: NVAE, rates: tuple[float, ...] = RATES) -> int:
     """How many progress steps `measure_compression` reports for `model`."""
     if not model.cfg.is_nvae:
         return 1
-    return 2 + len(rates) if model.cfg.alpha_delta_conditional else 2
+    return 2 + len(rates) if alpha_delta_is_input(model.cfg) else 2
 
 
 def measure_compression(
@@ -71,11 +72,11 @@ def measure_compression(
         point = _point(reconstruct(model, ids).summary(), None)
         tick(f"{cfg.model_type.upper()}'s own rule")
         return {"kind": "baseline", "point": point, "rows": []}
-    point = _point(reconstruct(model, ids).summary(), cfg.alpha_delta)
-    tick(f"default alpha^Delta {cfg.alpha_delta:g}")
-    if not cfg.alpha_delta_conditional:
+    point = _point(reconstruct(model, ids).summary(), cfg.nvib.alpha_delta)
+    tick(f"default alpha^Delta {cfg.nvib.alpha_delta:g}")
+    if not alpha_delta_is_input(cfg):
         own = point["retained_proportion"]
-        curve = [{"alpha_delta": cfg.alpha_delta, "retained_proportion": own}]
+        curve = [{"alpha_delta": cfg.nvib.alpha_delta, "retained_proportion": own}]
         rows = rate_distortion(model, ids, (own,), curve, seed) if own < FULL else []
         tick(f"fixed choices at retained {own:.3f}" if rows else "keeps every component: its point only")
         return {"kind": "point", "point": point, "rows": rows}

@@ -12,7 +12,7 @@ import sys
 
 import torch
 
-from ..config import alpha_delta_in_range
+from ..config import alpha_delta_in_range, alpha_delta_is_input
 from ..data.text import collate, decode_batch, decode_ids
 from ..locations import cache_dir
 from ..model.autoencoder import NVAE, eval_mode
@@ -45,7 +45,7 @@ def cached_reconstruct(
     if not model.cfg.is_nvae:
         ad = None  # the baselines have no alpha^Delta
     else:
-        ad = float(model.cfg.alpha_delta if alpha_delta is None else alpha_delta)
+        ad = float(model.cfg.nvib.alpha_delta if alpha_delta is None else alpha_delta)
     # the config's alpha_delta only matters through `ad` (a fixed model's latent does not depend
     # on it at all), so a checkpoint re-exported with another default still finds its results
     key = json.dumps([CACHE_VERSION, fingerprint(model, ignore=("alpha_delta",)), ad, ids])
@@ -71,7 +71,7 @@ def cached_reconstruct(
 def alpha_delta_sweep(model: NVAE, ids: list[list[int]], use_cache: bool = True, log=None) -> list[dict]:
     """Summaries of a loss-conditional model at each ALPHA_DELTA_SWEEP value inside its training
     range (the app's slider); [] for a model trained at one fixed alpha^Delta."""
-    if not model.cfg.alpha_delta_conditional:
+    if not alpha_delta_is_input(model.cfg):
         return []
     sweep = []
     for ad in ALPHA_DELTA_SWEEP:

@@ -24,6 +24,7 @@ import statistics
 
 import torch
 
+from ..config import alpha_delta_is_input
 from ..data.text import UNK, collate, decode_batch, decode_ids, encode_texts, encoded_batches
 from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values, tau_grid
@@ -209,7 +210,7 @@ def pruning_comparison(
     random subset of the learned size, all on the same model at the same alpha^Delta. `choices`
     (name -> a latent transform, None for the model's own) replaces those three."""
     curve = curve or retained_curve(model, ids, alpha_delta_values(model.cfg, FINE_CURVE_POINTS))
-    ad = alpha_delta_for_retained(curve, target) if model.cfg.alpha_delta_conditional else model.cfg.alpha_delta
+    ad = alpha_delta_for_retained(curve, target) if alpha_delta_is_input(model.cfg) else model.cfg.nvib.alpha_delta
     if ad is None:
         return {"target": target, "alpha_delta": None}
     out = {"target": target, "alpha_delta": ad}

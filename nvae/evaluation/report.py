@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import alpha_delta_in_range
+from ..config import alpha_delta_in_range, alpha_delta_is_input
 from ..data.text import decode_batch, decode_ids
 from ..locations import CHECKPOINTS_DIR, default_checkpoint
 from ..model.autoencoder import NVAE
@@ -155,7 +155,7 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
     fixed = dict(
         sorted(
             ((name, load_checkpoint(p, device)) for name, p in fixed_paths.items()),
-            key=lambda kv: kv[1].cfg.alpha_delta,
+            key=lambda kv: kv[1].cfg.nvib.alpha_delta,
         )
     )
 
@@ -170,7 +170,7 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
         _log(f"report: evaluating {name}")
         rows.append(
             (
-                f"NVAE fixed alpha_delta={m.cfg.alpha_delta} ({name})",
+                f"NVAE fixed alpha_delta={m.cfg.nvib.alpha_delta} ({name})",
                 cached_reconstruct(m, ids, use_cache=cache).summary(),
             )
         )
@@ -178,10 +178,10 @@ def measure(model: NVAE, ids: list[list[int]], spec: ReportSpec) -> ReportNumber
     # figure 5: BLEU against retained proportion, sweeping alpha^Delta
     sweep = alpha_delta_sweep(model, ids, use_cache=cache, log=_log)
     fixed_points = [
-        {"alpha_delta": m.cfg.alpha_delta, "steps": _training_steps(fixed_paths[name]), **dict(r)}
+        {"alpha_delta": m.cfg.nvib.alpha_delta, "steps": _training_steps(fixed_paths[name]), **dict(r)}
         for (_, r), (name, m) in zip(rows[len(models) :], fixed.items())
     ]
-    if model.cfg.alpha_delta_conditional:  # the loss-conditional model at each fixed model's value
+    if alpha_delta_is_input(model.cfg):  # the loss-conditional model at each fixed model's value
         for p in fixed_points:
             if alpha_delta_in_range(model.cfg, p["alpha_delta"]):  # else no reading: the cells stay empty
                 c = cached_reconstruct(model, ids, alpha_delta=p["alpha_delta"], use_cache=cache).summary()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 
+from ..config import alpha_delta_is_input
 from ..data.text import encode_texts
 from ..model.autoencoder import NVAE
 from ..model.grids import FINE_CURVE_POINTS, alpha_delta_values
@@ -92,7 +93,7 @@ def measure_targets(
     log("targets: pruning at half the vectors")
     fine = (
         retained_curve(model, ids, alpha_delta_values(model.cfg, FINE_CURVE_POINTS))
-        if model.cfg.alpha_delta_conditional
+        if alpha_delta_is_input(model.cfg)
         else curve
     )
     res["half"] = pruning_comparison(model, ids, 0.5, curve=fine)
@@ -102,7 +103,7 @@ def measure_targets(
 
     log("targets: the default")
     s = reconstruct(model, ids).summary()
-    res["default"] = {"alpha_delta": model.cfg.alpha_delta, **s}
+    res["default"] = {"alpha_delta": model.cfg.nvib.alpha_delta, **s}
     if t_model is not None:
         t = reconstruct(t_model, _ids(t_model, texts)).summary()
         res["default"]["t_bleu"] = t["bleu"]
@@ -112,7 +113,11 @@ def measure_targets(
     log("targets: who chooses the kept set, very short inputs")
     if res["half"].get("alpha_delta") is not None:
         ad = res["half"]["alpha_delta"]
-        res["layout"] = {"alpha_delta": ad, "spread_bias": float(model.cfg.spread_bias), **kept_layout(model, ids, ad)}
+        res["layout"] = {
+            "alpha_delta": ad,
+            "spread_bias": float(model.cfg.nvib.spread_bias),
+            **kept_layout(model, ids, ad),
+        }
     res["very_short"] = short_inputs(model)
 
     # target 4 on the default mixing (the app's and the CLI's), with the paper's uniform mixing

@@ -63,7 +63,11 @@ class DecoderLayer(nn.Module):
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(P), nn.LayerNorm(P), nn.LayerNorm(P)
         self.self_attn = SelfAttention(P, cfg.n_heads, cfg.dropout, causal=True)
         self.cross_attn = LatentCrossAttention(
-            P, cfg.n_heads, cfg.dropout, denoising=cfg.is_nvae, read_means=cfg.decode_form == "means"
+            P,
+            cfg.n_heads,
+            cfg.dropout,
+            denoising=cfg.is_nvae,
+            read_means=cfg.is_nvae and cfg.nvib.decode_form == "means",
         )
         self.ff = FeedForward(P, cfg.d_ff, cfg.dropout)
         self.drop = nn.Dropout(cfg.dropout)
@@ -251,7 +255,7 @@ class NVAE(nn.Module, ModelHubMixin):
         loss = ce + kl_weight * (lambda_g * kl_g + lambda_d * kl_d)
         # retained as evaluation would count it (alpha above the threshold), for progress display
         kept = ((latent.alpha > latent.threshold) & ~latent.pad & (latent.source != PRIOR)).sum(-1)
-        retained = kept.float() / latent.n_inputs.clamp_min(1) / (self.cfg.kappa if latent.has_prior else 1)
+        retained = kept.float() / latent.n_inputs.clamp_min(1) / (self.cfg.nvib.kappa if latent.has_prior else 1)
         return loss, LossParts(ce, kl_g, kl_d, retained.mean().detach(), latent)
 
     # -- generation ----------------------------------------------------------------------------

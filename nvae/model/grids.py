@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..config import alpha_delta_range
+from ..config import alpha_delta_is_input, alpha_delta_range, default_alpha_delta
 
 CURVE_POINTS = 26  # the retained-proportion curve of the targets and the ablations
 FINE_CURVE_POINTS = 41  # the finer curve that finds the alpha^Delta of a retained proportion
@@ -23,8 +23,8 @@ ROUND_MANTISSAS = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)  # about log-spaced: 1
 def alpha_delta_values(cfg, n: int = CURVE_POINTS, alpha_delta: float | None = None) -> list[float]:
     """n log-spaced alpha^Delta values over a loss-conditional model's range, both ends included;
     otherwise the one value the model has (`alpha_delta`, or the config's default)."""
-    if not cfg.alpha_delta_conditional:
-        return [cfg.alpha_delta if alpha_delta is None else alpha_delta]
+    if not alpha_delta_is_input(cfg):
+        return [default_alpha_delta(cfg) if alpha_delta is None else alpha_delta]
     lo, hi = (math.log(v) for v in alpha_delta_range(cfg))
     return [math.exp(lo + (hi - lo) * k / (n - 1)) for k in range(n)]
 
@@ -32,7 +32,7 @@ def alpha_delta_values(cfg, n: int = CURVE_POINTS, alpha_delta: float | None = N
 def interior_alpha_deltas(cfg, n: int = 3) -> list[float]:
     """n log-spaced values strictly inside a loss-conditional NVAE's training range (5 decimals), where
     periodic evaluation during training also reads it; none for a model trained at one alpha^Delta."""
-    if not cfg.alpha_delta_conditional or not cfg.is_nvae:
+    if not alpha_delta_is_input(cfg):
         return []
     lo, hi = (math.log(v) for v in alpha_delta_range(cfg))
     return [round(math.exp(lo + (hi - lo) * (k + 1) / (n + 1)), 5) for k in range(n)]
@@ -45,7 +45,7 @@ def rounded_alpha_deltas(cfg, n: int = 25) -> list[float]:
     if hi <= lo:
         return [lo]
     values = {float(f"{v:.3g}") for v in np.geomspace(lo, hi, n)}
-    values.add(float(f"{min(max(cfg.alpha_delta, lo), hi):.3g}"))
+    values.add(float(f"{min(max(default_alpha_delta(cfg), lo), hi):.3g}"))
     return sorted(v for v in values if lo <= v <= hi) or [lo]
 
 
@@ -57,7 +57,7 @@ def slider_stops(cfg, extra=()) -> list[float]:
     lo, hi = alpha_delta_range(cfg)
     if hi <= lo:
         return [lo]
-    values = {lo, hi, float(f"{min(max(cfg.alpha_delta, lo), hi):.6g}")}
+    values = {lo, hi, float(f"{min(max(default_alpha_delta(cfg), lo), hi):.6g}")}
     for exponent in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
         values.update(float(f"{m}e{exponent}") for m in ROUND_MANTISSAS)
     for v in extra:

@@ -39,6 +39,17 @@ QUANTILE_TEMPERATURE = 0.3  # softness of the soft ranks, in units of the standa
 GATE_TEMPERATURE = 1.0  # the gate's straight-through gradient: sigmoid((log alpha - log threshold) / this)
 
 
+def pools_segments(cfg: ModelConfig) -> bool:
+    """True for an NVAE whose kept components stand for segments of the sentence (`kept_pooling`
+    "segment"): the readers then show each kept component's span of tokens."""
+    return cfg.is_nvae and cfg.nvib.kept_pooling == "segment"
+
+
+def chooses_segments(cfg: ModelConfig) -> bool:
+    """True for an NVAE whose kept set is placed by the segmentation chooser (`kept_chooser` "segments")."""
+    return pools_segments(cfg) and cfg.nvib.kept_chooser == "segments"
+
+
 # ---------------------------------------------------------------------------------------------
 # 1-2. The pseudo-counts: the positional prior and quantile conditioning
 # ---------------------------------------------------------------------------------------------
@@ -56,11 +67,11 @@ def condition_scores(
       x the normal quantile of each token's (soft) rank. "none" (the paper): the scores as they are;
       alpha^Delta enters the prior only.
     """
-    bias = cfg.spread_bias if spread_bias is None else float(spread_bias)
+    bias = cfg.nvib.spread_bias if spread_bias is None else float(spread_bias)
     if bias:
-        scores = scores + bias * positional_prior(scores, pad_mask, cfg.keep_positions)
-    if cfg.alpha_conditioning == "quantile":
-        scores = alpha_delta.clamp_min(1e-8).log()[:, None] + quantile_scores(scores, pad_mask, cfg.quantile_scale)
+        scores = scores + bias * positional_prior(scores, pad_mask, cfg.nvib.keep_positions)
+    if cfg.nvib.alpha_conditioning == "quantile":
+        scores = alpha_delta.clamp_min(1e-8).log()[:, None] + quantile_scores(scores, pad_mask, cfg.nvib.quantile_scale)
     return scores
 
 

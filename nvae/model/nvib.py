@@ -67,7 +67,7 @@ class NVIB(nn.Module):
             self.alpha_proj.bias.zero_()
         self.register_buffer("prior_mu", torch.tensor(float(cfg.prior_mu)))
         self.register_buffer("prior_var", torch.tensor(float(cfg.prior_var)))
-        self.register_buffer("prior_alpha", torch.tensor(float(cfg.prior_alpha)))
+        self.register_buffer("prior_alpha", torch.tensor(float(cfg.nvib.prior_alpha)))
 
     def forward(
         self,
@@ -110,21 +110,21 @@ class NVIB(nn.Module):
         # KL terms, from the deterministic parameters
         alpha0_q = alpha.sum(-1)
         pibar = alpha / alpha0_q[:, None]
-        kl_g = kl_gaussian(mu, logvar, pibar, prior_mu_, prior_var_, cfg.kappa)
+        kl_g = kl_gaussian(mu, logvar, pibar, prior_mu_, prior_var_, cfg.nvib.kappa)
         alpha0_p = prior_alpha_ + ad * n_inputs
-        kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.kappa)
+        kl_d = kl_dirichlet(alpha0_q, alpha0_p, n_inputs, cfg.nvib.kappa)
 
-        floor = kept_set.floor(log_alpha, pad_mask, cfg.min_kept)  # [B, N] kept whatever alpha (min_kept)
-        gaussian = self.training and float(torch.rand(())) < cfg.gaussian_train_prob
-        segments = cfg.kept_chooser == "segments"
-        if self.training and cfg.prune_gate == "st":
+        floor = kept_set.floor(log_alpha, pad_mask, cfg.nvib.min_kept)  # [B, N] kept whatever alpha (min_kept)
+        gaussian = self.training and float(torch.rand(())) < cfg.nvib.gaussian_train_prob
+        segments = cfg.nvib.kept_chooser == "segments"
+        if self.training and cfg.nvib.prune_gate == "st":
             gate = kept_set.gate(log_alpha, pad, cfg.threshold, floor)
             kept = gate > 0.5
-            if segments and float(torch.rand(())) < cfg.segments_train_share:
+            if segments and float(torch.rand(())) < cfg.nvib.segments_train_share:
                 # the segmentation's set forward, the score's straight-through gradient backward
                 kept = kept_set.choose_segments(mu.detach(), pad_mask, kept)
                 gate = gate - gate.detach() + kept.to(gate.dtype)
-            mu_d, logvar_d = kept_set.pool(mu, logvar, kept, pad, source, cfg.kept_pooling)
+            mu_d, logvar_d = kept_set.pool(mu, logvar, kept, pad, source, cfg.nvib.kept_pooling)
             alpha_d = kept_set.pool_alpha(alpha, kept, pad, source) if segments else alpha  # both sets sum
             if gaussian:  # the evaluation form and its weights, with every component in the gate
                 latent = evaluation_latent(mu_d, logvar_d, alpha_d, pad, source, n_inputs, pad, cfg.threshold, gate)
@@ -136,10 +136,10 @@ class NVIB(nn.Module):
             mask = pad | ((alpha <= cfg.threshold) & (source != PRIOR) & ~floor)
             if segments:  # as many as the pseudo-counts keep, where the segmentation puts them
                 mask = pad | ~kept_set.choose_segments(mu, pad_mask, ~mask)
-            mu_d, logvar_d = kept_set.pool(mu, logvar, ~mask, pad, source, cfg.kept_pooling)
+            mu_d, logvar_d = kept_set.pool(mu, logvar, ~mask, pad, source, cfg.nvib.kept_pooling)
             alpha_d = kept_set.pool_alpha(alpha, ~mask, pad, source) if segments else alpha
             latent = evaluation_latent(mu_d, logvar_d, alpha_d, pad, source, n_inputs, mask, cfg.threshold)
-        if cfg.kept_pooling != "none":  # what a reader needs to pool another kept set (measures.keep_components)
+        if cfg.nvib.kept_pooling != "none":  # what a reader needs to pool another kept set (measures.keep_components)
             latent.token_mu, latent.token_logvar = mu, logvar
         if segments:
             latent.token_alpha = alpha
@@ -152,8 +152,8 @@ class NVIB(nn.Module):
         does not extrapolate, so callers resolve a request first (`nvae.config.resolve_alpha_delta`). A
         model trained at one alpha^Delta reads it in its prior only and takes any value."""
         if alpha_delta is None:
-            alpha_delta = self.cfg.alpha_delta
-        elif self.cfg.alpha_delta_conditional:
+            alpha_delta = self.cfg.nvib.alpha_delta
+        elif self.cfg.nvib.alpha_delta_conditional:
             if isinstance(alpha_delta, (int, float)):
                 check_trained_range(self.cfg, float(alpha_delta))
             elif (given := torch.as_tensor(alpha_delta).detach()).numel():  # one value per sentence
@@ -191,7 +191,7 @@ class NVIB(nn.Module):
         `gaussian`: the decoder integrates over the Gaussians (evaluation form) instead of
         attending to the sampled vectors.
         """
-        k, c = self.cfg.kappa, self.cfg.pi_concentration
+        k, c = self.cfg.nvib.kappa, self.cfg.nvib.pi_concentration
         if k > 1:
             mu, logvar, pad, source = (x.repeat_interleave(k, dim=1) for x in (mu, logvar, pad, source))
             alpha = alpha.repeat_interleave(k, dim=1) / k
@@ -235,7 +235,7 @@ class NVIB(nn.Module):
         if n < 1 or B < 1:
             raise ValueError("n_components and batch_size must be >= 1")
         device = self.prior_mu.device
-        ad = self.cfg.alpha_delta if alpha_delta is None else float(alpha_delta)
+        ad = self.cfg.nvib.alpha_delta if alpha_delta is None else float(alpha_delta)
         K = n + 1
         conc = ((self.prior_alpha.float() + ad * n) / K).expand(B, K)
         # the seeded draw goes through torch's global generator: one thread at a time, or a draw made

@@ -27,6 +27,7 @@ import shlex
 import time
 from pathlib import Path
 
+from ..config import alpha_delta_is_input
 from ..evaluation.compression import CHOICES, KINDS, Progress, measure_compression
 from ..evaluation.measures import RATES
 from ..store.format import CONFIG, RATE_DISTORTION, TOKENIZER, WEIGHTS
@@ -138,7 +139,7 @@ def compute_record(
         "command": command,
         "checkpoint": str(checkpoint),
         "model_type": model.cfg.model_type,
-        "alpha_delta_conditional": bool(model.cfg.is_nvae and model.cfg.alpha_delta_conditional),
+        "alpha_delta_conditional": alpha_delta_is_input(model.cfg),
         "corpus": corpus,
         "split": split,
         "sentences": len(ids),

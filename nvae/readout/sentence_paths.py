@@ -44,7 +44,7 @@ def effective_alpha_delta(cfg, alpha_delta: float | None = None) -> float | None
     if not cfg.is_nvae:
         return None
     given = alpha_delta_arg(cfg, alpha_delta)
-    return float(cfg.alpha_delta) if given is None else given
+    return float(cfg.nvib.alpha_delta) if given is None else given
 
 
 # -- encoding the waypoints -----------------------------------------------------------------------

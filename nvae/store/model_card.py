@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..config import load_configs
+from ..config import alpha_delta_is_input, load_configs
 from ..locations import PROJECT_ROOT
 from .checkpoint import describe, read_metrics
 from .format import CONFIG, METRICS, MODEL_CARD
@@ -143,16 +143,16 @@ def write_model_card(
         f"{'float16' if info['half'] else 'float32'} ({info['total_bytes'] / 1e6:.1f} MB on disk).",
     ]
     if model_cfg.is_nvae:
-        if model_cfg.alpha_delta_conditional:
+        if alpha_delta_is_input(model_cfg):
             lines.append(
-                f"- **alpha^Delta**: loss-conditional; drawn log-uniformly in [{model_cfg.alpha_delta_min}, "
-                f"{model_cfg.alpha_delta_max}] per batch while training; default {model_cfg.alpha_delta}."
+                f"- **alpha^Delta**: loss-conditional; drawn log-uniformly in [{model_cfg.nvib.alpha_delta_min}, "
+                f"{model_cfg.nvib.alpha_delta_max}] per batch while training; default {model_cfg.nvib.alpha_delta}."
             )
         else:
-            lines.append(f"- **alpha^Delta**: fixed at {model_cfg.alpha_delta}.")
+            lines.append(f"- **alpha^Delta**: fixed at {model_cfg.nvib.alpha_delta}.")
         lines.append(
-            f"- **Prior**: mu {model_cfg.prior_mu}, var {model_cfg.prior_var}, alpha {model_cfg.prior_alpha}; "
-            f"kappa {model_cfg.kappa}; pruning threshold alpha <= {model_cfg.threshold}."
+            f"- **Prior**: mu {model_cfg.prior_mu}, var {model_cfg.prior_var}, alpha {model_cfg.nvib.prior_alpha}; "
+            f"kappa {model_cfg.nvib.kappa}; pruning threshold alpha <= {model_cfg.threshold}."
         )
     lines += [
         f"- **Data**: {data_statement(train_cfg, run_info)}",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import RECIPES, ModelConfig, TrainConfig, alpha_delta_in_range, apply_settings
+from ..config import RECIPES, ModelConfig, TrainConfig, alpha_delta_in_range, alpha_delta_is_input, apply_settings
 from ..data.corpora import load_sentences
 from ..data.text import decode_batch, encode_text, encode_texts
 from ..evaluation.endpoints import KEYS as ENDPOINT_KEYS
@@ -113,8 +113,8 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     cfg = model.cfg
     alphas = (
         [a for a in MEASURE_ALPHAS if alpha_delta_in_range(cfg, a)]
-        if cfg.alpha_delta_conditional
-        else [cfg.alpha_delta]
+        if alpha_delta_is_input(cfg)
+        else [cfg.nvib.alpha_delta]
     )
     for ad in alphas:
         s = reconstruct(model, ids, alpha_delta=ad).summary()
@@ -123,7 +123,7 @@ def measure(model, n_sentences: int = 200, pairs: int = 20, samples: int = 40, l
     log(f"at: {out['at']}")
     fine = (
         retained_curve(model, ids, alpha_delta_values(model.cfg, FINE_CURVE_POINTS))
-        if cfg.alpha_delta_conditional
+        if alpha_delta_is_input(cfg)
         else curve
     )
     out["half"] = pruning_comparison(model, ids, 0.5, curve=fine)

@@ -80,7 +80,7 @@ def choose(
     "measures", "left_out", ...}. `validation`: sentences of the validation split."""
     if not model.cfg.is_nvae:
         raise ValueError("the demo set shows an NVAE's pruning: choose it with an NVAE checkpoint")
-    ad = model.cfg.alpha_delta if alpha_delta is None else alpha_delta
+    ad = model.cfg.nvib.alpha_delta if alpha_delta is None else alpha_delta
     written = list(WRITTEN if written is None else written)
     mine = _readback(model, written, ad)
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..config import alpha_delta_is_input
 from ..evaluation.measures import every_second, keep_components, pruning_comparison, retained_curve
 from ..locations import DEFAULT_CHECKPOINT
 from ..model.autoencoder import NVAE
@@ -80,16 +81,16 @@ def study(
 ) -> list[dict]:
     """At each positional prior: the alpha^Delta where the learned choice keeps `target`, and BLEU,
     retained proportion and exact match of every choice there. The model's prior is restored."""
-    before = model.cfg.spread_bias
+    before = model.cfg.nvib.spread_bias
     rows = []
     try:
         for beta in biases:
-            model.cfg.spread_bias = float(beta)
+            model.cfg.nvib.spread_bias = float(beta)
             curve = retained_curve(model, ids, alpha_delta_values(model.cfg, CURVE_POINTS))
             res = pruning_comparison(model, ids, target, curve=curve, choices=CHOICES)
             rows.append({"spread_bias": beta, **{k: v for k, v in res.items() if k != "target"}})
     finally:
-        model.cfg.spread_bias = before
+        model.cfg.nvib.spread_bias = before
     return rows
 
 
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if not model.cfg.is_nvae or not model.cfg.alpha_delta_conditional:
+    if not alpha_delta_is_input(model.cfg):
         print("error: the pair-choice study needs a loss-conditional NVAE", file=sys.stderr)
         return 2
     tc = model.train_cfg

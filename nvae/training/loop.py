@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from ..config import ConfigError, ModelConfig, TrainConfig, load_configs
+from ..config import ConfigError, ModelConfig, TrainConfig, alpha_delta_is_input, alpha_delta_range, load_configs
 from ..data.corpora import LengthBatcher
 from ..data.text import collate
 from ..evaluation.metrics import reconstruct
@@ -206,7 +206,7 @@ def train(
         total=train_cfg.max_steps, initial=step, disable=not (progress and is_main), dynamic_ncols=True, desc=run.name
     )
     bad_steps, steps_this_call, t0 = 0, 0, time.time()
-    hi = math.log(model_cfg.alpha_delta_max)
+    hi = math.log(alpha_delta_range(model_cfg)[1])
     is_nvae = model_cfg.is_nvae
     try:
         batches, batches_epoch = [], None
@@ -222,7 +222,7 @@ def train(
             train_model.train()
             batch = collate([train_ids[i] for i in idx], model_cfg.max_len, device=model.device)
             alpha_delta = None
-            if model_cfg.alpha_delta_conditional:
+            if alpha_delta_is_input(model_cfg):
                 alpha_delta = math.exp(random.uniform(alpha_delta_floor(train_cfg, model_cfg, step), hi))
             w = kl_weight(train_cfg, step)
             with amp_ctx:
@@ -295,7 +295,7 @@ def train(
                         {
                             "kind": "eval",
                             "step": step,
-                            **({"alpha_delta": model_cfg.alpha_delta} if is_nvae else {}),
+                            **({"alpha_delta": model_cfg.nvib.alpha_delta} if is_nvae else {}),
                             **res,
                         }
                     )

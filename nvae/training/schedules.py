@@ -38,11 +38,11 @@ def alpha_delta_floor(train_cfg: TrainConfig, model_cfg: ModelConfig, step: int)
     decoder first learns to read a latent that keeps its components), then the floor moves down,
     log-linearly, to alpha_delta_min over kl_anneal_steps.
     """
-    lo = math.log(model_cfg.alpha_delta_min)
+    lo = math.log(model_cfg.nvib.alpha_delta_min)
     warm = train_cfg.alpha_delta_warmup_min
-    if not warm or warm <= model_cfg.alpha_delta_min:
+    if not warm or warm <= model_cfg.nvib.alpha_delta_min:
         return lo
-    start = math.log(min(warm, model_cfg.alpha_delta_max))
+    start = math.log(min(warm, model_cfg.nvib.alpha_delta_max))
     if step < train_cfg.kl_start_step:
         return start
     if train_cfg.kl_anneal_steps <= 0:
