@@ -33,9 +33,19 @@ import torch
 from app import figures
 from app.stores import KeyedLocks, Prefetcher, ResultStore
 from nvae.data.examples import pairs, sentences
+from nvae.evaluation import lm as fluency
+from nvae.locations import fluency_lm_dir
 from nvae.model.grids import alpha_delta_values
 from nvae.model.mixture import DEFAULT_MIXING
-from nvae.readout import corpus_study, pair_study, rate_distortion_file, sentence, sentence_paths, walkthrough
+from nvae.readout import (
+    corpus_study,
+    pair_study,
+    rate_distortion_file,
+    sentence,
+    sentence_paths,
+    strip_steps,
+    walkthrough,
+)
 from nvae.readout.latent_map import LatentMap, compute_map, load_map, map_file, save_map
 from nvae.store.checkpoint import fingerprint, load_checkpoint
 from nvae.store.format import CheckpointError
@@ -165,6 +175,45 @@ def path_strip_of(path: Path, texts: tuple[str, ...], steps: int, grid: str, mix
 @st.cache_data(max_entries=512, show_spinner=False)
 def study_pair(_model, key: str, text_a: str, text_b: str, steps: int, grid: str, mixing: str = DEFAULT_MIXING):
     return pair_study.study_pair(_model, text_a, text_b, steps, grid, mixing=mixing)
+
+
+# -- the fluency LM (nvae.evaluation.lm): the perplexity of the steps of a strip, when there is one --
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the fluency language model…")
+def loaded_lm(key: str):
+    """The fluency LM of the folder `key` names (loaded once; every session shares it). Raises when it
+    cannot be read."""
+    return fluency.load_lm(key.split("|", 1)[0])
+
+
+def fluency_lm() -> tuple[Any, str | None, str]:
+    """(the fluency LM, its cache key, "") from $NVAE_LM_DIR or checkpoints/lm-wiki-mix, reloaded when
+    its files change; (None, None, why) when there is none or it cannot be read."""
+    folder = fluency_lm_dir()
+    stamps = []
+    for name in (fluency.WEIGHTS, fluency.CONFIG, fluency.TOKENIZER):
+        try:
+            stamps.append(str((folder / name).stat().st_mtime_ns))
+        except OSError:
+            return None, None, f"no fluency language model in `{folder.name}` (`python -m nvae lm train`)"
+    key = f"{folder.resolve()}|{'|'.join(stamps)}"
+    try:
+        return loaded_lm(key), key, ""
+    except Exception as err:  # anything unreadable: the pages go on without fluency, and say why
+        return None, None, f"the fluency language model in `{folder.name}` cannot be read ({type(err).__name__})"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def perplexities(_lm, lm_key: str, texts: tuple[str, ...]) -> list[float | None]:
+    """Each sentence's perplexity under the fluency LM (`strip_steps.perplexities`)."""
+    return strip_steps.perplexities(_lm, list(texts))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def middle_perplexity(_lm, lm_key: str, strips: tuple[tuple[str, ...], ...]) -> float | None:
+    """The perplexity of the strips' middle steps together, as the report measures it."""
+    return strip_steps.middle_perplexity(_lm, strips)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

@@ -36,12 +36,21 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
     if isinstance(current, (int, float)) and not isinstance(current, bool) and current != float(f"{current:.6g}"):
         if float(f"{current:.6g}") in stops:
             st.session_state[key] = float(f"{current:.6g}")  # the stop as the slider labels it
-    notice = state.clamp_choice(key, stops, nearest(cfg.alpha_delta, stops))
+    active = alpha_delta_active(cfg)
+    own = nearest(cfg.nvib.alpha_delta, stops)
+    if active:
+        notice = state.clamp_choice(key, stops, own)
+    else:  # a disabled slider shows the value the model uses, whatever the page's default or link
+        linked = state.from_link(key)
+        notice = (
+            f"{linked}: this model was trained at a fixed α^Δ = {cfg.nvib.alpha_delta:g}, so the link's "
+            f"{current:g} is not used."
+            if linked is not None and isinstance(current, (int, float)) and current != own
+            else None
+        )
+        st.session_state[key] = own
     if notice:
         st.warning(notice, icon=":material/link:")
-    active = alpha_delta_active(cfg)
-    if not active:  # a disabled slider shows the value the model uses, whatever the page's default or link
-        st.session_state[key] = nearest(cfg.alpha_delta, stops)
     value = st.select_slider(
         label,
         options=stops,
@@ -53,7 +62,7 @@ def alpha_delta_control(page: str, cfg, name: str = "ad", label: str = "α^Δ (c
     )
     if not active:
         st.caption(
-            f"Disabled: this model was trained at a fixed α^Δ = {cfg.alpha_delta:g}, "
+            f"Disabled: this model was trained at a fixed α^Δ = {cfg.nvib.alpha_delta:g}, "
             "so its latent does not depend on it."
         )
     return float(value)
@@ -65,12 +74,12 @@ PRIOR_LABEL = "positional prior (0 = the content score alone)"
 
 def has_positional_prior(cfg) -> bool:
     """An NVAE exported with a positional prior on its kept set (`spread_bias` > 0)."""
-    return bool(cfg.is_nvae and cfg.spread_bias)
+    return bool(cfg.is_nvae and cfg.nvib.spread_bias)
 
 
 def prior_param(cfg) -> state.Param:
     """The shareable strength of the positional prior, `prior` in the link (default: the model's)."""
-    return state.Param("prior", "float", float(cfg.spread_bias), lo=0.0, hi=50.0, label=PRIOR_LABEL)
+    return state.Param("prior", "float", float(cfg.nvib.spread_bias), lo=0.0, hi=50.0, label=PRIOR_LABEL)
 
 
 def prior_control(page: str, cfg) -> float:
@@ -78,8 +87,10 @@ def prior_control(page: str, cfg) -> float:
     values and the model's own; what it changes is this page's view only, never the shared model."""
     key = state.wkey(page, "prior")
     current = st.session_state.get(key)
-    stops = sorted({*PRIOR_STOPS, float(cfg.spread_bias), *([float(current)] if isinstance(current, float) else [])})
-    notice = state.clamp_choice(key, stops, float(cfg.spread_bias))
+    stops = sorted(
+        {*PRIOR_STOPS, float(cfg.nvib.spread_bias), *([float(current)] if isinstance(current, float) else [])}
+    )
+    notice = state.clamp_choice(key, stops, float(cfg.nvib.spread_bias))
     if notice:
         st.warning(notice, icon=":material/link:")
     value = st.select_slider(
@@ -87,12 +98,12 @@ def prior_control(page: str, cfg) -> float:
         options=stops,
         key=key,
         format_func=lambda v: (
-            f"{v:g}" + (" (the model's)" if v == cfg.spread_bias else " (content only)" if v == 0 else "")
+            f"{v:g}" + (" (the model's)" if v == cfg.nvib.spread_bias else " (content only)" if v == 0 else "")
         ),
         persist_state="session",
         help="The strength of the prior that pulls the kept set towards evenly spaced positions. 0 leaves the "
         "choice to the content score alone; the checkpoint was exported with "
-        f"{cfg.spread_bias:g}.",
+        f"{cfg.nvib.spread_bias:g}.",
     )
     return float(value)
 
@@ -100,16 +111,17 @@ def prior_control(page: str, cfg) -> float:
 def alpha_param(cfg, name: str = "ad", default: float | None = None, label: str = AD_LABEL) -> state.Param:
     """The shareable alpha^Delta setting, validated against the model's trained range
     (`nvae.config.alpha_delta_range`): a link's value outside it falls back to the default with a
-    notice. `label` names the control in notices."""
-    lo, hi = alpha_delta_range(cfg)
+    notice. `label` names the control in notices. A model trained at one alpha^Delta has no range to
+    check: its disabled control says that a link's other value is not used (`alpha_delta_control`)."""
+    lo, hi = alpha_delta_range(cfg) if alpha_delta_active(cfg) else (0.0, None)
     return state.Param(
         name,
         "float",
-        float(cfg.alpha_delta if default is None else default),
+        float(cfg.nvib.alpha_delta if default is None else default),
         lo=lo,
         hi=hi,
         label=label,
-        range_name="this model's range",
+        range_name="this model's range" if alpha_delta_active(cfg) else "the allowed range",
     )
 
 

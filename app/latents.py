@@ -1,7 +1,8 @@
 """A checkpoint's latent as the pages show it, in plain functions (no streamlit, no model calls):
 which kind it is (`is_nvae`, `is_baseline`: the one place the app tells an NVAE from a baseline),
 what it is in its own words (`latent_description`), and its components as table rows (`components_table`;
-the Latent map's selected points: `selected_rows`, `by_sentence`). What is read off a model's latent is
+a pooling checkpoint's segments: `segment_split`, `segment_rows`; the Latent map's selected points:
+`selected_rows`, `by_sentence`). What is read off a model's latent is
 `nvae.readout.sentence`'s (the map's layout: `nvae.readout.latent_map`).
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nvae.model.mixture import source_label
-from nvae.readout.sentence import SentenceView, segments
+from nvae.readout.sentence import SentenceView, segment_positions, segment_spans
+from nvae.readout.sentence import segment_split as split_text
 
 # -- which kind of latent ---------------------------------------------------------------------------
 
@@ -53,7 +55,8 @@ def latent_description(model_type: str, stride: int = 2) -> str:
 
 def components_table(view: SentenceView, pooled: bool = False) -> list[dict]:
     """Rows for the components table and its CSV/JSON export; `pooled` (a model whose kept components
-    stand for their segments) adds the tokens each kept component stands for."""
+    stand for their segments) adds the tokens each kept component stands for and their positions
+    ("segment": '2–5', counted from 0; '' for a pruned component)."""
     rows = [
         {
             "component": r["component"],
@@ -67,10 +70,36 @@ def components_table(view: SentenceView, pooled: bool = False) -> list[dict]:
         for r in view.components
     ]
     if pooled:
-        members = segments(view.components)
+        spans = {s["component"]: s for s in segment_spans(view.components)}
         for row in rows:
-            row["stands for"] = " ".join(members.get(row["component"], []))
+            span = spans.get(row["component"])
+            row["stands for"] = " ".join(span["tokens"]) if span else ""
+            row["segment"] = segment_positions(span["span"]) if span else ""
     return rows
+
+
+SPLIT_LABEL = "The sentence split into its segments, a bar between each two (each kept component stands for one)"
+
+
+def segment_split(view: SentenceView) -> str:
+    """The sentence's tokens with a bar between its segments ('the cat | sat on | the mat [EOS]'), or a
+    note that nothing is kept (then the decoder reads the prior alone)."""
+    return split_text(view.components) or "(no segment: no token component is kept)"
+
+
+def segment_rows(view: SentenceView) -> list[dict]:
+    """One row per segment of a sentence (a model whose kept components stand for segments): the kept
+    component, its token, the token positions it stands for (from 0) and their tokens."""
+    by_component = {r["component"]: r for r in view.components}
+    return [
+        {
+            "component": s["component"],
+            "token": by_component[s["component"]]["token"],
+            "segment": segment_positions(s["span"]),
+            "stands for": " ".join(s["tokens"]),
+        }
+        for s in segment_spans(view.components)
+    ]
 
 
 # -- latent map selections -------------------------------------------------------------------------

@@ -74,7 +74,10 @@ if "page" in st.query_params:  # ?page=NAME: open that page with the rest of the
     name, notice = state.parse_param(PAGE_PARAM, st.query_params.get_all("page"))
     rest = {k: st.query_params.get_all(k) for k in st.query_params if k != "page"}
     if notice:
-        st.session_state["_notices"] = ["The link names a page that does not exist; showing this one."]
+        st.session_state["_notices"] = [  # after the `ckpt` notice, if any: one notice per bad value
+            *st.session_state.get("_notices", []),
+            "The link names a page that does not exist; showing this one.",
+        ]
         st.query_params.from_dict(rest)
     else:
         st.switch_page(PAGES[name], query_params=rest)

@@ -12,7 +12,8 @@ wrote) restores the view. Every value is validated (type, range, length) first: 
 back to the default with a notice that names the control ("α^Δ: 5 is outside this model's range
 [0.01, 1]; using the default, 0.3.") and never repeats the link's text, only a number parsed from it.
 A value that is valid but that the control cannot show (a select-slider's stops) is moved by
-`clamp_choice` / `clamp_number`, with the same kind of notice when an opened link had set it.
+`clamp_choice` / `clamp_number`, with the same kind of notice when an opened link had set it. One
+notice per bad value: a value that parsing replaced was reported then, and is not reported again.
 
 `parse_params` and `encode_params` are pure (unit-tested); `restore` and `publish` are the
 streamlit glue.
@@ -218,12 +219,25 @@ def restore(page: str, params: Sequence[Param], to_widget: Mapping[str, Any] | N
     if not now or now == ss.get("_query_last"):  # nothing, or the link this session wrote last
         return []
     ss["_query_last"] = now
-    values, notices = parse_params(params, now)
-    by_name = {p.name: p for p in params}
-    for name, value in values.items():
-        ss[wkey(page, name)] = to_widget.get(name, _identity)(value)
-        ss["_from_link"][wkey(page, name)] = by_name[name].title
+    notices = []
+    for p in params:
+        if p.name not in now:
+            continue
+        value, notice = parse_param(p, now[p.name])
+        ss[wkey(page, p.name)] = to_widget.get(p.name, _identity)(value)
+        if notice:  # said once, here: a clamp of the value that replaced the link's says nothing more
+            notices.append(notice)
+        else:
+            ss["_from_link"][wkey(page, p.name)] = p.title
     return notices
+
+
+def from_link(key: str) -> str | None:
+    """The title of the control `key` when an opened link set its value in this run, else None; asked
+    once (the value's one notice is the asker's to give)."""
+    import streamlit as st
+
+    return st.session_state.get("_from_link", {}).pop(key, None)
 
 
 def publish(params: Sequence[Param], values: Mapping[str, Any], extra: Mapping[str, str] | None = None) -> None:
@@ -245,9 +259,7 @@ def _identity(x):
 def _adjusted(key: str, before: Any, after: Any, why: str) -> str | None:
     """The notice for a value that an opened link set (this run) and that had to change: it names the
     control ("α^Δ: 5 is ...; using 1"). None when the value was not the link's or did not change."""
-    import streamlit as st
-
-    title = st.session_state.get("_from_link", {}).pop(key, None)
+    title = from_link(key)
     if title is None or before == after:
         return None
     shown = _show(before) if _is_number(before) else "the link's value"

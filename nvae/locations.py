@@ -7,6 +7,7 @@ Environment variables override the defaults at call time:
     NVAE_DATA_DIR     the data folder holding wikitext-2/ and wikipedia-extra/ (default: data/)
     NVAE_CACHE_DIR    the `datasets` cache (default: a folder in the system temp dir)
     NVAE_EXAMPLES_DIR the demo set, sentences.txt and pairs.tsv (default: examples/)
+    NVAE_LM_DIR       the fluency language model's folder (default: checkpoints/lm-wiki-mix)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS_DIR = PROJECT_ROOT / "checkpoints"
 DEFAULT_CHECKPOINT = CHECKPOINTS_DIR / "nvae-default"
+DEFAULT_LM = CHECKPOINTS_DIR / "lm-wiki-mix"  # the fluency LM (`nvae lm train`)
 DATA_DIR = PROJECT_ROOT / "data"
 DOCS_DIR = PROJECT_ROOT / "docs"
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
@@ -41,3 +43,9 @@ def cache_dir() -> Path:
 def examples_dir() -> Path:
     """The demo set's folder: $NVAE_EXAMPLES_DIR if set and not empty, else the repository's `examples/`."""
     return Path(os.environ.get("NVAE_EXAMPLES_DIR") or EXAMPLES_DIR)
+
+
+def fluency_lm_dir() -> Path:
+    """The fluency LM's folder (`nvae.evaluation.lm`): $NVAE_LM_DIR if set and not empty, else the
+    shipped `checkpoints/lm-wiki-mix`."""
+    return Path(os.environ.get("NVAE_LM_DIR") or DEFAULT_LM)

@@ -83,6 +83,30 @@ def test_the_stored_curve_is_drawn_with_the_baselines_point(folders):
     assert len(rate_distortion_file.verdict(own)) == len(own["rows"]) >= 1
 
 
+def test_the_markers_of_the_four_choices_stay_visible_where_they_meet(folders):
+    """The evenly spaced and random choices keep as many components as the learned one, so their
+    markers lie at the same rate: each drawn smaller than the one under it, and hollow, with its own
+    symbol; none moved off its true rate."""
+    own = write_record(folders["nvae"])
+    at = open_page("sparsity")
+    no_exception(at)
+    fig = section_figure(at)
+    lines = ("learned choice", "nearest stride rule", "evenly spaced positions", "random subset")
+    traces = [next(t for t in fig["data"] if t["name"] == name) for name in lines]
+    symbols = [t["marker"]["symbol"] for t in traces]
+    sizes = [t["marker"]["size"] for t in traces]
+    assert len(set(symbols)) == 4
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4  # later (on top) is smaller
+    assert all(s.endswith("-open") for s in symbols[1:])  # the ones on top let the one under them show
+    assert traces[0]["marker"]["opacity"] < 1
+    for trace, choice in zip(traces, ("learned", "stride", "evenly_spaced", "random")):
+        assert trace["x"] == [r[choice]["retained_proportion"] for r in own["rows"]]  # the true rate
+    assert traces[2]["x"] == traces[0]["x"] == traces[3]["x"]
+    assert [t["name"] for t in fig["data"]].index("learned choice") < [t["name"] for t in fig["data"]].index(
+        "random subset"
+    )
+
+
 def test_the_verdict_names_the_winner_at_each_share():
     def row(target, learned, stride, evenly, rand, rule):
         return {

@@ -1,5 +1,6 @@
 """Figures of sparsity: how many components survive, against alpha^Delta for one sentence, and over
-a corpus (against input length, by token class, and against alpha^Delta)."""
+a corpus (against input length, by token class, and against alpha^Delta; the lengths of the segments a
+pooling checkpoint's kept components stand for)."""
 
 from __future__ import annotations
 
@@ -141,6 +142,24 @@ def retained_shares(rows: list[dict], title: str, key: str = "class", height: in
     return apply_layout(fig, title, height=height or 90 + 34 * max(len(rows), 1))
 
 
+def segment_lengths(by_length: list[dict], title: str = "Segment lengths") -> go.Figure:
+    """Bars: how many segments have each length in tokens (rows of `corpus_study.segment_study`'s
+    `by_length`: length, count, share)."""
+    fig = go.Figure(
+        go.Bar(
+            x=[r["length"] for r in by_length],
+            y=[r["count"] for r in by_length],
+            marker_color=BLUE,
+            customdata=[r["share"] for r in by_length],
+            hovertemplate="%{x} tokens: %{y:,} segments (%{customdata:.1%})<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_xaxes(title="segment length in tokens", dtick=1, rangemode="tozero")
+    fig.update_yaxes(title="segments", rangemode="tozero")
+    return apply_layout(fig, title, height=360)
+
+
 def study_sweep(sweep: list[dict], current: float | None = None) -> go.Figure:
     """Retained proportion and corpus BLEU against alpha^Delta (the paper's Figure 5 on this corpus);
     a vertical line marks the alpha^Delta of the page."""
@@ -200,11 +219,15 @@ def study_sweep(sweep: list[dict], current: float | None = None) -> go.Figure:
 
 # -- learned against fixed compression: a checkpoint's stored rate-distortion result ---------------
 
-CHOICE_STYLES = {  # choice -> (legend name, colour, dash, marker)
-    "learned": ("learned choice", BLUE, "solid", "circle"),
-    "stride": ("nearest stride rule", ORANGE, "dash", "square"),
-    "evenly_spaced": ("evenly spaced positions", GREEN, "dot", "diamond"),
-    "random": ("random subset", RED, "dashdot", "x"),
+# choice -> (legend name, colour, dash, marker symbol, marker size). The evenly spaced and random choices
+# keep as many components as the learned one in every sentence, so their markers lie at the same rate
+# (and a stride rule's often near it): drawn in this order, each smaller than the one under it and all
+# but the first hollow, every marker stays visible where they meet. Never moved off its true rate.
+CHOICE_STYLES = {
+    "learned": ("learned choice", BLUE, "solid", "circle", 16),
+    "stride": ("nearest stride rule", ORANGE, "dash", "square-open", 13),
+    "evenly_spaced": ("evenly spaced positions", GREEN, "dot", "diamond-open", 10),
+    "random": ("random subset", RED, "dashdot", "x-thin-open", 8),
 }
 OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 
@@ -228,7 +251,7 @@ def rate_distortion(own: dict, name: str, others: Sequence[tuple[str, dict]] = (
     fig = go.Figure()
     rows = own.get("rows") or []
     mode = "lines+markers" if len(rows) > 1 else "markers"
-    for choice, (label, colour, dash, marker) in CHOICE_STYLES.items():
+    for choice, (label, colour, dash, marker, size) in CHOICE_STYLES.items():
         if not rows:
             break
         label = f"{label} ({plain(rows[0]['stride']['rule'])})" if choice == "stride" and len(rows) == 1 else label
@@ -239,7 +262,13 @@ def rate_distortion(own: dict, name: str, others: Sequence[tuple[str, dict]] = (
                 mode=mode,
                 name=label,
                 line=dict(color=colour, dash=dash, width=3 if choice == "learned" else 2),
-                marker=dict(symbol=marker, size=9 if len(rows) == 1 else 7, color=colour),
+                marker=dict(
+                    symbol=marker,
+                    size=size + 2 if len(rows) == 1 else size,
+                    color=colour,
+                    opacity=0.6 if choice == "learned" else 1.0,
+                    line=dict(color="white" if choice == "learned" else colour, width=1 if choice == "learned" else 2),
+                ),
                 hovertext=[_choice_hover(r, choice) for r in rows],
                 hoverinfo="text",
             )
@@ -254,7 +283,7 @@ def rate_distortion(own: dict, name: str, others: Sequence[tuple[str, dict]] = (
             y=[point["bleu"]],
             mode="markers",
             name=what,
-            marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(color=BLUE, width=2), symbol="circle"),
+            marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(color=BLUE, width=2), symbol="circle"),
             hovertemplate=f"{what}<br>retained %{{x:.3f}}<br>BLEU %{{y:.1f}}<extra></extra>",
         )
     )

@@ -17,7 +17,8 @@ INTRO_NVAE = """
 The other pages look at one sentence; this one looks at **many at once**, as `nvae study FILE`
 does. For a corpus (a sample of the WikiText-2 test split, sentences you paste, or a text file) it
 shows how many components survive against sentence length, **which tokens get pruned** (by kind of
-token, by how common the word is, word by word) and how retained proportion and BLEU move over α^Δ.
+token, by how common the word is, word by word) and how retained proportion and BLEU move over α^Δ;
+for a checkpoint whose kept components stand for segments, how long the segments are.
 """
 INTRO_BASELINE = """
 This page studies how an NVAE prunes its latent over a whole corpus. This checkpoint is a **{kind}
@@ -302,6 +303,37 @@ def words_tab() -> None:
                 )
 
 
+def segments_tab() -> None:
+    """For a checkpoint whose kept components stand for segments: their lengths and how many are whole words."""
+    seg = tables["segments"]
+    if not seg["segments"]:
+        st.info("No sentence keeps a component at this α^Δ, so there is no segment to measure.")
+        return
+    m = st.columns(4)
+    m[0].metric("Segments", f"{seg['segments']:,}", help="one per kept token component")
+    m[1].metric("Mean length", f"{seg['mean_length']:.2f}", help="tokens per segment, [EOS] included")
+    m[2].metric("Median length", f"{seg['median_length']:g}", help="tokens per segment, [EOS] included")
+    m[3].metric(
+        "Whole words",
+        f"{seg['whole_word_share']:.0%}",
+        help=f"{seg['whole_words']:,} of the {seg['segments']:,} segments begin and end at word boundaries",
+    )
+    st.caption(
+        "Each kept component stands for a segment: its token and the pruned tokens after it up to the next kept "
+        "one (the first also for those before it). A segment is whole words when it begins at a word's first "
+        "piece and the piece after it, if any, begins a word too (a piece that starts with ## continues a word); "
+        "a sentence's last segment holds its [EOS]."
+    )
+    output.plot(figures.sparsity.segment_lengths(seg["by_length"]), "corpus-segment-lengths", key="segments", note=note)
+    with st.expander("Segments of each length"):
+        output.table(
+            seg["by_length"],
+            width="stretch",
+            column_config={"share": st.column_config.NumberColumn("share", format="percent")},
+        )
+    output.download_table(seg["by_length"], "corpus-segment-lengths", key="segments_table", meta=meta)
+
+
 def corpus_sweep() -> list[dict]:
     """The sweep's rows, computed (with a progress bar) when a tab first needs them, then cached."""
     return run_with_progress(
@@ -324,7 +356,7 @@ def sweep_tab() -> None:
         )
     else:
         st.info(
-            f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on α^Δ, "
+            f"This model was trained at a fixed α^Δ = {cfg.nvib.alpha_delta:g}: its latent does not depend on α^Δ, "
             "so the sweep has that one value."
         )
     output.table(sweep, width="stretch")
@@ -368,6 +400,7 @@ TABS = {
     "Retained against length": lengths_tab,
     "Pruned tokens": tokens_tab,
     "Words": words_tab,
+    **({"Segments": segments_tab} if "segments" in tables else {}),  # a checkpoint that pools segments
     "α^Δ sweep": sweep_tab,
     "The whole study": whole_tab,
 }

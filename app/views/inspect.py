@@ -4,6 +4,7 @@ import streamlit as st
 
 from app import cache, controls, figures, inputs, latents, messages, output, state
 from app.page import page_scaffold
+from nvae.model import kept_set
 from nvae.readout import sentence
 
 PAGE = "inspect"
@@ -53,6 +54,7 @@ def prior_comparison(view, other, prior: float, model_prior: float) -> None:
 page = page_scaffold(PAGE, "Inspect a sentence", intros=(INTRO_NVAE, INTRO_BASELINE), kept_set=True)
 model, key = page.model, page.key
 baseline = latents.is_baseline(model.cfg)
+pooled = kept_set.pools_segments(model.cfg)  # each kept component stands for a segment of the sentence
 has_prior = controls.has_positional_prior(model.cfg)
 PARAMS = [
     state.Param("s", "texts", DEFAULT, max_chars=2000, max_items=inputs.MAX_SENTENCES, label="sentences"),
@@ -76,7 +78,7 @@ with right:
     prior = controls.prior_control(PAGE, model.cfg) if has_prior else None
 # the model's own prior is None (its cached views are shared with the other pages); another strength is this
 # page's view only
-shown_prior = None if prior is None or prior == model.cfg.spread_bias else prior
+shown_prior = None if prior is None or prior == model.cfg.nvib.spread_bias else prior
 
 check = inputs.check_text(raw)
 if messages.text_messages(check):
@@ -111,7 +113,7 @@ if messages.text_messages(check):
             with m3:
                 messages.bleu_warning(view)
             if others is not None:
-                prior_comparison(view, others[i], prior, model.cfg.spread_bias)
+                prior_comparison(view, others[i], prior, model.cfg.nvib.spread_bias)
             output.show_text("Input as the model reads it (lower-cased; unknown pieces as [UNK])", view.reference)
             output.show_text("Reconstruction (greedy decoding)", view.reconstruction)
             tokens, weights, kept = sentence.token_weights(view)
@@ -121,18 +123,28 @@ if messages.text_messages(check):
                 else ("Input tokens coloured by the weight of their component", "Mixture weights of the components")
             )
             output.token_strip(tokens, weights, kept, f"token-strip-{i + 1}", key=f"strip_{i}", title=strip_title)
+            if pooled:  # each kept component stands for a segment: the split at a glance
+                output.show_text(latents.SPLIT_LABEL, latents.segment_split(view))
             output.plot(
                 figures.components.component_bars(view.components, title=bars_title),
                 f"components-{i + 1}",
                 key=f"bars_{i}",
             )
-            rows = latents.components_table(view, pooled=model.cfg.kept_pooling == "segment")
+            rows = latents.components_table(view, pooled=pooled)
             if baseline:  # every vector is kept with the same weight: no pseudo-count, nothing pruned
                 rows = [{k: v for k, v in r.items() if k not in ("alpha", "status")} for r in rows]
                 st.caption("Latent vectors (the decoder attends to each with the same weight)")
             else:
-                st.caption("Components (component 0 is the prior)")
-                if model.cfg.alpha_conditioning == "quantile":
+                st.caption(
+                    "Components (component 0 is the prior)"
+                    + (
+                        "; “stands for”: the tokens of each kept component's segment, “segment”: their positions, "
+                        "counted from 0"
+                        if pooled
+                        else ""
+                    )
+                )
+                if model.cfg.nvib.alpha_conditioning == "quantile":
                     st.caption(
                         "Under this model's quantile conditioning a token's α comes from its rank in the sentence: "
                         "the sentence's α values are spread evenly by rank and set in level by α^Δ, so a change of "

@@ -5,6 +5,7 @@ import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from app.page import link_fragment, page_scaffold
+from nvae.model import kept_set
 from nvae.readout import sentence
 from nvae.store.checkpoint import CheckpointError
 
@@ -18,8 +19,9 @@ INTRO = """
 Two checkpoints on the same input, next to each other: the **left** one is the app's checkpoint (the
 one the other pages use), the **right** one any other checkpoint found, such as a baseline. *Inspect*
 shows each model's latent of your sentences (retained components or latent vectors, reconstruction and
-BLEU); *Interpolate* each model's strip between two sentences, their BLEU curves together, and the
-decoded text at τ. Both choices and the inputs are in the link.
+BLEU, and for a checkpoint whose kept components stand for segments, the split); *Interpolate*
+each model's strip between two sentences, their BLEU curves together, and the decoded text at τ.
+Both choices and the inputs are in the link.
 """
 
 page = page_scaffold(PAGE, "Two models side by side", INTRO)
@@ -164,6 +166,10 @@ def inspect_view() -> None:
                         title="Tokens coloured by weight",
                         width=8,
                     )
+                    if kept_set.pools_segments(m.cfg):  # each kept component stands for a segment
+                        output.show_text(latents.SPLIT_LABEL, latents.segment_split(v))
+                        if rows := latents.segment_rows(v):
+                            output.table(rows, width="stretch")
 
 
 # -- interpolate ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from app.page import link_fragment, page_scaffold
+from nvae.config import alpha_delta_range, default_alpha_delta
 from nvae.model.grids import rounded_alpha_deltas, slider_stops
 from nvae.readout import rate_distortion_file, sentence
 from nvae.store.model_card import project_relative
@@ -29,8 +30,9 @@ page = page_scaffold(PAGE, "Sparsity", intros=(INTRO_NVAE, INTRO_BASELINE), kept
 model, key, cfg = page.model, page.key, page.cfg
 GRID = rounded_alpha_deltas(cfg)  # the curve: 26 log-spaced values, encoded in one batch
 # the right-hand default: half-way (in log scale) from the default down to the sparsest trained value
-COMPARE = controls.nearest(math.sqrt(cfg.alpha_delta_min * cfg.alpha_delta), slider_stops(cfg))
 baseline = latents.is_baseline(cfg)
+lo_ad, _ = alpha_delta_range(cfg)
+COMPARE = controls.nearest(math.sqrt(lo_ad * default_alpha_delta(cfg)), slider_stops(cfg))
 PARAMS = [
     state.Param("s", "text", DEFAULT, max_chars=2000, label="sentence"),
     *(  # a baseline has no alpha^Delta: its link keeps the sentence and the checkpoint
@@ -161,7 +163,7 @@ def compare() -> None:
             st.caption("The curve's BLEU is not meaningful for this sentence: most of its pieces are [UNK].")
     else:
         st.info(
-            f"This model was trained at a fixed α^Δ = {cfg.alpha_delta:g}: its latent does not depend on "
+            f"This model was trained at a fixed α^Δ = {cfg.nvib.alpha_delta:g}: its latent does not depend on "
             f"α^Δ, so there is no curve to draw."
         )
     messages.bleu_warning(views[0], "the sentence")
@@ -169,7 +171,7 @@ def compare() -> None:
     for col, view, name in zip(st.columns(2), views, ("left", "right")):
         with col:
             st.metric(
-                f"Retained at α^Δ = {view.alpha_delta if view.alpha_delta is not None else cfg.alpha_delta:g}",
+                f"Retained at α^Δ = {view.alpha_delta if view.alpha_delta is not None else cfg.nvib.alpha_delta:g}",
                 f"{view.n_retained} / {view.n_inputs}",
                 help="retained components / input tokens",
             )

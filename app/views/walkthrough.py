@@ -6,6 +6,7 @@ import streamlit as st
 from app import cache, chooser, controls, figures, inputs, latents, messages, output, state
 from app.page import link_fragment, page_scaffold
 from nvae.data.examples import MAX_EXAMPLE_CHARS
+from nvae.model import kept_set
 from nvae.readout import sentence, walkthrough
 
 PAGE = "walkthrough"
@@ -182,25 +183,25 @@ def step_pruning() -> None:
         which = f"Pruned (grey): {shown}."
     else:
         which = "None is pruned at this α^Δ: lower α^Δ above to see tokens go."
+    rule = (
+        "The pseudo-counts decide **how many token components are kept**, and the split below which ones."
+        if kept_set.chooses_segments(cfg)
+        else f"A token's component is **kept only when its α is above the threshold {tr.threshold:g}**."
+    )
     st.markdown(
-        f"A token's component is **kept only when its α is above the threshold {tr.threshold:g}**. At "
-        f"α^Δ = {tr.alpha_delta:g}, **{tr.n_retained} of the {n} token components survive** "
+        f"{rule} At α^Δ = {tr.alpha_delta:g}, **{tr.n_retained} of the {n} token components survive** "
         f"(retained proportion ν = {tr.retained_proportion:.2f}). {which}"
     )
     output.plot(figures.walkthrough.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
-    if model.cfg.kept_pooling == "segment":
-        members = sentence.segments(tr.components)
-        shown = "; ".join(" ".join(q(t) for t in m) for m in list(members.values())[:8])
-        st.markdown(
-            "In this checkpoint a pruned token is not lost: **each kept component stands for its own token and "
-            "the pruned tokens after it** (the first kept one also for those before it), and the decoder reads the "
-            "average of their Gaussians, so the means and variances on the next steps are those averages. "
-            + (f"Here: {shown}{' …' if len(members) > 8 else ''}." if members else "")
-        )
+    split = walkthrough.split_explanation(cfg, tr)
+    if split:  # each kept component stands for a segment of the sentence: how it is cut, and the cut
+        st.markdown(f"**How the sentence is split.** {split}")
+        output.show_text(latents.SPLIT_LABEL, latents.segment_split(tr))
+        st.caption("On the next steps, a kept component's mean and variance are those of its segment.")
     if toks and "log_alpha_content" in toks[0]:
         by_content = [c["token"] for c in toks if c["retained_by_content"]]
         st.markdown(
-            f"This checkpoint adds a **positional prior** of strength {model.cfg.spread_bias:g} to each token's "
+            f"This checkpoint adds a **positional prior** of strength {model.cfg.nvib.spread_bias:g} to each token's "
             "score, pulling the kept set towards evenly spaced positions. The table shows each token's log α "
             "from the content score alone (the prior at 0) beside the log α with the prior: their difference is "
             "what the prior changes (through the ranking, as α^Δ's conditioning ranks the scores). "

@@ -5,6 +5,8 @@ components an NVAE keeps, over many sentences at once.
 - the retained share by token class (function word, content word, punctuation, number, subword
   piece, [UNK], end of sentence; and the first position) and by frequency band in the model's
   training text; the most and least often pruned words;
+- for a model whose kept components stand for segments: the segments' lengths and the share of them
+  that are whole words (`segment_study`);
 - the alpha^Delta sweep on the corpus: retained proportion and BLEU (Figure 5 on these sentences).
 
 `corpus_study` is the whole study, as the command line prints it. It is made of two parts that a
@@ -19,6 +21,7 @@ Plain values in, a dict out; the command line prints it as JSON.
 from __future__ import annotations
 
 import random
+import statistics
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,7 @@ from ..data.text import EOS_ID, UNK_ID, collate, encode_texts, tokens_of
 from ..evaluation.metrics import Reconstruction, reconstruct
 from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import alpha_delta_values
+from ..model.kept_set import pools_segments
 
 FUNCTION_WORDS = frozenset(
     "a an the and or but nor so yet of in on at to for from by with as into onto upon over under about "
@@ -60,6 +64,49 @@ def token_class(token: str, token_id: int) -> str:
     if any(c.isdigit() for c in token):
         return "number"
     return "function word" if token in FUNCTION_WORDS else "content word"
+
+
+def starts_word(token: str) -> bool:
+    """True for a piece that begins a word: any piece but a WordPiece continuation (##...)."""
+    return not token.startswith("##")
+
+
+def segment_bounds(kept: list[int] | set[int], n: int) -> list[tuple[int, int]]:
+    """The segments of a sentence of `n` tokens whose kept token positions are `kept`, as [start, end)
+    spans in order, by `kept_set.pool_segments`' rule: a kept token and the pruned tokens after it up to
+    the next kept one, the pruned tokens before the first kept one joining the first. [] when none is kept."""
+    heads = sorted(p for p in set(kept) if 0 <= p < n)
+    if not heads:
+        return []
+    return list(zip([0] + heads[1:], heads[1:] + [n]))
+
+
+def whole_words(tokens: list[str], start: int, end: int) -> bool:
+    """True when tokens[start:end] is a run of whole words: it begins where a word begins and the token
+    after it, if any, begins a word too (no word is cut at either end)."""
+    return starts_word(tokens[start]) and (end >= len(tokens) or starts_word(tokens[end]))
+
+
+def segment_study(sentences: list[tuple[list[str], list[tuple[int, int]]]]) -> dict:
+    """Segment lengths and whole words over a corpus, from each sentence's (tokens, [start, end) spans
+    of `segment_bounds`): how many segments, their mean and median length in tokens ([EOS] counts in
+    its sentence's last segment), how many there are of each length (with their share), and the share
+    of segments that are whole words (`whole_words`). The means and shares are None without a segment."""
+    lengths, whole = [], 0
+    for tokens, spans in sentences:
+        for start, end in spans:
+            lengths.append(end - start)
+            whole += whole_words(tokens, start, end)
+    total = len(lengths)
+    counts = Counter(lengths)
+    return {
+        "segments": total,
+        "mean_length": sum(lengths) / total if total else None,
+        "median_length": float(statistics.median(lengths)) if total else None,
+        "by_length": [{"length": k, "count": counts[k], "share": counts[k] / total} for k in sorted(counts)],
+        "whole_words": whole,
+        "whole_word_share": whole / total if total else None,
+    }
 
 
 def reference_texts(model: NVAE) -> list[str] | None:
@@ -181,14 +228,19 @@ def study_tables(
     encoding only. `ranks` (from `frequency_ranks`) sets the frequency bands; `progress(done, total)`
     is called after each batch, in sentences. `encoded` (`encode_corpus` of the same corpus and
     model) skips the encoder. For a model with a positional prior, `content_agreement` says how many
-    of the kept components the content score alone (the prior at 0) would also keep."""
+    of the kept components the content score alone (the prior at 0) would also keep. For a model whose
+    kept components stand for segments (`kept_set.pools_segments`), `segments` gives their lengths and
+    the share that are whole words (`segment_study`)."""
+
     _check(model)
     corpus = _as_corpus(model, corpus)
     ids, texts, ranks = corpus.ids, corpus.texts, ranks or {}
     if encoded is None:
         encoded = encode_corpus(model, corpus, batch_size, progress)
+    pooled = pools_segments(model.cfg)
+    split = []  # (tokens, segment spans) of each sentence, for a model that pools segments
     points, by_class, by_band, by_word, first = [], {}, {}, {}, [0, 0]
-    prior = bool(model.cfg.spread_bias)  # a positional prior: how much of the kept set would the content keep?
+    prior = bool(model.cfg.nvib.spread_bias)  # a positional prior: how much of the kept set would the content keep?
     agree = [0, 0]  # kept components the content score alone also keeps, kept components
     with eval_mode(model):
         for k, (batch, states) in enumerate(zip(encoded.batches, encoded.states)):
@@ -206,6 +258,8 @@ def study_tables(
                 toks = tokens_of(model.tokenizer, full)
                 kept_pos = {src for src, kept in zip(sources[b], retained[b]) if kept}
                 points.append({"sentence": texts[start + b], "tokens": n, "retained": len(kept_pos)})
+                if pooled:
+                    split.append((toks, segment_bounds(kept_pos, n)))
                 for pos, (tok, tid) in enumerate(zip(toks, full)):
                     kept = pos in kept_pos
                     kind = token_class(tok, tid)
@@ -229,7 +283,7 @@ def study_tables(
     return {
         "sentences": len(ids),
         "truncated": sum(corpus.truncated),
-        "alpha_delta": model.cfg.alpha_delta if alpha_delta is None else alpha_delta,
+        "alpha_delta": model.cfg.nvib.alpha_delta if alpha_delta is None else alpha_delta,
         "retained_vs_length": points,
         "by_class": shares(by_class, CLASSES)
         + ([{"class": FIRST, "retained_share": first[0] / first[1], "count": first[1]}] if first[1] else []),
@@ -239,7 +293,7 @@ def study_tables(
         **(
             {
                 "content_agreement": {
-                    "spread_bias": float(model.cfg.spread_bias),
+                    "spread_bias": float(model.cfg.nvib.spread_bias),
                     "kept": agree[1],
                     "also_by_content": agree[0],
                     "share": agree[0] / agree[1] if agree[1] else None,
@@ -248,6 +302,7 @@ def study_tables(
             if prior
             else {}
         ),
+        **({"segments": segment_study(split)} if pooled else {}),
         "mean_retained_proportion": sum(p["retained"] / p["tokens"] for p in points) / len(points),
     }
 

@@ -13,7 +13,9 @@ What a reader (the app's pages, a notebook, the CLI) shows of a latent, computed
 - `drawn_samples`: sentences decoded from latents drawn from the prior (or the aggregate
   posterior when the checkpoint has its fit), each naming its source;
 - `kept_set_rule`, `prior_only_notice`, `dropped_accents`: what a user must be told of how the model
-  read a sentence (who chooses the kept set; nothing kept; accents the tokenizer drops).
+  read a sentence (who chooses the kept set; nothing kept; accents the tokenizer drops);
+- `segments` / `segment_spans` / `segment_split`: for a checkpoint whose kept components stand for
+  segments (`kept_set.pools_segments`), the tokens and positions each kept component stands for.
 
 (Ordinary against denoising attention on a 2-D mixture, with no model, is `nvae.readout.attention2d`.)
 
@@ -73,24 +75,24 @@ def kept_set_rule(cfg) -> str:
         if cfg.model_type == "vtp":
             return "Who chooses the kept set: nobody. The whole sentence is pooled into one vector."
         return "Who chooses the kept set: nobody. The decoder reads one vector for every token."
-    how_many = "α^Δ sets how many." if cfg.alpha_delta_conditional else "How many depends on the sentence (one α^Δ)."
+    how_many = "α^Δ sets how many." if alpha_delta_is_input(cfg) else "How many depends on the sentence (one α^Δ)."
     how_many += _kept_extras(cfg)
     threshold = f"the tokens whose α is above {cfg.threshold:g} are kept"
-    if cfg.kept_chooser == "segments":
-        least = max(1, int(cfg.min_kept))
+    if cfg.nvib.kept_chooser == "segments":
+        least = max(1, int(cfg.nvib.min_kept))
         count = f"How many: as many tokens as have a pseudo-count α above {cfg.threshold:g}, at least {least}"
-        count += " (α^Δ sets it)." if cfg.alpha_delta_conditional else "."
+        count += " (α^Δ sets it)." if alpha_delta_is_input(cfg) else "."
         return (
             "Who chooses the kept set: the segmentation of the model's own vectors. Each sentence is split into "
             "that many contiguous pieces whose tokens' vectors are most alike, and the first token of each piece "
             "is kept, standing for the whole piece (the decoder reads the piece's average). " + count
         )
-    if not cfg.spread_bias:
+    if not cfg.nvib.spread_bias:
         return (
             "Who chooses the kept set: the model's content score. Each token gets a pseudo-count α from its "
             f"encoder state, and {threshold}. {how_many}"
         )
-    if cfg.keep_positions == "tournament":
+    if cfg.nvib.keep_positions == "tournament":
         pattern = (
             "asks for one token of every neighbouring pair (of every four when a quarter are kept), and the "
             "content score picks which token of each pair"
@@ -102,7 +104,7 @@ def kept_set_rule(cfg) -> str:
         )
     return (
         "Who chooses the kept set: position and content together. Each token's pseudo-count α comes from its "
-        f"encoder state plus a positional prior of strength {cfg.spread_bias:g} that {pattern}; {threshold}. "
+        f"encoder state plus a positional prior of strength {cfg.nvib.spread_bias:g} that {pattern}; {threshold}. "
         f"The stronger the prior, the more the positions and the less the words decide. {how_many}"
     )
 
@@ -117,14 +119,14 @@ def reading_notice(cfg) -> str | None:
     understate the model (a plain warning)."""
     if not cfg.is_nvae:
         return None
-    if cfg.decode_form == "means":
+    if cfg.nvib.decode_form == "means":
         return (
             "This checkpoint is read with each kept component's mean as its vector (z = μ): the form it was "
             "trained on, with the sampling noise left out. It never met the integral over each Gaussian that "
             "the other NVAEs are read with (the paper's recipe samples in training), so here every variance "
             "counts as 0; its means are what decide the reconstruction."
         )
-    if cfg.gaussian_train_prob > 0:
+    if cfg.nvib.gaussian_train_prob > 0:
         return None
     return (
         "This checkpoint was trained only on sampled vectors (the paper's recipe), never on the form this "
@@ -138,11 +140,11 @@ def reading_notice(cfg) -> str | None:
 def _kept_extras(cfg) -> str:
     """The sentences `kept_set_rule` adds for a floor of kept components and for pooled segments."""
     out = ""
-    k = int(getattr(cfg, "min_kept", 0))
+    k = int(cfg.nvib.min_kept)
     if k:
         which = "the token with the largest α" if k == 1 else f"the {k} tokens with the largest α"
         out += f" Every sentence keeps at least {which}, even under the threshold."
-    if getattr(cfg, "kept_pooling", "none") == "segment":
+    if cfg.nvib.kept_pooling == "segment":
         out += (
             " Each kept component stands for its token and the pruned tokens after it, up to the next kept "
             "one (pruned tokens before the first kept one join the first): the decoder reads their average, "
@@ -182,6 +184,18 @@ def segment_spans(records: list[dict]) -> list[dict]:
         start = position[component] if out else 0  # the first segment also holds the tokens before it
         out.append({"component": component, "span": [start, start + len(tokens)], "tokens": tokens})
     return out
+
+
+def segment_split(records: list[dict]) -> str:
+    """The sentence's tokens with a bar between its segments (`segments`), to see the split at a
+    glance: 'the cat | sat on | the mat [EOS]'. '' when no token component is kept."""
+    return " | ".join(" ".join(tokens) for tokens in segments(records).values())
+
+
+def segment_positions(span: list[int]) -> str:
+    """A segment's [start, end) span as the token positions it holds, counted from 0: '2–5', or '4'."""
+    start, last = span[0], span[1] - 1
+    return f"{start}" if last == start else f"{start}–{last}"
 
 
 # -- what a sentence became: truncation, unknown pieces, nothing kept -----------------------------
@@ -244,13 +258,13 @@ def prior_only_notice(
     more = ""
     if text is not None and alpha_delta_active(model.cfg):
         first = smallest_keeping_alpha_delta(model, text)
-        top = f"{model.cfg.alpha_delta_max:g}"
+        top = f"{model.cfg.nvib.alpha_delta_max:g}"
         more = (
             f" No α^Δ the slider offers (up to {top}) keeps a component of it on this checkpoint."
             if first is None
             else f" From α^Δ = {first:g} on, it keeps at least one component."
         )
-    if not model.cfg.min_kept:
+    if not model.cfg.nvib.min_kept:
         more += (
             " A checkpoint with a floor of kept components (min_kept, such as the shipped nvae-segments) keeps "
             "something of every sentence."

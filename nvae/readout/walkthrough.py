@@ -6,7 +6,9 @@ queries and where denoising attention sends them, the next token chosen, and the
 - `trace(model, text, alpha_delta)`: everything above for one sentence, computed once (one encode,
   one greedy generation, one teacher-forced decode over the generated tokens);
 - `query_plane(trace, t, h)`: one decoder query (output step t, head h) and the mixture it reads,
-  projected to 2-D for the picture of `nvae.readout.attention2d` / the Denoising page.
+  projected to 2-D for the picture of `nvae.readout.attention2d` / the Denoising page;
+- `split_explanation(cfg, trace)`: for a checkpoint whose kept components stand for segments, how
+  pruning splits the sentence, in two plain sentences.
 
 The queries are the model's own: `NVAE.cross_queries` runs the decoder up to its last layer's
 cross-attention and reads the query in latent space u_h = (W_k^h)^T q_h there;
@@ -27,6 +29,7 @@ from ..data.text import UNK_ID, decode_ids, encode_batch, tokens_of
 from ..evaluation.metrics import sentence_bleu
 from ..model.attention import denoise
 from ..model.autoencoder import NVAE
+from ..model.kept_set import chooses_segments, pools_segments
 from ..model.mixture import PRIOR
 from .sentence import alpha_delta_arg, dropped_accents, mostly_unknown
 
@@ -113,7 +116,7 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     H, T = u.shape[1], u.shape[2]
     noise_var = math.sqrt(cfg.d_model // cfg.n_heads)  # sqrt(E), E the head width
     mu, var = latent.mu.float(), latent.logvar.float().exp()
-    if cfg.decode_form == "means":  # read by its means: the integral with every variance 0 is z = mu's sample form
+    if cfg.nvib.decode_form == "means":  # read by its means: the integral with every variance 0 is z = mu's sample form
         var = torch.zeros_like(var)
     vbar, weights = denoise(u, mu, var, latent.log_pi.float(), noise_var)
 
@@ -140,14 +143,14 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
     for r in records:
         r["mu_norm"] = float(norms[r["component"]])
         r["log_alpha"] = float(np.log(max(r["alpha"], 1e-300)))
-    if cfg.spread_bias:  # what the content score alone (the positional prior at 0) would give each token
+    if cfg.nvib.spread_bias:  # what the content score alone (the positional prior at 0) would give each token
         content = model.latent_from_states(states, batch.pad_mask, ad, 0.0).latent.records(0, tokens)
         for r, c in zip(records, content):
             r["log_alpha_content"] = float(np.log(max(c.alpha, 1e-300)))
             r["retained_by_content"] = c.retained
     reference = decode_ids(tok, ids)
     reconstruction = decode_ids(tok, generated)
-    used_ad = float(cfg.alpha_delta if ad is None else ad)
+    used_ad = float(cfg.nvib.alpha_delta if ad is None else ad)
     prior_alpha = float(latent.alpha[0, 0])
     return Trace(
         text=text,
@@ -182,6 +185,38 @@ def trace(model: NVAE, text: str, alpha_delta: float | None = None, top_k: int =
         choices=choices,
         chosen=chosen,
         accents=dropped_accents(tok, text),
+    )
+
+
+def split_explanation(cfg, tr: Trace) -> str | None:
+    """For a checkpoint whose kept components stand for segments (`kept_set.pools_segments`), how the
+    pruning step splits the sentence, in two sentences a teacher can read aloud, with this trace's
+    numbers; None for any other checkpoint. With the segmentation chooser the pseudo-counts say how
+    many components and the split of the token means says where (`kept_set.choose_segments`), each
+    segment pooled with its summed pseudo-count (`pool_segments`, `pool_alpha`); with the score
+    chooser the pseudo-counts choose the kept tokens, each pooled with the pruned tokens after it and
+    keeping its own pseudo-count."""
+    if not pools_segments(cfg):
+        return None
+    k = int(cfg.nvib.min_kept)
+    n = tr.n_retained
+    if chooses_segments(cfg):
+        runs = "run" if n == 1 else "runs"
+        return (
+            f"The tokens' means μ_i are split into {n} {runs} of neighbouring tokens whose means are most alike; "
+            f"{n} is the number of components the pseudo-counts keep at α^Δ = {tr.alpha_delta:g} (as many tokens "
+            f"as have α above the threshold {tr.threshold:g}, at least {max(1, k)}). Each run becomes one "
+            "component, kept at its first token: its mean is the mean of its tokens' means (its variance the sum "
+            "of their variances over the square of the run's length) and its pseudo-count the sum of theirs."
+        )
+    floor = ", and always the one with the largest α" if k == 1 else f", and always the {k} with the largest α"
+    floor = floor if k else ""
+    return (
+        f"The pseudo-counts choose the kept tokens (those whose α is above the threshold {tr.threshold:g}{floor}), "
+        "and each kept component stands for its own token and the pruned tokens after it, up to the next kept "
+        "one (the first kept one also for those before it). The decoder reads, for each, the average of those "
+        "tokens' Gaussians (the mean of their means, the sum of their variances over the square of their "
+        "number), while its pseudo-count stays its own token's."
     )
 
 

@@ -8,5 +8,7 @@ path.py         a path through A, B (C, D, E): the mixture at one tau, the strip
                 beside a baseline's when one is chosen (`path_view` -> `DecodedPath`)
 player.py       the path as an animation, and (opt-in) drawn on the latent map
 batch.py        a TSV file of sentence pairs: every strip, the curves over all pairs, the downloads
-strip_table.py  one interpolation strip as a wrapping table (used by path.py and batch.py)
+strip_table.py  one interpolation strip as a wrapping table with what each step is (copy, splice, ...) and
+                its LM perplexity, the share of each kind over many strips, and the ends that do not
+                reproduce their input (used by path.py and batch.py)
 """

@@ -7,10 +7,11 @@ import streamlit as st
 
 from app import cache, figures, output, state
 from app.views.interpolate.settings import EXAMPLES_FILE, GRIDS, MIXING_NAMES, PAGE, InterpolatePage, strip_settings
-from app.views.interpolate.strip_table import strip_table
+from app.views.interpolate.strip_table import FLUENCY, kind_shares, strip_table, unreproduced_notices
 from nvae.evaluation.endpoints import HELP, INPUTS, LABELS, MATCH
+from nvae.evaluation.step_kinds import step_kinds
 from nvae.locations import examples_dir
-from nvae.readout import pair_study
+from nvae.readout import pair_study, strip_steps
 
 
 def download_json(obj, stem: str, key: str, label: str = "Download JSON") -> None:
@@ -37,6 +38,11 @@ def download_csv(rows: list[dict], stem: str, key: str, label: str = "Download C
         on_click="ignore",
         icon=":material/download:",
     )
+
+
+def rounded(x: float | None) -> float | None:
+    """`x` to one decimal, for a table (None stays None)."""
+    return None if x is None else round(x, 1)
 
 
 def batch_study(page: InterpolatePage) -> None:
@@ -95,8 +101,20 @@ def batch_study(page: InterpolatePage) -> None:
         f"input **{output.md_escape(source)}**. "
         "The link reopens this view on the examples; an uploaded file is not part of it."
     )
+    strips = [[s["text"] for s in r["strip"]] for r in result["records"]]
+    kind_shares(strips, "the pairs'")
     output.plot(figures.interpolation.study_curves(result), "interpolation-study-curves", key="study_curves")
     st.subheader("Each pair")
+    missed = [i + 1 for i, r in enumerate(result["records"]) if r[INPUTS] < 1]
+    if missed:
+        st.warning(
+            f"In {len(missed)} of the {result['pairs']} pairs an end is not reproduced (the model does "
+            f"not decode that sentence as itself): pair{'s' if len(missed) > 1 else ''} "
+            f"{', '.join(map(str, missed[:20]))}{' …' if len(missed) > 20 else ''}. Show a pair's strip below "
+            "for what it decodes to.",
+            icon=":material/sync_problem:",
+        )
+    lm, lm_key, _ = cache.fluency_lm()
     output.table(
         [
             {
@@ -108,8 +126,10 @@ def batch_study(page: InterpolatePage) -> None:
                 LABELS[MATCH].lower(): r[MATCH],
                 LABELS[INPUTS].lower(): f"{round(2 * r[INPUTS])} of 2",
                 "new sentences": int(sum(r["new"])),
+                **{strip_steps.NAMES[k][1]: c for k, c in step_kinds([texts])["counts"].items()},
+                **({f"{FLUENCY}, middle": rounded(cache.middle_perplexity(lm, lm_key, (tuple(texts),)))} if lm else {}),
             }
-            for i, r in enumerate(result["records"])
+            for i, (r, texts) in enumerate(zip(result["records"], strips))
         ],
         width="stretch",
     )
@@ -133,7 +153,10 @@ def batch_study(page: InterpolatePage) -> None:
             # upload the same key would go on naming the examples' pair while the strip is the upload's
             key=f"{state.wkey(PAGE, 'pair')}.{cache.corpus_digest([a + chr(9) + b for a, b in parsed.pairs])[:12]}",
         )
-        strip_table(result["records"][i]["strip"])
+        r = result["records"][i]
+        ends = [r["strip"][0]["text"], r["strip"][-1]["text"]]
+        unreproduced_notices(ends, [r["ref_a"], r["ref_b"]], [r["a"], r["b"]], ("A", "B"))
+        strip_table(r["strip"])
 
     one_pair()
     st.subheader("The strips as an animation")

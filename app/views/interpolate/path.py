@@ -23,11 +23,14 @@ from app.views.interpolate.settings import (
     strip_settings,
     value,
 )
-from app.views.interpolate.strip_table import strip_table
+from app.views.interpolate.strip_table import kind_shares, strip_table, unreproduced_notices
 from nvae.readout import sentence_paths
 from nvae.store.format import CheckpointError
 
-CHANGES = "Highlighted rows differ from the step before; the `change` column lists the words removed (-) and added (+)."
+CHANGES = (
+    "Highlighted rows differ from the step before; the `change` column lists the words removed (-) and added (+); "
+    "the `kind` column names what each step is made of, compared with the strip's two ends."
+)
 # a baseline's strip, by mixing
 POSITION_WISE = {
     "sweep": "position-wise interpolation, swept from the first position",
@@ -196,10 +199,13 @@ def two_sentences(page: InterpolatePage, texts, infos, settings: StripSettings, 
 
     st.subheader(f"The strip: {len(strip)} steps decoded at once")
     st.caption(CHANGES)
+    pair = cache.encode_pair(model, key, text_a, text_b)
+    unreproduced_notices([strip[0]["text"], strip[-1]["text"]], [pair.ref_a, pair.ref_b], texts, ("A", "B"))
     cols = st.columns(2) if baseline_strip else [st.container()]
     with cols[0]:
         st.caption(mixing_caption(page, mixing))
         strip_table(strip)
+        kind_shares([[r["text"] for r in strip]], "the strip's", line=False)
         output.download_table(
             [{**page.meta(), "a": text_a, "b": text_b, **r} for r in strip], "interpolation-strip", key="strip"
         )
@@ -278,6 +284,9 @@ def through_sentences(
 
     st.subheader(f"The strips: {n - 1} segments, {len(settings.taus)} steps each")
     st.caption(CHANGES)
+    segments = path["segments"]
+    ends = [s[0]["text"] for s in segments] + [segments[-1][-1]["text"]]
+    unreproduced_notices(ends, path["waypoints"], texts, labels)
     tabs = st.tabs([f"{labels[i]} → {labels[i + 1]}" for i in range(n - 1)])
     for i, tab in enumerate(tabs):
         with tab:
@@ -289,6 +298,7 @@ def through_sentences(
                 with cols[1]:
                     st.caption(f"{output.md_escape(baseline_name)}: {POSITION_WISE[mixing]}")
                     strip_table(baseline_path["segments"][i], (labels[i], labels[i + 1]))
+    kind_shares([[r["text"] for r in s] for s in segments], "the path's")
     export = [
         {
             **page.meta(),
