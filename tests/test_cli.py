@@ -227,3 +227,17 @@ def test_the_package_version_is_pyproject_s():
     project = text.split("[project]", 1)[1].split("\n[", 1)[0]
     assert nvae.__version__ == re.search(r'^version\s*=\s*"([^"]+)"', project, re.M).group(1)
     assert all(callable(getattr(nvae, name)) for name in nvae.__all__)
+
+
+def test_evaluate_gives_an_nvae_its_alpha_delta_and_a_baseline_none(ckpts, tmp_path, capsys):
+    """A baseline has no alpha^Delta (its config has no NVIB settings): `evaluate` says null, not a
+    value it never read."""
+    import json
+
+    data = tmp_path / "two.txt"
+    data.write_text("The cat sat on the mat.\nA dog ran in the park.\n")
+    said = {}
+    for name in ("nvae", "vt"):
+        assert main(["evaluate", "--checkpoint", ckpts[name], "--data", str(data)]) == 0
+        said[name] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["alpha_delta"]
+    assert said["vt"] is None and isinstance(said["nvae"], float)

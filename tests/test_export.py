@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import stat
 
-from helpers import make_tiny_checkpoint
+import torch
+from helpers import make_tiny_checkpoint, variant_checkpoint
 
 from nvae.cli.main import main
 from nvae.store.checkpoint import load_checkpoint
@@ -109,3 +110,20 @@ def test_a_fine_tunes_card_names_its_starting_weights(tmp_path):
         "a fine-tune: the training line counts its own steps only"
         in write_model_card(tuned, None, [], None).read_text()
     )
+
+
+def test_export_sets_the_kept_chooser_of_a_pooling_model_and_says_so(tmp_path, capsys):
+    """`export --kept-chooser segments` ships a pooling NVAE read with the segmentation chooser (the
+    same weights); its card says so. A model that does not pool segments is refused in one line."""
+    plain = make_tiny_checkpoint(tmp_path / "plain")
+    pooled = variant_checkpoint(plain, tmp_path / "pooled", kept_pooling="segment", min_kept=1)
+    assert main(["export", str(pooled), str(tmp_path / "out"), "--kept-chooser", "segments"]) == 0
+    shipped = load_checkpoint(tmp_path / "out")
+    assert shipped.cfg.nvib.kept_chooser == "segments"
+    card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    assert "placed by the segmentation of the model's own vectors (set at export" in card
+    for name, tensor in load_checkpoint(pooled).state_dict().items():
+        assert torch.equal(tensor, shipped.state_dict()[name]), name
+    assert main(["export", str(plain), str(tmp_path / "out2"), "--kept-chooser", "segments"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "kept_pooling" in err[0] and not (tmp_path / "out2").exists()

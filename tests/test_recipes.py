@@ -33,6 +33,7 @@ SHIPPED = {
     "nvae-paper": ("paper", {}),
     "nvae-segments": ("segments", {"alpha_delta": 0.20323}),
     "baseline-t": ("baseline-t", {}),
+    "baseline-vt": ("baseline-vt", {}),
     "baseline-vts": ("baseline-vts", {}),
 }
 

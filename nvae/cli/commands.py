@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..config import alpha_delta_is_input, default_alpha_delta
+from ..config import alpha_delta_is_input
 from ..locations import DEFAULT_CHECKPOINT
 from .args import UsageError, check_alpha_delta, check_device, emit
 
@@ -195,7 +195,7 @@ def cmd_evaluate(args) -> None:
         "checkpoint": str(args.checkpoint),
         "data": args.data or f"{args.corpus}:{args.split}",
         "model_type": model.cfg.model_type,
-        "alpha_delta": ad if ad is not None else default_alpha_delta(model.cfg),
+        "alpha_delta": (ad if ad is not None else model.cfg.nvib.alpha_delta) if model.cfg.is_nvae else None,
         **res.summary(),
         "truncated": truncated,
         "seconds": round(time.time() - t0, 2),

@@ -89,6 +89,9 @@ def _fit_aggregate(model, dest: Path, n: int) -> None:
     print(f"fitted the aggregate posterior on {len(ids)} sentences of {tc.data}:{tc.split} -> {path}", file=sys.stderr)
 
 
+CHOOSERS = {"score": "the pseudo-count score", "segments": "the segmentation of the model's own vectors"}
+
+
 def cmd_export(args) -> None:
     """Copy a run's checkpoint (without optimizer state) into a shippable folder."""
     from ..store.checkpoint import load_checkpoint, save_checkpoint
@@ -104,6 +107,19 @@ def cmd_export(args) -> None:
         raise UsageError(f"{dest} is the checkpoint being exported; choose another destination")
     model = load_checkpoint(src)
     note = args.card_note
+    if args.kept_chooser is not None:  # first: every choice below reads the model with its chooser
+        if not (model.cfg.is_nvae and model.cfg.nvib.kept_pooling == "segment"):
+            raise UsageError(
+                "--kept-chooser: only an NVAE whose kept components stand for segments (kept_pooling "
+                "'segment') has a chooser to set"
+            )
+        if args.kept_chooser != model.cfg.nvib.kept_chooser:
+            said = (
+                f"Kept set placed by {CHOOSERS[args.kept_chooser]} (set at export; the run read it with "
+                f"{CHOOSERS[model.cfg.nvib.kept_chooser]})."
+            )
+            note = f"{note} {said}".strip()
+            model.cfg.nvib.kept_chooser = args.kept_chooser
     if args.choose_spread_bias:  # before alpha^Delta: the prior changes which vectors each value keeps
         note = f"{note} {_choose_spread_bias(model, args.choose_sentences)}".strip()
     if args.choose_alpha_delta:

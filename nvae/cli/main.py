@@ -318,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
         "start), within its training range",
     )
     sp.add_argument(
+        "--kept-chooser",
+        choices=("score", "segments"),
+        default=None,
+        help="who places a pooling NVAE's kept components from now on: its pseudo-count score, or the "
+        "segmentation of its own vectors (docs/nvib.md section 9); set before anything is chosen",
+    )
+    sp.add_argument(
         "--choose-alpha-delta",
         metavar="REFERENCE",
         default=None,

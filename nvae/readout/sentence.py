@@ -43,6 +43,7 @@ from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import slider_stops, tau_grid
 from ..model.mixture import DEFAULT_MIXING, ComponentRow, LatentMixture, position_sources, source_label
 from .corpus_study import draw as draw_sentences
+from .corpus_study import segment_bounds
 
 STRIP_TAUS = tau_grid(11)  # the interpolation strip: tau = 0, 0.1, ..., 1
 
@@ -160,19 +161,11 @@ def segments(records: list[dict]) -> dict[int, list[str]]:
     after it up to the next kept one; the first kept one also those before it), from the rows of
     `LatentMixture.records` (one sentence). {} when no token component is kept."""
     tokens = sorted((r for r in records if r["source"] >= 0), key=lambda r: r["source"])
-    out: dict[int, list[str]] = {}
-    leading: list[str] = []
-    head = None
-    for r in tokens:
-        if r["retained"]:
-            head = r["component"]
-            out[head] = leading + [r["token"]]
-            leading = []
-        elif head is None:
-            leading.append(r["token"])
-        else:
-            out[head].append(r["token"])
-    return out
+    kept = [i for i, r in enumerate(tokens) if r["retained"]]
+    return {
+        tokens[head]["component"]: [r["token"] for r in tokens[start:end]]
+        for head, (start, end) in zip(kept, segment_bounds(kept, len(tokens)))
+    }
 
 
 def segment_spans(records: list[dict]) -> list[dict]:
