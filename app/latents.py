@@ -78,6 +78,10 @@ def components_table(view: SentenceView, pooled: bool = False) -> list[dict]:
     return rows
 
 
+SUMMED_ALPHA = (
+    "A kept component's α is its segment's sum of pseudo-counts, so a kept bar can sit under the threshold and "
+    "a pruned token over it: the threshold counts how many are kept, the split places them."
+)
 SPLIT_LABEL = "The sentence split into its segments, a bar between each two (each kept component stands for one)"
 
 

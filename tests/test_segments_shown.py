@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from helpers import captions, codes, metric, no_exception, open_page, variant_checkpoint
 
+from app import latents
 from nvae.config import model_config
 from nvae.model import kept_set
 from nvae.model.mixture import PRIOR
@@ -173,6 +174,7 @@ def test_inspect_shows_each_kept_components_segment_and_the_split(app_on):
     assert kept["segment"].iloc[0].startswith("0")  # the segmentation's first run opens at the first token
     assert any(c.startswith("The sentence split") for c in captions(at))
     assert " | ".join(kept["stands for"]) in codes(at)  # the split: each kept component's tokens, a bar between
+    assert any(latents.SUMMED_ALPHA in c for c in captions(at))
 
 
 def test_inspect_shows_no_segment_for_a_model_without_pooling(app_on):
@@ -227,11 +229,13 @@ def test_the_walkthrough_explains_the_split_in_its_pruning_step(app_on):
     assert "How the sentence is split" in text and "runs of neighbouring tokens" in text
     assert "how many token components are kept" in text
     assert any(c.startswith("The sentence split") for c in captions(at))
+    assert latents.SUMMED_ALPHA in captions(at)  # why a kept bar can sit under the threshold
     app_on("tiny-pooled")
     at = open_page("walkthrough", query, fresh=True)
     no_exception(at)
     text = " ".join(m.value for m in at.markdown)
     assert "each kept component stands for its own token" in text and "runs of neighbouring" not in text
+    assert latents.SUMMED_ALPHA not in captions(at)  # the score's choice: each kept α is its token's own
     app_on("tiny-nvae")
     at = open_page("walkthrough", query, fresh=True)
     no_exception(at)

@@ -139,7 +139,7 @@ if messages.text_messages(check):
                     "Components (component 0 is the prior)"
                     + (
                         "; “stands for”: the tokens of each kept component's segment, “segment”: their positions, "
-                        "counted from 0"
+                        "counted from 0" + (". " + latents.SUMMED_ALPHA if kept_set.chooses_segments(model.cfg) else "")
                         if pooled
                         else ""
                     )

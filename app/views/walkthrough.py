@@ -193,6 +193,8 @@ def step_pruning() -> None:
         f"(retained proportion ν = {tr.retained_proportion:.2f}). {which}"
     )
     output.plot(figures.walkthrough.pseudo_counts(tr.components, tr.threshold), "walkthrough-pruning", key="pruning")
+    if kept_set.chooses_segments(cfg):
+        st.caption(latents.SUMMED_ALPHA)
     split = walkthrough.split_explanation(cfg, tr)
     if split:  # each kept component stands for a segment of the sentence: how it is cut, and the cut
         st.markdown(f"**How the sentence is split.** {split}")
