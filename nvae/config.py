@@ -601,6 +601,9 @@ class TrainConfig:
 #   segments       default-base with no positional prior, each kept component standing for its
 #                  segment (kept_pooling "segment") and at least one kept (min_kept 1): the latent
 #                  issue's candidate (docs/experiments.md, M rows); same corpus and budget
+#   segments-chooser  segments with the segmentation chooser placing the kept set, trained on the
+#                  segmentation's sets in half the batches and the score's own in the other half (the
+#                  segments issue's full-length run; docs/experiments.md, "The segmentation chooser")
 #   default        the shipped default (checkpoints/nvae-default): default-base fine-tuned 3,000 steps
 #                  with the positional prior (spread_bias 2); these are ModelConfig's defaults
 #   tournament     the candidate checkpoints/nvae-tournament: the default fine-tuned 2,000 steps with
@@ -651,6 +654,16 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "segments": {
         "model": {"spread_bias": 0.0, "kept_pooling": "segment", "min_kept": 1},
+        "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600, "alpha_delta_warmup_min": 0.3},
+    },
+    "segments-chooser": {
+        "model": {
+            "spread_bias": 0.0,
+            "kept_pooling": "segment",
+            "min_kept": 1,
+            "kept_chooser": "segments",
+            "segments_train_share": 0.5,
+        },
         "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600, "alpha_delta_warmup_min": 0.3},
     },
     "default": {
