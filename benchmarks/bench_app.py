@@ -14,12 +14,18 @@ Interactions (median, p95 and max over --repeats calls, in ms):
   Corpus study      the tables of 100 sentences at a new alpha^Delta: re-encoded, and from the
                     encoder states the app keeps (side by side)
 
+With --against OTHER, the encoding interactions (encode only, type a sentence, move alpha^Delta) are
+also timed on both checkpoints interleaved, round by round, and reported as the paired ratio of
+CHECKPOINT to OTHER (median over rounds): the cost of one latent against another on the same machine
+at the same moment.
+
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/bench_app.py                       # the shipped default checkpoint
     .venv/bin/python benchmarks/bench_app.py --checkpoint checkpoints/baseline-vt --repeats 50
     .venv/bin/python benchmarks/bench_app.py --apptest --json out.json
     .venv/bin/python benchmarks/bench_app.py --threads 1           # see the note on threads below
+    .venv/bin/python benchmarks/bench_app.py --checkpoint runs/seg-dp --against checkpoints/nvae-default
 
 Without --checkpoint the default (`$NVAE_CHECKPOINT` or checkpoints/nvae-default) is used; if it is
 missing or unreadable a tiny untrained checkpoint is built in a temporary folder instead, and the
@@ -177,6 +183,38 @@ def bench_functions(model, repeats: int) -> list[dict]:
     return rows
 
 
+def bench_against(model, other, repeats: int) -> list[dict]:
+    """The encoding interactions on `model` and `other`, interleaved round by round (`timing.interleaved`):
+    each one's median and the paired ratio model / other."""
+    from benchmarks.timing import interleaved, paired_ratio
+
+    rows = []
+    for name, work in (
+        ("encode only", lambda m, i: encode_text(m, [SENTENCES[i % len(SENTENCES)]])),
+        ("type a sentence (Inspect)", lambda m, i: sentence.inspect_sentences(m, [SENTENCES[i % len(SENTENCES)]])),
+        (
+            "move alpha^Delta (re-encode)",
+            lambda m, i: sentence.inspect_sentences(m, [SENTENCES[0]], rounded_alpha_deltas(m.cfg)[i % 25]),
+        ),
+    ):
+        calls = {"this": [0], "other": [0]}
+
+        def call(m, key, work=work, calls=calls):
+            work(m, calls[key][0])
+            calls[key][0] += 1
+
+        times = interleaved({"this": lambda: call(model, "this"), "other": lambda: call(other, "other")}, repeats, 2)
+        rows.append(
+            {
+                "interaction": name,
+                "this_median_ms": statistics.median(times["this"]) * 1e3,
+                "other_median_ms": statistics.median(times["other"]) * 1e3,
+                "paired_ratio": paired_ratio(times["this"], times["other"]),
+            }
+        )
+    return rows
+
+
 def bench_apptest(checkpoint: str, repeats: int) -> list[dict]:
     """Reruns of the real pages under streamlit.testing (widget change -> full script run)."""
     os.environ["NVAE_CHECKPOINT"] = checkpoint
@@ -209,6 +247,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     ap.add_argument("--apptest", action="store_true", help="also time AppTest reruns of the pages")
     ap.add_argument("--json", default=None, help="write the results here as JSON")
+    ap.add_argument("--against", default=None, metavar="OTHER", help="also time encoding against this checkpoint")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -219,6 +258,10 @@ def main() -> int:
         rows = bench_functions(model, args.repeats)
     if args.apptest:
         rows += bench_apptest(path, args.repeats)
+    against = []
+    if args.against:
+        with torch.inference_mode():
+            against = bench_against(model, load_checkpoint(args.against), args.repeats)
     load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     cfg = model.cfg
@@ -233,6 +276,14 @@ def main() -> int:
     for r in rows:
         goal = "" if r["goal_p95_ms"] is None else f"< {r['goal_p95_ms']:.0f} ms: {'yes' if r['meets_goal'] else 'NO'}"
         print(f"| {r['interaction']} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} | {goal} |")
+    if against:
+        print(f"\n## Against {args.against} (interleaved; paired ratio = this / other, median over rounds)\n")
+        print("| interaction | this median ms | other median ms | paired ratio |\n|---|---:|---:|---:|")
+        for r in against:
+            print(
+                f"| {r['interaction']} | {r['this_median_ms']:.1f} | {r['other_median_ms']:.1f} | "
+                f"{r['paired_ratio']:.3f} |"
+            )
     if args.json:
         Path(args.json).write_text(
             json.dumps(
@@ -242,6 +293,7 @@ def main() -> int:
                     "threads": torch.get_num_threads(),
                     "load_average": [load0, load1],
                     "results": rows,
+                    "against": {"checkpoint": args.against, "results": against} if against else None,
                 },
                 indent=2,
             )
