@@ -33,7 +33,7 @@ import torch
 from app import figures
 from app.stores import KeyedLocks, Prefetcher, ResultStore
 from nvae.data.examples import pairs, sentences
-from nvae.evaluation import lm as fluency
+from nvae.evaluation import lm
 from nvae.locations import fluency_lm_dir
 from nvae.model.grids import alpha_delta_values
 from nvae.model.mixture import DEFAULT_MIXING
@@ -184,7 +184,7 @@ def study_pair(_model, key: str, text_a: str, text_b: str, steps: int, grid: str
 def loaded_lm(key: str):
     """The fluency LM of the folder `key` names (loaded once; every session shares it). Raises when it
     cannot be read."""
-    return fluency.load_lm(key.split("|", 1)[0])
+    return lm.load_lm(key.split("|", 1)[0])
 
 
 def fluency_lm() -> tuple[Any, str | None, str]:
@@ -192,7 +192,7 @@ def fluency_lm() -> tuple[Any, str | None, str]:
     its files change; (None, None, why) when there is none or it cannot be read."""
     folder = fluency_lm_dir()
     stamps = []
-    for name in (fluency.WEIGHTS, fluency.CONFIG, fluency.TOKENIZER):
+    for name in (lm.WEIGHTS, lm.CONFIG, lm.TOKENIZER):
         try:
             stamps.append(str((folder / name).stat().st_mtime_ns))
         except OSError:

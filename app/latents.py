@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nvae.model.mixture import source_label
+from nvae.readout import sentence
 from nvae.readout.sentence import SentenceView, segment_positions, segment_spans
-from nvae.readout.sentence import segment_split as split_text
 
 # -- which kind of latent ---------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ SPLIT_LABEL = "The sentence split into its segments, a bar between each two (eac
 def segment_split(view: SentenceView) -> str:
     """The sentence's tokens with a bar between its segments ('the cat | sat on | the mat [EOS]'), or a
     note that nothing is kept (then the decoder reads the prior alone)."""
-    return split_text(view.components) or "(no segment: no token component is kept)"
+    return sentence.segment_split(view.components) or "(no segment: no token component is kept)"
 
 
 def segment_rows(view: SentenceView) -> list[dict]:
