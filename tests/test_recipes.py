@@ -34,6 +34,7 @@ SHIPPED = {
     "nvae-segments": ("segments", {"alpha_delta": 0.20323}),
     "baseline-t": ("baseline-t", {}),
     "baseline-vt": ("baseline-vt", {}),
+    "baseline-vtp": ("baseline-vtp", {}),
     "baseline-vts": ("baseline-vts", {}),
 }
 
