@@ -291,3 +291,16 @@ def test_the_shipped_maps_are_valid_for_their_weights(folder):
     m, notice = latent_map.load_map(path, load_checkpoint(folder), latent_map.DEFAULT_SENTENCES)
     assert notice is None, notice
     assert len(m.sentences) == latent_map.DEFAULT_SENTENCES and m.n_points >= len(m.sentences)
+
+
+def test_a_pooled_model_puts_one_point_per_sentence_on_the_map():
+    """VTP keeps one vector pooled over the sentence: the map shows it (one point per sentence, labelled
+    ⟨pooled⟩), where it once found no token component and had nothing to lay out."""
+    from helpers import make_tokenizer, tiny_model
+
+    from nvae.readout.sentence import component_points
+
+    model = tiny_model(make_tokenizer(), "vtp").eval()
+    points = component_points(model, ["the cat sat on the mat", "a dog ran in the park", "the bird sang"])
+    assert len(points["means"]) == 3 and list(points["sentence"]) == [0, 1, 2]
+    assert set(points["token"]) == {"⟨pooled⟩"} and set(points["position"]) == {0}

@@ -41,7 +41,7 @@ from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
 from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import slider_stops, tau_grid
-from ..model.mixture import DEFAULT_MIXING, ComponentRow, LatentMixture, position_sources, source_label
+from ..model.mixture import DEFAULT_MIXING, POOLED, ComponentRow, LatentMixture, position_sources, source_label
 from .corpus_study import draw as draw_sentences
 from .corpus_study import segment_bounds
 
@@ -569,12 +569,13 @@ def corpus_sample(tokenizer, n: int, seed: int = 0) -> list[str]:
 def component_points(
     model: NVAE, texts: list[str], alpha_delta: float | None = None, batch_size: int = 64
 ) -> dict[str, np.ndarray]:
-    """The retained components of each sentence (the prior, the same for all, left out):
-    means [M, P], sentence index, token position, token and weight pi, as arrays of length M."""
+    """The retained components of each sentence (the prior, the same for all, left out; a VTP's one
+    pooled vector kept, at position 0, the one place it has, with the token ⟨pooled⟩): means [M, P], sentence index, token
+    position, token and weight pi, as arrays of length M."""
     means, sentence, position, token, weight = [], [], [], [], []
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     for start, batch, latent in encoded_batches(model, ids, alpha_delta_arg(model.cfg, alpha_delta), batch_size):
-        keep = latent.retained & (latent.source >= 0)
+        keep = latent.retained & ((latent.source >= 0) | (latent.source == POOLED))
         for b in range(latent.batch_size):
             tokens = tokens_of(model.tokenizer, batch.src[b, : int(latent.n_inputs[b])].tolist())
             idx = keep[b].nonzero().flatten()
@@ -582,8 +583,8 @@ def component_points(
             for i in idx.tolist():
                 src = int(latent.source[b, i])
                 sentence.append(start + b)
-                position.append(src)
-                token.append(tokens[src] if src < len(tokens) else str(src))
+                position.append(max(src, 0))  # a pooled vector (POOLED) has no position of its own
+                token.append(source_label(src, tokens))
                 weight.append(float(latent.pi[b, i]))
     P = model.cfg.d_model
     return {
