@@ -604,9 +604,12 @@ class TrainConfig:
 #   segments-chooser  segments with the segmentation chooser placing the kept set, trained on the
 #                  segmentation's sets in half the batches and the score's own in the other half (the
 #                  segments issue's full-length run; docs/experiments.md, "The segmentation chooser")
+#   segments-chooser-ft  checkpoints/nvae-chooser: nvae-segments fine-tuned 1,500 steps on its score's own
+#                  kept sets and read with the segmentation chooser (the segments issue's control
+#                  fine-tune, whose chooser leads every fixed rule on validation)
 #   default        the shipped default (checkpoints/nvae-default): default-base fine-tuned 3,000 steps
 #                  with the positional prior (spread_bias 2); these are ModelConfig's defaults
-#   tournament     the candidate checkpoints/nvae-tournament: the default fine-tuned 2,000 steps with
+#   tournament     the retired candidate nvae-tournament (docs/experiments.md): the default fine-tuned 2,000 steps with
 #                  the prior's order by content
 #   baseline-t, baseline-vt, baseline-vtp, baseline-vts   the paper's four baselines (T: the states
 #                  themselves; VT: a Gaussian per token; VTP: one pooled Gaussian; VTS: a Gaussian every
@@ -665,6 +668,24 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
             "segments_train_share": 0.5,
         },
         "train": {**_BASE_RUN, "kl_start_step": 600, "kl_anneal_steps": 600, "alpha_delta_warmup_min": 0.3},
+    },
+    "segments-chooser-ft": {
+        "model": {
+            "spread_bias": 0.0,
+            "kept_pooling": "segment",
+            "min_kept": 1,
+            "kept_chooser": "segments",
+            "segments_train_share": 0.0,
+        },
+        "train": {
+            **_BASE_RUN,
+            "init_from": "checkpoints/nvae-segments",
+            "max_steps": 1500,
+            "lr": 3.5e-4,
+            "warmup_steps": 50,
+            "kl_start_step": 0,
+            "kl_anneal_steps": 0,
+        },
     },
     "default": {
         "model": {},

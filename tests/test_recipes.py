@@ -29,7 +29,7 @@ CHECKPOINTS = ROOT / "checkpoints"
 # checkpoint -> (its recipe, the settings its export chose on validation)
 SHIPPED = {
     "nvae-default": ("default", {"alpha_delta": 0.09244, "spread_bias": 5.0}),
-    "nvae-tournament": ("tournament", {"alpha_delta": 0.10345, "spread_bias": 2.0}),
+    "nvae-chooser": ("segments-chooser-ft", {"alpha_delta": 0.11577}),
     "nvae-paper": ("paper", {}),
     "nvae-segments": ("segments", {"alpha_delta": 0.20323}),
     "baseline-t": ("baseline-t", {}),

@@ -33,7 +33,7 @@ TINY_TRAIN = {
     "max_tokens": 19,
 }
 # recipe -> the recipe whose tiny run stands in for its `init_from` (the real one is a full-size run)
-FINE_TUNES = {"default": "default-base", "tournament": "default"}
+FINE_TUNES = {"default": "default-base", "tournament": "default", "segments-chooser-ft": "segments"}
 EXPORT_ALPHA_DELTA = 0.2  # the default alpha^Delta `nvae export` writes into a loss-conditional model
 
 
