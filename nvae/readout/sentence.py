@@ -570,8 +570,8 @@ def component_points(
     model: NVAE, texts: list[str], alpha_delta: float | None = None, batch_size: int = 64
 ) -> dict[str, np.ndarray]:
     """The retained components of each sentence (the prior, the same for all, left out; a VTP's one
-    pooled vector kept, at position 0, the one place it has, with the token ⟨pooled⟩): means [M, P], sentence index, token
-    position, token and weight pi, as arrays of length M."""
+    pooled vector kept, at position 0, the one place it has, with the token ⟨pooled⟩): means [M, P],
+    sentence index, token position, token and weight pi, as arrays of length M."""
     means, sentence, position, token, weight = [], [], [], [], []
     ids, _ = encode_texts(model.tokenizer, texts, model.cfg.max_len - 1)
     for start, batch, latent in encoded_batches(model, ids, alpha_delta_arg(model.cfg, alpha_delta), batch_size):
