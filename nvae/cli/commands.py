@@ -56,6 +56,7 @@ def _texts(args) -> list[str]:
 
 def cmd_encode(args) -> None:
     from ..data.text import decode_batch, encode_batch, tokens_of
+    from ..model.kept_set import pools_segments
     from ..readout.sentence import kept_set_rule, prior_only_notice, segment_spans
 
     model = _load(args)
@@ -77,7 +78,7 @@ def cmd_encode(args) -> None:
         tokens = tokens_of(model.tokenizer, batch.src[b, :n].tolist())
         notice = prior_only_notice(model, int(latent.n_retained[b]), n, text=text)
         rows = [dataclasses.asdict(row) for row in latent.records(b, tokens)]
-        pooled = model.cfg.is_nvae and model.cfg.nvib.kept_pooling != "none"  # a kept component stands for a segment
+        pooled = pools_segments(model.cfg)  # a kept component stands for a segment
         emit(
             {
                 "text": text,

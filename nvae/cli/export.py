@@ -94,6 +94,7 @@ CHOOSERS = {"score": "the pseudo-count score", "segments": "the segmentation of 
 
 def cmd_export(args) -> None:
     """Copy a run's checkpoint (without optimizer state) into a shippable folder."""
+    from ..model.kept_set import pools_segments
     from ..store.checkpoint import load_checkpoint, save_checkpoint
     from ..store.format import FILE_MODE, METRICS
     from ..store.model_card import run_info, write_model_card
@@ -108,7 +109,7 @@ def cmd_export(args) -> None:
     model = load_checkpoint(src)
     note = args.card_note
     if args.kept_chooser is not None:  # first: every choice below reads the model with its chooser
-        if not (model.cfg.is_nvae and model.cfg.nvib.kept_pooling == "segment"):
+        if not pools_segments(model.cfg):
             raise UsageError(
                 "--kept-chooser: only an NVAE whose kept components stand for segments (kept_pooling "
                 "'segment') has a chooser to set"

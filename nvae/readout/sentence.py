@@ -41,6 +41,7 @@ from ..evaluation.metrics import sentence_bleu
 from ..evaluation.sampling import draw
 from ..model.autoencoder import NVAE, eval_mode
 from ..model.grids import slider_stops, tau_grid
+from ..model.kept_set import chooses_segments, pools_segments
 from ..model.mixture import DEFAULT_MIXING, POOLED, ComponentRow, LatentMixture, position_sources, source_label
 from .corpus_study import draw as draw_sentences
 from .corpus_study import segment_bounds
@@ -79,7 +80,7 @@ def kept_set_rule(cfg) -> str:
     how_many = "α^Δ sets how many." if alpha_delta_is_input(cfg) else "How many depends on the sentence (one α^Δ)."
     how_many += _kept_extras(cfg)
     threshold = f"the tokens whose α is above {cfg.threshold:g} are kept"
-    if cfg.nvib.kept_chooser == "segments":
+    if chooses_segments(cfg):
         least = max(1, int(cfg.nvib.min_kept))
         count = f"How many: as many tokens as have a pseudo-count α above {cfg.threshold:g}, at least {least}"
         count += " (α^Δ sets it)." if alpha_delta_is_input(cfg) else "."
@@ -145,7 +146,7 @@ def _kept_extras(cfg) -> str:
     if k:
         which = "the token with the largest α" if k == 1 else f"the {k} tokens with the largest α"
         out += f" Every sentence keeps at least {which}, even under the threshold."
-    if cfg.nvib.kept_pooling == "segment":
+    if pools_segments(cfg):
         out += (
             " Each kept component stands for its token and the pruned tokens after it, up to the next kept "
             "one (pruned tokens before the first kept one join the first): the decoder reads their average, "
